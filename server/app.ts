@@ -1,0 +1,122 @@
+/** Composition root: builds every part from the config, starts them in order and stops them in reverse. */
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import type { Config } from './config.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { createLogger, type Logger } from './log.ts';
+import { History } from './monitor/history.ts';
+import { MonitorLoop, type Source } from './monitor/loop.ts';
+import { HostSource } from './monitor/sources/host.ts';
+import { StatusBoard } from './monitor/status.ts';
+import type { HostSample } from '../shared/resources.ts';
+import { EventHub, FileIdStore } from './push/hub.ts';
+import { SseServer } from './push/sse.ts';
+import { SocketServer } from './push/socket.ts';
+import { Auth, loadOrCreateToken } from './http/auth.ts';
+import { errorBoundary, notFound } from './http/errors.ts';
+import { healthRoutes } from './http/routes/health.ts';
+import { statusRoutes } from './http/routes/status.ts';
+import { historyRoutes } from './http/routes/history.ts';
+import { buildOpenApi } from './http/openapi.ts';
+import { staticRoutes } from './http/static.ts';
+import { Metrics } from './metrics.ts';
+
+export interface AppDeps {
+  clock?: Clock;
+  log?: Logger;
+  /** replaces the real host source (tests) */
+  hostSource?: Source<HostSample>;
+}
+
+export interface App {
+  readonly config: Config;
+  readonly url: string;
+  readonly token: string;
+  readonly hub: EventHub;
+  readonly loop: MonitorLoop;
+  readonly board: StatusBoard;
+  readonly http: HttpServer;
+  close(): Promise<void>;
+}
+
+export async function startApp(config: Config, deps: AppDeps = {}): Promise<App> {
+  const clock = deps.clock ?? systemClock;
+  const log = deps.log ?? createLogger(config.logLevel);
+  const node = config.nodeName ?? os.hostname();
+  const startedAt = clock.now();
+  const token = loadOrCreateToken(config.dataDir, config.token);
+  const auth = new Auth(token, config.auth);
+
+  const history = new History(config.monitor.historySeconds);
+  const board = new StatusBoard(node, history, () => clock.now());
+  const metrics = new Metrics();
+  const hub = new EventHub({
+    clock,
+    replayCount: config.push.replayCount,
+    replayMaxAgeMs: config.push.replayMaxAgeMs,
+    ids: new FileIdStore(join(config.dataDir, 'event-id')),
+  });
+  hub.subscribe((ev) => metrics.events.inc({ type: ev.type }));
+  board.onSnapshot((s) => {
+    metrics.update(s);
+    hub.publish('resource_status', s);
+  });
+
+  const loop = new MonitorLoop({ clock, timeoutMs: config.monitor.sampleTimeoutMs, maxBackoffMs: config.monitor.maxBackoffMs });
+  const host = deps.hostSource ?? new HostSource({ clock, thresholds: config.health, inventoryIntervalMs: config.monitor.inventoryIntervalMs });
+  loop.add(host, config.monitor.hostIntervalMs, (s) => board.setHost(s));
+  loop.onStatus((name, status) => {
+    if (status.status !== 'ok') log.warn({ source: name, status: status.status, message: status.message }, 'source not ok');
+    board.setSourceStatus(name, status);
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  const http = createServer(app);
+  const sse = new SseServer(hub, config.push);
+  const sockets = new SocketServer(http, hub, auth, config.push.maxBufferedEvents);
+  metrics.clientCounts = () => ({ sse: sse.clientCount, 'socket.io': sockets.clientCount });
+
+  app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses() }));
+  app.get('/', auth.loginRedirect());
+  app.use(staticRoutes());
+  app.use(auth.middleware());
+  app.get('/api/events', sse.handler());
+  app.use(statusRoutes(() => board.snapshot()));
+  app.use(historyRoutes(history, () => clock.now()));
+  const openapi = buildOpenApi();
+  app.get('/api/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use(notFound);
+  app.use(errorBoundary(log));
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = http.address() as AddressInfo;
+  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+  const url = `http://${hostForUrl}:${port}`;
+  await loop.start();
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await loop.stop();
+      sse.closeAll();
+      await sockets.close();
+      http.closeAllConnections();
+      await new Promise<void>((r) => http.close(() => r()));
+      hub.close();
+    })());
+
+  return { config, url, token, hub, loop, board, http, close };
+}

@@ -1,0 +1,183 @@
+/**
+ * The one place that reads configuration: command-line flags > ARBITER_* environment > --config file (JSON or YAML) > defaults.
+ * Every option is declared once in OPTIONS with its default and meaning; `--help`, the README table and validation derive from it.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import YAML from 'yaml';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const percent = z.coerce.number().min(0).max(100);
+const bool = z.union([
+  z.boolean(),
+  z.enum(['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off']).transform((v) => ['1', 'true', 'yes', 'on'].includes(v)),
+]);
+
+export interface OptionSpec {
+  /** dotted path in the config object and the config file, e.g. `health.cpu.warning` */
+  key: string;
+  /** command-line flag with its value placeholder */
+  flag: string;
+  /** environment variable(s), first found wins */
+  env: string[];
+  schema: z.ZodType;
+  default: unknown;
+  doc: string;
+}
+
+/** @see README "Configuration" — generated from this table. */
+export const OPTIONS: OptionSpec[] = [
+  { key: 'port', flag: '--port <n>', env: ['ARBITER_PORT', 'PORT'], schema: int(0, 65535), default: 7070, doc: 'TCP port for API, push and dashboard (0 = any free port)' },
+  { key: 'host', flag: '--host <addr>', env: ['ARBITER_HOST'], schema: z.string().min(1), default: '127.0.0.1', doc: 'address to listen on' },
+  { key: 'dataDir', flag: '--data-dir <dir>', env: ['ARBITER_DATA_DIR'], schema: z.string().min(1), default: './.arbiter', doc: 'directory for the token, event ids and the database' },
+  { key: 'token', flag: '--token <token>', env: ['ARBITER_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, doc: 'API token; default: generated once and kept in <data-dir>/token' },
+  { key: 'auth', flag: '--no-auth', env: ['ARBITER_NO_AUTH'], schema: bool, default: true, doc: 'turn token checks off (ARBITER_NO_AUTH=1); only for trusted networks' },
+  { key: 'nodeName', flag: '--node-name <name>', env: ['ARBITER_NODE_NAME'], schema: z.string().min(1).optional(), default: undefined, doc: "this node's name; default: the hostname" },
+  { key: 'logLevel', flag: '--log-level <level>', env: ['ARBITER_LOG_LEVEL'], schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'log level' },
+  { key: 'monitor.hostIntervalMs', flag: '--host-interval-ms <ms>', env: ['ARBITER_HOST_INTERVAL_MS'], schema: int(100, 3_600_000), default: 1000, doc: 'host sample interval' },
+  { key: 'monitor.sampleTimeoutMs', flag: '--sample-timeout-ms <ms>', env: ['ARBITER_SAMPLE_TIMEOUT_MS'], schema: int(100, 600_000), default: 5000, doc: 'a sample taking longer fails its source' },
+  { key: 'monitor.maxBackoffMs', flag: '--max-backoff-ms <ms>', env: ['ARBITER_MAX_BACKOFF_MS'], schema: int(100, 3_600_000), default: 30_000, doc: 'longest wait between retries of a failing source' },
+  { key: 'monitor.inventoryIntervalMs', flag: '--inventory-interval-ms <ms>', env: ['ARBITER_INVENTORY_INTERVAL_MS'], schema: int(1000, 86_400_000), default: 60_000, doc: 'how often mounts and CPU model are re-read' },
+  { key: 'monitor.historySeconds', flag: '--history-seconds <s>', env: ['ARBITER_HISTORY_SECONDS'], schema: int(60, 86_400), default: 3600, doc: 'in-memory history per series, at one point per second' },
+  { key: 'health.cpu.warning', flag: '--health-cpu-warning <pct>', env: ['ARBITER_HEALTH_CPU_WARNING'], schema: percent, default: 85, doc: 'CPU load % from which CPU is warning' },
+  { key: 'health.cpu.critical', flag: '--health-cpu-critical <pct>', env: ['ARBITER_HEALTH_CPU_CRITICAL'], schema: percent, default: 95, doc: 'CPU load % from which CPU is critical' },
+  { key: 'health.memory.warning', flag: '--health-memory-warning <pct>', env: ['ARBITER_HEALTH_MEMORY_WARNING'], schema: percent, default: 85, doc: 'memory used % from which memory is warning' },
+  { key: 'health.memory.critical', flag: '--health-memory-critical <pct>', env: ['ARBITER_HEALTH_MEMORY_CRITICAL'], schema: percent, default: 95, doc: 'memory used % from which memory is critical' },
+  { key: 'health.disk.warning', flag: '--health-disk-warning <pct>', env: ['ARBITER_HEALTH_DISK_WARNING'], schema: percent, default: 85, doc: 'filesystem used % from which a disk is warning' },
+  { key: 'health.disk.critical', flag: '--health-disk-critical <pct>', env: ['ARBITER_HEALTH_DISK_CRITICAL'], schema: percent, default: 95, doc: 'filesystem used % from which a disk is critical' },
+  { key: 'push.replayCount', flag: '--replay-count <n>', env: ['ARBITER_REPLAY_COUNT'], schema: int(1, 1_000_000), default: 1000, doc: 'events kept for resume (count)' },
+  { key: 'push.replayMaxAgeMs', flag: '--replay-max-age-ms <ms>', env: ['ARBITER_REPLAY_MAX_AGE_MS'], schema: int(1000, 86_400_000), default: 600_000, doc: 'events kept for resume (age)' },
+  { key: 'push.heartbeatMs', flag: '--heartbeat-ms <ms>', env: ['ARBITER_HEARTBEAT_MS'], schema: int(1000, 15_000), default: 15_000, doc: 'SSE comment heartbeat interval (at most 15 s)' },
+  { key: 'push.retryMs', flag: '--sse-retry-ms <ms>', env: ['ARBITER_SSE_RETRY_MS'], schema: int(100, 600_000), default: 2000, doc: 'reconnect delay advised to SSE clients (`retry:`)' },
+  { key: 'push.maxBufferedEvents', flag: '--max-buffered-events <n>', env: ['ARBITER_MAX_BUFFERED_EVENTS'], schema: int(10, 1_000_000), default: 1000, doc: 'events a stalled client may have pending before it is disconnected' },
+];
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  token?: string;
+  auth: boolean;
+  nodeName?: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  monitor: { hostIntervalMs: number; sampleTimeoutMs: number; maxBackoffMs: number; inventoryIntervalMs: number; historySeconds: number };
+  health: Record<'cpu' | 'memory' | 'disk', { warning: number; critical: number }>;
+  push: { replayCount: number; replayMaxAgeMs: number; heartbeatMs: number; retryMs: number; maxBufferedEvents: number };
+}
+
+export class ConfigError extends Error {}
+
+/** camelCase key of a commander option, e.g. `--host-interval-ms <ms>` → `hostIntervalMs`, `--no-auth` → `auth`. */
+export function flagAttribute(flag: string): string {
+  const long = flag.split(' ')[0]!.replace(/^--(no-)?/, '');
+  return long.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function getPath(obj: unknown, key: string): unknown {
+  let cur: unknown = obj;
+  for (const part of key.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let cur = obj;
+  for (const part of parts.slice(0, -1)) cur = (cur[part] ??= {}) as Record<string, unknown>;
+  cur[parts.at(-1)!] = value;
+}
+
+function allowedText(schema: z.ZodType, issue: z.core.$ZodIssue): string {
+  const json = z.toJSONSchema(schema, { unrepresentable: 'any', io: 'input' }) as Record<string, unknown>;
+  if (Array.isArray(json.enum)) return `one of ${json.enum.join(', ')}`;
+  if (json.type === 'integer' || json.type === 'number') {
+    const range = json.minimum !== undefined && json.maximum !== undefined ? ` ${json.minimum}–${json.maximum}` : '';
+    return `${json.type === 'integer' ? 'an integer' : 'a number'}${range}`;
+  }
+  return issue.message;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`invalid --config "${path}": cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  try {
+    const parsed: unknown = /\.json$/i.test(path) ? JSON.parse(text) : YAML.parse(text);
+    if (parsed === null || parsed === undefined) return {};
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('top level must be an object');
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`invalid --config "${path}": ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+const KNOWN_FILE_KEYS = new Set(OPTIONS.map((o) => o.key));
+
+function checkUnknownKeys(file: Record<string, unknown>, path: string, prefix = ''): void {
+  for (const [k, v] of Object.entries(file)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (KNOWN_FILE_KEYS.has(key)) continue;
+    const isBranch = [...KNOWN_FILE_KEYS].some((known) => known.startsWith(`${key}.`));
+    if (isBranch && v !== null && typeof v === 'object' && !Array.isArray(v)) checkUnknownKeys(v as Record<string, unknown>, path, key);
+    else throw new ConfigError(`invalid --config "${path}": unknown option "${key}"`);
+  }
+}
+
+/**
+ * Resolve the configuration.
+ * @param flags values given on the command line, keyed by `flagAttribute` (only those the user gave)
+ * @param env the environment (process.env)
+ */
+export function loadConfig(flags: Record<string, unknown>, env: Record<string, string | undefined>): Config {
+  const configPath = (flags.config as string | undefined) ?? env.ARBITER_CONFIG;
+  const file = configPath ? readConfigFile(configPath) : {};
+  if (configPath) checkUnknownKeys(file, configPath);
+
+  const out: Record<string, unknown> = {};
+  for (const opt of OPTIONS) {
+    const attr = flagAttribute(opt.flag);
+    let raw: unknown;
+    let origin: string;
+    const envName = opt.env.find((e) => env[e] !== undefined && env[e] !== '');
+    if (flags[attr] !== undefined) {
+      raw = flags[attr];
+      origin = opt.flag.split(' ')[0]!;
+    } else if (envName) {
+      raw = env[envName];
+      origin = envName;
+    } else if (getPath(file, opt.key) !== undefined) {
+      raw = getPath(file, opt.key);
+      origin = `"${opt.key}" in ${configPath}`;
+    } else {
+      setPath(out, opt.key, opt.default);
+      continue;
+    }
+    // `--no-auth` / ARBITER_NO_AUTH=1 mean auth=false
+    if (opt.key === 'auth' && origin !== `"auth" in ${configPath}`) {
+      const parsed = bool.safeParse(raw === false ? '1' : raw);
+      if (!parsed.success) throw new ConfigError(`invalid ${origin} "${String(raw)}": expected 1/0, true/false, yes/no or on/off`);
+      setPath(out, opt.key, raw === false ? false : !parsed.data);
+      continue;
+    }
+    const parsed = opt.schema.safeParse(raw);
+    if (!parsed.success) {
+      throw new ConfigError(`invalid ${origin} "${String(raw)}": expected ${allowedText(opt.schema, parsed.error.issues[0]!)}`);
+    }
+    setPath(out, opt.key, parsed.data);
+  }
+  const config = out as unknown as Config;
+  for (const kind of ['cpu', 'memory', 'disk'] as const) {
+    const t = config.health[kind];
+    if (t.warning > t.critical) {
+      throw new ConfigError(`invalid health thresholds for ${kind}: warning ${t.warning} must not exceed critical ${t.critical}`);
+    }
+  }
+  config.dataDir = resolve(config.dataDir);
+  return config;
+}

@@ -1,0 +1,87 @@
+/**
+ * Token auth. The token comes from config, else is generated once and kept in `<dataDir>/token` (mode 0600).
+ * Accepted as `Authorization: Bearer …`, the HttpOnly cookie set by opening `/?token=…`, or `?access_token=…`
+ * (for EventSource clients that cannot send headers). Compared in constant time.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IncomingMessage } from 'node:http';
+import type { RequestHandler } from 'express';
+import { HttpError } from './errors.ts';
+
+export const COOKIE_NAME = 'arbiter_token';
+const COOKIE_MAX_AGE_S = 30 * 24 * 3600;
+
+export function loadOrCreateToken(dataDir: string, configured?: string): string {
+  if (configured) return configured;
+  const path = join(dataDir, 'token');
+  try {
+    const saved = readFileSync(path, 'utf8').trim();
+    if (saved.length >= 16) return saved;
+  } catch {
+    // first start: generate below
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(path, `${token}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return token;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+export class Auth {
+  private readonly expected: Buffer;
+
+  constructor(readonly token: string, readonly enabled: boolean) {
+    this.expected = digest(token);
+  }
+
+  check(candidate: string | undefined): boolean {
+    if (!this.enabled) return true;
+    if (!candidate) return false;
+    return timingSafeEqual(digest(candidate), this.expected);
+  }
+
+  /** The token a request carries, from header, cookie or query, in that order. */
+  static tokenOf(req: IncomingMessage, url?: URL): string | undefined {
+    const h = req.headers.authorization;
+    if (h?.startsWith('Bearer ')) return h.slice(7).trim();
+    const cookie = readCookie(req.headers.cookie, COOKIE_NAME);
+    if (cookie) return cookie;
+    const u = url ?? new URL(req.url ?? '/', 'http://x');
+    return u.searchParams.get('access_token') ?? undefined;
+  }
+
+  /** Guards everything mounted after it. */
+  middleware(): RequestHandler {
+    return (req, _res, next) => {
+      if (this.check(Auth.tokenOf(req))) return next();
+      next(new HttpError(401, 'unauthorized', 'missing or wrong token: send "Authorization: Bearer <token>", open /?token=<token>, or add ?access_token=<token>'));
+    };
+  }
+
+  /** `/?token=…` with the right token sets the cookie and redirects to the same page without the token. */
+  loginRedirect(): RequestHandler {
+    return (req, res, next) => {
+      const token = typeof req.query.token === 'string' ? req.query.token : undefined;
+      if (!token || !this.check(token)) return next();
+      const secure = req.secure ? '; Secure' : '';
+      res.setHeader('Set-Cookie', `${COOKIE_NAME}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${COOKIE_MAX_AGE_S}${secure}`);
+      const rest = new URLSearchParams(req.query as Record<string, string>);
+      rest.delete('token');
+      const qs = rest.toString();
+      res.redirect(302, `${req.path}${qs ? `?${qs}` : ''}`);
+    };
+  }
+}
+
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
+}

@@ -1,0 +1,63 @@
+/** One error boundary: every failure leaves as `{error:{code, message, details?}}`. */
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { z } from 'zod';
+import type { Logger } from '../log.ts';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export function fieldProblems(error: z.ZodError): FieldProblem[] {
+  return error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
+}
+
+/** Parse request input or throw a 400 that names each bad field. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where: 'query' | 'body' | 'params'): z.infer<S> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const problems = fieldProblems(r.error);
+  throw new HttpError(
+    400,
+    'invalid_request',
+    `invalid ${where}: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
+    problems,
+  );
+}
+
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`));
+};
+
+export function errorBoundary(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    let e: HttpError;
+    if (err instanceof HttpError) e = err;
+    else if (isBodyParserError(err)) e = new HttpError(err.status, 'invalid_request', err.message);
+    else {
+      log.error({ err, method: req.method, url: req.originalUrl }, 'unhandled error');
+      e = new HttpError(500, 'internal', 'internal server error');
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(e.status).json({ error: { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } });
+  };
+}
+
+function isBodyParserError(err: unknown): err is { status: number; message: string } {
+  return typeof err === 'object' && err !== null && 'status' in err && typeof (err as { status: unknown }).status === 'number' &&
+    (err as { status: number }).status >= 400 && (err as { status: number }).status < 500 && 'type' in err;
+}

@@ -1,0 +1,57 @@
+/** Prometheus metrics: host gauges from each snapshot, push counters, and the process's own default metrics. */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ResourceStatus } from '../shared/resources.ts';
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly cpuLoad = new Gauge({ name: 'arbiter_cpu_load_percent', help: 'CPU load, percent (cpu="total" or core index)', labelNames: ['cpu'], registers: [this.registry] });
+  private readonly cpuSpeed = new Gauge({ name: 'arbiter_cpu_speed_mhz', help: 'average current CPU frequency', registers: [this.registry] });
+  private readonly loadAvg = new Gauge({ name: 'arbiter_load_average', help: 'load average', labelNames: ['period'], registers: [this.registry] });
+  private readonly memory = new Gauge({ name: 'arbiter_memory_mib', help: 'memory, MiB', labelNames: ['kind'], registers: [this.registry] });
+  private readonly fsSize = new Gauge({ name: 'arbiter_filesystem_size_bytes', help: 'filesystem size', labelNames: ['mount', 'device'], registers: [this.registry] });
+  private readonly fsUsed = new Gauge({ name: 'arbiter_filesystem_used_bytes', help: 'filesystem used', labelNames: ['mount', 'device'], registers: [this.registry] });
+  private readonly net = new Gauge({ name: 'arbiter_network_bytes_per_second', help: 'network rate', labelNames: ['iface', 'direction'], registers: [this.registry] });
+  private readonly sourceUp = new Gauge({ name: 'arbiter_source_up', help: '1 when the monitor source is ok', labelNames: ['source', 'status'], registers: [this.registry] });
+  readonly events = new Counter({ name: 'arbiter_events_published_total', help: 'events published by the hub', labelNames: ['type'], registers: [this.registry] });
+  /** set by the app: connected clients per transport, read at scrape time */
+  clientCounts: () => Record<string, number> = () => ({});
+  private readonly clients = new Gauge({
+    name: 'arbiter_push_clients', help: 'connected push clients', labelNames: ['transport'], registers: [this.registry],
+    collect: () => {
+      for (const [transport, n] of Object.entries(this.clientCounts())) this.clients.set({ transport }, n);
+    },
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'arbiter_process_' });
+  }
+
+  update(s: ResourceStatus): void {
+    this.sourceUp.reset();
+    for (const [name, src] of Object.entries(s.sources)) {
+      this.sourceUp.set({ source: name, status: src.status }, src.status === 'ok' ? 1 : 0);
+    }
+    const h = s.host;
+    if (!h) return;
+    this.cpuLoad.set({ cpu: 'total' }, h.cpu.loadPercent);
+    h.cpu.perCore.forEach((v, i) => this.cpuLoad.set({ cpu: String(i) }, v));
+    if (h.cpu.speedMHz !== null) this.cpuSpeed.set(h.cpu.speedMHz);
+    (['1m', '5m', '15m'] as const).forEach((p, i) => this.loadAvg.set({ period: p }, h.cpu.loadAvg[i]!));
+    this.memory.set({ kind: 'total' }, h.memory.totalMiB);
+    this.memory.set({ kind: 'used' }, h.memory.usedMiB);
+    this.memory.set({ kind: 'available' }, h.memory.availableMiB);
+    this.memory.set({ kind: 'swap_total' }, h.memory.swapTotalMiB);
+    this.memory.set({ kind: 'swap_used' }, h.memory.swapUsedMiB);
+    this.fsSize.reset();
+    this.fsUsed.reset();
+    for (const d of h.disks) {
+      this.fsSize.set({ mount: d.mount, device: d.device }, d.sizeBytes);
+      this.fsUsed.set({ mount: d.mount, device: d.device }, d.usedBytes);
+    }
+    this.net.reset();
+    for (const n of h.network) {
+      this.net.set({ iface: n.iface, direction: 'rx' }, n.rxBytesPerSec);
+      this.net.set({ iface: n.iface, direction: 'tx' }, n.txBytesPerSec);
+    }
+  }
+}

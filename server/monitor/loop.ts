@@ -1,0 +1,160 @@
+/**
+ * The monitoring loop: runs each source on its own interval with a timeout per sample.
+ * A source that throws or times out is marked `error` with its message and retried with exponential backoff;
+ * a source that says it is unavailable (e.g. no GPU driver) is marked `unavailable` and re-checked slowly.
+ * The loop itself never dies. Time comes from the injected clock, so tests drive it without sleeping.
+ */
+import type { SourceStatus } from '../../shared/resources.ts';
+import type { Clock, Timer } from '../clock.ts';
+
+export interface Source<T> {
+  readonly name: string;
+  start?(): Promise<void>;
+  sample(): Promise<T>;
+  stop?(): void | Promise<void>;
+}
+
+/** Thrown by a source whose subject is absent on this machine (not a failure). */
+export class SourceUnavailableError extends Error {}
+
+export interface LoopOptions {
+  clock: Clock;
+  timeoutMs: number;
+  maxBackoffMs: number;
+}
+
+interface Entry {
+  source: Source<unknown>;
+  intervalMs: number;
+  onSample: (sample: unknown) => void;
+  status: SourceStatus;
+  timer: Timer | null;
+  running: boolean;
+}
+
+export type StatusListener = (name: string, status: SourceStatus) => void;
+
+export class MonitorLoop {
+  private readonly entries = new Map<string, Entry>();
+  private started = false;
+  private readonly statusListeners = new Set<StatusListener>();
+
+  constructor(private readonly opts: LoopOptions) {}
+
+  add<T>(source: Source<T>, intervalMs: number, onSample: (sample: T) => void): void {
+    if (this.entries.has(source.name)) throw new Error(`source "${source.name}" added twice`);
+    this.entries.set(source.name, {
+      source: source as Source<unknown>,
+      intervalMs,
+      onSample: onSample as (s: unknown) => void,
+      status: { status: 'starting', lastSampleAt: null, lastErrorAt: null, consecutiveFailures: 0, nextRetryAt: null },
+      timer: null,
+      running: false,
+    });
+  }
+
+  /** Called after every attempt of a source (success or failure). */
+  onStatus(listener: StatusListener): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
+  }
+
+  statuses(): Record<string, SourceStatus> {
+    const out: Record<string, SourceStatus> = {};
+    for (const [name, e] of this.entries) out[name] = { ...e.status };
+    return out;
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    await Promise.all(
+      [...this.entries.values()].map(async (e) => {
+        try {
+          await this.withTimeout(e.source.start?.() ?? Promise.resolve(), e.source.name, 'start');
+        } catch {
+          // start failures surface on the first sample
+        }
+        if (this.started) this.schedule(e, 0);
+      }),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    for (const e of this.entries.values()) {
+      e.timer?.cancel();
+      e.timer = null;
+    }
+    await Promise.all([...this.entries.values()].map((e) => e.source.stop?.()));
+  }
+
+  /** Run one sample of a source now (tests; the loop calls it on schedule). */
+  async runOnce(name: string): Promise<void> {
+    const e = this.entries.get(name);
+    if (!e) throw new Error(`unknown source "${name}"`);
+    await this.attempt(e);
+  }
+
+  private schedule(e: Entry, delayMs: number): void {
+    e.timer?.cancel();
+    e.timer = this.opts.clock.setTimeout(() => {
+      e.timer = null;
+      void this.tick(e);
+    }, delayMs);
+  }
+
+  private async tick(e: Entry): Promise<void> {
+    if (!this.started) return;
+    const began = this.opts.clock.now();
+    await this.attempt(e);
+    if (!this.started) return;
+    const s = e.status;
+    if (s.status === 'ok') {
+      // fixed rate: the time the sample took counts against the interval
+      this.schedule(e, Math.max(0, e.intervalMs - (this.opts.clock.now() - began)));
+    } else {
+      this.schedule(e, Math.max(0, (s.nextRetryAt ?? 0) - this.opts.clock.now()));
+    }
+  }
+
+  private async attempt(e: Entry): Promise<void> {
+    if (e.running) return;
+    e.running = true;
+    const clock = this.opts.clock;
+    try {
+      const sample = await this.withTimeout(e.source.sample(), e.source.name, 'sample');
+      e.status = { status: 'ok', lastSampleAt: clock.now(), lastErrorAt: e.status.lastErrorAt, consecutiveFailures: 0, nextRetryAt: null };
+      e.onSample(sample);
+    } catch (err) {
+      const failures = e.status.consecutiveFailures + 1;
+      const unavailable = err instanceof SourceUnavailableError;
+      const backoff = unavailable
+        ? this.opts.maxBackoffMs
+        : Math.min(this.opts.maxBackoffMs, e.intervalMs * 2 ** Math.min(failures - 1, 20));
+      e.status = {
+        status: unavailable ? 'unavailable' : 'error',
+        message: err instanceof Error ? err.message : String(err),
+        lastSampleAt: e.status.lastSampleAt,
+        lastErrorAt: clock.now(),
+        consecutiveFailures: failures,
+        nextRetryAt: clock.now() + backoff,
+      };
+    } finally {
+      e.running = false;
+    }
+    for (const l of this.statusListeners) l(e.source.name, { ...e.status });
+  }
+
+  private withTimeout<T>(p: Promise<T>, name: string, what: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.opts.clock.setTimeout(
+        () => reject(new Error(`${name} ${what} timed out after ${this.opts.timeoutMs} ms`)),
+        this.opts.timeoutMs,
+      );
+      p.then(
+        (v) => { timer.cancel(); resolve(v); },
+        (err: unknown) => { timer.cancel(); reject(err instanceof Error ? err : new Error(String(err))); },
+      );
+    });
+  }
+}

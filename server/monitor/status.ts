@@ -1,0 +1,68 @@
+/**
+ * The latest picture of the node: combines the newest sample of each source with the sources' states,
+ * records history series, and hands each new snapshot to its listeners (the hub, the metrics).
+ */
+import type { HostSample, ResourceStatus, SourceStatus } from '../../shared/resources.ts';
+import { worst } from './health.ts';
+import type { History } from './history.ts';
+
+export type SnapshotListener = (status: ResourceStatus) => void;
+
+export class StatusBoard {
+  private host: HostSample | null = null;
+  private sources: Record<string, SourceStatus> = {};
+  private readonly listeners = new Set<SnapshotListener>();
+  private current: ResourceStatus;
+
+  constructor(private readonly node: string, private readonly history: History, private readonly now: () => number) {
+    this.current = this.build();
+  }
+
+  onSnapshot(l: SnapshotListener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  snapshot(): ResourceStatus {
+    return this.current;
+  }
+
+  setHost(sample: HostSample): void {
+    this.host = sample;
+    recordHost(this.history, sample);
+  }
+
+  /** A source finished an attempt: publish the new picture. */
+  setSourceStatus(name: string, status: SourceStatus): void {
+    this.sources = { ...this.sources, [name]: status };
+    this.current = this.build();
+    for (const l of this.listeners) l(this.current);
+  }
+
+  private build(): ResourceStatus {
+    const h = this.host;
+    const ratings = h ? [h.cpu.health, h.memory.health, ...h.disks.map((d) => d.health)] : [];
+    for (const s of Object.values(this.sources)) if (s.status === 'error') ratings.push('error');
+    return {
+      node: this.node,
+      sampledAt: h?.sampledAt ?? this.now(),
+      sources: this.sources,
+      host: h,
+      health: worst(ratings),
+    };
+  }
+}
+
+/** History series names of the host source. */
+export function recordHost(history: History, s: HostSample): void {
+  const t = s.sampledAt;
+  history.record('cpu.total', t, s.cpu.loadPercent);
+  s.cpu.perCore.forEach((v, i) => history.record(`cpu.core.${i}`, t, v));
+  history.record('mem.used', t, s.memory.usedPercent);
+  history.record('swap.used', t, s.memory.swapUsedPercent);
+  for (const d of s.disks) history.record(`disk.${d.mount}.used`, t, d.usedPercent);
+  for (const n of s.network) {
+    history.record(`net.${n.iface}.rx`, t, n.rxBytesPerSec);
+    history.record(`net.${n.iface}.tx`, t, n.txBytesPerSec);
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The event hub: gives every event an id, keeps a replay window (count and age) and fans events out.
+ * Ids strictly increase, also across restarts: the high-water mark lives in `<dataDir>/event-id`. Ids are
+ * reserved in blocks (one small write per block), and a clean shutdown records the exact next id, so after a
+ * clean restart a client that had seen everything resumes without a reported gap.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Clock } from '../clock.ts';
+import type { Envelope, EventType, ReplayGap } from '../../shared/events.ts';
+
+/** Event types of which only the newest matters to a client that fell behind (latest wins). */
+export const COALESCED_TYPES: ReadonlySet<EventType> = new Set(['resource_status']);
+
+/** An envelope with its serialized forms, computed once and shared by every client. */
+export class StoredEvent {
+  private sseFrame: string | undefined;
+  readonly json: string;
+  constructor(readonly env: Envelope) {
+    this.json = JSON.stringify(env);
+  }
+  get id(): number {
+    return this.env.id;
+  }
+  get type(): EventType {
+    return this.env.type;
+  }
+  /** The SSE frame: `id:`, `event:`, one `data:` line with the whole envelope. */
+  get sse(): string {
+    return (this.sseFrame ??= `id: ${this.env.id}\nevent: ${this.env.type}\ndata: ${this.json}\n\n`);
+  }
+}
+
+export interface IdStore {
+  /** next id to hand out */
+  load(): number;
+  save(next: number): void;
+}
+
+export class FileIdStore implements IdStore {
+  constructor(private readonly path: string) {}
+  load(): number {
+    try {
+      const n = Number(readFileSync(this.path, 'utf8').trim());
+      return Number.isSafeInteger(n) && n > 0 ? n : 1;
+    } catch {
+      return 1;
+    }
+  }
+  save(next: number): void {
+    mkdirSync(dirname(this.path), { recursive: true });
+    const tmp = `${this.path}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, `${next}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.path);
+  }
+}
+
+export class MemoryIdStore implements IdStore {
+  constructor(public next = 1) {}
+  load(): number {
+    return this.next;
+  }
+  save(next: number): void {
+    this.next = next;
+  }
+}
+
+export interface HubOptions {
+  clock: Clock;
+  replayCount: number;
+  replayMaxAgeMs: number;
+  ids: IdStore;
+  /** ids reserved per write of the high-water mark */
+  idBlock?: number;
+}
+
+export interface ReplayResult {
+  gap?: ReplayGap;
+  events: StoredEvent[];
+}
+
+export type HubListener = (ev: StoredEvent) => void;
+
+export class EventHub {
+  private nextId: number;
+  private reservedUntil: number;
+  private readonly idBlock: number;
+  /** replay window, oldest first; a ring of `replayCount` slots */
+  private readonly ring: (StoredEvent | undefined)[];
+  private head = 0;
+  private size = 0;
+  private readonly listeners = new Set<HubListener>();
+  private readonly latestByType = new Map<EventType, StoredEvent>();
+  private readonly counts = new Map<EventType, number>();
+
+  constructor(private readonly opts: HubOptions) {
+    this.idBlock = opts.idBlock ?? 10_000;
+    this.nextId = opts.ids.load();
+    this.reservedUntil = this.nextId;
+    this.ring = new Array(opts.replayCount);
+  }
+
+  get lastId(): number {
+    return this.nextId - 1;
+  }
+
+  publish<T>(type: EventType, data: T): StoredEvent {
+    if (this.nextId >= this.reservedUntil) {
+      this.reservedUntil = this.nextId + this.idBlock;
+      this.opts.ids.save(this.reservedUntil);
+    }
+    const ev = new StoredEvent({ id: this.nextId++, type, ts: this.opts.clock.now(), data });
+    const cap = this.ring.length;
+    this.ring[(this.head + this.size) % cap] = ev;
+    if (this.size < cap) this.size++;
+    else this.head = (this.head + 1) % cap;
+    this.trimByAge();
+    this.latestByType.set(type, ev);
+    this.counts.set(type, (this.counts.get(type) ?? 0) + 1);
+    for (const l of this.listeners) l(ev);
+    return ev;
+  }
+
+  subscribe(listener: HubListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  latest(type: EventType): StoredEvent | undefined {
+    return this.latestByType.get(type);
+  }
+
+  published(): Map<EventType, number> {
+    return new Map(this.counts);
+  }
+
+  /** Events after `lastEventId` of the given types. A resume point outside the window is reported as a gap and
+   * the events go on from the oldest one still kept. */
+  replay(lastEventId: number, types: ReadonlySet<EventType>): ReplayResult {
+    this.trimByAge();
+    const window = this.window();
+    const oldestId = window[0]?.id ?? null;
+    let gap: ReplayGap | undefined;
+    let from = lastEventId;
+    if (lastEventId > this.lastId) {
+      gap = { lastEventId, oldestId, reason: 'ahead_of_server' };
+      from = 0;
+    } else if (lastEventId < this.lastId && (oldestId === null || lastEventId + 1 < oldestId)) {
+      gap = { lastEventId, oldestId, reason: 'out_of_window' };
+      from = 0;
+    }
+    const events = window.filter((e) => e.id > from && types.has(e.type));
+    return gap ? { gap, events } : { events };
+  }
+
+  /** Write the exact next id so a clean restart continues without a jump. */
+  close(): void {
+    this.opts.ids.save(this.nextId);
+    this.reservedUntil = this.nextId;
+    this.listeners.clear();
+  }
+
+  private window(): StoredEvent[] {
+    const out: StoredEvent[] = [];
+    const cap = this.ring.length;
+    for (let i = 0; i < this.size; i++) out.push(this.ring[(this.head + i) % cap]!);
+    return out;
+  }
+
+  private trimByAge(): void {
+    const cutoff = this.opts.clock.now() - this.opts.replayMaxAgeMs;
+    const cap = this.ring.length;
+    while (this.size > 0 && this.ring[this.head]!.env.ts < cutoff) {
+      this.ring[this.head] = undefined;
+      this.head = (this.head + 1) % cap;
+      this.size--;
+    }
+  }
+}
