@@ -80,6 +80,12 @@ export class HostSource implements Source<HostSample> {
       this.prevCpu = parseProcStat(await this.read('stat'));
     } catch {
       this.linux = false;
+      return;
+    }
+    try {
+      this.prevNet = { at: this.opts.clock.now(), counters: parseNetDev(await this.read('net/dev')) };
+    } catch {
+      // no network counters: the first sample reports rate 0
     }
   }
 

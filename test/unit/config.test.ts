@@ -1,0 +1,85 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, OPTIONS, loadConfig } from '../../server/config.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'arbiter-config-'));
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('config', () => {
+  it('has documented defaults', () => {
+    const c = loadConfig({}, {});
+    expect(c.port).toBe(7070);
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.dataDir).toBe(join(process.cwd(), '.arbiter'));
+    expect(c.auth).toBe(true);
+    expect(c.monitor.hostIntervalMs).toBe(1000);
+    expect(c.health.cpu).toEqual({ warning: 85, critical: 95 });
+    expect(c.push.heartbeatMs).toBeLessThanOrEqual(15_000);
+    for (const o of OPTIONS) expect(o.doc.length).toBeGreaterThan(5);
+  });
+
+  it('takes flags over env over file over defaults', () => {
+    const yaml = file('c.yaml', 'port: 7001\nhost: 0.0.0.0\nmonitor:\n  hostIntervalMs: 2000\nhealth:\n  cpu:\n    warning: 50\n');
+    const fromFile = loadConfig({ config: yaml }, {});
+    expect(fromFile.port).toBe(7001);
+    expect(fromFile.host).toBe('0.0.0.0');
+    expect(fromFile.monitor.hostIntervalMs).toBe(2000);
+    expect(fromFile.health.cpu.warning).toBe(50);
+    expect(fromFile.health.cpu.critical).toBe(95);
+
+    const fromEnv = loadConfig({ config: yaml }, { ARBITER_PORT: '7002', ARBITER_HOST_INTERVAL_MS: '500' });
+    expect(fromEnv.port).toBe(7002);
+    expect(fromEnv.monitor.hostIntervalMs).toBe(500);
+    expect(fromEnv.host).toBe('0.0.0.0');
+
+    const fromFlags = loadConfig({ config: yaml, port: '7003' }, { ARBITER_PORT: '7002' });
+    expect(fromFlags.port).toBe(7003);
+  });
+
+  it('reads the config file path from ARBITER_CONFIG and JSON files', () => {
+    const json = file('c.json', JSON.stringify({ port: 7100, push: { replayCount: 50 } }));
+    const c = loadConfig({}, { ARBITER_CONFIG: json });
+    expect(c.port).toBe(7100);
+    expect(c.push.replayCount).toBe(50);
+  });
+
+  it('accepts PORT when ARBITER_PORT is absent, ARBITER_PORT first', () => {
+    expect(loadConfig({}, { PORT: '8080' }).port).toBe(8080);
+    expect(loadConfig({}, { PORT: '8080', ARBITER_PORT: '9090' }).port).toBe(9090);
+  });
+
+  it('turns auth off with --no-auth or ARBITER_NO_AUTH=1', () => {
+    expect(loadConfig({ auth: false }, {}).auth).toBe(false);
+    expect(loadConfig({}, { ARBITER_NO_AUTH: '1' }).auth).toBe(false);
+    expect(loadConfig({}, { ARBITER_NO_AUTH: '0' }).auth).toBe(true);
+    expect(loadConfig({ config: file('a.json', '{"auth": false}') }, {}).auth).toBe(false);
+  });
+
+  it('stops with one line naming option, value and what is allowed', () => {
+    const msg = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as Error).message;
+      }
+      throw new Error('no error');
+    };
+    expect(msg(() => loadConfig({ port: 'abc' }, {}))).toBe('invalid --port "abc": expected an integer 0–65535');
+    expect(msg(() => loadConfig({}, { ARBITER_PORT: '70000' }))).toBe('invalid ARBITER_PORT "70000": expected an integer 0–65535');
+    expect(msg(() => loadConfig({}, { ARBITER_LOG_LEVEL: 'loud' }))).toMatch(/^invalid ARBITER_LOG_LEVEL "loud": expected one of fatal, error/);
+    expect(msg(() => loadConfig({}, { ARBITER_NO_AUTH: 'maybe' }))).toMatch(/^invalid ARBITER_NO_AUTH "maybe"/);
+    const bad = file('bad.yaml', 'monitor:\n  hostIntervalMs: 5\n');
+    expect(msg(() => loadConfig({ config: bad }, {}))).toBe(`invalid "monitor.hostIntervalMs" in ${bad} "5": expected an integer 100–3600000`);
+    expect(msg(() => loadConfig({ config: file('u.json', '{"prot": 1}') }, {}))).toMatch(/unknown option "prot"/);
+    expect(msg(() => loadConfig({ config: join(dir, 'missing.yaml') }, {}))).toMatch(/cannot read it \(ENOENT\)/);
+    expect(msg(() => loadConfig({}, { ARBITER_HEALTH_CPU_WARNING: '99' }))).toBe('invalid health thresholds for cpu: warning 99 must not exceed critical 95');
+    expect(msg(() => loadConfig({ token: 'short' }, {}))).toMatch(/^invalid --token "short": /);
+  });
+});

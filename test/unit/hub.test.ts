@@ -1,0 +1,112 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../server/clock.ts';
+import { EventHub, FileIdStore, MemoryIdStore, type StoredEvent } from '../../server/push/hub.ts';
+import { Outbox } from '../../server/push/outbox.ts';
+import type { EventType } from '../../shared/events.ts';
+
+const ALL = new Set<EventType>(['resource_status', 'hint', 'conflict', 'scheduling_update']);
+
+function hub(opts: { count?: number; ageMs?: number; ids?: MemoryIdStore; clock?: ManualClock } = {}) {
+  const clock = opts.clock ?? new ManualClock();
+  const ids = opts.ids ?? new MemoryIdStore();
+  return { clock, ids, hub: new EventHub({ clock, replayCount: opts.count ?? 100, replayMaxAgeMs: opts.ageMs ?? 60_000, ids, idBlock: 10 }) };
+}
+
+describe('EventHub', () => {
+  it('gives strictly increasing ids and the envelope {id,type,ts,data}', () => {
+    const { hub: h, clock } = hub();
+    const seen: StoredEvent[] = [];
+    h.subscribe((e) => seen.push(e));
+    h.publish('resource_status', { a: 1 });
+    h.publish('hint', { b: 2 });
+    expect(seen.map((e) => e.env)).toEqual([
+      { id: 1, type: 'resource_status', ts: clock.now(), data: { a: 1 } },
+      { id: 2, type: 'hint', ts: clock.now(), data: { b: 2 } },
+    ]);
+    expect(seen[0]!.sse).toBe(`id: 1\nevent: resource_status\ndata: ${JSON.stringify(seen[0]!.env)}\n\n`);
+    expect(h.lastId).toBe(2);
+  });
+
+  it('replays exactly the events after the resume id, filtered by type', () => {
+    const { hub: h } = hub();
+    for (let i = 0; i < 10; i++) h.publish(i % 2 ? 'hint' : 'resource_status', i);
+    expect(h.replay(4, ALL).events.map((e) => e.id)).toEqual([5, 6, 7, 8, 9, 10]);
+    expect(h.replay(4, new Set(['hint'])).events.map((e) => e.id)).toEqual([6, 8, 10]);
+    expect(h.replay(10, ALL)).toEqual({ events: [] });
+  });
+
+  it('keeps at most `count` events and reports a resume point that fell out of the window', () => {
+    const { hub: h } = hub({ count: 5 });
+    for (let i = 0; i < 12; i++) h.publish('resource_status', i);
+    expect(h.replay(7, ALL).events.map((e) => e.id)).toEqual([8, 9, 10, 11, 12]);
+    expect(h.replay(7, ALL).gap).toBeUndefined();
+    expect(h.replay(6, ALL).gap).toEqual({ lastEventId: 6, oldestId: 8, reason: "out_of_window" });
+    const r = h.replay(3, ALL);
+    expect(r.gap).toEqual({ lastEventId: 3, oldestId: 8, reason: 'out_of_window' });
+    expect(r.events.map((e) => e.id)).toEqual([8, 9, 10, 11, 12]);
+  });
+
+  it('drops events older than the age limit', async () => {
+    const { hub: h, clock } = hub({ ageMs: 10_000 });
+    h.publish('resource_status', 1);
+    await clock.advance(6000);
+    h.publish('resource_status', 2);
+    await clock.advance(6000);
+    expect(h.replay(0, ALL)).toMatchObject({ gap: { reason: 'out_of_window', oldestId: 2 } });
+    await clock.advance(6000);
+    expect(h.replay(2, ALL)).toEqual({ events: [] });
+    expect(h.replay(1, ALL).gap).toEqual({ lastEventId: 1, oldestId: null, reason: 'out_of_window' });
+  });
+
+  it('reports a resume id ahead of the server', () => {
+    const { hub: h } = hub();
+    h.publish('hint', 1);
+    const r = h.replay(50, ALL);
+    expect(r.gap).toEqual({ lastEventId: 50, oldestId: 1, reason: 'ahead_of_server' });
+    expect(r.events.map((e) => e.id)).toEqual([1]);
+  });
+
+  it('keeps ids increasing across restarts: exactly after a clean close, past the reserved block after a crash', () => {
+    const ids = new MemoryIdStore();
+    const a = hub({ ids }).hub;
+    for (let i = 0; i < 3; i++) a.publish('hint', i);
+    expect(ids.next).toBe(11); // block of 10 reserved on the first publish
+    // crash (no close): the next process starts past everything that may have been handed out
+    const b = hub({ ids }).hub;
+    expect(b.publish('hint', 'x').id).toBe(11);
+    b.publish('hint', 'y');
+    b.close();
+    expect(ids.next).toBe(13);
+    const c = hub({ ids }).hub;
+    expect(c.publish('hint', 'z').id).toBe(13);
+  });
+
+  it('persists the high-water mark in a file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arbiter-hub-'));
+    const store = new FileIdStore(join(dir, 'event-id'));
+    expect(store.load()).toBe(1);
+    store.save(42);
+    expect(readFileSync(join(dir, 'event-id'), 'utf8')).toBe('42\n');
+    expect(new FileIdStore(join(dir, 'event-id')).load()).toBe(42);
+  });
+});
+
+describe('Outbox', () => {
+  it('keeps only the newest resource_status but every other event, in order, up to its bound', () => {
+    const { hub: h } = hub();
+    const box = new Outbox(3);
+    const e = (t: EventType) => h.publish(t, null);
+    expect(box.add(e('resource_status'))).toBe(true);
+    expect(box.add(e('hint'))).toBe(true);
+    expect(box.add(e('resource_status'))).toBe(true);
+    expect(box.add(e('resource_status'))).toBe(true);
+    expect(box.length).toBe(2);
+    expect(box.add(e('conflict'))).toBe(true);
+    expect(box.add(e('conflict'))).toBe(false);
+    expect(box.take().map((x) => [x.id, x.type])).toEqual([[2, 'hint'], [4, 'resource_status'], [5, 'conflict'], [6, 'conflict']]);
+    expect(box.length).toBe(0);
+  });
+});
