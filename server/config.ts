@@ -33,6 +33,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'dataDir', flag: '--data-dir <dir>', env: ['ARBITER_DATA_DIR'], schema: z.string().min(1), default: './.arbiter', doc: 'directory for the token, event ids and the database' },
   { key: 'token', flag: '--token <token>', env: ['ARBITER_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, doc: 'API token; default: generated once and kept in <data-dir>/token' },
   { key: 'auth', flag: '--no-auth', env: ['ARBITER_NO_AUTH'], schema: bool, default: true, doc: 'turn token checks off (ARBITER_NO_AUTH=1); only for trusted networks' },
+  { key: 'webBuild', flag: '--no-web-build', env: ['ARBITER_NO_WEB_BUILD'], schema: bool, default: true, doc: 'do not build the dashboard bundle at start when it is missing (ARBITER_NO_WEB_BUILD=1)' },
   { key: 'nodeName', flag: '--node-name <name>', env: ['ARBITER_NODE_NAME'], schema: z.string().min(1).optional(), default: undefined, doc: "this node's name; default: the hostname" },
   { key: 'logLevel', flag: '--log-level <level>', env: ['ARBITER_LOG_LEVEL'], schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'log level' },
   { key: 'monitor.hostIntervalMs', flag: '--host-interval-ms <ms>', env: ['ARBITER_HOST_INTERVAL_MS'], schema: int(100, 3_600_000), default: 1000, doc: 'host sample interval' },
@@ -59,6 +60,7 @@ export interface Config {
   dataDir: string;
   token?: string;
   auth: boolean;
+  webBuild: boolean;
   nodeName?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   monitor: { hostIntervalMs: number; sampleTimeoutMs: number; maxBackoffMs: number; inventoryIntervalMs: number; historySeconds: number };
@@ -158,8 +160,8 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
       setPath(out, opt.key, opt.default);
       continue;
     }
-    // `--no-auth` / ARBITER_NO_AUTH=1 mean auth=false
-    if (opt.key === 'auth' && origin !== `"auth" in ${configPath}`) {
+    // `--no-x` / ARBITER_NO_X=1 mean x=false; the file says `x: false`
+    if (opt.flag.startsWith('--no-') && origin !== `"${opt.key}" in ${configPath}`) {
       const parsed = bool.safeParse(raw === false ? '1' : raw);
       if (!parsed.success) throw new ConfigError(`invalid ${origin} "${String(raw)}": expected 1/0, true/false, yes/no or on/off`);
       setPath(out, opt.key, raw === false ? false : !parsed.data);

@@ -13,7 +13,7 @@ const serve = program.command('serve').description('sample this machine and serv
 serve.addOption(new Option('--config <file>', 'JSON or YAML config file (env ARBITER_CONFIG)'));
 for (const opt of OPTIONS) {
   const def = opt.default === undefined ? '' : ` (default: ${JSON.stringify(opt.default)})`;
-  serve.addOption(new Option(opt.flag, `${opt.doc}; env ${opt.env.join(' or ')}${opt.key === 'auth' ? '' : def}`));
+  serve.addOption(new Option(opt.flag, `${opt.doc}; env ${opt.env.join(' or ')}${opt.flag.startsWith('--no-') ? '' : def}`));
 }
 
 serve.action(async () => {
@@ -33,7 +33,7 @@ serve.action(async () => {
     }
     throw err;
   }
-  await ensureWebBundle((msg) => process.stderr.write(`${msg}\n`));
+  if (config.webBuild) await ensureWebBundle((msg) => process.stderr.write(`${msg}\n`));
   const app = await startApp(config);
   const dashboard = config.auth ? `${app.url}/?token=${app.token}` : `${app.url}/`;
   process.stdout.write(`Arbiter ${VERSION} is running.\n  Dashboard: ${dashboard}\n  API:       ${app.url}/api (token in ${config.dataDir}/token)\n`);

@@ -23,7 +23,7 @@ export class Metrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'arbiter_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'arbiter_' });
   }
 
   update(s: ResourceStatus): void {

@@ -62,14 +62,15 @@ export class SocketServer {
     this.state.set(socket, st);
     socket.conn.on('drain', () => this.flush(socket));
 
-    // backfill and join in the same tick: nothing can fall between them
+    // backfill and join in the same tick: nothing can fall between them. The backfill is sent whole (it is
+    // bounded by the window); only live events are coalesced for a client that falls behind.
     if (auth.lastEventId !== undefined) {
       const { gap, events } = this.hub.replay(auth.lastEventId, types);
       if (gap) socket.emit(REPLAY_GAP_EVENT, gap);
-      for (const ev of events) this.sendTo(socket, ev);
+      for (const ev of events) socket.emit(ev.type, ev.env as never);
     } else if (types.has('resource_status')) {
       const latest = this.hub.latest('resource_status');
-      if (latest) this.sendTo(socket, latest);
+      if (latest) socket.emit(latest.type, latest.env as never);
     }
     void socket.join(types.size ? [...types].map(room) : []);
 

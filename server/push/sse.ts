@@ -62,13 +62,14 @@ export class SseServer {
     const unsubscribe = this.hub.subscribe((ev) => {
       if (types.has(ev.type)) send(ev);
     });
+    // the backfill is written whole (bounded by the window); only live events are coalesced for a slow client
     if (lastEventId !== undefined) {
       const { gap, events } = this.hub.replay(lastEventId, types);
       if (gap) res.write(sseEvent(REPLAY_GAP_EVENT, JSON.stringify(gap)));
-      for (const ev of events) send(ev);
+      for (const ev of events) res.write(ev.sse);
     } else if (types.has('resource_status')) {
       const latest = this.hub.latest('resource_status');
-      if (latest) send(latest);
+      if (latest) res.write(latest.sse);
     }
 
     const heartbeat = setInterval(() => res.write(sseComment('ping')), this.opts.heartbeatMs);

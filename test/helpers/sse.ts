@@ -17,6 +17,11 @@ export interface SseConnection {
   /** resolves when `pred` holds over the frames so far */
   until(pred: (frames: SseFrame[]) => boolean, timeoutMs?: number): Promise<SseFrame[]>;
   close(): void;
+  /** stop / restart reading from the socket (a slow client) */
+  pause(): void;
+  resume(): void;
+  /** resolves when the server ends or drops the stream */
+  ended: Promise<void>;
 }
 
 export function openSse(url: string, headers: Record<string, string> = {}): Promise<SseConnection> {
@@ -45,6 +50,11 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
             res.on('data', check);
           }),
         close: () => req.destroy(),
+        pause: () => res.socket.pause(),
+        resume: () => res.socket.resume(),
+        ended: new Promise<void>((ok) => {
+          res.on('close', () => ok());
+        }),
       };
       let buf = '';
       res.setEncoding('utf8');
