@@ -26,7 +26,7 @@ describe('auth', () => {
   });
 
   it('answers 401 JSON without or with a wrong token', async () => {
-    for (const headers of [{}, { Authorization: 'Bearer nope' }, { Cookie: 'arbiter_token=nope' }]) {
+    for (const headers of [{}, { Authorization: 'Bearer nope' }, { Cookie: 'arbiter_token=nope' }] as Record<string, string>[]) {
       const r = await get('/api/status', headers);
       expect(r.status).toBe(401);
       expect(ErrorBodySchema.parse(await r.json()).error.code).toBe('unauthorized');

@@ -2,7 +2,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientToServerEvents, Envelope, ReplayGap, ServerToClientEvents } from '../../shared/events.ts';
 import { FakeHostSource } from '../helpers/fake-host.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/server.ts';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 let server: TestServer | undefined;
@@ -21,7 +21,7 @@ async function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-async function manualServer(configure?: Parameters<typeof startTestServer>[0]['configure']) {
+async function manualServer(configure?: TestServerOptions['configure']) {
   server = await startTestServer({ hostSource: new FakeHostSource(), hostIntervalMs: 3_600_000, configure });
   await waitFor(() => server!.app.hub.lastId >= 1);
   return async (n = 1) => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeHostSource } from '../helpers/fake-host.ts';
 import { openSse, type SseConnection } from '../helpers/sse.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/server.ts';
 
 let server: TestServer | undefined;
 const conns: SseConnection[] = [];
@@ -12,7 +12,7 @@ afterEach(async () => {
 });
 
 /** A server whose host samples happen only when the test says (loop interval of an hour). */
-async function manualServer(configure?: Parameters<typeof startTestServer>[0]['configure']) {
+async function manualServer(configure?: TestServerOptions['configure']) {
   const host = new FakeHostSource();
   server = await startTestServer({ hostSource: host, hostIntervalMs: 3_600_000, configure });
   await waitFor(() => server!.app.hub.lastId >= 1); // the loop's first sample at start
