@@ -39,7 +39,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'monitor.hostIntervalMs', flag: '--host-interval-ms <ms>', env: ['ARBITER_HOST_INTERVAL_MS'], schema: int(100, 3_600_000), default: 1000, doc: 'host sample interval' },
   { key: 'monitor.sampleTimeoutMs', flag: '--sample-timeout-ms <ms>', env: ['ARBITER_SAMPLE_TIMEOUT_MS'], schema: int(100, 600_000), default: 5000, doc: 'a sample taking longer fails its source' },
   { key: 'monitor.maxBackoffMs', flag: '--max-backoff-ms <ms>', env: ['ARBITER_MAX_BACKOFF_MS'], schema: int(100, 3_600_000), default: 30_000, doc: 'longest wait between retries of a failing source' },
-  { key: 'monitor.inventoryIntervalMs', flag: '--inventory-interval-ms <ms>', env: ['ARBITER_INVENTORY_INTERVAL_MS'], schema: int(1000, 86_400_000), default: 60_000, doc: 'how often mounts and CPU model are re-read' },
+  { key: 'monitor.inventoryIntervalMs', flag: '--inventory-interval-ms <ms>', env: ['ARBITER_INVENTORY_INTERVAL_MS'], schema: int(1000, 86_400_000), default: 60_000, doc: 'how often the list of mounted filesystems is re-read' },
   { key: 'monitor.historySeconds', flag: '--history-seconds <s>', env: ['ARBITER_HISTORY_SECONDS'], schema: int(60, 86_400), default: 3600, doc: 'in-memory history per series, at one point per second' },
   { key: 'health.cpu.warning', flag: '--health-cpu-warning <pct>', env: ['ARBITER_HEALTH_CPU_WARNING'], schema: percent, default: 85, doc: 'CPU load % from which CPU is warning' },
   { key: 'health.cpu.critical', flag: '--health-cpu-critical <pct>', env: ['ARBITER_HEALTH_CPU_CRITICAL'], schema: percent, default: 95, doc: 'CPU load % from which CPU is critical' },

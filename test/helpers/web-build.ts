@@ -28,7 +28,15 @@ export function ensureWebBuild(): Promise<void> {
   building ??= (async () => {
     if (webBuildIsFresh()) return;
     const { build } = await import('vite');
-    await build({ configFile: join(repo, 'vite.config.ts'), mode: 'production', logLevel: 'warn' });
+    // vitest sets NODE_ENV=test, which would make vite bundle React's development build
+    const nodeEnv = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      await build({ configFile: join(repo, 'vite.config.ts'), mode: 'production', logLevel: 'warn' });
+    } finally {
+      if (nodeEnv === undefined) delete process.env.NODE_ENV;
+      else process.env.NODE_ENV = nodeEnv;
+    }
     if (!existsSync(WEB_DIST_INDEX)) throw new Error(`vite build wrote no ${WEB_DIST_INDEX}`);
   })();
   return building;

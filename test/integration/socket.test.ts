@@ -158,4 +158,19 @@ describe('socket.io push', () => {
     for (let i = 1; i < received.length; i++) expect(received[i]!).toBeGreaterThan(received[i - 1]!);
     void sample;
   });
+
+  it('disconnects a stalled client whose queue of non-coalesced events passes its bound', async () => {
+    await manualServer((c) => {
+      c.push.maxBufferedEvents = 10;
+    });
+    const r = await client({ types: ['hint'] });
+    const disconnected = new Promise<string>((res) => r.socket.on('disconnect', (reason) => res(reason)));
+    const raw = (r.socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }).ws._socket;
+    raw.pause();
+    const big = 'x'.repeat(200_000);
+    for (let i = 0; i < 60; i++) server!.app.hub.publish('hint', { big, i });
+    raw.resume();
+    expect(await disconnected).toBe('io server disconnect');
+    expect(r.got.length).toBeLessThan(60);
+  });
 });

@@ -63,6 +63,7 @@ export class HostSource implements Source<HostSample> {
   private mounts: MountEntry[] = [];
   private inventory: CpuInventory = { model: os.cpus()[0]?.model ?? 'unknown', speedMinMHz: null, speedMaxMHz: null };
   private inventoryAt = -Infinity;
+  private haveCpuInventory = false;
   private linux = true;
 
   constructor(private readonly opts: HostSourceOptions) {
@@ -98,10 +99,14 @@ export class HostSource implements Source<HostSample> {
   private async refreshInventory(now: number): Promise<void> {
     if (now - this.inventoryAt < this.opts.inventoryIntervalMs) return;
     this.inventoryAt = now;
-    try {
-      this.inventory = await (this.opts.cpuInventory ?? systemCpuInventory)();
-    } catch {
-      // keep the previous inventory; the per-second figures do not depend on it
+    if (!this.haveCpuInventory) {
+      // the CPU model does not change: asked once (systeminformation runs lscpu/dmidecode for it), retried if that failed
+      try {
+        this.inventory = await (this.opts.cpuInventory ?? systemCpuInventory)();
+        this.haveCpuInventory = true;
+      } catch {
+        // keep os.cpus()' model; the per-second figures do not depend on it
+      }
     }
     if (this.linux) this.mounts = parseMounts(await this.read('mounts'));
   }

@@ -1,0 +1,200 @@
+/** Test doubles for the live connection: transports, a manual clock and frames. */
+import type { EventType, ReplayGap } from '../../shared/events.ts';
+import type { ResourceStatus } from '../../shared/resources.ts';
+import type {
+  ConnectionDeps,
+  LiveSnapshot,
+  LiveSource,
+  TransportFactory,
+  TransportHandlers,
+  TransportOptions,
+  TypedEnvelope,
+} from '../../web/src/live/connection.ts';
+
+export interface FakeAttempt {
+  opts: TransportOptions;
+  h: TransportHandlers;
+  closed: boolean;
+}
+
+export class FakeTransport {
+  readonly attempts: FakeAttempt[] = [];
+  readonly factory: TransportFactory = (opts, h) => {
+    const a: FakeAttempt = { opts, h, closed: false };
+    this.attempts.push(a);
+    return { close: () => void (a.closed = true) };
+  };
+  get last(): FakeAttempt {
+    const a = this.attempts[this.attempts.length - 1];
+    if (!a) throw new Error('no attempt yet');
+    return a;
+  }
+}
+
+export class FakeClock {
+  now = 1_700_000_000_000;
+  private timers: { at: number; fn: () => void; id: number }[] = [];
+  private seq = 0;
+  setTimeout = (fn: () => void, ms: number): unknown => {
+    const id = ++this.seq;
+    this.timers.push({ at: this.now + ms, fn, id });
+    return id;
+  };
+  clearTimeout = (h: unknown): void => {
+    this.timers = this.timers.filter((t) => t.id !== h);
+  };
+  get pending(): number {
+    return this.timers.length;
+  }
+  /** Advance time, running due timers in order. */
+  advance(ms: number): void {
+    const end = this.now + ms;
+    for (;;) {
+      this.timers.sort((a, b) => a.at - b.at);
+      const t = this.timers[0];
+      if (!t || t.at > end) break;
+      this.timers.shift();
+      this.now = t.at;
+      t.fn();
+    }
+    this.now = end;
+  }
+}
+
+export class FakeFrames {
+  private queue: (() => void)[] = [];
+  requestFrame = (fn: () => void) => void this.queue.push(fn);
+  get pending(): number {
+    return this.queue.length;
+  }
+  flush(): void {
+    const q = this.queue.splice(0);
+    for (const fn of q) fn();
+  }
+}
+
+export function makeDeps(overrides: Partial<ConnectionDeps> = {}) {
+  const ws = new FakeTransport();
+  const sse = new FakeTransport();
+  const clock = new FakeClock();
+  const frames = new FakeFrames();
+  let statusResult: () => Promise<ResourceStatus> = () => new Promise(() => undefined); // pending forever
+  const deps: ConnectionDeps = {
+    websocket: ws.factory,
+    sse: sse.factory,
+    fetchStatus: () => statusResult(),
+    now: () => clock.now,
+    setTimeout: clock.setTimeout,
+    clearTimeout: clock.clearTimeout,
+    requestFrame: frames.requestFrame,
+    random: () => 0.5,
+    ...overrides,
+  };
+  return {
+    deps,
+    ws,
+    sse,
+    clock,
+    frames,
+    setStatusResult(fn: () => Promise<ResourceStatus>) {
+      statusResult = fn;
+    },
+  };
+}
+
+export function makeStatus(over: { sampledAt?: number; load?: number; cores?: number[]; rx?: number } = {}): ResourceStatus {
+  const sampledAt = over.sampledAt ?? 1_700_000_000_000;
+  const perCore = over.cores ?? [10, 20, 30, 40];
+  return {
+    node: 'node-a',
+    sampledAt,
+    health: 'healthy',
+    sources: {
+      host: { status: 'ok', lastSampleAt: sampledAt, lastErrorAt: null, consecutiveFailures: 0, nextRetryAt: null },
+    },
+    host: {
+      sampledAt,
+      hostname: 'node-a.local',
+      uptimeSec: 1000,
+      cpu: {
+        model: 'Test CPU 9000',
+        cores: perCore.length,
+        loadPercent: over.load ?? 12.34,
+        perCore,
+        speedMHz: 2400,
+        speedMinMHz: 800,
+        speedMaxMHz: 3600,
+        loadAvg: [0.5, 0.4, 0.3],
+        health: 'healthy',
+      },
+      memory: {
+        totalMiB: 16384,
+        usedMiB: 8192,
+        availableMiB: 8192,
+        usedPercent: 50,
+        swapTotalMiB: 2048,
+        swapUsedMiB: 0,
+        swapUsedPercent: 0,
+        health: 'healthy',
+      },
+      disks: [
+        {
+          mount: '/',
+          device: '/dev/sda1',
+          fsType: 'ext4',
+          sizeBytes: 100e9,
+          usedBytes: 91e9,
+          availableBytes: 9e9,
+          usedPercent: 91,
+          health: 'critical',
+        },
+        {
+          mount: '/data',
+          device: '/dev/sdb1',
+          fsType: 'xfs',
+          sizeBytes: 1e12,
+          usedBytes: 1e11,
+          availableBytes: 9e11,
+          usedPercent: 10,
+          health: 'healthy',
+        },
+      ],
+      network: [
+        { iface: 'eth0', rxBytesPerSec: over.rx ?? 2048, txBytesPerSec: 512, rxBytesTotal: 1e9, txBytesTotal: 1e8 },
+      ],
+    },
+  };
+}
+
+export function envelope(id: number, status: ResourceStatus = makeStatus()): TypedEnvelope<'resource_status'> {
+  return { id, type: 'resource_status', ts: status.sampledAt, data: status };
+}
+
+/** A LiveSource whose snapshot the test sets directly. */
+export class StaticSource implements LiveSource {
+  private listeners = new Set<() => void>();
+  private envListeners = new Set<(envs: readonly TypedEnvelope<'resource_status'>[]) => void>();
+  retries = 0;
+  constructor(public snapshot: LiveSnapshot) {}
+  subscribe = (l: () => void) => {
+    this.listeners.add(l);
+    return () => void this.listeners.delete(l);
+  };
+  getSnapshot = () => this.snapshot;
+  onEnvelopes<K extends EventType>(_type: K, l: (envs: readonly TypedEnvelope<K>[]) => void) {
+    const f = l as unknown as (envs: readonly TypedEnvelope<'resource_status'>[]) => void;
+    this.envListeners.add(f);
+    return () => void this.envListeners.delete(f);
+  }
+  onGap(_l: (gap: ReplayGap) => void) {
+    return () => undefined;
+  }
+  retryNow = () => {
+    this.retries++;
+  };
+  set(snapshot: LiveSnapshot, envs: TypedEnvelope<'resource_status'>[] = []): void {
+    this.snapshot = snapshot;
+    for (const l of this.envListeners) l(envs);
+    for (const l of this.listeners) l();
+  }
+}
