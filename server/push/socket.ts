@@ -11,7 +11,7 @@ import {
   EVENT_TYPES, REPLAY_GAP_EVENT, SocketAuthSchema, SubscribeSchema,
   type ClientToServerEvents, type EventType, type ServerToClientEvents,
 } from '../../shared/events.ts';
-import { Auth, COOKIE_NAME, readCookie } from '../http/auth.ts';
+import { Auth } from '../http/auth.ts';
 import type { EventHub, StoredEvent } from './hub.ts';
 import { Outbox } from './outbox.ts';
 import { CONGESTED_ROOM, SOCKET_ROOM_PREFIX } from './protocol.ts';
@@ -42,8 +42,7 @@ export class SocketServer {
       if (!parsed.success) {
         return next(new Error(`invalid auth: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`));
       }
-      const req = socket.request;
-      const token = parsed.data.token ?? Auth.tokenOf(req) ?? readCookie(req.headers.cookie, COOKIE_NAME);
+      const token = parsed.data.token ?? Auth.tokenOf(socket.request);
       if (!auth.check(token)) return next(new Error('unauthorized: missing or wrong token'));
       next();
     });

@@ -2,7 +2,9 @@
  * The dashboard in headless Chromium against a real server (port 0, real host sampling at a fast interval).
  * Screenshots go to test/artifacts/.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +87,11 @@ describe('dashboard (e2e)', () => {
     expect(await textOf(page, 'connection')).toContain('WebSocket live');
 
     await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });
+    // dark theme follows prefers-color-scheme, chart included
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.waitForTimeout(300); // let the chart redraw with the dark palette before the picture
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-dark.png`, fullPage: true });
+    await page.emulateMedia({ colorScheme: 'light' });
     // a phone-sized view, for the record
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: `${ARTIFACTS}dashboard-phone.png`, fullPage: true });
@@ -108,6 +115,35 @@ describe('dashboard (e2e)', () => {
     await page.screenshot({ path: `${ARTIFACTS}dashboard-sse.png` });
     expect(errors).toEqual([]);
   }, 60_000);
+
+  it('reconnects by itself after a server restart and resumes from its last event id', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'arbiter-e2e-'));
+    let own = await startTestServer({ hostIntervalMs: 250, dataDir });
+    const port = Number(new URL(own.url).port);
+    try {
+      const { page, errors } = await openPage();
+      await page.goto(`${own.url}/?token=${encodeURIComponent(own.token)}`);
+      const conn = page.getByTestId('connection');
+      await expect.poll(() => conn.textContent(), { timeout: LIVE_WAIT_MS, interval: 100 }).toBe('WebSocket live');
+      await expect.poll(async () => Number(await conn.getAttribute('data-last-event-id')), { timeout: LIVE_WAIT_MS }).toBeGreaterThan(0);
+
+      await own.close();
+      await expect.poll(() => conn.textContent(), { timeout: LIVE_WAIT_MS, interval: 50 }).toMatch(/^(reconnecting \(in \d+s\)|connecting)$/);
+      const before = Number(await conn.getAttribute('data-last-event-id'));
+      await page.screenshot({ path: `${ARTIFACTS}dashboard-reconnecting.png` });
+
+      // same data dir (token, event ids) and port: the page finds it again by itself
+      own = await startTestServer({ hostIntervalMs: 250, dataDir, configure: (c) => void (c.port = port) });
+      await expect.poll(() => conn.textContent(), { timeout: 40_000, interval: 100 }).toMatch(/^(WebSocket live|SSE fallback)$/);
+      await expect.poll(async () => Number(await conn.getAttribute('data-last-event-id')), { timeout: LIVE_WAIT_MS }).toBeGreaterThan(before);
+      const first = (await textOf(page, 'cpu-total'))!.trim();
+      await expect.poll(async () => (await textOf(page, 'cpu-total'))?.trim(), { timeout: LIVE_WAIT_MS, interval: 100 }).not.toBe(first);
+      expect(errors).toEqual([]);
+    } finally {
+      await own.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
 
   it('without the token cookie, says how to authenticate', async () => {
     const { url } = server!;

@@ -133,6 +133,17 @@ describe('socket.io push', () => {
     expect(bad.ok).toBe(false);
   });
 
+  it('accepts the token from the cookie the dashboard login sets', async () => {
+    await manualServer();
+    const socket: Client = connect(server!.url, { transports: ['websocket'], reconnection: false, extraHeaders: { Cookie: `arbiter_token=${server!.token}` } });
+    clients.push(socket);
+    const env = await new Promise<Envelope>((resolve, reject) => {
+      socket.on('resource_status', resolve);
+      socket.on('connect_error', reject);
+    });
+    expect(env.type).toBe('resource_status');
+  });
+
   it('refuses a connection without the right token or with bad auth fields', async () => {
     await manualServer();
     await expect(client({}, { withToken: false })).rejects.toThrow(/unauthorized/);
