@@ -9,6 +9,7 @@ import YAML from 'yaml';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const percent = z.coerce.number().min(0).max(100);
+const celsius = z.coerce.number().min(0).max(150);
 const bool = z.union([
   z.boolean(),
   z.enum(['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off']).transform((v) => ['1', 'true', 'yes', 'on'].includes(v)),
@@ -37,6 +38,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'nodeName', flag: '--node-name <name>', env: ['ARBITER_NODE_NAME'], schema: z.string().min(1).optional(), default: undefined, doc: "this node's name; default: the hostname" },
   { key: 'logLevel', flag: '--log-level <level>', env: ['ARBITER_LOG_LEVEL'], schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'log level' },
   { key: 'monitor.hostIntervalMs', flag: '--host-interval-ms <ms>', env: ['ARBITER_HOST_INTERVAL_MS'], schema: int(100, 3_600_000), default: 1000, doc: 'host sample interval' },
+  { key: 'monitor.gpuIntervalMs', flag: '--gpu-interval-ms <ms>', env: ['ARBITER_GPU_INTERVAL_MS'], schema: int(100, 3_600_000), default: 1000, doc: 'GPU sample interval (nvidia-smi -lms)' },
+  { key: 'monitor.nvidiaSmi', flag: '--nvidia-smi <path>', env: ['ARBITER_NVIDIA_SMI'], schema: z.string().min(1), default: 'nvidia-smi', doc: 'nvidia-smi executable (name on PATH or path); absent → the gpu source is `unavailable`' },
   { key: 'monitor.sampleTimeoutMs', flag: '--sample-timeout-ms <ms>', env: ['ARBITER_SAMPLE_TIMEOUT_MS'], schema: int(100, 600_000), default: 5000, doc: 'a sample taking longer fails its source' },
   { key: 'monitor.maxBackoffMs', flag: '--max-backoff-ms <ms>', env: ['ARBITER_MAX_BACKOFF_MS'], schema: int(100, 3_600_000), default: 30_000, doc: 'longest wait between retries of a failing source' },
   { key: 'monitor.inventoryIntervalMs', flag: '--inventory-interval-ms <ms>', env: ['ARBITER_INVENTORY_INTERVAL_MS'], schema: int(1000, 86_400_000), default: 60_000, doc: 'how often the list of mounted filesystems is re-read' },
@@ -47,6 +50,10 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'health.memory.critical', flag: '--health-memory-critical <pct>', env: ['ARBITER_HEALTH_MEMORY_CRITICAL'], schema: percent, default: 95, doc: 'memory used % from which memory is critical' },
   { key: 'health.disk.warning', flag: '--health-disk-warning <pct>', env: ['ARBITER_HEALTH_DISK_WARNING'], schema: percent, default: 85, doc: 'filesystem used % from which a disk is warning' },
   { key: 'health.disk.critical', flag: '--health-disk-critical <pct>', env: ['ARBITER_HEALTH_DISK_CRITICAL'], schema: percent, default: 95, doc: 'filesystem used % from which a disk is critical' },
+  { key: 'health.gpuTemperature.warning', flag: '--health-gpu-temp-warning <celsius>', env: ['ARBITER_HEALTH_GPU_TEMP_WARNING'], schema: celsius, default: 80, doc: 'GPU temperature °C from which a GPU is warning' },
+  { key: 'health.gpuTemperature.critical', flag: '--health-gpu-temp-critical <celsius>', env: ['ARBITER_HEALTH_GPU_TEMP_CRITICAL'], schema: celsius, default: 90, doc: 'GPU temperature °C from which a GPU is critical' },
+  { key: 'health.gpuMemory.warning', flag: '--health-gpu-memory-warning <pct>', env: ['ARBITER_HEALTH_GPU_MEMORY_WARNING'], schema: percent, default: 90, doc: 'GPU memory used % from which a GPU is warning' },
+  { key: 'health.gpuMemory.critical', flag: '--health-gpu-memory-critical <pct>', env: ['ARBITER_HEALTH_GPU_MEMORY_CRITICAL'], schema: percent, default: 98, doc: 'GPU memory used % from which a GPU is critical' },
   { key: 'push.replayCount', flag: '--replay-count <n>', env: ['ARBITER_REPLAY_COUNT'], schema: int(1, 1_000_000), default: 1000, doc: 'events kept for resume (count)' },
   { key: 'push.replayMaxAgeMs', flag: '--replay-max-age-ms <ms>', env: ['ARBITER_REPLAY_MAX_AGE_MS'], schema: int(1000, 86_400_000), default: 600_000, doc: 'events kept for resume (age)' },
   { key: 'push.heartbeatMs', flag: '--heartbeat-ms <ms>', env: ['ARBITER_HEARTBEAT_MS'], schema: int(1000, 15_000), default: 15_000, doc: 'SSE comment heartbeat interval (at most 15 s)' },
@@ -63,8 +70,8 @@ export interface Config {
   webBuild: boolean;
   nodeName?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  monitor: { hostIntervalMs: number; sampleTimeoutMs: number; maxBackoffMs: number; inventoryIntervalMs: number; historySeconds: number };
-  health: Record<'cpu' | 'memory' | 'disk', { warning: number; critical: number }>;
+  monitor: { hostIntervalMs: number; gpuIntervalMs: number; nvidiaSmi: string; sampleTimeoutMs: number; maxBackoffMs: number; inventoryIntervalMs: number; historySeconds: number };
+  health: Record<'cpu' | 'memory' | 'disk' | 'gpuTemperature' | 'gpuMemory', { warning: number; critical: number }>;
   push: { replayCount: number; replayMaxAgeMs: number; heartbeatMs: number; retryMs: number; maxBufferedEvents: number };
 }
 
@@ -174,7 +181,7 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
     setPath(out, opt.key, parsed.data);
   }
   const config = out as unknown as Config;
-  for (const kind of ['cpu', 'memory', 'disk'] as const) {
+  for (const kind of ['cpu', 'memory', 'disk', 'gpuTemperature', 'gpuMemory'] as const) {
     const t = config.health[kind];
     if (t.warning > t.critical) {
       throw new ConfigError(`invalid health thresholds for ${kind}: warning ${t.warning} must not exceed critical ${t.critical}`);

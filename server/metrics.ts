@@ -12,6 +12,14 @@ export class Metrics {
   private readonly fsUsed = new Gauge({ name: 'arbiter_filesystem_used_bytes', help: 'filesystem used', labelNames: ['mount', 'device'], registers: [this.registry] });
   private readonly net = new Gauge({ name: 'arbiter_network_bytes_per_second', help: 'network rate', labelNames: ['iface', 'direction'], registers: [this.registry] });
   private readonly sourceUp = new Gauge({ name: 'arbiter_source_up', help: '1 when the monitor source is ok', labelNames: ['source', 'status'], registers: [this.registry] });
+  private readonly gpuLabels = ['gpu', 'uuid', 'name'] as const;
+  private readonly gpuUtil = new Gauge({ name: 'arbiter_gpu_utilization_percent', help: 'GPU utilisation', labelNames: this.gpuLabels, registers: [this.registry] });
+  private readonly gpuMemUsed = new Gauge({ name: 'arbiter_gpu_memory_used_mib', help: 'GPU memory used', labelNames: this.gpuLabels, registers: [this.registry] });
+  private readonly gpuMemTotal = new Gauge({ name: 'arbiter_gpu_memory_total_mib', help: 'GPU memory total', labelNames: this.gpuLabels, registers: [this.registry] });
+  private readonly gpuTemp = new Gauge({ name: 'arbiter_gpu_temperature_celsius', help: 'GPU temperature', labelNames: this.gpuLabels, registers: [this.registry] });
+  private readonly gpuPower = new Gauge({ name: 'arbiter_gpu_power_watts', help: 'GPU power draw', labelNames: this.gpuLabels, registers: [this.registry] });
+  private readonly gpuProcesses = new Gauge({ name: 'arbiter_gpu_processes', help: 'processes holding GPU memory', labelNames: this.gpuLabels, registers: [this.registry] });
+  private readonly gpuHealthy = new Gauge({ name: 'arbiter_gpu_up', help: '1 when the GPU reports (status ok)', labelNames: this.gpuLabels, registers: [this.registry] });
   readonly events = new Counter({ name: 'arbiter_events_published_total', help: 'events published by the hub', labelNames: ['type'], registers: [this.registry] });
   /** set by the app: connected clients per transport, read at scrape time */
   clientCounts: () => Record<string, number> = () => ({});
@@ -31,6 +39,7 @@ export class Metrics {
     for (const [name, src] of Object.entries(s.sources)) {
       this.sourceUp.set({ source: name, status: src.status }, src.status === 'ok' ? 1 : 0);
     }
+    this.updateGpus(s);
     const h = s.host;
     if (!h) return;
     this.cpuLoad.set({ cpu: 'total' }, h.cpu.loadPercent);
@@ -52,6 +61,24 @@ export class Metrics {
     for (const n of h.network) {
       this.net.set({ iface: n.iface, direction: 'rx' }, n.rxBytesPerSec);
       this.net.set({ iface: n.iface, direction: 'tx' }, n.txBytesPerSec);
+    }
+  }
+
+  private updateGpus(s: ResourceStatus): void {
+    const gauges = [this.gpuUtil, this.gpuMemUsed, this.gpuMemTotal, this.gpuTemp, this.gpuPower, this.gpuProcesses, this.gpuHealthy];
+    for (const g of gauges) g.reset();
+    for (const g of s.gpus) {
+      const l = { gpu: String(g.index), uuid: g.uuid, name: g.name };
+      const set = (gauge: Gauge<'gpu' | 'uuid' | 'name'>, v: number | null) => {
+        if (v !== null) gauge.set(l, v);
+      };
+      set(this.gpuUtil, g.utilizationGpuPercent);
+      set(this.gpuMemUsed, g.memoryUsedMiB);
+      set(this.gpuMemTotal, g.memoryTotalMiB);
+      set(this.gpuTemp, g.temperatureC);
+      set(this.gpuPower, g.powerDrawW);
+      set(this.gpuProcesses, g.processes.length);
+      set(this.gpuHealthy, g.status === 'ok' ? 1 : 0);
     }
   }
 }

@@ -26,6 +26,8 @@ const nonNegInt = z.coerce
   .int({ error: 'expected a non-negative integer' })
   .nonnegative({ error: 'expected a non-negative integer' });
 
+export const GpuIndexParamsSchema = z.object({ index: nonNegInt });
+
 export const EventsQuerySchema = z.object({
   types: EventTypesParamSchema.optional(),
   lastEventId: nonNegInt.optional(),

@@ -77,12 +77,78 @@ export const HostSampleSchema = z.object({
 });
 export type HostSample = z.infer<typeof HostSampleSchema>;
 
+/** A MIG instance of a GPU (from `nvidia-smi -q -x`). */
+export const MigInstanceSchema = z.object({
+  gpuInstanceId: z.number().int(),
+  computeInstanceId: z.number().int().nullable(),
+  /** e.g. "3g.40gb" where the driver reports it */
+  profile: z.string().nullable(),
+  memoryTotalMiB: z.number().nullable(),
+  memoryUsedMiB: z.number().nullable(),
+  smCount: z.number().int().nullable(),
+});
+export type MigInstance = z.infer<typeof MigInstanceSchema>;
+
+/** A process holding GPU memory. */
+export const GpuProcessSchema = z.object({
+  pid: z.number().int(),
+  name: z.string(),
+  /** C compute, G graphics, C+G both; null where only --query-compute-apps saw it */
+  type: z.enum(['C', 'G', 'C+G']).nullable(),
+  usedMemoryMiB: z.number().nullable(),
+  gpuUuid: z.string(),
+  gpuIndex: z.number().int().nullable(),
+  gpuInstanceId: z.number().int().nullable(),
+  computeInstanceId: z.number().int().nullable(),
+  /** owner, where /proc/<pid> is readable */
+  user: z.string().nullable(),
+  /** container id from /proc/<pid>/cgroup, where readable */
+  containerId: z.string().nullable(),
+});
+export type GpuProcess = z.infer<typeof GpuProcessSchema>;
+
+/** One NVIDIA GPU. Figures the driver does not report are null, never NaN or a string. */
+export const GpuSchema = z.object({
+  index: z.number().int(),
+  uuid: z.string(),
+  name: z.string(),
+  pciBusId: z.string().nullable(),
+  driverVersion: z.string().nullable(),
+  /** `ok`, or `error` with `message` when the driver cannot reach this GPU while others keep reporting */
+  status: z.enum(['ok', 'error']),
+  message: z.string().optional(),
+  utilizationGpuPercent: z.number().nullable(),
+  utilizationMemoryPercent: z.number().nullable(),
+  memoryTotalMiB: z.number().nullable(),
+  memoryUsedMiB: z.number().nullable(),
+  memoryFreeMiB: z.number().nullable(),
+  temperatureC: z.number().nullable(),
+  powerDrawW: z.number().nullable(),
+  powerLimitW: z.number().nullable(),
+  fanPercent: z.number().nullable(),
+  pstate: z.string().nullable(),
+  clockSmMHz: z.number().nullable(),
+  clockMemMHz: z.number().nullable(),
+  migMode: z.boolean().nullable(),
+  eccErrorsCorrected: z.number().nullable(),
+  eccErrorsUncorrected: z.number().nullable(),
+  /** active clock throttle / event reasons, e.g. ["hw_slowdown", "sw_thermal_slowdown"]; [] when none */
+  throttleReasons: z.array(z.string()),
+  migInstances: z.array(MigInstanceSchema),
+  processes: z.array(GpuProcessSchema),
+  health: HealthSchema,
+  sampledAt: z.number(),
+});
+export type Gpu = z.infer<typeof GpuSchema>;
+
 /** The whole latest picture of a node: the `data` of a `resource_status` event and the body of GET /api/status. */
 export const ResourceStatusSchema = z.object({
   node: z.string(),
   sampledAt: z.number(),
   sources: z.record(z.string(), SourceStatusSchema),
   host: HostSampleSchema.nullable(),
+  /** NVIDIA GPUs; [] when the gpu source is unavailable (no driver) */
+  gpus: z.array(GpuSchema),
   /** worst health over every rated metric */
   health: HealthSchema,
 }).meta({ id: 'ResourceStatus' });

@@ -1,8 +1,8 @@
 /** GET /api/openapi.json, generated from the shared zod schemas. */
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { ErrorBodySchema, EventsQuerySchema, HealthResponseSchema, HistoryQuerySchema, HistoryResponseSchema, SeriesListResponseSchema } from '../../shared/api.ts';
-import { CpuSchema, DiskSchema, MemorySchema, NetworkInterfaceSchema, ResourceStatusSchema } from '../../shared/resources.ts';
+import { ErrorBodySchema, EventsQuerySchema, GpuIndexParamsSchema, HealthResponseSchema, HistoryQuerySchema, HistoryResponseSchema, SeriesListResponseSchema } from '../../shared/api.ts';
+import { CpuSchema, DiskSchema, GpuSchema, MemorySchema, NetworkInterfaceSchema, ResourceStatusSchema, SourceStatusSchema } from '../../shared/resources.ts';
 import { EnvelopeSchema } from '../../shared/events.ts';
 import { VERSION } from '../version.ts';
 
@@ -22,6 +22,15 @@ export function buildOpenApi(): object {
       responses: { 200: ok(z.object({ sampledAt: z.number(), [part]: schema })), 401: err('no or wrong token'), 503: err('no sample yet') },
     });
   }
+  reg.registerPath({
+    method: 'get', path: '/api/status/gpus', summary: 'NVIDIA GPUs with their processes and MIG instances, and the gpu source state', security: secured,
+    responses: { 200: ok(z.object({ source: SourceStatusSchema.nullable(), gpus: z.array(GpuSchema) })), 401: err('no or wrong token') },
+  });
+  reg.registerPath({
+    method: 'get', path: '/api/status/gpus/{index}', summary: 'One GPU by index', security: secured,
+    request: { params: GpuIndexParamsSchema },
+    responses: { 200: ok(GpuSchema), 400: err('index is not a non-negative integer'), 401: err('no or wrong token'), 404: err('no GPU with that index') },
+  });
   reg.registerPath({
     method: 'get', path: '/api/history', summary: 'History of series at 1 s resolution (last hour)', security: secured,
     request: { query: HistoryQuerySchema },

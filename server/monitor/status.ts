@@ -2,7 +2,7 @@
  * The latest picture of the node: combines the newest sample of each source with the sources' states,
  * records history series, and hands each new snapshot to its listeners (the hub, the metrics).
  */
-import type { HostSample, ResourceStatus, SourceStatus } from '../../shared/resources.ts';
+import type { Gpu, HostSample, ResourceStatus, SourceStatus } from '../../shared/resources.ts';
 import { worst } from './health.ts';
 import type { History } from './history.ts';
 
@@ -10,6 +10,7 @@ export type SnapshotListener = (status: ResourceStatus) => void;
 
 export class StatusBoard {
   private host: HostSample | null = null;
+  private gpus: Gpu[] = [];
   private sources: Record<string, SourceStatus> = {};
   private readonly listeners = new Set<SnapshotListener>();
   private current: ResourceStatus;
@@ -32,9 +33,16 @@ export class StatusBoard {
     recordHost(this.history, sample);
   }
 
+  setGpus(gpus: Gpu[]): void {
+    this.gpus = gpus;
+    recordGpus(this.history, gpus);
+  }
+
   /** A source finished an attempt: publish the new picture. */
   setSourceStatus(name: string, status: SourceStatus): void {
     this.sources = { ...this.sources, [name]: status };
+    // no driver or no binary: there are no GPUs to show (an `error` keeps the last figures, marked by the status)
+    if (name === 'gpu' && status.status === 'unavailable') this.gpus = [];
     this.current = this.build();
     for (const l of this.listeners) l(this.current);
   }
@@ -42,12 +50,14 @@ export class StatusBoard {
   private build(): ResourceStatus {
     const h = this.host;
     const ratings = h ? [h.cpu.health, h.memory.health, ...h.disks.map((d) => d.health)] : [];
+    for (const g of this.gpus) ratings.push(g.health);
     for (const s of Object.values(this.sources)) if (s.status === 'error') ratings.push('error');
     return {
       node: this.node,
       sampledAt: h?.sampledAt ?? this.now(),
       sources: this.sources,
       host: h,
+      gpus: this.gpus,
       health: worst(ratings),
     };
   }
@@ -64,5 +74,18 @@ export function recordHost(history: History, s: HostSample): void {
   for (const n of s.network) {
     history.record(`net.${n.iface}.rx`, t, n.rxBytesPerSec);
     history.record(`net.${n.iface}.tx`, t, n.txBytesPerSec);
+  }
+}
+
+/** History series names of each GPU: `gpu.<index>.util|mem|temp|power` (mem in percent of total). */
+export function recordGpus(history: History, gpus: Gpu[]): void {
+  for (const g of gpus) {
+    const t = g.sampledAt;
+    const p = `gpu.${g.index}`;
+    history.record(`${p}.util`, t, g.utilizationGpuPercent);
+    const memPct = g.memoryTotalMiB && g.memoryUsedMiB !== null ? (g.memoryUsedMiB / g.memoryTotalMiB) * 100 : null;
+    history.record(`${p}.mem`, t, memPct);
+    history.record(`${p}.temp`, t, g.temperatureC);
+    history.record(`${p}.power`, t, g.powerDrawW);
   }
 }

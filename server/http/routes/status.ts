@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { ResourceStatus } from '../../../shared/resources.ts';
-import { HttpError } from '../errors.ts';
+import { GpuIndexParamsSchema } from '../../../shared/api.ts';
+import { HttpError, parseInput } from '../errors.ts';
 
 /** GET /api/status (latest snapshot), /api/status/cpu, /api/status/memory. */
 export function statusRoutes(snapshot: () => ResourceStatus): Router {
@@ -18,5 +19,15 @@ export function statusRoutes(snapshot: () => ResourceStatus): Router {
       res.json(hostPart(part));
     });
   }
+  r.get('/api/status/gpus', (_req, res) => {
+    const s = snapshot();
+    res.json({ source: s.sources.gpu ?? null, gpus: s.gpus });
+  });
+  r.get('/api/status/gpus/:index', (req, res) => {
+    const { index } = parseInput(GpuIndexParamsSchema, req.params, 'params');
+    const gpu = snapshot().gpus.find((g) => g.index === index);
+    if (!gpu) throw new HttpError(404, 'not_found', `no GPU with index ${index}`);
+    res.json(gpu);
+  });
   return r;
 }
