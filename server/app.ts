@@ -11,7 +11,7 @@ import { History } from './monitor/history.ts';
 import { MonitorLoop, type Source } from './monitor/loop.ts';
 import { HostSource } from './monitor/sources/host.ts';
 import { StatusBoard } from './monitor/status.ts';
-import type { HostSample } from '../shared/resources.ts';
+import type { Gpu, HostSample } from '../shared/resources.ts';
 import { EventHub, FileIdStore } from './push/hub.ts';
 import { SseServer } from './push/sse.ts';
 import { SocketServer } from './push/socket.ts';
@@ -29,6 +29,8 @@ export interface AppDeps {
   log?: Logger;
   /** replaces the real host source (tests) */
   hostSource?: Source<HostSample>;
+  /** replaces the real gpu source (tests) */
+  gpuSource?: Source<Gpu[]>;
 }
 
 export interface App {
@@ -68,6 +70,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const loop = new MonitorLoop({ clock, timeoutMs: config.monitor.sampleTimeoutMs, maxBackoffMs: config.monitor.maxBackoffMs });
   const host = deps.hostSource ?? new HostSource({ clock, thresholds: config.health, inventoryIntervalMs: config.monitor.inventoryIntervalMs });
   loop.add(host, config.monitor.hostIntervalMs, (s) => board.setHost(s));
+  const gpu = deps.gpuSource;
+  if (gpu) loop.add(gpu, config.monitor.gpuIntervalMs, (g) => board.setGpus(g));
   loop.onStatus((name, status) => {
     if (status.status !== 'ok') log.warn({ source: name, status: status.status, message: status.message }, 'source not ok');
     board.setSourceStatus(name, status);

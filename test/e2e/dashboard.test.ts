@@ -116,7 +116,7 @@ describe('dashboard (e2e)', () => {
     expect(errors).toEqual([]);
   }, 60_000);
 
-  it('reconnects by itself after a server restart and resumes from its last event id', async () => {
+  it('reconnects by itself after a server restart and carries on past its last event id', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'arbiter-e2e-'));
     let own = await startTestServer({ hostIntervalMs: 250, dataDir });
     const port = Number(new URL(own.url).port);

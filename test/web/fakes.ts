@@ -109,6 +109,7 @@ export function makeStatus(over: { sampledAt?: number; load?: number; cores?: nu
     node: 'node-a',
     sampledAt,
     health: 'healthy',
+    gpus: [],
     sources: {
       host: { status: 'ok', lastSampleAt: sampledAt, lastErrorAt: null, consecutiveFailures: 0, nextRetryAt: null },
     },

@@ -1,0 +1,20 @@
+import type { ResourceStatus } from '../../../shared/resources.ts';
+import { formatClock } from '../lib/format.ts';
+import { HealthBadge } from './HealthBadge.tsx';
+
+/** Node name, overall health and the time of the sample on screen. */
+export function NodeSummary({ status }: { status: ResourceStatus | null }) {
+  if (!status) return <div className="node muted">no data yet</div>;
+  const host = status.host;
+  return (
+    <div className="node">
+      <span className="node-name" title={host ? `host ${host.hostname}` : undefined}>
+        {status.node}
+      </span>
+      <HealthBadge health={status.health} />
+      <span className="muted num" title="time of the sample shown">
+        {formatClock(status.sampledAt)}
+      </span>
+    </div>
+  );
+}

@@ -1,0 +1,91 @@
+/** REST helpers: same-origin fetch (the auth cookie goes along by itself), JSON errors as `ApiError`. */
+import type { ErrorBody, HistoryResponse } from '../../../shared/api.ts';
+import type { ResourceStatus } from '../../../shared/resources.ts';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  get unauthenticated(): boolean {
+    return this.status === 401;
+  }
+}
+
+export function isUnauthenticated(err: unknown): boolean {
+  return err instanceof ApiError && err.unauthenticated;
+}
+
+export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      headers: { Accept: 'application/json' },
+      credentials: 'same-origin',
+      cache: 'no-store',
+      ...(signal ? { signal } : {}),
+    });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new ApiError(0, 'network_error', err instanceof Error ? err.message : String(err));
+  }
+  if (!res.ok) {
+    let body: Partial<ErrorBody> | undefined;
+    try {
+      body = (await res.json()) as Partial<ErrorBody>;
+    } catch {
+      body = undefined;
+    }
+    const e = body?.error;
+    throw new ApiError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? res.statusText, e?.details);
+  }
+  return (await res.json()) as T;
+}
+
+export function fetchStatus(signal?: AbortSignal): Promise<ResourceStatus> {
+  return getJson<ResourceStatus>('/api/status', signal);
+}
+
+export interface HistoryRequest {
+  series: readonly string[];
+  /** epoch ms */
+  sinceMs: number;
+  untilMs?: number;
+  /** one point per stepMs (mean), ≥ 1000 */
+  stepMs?: number;
+  signal?: AbortSignal;
+}
+
+export function historyUrl(req: Omit<HistoryRequest, 'signal'>): string {
+  const q = new URLSearchParams({ series: req.series.join(','), sinceMs: String(Math.floor(req.sinceMs)) });
+  if (req.untilMs !== undefined) q.set('untilMs', String(Math.floor(req.untilMs)));
+  if (req.stepMs !== undefined) q.set('stepMs', String(Math.max(1000, Math.floor(req.stepMs))));
+  return `/api/history?${q.toString()}`;
+}
+
+/** GET /api/history: columnar series, `t` in epoch ms. */
+export function fetchHistory(req: HistoryRequest): Promise<HistoryResponse> {
+  return getJson<HistoryResponse>(historyUrl(req), req.signal);
+}
+
+/** GET /api/history/series: the names that exist. */
+export async function fetchSeriesNames(signal?: AbortSignal): Promise<string[]> {
+  return (await getJson<{ series: string[] }>('/api/history/series', signal)).series;
+}
+
+/** Series names, as the server spells them. */
+export const seriesName = {
+  cpuTotal: 'cpu.total',
+  cpuCore: (i: number) => `cpu.core.${i}`,
+  memUsed: 'mem.used',
+  swapUsed: 'swap.used',
+  diskUsed: (mount: string) => `disk.${mount}.used`,
+  netRx: (iface: string) => `net.${iface}.rx`,
+  netTx: (iface: string) => `net.${iface}.tx`,
+} as const;

@@ -1,0 +1,47 @@
+/** Number formatting for the dashboard. Fixed decimals so figures do not change width on every update. */
+
+const IEC = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
+
+/** `12.3 %` (one decimal, plain space). */
+export function formatPercent(value: number): string {
+  if (!Number.isFinite(value)) return '– %';
+  return `${value.toFixed(1)} %`;
+}
+
+/** Bytes in IEC units: `512 B`, `1.5 KiB`, `3.25 GiB` (three significant digits). */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return '–';
+  let v = Math.abs(bytes);
+  let i = 0;
+  while (v >= 1024 && i < IEC.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  const sign = bytes < 0 ? '-' : '';
+  if (i === 0) return `${sign}${Math.round(v)} B`;
+  const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
+  return `${sign}${v.toFixed(digits)} ${IEC[i]}`;
+}
+
+export function formatRate(bytesPerSec: number): string {
+  return `${formatBytes(bytesPerSec)}/s`;
+}
+
+export function formatMiB(mib: number): string {
+  return formatBytes(mib * 1024 * 1024);
+}
+
+export function formatMHz(mhz: number | null): string {
+  if (mhz === null || !Number.isFinite(mhz)) return '–';
+  return mhz >= 1000 ? `${(mhz / 1000).toFixed(2)} GHz` : `${Math.round(mhz)} MHz`;
+}
+
+export function formatClock(epochMs: number): string {
+  return new Date(epochMs).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+/** Clamp to 0–100 for bar widths. */
+export function clampPercent(value: number): number {
+  if (!Number.isFinite(value)) return 0;
+  return Math.min(100, Math.max(0, value));
+}

@@ -1,0 +1,528 @@
+/**
+ * The live connection: socket.io over WebSocket first, SSE when the WebSocket cannot connect, and back to the
+ * WebSocket later. Keeps the last envelope id seen, resumes from it on every reconnect (the server replays
+ * what was missed), drops duplicates by id, and hands updates to the UI at most once per animation frame.
+ *
+ * Transports are injected (see transports.ts for the real ones), and so are time and frames, so the state
+ * machine is tested without a network or a clock.
+ */
+import type { Envelope, EventType, ReplayGap, SocketAuth } from '../../../shared/events.ts';
+import type { ResourceStatus } from '../../../shared/resources.ts';
+import { isUnauthenticated } from '../lib/api.ts';
+
+/** The `data` of each event type. Later event types get their shared/ types here. */
+export interface EventDataMap {
+  resource_status: ResourceStatus;
+  hint: unknown;
+  conflict: unknown;
+  scheduling_update: unknown;
+}
+export type TypedEnvelope<K extends EventType> = Omit<Envelope<EventDataMap[K]>, 'type'> & { type: K };
+export type LatestEnvelopes = { [K in EventType]?: TypedEnvelope<K> };
+
+export type TransportKind = 'websocket' | 'sse';
+
+export type ConnectionState =
+  /** an attempt is under way */
+  | { kind: 'connecting'; transport: TransportKind }
+  /** events are flowing over `transport` */
+  | { kind: 'live'; transport: TransportKind }
+  /** waiting until `retryAt` (epoch ms) before the next attempt */
+  | { kind: 'reconnecting'; retryAt: number; attempt: number }
+  /** the server answered 401: the user must open the URL printed at start-up */
+  | { kind: 'unauthenticated' }
+  | { kind: 'stopped' };
+
+export interface LiveSnapshot {
+  readonly state: ConnectionState;
+  /** highest envelope id seen (0: none yet) */
+  readonly lastEventId: number;
+  /** latest envelope per type; a status fetched over REST has id 0 */
+  readonly latest: LatestEnvelopes;
+  /** how many replay gaps the server reported (events lost to this client) */
+  readonly gaps: number;
+  readonly lastGap: ReplayGap | null;
+}
+
+/** What the UI needs from a live source (LiveConnection, or a stand-in in tests). */
+export interface LiveSource {
+  subscribe(listener: () => void): () => void;
+  getSnapshot(): LiveSnapshot;
+  /** called once per frame with every new envelope of `type` since the last frame, oldest first */
+  onEnvelopes<K extends EventType>(type: K, listener: (envs: readonly TypedEnvelope<K>[]) => void): () => void;
+  /** called when the server reports a replay gap (after the frame's envelopes) */
+  onGap(listener: (gap: ReplayGap) => void): () => void;
+  /** skip the countdown (or try again after a 401) */
+  retryNow(): void;
+}
+
+export interface TransportHandlers {
+  open(): void;
+  envelope(env: unknown): void;
+  gap(gap: ReplayGap): void;
+  /** could not connect, or the connection was lost */
+  fail(detail: string): void;
+}
+export interface TransportOptions {
+  types: readonly EventType[];
+  /** socket.io `auth` payload, read at every (re)connect */
+  auth(): SocketAuth;
+  /** where to resume (undefined: send the latest first) */
+  lastEventId(): number | undefined;
+}
+export interface TransportHandle {
+  close(): void;
+}
+export type TransportFactory = (opts: TransportOptions, handlers: TransportHandlers) => TransportHandle;
+
+export interface ConnectionDeps {
+  websocket: TransportFactory;
+  sse: TransportFactory;
+  /** GET /api/status: seeds the first paint and tells a 401 from a network failure */
+  fetchStatus(): Promise<ResourceStatus>;
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  /** run `fn` once, at the next animation frame (or soon, when frames do not run, e.g. in a hidden tab) */
+  requestFrame(fn: () => void): void;
+  random(): number;
+  log?(msg: string): void;
+}
+
+export interface ConnectionOptions {
+  /** event types to receive; default resource_status */
+  types?: readonly EventType[];
+  /** failed WebSocket attempts in a row before trying SSE; default 2 */
+  wsFailuresBeforeSse?: number;
+  /** reconnect backoff: base · 2^(n−1), capped, ±20 % jitter; defaults 1000 / 30000 ms */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** first wait before trying the WebSocket again while on SSE (doubles up to the max); default 15 s / 5 min */
+  wsProbeMs?: number;
+  wsProbeMaxMs?: number;
+  /** envelopes kept per type between two frames; default 1000 */
+  maxPendingPerType?: number;
+}
+
+interface Attempt {
+  kind: TransportKind;
+  handle: TransportHandle | null;
+  open: boolean;
+  closed: boolean;
+}
+
+const DEFAULTS = {
+  wsFailuresBeforeSse: 2,
+  backoffBaseMs: 1000,
+  backoffMaxMs: 30_000,
+  wsProbeMs: 15_000,
+  wsProbeMaxMs: 300_000,
+  maxPendingPerType: 1000,
+};
+
+function isEnvelope(x: unknown): x is Envelope {
+  if (typeof x !== 'object' || x === null) return false;
+  const e = x as Partial<Envelope>;
+  return typeof e.id === 'number' && Number.isInteger(e.id) && e.id > 0 && typeof e.type === 'string' && 'data' in e;
+}
+
+export class LiveConnection implements LiveSource {
+  private readonly opts: typeof DEFAULTS;
+  private readonly types: readonly EventType[];
+
+  private state: ConnectionState = { kind: 'connecting', transport: 'websocket' };
+  private lastEventId = 0;
+  private latest: LatestEnvelopes = {};
+  private gaps = 0;
+  private lastGap: ReplayGap | null = null;
+  private snapshot: LiveSnapshot;
+
+  private dirty = false;
+  private frameScheduled = false;
+  private readonly pending = new Map<EventType, Envelope[]>();
+  private readonly pendingGaps: ReplayGap[] = [];
+  private readonly subscribers = new Set<() => void>();
+  private readonly envListeners = new Map<EventType, Set<(envs: readonly Envelope[]) => void>>();
+  private readonly gapListeners = new Set<(gap: ReplayGap) => void>();
+
+  private started = false;
+  private active: Attempt | null = null;
+  /** a WebSocket attempt made while SSE is live; it replaces SSE when it opens */
+  private probe: Attempt | null = null;
+  private retryTimer: unknown = null;
+  private probeTimer: unknown = null;
+  private wsFailStreak = 0;
+  private failStreak = 0;
+  private probeDelay: number;
+  private authCheck: Promise<void> | null = null;
+
+  constructor(
+    private readonly deps: ConnectionDeps,
+    options: ConnectionOptions = {},
+  ) {
+    const { types, ...rest } = options;
+    this.opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
+    if (this.opts.wsFailuresBeforeSse < 1) {
+      throw new Error(`wsFailuresBeforeSse must be at least 1, got ${this.opts.wsFailuresBeforeSse}`);
+    }
+    if (this.opts.backoffMaxMs < this.opts.backoffBaseMs) {
+      throw new Error(
+        `backoffMaxMs (${this.opts.backoffMaxMs}) must not be less than backoffBaseMs (${this.opts.backoffBaseMs})`,
+      );
+    }
+    this.types = types && types.length > 0 ? [...types] : ['resource_status'];
+    this.probeDelay = this.opts.wsProbeMs;
+    this.snapshot = this.makeSnapshot();
+  }
+
+  // ---- public API -------------------------------------------------------------------------------------------
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.attempt('websocket');
+    this.checkAuth();
+  }
+
+  stop(): void {
+    this.started = false;
+    this.closeAttempt(this.active);
+    this.closeAttempt(this.probe);
+    this.active = this.probe = null;
+    this.clearTimers();
+    this.setState({ kind: 'stopped' });
+  }
+
+  retryNow(): void {
+    if (!this.started) return;
+    if (this.state.kind === 'unauthenticated') {
+      // ask first (the user may have opened the token URL in another tab), so the notice does not flicker
+      this.deps.fetchStatus().then(
+        (status) => {
+          if (!this.started || this.state.kind !== 'unauthenticated') return;
+          this.seed(status);
+          this.wsFailStreak = 0;
+          this.failStreak = 0;
+          this.attempt('websocket');
+        },
+        () => undefined,
+      );
+    } else if (this.state.kind === 'reconnecting') {
+      this.attempt(this.nextKind());
+    }
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.subscribers.add(listener);
+    return () => this.subscribers.delete(listener);
+  };
+
+  getSnapshot = (): LiveSnapshot => this.snapshot;
+
+  onEnvelopes<K extends EventType>(type: K, listener: (envs: readonly TypedEnvelope<K>[]) => void): () => void {
+    let set = this.envListeners.get(type);
+    if (!set) this.envListeners.set(type, (set = new Set()));
+    const l = listener as unknown as (envs: readonly Envelope[]) => void;
+    set.add(l);
+    return () => set.delete(l);
+  }
+
+  onGap(listener: (gap: ReplayGap) => void): () => void {
+    this.gapListeners.add(listener);
+    return () => this.gapListeners.delete(listener);
+  }
+
+  /** Use a status fetched over REST until (or unless) a newer one arrives live. */
+  seed(status: ResourceStatus): void {
+    const cur = this.latest.resource_status;
+    if (cur && cur.data.sampledAt >= status.sampledAt) return;
+    const env: TypedEnvelope<'resource_status'> = { id: 0, type: 'resource_status', ts: status.sampledAt, data: status };
+    this.latest = { ...this.latest, resource_status: env };
+    this.queue(env as Envelope);
+    this.markDirty();
+  }
+
+  // ---- attempts ---------------------------------------------------------------------------------------------
+
+  private attempt(kind: TransportKind): void {
+    this.clearTimer('retry');
+    this.closeAttempt(this.active);
+    this.closeAttempt(this.probe);
+    this.probe = null;
+    const a: Attempt = { kind, handle: null, open: false, closed: false };
+    this.active = a;
+    this.setState({ kind: 'connecting', transport: kind });
+    this.openTransport(a);
+  }
+
+  private openTransport(a: Attempt): void {
+    const factory = a.kind === 'websocket' ? this.deps.websocket : this.deps.sse;
+    const handle = factory(this.transportOptions(), {
+      open: () => this.onOpen(a),
+      envelope: (env) => {
+        if (this.isCurrent(a)) this.receive(env);
+      },
+      gap: (gap) => {
+        if (this.isCurrent(a)) this.receiveGap(gap);
+      },
+      fail: (detail) => this.onFail(a, detail),
+    });
+    if (a.closed) handle.close();
+    else a.handle = handle;
+  }
+
+  private transportOptions(): TransportOptions {
+    const last = () => (this.lastEventId > 0 ? this.lastEventId : undefined);
+    return {
+      types: this.types,
+      lastEventId: last,
+      auth: () => {
+        const id = last();
+        return id === undefined ? { types: [...this.types] } : { types: [...this.types], lastEventId: id };
+      },
+    };
+  }
+
+  private isCurrent(a: Attempt): boolean {
+    return !a.closed && (a === this.active || a === this.probe);
+  }
+
+  private onOpen(a: Attempt): void {
+    if (!this.isCurrent(a)) return;
+    if (a === this.probe) {
+      // the WebSocket is back while on SSE: switch; the socket resumed from our last id, duplicates are dropped
+      this.closeAttempt(this.active);
+      this.active = a;
+      this.probe = null;
+    }
+    a.open = true;
+    this.failStreak = 0;
+    if (a.kind === 'websocket') {
+      this.wsFailStreak = 0;
+      this.probeDelay = this.opts.wsProbeMs;
+      this.clearTimer('probe');
+    } else {
+      this.scheduleWsProbe();
+    }
+    this.log(`live over ${a.kind}`);
+    this.setState({ kind: 'live', transport: a.kind });
+  }
+
+  private onFail(a: Attempt, detail: string): void {
+    if (!this.isCurrent(a)) return;
+    this.log(`${a.kind} ${a.open ? 'lost' : 'failed'}: ${detail}`);
+    if (a === this.probe) {
+      this.closeAttempt(a);
+      this.probe = null;
+      this.probeDelay = Math.min(this.probeDelay * 2, this.opts.wsProbeMaxMs);
+      this.scheduleWsProbe();
+      return;
+    }
+    const wasOpen = a.open;
+    this.closeAttempt(a);
+    this.active = null;
+    if (a.kind === 'websocket') {
+      // a drop after being live does not count against the WebSocket; a failed connect does
+      this.wsFailStreak = wasOpen ? 0 : this.wsFailStreak + 1;
+    } else {
+      this.clearTimer('probe');
+      // next round: one WebSocket attempt, then SSE again
+      this.wsFailStreak = this.opts.wsFailuresBeforeSse - 1;
+    }
+    this.checkAuth();
+    if (a.kind === 'websocket' && !wasOpen && this.wsFailStreak >= this.opts.wsFailuresBeforeSse) {
+      this.attempt('sse');
+      return;
+    }
+    this.failStreak++;
+    const delay = wasOpen && this.failStreak === 1 ? this.jitter(500) : this.backoff(this.failStreak);
+    this.scheduleRetry(delay);
+  }
+
+  private nextKind(): TransportKind {
+    return this.wsFailStreak >= this.opts.wsFailuresBeforeSse ? 'sse' : 'websocket';
+  }
+
+  private scheduleRetry(delay: number): void {
+    this.clearTimer('retry');
+    const retryAt = this.deps.now() + delay;
+    this.setState({ kind: 'reconnecting', retryAt, attempt: this.failStreak });
+    this.retryTimer = this.deps.setTimeout(() => {
+      this.retryTimer = null;
+      if (this.started && this.state.kind === 'reconnecting') this.attempt(this.nextKind());
+    }, delay);
+  }
+
+  private scheduleWsProbe(): void {
+    this.clearTimer('probe');
+    this.probeTimer = this.deps.setTimeout(() => {
+      this.probeTimer = null;
+      const a = this.active;
+      if (!this.started || !a || a.kind !== 'sse' || !a.open || this.probe) return;
+      const p: Attempt = { kind: 'websocket', handle: null, open: false, closed: false };
+      this.probe = p;
+      this.openTransport(p);
+    }, this.probeDelay);
+  }
+
+  private backoff(n: number): number {
+    const raw = this.opts.backoffBaseMs * 2 ** Math.max(0, n - 1);
+    return this.jitter(Math.min(raw, this.opts.backoffMaxMs));
+  }
+
+  private jitter(ms: number): number {
+    return Math.round(ms * (0.8 + 0.4 * this.deps.random()));
+  }
+
+  /** After a failure: is it a 401? Also refreshes the status over REST, so a page behind a broken push still shows data. */
+  private checkAuth(): void {
+    if (this.authCheck) return;
+    this.authCheck = this.deps
+      .fetchStatus()
+      .then(
+        (status) => {
+          if (this.started) this.seed(status);
+        },
+        (err: unknown) => {
+          if (this.started && isUnauthenticated(err)) this.enterUnauthenticated();
+        },
+      )
+      .finally(() => {
+        this.authCheck = null;
+      });
+  }
+
+  private enterUnauthenticated(): void {
+    this.closeAttempt(this.active);
+    this.closeAttempt(this.probe);
+    this.active = this.probe = null;
+    this.clearTimers();
+    this.setState({ kind: 'unauthenticated' });
+  }
+
+  private closeAttempt(a: Attempt | null): void {
+    if (!a || a.closed) return;
+    a.closed = true;
+    try {
+      a.handle?.close();
+    } catch (err) {
+      this.log(`closing ${a.kind}: ${String(err)}`);
+    }
+  }
+
+  private clearTimer(which: 'retry' | 'probe'): void {
+    if (which === 'retry' && this.retryTimer !== null) {
+      this.deps.clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+    if (which === 'probe' && this.probeTimer !== null) {
+      this.deps.clearTimeout(this.probeTimer);
+      this.probeTimer = null;
+    }
+  }
+
+  private clearTimers(): void {
+    this.clearTimer('retry');
+    this.clearTimer('probe');
+  }
+
+  // ---- events -----------------------------------------------------------------------------------------------
+
+  private receive(raw: unknown): void {
+    if (!isEnvelope(raw)) {
+      this.log('ignored a malformed envelope');
+      return;
+    }
+    if (raw.id <= this.lastEventId) return; // duplicate (replay overlap, transport switch)
+    this.lastEventId = raw.id;
+    this.latest = { ...this.latest, [raw.type]: raw };
+    this.queue(raw);
+    this.markDirty();
+  }
+
+  private receiveGap(gap: ReplayGap): void {
+    this.gaps++;
+    this.lastGap = gap;
+    if (gap.reason === 'ahead_of_server') {
+      // the server's ids are behind ours (its store was reset): accept what it sends from now on
+      this.lastEventId = Math.max(0, (gap.oldestId ?? 1) - 1);
+    }
+    this.pendingGaps.push(gap);
+    this.markDirty();
+  }
+
+  private queue(env: Envelope): void {
+    let list = this.pending.get(env.type);
+    if (!list) this.pending.set(env.type, (list = []));
+    list.push(env);
+    if (list.length > this.opts.maxPendingPerType) list.splice(0, list.length - this.opts.maxPendingPerType);
+  }
+
+  private setState(state: ConnectionState): void {
+    this.state = state;
+    this.markDirty();
+  }
+
+  private markDirty(): void {
+    this.dirty = true;
+    if (this.frameScheduled) return;
+    this.frameScheduled = true;
+    this.deps.requestFrame(() => this.flush());
+  }
+
+  /** One frame's worth of updates: envelope listeners, gap listeners, then React subscribers, once. */
+  private flush(): void {
+    this.frameScheduled = false;
+    for (const [type, envs] of this.pending) {
+      if (envs.length === 0) continue;
+      this.pending.set(type, []);
+      for (const l of this.envListeners.get(type) ?? []) this.safely(() => l(envs));
+    }
+    const gaps = this.pendingGaps.splice(0);
+    for (const gap of gaps) for (const l of this.gapListeners) this.safely(() => l(gap));
+    if (!this.dirty) return;
+    this.dirty = false;
+    this.snapshot = this.makeSnapshot();
+    for (const s of this.subscribers) this.safely(s);
+  }
+
+  private makeSnapshot(): LiveSnapshot {
+    return {
+      state: this.state,
+      lastEventId: this.lastEventId,
+      latest: this.latest,
+      gaps: this.gaps,
+      lastGap: this.lastGap,
+    };
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      console.error(err);
+    }
+  }
+
+  private log(msg: string): void {
+    this.deps.log?.(`[live] ${msg}`);
+  }
+}
+
+/** requestAnimationFrame, with a timer fallback for hidden tabs (where frames do not run). */
+export function requestFrame(fn: () => void): void {
+  if (typeof requestAnimationFrame !== 'function') {
+    setTimeout(fn, 16);
+    return;
+  }
+  let done = false;
+  const run = () => {
+    if (done) return;
+    done = true;
+    cancelAnimationFrame(raf);
+    clearTimeout(timer);
+    fn();
+  };
+  const raf = requestAnimationFrame(run);
+  const timer = setTimeout(run, 500);
+}
