@@ -104,6 +104,8 @@ export const GpuProcessSchema = z.object({
   user: z.string().nullable(),
   /** container id from /proc/<pid>/cgroup, where readable */
   containerId: z.string().nullable(),
+  /** that container's name, filled in where the docker source knows it */
+  containerName: z.string().nullable().optional(),
 });
 export type GpuProcess = z.infer<typeof GpuProcessSchema>;
 
@@ -141,6 +143,47 @@ export const GpuSchema = z.object({
 });
 export type Gpu = z.infer<typeof GpuSchema>;
 
+/** A GPU a container holds, and how we know. */
+export const ContainerGpuSchema = z.object({
+  index: z.number().int().nullable(),
+  uuid: z.string().nullable(),
+  /** device_request: HostConfig.DeviceRequests; env: NVIDIA_VISIBLE_DEVICES / CUDA_VISIBLE_DEVICES; process: a GPU process runs in it */
+  via: z.enum(['device_request', 'env', 'process']),
+});
+export type ContainerGpu = z.infer<typeof ContainerGpuSchema>;
+
+/** A Docker (or Podman) container. Stats are null until measured (and for containers that are not running). */
+export const ContainerSchema = z.object({
+  id: z.string(),
+  /** without the leading "/" */
+  name: z.string(),
+  image: z.string(),
+  state: z.enum(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead', 'stopped', 'unknown']),
+  /** the engine's status text, e.g. "Up 2 hours" */
+  statusText: z.string(),
+  createdAt: z.number().nullable(),
+  startedAt: z.number().nullable(),
+  labels: z.record(z.string(), z.string()),
+  ports: z.array(z.object({ privatePort: z.number().int(), publicPort: z.number().int().nullable(), type: z.string(), ip: z.string().nullable() })),
+  restartCount: z.number().int(),
+  /** the container's own HEALTHCHECK result, where it has one */
+  healthcheck: z.enum(['starting', 'healthy', 'unhealthy']).nullable(),
+  /** 100 = one core busy, as `docker stats` shows it */
+  cpuPercent: z.number().nullable(),
+  memoryUsedMiB: z.number().nullable(),
+  memoryLimitMiB: z.number().nullable(),
+  memoryPercent: z.number().nullable(),
+  netRxBytesPerSec: z.number().nullable(),
+  netTxBytesPerSec: z.number().nullable(),
+  blockReadBytes: z.number().nullable(),
+  blockWriteBytes: z.number().nullable(),
+  pids: z.number().int().nullable(),
+  gpus: z.array(ContainerGpuSchema),
+  health: HealthSchema,
+  sampledAt: z.number(),
+});
+export type Container = z.infer<typeof ContainerSchema>;
+
 /** The whole latest picture of a node: the `data` of a `resource_status` event and the body of GET /api/status. */
 export const ResourceStatusSchema = z.object({
   node: z.string(),
@@ -149,6 +192,8 @@ export const ResourceStatusSchema = z.object({
   host: HostSampleSchema.nullable(),
   /** NVIDIA GPUs; [] when the gpu source is unavailable (no driver) */
   gpus: z.array(GpuSchema),
+  /** Docker/Podman containers; [] when the docker source is unavailable */
+  containers: z.array(ContainerSchema),
   /** worst health over every rated metric */
   health: HealthSchema,
 }).meta({ id: 'ResourceStatus' });

@@ -58,6 +58,7 @@ export class StatusBoard {
       sources: this.sources,
       host: h,
       gpus: this.gpus,
+      containers: [],
       health: worst(ratings),
     };
   }

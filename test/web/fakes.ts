@@ -110,6 +110,7 @@ export function makeStatus(over: { sampledAt?: number; load?: number; cores?: nu
     sampledAt,
     health: 'healthy',
     gpus: [],
+    containers: [],
     sources: {
       host: { status: 'ok', lastSampleAt: sampledAt, lastErrorAt: null, consecutiveFailures: 0, nextRetryAt: null },
     },
