@@ -11,7 +11,7 @@ import { History } from './monitor/history.ts';
 import { MonitorLoop, type Source } from './monitor/loop.ts';
 import { HostSource } from './monitor/sources/host.ts';
 import { StatusBoard } from './monitor/status.ts';
-import type { Gpu, HostSample } from '../shared/resources.ts';
+import type { Container, Gpu, HostSample } from '../shared/resources.ts';
 import { EventHub, FileIdStore } from './push/hub.ts';
 import { SseServer } from './push/sse.ts';
 import { SocketServer } from './push/socket.ts';
@@ -31,6 +31,8 @@ export interface AppDeps {
   hostSource?: Source<HostSample>;
   /** replaces the real gpu source (tests) */
   gpuSource?: Source<Gpu[]>;
+  /** replaces the real docker source (tests) */
+  dockerSource?: Source<Container[]>;
 }
 
 export interface App {
@@ -72,6 +74,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   loop.add(host, config.monitor.hostIntervalMs, (s) => board.setHost(s));
   const gpu = deps.gpuSource;
   if (gpu) loop.add(gpu, config.monitor.gpuIntervalMs, (g) => board.setGpus(g));
+  const docker = deps.dockerSource;
+  if (docker) loop.add(docker, config.monitor.dockerIntervalMs, (c) => board.setContainers(c));
   loop.onStatus((name, status) => {
     if (status.status !== 'ok') log.warn({ source: name, status: status.status, message: status.message }, 'source not ok');
     board.setSourceStatus(name, status);

@@ -40,6 +40,10 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'monitor.hostIntervalMs', flag: '--host-interval-ms <ms>', env: ['ARBITER_HOST_INTERVAL_MS'], schema: int(100, 3_600_000), default: 1000, doc: 'host sample interval' },
   { key: 'monitor.gpuIntervalMs', flag: '--gpu-interval-ms <ms>', env: ['ARBITER_GPU_INTERVAL_MS'], schema: int(100, 3_600_000), default: 1000, doc: 'GPU sample interval (nvidia-smi -lms)' },
   { key: 'monitor.nvidiaSmi', flag: '--nvidia-smi <path>', env: ['ARBITER_NVIDIA_SMI'], schema: z.string().min(1), default: 'nvidia-smi', doc: 'nvidia-smi executable (name on PATH or path); absent → the gpu source is `unavailable`' },
+  { key: 'monitor.dockerIntervalMs', flag: '--docker-interval-ms <ms>', env: ['ARBITER_DOCKER_INTERVAL_MS'], schema: int(500, 3_600_000), default: 2000, doc: 'container stats interval' },
+  { key: 'monitor.dockerHost', flag: '--docker-host <url>', env: ['ARBITER_DOCKER_HOST', 'DOCKER_HOST'], schema: z.string().min(1).optional(), default: undefined, doc: 'Docker/Podman API socket (unix:///path or tcp://host:port); default /var/run/docker.sock' },
+  { key: 'monitor.dockerStatsMode', flag: '--docker-stats-mode <mode>', env: ['ARBITER_DOCKER_STATS_MODE'], schema: z.enum(['one-shot', 'stream']), default: 'one-shot', doc: 'container stats: one request per container per round, or one long stream each' },
+  { key: 'monitor.dockerResyncMs', flag: '--docker-resync-ms <ms>', env: ['ARBITER_DOCKER_RESYNC_MS'], schema: int(1000, 86_400_000), default: 60_000, doc: 'full container re-list that heals missed events' },
   { key: 'monitor.sampleTimeoutMs', flag: '--sample-timeout-ms <ms>', env: ['ARBITER_SAMPLE_TIMEOUT_MS'], schema: int(100, 600_000), default: 5000, doc: 'a sample taking longer fails its source' },
   { key: 'monitor.maxBackoffMs', flag: '--max-backoff-ms <ms>', env: ['ARBITER_MAX_BACKOFF_MS'], schema: int(100, 3_600_000), default: 30_000, doc: 'longest wait between retries of a failing source' },
   { key: 'monitor.inventoryIntervalMs', flag: '--inventory-interval-ms <ms>', env: ['ARBITER_INVENTORY_INTERVAL_MS'], schema: int(1000, 86_400_000), default: 60_000, doc: 'how often the list of mounted filesystems is re-read' },
@@ -54,6 +58,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'health.gpuTemperature.critical', flag: '--health-gpu-temp-critical <celsius>', env: ['ARBITER_HEALTH_GPU_TEMP_CRITICAL'], schema: celsius, default: 90, doc: 'GPU temperature °C from which a GPU is critical' },
   { key: 'health.gpuMemory.warning', flag: '--health-gpu-memory-warning <pct>', env: ['ARBITER_HEALTH_GPU_MEMORY_WARNING'], schema: percent, default: 90, doc: 'GPU memory used % from which a GPU is warning' },
   { key: 'health.gpuMemory.critical', flag: '--health-gpu-memory-critical <pct>', env: ['ARBITER_HEALTH_GPU_MEMORY_CRITICAL'], schema: percent, default: 98, doc: 'GPU memory used % from which a GPU is critical' },
+  { key: 'health.containerMemory.warning', flag: '--health-container-memory-warning <pct>', env: ['ARBITER_HEALTH_CONTAINER_MEMORY_WARNING'], schema: percent, default: 90, doc: 'container memory % of its limit from which it is warning' },
+  { key: 'health.containerMemory.critical', flag: '--health-container-memory-critical <pct>', env: ['ARBITER_HEALTH_CONTAINER_MEMORY_CRITICAL'], schema: percent, default: 98, doc: 'container memory % of its limit from which it is critical' },
   { key: 'push.replayCount', flag: '--replay-count <n>', env: ['ARBITER_REPLAY_COUNT'], schema: int(1, 1_000_000), default: 1000, doc: 'events kept for resume (count)' },
   { key: 'push.replayMaxAgeMs', flag: '--replay-max-age-ms <ms>', env: ['ARBITER_REPLAY_MAX_AGE_MS'], schema: int(1000, 86_400_000), default: 600_000, doc: 'events kept for resume (age)' },
   { key: 'push.heartbeatMs', flag: '--heartbeat-ms <ms>', env: ['ARBITER_HEARTBEAT_MS'], schema: int(1000, 15_000), default: 15_000, doc: 'SSE comment heartbeat interval (at most 15 s)' },
@@ -70,8 +76,11 @@ export interface Config {
   webBuild: boolean;
   nodeName?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  monitor: { hostIntervalMs: number; gpuIntervalMs: number; nvidiaSmi: string; sampleTimeoutMs: number; maxBackoffMs: number; inventoryIntervalMs: number; historySeconds: number };
-  health: Record<'cpu' | 'memory' | 'disk' | 'gpuTemperature' | 'gpuMemory', { warning: number; critical: number }>;
+  monitor: {
+    hostIntervalMs: number; gpuIntervalMs: number; nvidiaSmi: string;
+    dockerIntervalMs: number; dockerHost?: string; dockerStatsMode: 'one-shot' | 'stream'; dockerResyncMs: number;
+    sampleTimeoutMs: number; maxBackoffMs: number; inventoryIntervalMs: number; historySeconds: number };
+  health: Record<'cpu' | 'memory' | 'disk' | 'gpuTemperature' | 'gpuMemory' | 'containerMemory', { warning: number; critical: number }>;
   push: { replayCount: number; replayMaxAgeMs: number; heartbeatMs: number; retryMs: number; maxBufferedEvents: number };
 }
 
@@ -181,7 +190,7 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
     setPath(out, opt.key, parsed.data);
   }
   const config = out as unknown as Config;
-  for (const kind of ['cpu', 'memory', 'disk', 'gpuTemperature', 'gpuMemory'] as const) {
+  for (const kind of ['cpu', 'memory', 'disk', 'gpuTemperature', 'gpuMemory', 'containerMemory'] as const) {
     const t = config.health[kind];
     if (t.warning > t.critical) {
       throw new ConfigError(`invalid health thresholds for ${kind}: warning ${t.warning} must not exceed critical ${t.critical}`);

@@ -20,6 +20,12 @@ export class Metrics {
   private readonly gpuPower = new Gauge({ name: 'arbiter_gpu_power_watts', help: 'GPU power draw', labelNames: this.gpuLabels, registers: [this.registry] });
   private readonly gpuProcesses = new Gauge({ name: 'arbiter_gpu_processes', help: 'processes holding GPU memory', labelNames: this.gpuLabels, registers: [this.registry] });
   private readonly gpuHealthy = new Gauge({ name: 'arbiter_gpu_up', help: '1 when the GPU reports (status ok)', labelNames: this.gpuLabels, registers: [this.registry] });
+  private readonly ctrLabels = ['container', 'id', 'image'] as const;
+  private readonly ctrCpu = new Gauge({ name: 'arbiter_container_cpu_percent', help: 'container CPU, 100 = one core', labelNames: this.ctrLabels, registers: [this.registry] });
+  private readonly ctrMem = new Gauge({ name: 'arbiter_container_memory_used_mib', help: 'container memory used', labelNames: this.ctrLabels, registers: [this.registry] });
+  private readonly ctrMemLimit = new Gauge({ name: 'arbiter_container_memory_limit_mib', help: 'container memory limit', labelNames: this.ctrLabels, registers: [this.registry] });
+  private readonly ctrNet = new Gauge({ name: 'arbiter_container_network_bytes_per_second', help: 'container network rate', labelNames: [...this.ctrLabels, 'direction'], registers: [this.registry] });
+  private readonly ctrRunning = new Gauge({ name: 'arbiter_container_running', help: '1 when the container runs', labelNames: this.ctrLabels, registers: [this.registry] });
   readonly events = new Counter({ name: 'arbiter_events_published_total', help: 'events published by the hub', labelNames: ['type'], registers: [this.registry] });
   /** set by the app: connected clients per transport, read at scrape time */
   clientCounts: () => Record<string, number> = () => ({});
@@ -40,6 +46,7 @@ export class Metrics {
       this.sourceUp.set({ source: name, status: src.status }, src.status === 'ok' ? 1 : 0);
     }
     this.updateGpus(s);
+    this.updateContainers(s);
     const h = s.host;
     if (!h) return;
     this.cpuLoad.set({ cpu: 'total' }, h.cpu.loadPercent);
@@ -79,6 +86,19 @@ export class Metrics {
       set(this.gpuPower, g.powerDrawW);
       set(this.gpuProcesses, g.processes.length);
       set(this.gpuHealthy, g.status === 'ok' ? 1 : 0);
+    }
+  }
+
+  private updateContainers(s: ResourceStatus): void {
+    for (const g of [this.ctrCpu, this.ctrMem, this.ctrMemLimit, this.ctrNet, this.ctrRunning]) g.reset();
+    for (const c of s.containers) {
+      const l = { container: c.name, id: c.id.slice(0, 12), image: c.image };
+      this.ctrRunning.set(l, c.state === 'running' ? 1 : 0);
+      if (c.cpuPercent !== null) this.ctrCpu.set(l, c.cpuPercent);
+      if (c.memoryUsedMiB !== null) this.ctrMem.set(l, c.memoryUsedMiB);
+      if (c.memoryLimitMiB !== null) this.ctrMemLimit.set(l, c.memoryLimitMiB);
+      if (c.netRxBytesPerSec !== null) this.ctrNet.set({ ...l, direction: 'rx' }, c.netRxBytesPerSec);
+      if (c.netTxBytesPerSec !== null) this.ctrNet.set({ ...l, direction: 'tx' }, c.netTxBytesPerSec);
     }
   }
 }

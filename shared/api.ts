@@ -28,6 +28,9 @@ const nonNegInt = z.coerce
 
 export const GpuIndexParamsSchema = z.object({ index: nonNegInt });
 
+/** a container's full id, an id prefix (at least 4 characters) or its name */
+export const ContainerIdParamsSchema = z.object({ id: z.string().min(1).max(256) });
+
 export const EventsQuerySchema = z.object({
   types: EventTypesParamSchema.optional(),
   lastEventId: nonNegInt.optional(),

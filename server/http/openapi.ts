@@ -1,8 +1,8 @@
 /** GET /api/openapi.json, generated from the shared zod schemas. */
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { ErrorBodySchema, EventsQuerySchema, GpuIndexParamsSchema, HealthResponseSchema, HistoryQuerySchema, HistoryResponseSchema, SeriesListResponseSchema } from '../../shared/api.ts';
-import { CpuSchema, DiskSchema, GpuSchema, MemorySchema, NetworkInterfaceSchema, ResourceStatusSchema, SourceStatusSchema } from '../../shared/resources.ts';
+import { ContainerIdParamsSchema, ErrorBodySchema, EventsQuerySchema, GpuIndexParamsSchema, HealthResponseSchema, HistoryQuerySchema, HistoryResponseSchema, SeriesListResponseSchema } from '../../shared/api.ts';
+import { ContainerSchema, CpuSchema, DiskSchema, GpuSchema, MemorySchema, NetworkInterfaceSchema, ResourceStatusSchema, SourceStatusSchema } from '../../shared/resources.ts';
 import { EnvelopeSchema } from '../../shared/events.ts';
 import { VERSION } from '../version.ts';
 
@@ -30,6 +30,15 @@ export function buildOpenApi(): object {
     method: 'get', path: '/api/status/gpus/{index}', summary: 'One GPU by index', security: secured,
     request: { params: GpuIndexParamsSchema },
     responses: { 200: ok(GpuSchema), 400: err('index is not a non-negative integer'), 401: err('no or wrong token'), 404: err('no GPU with that index') },
+  });
+  reg.registerPath({
+    method: 'get', path: '/api/status/containers', summary: 'Docker/Podman containers with stats and GPUs, and the docker source state', security: secured,
+    responses: { 200: ok(z.object({ source: SourceStatusSchema.nullable(), containers: z.array(ContainerSchema) })), 401: err('no or wrong token') },
+  });
+  reg.registerPath({
+    method: 'get', path: '/api/status/containers/{id}', summary: 'One container by id, id prefix or name', security: secured,
+    request: { params: ContainerIdParamsSchema },
+    responses: { 200: ok(ContainerSchema), 401: err('no or wrong token'), 404: err('no such container'), 409: err('prefix matches several containers') },
   });
   reg.registerPath({
     method: 'get', path: '/api/history', summary: 'History of series at 1 s resolution (last hour)', security: secured,

@@ -2,7 +2,8 @@
  * The latest picture of the node: combines the newest sample of each source with the sources' states,
  * records history series, and hands each new snapshot to its listeners (the hub, the metrics).
  */
-import type { Gpu, HostSample, ResourceStatus, SourceStatus } from '../../shared/resources.ts';
+import type { Container, Gpu, HostSample, ResourceStatus, SourceStatus } from '../../shared/resources.ts';
+import { correlate } from './correlate.ts';
 import { worst } from './health.ts';
 import type { History } from './history.ts';
 
@@ -11,6 +12,7 @@ export type SnapshotListener = (status: ResourceStatus) => void;
 export class StatusBoard {
   private host: HostSample | null = null;
   private gpus: Gpu[] = [];
+  private containers: Container[] = [];
   private sources: Record<string, SourceStatus> = {};
   private readonly listeners = new Set<SnapshotListener>();
   private current: ResourceStatus;
@@ -38,11 +40,26 @@ export class StatusBoard {
     recordGpus(this.history, gpus);
   }
 
+  /**
+   * New container list. The loop's samples publish through setSourceStatus; engine events (a container started,
+   * died…) pass `publish` so the change is pushed at once instead of at the next sample.
+   */
+  setContainers(containers: Container[], opts: { publish?: boolean } = {}): void {
+    this.containers = containers;
+    recordContainers(this.history, containers);
+    if (opts.publish) this.publish();
+  }
+
   /** A source finished an attempt: publish the new picture. */
   setSourceStatus(name: string, status: SourceStatus): void {
     this.sources = { ...this.sources, [name]: status };
     // no driver or no binary: there are no GPUs to show (an `error` keeps the last figures, marked by the status)
     if (name === 'gpu' && status.status === 'unavailable') this.gpus = [];
+    if (name === 'docker' && status.status === 'unavailable') this.containers = [];
+    this.publish();
+  }
+
+  private publish(): void {
     this.current = this.build();
     for (const l of this.listeners) l(this.current);
   }
@@ -50,15 +67,17 @@ export class StatusBoard {
   private build(): ResourceStatus {
     const h = this.host;
     const ratings = h ? [h.cpu.health, h.memory.health, ...h.disks.map((d) => d.health)] : [];
-    for (const g of this.gpus) ratings.push(g.health);
+    const { gpus, containers } = correlate(this.gpus, this.containers);
+    for (const g of gpus) ratings.push(g.health);
+    for (const c of containers) ratings.push(c.health);
     for (const s of Object.values(this.sources)) if (s.status === 'error') ratings.push('error');
     return {
       node: this.node,
       sampledAt: h?.sampledAt ?? this.now(),
       sources: this.sources,
       host: h,
-      gpus: this.gpus,
-      containers: [],
+      gpus,
+      containers,
       health: worst(ratings),
     };
   }
@@ -88,5 +107,14 @@ export function recordGpus(history: History, gpus: Gpu[]): void {
     history.record(`${p}.mem`, t, memPct);
     history.record(`${p}.temp`, t, g.temperatureC);
     history.record(`${p}.power`, t, g.powerDrawW);
+  }
+}
+
+/** History series of each container: `container.<name>.cpu` (percent, 100 = one core) and `.mem` (MiB). */
+export function recordContainers(history: History, containers: Container[]): void {
+  for (const c of containers) {
+    if (c.state !== 'running') continue;
+    history.record(`container.${c.name}.cpu`, c.sampledAt, c.cpuPercent);
+    history.record(`container.${c.name}.mem`, c.sampledAt, c.memoryUsedMiB);
   }
 }
