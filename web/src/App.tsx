@@ -4,10 +4,13 @@ import { AuthNotice } from './components/AuthNotice.tsx';
 import { ConnectionIndicator } from './components/ConnectionIndicator.tsx';
 import { CpuPanel } from './components/CpuPanel.tsx';
 import { DisksPanel } from './components/DisksPanel.tsx';
+import { GpuPanel } from './components/GpuPanel.tsx';
 import { MemoryPanel } from './components/MemoryPanel.tsx';
 import { NetworkPanel } from './components/NetworkPanel.tsx';
 import { NodeSummary } from './components/NodeSummary.tsx';
 import { SourceAlerts } from './components/SourceAlerts.tsx';
+
+const GPU_SOURCE = ['gpu'];
 
 export function App({ source }: { source: LiveSource }) {
   return (
@@ -37,7 +40,9 @@ function Dashboard() {
         </main>
       ) : (
         <main className={stale ? 'main grid stale' : 'main grid'} aria-busy={status === null}>
-          <SourceAlerts sources={status?.sources} />
+          {/* the GPU view shows its own source's error */}
+          <SourceAlerts sources={status?.sources} except={GPU_SOURCE} />
+          <GpuPanel gpus={status?.gpus ?? null} source={status?.sources.gpu} />
           <CpuPanel cpu={host?.cpu ?? null} />
           <MemoryPanel memory={host?.memory ?? null} />
           <DisksPanel disks={host?.disks ?? null} />

@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from 'react';
 import type uPlot from 'uplot';
 import type { NetworkInterface } from '../../../shared/resources.ts';
-import { ApiError, fetchHistory, seriesName } from '../lib/api.ts';
+import { fetchKnownHistory, seriesName } from '../lib/api.ts';
 import { formatRate } from '../lib/format.ts';
 import { RollingSeries, type HistoryColumn } from '../lib/rolling.ts';
 import { useLiveSource } from '../live/hooks.ts';
@@ -148,15 +148,8 @@ function mountChart({ el, source, ifaces, windowMs, height, hidden, plotRef, set
     const c = (ctl = new AbortController());
     const latest = source.getSnapshot().latest.resource_status?.data.sampledAt;
     const end = buf.lastT !== undefined ? buf.lastT * 1000 : (latest ?? Date.now());
-    const request = (series: string[]) => fetchHistory({ series, sinceMs: end - windowMs, signal: c.signal });
-    request(names)
-      .catch((err: unknown) => {
-        // an interface with no history yet: ask again for the others
-        const unknown = unknownSeries(err);
-        const rest = names.filter((n) => !unknown.includes(n));
-        if (unknown.length === 0 || rest.length === 0) throw err;
-        return request(rest);
-      })
+    // an interface with no history yet is left out
+    fetchKnownHistory({ series: names, sinceMs: end - windowMs, signal: c.signal })
       .then(
       (res) => {
         if (disposed || c.signal.aborted) return;
@@ -271,12 +264,6 @@ function chartOptions(el: HTMLElement, ifaces: string[], windowSec: number, heig
       },
     ],
   };
-}
-
-function unknownSeries(err: unknown): string[] {
-  if (!(err instanceof ApiError) || err.code !== 'unknown_series') return [];
-  const d = err.details as { series?: unknown } | undefined;
-  return Array.isArray(d?.series) ? d.series.filter((x): x is string => typeof x === 'string') : [];
 }
 
 const hm = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });

@@ -2,7 +2,7 @@ import type { ResourceStatus } from '../../../shared/resources.ts';
 import { formatClock } from '../lib/format.ts';
 import { HealthBadge } from './HealthBadge.tsx';
 
-/** Node name, overall health and the time of the sample on screen. */
+/** Node name, overall health, the number of GPUs (if any) and the time of the sample on screen. */
 export function NodeSummary({ status }: { status: ResourceStatus | null }) {
   if (!status) return <div className="node muted">no data yet</div>;
   const host = status.host;
@@ -12,6 +12,11 @@ export function NodeSummary({ status }: { status: ResourceStatus | null }) {
         {status.node}
       </span>
       <HealthBadge health={status.health} />
+      {status.gpus.length > 0 ? (
+        <span className="muted num" data-testid="gpu-count">
+          {status.gpus.length} GPU{status.gpus.length === 1 ? '' : 's'}
+        </span>
+      ) : null}
       <span className="muted num" title="time of the sample shown">
         {formatClock(status.sampledAt)}
       </span>

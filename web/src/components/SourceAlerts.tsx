@@ -1,9 +1,15 @@
 import type { SourceStatus } from '../../../shared/resources.ts';
 import { formatClock } from '../lib/format.ts';
 
+export interface SourceAlertsProps {
+  sources: Record<string, SourceStatus> | undefined;
+  /** sources whose errors another part of the page shows */
+  except?: readonly string[];
+}
+
 /** One line per monitor source in error (a source that is `unavailable`, e.g. no GPU, is normal and not shown). */
-export function SourceAlerts({ sources }: { sources: Record<string, SourceStatus> | undefined }) {
-  const failing = Object.entries(sources ?? {}).filter(([, s]) => s.status === 'error');
+export function SourceAlerts({ sources, except = [] }: SourceAlertsProps) {
+  const failing = Object.entries(sources ?? {}).filter(([name, s]) => s.status === 'error' && !except.includes(name));
   if (failing.length === 0) return null;
   return (
     <ul className="alerts panel-wide" aria-label="Monitor sources in error">

@@ -74,6 +74,28 @@ export function fetchHistory(req: HistoryRequest): Promise<HistoryResponse> {
   return getJson<HistoryResponse>(historyUrl(req), req.signal);
 }
 
+/** The series a 404 `unknown_series` names (none for any other error). */
+export function unknownSeries(err: unknown): string[] {
+  if (!(err instanceof ApiError) || err.code !== 'unknown_series') return [];
+  const d = err.details as { series?: unknown } | undefined;
+  return Array.isArray(d?.series) ? d.series.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/**
+ * GET /api/history, asking again without the series the server does not know yet (an interface or GPU that
+ * has not reported a figure); throws when none is known.
+ */
+export async function fetchKnownHistory(req: HistoryRequest): Promise<HistoryResponse> {
+  try {
+    return await fetchHistory(req);
+  } catch (err) {
+    const unknown = unknownSeries(err);
+    const rest = req.series.filter((n) => !unknown.includes(n));
+    if (unknown.length === 0 || rest.length === 0) throw err;
+    return fetchHistory({ ...req, series: rest });
+  }
+}
+
 /** GET /api/history/series: the names that exist. */
 export async function fetchSeriesNames(signal?: AbortSignal): Promise<string[]> {
   return (await getJson<{ series: string[] }>('/api/history/series', signal)).series;
@@ -88,4 +110,9 @@ export const seriesName = {
   diskUsed: (mount: string) => `disk.${mount}.used`,
   netRx: (iface: string) => `net.${iface}.rx`,
   netTx: (iface: string) => `net.${iface}.tx`,
+  gpuUtil: (index: number) => `gpu.${index}.util`,
+  /** percent of total */
+  gpuMem: (index: number) => `gpu.${index}.mem`,
+  gpuTemp: (index: number) => `gpu.${index}.temp`,
+  gpuPower: (index: number) => `gpu.${index}.power`,
 } as const;

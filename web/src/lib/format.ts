@@ -45,3 +45,34 @@ export function clampPercent(value: number): number {
   if (!Number.isFinite(value)) return 0;
   return Math.min(100, Math.max(0, value));
 }
+
+/** Shown for a figure the driver does not report. */
+export const MISSING = '—';
+
+function fixed(value: number | null, digits: number): string {
+  return value === null || !Number.isFinite(value) ? MISSING : value.toFixed(digits);
+}
+
+/** `40.0 %`, or `—` when not reported. */
+export function formatPercentOrMissing(value: number | null): string {
+  return value === null || !Number.isFinite(value) ? MISSING : formatPercent(value);
+}
+
+/** Memory as `used / total GiB` from MiB: `4.0 / 16.0 GiB`; `—` when neither is reported. */
+export function formatGiBPair(usedMiB: number | null, totalMiB: number | null): string {
+  if (usedMiB === null && totalMiB === null) return MISSING;
+  const gib = (m: number | null) => fixed(m === null ? null : m / 1024, 1);
+  return `${gib(usedMiB)} / ${gib(totalMiB)} GiB`;
+}
+
+/** `61 °C`, or `—`. */
+export function formatCelsius(c: number | null): string {
+  const v = fixed(c, 0);
+  return v === MISSING ? v : `${v} °C`;
+}
+
+/** Power as `draw / limit W`: `120 / 300 W`; `—` when neither is reported. */
+export function formatWattPair(drawW: number | null, limitW: number | null): string {
+  if (drawW === null && limitW === null) return MISSING;
+  return `${fixed(drawW, 0)} / ${fixed(limitW, 0)} W`;
+}

@@ -1,0 +1,69 @@
+import { useId } from 'react';
+import type { Gpu, SourceStatus } from '../../../shared/resources.ts';
+import { formatClock } from '../lib/format.ts';
+import { GpuCard } from './GpuCard.tsx';
+
+export interface GpuPanelProps {
+  /** null until the first snapshot */
+  gpus: readonly Gpu[] | null;
+  /** the gpu source (`sources.gpu`); absent when the server has none */
+  source: SourceStatus | undefined;
+}
+
+/**
+ * The GPUs of the node: a card each; a quiet line on a machine without NVIDIA GPUs; the source's
+ * message, prominently, when nvidia-smi fails (with the last figures dimmed below it, if any).
+ */
+export function GpuPanel({ gpus, source }: GpuPanelProps) {
+  const id = useId();
+  const failed = source?.status === 'error';
+  const count = gpus?.length ?? 0;
+
+  if (!failed && count === 0) {
+    const waiting = gpus === null || source?.status === 'starting';
+    return (
+      <section className="gpus gpus-none panel-wide" aria-labelledby={id}>
+        <h2 id={id}>GPUs</h2>
+        {waiting ? (
+          <p className="waiting">waiting for first GPU sample…</p>
+        ) : (
+          <p className="muted" data-testid="gpu-empty">
+            No NVIDIA GPU
+            <span className="gpu-empty-why"> · {source?.message ?? (source ? 'the driver reports none' : 'no GPU source on this server')}</span>
+          </p>
+        )}
+      </section>
+    );
+  }
+
+  const driver = gpus?.find((g) => g.driverVersion)?.driverVersion;
+  return (
+    <section className="gpus panel-wide" aria-labelledby={id}>
+      <header className="gpus-head">
+        <h2 id={id}>GPUs</h2>
+        <span className="muted num">
+          {count} GPU{count === 1 ? '' : 's'}
+          {driver ? ` · driver ${driver}` : ''}
+        </span>
+      </header>
+      {failed ? (
+        <div className="notice notice-bad gpu-error" role="alert" data-testid="gpu-error">
+          <strong>GPU monitoring failed</strong>
+          <p className="gpu-error-message">{source.message ?? 'nvidia-smi failed'}</p>
+          <p className="muted">
+            {count > 0 ? 'The figures below are the last ones read. ' : ''}
+            {source.nextRetryAt ? `Next try at ${formatClock(source.nextRetryAt)}.` : ''}
+            {source.lastSampleAt ? ` Last sample at ${formatClock(source.lastSampleAt)}.` : ''}
+          </p>
+        </div>
+      ) : null}
+      {count > 0 ? (
+        <div className={failed ? 'gpu-grid stale' : 'gpu-grid'}>
+          {gpus!.map((g) => (
+            <GpuCard key={g.uuid} gpu={g} />
+          ))}
+        </div>
+      ) : null}
+    </section>
+  );
+}
