@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './log.ts';
 import { History } from './monitor/history.ts';
 import { MonitorLoop, type Source } from './monitor/loop.ts';
 import { HostSource } from './monitor/sources/host.ts';
+import { GpuSource } from './monitor/sources/gpu/gpu.ts';
 import { StatusBoard } from './monitor/status.ts';
 import type { Container, Gpu, HostSample } from '../shared/resources.ts';
 import { EventHub, FileIdStore } from './push/hub.ts';
@@ -72,12 +73,25 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const loop = new MonitorLoop({ clock, timeoutMs: config.monitor.sampleTimeoutMs, maxBackoffMs: config.monitor.maxBackoffMs });
   const host = deps.hostSource ?? new HostSource({ clock, thresholds: config.health, inventoryIntervalMs: config.monitor.inventoryIntervalMs });
   loop.add(host, config.monitor.hostIntervalMs, (s) => board.setHost(s));
-  const gpu = deps.gpuSource;
-  if (gpu) loop.add(gpu, config.monitor.gpuIntervalMs, (g) => board.setGpus(g));
+  const gpu = deps.gpuSource ?? new GpuSource({
+    nvidiaSmi: config.monitor.nvidiaSmi,
+    intervalMs: config.monitor.gpuIntervalMs,
+    thresholds: { temperature: config.health.gpuTemperature, memory: config.health.gpuMemory },
+    clock,
+    log: log.child({ source: 'gpu' }),
+  });
+  loop.add(gpu, config.monitor.gpuIntervalMs, (g) => board.setGpus(g));
   const docker = deps.dockerSource;
   if (docker) loop.add(docker, config.monitor.dockerIntervalMs, (c) => board.setContainers(c));
+  const lastState = new Map<string, string>();
   loop.onStatus((name, status) => {
-    if (status.status !== 'ok') log.warn({ source: name, status: status.status, message: status.message }, 'source not ok');
+    // log changes of state (and of message), not every retry
+    const key = `${status.status}:${status.message ?? ''}`;
+    if (lastState.get(name) !== key) {
+      lastState.set(name, key);
+      const level = status.status === 'error' ? 'warn' : 'info';
+      log[level]({ source: name, status: status.status, message: status.message }, `source ${name} is ${status.status}`);
+    }
     board.setSourceStatus(name, status);
   });
 

@@ -73,6 +73,8 @@ export interface FieldPlan {
   columns: Record<string, number[]>;
   /** wanted fields the driver does not know (left out of the query) */
   dropped: string[];
+  /** figures none of whose fields the driver knows: always null */
+  missing: string[];
 }
 
 export function planFields(help: HelpFields): FieldPlan {
@@ -101,7 +103,6 @@ export function planFields(help: HelpFields): FieldPlan {
   if (!columns.index?.length || !columns.uuid?.length) {
     throw new Error('nvidia-smi --help-query-gpu does not list "index" and "uuid": cannot build a query');
   }
-  // a candidate dropped only because another spelling of it was asked is not missing
-  const missing = dropped.filter((f) => !Object.values(METRICS).some((c) => c.includes(f) && c.some((o) => help.valid.has(o))));
-  return { fields, columns, dropped: [...new Set(missing)] };
+  const missing = Object.keys(columns).filter((m) => columns[m]!.length === 0);
+  return { fields, columns, dropped: [...new Set(dropped)], missing };
 }

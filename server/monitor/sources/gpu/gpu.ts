@@ -81,8 +81,10 @@ export interface GpuSourceStats {
   xmlRuns: number;
   /** why the last -q -x failed, null when it worked */
   xmlError: string | null;
-  /** wanted --query-gpu fields this driver does not know (left out) */
+  /** wanted --query-gpu fields this driver does not know (left out; other spellings may stand in) */
   droppedFields: string[];
+  /** figures this driver has no field for (always null) */
+  missingFigures: string[];
 }
 
 export class GpuSource implements Source<Gpu[]> {
@@ -202,6 +204,7 @@ export class GpuSource implements Source<Gpu[]> {
       xmlRuns: this.xmlRuns,
       xmlError: this.xmlError,
       droppedFields: this.plan?.dropped ?? [],
+      missingFigures: this.plan?.missing ?? [],
     };
   }
 
@@ -220,7 +223,7 @@ export class GpuSource implements Source<Gpu[]> {
     if (help.code !== 0 || help.timedOut) throw new Error(commandError('--help-query-gpu', help));
     const plan = planFields(parseHelpQueryGpu(help.stdout));
     this.plan = plan;
-    if (plan.dropped.length) this.opts.log?.info({ source: 'gpu', fields: plan.dropped }, 'nvidia-smi does not know these fields; left out');
+    if (plan.missing.length) this.opts.log?.info({ source: 'gpu', figures: plan.missing, fields: plan.dropped }, 'this nvidia-smi knows no field for these figures: they stay null');
     if (this.stopped) return;
     const backoff = this.opts.restartBackoffMs ?? { initialMs: 1000, maxMs: 30_000 };
     const onEvent = (e: ChildEvent) => {

@@ -65,6 +65,8 @@ const parser = new XMLParser({
   trimValues: true,
   processEntities: true,
   isArray: (name) => name === 'gpu' || name === 'mig_device' || name === 'process_info',
+  // the clock tables are most of a document (≈ 80 % of the 66 KB RTX 4000 one) and are not read: kept as raw text
+  stopNodes: ['*.supported_clocks', '*.accounted_processes', '*.retired_pages', '*.remapped_rows', '*.fabric'],
 });
 
 function obj(v: unknown): Node {
