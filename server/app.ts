@@ -73,14 +73,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const loop = new MonitorLoop({ clock, timeoutMs: config.monitor.sampleTimeoutMs, maxBackoffMs: config.monitor.maxBackoffMs });
   const host = deps.hostSource ?? new HostSource({ clock, thresholds: config.health, inventoryIntervalMs: config.monitor.inventoryIntervalMs });
   loop.add(host, config.monitor.hostIntervalMs, (s) => board.setHost(s));
-  const gpu = deps.gpuSource ?? new GpuSource({
+  const gpu = deps.gpuSource ?? (config.monitor.gpu ? new GpuSource({
     nvidiaSmi: config.monitor.nvidiaSmi,
     intervalMs: config.monitor.gpuIntervalMs,
     thresholds: { temperature: config.health.gpuTemperature, memory: config.health.gpuMemory },
     clock,
     log: log.child({ source: 'gpu' }),
-  });
-  loop.add(gpu, config.monitor.gpuIntervalMs, (g) => board.setGpus(g));
+  }) : undefined);
+  if (gpu) loop.add(gpu, config.monitor.gpuIntervalMs, (g) => board.setGpus(g));
   const docker = deps.dockerSource;
   if (docker) loop.add(docker, config.monitor.dockerIntervalMs, (c) => board.setContainers(c));
   const lastState = new Map<string, string>();

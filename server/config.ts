@@ -38,6 +38,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'nodeName', flag: '--node-name <name>', env: ['ARBITER_NODE_NAME'], schema: z.string().min(1).optional(), default: undefined, doc: "this node's name; default: the hostname" },
   { key: 'logLevel', flag: '--log-level <level>', env: ['ARBITER_LOG_LEVEL'], schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'log level' },
   { key: 'monitor.hostIntervalMs', flag: '--host-interval-ms <ms>', env: ['ARBITER_HOST_INTERVAL_MS'], schema: int(100, 3_600_000), default: 1000, doc: 'host sample interval' },
+  { key: 'monitor.gpu', flag: '--no-gpu', env: ['ARBITER_NO_GPU'], schema: bool, default: true, doc: 'do not monitor NVIDIA GPUs (ARBITER_NO_GPU=1)' },
+  { key: 'monitor.docker', flag: '--no-docker', env: ['ARBITER_NO_DOCKER'], schema: bool, default: true, doc: 'do not monitor Docker/Podman containers (ARBITER_NO_DOCKER=1)' },
   { key: 'monitor.gpuIntervalMs', flag: '--gpu-interval-ms <ms>', env: ['ARBITER_GPU_INTERVAL_MS'], schema: int(100, 3_600_000), default: 1000, doc: 'GPU sample interval (nvidia-smi -lms)' },
   { key: 'monitor.nvidiaSmi', flag: '--nvidia-smi <path>', env: ['ARBITER_NVIDIA_SMI'], schema: z.string().min(1), default: 'nvidia-smi', doc: 'nvidia-smi executable (name on PATH or path); absent → the gpu source is `unavailable`' },
   { key: 'monitor.dockerIntervalMs', flag: '--docker-interval-ms <ms>', env: ['ARBITER_DOCKER_INTERVAL_MS'], schema: int(500, 3_600_000), default: 2000, doc: 'container stats interval' },
@@ -77,7 +79,7 @@ export interface Config {
   nodeName?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   monitor: {
-    hostIntervalMs: number; gpuIntervalMs: number; nvidiaSmi: string;
+    hostIntervalMs: number; gpu: boolean; docker: boolean; gpuIntervalMs: number; nvidiaSmi: string;
     dockerIntervalMs: number; dockerHost?: string; dockerStatsMode: 'one-shot' | 'stream'; dockerResyncMs: number;
     sampleTimeoutMs: number; maxBackoffMs: number; inventoryIntervalMs: number; historySeconds: number };
   health: Record<'cpu' | 'memory' | 'disk' | 'gpuTemperature' | 'gpuMemory' | 'containerMemory', { warning: number; critical: number }>;
@@ -198,4 +200,13 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
   }
   config.dataDir = resolve(config.dataDir);
   return config;
+}
+
+/** The option table of the README (kept in step by `npm run docs`; a test checks it). */
+export function optionsMarkdown(): string {
+  const rows = OPTIONS.map((o) => {
+    const def = o.default === undefined ? '—' : `\`${JSON.stringify(o.default)}\``;
+    return `| \`${o.flag}\` | ${o.env.map((e) => `\`${e}\``).join(', ')} | \`${o.key}\` | ${def} | ${o.doc} |`;
+  });
+  return ['| flag | environment | config file key | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }

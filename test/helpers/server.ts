@@ -25,6 +25,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'arbiter-test-'));
   const config = loadConfig({}, { ARBITER_PORT: '0', ARBITER_DATA_DIR: dataDir, ARBITER_LOG_LEVEL: 'silent' });
   if (opts.hostIntervalMs) config.monitor.hostIntervalMs = opts.hostIntervalMs;
+  // tests see only the sources they ask for: a fake one through deps, or the real one turned on in `configure`
+  config.monitor.gpu = false;
+  config.monitor.docker = false;
   opts.configure?.(config);
   const app = await startApp(config, opts);
   return {

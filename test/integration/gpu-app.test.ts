@@ -11,6 +11,7 @@ beforeAll(async () => {
   s = await startTestServer({
     hostIntervalMs: 3_600_000,
     configure: (c) => {
+      c.monitor.gpu = true;
       c.monitor.nvidiaSmi = STAND_IN;
       c.monitor.gpuIntervalMs = 200;
     },
