@@ -11,6 +11,7 @@ import { History } from './monitor/history.ts';
 import { MonitorLoop, type Source } from './monitor/loop.ts';
 import { HostSource } from './monitor/sources/host.ts';
 import { GpuSource } from './monitor/sources/gpu/gpu.ts';
+import { DockerSource } from './monitor/sources/docker/docker.ts';
 import { StatusBoard } from './monitor/status.ts';
 import type { Container, Gpu, HostSample } from '../shared/resources.ts';
 import { EventHub, FileIdStore } from './push/hub.ts';
@@ -81,7 +82,16 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     log: log.child({ source: 'gpu' }),
   }) : undefined);
   if (gpu) loop.add(gpu, config.monitor.gpuIntervalMs, (g) => board.setGpus(g));
-  const docker = deps.dockerSource;
+  const docker = deps.dockerSource ?? (config.monitor.docker ? new DockerSource({
+    dockerHost: config.monitor.dockerHost,
+    statsMode: config.monitor.dockerStatsMode,
+    resyncMs: config.monitor.dockerResyncMs,
+    clock,
+    thresholds: { memory: config.health.containerMemory },
+    gpuInventory: () => board.snapshot().gpus.map((g) => ({ index: g.index, uuid: g.uuid })),
+    // engine events (start, die, …) are pushed at once, not at the next stats round
+    onChange: (c) => board.setContainers(c, { publish: true }),
+  }) : undefined);
   if (docker) loop.add(docker, config.monitor.dockerIntervalMs, (c) => board.setContainers(c));
   const lastState = new Map<string, string>();
   loop.onStatus((name, status) => {
