@@ -2,6 +2,7 @@ import type { LiveSource } from './live/connection.ts';
 import { LiveContext, useLiveSnapshot, useLiveSource } from './live/hooks.ts';
 import { AuthNotice } from './components/AuthNotice.tsx';
 import { ConnectionIndicator } from './components/ConnectionIndicator.tsx';
+import { ContainersPanel } from './components/ContainersPanel.tsx';
 import { CpuPanel } from './components/CpuPanel.tsx';
 import { DisksPanel } from './components/DisksPanel.tsx';
 import { GpuPanel } from './components/GpuPanel.tsx';
@@ -10,7 +11,8 @@ import { NetworkPanel } from './components/NetworkPanel.tsx';
 import { NodeSummary } from './components/NodeSummary.tsx';
 import { SourceAlerts } from './components/SourceAlerts.tsx';
 
-const GPU_SOURCE = ['gpu'];
+/** sources whose errors their own view shows */
+const OWN_VIEW_SOURCES = ['gpu', 'docker'];
 
 export function App({ source }: { source: LiveSource }) {
   return (
@@ -40,12 +42,13 @@ function Dashboard() {
         </main>
       ) : (
         <main className={stale ? 'main grid stale' : 'main grid'} aria-busy={status === null}>
-          {/* the GPU view shows its own source's error */}
-          <SourceAlerts sources={status?.sources} except={GPU_SOURCE} />
+          {/* the GPU and container views show their own source's error */}
+          <SourceAlerts sources={status?.sources} except={OWN_VIEW_SOURCES} />
           <GpuPanel gpus={status?.gpus ?? null} source={status?.sources.gpu} />
           <CpuPanel cpu={host?.cpu ?? null} />
           <MemoryPanel memory={host?.memory ?? null} />
           <DisksPanel disks={host?.disks ?? null} />
+          <ContainersPanel containers={status?.containers ?? null} source={status?.sources.docker} />
           <NetworkPanel network={host?.network ?? null} />
         </main>
       )}

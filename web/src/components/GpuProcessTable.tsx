@@ -31,8 +31,8 @@ export function GpuProcessTable({ processes, gpuIndex }: { processes: readonly G
                 {p.name}
               </td>
               <td title={p.user ?? undefined}>{p.user ?? MISSING}</td>
-              <td className="proc-container" title={p.containerId ?? undefined}>
-                {p.containerId ? <code>{shortContainerId(p.containerId)}</code> : MISSING}
+              <td className="proc-container" title={containerTitle(p)} data-testid="gpu-process-container">
+                {p.containerName ? p.containerName : p.containerId ? <code>{shortContainerId(p.containerId)}</code> : MISSING}
               </td>
               {mig ? <td className="num">{p.gpuInstanceId === null ? MISSING : `${p.gpuInstanceId}/${p.computeInstanceId ?? MISSING}`}</td> : null}
               <td className="num">{p.usedMemoryMiB === null ? MISSING : formatMiB(p.usedMemoryMiB)}</td>
@@ -45,3 +45,9 @@ export function GpuProcessTable({ processes, gpuIndex }: { processes: readonly G
 }
 
 const TYPE: Record<NonNullable<GpuProcess['type']>, string> = { C: 'compute', G: 'graphics', 'C+G': 'compute and graphics' };
+
+/** The container's name and full id, where known. */
+function containerTitle(p: GpuProcess): string | undefined {
+  if (!p.containerId) return p.containerName ?? undefined;
+  return p.containerName ? `${p.containerName}\n${p.containerId}` : p.containerId;
+}
