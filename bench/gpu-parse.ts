@@ -13,7 +13,7 @@ import { parseHelpQueryGpu, planFields } from '../server/monitor/sources/gpu/fie
 import { parseNvidiaSmiXml } from '../server/monitor/sources/gpu/xml.ts';
 import type { BenchOptions, BenchResult } from './lib.ts';
 
-const FIXTURES = fileURLToPath(new URL('../../shared/fixtures/nvidia-smi/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../test/fixtures/nvidia-smi/', import.meta.url));
 const STAND_IN = fileURLToPath(new URL('../test/stand-ins/nvidia-smi', import.meta.url));
 const CAPTURE = 'nvidia_gpu_exporter-h100-mig-590.48.01-capture.txt';
 const LARGEST_XML = 'telegraf-rtx-4000-sff-ada-v13-595.84.xml';

@@ -1,6 +1,6 @@
 /**
  * The real gpu source against the nvidia-smi stand-in, which replays the real captures in
- * <repo>/../shared/fixtures/nvidia-smi/ and fails the ways nvidia-smi fails. Loops run at -lms 100.
+ * test/fixtures/nvidia-smi/ and fails the ways nvidia-smi fails. Loops run at -lms 100.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -1,12 +1,12 @@
 /**
- * Where the nvidia-smi captures are (`<repo>/../shared/fixtures/nvidia-smi/`, never copied into the repo) and how
+ * Where the nvidia-smi captures are (`test/fixtures/nvidia-smi/`, copied byte for byte with their SOURCES.md and licence notices) and how
  * to ask the stand-in for one answer synchronously (unit tests of the parsers).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/nvidia-smi/', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('../fixtures/nvidia-smi/', import.meta.url));
 export const STAND_IN = fileURLToPath(new URL('./nvidia-smi', import.meta.url));
 
 export const CAPTURES = {

@@ -1,6 +1,6 @@
 /**
  * nvidia-smi stand-in for tests: answers the real CLI's arguments from a real capture in
- * <repo>/../shared/fixtures/nvidia-smi/ and fails the ways the real one fails. Plain JS so it starts fast.
+ * test/fixtures/nvidia-smi/ and fails the ways the real one fails. Plain JS so it starts fast.
  *
  * Fixture (env):
  *   NVIDIA_SMI_FIXTURE  absolute path: a multi-command capture (*.txt) or a `-q -x` document (*.xml)
