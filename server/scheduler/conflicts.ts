@@ -1,0 +1,287 @@
+/**
+ * Conflicts (pure): severity, and the ConflictBook that opens, updates and resolves them, keeps them as history,
+ * and returns each change as a record for the caller to persist and push.
+ *
+ * Severity 1–5 of a waiting request's conflict (resource_competition, priority_conflict):
+ *   severity = clamp(1 + P + W + S, 1, 5)
+ *   P priority: 0 when priority ≤ 0, 1 for 1–99, 2 for ≥ 100
+ *   W wait:     0 under 1 min, 1 from 1 min, 2 from 10 min, 3 from 1 h   (time since the request was submitted)
+ *   S size:     1 when the request needs ≥ half the node (its dominant share of cpu, memory or GPUs)
+ * So a fresh small request at priority 0 is 1, anything waiting an hour is ≥ 4, an urgent large one waiting is 5.
+ * Severity of a schedule_conflict (reality disagrees with the ledger):
+ *   severity = clamp(1 + A + W, 1, 5), A = 2 when it touches an active allocation (its GPU is held, or an ended
+ *   allocation's process still runs), W as above over the time since the conflict opened.
+ * The thresholds are options (SeverityConfig).
+ *
+ * What a conflict says is computed here too, from the ledger (pure): why a request waits (`evaluateWait`) and
+ * where the monitor contradicts the ledger (`scheduleConflicts`).
+ */
+import type { Allocation, Conflict, ConflictChange, ConflictHolder, ConflictResolution, ConflictType } from '../../shared/scheduler.ts';
+import type { GpuUsage } from './inventory.ts';
+import type { Holding, Ledger, Shape } from './ledger.ts';
+
+export interface SeverityConfig {
+  /** wait thresholds (ms) for +1, +2, +3 */
+  waitMs: readonly [number, number, number];
+  /** priority thresholds for +1, +2 */
+  priority: readonly [number, number];
+  /** dominant share of the node from which a request counts as large (+1) */
+  largeShare: number;
+}
+
+export const DEFAULT_SEVERITY: SeverityConfig = {
+  waitMs: [60_000, 600_000, 3_600_000],
+  priority: [1, 100],
+  largeShare: 0.5,
+};
+
+const clamp = (n: number): number => Math.max(1, Math.min(5, n));
+
+function waitTerm(waitMs: number, cfg: SeverityConfig): number {
+  return waitMs >= cfg.waitMs[2] ? 3 : waitMs >= cfg.waitMs[1] ? 2 : waitMs >= cfg.waitMs[0] ? 1 : 0;
+}
+
+export function requestSeverity(o: { priority: number; waitMs: number; share: number }, cfg: SeverityConfig = DEFAULT_SEVERITY): number {
+  const p = o.priority >= cfg.priority[1] ? 2 : o.priority >= cfg.priority[0] ? 1 : 0;
+  const s = o.share >= cfg.largeShare ? 1 : 0;
+  return clamp(1 + p + waitTerm(o.waitMs, cfg) + s);
+}
+
+export function scheduleSeverity(o: { touchesAllocation: boolean; openMs: number }, cfg: SeverityConfig = DEFAULT_SEVERITY): number {
+  return clamp(1 + (o.touchesAllocation ? 2 : 0) + waitTerm(o.openMs, cfg));
+}
+
+export interface ConflictInit {
+  key: string;
+  type: ConflictType;
+  severity: number;
+  requestId: string | null;
+  holders: ConflictHolder[];
+  resource: string;
+  message: string;
+}
+
+export type ConflictPatch = Partial<Omit<ConflictInit, 'key'>>;
+
+export interface ConflictBookOptions {
+  newId: () => string;
+  /** resolved conflicts kept in memory (oldest dropped first; the store keeps them all) @default 10000 */
+  maxResolved?: number;
+}
+
+export class ConflictBook {
+  private readonly byId = new Map<string, Conflict>();
+  /** open conflicts by key */
+  private readonly openByKey = new Map<string, string>();
+  /** resolved ids, oldest first */
+  private readonly resolved = new Set<string>();
+  private readonly newId: () => string;
+  private readonly maxResolved: number;
+
+  constructor(opts: ConflictBookOptions) {
+    this.newId = opts.newId;
+    this.maxResolved = opts.maxResolved ?? 10_000;
+  }
+
+  get(id: string): Conflict | undefined {
+    return this.byId.get(id);
+  }
+
+  openFor(key: string): Conflict | undefined {
+    const id = this.openByKey.get(key);
+    return id === undefined ? undefined : this.byId.get(id);
+  }
+
+  /** Open conflicts, oldest first. */
+  *openConflicts(): IterableIterator<Conflict> {
+    for (const id of this.openByKey.values()) yield this.byId.get(id)!;
+  }
+
+  get openCount(): number {
+    return this.openByKey.size;
+  }
+
+  /** Every conflict kept, open and resolved, in the order they were opened. */
+  all(): IterableIterator<Conflict> {
+    return this.byId.values();
+  }
+
+  /** Open a conflict; throws if one is already open under that key (update it instead). */
+  openConflict(init: ConflictInit, at: number): ConflictChange {
+    if (this.openByKey.has(init.key)) throw new Error(`a conflict is already open for ${init.key}`);
+    const conflict: Conflict = { id: this.newId(), ...init, openedAt: at, updatedAt: at, status: 'open' };
+    this.byId.set(conflict.id, conflict);
+    this.openByKey.set(conflict.key, conflict.id);
+    return { kind: 'conflict_opened', at, conflict };
+  }
+
+  /** Apply what changed; null when nothing did (no record to persist or push). */
+  update(id: string, patch: ConflictPatch, at: number): ConflictChange | null {
+    const c = this.byId.get(id);
+    if (!c || c.status !== 'open') return null;
+    const typeChanged = patch.type !== undefined && patch.type !== c.type;
+    const severityChanged = patch.severity !== undefined && patch.severity !== c.severity;
+    const requestChanged = patch.requestId !== undefined && patch.requestId !== c.requestId;
+    const resourceChanged = patch.resource !== undefined && patch.resource !== c.resource;
+    const messageChanged = patch.message !== undefined && patch.message !== c.message;
+    const holdersChanged = patch.holders !== undefined && patch.holders !== c.holders && !sameHolders(c.holders, patch.holders);
+    if (!(typeChanged || severityChanged || requestChanged || resourceChanged || messageChanged || holdersChanged)) return null;
+    const next: Conflict = {
+      ...c,
+      type: typeChanged ? patch.type! : c.type,
+      severity: severityChanged ? patch.severity! : c.severity,
+      requestId: requestChanged ? patch.requestId! : c.requestId,
+      resource: resourceChanged ? patch.resource! : c.resource,
+      message: messageChanged ? patch.message! : c.message,
+      holders: holdersChanged ? patch.holders! : c.holders,
+      updatedAt: at,
+    };
+    this.byId.set(id, next);
+    return { kind: 'conflict_updated', at, conflict: next };
+  }
+
+  resolve(id: string, resolution: ConflictResolution, at: number): ConflictChange | null {
+    const c = this.byId.get(id);
+    if (!c || c.status !== 'open') return null;
+    const next: Conflict = { ...c, status: 'resolved', resolution, resolvedAt: at, updatedAt: at };
+    this.byId.set(id, next);
+    this.openByKey.delete(c.key);
+    this.keepResolved(id);
+    return { kind: 'conflict_resolved', at, conflict: next };
+  }
+
+  /** Put back conflicts loaded from the store (no records: they are already persisted). */
+  restore(conflicts: Iterable<Conflict>): void {
+    const sorted = [...conflicts].sort((a, b) => a.openedAt - b.openedAt);
+    for (const c of sorted) {
+      if (c.status === 'open') {
+        const other = this.openByKey.get(c.key);
+        if (other !== undefined && other !== c.id) throw new Error(`two open conflicts for ${c.key}: ${other} and ${c.id}`);
+        this.openByKey.set(c.key, c.id);
+        this.byId.set(c.id, c);
+      } else {
+        this.byId.set(c.id, c);
+        this.keepResolved(c.id);
+      }
+    }
+  }
+
+  private keepResolved(id: string): void {
+    this.resolved.add(id);
+    while (this.resolved.size > this.maxResolved) {
+      const oldest = this.resolved.values().next().value as string;
+      this.resolved.delete(oldest);
+      this.byId.delete(oldest);
+    }
+  }
+}
+
+/** Identity of a holder; a process's memory figure is left out (it moves every sample: not worth a record). */
+function holderKey(h: ConflictHolder): string {
+  return h.kind === 'allocation' ? `a:${h.allocationId}` : `p:${h.pid}:${h.containerId}:${h.gpuIndex}:${h.allocationId}`;
+}
+
+export function sameHolders(a: readonly ConflictHolder[], b: readonly ConflictHolder[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && holderKey(a[i]!) !== holderKey(b[i]!)) return false;
+  return true;
+}
+
+export type WaitEvaluation = Omit<ConflictInit, 'key' | 'requestId' | 'severity'>;
+
+export function allocationHolder(h: Holding): ConflictHolder {
+  return { kind: 'allocation', allocationId: h.allocationId, requestId: h.requestId, owner: h.owner, priority: h.priority, gpuIndices: [...h.gpuIndices] };
+}
+
+export function processHolder(u: GpuUsage): ConflictHolder {
+  return { kind: 'process', pid: u.pid, containerId: u.containerId, name: u.name, gpuIndex: u.gpuIndex, usedMemoryMiB: u.usedMemoryMiB, allocationId: u.allocationId };
+}
+
+/**
+ * Why `shape` (asked at `priority`) waits: priority_conflict when releasing lower-priority allocations alone would
+ * make it fit, else resource_competition; the holders in the way (see Ledger.inTheWay), plus the GPU users no
+ * allocation accounts for when releasing every allocation would not be enough; the short dimensions.
+ * Messages carry no free figures, so that they change only when the reason does.
+ */
+export function evaluateWait(ledger: Ledger, shape: Shape, priority: number, strategy: string, holderOf: (h: Holding) => ConflictHolder = allocationHolder): WaitEvaluation {
+  if (!ledger.knows(shape)) {
+    return { type: 'resource_competition', holders: [], resource: unknownDims(shape, ledger).join(','), message: 'waiting for the monitor to report the node’s capacity' };
+  }
+  const w = ledger.inTheWay(shape, priority);
+  if (!w.dims.length) return { type: 'resource_competition', holders: [], resource: '', message: `fits, but the ${strategy} strategy did not place it` };
+  const holders: ConflictHolder[] = w.holders.map(holderOf);
+  if (!w.sufficient) holders.push(...w.foreign.map(processHolder));
+  const short = w.dims.map((d) => describeShort(d, shape)).join('; ');
+  const lower = w.holders.filter((h) => h.priority < priority).length;
+  const message = w.lowerOnly
+    ? `${short}: blocked only by ${w.holders.length} lower-priority allocation(s)`
+    : w.sufficient
+      ? `${short}: ${w.holders.length} allocation(s) in the way (${lower} of lower priority)`
+      : `${short}: does not fit even if every allocation were released${w.foreign.length ? ` (${w.foreign.length} GPU user(s) without an allocation)` : ''}`;
+  return { type: w.lowerOnly ? 'priority_conflict' : 'resource_competition', holders, resource: w.dims.join(','), message };
+}
+
+function unknownDims(shape: Shape, ledger: Ledger): string[] {
+  const cap = ledger.capacity;
+  const dims: string[] = [];
+  if (shape.cpu > 0 && cap.cpu === null) dims.push('cpu');
+  if (shape.memoryMiB > 0 && cap.memoryMiB === null) dims.push('memory');
+  if ((shape.whole > 0 || shape.fracMiB > 0) && cap.gpus === null) dims.push('gpu');
+  return dims;
+}
+
+function describeShort(dim: 'cpu' | 'memory' | 'gpu', shape: Shape): string {
+  if (dim === 'cpu') return `needs ${shape.cpu} millicores of cpu`;
+  if (dim === 'memory') return `needs ${shape.memoryMiB} MiB of memory`;
+  if (shape.fracMiB > 0) return `needs ${shape.fracMiB} MiB of one GPU`;
+  return `needs ${shape.whole} whole GPU(s)`;
+}
+
+export type ScheduleConflictWant = Omit<ConflictInit, 'key' | 'severity'> & { touches: boolean };
+
+/**
+ * The schedule_conflicts the ledger's GPUs call for, by key: one per GPU with users that no allocation accounts
+ * for (`unmanaged:gpu:<i>`; its request is the allocation holding that GPU, if any), one per ended allocation
+ * whose processes still run (`lease:<allocationId>`). `touches`: it concerns an allocation (severity).
+ */
+export function scheduleConflicts(ledger: Ledger, allocationOf: (id: string) => Allocation | undefined): Map<string, ScheduleConflictWant> {
+  const want = new Map<string, ScheduleConflictWant>();
+  const byLease = new Map<string, GpuUsage[]>();
+  for (const s of ledger.slots()) {
+    const unmanaged: GpuUsage[] = [];
+    for (const u of s.foreign) {
+      const a = u.allocationId === null ? undefined : allocationOf(u.allocationId);
+      if (a && a.state !== 'active') {
+        const list = byLease.get(a.id) ?? [];
+        list.push(u);
+        byLease.set(a.id, list);
+      } else {
+        unmanaged.push(u);
+      }
+    }
+    if (!unmanaged.length) continue;
+    const victim = s.wholeBy ?? s.shared.keys().next().value ?? null;
+    const h = victim === null ? undefined : ledger.holding(victim);
+    want.set(`unmanaged:gpu:${s.index}`, {
+      type: 'schedule_conflict',
+      requestId: h?.requestId ?? null,
+      holders: unmanaged.map(processHolder),
+      resource: `gpu:${s.index}`,
+      message: `${unmanaged.length} process(es)/container(s) use GPU ${s.index} without an allocation${h ? `; allocation ${h.allocationId} holds it` : ''}`,
+      touches: h !== undefined,
+    });
+  }
+  for (const [allocationId, usages] of byLease) {
+    const a = allocationOf(allocationId)!;
+    const gpus = [...new Set(usages.map((u) => u.gpuIndex))].sort((x, y) => x - y);
+    want.set(`lease:${allocationId}`, {
+      type: 'schedule_conflict',
+      requestId: a.requestId,
+      holders: usages.map(processHolder),
+      resource: gpus.map((g) => `gpu:${g}`).join(','),
+      message: `allocation ${allocationId} is ${a.state}${a.state === 'expired' ? ' (lease expired)' : ''} but ${usages.length} of its process(es) still use GPU ${gpus.join(', ')}`,
+      touches: true,
+    });
+  }
+  return want;
+}

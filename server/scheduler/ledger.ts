@@ -1,0 +1,465 @@
+/**
+ * The ledger: what is allocated where on one node, per device, and whether a request fits (pure, no I/O).
+ *
+ * - cpu (millicores) and memory (MiB) are pools: a request fits when it is ≤ capacity − allocated.
+ * - `gpus: n` (no gpuMemMiB) takes n whole GPUs: a GPU is free as a whole when it has no allocation (whole or
+ *   fractional) and no foreign user.
+ * - `gpuMemMiB: m` (gpus 0 or 1) takes m MiB of one GPU, shared with other fractional allocations: it fits on a GPU
+ *   not held whole whose memory − fractional allocations − foreign users' memory ≥ m.
+ * - Foreign usage: a process/container on a GPU that no active allocation holding that GPU accounts for
+ *   (unmanaged, or its allocation ended): the GPU is not free as a whole and its memory counts as used.
+ * Which GPUs a request gets is the strategy's choice (`place(shape, pick)`); `firstFit` is the default.
+ */
+import type { Resources } from '../../shared/scheduler.ts';
+import type { GpuUsage, Inventory } from './inventory.ts';
+
+/** A request's resources as the ledger sees them: whole GPUs or one fractional share, never both. */
+export interface Shape {
+  cpu: number;
+  memoryMiB: number;
+  /** whole GPUs */
+  whole: number;
+  /** MiB of one shared GPU; 0: not fractional */
+  fracMiB: number;
+}
+
+export function shapeOf(r: Resources): Shape {
+  const fracMiB = r.gpuMemMiB ?? 0;
+  return { cpu: r.cpu, memoryMiB: r.memoryMiB, whole: fracMiB > 0 ? 0 : r.gpus, fracMiB };
+}
+
+/** One GPU as the ledger books it. */
+export interface GpuSlot {
+  readonly index: number;
+  readonly uuid: string | null;
+  readonly name: string;
+  readonly memoryMiB: number;
+  /** reported by the latest inventory */
+  readonly present: boolean;
+  readonly available: boolean;
+  /** allocation holding it whole */
+  readonly wholeBy: string | null;
+  /** fractional allocations → MiB */
+  readonly shared: ReadonlyMap<string, number>;
+  readonly sharedMiB: number;
+  /** users no active allocation on this GPU accounts for */
+  readonly foreign: readonly GpuUsage[];
+  readonly foreignMiB: number;
+  readonly usages: readonly GpuUsage[];
+}
+
+type Slot = { -readonly [K in keyof GpuSlot]: GpuSlot[K] };
+
+/** An active allocation as the ledger keeps it. */
+export interface Holding {
+  allocationId: string;
+  requestId: string;
+  owner: string;
+  priority: number;
+  grantedAt: number;
+  shape: Shape;
+  gpuIndices: readonly number[];
+}
+
+export type HoldingMeta = Omit<Holding, 'allocationId' | 'shape' | 'gpuIndices'>;
+
+export interface Placement {
+  gpuIndices: number[];
+}
+
+/** Picks the GPUs of a request whose cpu and memory fit; null when its GPUs do not. */
+export type GpuPicker = (shape: Shape, ledger: Ledger) => number[] | null;
+
+/** Whole GPUs by index; fractional: the first GPU by index with room. */
+export const firstFit: GpuPicker = (shape, ledger) => {
+  if (shape.fracMiB > 0) {
+    const s = ledger.slots().find((g) => ledger.shareRoom(g) >= shape.fracMiB);
+    return s ? [s.index] : null;
+  }
+  if (shape.whole === 0) return [];
+  const picked: number[] = [];
+  for (const g of ledger.slots()) {
+    if (ledger.isWholeFree(g)) picked.push(g.index);
+    if (picked.length === shape.whole) return picked;
+  }
+  return null;
+};
+
+export interface FreeView {
+  cpu: number | null;
+  memoryMiB: number | null;
+  gpus: { index: number; memoryMiB: number; freeMiB: number; wholeFree: boolean; available: boolean; allocations: number; foreign: number }[];
+}
+
+/** What is in the way of a request that does not fit. */
+export interface InTheWay {
+  /** short dimensions: cpu, memory, gpu */
+  dims: ('cpu' | 'memory' | 'gpu')[];
+  /** allocations whose release would make it fit, lowest priority (then newest) first; every relevant one when no set suffices */
+  holders: Holding[];
+  /** foreign GPU users in the way (when GPUs are short) */
+  foreign: GpuUsage[];
+  /** releasing `holders` would make it fit */
+  sufficient: boolean;
+  /** sufficient, and every holder has a lower priority than the request */
+  lowerOnly: boolean;
+}
+
+export class Ledger {
+  node = 'local';
+  /** bumped on every change of capacity or allocations: callers cache on it */
+  version = 0;
+  private cpuCap: number | null = null;
+  private memCap: number | null = null;
+  private gpusKnown = false;
+  private cpuUsed = 0;
+  private memUsed = 0;
+  private gpuSlots: Slot[] = [];
+  private byIndex = new Map<number, Slot>();
+  /** GPU index → position in gpuSlots */
+  private slotPos = new Map<number, number>();
+  private holdings = new Map<string, Holding>();
+  private wholeFreeCount = 0;
+  private presentCount = 0;
+  private largestGpuMiB = 0;
+  /** holdings lowest priority, then newest first; and the order to reprieve them in; rebuilt lazily after a change */
+  private byVictimOrder: Holding[] | null = null;
+  private byReprieveOrder: Holding[] | null = null;
+
+  /** New capacity; a null figure keeps the last known one. */
+  setInventory(inv: Inventory): void {
+    const before = this.signature();
+    this.node = inv.node;
+    if (inv.cpu !== null) this.cpuCap = inv.cpu;
+    if (inv.memoryMiB !== null) this.memCap = inv.memoryMiB;
+    if (inv.gpus !== null) {
+      this.gpusKnown = true;
+      const seen = new Set<number>();
+      for (const g of inv.gpus) {
+        seen.add(g.index);
+        const s = this.byIndex.get(g.index) ?? this.newSlot(g.index);
+        Object.assign(s, { uuid: g.uuid, name: g.name, memoryMiB: g.memoryMiB, present: true, available: g.available, usages: g.usages });
+      }
+      for (const s of this.gpuSlots) {
+        if (seen.has(s.index)) continue;
+        Object.assign(s, { present: false, available: false, usages: [] });
+      }
+      this.dropEmptyAbsent();
+    }
+    this.refreshForeign();
+    if (this.signature() !== before) this.version++;
+  }
+
+  /** What fit depends on, besides allocations: a new inventory that leaves it alone keeps the version. */
+  private signature(): string {
+    let sig = `${this.cpuCap}|${this.memCap}|${this.gpusKnown}`;
+    for (const s of this.gpuSlots) {
+      sig += `|${s.index}:${s.memoryMiB}:${s.present}:${s.available}:${s.foreignMiB}`;
+      for (const u of s.foreign) sig += `:${u.pid}/${u.containerId}/${u.allocationId}`;
+    }
+    return sig;
+  }
+
+  /** Capacity known for every dimension `shape` needs. */
+  knows(shape: Shape): boolean {
+    return (shape.cpu === 0 || this.cpuCap !== null)
+      && (shape.memoryMiB === 0 || this.memCap !== null)
+      && (shape.whole === 0 && shape.fracMiB === 0 || this.gpusKnown);
+  }
+
+  get capacity(): { cpu: number | null; memoryMiB: number | null; gpus: number | null } {
+    return { cpu: this.cpuCap, memoryMiB: this.memCap, gpus: this.gpusKnown ? this.presentCount : null };
+  }
+
+  /** Free millicores (0 while unknown). */
+  get freeCpu(): number {
+    return this.cpuCap === null ? 0 : Math.max(0, this.cpuCap - this.cpuUsed);
+  }
+
+  get freeMemoryMiB(): number {
+    return this.memCap === null ? 0 : Math.max(0, this.memCap - this.memUsed);
+  }
+
+  get wholeFreeGpus(): number {
+    return this.wholeFreeCount;
+  }
+
+  /** The most MiB one fractional request could get now. */
+  get largestShareRoom(): number {
+    let best = 0;
+    for (const s of this.gpuSlots) best = Math.max(best, this.shareRoom(s));
+    return best;
+  }
+
+  slots(): readonly GpuSlot[] {
+    return this.gpuSlots;
+  }
+
+  holding(allocationId: string): Holding | undefined {
+    return this.holdings.get(allocationId);
+  }
+
+  isWholeFree(s: GpuSlot): boolean {
+    return s.present && s.available && s.wholeBy === null && s.shared.size === 0 && s.foreign.length === 0;
+  }
+
+  /** MiB a fractional request could take on this GPU; -1 when it cannot share (held whole, absent, unavailable). */
+  shareRoom(s: GpuSlot): number {
+    if (!s.present || !s.available || s.wholeBy !== null) return -1;
+    return s.memoryMiB - s.sharedMiB - s.foreignMiB;
+  }
+
+  fits(shape: Shape): boolean {
+    return this.cpuMemFit(shape) && this.gpuFit(shape);
+  }
+
+  /** A placement for `shape`, GPUs chosen by `pick`; null when it does not fit. */
+  place(shape: Shape, pick: GpuPicker = firstFit): Placement | null {
+    if (!this.cpuMemFit(shape) || !this.gpuFit(shape)) return null;
+    const gpuIndices = pick(shape, this);
+    return gpuIndices ? { gpuIndices } : null;
+  }
+
+  /**
+   * Book an allocation. Throws if it does not fit there, unless `force` (restoring what was granted before the
+   * inventory is known: the ledger may then be over-committed until it is released).
+   */
+  allocate(allocationId: string, shape: Shape, gpuIndices: readonly number[], meta: HoldingMeta, force = false): void {
+    if (this.holdings.has(allocationId)) throw new Error(`allocation ${allocationId} is already booked`);
+    if (!force) {
+      if (!this.cpuMemFit(shape)) throw new Error(`allocation ${allocationId}: cpu/memory do not fit`);
+      const want = shape.fracMiB > 0 ? 1 : shape.whole;
+      if (gpuIndices.length !== want || new Set(gpuIndices).size !== want) throw new Error(`allocation ${allocationId}: needs ${want} distinct GPU(s), got [${gpuIndices.join(',')}]`);
+      for (const i of gpuIndices) {
+        const s = this.byIndex.get(i);
+        const ok = s && (shape.fracMiB > 0 ? this.shareRoom(s) >= shape.fracMiB : this.isWholeFree(s));
+        if (!ok) throw new Error(`allocation ${allocationId}: GPU ${i} cannot take it`);
+      }
+    }
+    this.cpuUsed += shape.cpu;
+    this.memUsed += shape.memoryMiB;
+    for (const i of gpuIndices) {
+      const s = this.byIndex.get(i) ?? this.newSlot(i);
+      if (shape.fracMiB > 0) {
+        (s.shared as Map<string, number>).set(allocationId, shape.fracMiB);
+        s.sharedMiB += shape.fracMiB;
+      } else {
+        s.wholeBy = allocationId;
+      }
+    }
+    this.holdings.set(allocationId, { allocationId, shape, gpuIndices: [...gpuIndices], ...meta });
+    this.refreshForeign();
+    this.version++;
+  }
+
+  /** Give back what an allocation holds; false when it holds nothing here. */
+  release(allocationId: string): boolean {
+    const h = this.holdings.get(allocationId);
+    if (!h) return false;
+    this.holdings.delete(allocationId);
+    this.cpuUsed -= h.shape.cpu;
+    this.memUsed -= h.shape.memoryMiB;
+    for (const i of h.gpuIndices) {
+      const s = this.byIndex.get(i);
+      if (!s) continue;
+      const mib = s.shared.get(allocationId);
+      if (mib !== undefined) {
+        (s.shared as Map<string, number>).delete(allocationId);
+        s.sharedMiB -= mib;
+      }
+      if (s.wholeBy === allocationId) s.wholeBy = null;
+    }
+    this.dropEmptyAbsent();
+    this.refreshForeign();
+    this.version++;
+    return true;
+  }
+
+  free(): FreeView {
+    return {
+      cpu: this.cpuCap === null ? null : Math.max(0, this.cpuCap - this.cpuUsed),
+      memoryMiB: this.memCap === null ? null : Math.max(0, this.memCap - this.memUsed),
+      gpus: this.gpuSlots.map((s) => ({
+        index: s.index,
+        memoryMiB: s.memoryMiB,
+        freeMiB: Math.max(0, this.shareRoom(s)),
+        wholeFree: this.isWholeFree(s),
+        available: s.present && s.available,
+        allocations: (s.wholeBy ? 1 : 0) + s.shared.size,
+        foreign: s.foreign.length,
+      })),
+    };
+  }
+
+  /** Why `shape` can never fit this node, even empty; null when it could (or the capacity it needs is not known yet). */
+  neverFits(shape: Shape): string | null {
+    if (this.cpuCap !== null && shape.cpu > this.cpuCap) return `needs ${shape.cpu} millicores of cpu; the node has ${this.cpuCap}`;
+    if (this.memCap !== null && shape.memoryMiB > this.memCap) return `needs ${shape.memoryMiB} MiB of memory; the node has ${this.memCap}`;
+    if (!this.gpusKnown) return null;
+    if (shape.whole > this.presentCount) return `needs ${shape.whole} whole GPU(s); the node has ${this.presentCount}`;
+    if (shape.fracMiB > 0) {
+      if (this.presentCount === 0) return `needs ${shape.fracMiB} MiB of a GPU; the node has no GPU`;
+      if (shape.fracMiB > this.largestGpuMiB) return `needs ${shape.fracMiB} MiB of one GPU; the largest GPU has ${this.largestGpuMiB} MiB`;
+    }
+    return null;
+  }
+
+  /** The request's largest share of the node, 0–1 (dominant share: cpu, memory or GPUs). */
+  dominantShare(shape: Shape): number {
+    let share = 0;
+    if (this.cpuCap) share = Math.max(share, shape.cpu / this.cpuCap);
+    if (this.memCap) share = Math.max(share, shape.memoryMiB / this.memCap);
+    if (this.presentCount) share = Math.max(share, (shape.whole + shape.fracMiB / (this.largestGpuMiB || 1)) / this.presentCount);
+    return Math.min(1, share);
+  }
+
+  /**
+   * What is in the way of `shape` (asked at `priority`): the short dimensions, and a minimal set of allocations
+   * whose release would make it fit, picked as kube-scheduler picks victims: take every relevant holder of lower
+   * priority, then the others lowest priority (then newest) first until the request fits; then reprieve each taken
+   * one whose release turns out not to be needed, highest priority first, then the smaller, then the older. Minimal (no holder can be
+   * left out), not necessarily the smallest set. Cost O(h log h + h·g) for h relevant holdings and g GPUs.
+   */
+  inTheWay(shape: Shape, priority: number): InTheWay {
+    const cpuFree = this.cpuCap === null ? 0 : this.cpuCap - this.cpuUsed;
+    const memFree = this.memCap === null ? 0 : this.memCap - this.memUsed;
+    const dims: InTheWay['dims'] = [];
+    if (shape.cpu > cpuFree) dims.push('cpu');
+    if (shape.memoryMiB > memFree) dims.push('memory');
+    const gpuShort = !this.gpuFit(shape);
+    if (gpuShort) dims.push('gpu');
+    if (!dims.length) return { dims, holders: [], foreign: [], sufficient: true, lowerOnly: true };
+
+    const cpuShort = dims.includes('cpu');
+    const memShort = dims.includes('memory');
+    this.byVictimOrder ??= [...this.holdings.values()].sort((a, b) => a.priority - b.priority || b.grantedAt - a.grantedAt || (a.allocationId < b.allocationId ? -1 : 1));
+    const candidates: Holding[] = [];
+    for (const h of this.byVictimOrder) {
+      if ((cpuShort && h.shape.cpu > 0) || (memShort && h.shape.memoryMiB > 0) || (gpuShort && h.gpuIndices.length > 0)) candidates.push(h);
+    }
+    const foreign = gpuShort ? this.gpuSlots.flatMap((s) => s.foreign) : [];
+
+    // simulate releasing candidates one by one
+    const pos = this.slotPos;
+    const freedMiB = new Float64Array(this.gpuSlots.length);
+    const freedCount = new Int32Array(this.gpuSlots.length);
+    const freedWhole = new Uint8Array(this.gpuSlots.length);
+    let freedCpu = 0;
+    let freedMem = 0;
+    const fitsNow = (): boolean => {
+      if (this.cpuCap === null && shape.cpu > 0) return false;
+      if (this.memCap === null && shape.memoryMiB > 0) return false;
+      if (shape.cpu > cpuFree + freedCpu || shape.memoryMiB > memFree + freedMem) return false;
+      if (!gpuShort) return true;
+      let whole = 0;
+      for (let i = 0; i < this.gpuSlots.length; i++) {
+        const s = this.gpuSlots[i]!;
+        if (!s.present || !s.available || (s.wholeBy !== null && !freedWhole[i])) continue;
+        if (shape.fracMiB > 0) {
+          if (s.memoryMiB - (s.sharedMiB - freedMiB[i]!) - s.foreignMiB >= shape.fracMiB) return true;
+        } else if (s.foreign.length === 0 && s.shared.size - freedCount[i]! === 0 && ++whole >= shape.whole) {
+          return true;
+        }
+      }
+      return false;
+    };
+    const free = (h: Holding, sign: 1 | -1): void => {
+      freedCpu += sign * h.shape.cpu;
+      freedMem += sign * h.shape.memoryMiB;
+      for (const gi of h.gpuIndices) {
+        const p = pos.get(gi);
+        if (p === undefined) continue;
+        if (h.shape.fracMiB > 0) {
+          freedMiB[p]! += sign * h.shape.fracMiB;
+          freedCount[p]! += sign;
+        } else {
+          freedWhole[p] = sign > 0 ? 1 : 0;
+        }
+      }
+    };
+    // every lower-priority holder first (kube-scheduler's first step), then the others one by one until it fits
+    let n = 0;
+    while (n < candidates.length && candidates[n]!.priority < priority) free(candidates[n++]!, 1);
+    while (n < candidates.length && !fitsNow()) free(candidates[n++]!, 1);
+    if (!fitsNow()) return { dims, holders: candidates, foreign, sufficient: false, lowerOnly: false };
+    // reprieve: keep back every chosen holder whose release is not needed, highest priority first, then the
+    // smaller holders (so that few allocations are in the way), then the older
+    const chosen = new Set(candidates.slice(0, n));
+    this.byReprieveOrder ??= this.reprieveOrder();
+    for (const h of this.byReprieveOrder) {
+      if (!chosen.has(h)) continue;
+      free(h, -1);
+      if (fitsNow()) chosen.delete(h);
+      else free(h, 1);
+    }
+    const holders = candidates.filter((h) => chosen.has(h));
+    return { dims, holders, foreign, sufficient: true, lowerOnly: holders.every((h) => h.priority < priority) };
+  }
+
+  /** Highest priority first, then the smaller holders (so that few allocations end up in the way), then the older. */
+  private reprieveOrder(): Holding[] {
+    const weight = (h: Holding) => h.shape.whole + (h.shape.fracMiB > 0 ? 0.5 : 0) + (this.cpuCap ? h.shape.cpu / this.cpuCap : 0) + (this.memCap ? h.shape.memoryMiB / this.memCap : 0);
+    return [...this.holdings.values()]
+      .map((h) => ({ h, w: weight(h) }))
+      .sort((a, b) => b.h.priority - a.h.priority || a.w - b.w || a.h.grantedAt - b.h.grantedAt || (a.h.allocationId < b.h.allocationId ? -1 : 1))
+      .map((x) => x.h);
+  }
+
+  private cpuMemFit(shape: Shape): boolean {
+    if (shape.cpu > 0 && (this.cpuCap === null || shape.cpu > this.cpuCap - this.cpuUsed)) return false;
+    if (shape.memoryMiB > 0 && (this.memCap === null || shape.memoryMiB > this.memCap - this.memUsed)) return false;
+    return true;
+  }
+
+  private gpuFit(shape: Shape): boolean {
+    if (shape.fracMiB > 0) {
+      if (!this.gpusKnown) return false;
+      for (const s of this.gpuSlots) if (this.shareRoom(s) >= shape.fracMiB) return true;
+      return false;
+    }
+    if (shape.whole > 0) return this.gpusKnown && this.wholeFreeCount >= shape.whole;
+    return true;
+  }
+
+  private newSlot(index: number): Slot {
+    const s: Slot = {
+      index, uuid: null, name: `GPU ${index}`, memoryMiB: 0, present: false, available: false,
+      wholeBy: null, shared: new Map(), sharedMiB: 0, foreign: [], foreignMiB: 0, usages: [],
+    };
+    this.byIndex.set(index, s);
+    this.gpuSlots.push(s);
+    this.gpuSlots.sort((a, b) => a.index - b.index);
+    return s;
+  }
+
+  /** GPUs no longer reported are kept only while an allocation still holds them. */
+  private dropEmptyAbsent(): void {
+    if (this.gpuSlots.every((s) => s.present || s.wholeBy !== null || s.shared.size > 0)) return;
+    this.gpuSlots = this.gpuSlots.filter((s) => s.present || s.wholeBy !== null || s.shared.size > 0);
+    this.byIndex = new Map(this.gpuSlots.map((s) => [s.index, s]));
+  }
+
+  /** Recompute what derives from slots and holdings. Foreign: a usage whose allocation is not an active one holding this GPU. */
+  private refreshForeign(): void {
+    let whole = 0;
+    let present = 0;
+    let largest = 0;
+    this.byVictimOrder = null;
+    this.byReprieveOrder = null;
+    this.slotPos = new Map(this.gpuSlots.map((s, i) => [s.index, i]));
+    for (const s of this.gpuSlots) {
+      if (s.present) {
+        present++;
+        largest = Math.max(largest, s.memoryMiB);
+      }
+      if (s.usages.length || s.foreign.length) {
+        s.foreign = s.usages.filter((u) => u.allocationId === null || (s.wholeBy !== u.allocationId && !s.shared.has(u.allocationId)));
+        s.foreignMiB = s.foreign.reduce((sum, u) => sum + (u.usedMemoryMiB ?? 0), 0);
+      }
+      if (this.isWholeFree(s)) whole++;
+    }
+    this.wholeFreeCount = whole;
+    this.presentCount = present;
+    this.largestGpuMiB = largest;
+  }
+}
