@@ -25,6 +25,9 @@ import { historyRoutes } from './http/routes/history.ts';
 import { buildOpenApi } from './http/openapi.ts';
 import { staticRoutes } from './http/static.ts';
 import { Metrics } from './metrics.ts';
+import { SchedulerEngine } from './scheduler/engine.ts';
+import { SchedulerService } from './scheduler/service.ts';
+import { schedulerRoutes } from './http/routes/scheduler.ts';
 
 export interface AppDeps {
   clock?: Clock;
@@ -44,6 +47,7 @@ export interface App {
   readonly hub: EventHub;
   readonly loop: MonitorLoop;
   readonly board: StatusBoard;
+  readonly engine: SchedulerEngine;
   readonly http: HttpServer;
   close(): Promise<void>;
 }
@@ -69,6 +73,12 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   board.onSnapshot((s) => {
     metrics.update(s);
     hub.publish('resource_status', s);
+  });
+
+  const engine = new SchedulerEngine({ clock, node, leases: { defaultMs: config.scheduler.leaseDefaultMs, maxMs: config.scheduler.leaseMaxMs } });
+  const scheduler = new SchedulerService({
+    engine, hub, board, clock, log: log.child({ part: 'scheduler' }),
+    ...(config.resources ? { declared: { resources: config.resources } } : {}),
   });
 
   const loop = new MonitorLoop({ clock, timeoutMs: config.monitor.sampleTimeoutMs, maxBackoffMs: config.monitor.maxBackoffMs });
@@ -117,9 +127,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.get('/', auth.loginRedirect());
   app.use(staticRoutes());
   app.use(auth.middleware());
+  app.use(express.json({ limit: '1mb' }));
   app.get('/api/events', sse.handler());
   app.use(statusRoutes(() => board.snapshot()));
   app.use(historyRoutes(history, () => clock.now()));
+  app.use(schedulerRoutes(engine));
   const openapi = buildOpenApi();
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openapi);
@@ -137,12 +149,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const { port } = http.address() as AddressInfo;
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   const url = `http://${hostForUrl}:${port}`;
+  scheduler.start();
   await loop.start();
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       await loop.stop();
+      scheduler.stop();
       sse.closeAll();
       await sockets.close();
       http.closeAllConnections();
@@ -150,5 +164,5 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       hub.close();
     })());
 
-  return { config, url, token, hub, loop, board, http, close };
+  return { config, url, token, hub, loop, board, engine, http, close };
 }

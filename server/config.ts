@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import YAML from 'yaml';
+import { DeclaredInventorySchema, type DeclaredInventory } from './scheduler/inventory.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const percent = z.coerce.number().min(0).max(100);
@@ -62,6 +63,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'health.gpuMemory.critical', flag: '--health-gpu-memory-critical <pct>', env: ['ARBITER_HEALTH_GPU_MEMORY_CRITICAL'], schema: percent, default: 98, doc: 'GPU memory used % from which a GPU is critical' },
   { key: 'health.containerMemory.warning', flag: '--health-container-memory-warning <pct>', env: ['ARBITER_HEALTH_CONTAINER_MEMORY_WARNING'], schema: percent, default: 90, doc: 'container memory % of its limit from which it is warning' },
   { key: 'health.containerMemory.critical', flag: '--health-container-memory-critical <pct>', env: ['ARBITER_HEALTH_CONTAINER_MEMORY_CRITICAL'], schema: percent, default: 98, doc: 'container memory % of its limit from which it is critical' },
+  { key: 'scheduler.leaseDefaultMs', flag: '--lease-default-ms <ms>', env: ['ARBITER_LEASE_DEFAULT_MS'], schema: int(1000, 7 * 86_400_000), default: 600_000, doc: 'lease of an allocation whose request names none' },
+  { key: 'scheduler.leaseMaxMs', flag: '--lease-max-ms <ms>', env: ['ARBITER_LEASE_MAX_MS'], schema: int(1000, 7 * 86_400_000), default: 86_400_000, doc: 'longest lease granted or renewed (longer asks are cut to it)' },
   { key: 'push.replayCount', flag: '--replay-count <n>', env: ['ARBITER_REPLAY_COUNT'], schema: int(1, 1_000_000), default: 1000, doc: 'events kept for resume (count)' },
   { key: 'push.replayMaxAgeMs', flag: '--replay-max-age-ms <ms>', env: ['ARBITER_REPLAY_MAX_AGE_MS'], schema: int(1000, 86_400_000), default: 600_000, doc: 'events kept for resume (age)' },
   { key: 'push.heartbeatMs', flag: '--heartbeat-ms <ms>', env: ['ARBITER_HEARTBEAT_MS'], schema: int(1000, 15_000), default: 15_000, doc: 'SSE comment heartbeat interval (at most 15 s)' },
@@ -83,6 +86,9 @@ export interface Config {
     dockerIntervalMs: number; dockerHost?: string; dockerStatsMode: 'one-shot' | 'stream'; dockerResyncMs: number;
     sampleTimeoutMs: number; maxBackoffMs: number; inventoryIntervalMs: number; historySeconds: number };
   health: Record<'cpu' | 'memory' | 'disk' | 'gpuTemperature' | 'gpuMemory' | 'containerMemory', { warning: number; critical: number }>;
+  scheduler: { leaseDefaultMs: number; leaseMaxMs: number };
+  /** declared inventory (config file only, key `resources`): replaces what the monitor reports for what it names */
+  resources?: DeclaredInventory['resources'];
   push: { replayCount: number; replayMaxAgeMs: number; heartbeatMs: number; retryMs: number; maxBufferedEvents: number };
 }
 
@@ -137,7 +143,9 @@ function readConfigFile(path: string): Record<string, unknown> {
   }
 }
 
-const KNOWN_FILE_KEYS = new Set(OPTIONS.map((o) => o.key));
+/** Structured options that only a config file can give. */
+const FILE_ONLY_KEYS = new Set(['resources']);
+const KNOWN_FILE_KEYS = new Set([...OPTIONS.map((o) => o.key), ...FILE_ONLY_KEYS]);
 
 function checkUnknownKeys(file: Record<string, unknown>, path: string, prefix = ''): void {
   for (const [k, v] of Object.entries(file)) {
@@ -191,7 +199,18 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
     }
     setPath(out, opt.key, parsed.data);
   }
+  if (file.resources !== undefined) {
+    const parsed = DeclaredInventorySchema.safeParse({ resources: file.resources });
+    if (!parsed.success) {
+      const i = parsed.error.issues[0]!;
+      throw new ConfigError(`invalid "${i.path.join('.')}" in ${configPath}: ${i.message}`);
+    }
+    out.resources = parsed.data.resources;
+  }
   const config = out as unknown as Config;
+  if (config.scheduler.leaseDefaultMs > config.scheduler.leaseMaxMs) {
+    throw new ConfigError(`invalid leases: default ${config.scheduler.leaseDefaultMs} ms must not exceed max ${config.scheduler.leaseMaxMs} ms`);
+  }
   for (const kind of ['cpu', 'memory', 'disk', 'gpuTemperature', 'gpuMemory', 'containerMemory'] as const) {
     const t = config.health[kind];
     if (t.warning > t.critical) {

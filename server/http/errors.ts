@@ -2,6 +2,8 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { z } from 'zod';
 import type { Logger } from '../log.ts';
+import { SchedulerError } from '../scheduler/engine.ts';
+import { SCHEDULER_ERROR_STATUS } from '../../shared/scheduler.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -44,6 +46,7 @@ export function errorBoundary(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     let e: HttpError;
     if (err instanceof HttpError) e = err;
+    else if (err instanceof SchedulerError) e = new HttpError(SCHEDULER_ERROR_STATUS[err.code], err.code, err.message, err.details);
     else if (isBodyParserError(err)) e = new HttpError(err.status, 'invalid_request', err.message);
     else {
       log.error({ err, method: req.method, url: req.originalUrl }, 'unhandled error');

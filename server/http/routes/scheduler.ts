@@ -1,0 +1,101 @@
+/**
+ * Requests, allocations, the conflict queue and conflicts over REST. Scheduler errors carry their HTTP status
+ * (SCHEDULER_ERROR_STATUS) and go through the one error boundary.
+ */
+import { Router } from 'express';
+import { z } from 'zod';
+import { QueueOrderSchema, RequestInputSchema } from '../../../shared/scheduler.ts';
+import type { SchedulerEngine } from '../../scheduler/engine.ts';
+import { HttpError, parseInput } from '../errors.ts';
+
+const IdParams = z.object({ id: z.string().min(1).max(128) });
+const page = {
+  limit: z.coerce.number({ error: 'expected an integer 1–1000' }).int({ error: 'expected an integer 1–1000' }).min(1, 'expected an integer 1–1000').max(1000, 'expected an integer 1–1000').default(100),
+  offset: z.coerce.number({ error: 'expected a non-negative integer' }).int({ error: 'expected a non-negative integer' }).min(0, 'expected a non-negative integer').default(0),
+};
+export const QueueQuerySchema = z.strictObject({ order: QueueOrderSchema.default('fifo'), ...page });
+export const ConflictsQuerySchema = z.strictObject({ status: z.enum(['open', 'resolved', 'all']).default('open'), order: QueueOrderSchema.default('fifo'), ...page });
+export const RenewBodySchema = z.strictObject({ leaseMs: z.int().min(1).max(7 * 24 * 3600_000).optional() });
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+
+export function schedulerRoutes(engine: SchedulerEngine): Router {
+  const r = Router();
+  const notFound = (what: string, id: string) => new HttpError(404, 'not_found', `no ${what} with id ${id}`);
+
+  r.post('/api/requests', (req, res) => {
+    const key = req.header('idempotency-key');
+    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+      throw new HttpError(400, 'invalid_request', 'invalid header: Idempotency-Key: 1–128 printable ASCII characters', [{ field: 'Idempotency-Key', message: '1–128 printable ASCII characters' }]);
+    }
+    const body = parseInput(RequestInputSchema, req.body, 'body');
+    const result = engine.submit(body, key ? { idempotencyKey: key } : {});
+    const granted = result.request.status !== 'queued';
+    res.status(granted ? 201 : 202).json({
+      request: result.request,
+      ...(result.allocation ? { allocation: result.allocation } : {}),
+      ...(result.conflict ? { conflict: result.conflict } : {}),
+      ...(result.replayed ? { replayed: true } : {}),
+    });
+  });
+  r.get('/api/requests/:id', (req, res) => {
+    const { id } = parseInput(IdParams, req.params, 'params');
+    const request = engine.request(id);
+    if (!request) throw notFound('request', id);
+    res.json(request);
+  });
+  r.delete('/api/requests/:id', (req, res) => {
+    const { id } = parseInput(IdParams, req.params, 'params');
+    res.json(engine.cancel(id));
+  });
+
+  r.get('/api/allocations', (_req, res) => {
+    res.json({ allocations: engine.listAllocations('active') });
+  });
+  r.post('/api/allocations/:id/renew', (req, res) => {
+    const { id } = parseInput(IdParams, req.params, 'params');
+    const body = parseInput(RenewBodySchema, req.body ?? {}, 'body');
+    res.json(engine.renew(id, body.leaseMs));
+  });
+  r.delete('/api/allocations/:id', (req, res) => {
+    const { id } = parseInput(IdParams, req.params, 'params');
+    res.json(engine.release(id));
+  });
+
+  r.get('/api/queue', (req, res) => {
+    const q = parseInput(QueueQuerySchema, req.query, 'query');
+    const { total, items } = engine.listQueue(q.order, q.limit, q.offset);
+    res.json({ order: q.order, total, limit: q.limit, offset: q.offset, items });
+  });
+  r.get('/api/conflicts', (req, res) => {
+    const q = parseInput(ConflictsQuerySchema, req.query, 'query');
+    let list = q.status === 'open' ? engine.openConflicts() : engine.conflicts();
+    if (q.status === 'resolved') list = list.filter((c) => c.status === 'resolved');
+    list = [...list].sort(q.order === 'fifo'
+      ? (a, b) => a.openedAt - b.openedAt || (a.id < b.id ? -1 : 1)
+      : (a, b) => b.severity - a.severity || a.openedAt - b.openedAt || (a.id < b.id ? -1 : 1));
+    res.json({ status: q.status, order: q.order, total: list.length, items: list.slice(q.offset, q.offset + q.limit) });
+  });
+  r.get('/api/conflicts/:id', (req, res) => {
+    const { id } = parseInput(IdParams, req.params, 'params');
+    const c = engine.conflict(id);
+    if (!c) throw notFound('conflict', id);
+    res.json(c);
+  });
+  r.post('/api/conflicts/:id/resolve', (req, res) => {
+    const { id } = parseInput(IdParams, req.params, 'params');
+    const c = engine.conflict(id);
+    if (!c) throw notFound('conflict', id);
+    if (c.status !== 'open') throw new HttpError(409, 'invalid_state', `conflict ${id} is already resolved (${c.resolution ?? 'resolved'})`);
+    engine.decide({ force: true });
+    const after = engine.conflict(id)!;
+    if (after.status === 'open') {
+      throw new HttpError(409, 'cannot_resolve', `the ${engine.strategyName} strategy cannot resolve it now: ${after.message ?? 'the request still does not fit'} (it does not preempt)`, { conflict: after });
+    }
+    res.json(after);
+  });
+
+  r.get('/api/strategy', (_req, res) => {
+    res.json({ name: engine.strategyName });
+  });
+  return r;
+}

@@ -1,0 +1,99 @@
+/**
+ * The schema, as versioned migrations (applied by db.ts, in order, one transaction each). Never edit a migration
+ * that has shipped: add the next version. Entities are stored whole as JSON (`data`, the source of truth) next to
+ * the columns that queries filter and sort on.
+ */
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  /** 1, 2, 3… in order */
+  version: number;
+  name: string;
+  up: string | ((db: Database.Database) => void);
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'scheduler: requests, allocations, conflicts, decisions, meta',
+    up: `
+      CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+
+      CREATE TABLE requests (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        grp TEXT,
+        priority INTEGER NOT NULL,
+        submitted_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        -- the newest request submitted with a key holds it (see scheduler-store.ts)
+        idempotency_key TEXT UNIQUE,
+        allocation_id TEXT,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX requests_status ON requests (status, submitted_at);
+      CREATE INDEX requests_owner ON requests (owner, submitted_at);
+      CREATE INDEX requests_ended ON requests (updated_at) WHERE status NOT IN ('queued', 'granted');
+
+      CREATE TABLE allocations (
+        id TEXT PRIMARY KEY,
+        request_id TEXT NOT NULL REFERENCES requests (id) DEFERRABLE INITIALLY DEFERRED,
+        state TEXT NOT NULL,
+        node TEXT NOT NULL,
+        granted_at INTEGER NOT NULL,
+        lease_expires_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX allocations_request ON allocations (request_id);
+      CREATE INDEX allocations_active ON allocations (lease_expires_at) WHERE state = 'active';
+
+      CREATE TABLE conflicts (
+        id TEXT PRIMARY KEY,
+        key TEXT NOT NULL,
+        type TEXT NOT NULL,
+        severity INTEGER NOT NULL,
+        request_id TEXT,
+        status TEXT NOT NULL,
+        opened_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        resolved_at INTEGER,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX conflicts_status ON conflicts (status, opened_at);
+      CREATE INDEX conflicts_opened ON conflicts (opened_at);
+      CREATE INDEX conflicts_request ON conflicts (request_id);
+      CREATE INDEX conflicts_resolved ON conflicts (resolved_at) WHERE status = 'resolved';
+
+      -- the decision log: every change record, in order; batch = one engine operation
+      CREATE TABLE decisions (
+        seq INTEGER PRIMARY KEY,
+        batch INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        entity_id TEXT,
+        request_id TEXT,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX decisions_entity ON decisions (entity_id);
+      CREATE INDEX decisions_request ON decisions (request_id);
+    `,
+  },
+  {
+    version: 2,
+    name: 'push: events',
+    up: `
+      -- pushed events that must survive a restart (every type but resource_status); ids are the hub's
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        data TEXT NOT NULL
+      );
+    `,
+  },
+];
