@@ -71,8 +71,21 @@ export class MemoryIdStore implements IdStore {
   }
 }
 
+/**
+ * Durable copy of the events that must survive restarts (every type but the coalesced status snapshots): a client
+ * that resumes after a restart, or from before the memory window, still gets every one it missed.
+ */
+export interface EventArchive {
+  append(env: Envelope): void;
+  /** stored envelopes with id > lastId of the given types, in id order */
+  after(lastId: number, types: Iterable<EventType>, limit?: number): Envelope[];
+  oldestId(): number | null;
+  maxId(): number | null;
+}
+
 export interface HubOptions {
   clock: Clock;
+  archive?: EventArchive;
   replayCount: number;
   replayMaxAgeMs: number;
   ids: IdStore;
@@ -86,6 +99,9 @@ export interface ReplayResult {
 }
 
 export type HubListener = (ev: StoredEvent) => void;
+
+/** Most archived events replayed to one client at once; more is reported as a gap. */
+export const REPLAY_ARCHIVE_LIMIT = 10_000;
 
 export class EventHub {
   private nextId: number;
@@ -101,7 +117,8 @@ export class EventHub {
 
   constructor(private readonly opts: HubOptions) {
     this.idBlock = opts.idBlock ?? 10_000;
-    this.nextId = opts.ids.load();
+    // never below what the archive already holds (an id file lost or older than the database)
+    this.nextId = Math.max(opts.ids.load(), (opts.archive?.maxId() ?? 0) + 1);
     this.reservedUntil = this.nextId;
     this.ring = new Array(opts.replayCount);
   }
@@ -116,6 +133,7 @@ export class EventHub {
       this.opts.ids.save(this.reservedUntil);
     }
     const ev = new StoredEvent({ id: this.nextId++, type, ts: this.opts.clock.now(), data });
+    if (this.opts.archive && !COALESCED_TYPES.has(type)) this.opts.archive.append(ev.env);
     const cap = this.ring.length;
     this.ring[(this.head + this.size) % cap] = ev;
     if (this.size < cap) this.size++;
@@ -140,23 +158,37 @@ export class EventHub {
     return new Map(this.counts);
   }
 
-  /** Events after `lastEventId` of the given types. A resume point outside the window is reported as a gap and
-   * the events go on from the oldest one still kept. */
+  /**
+   * Events after `lastEventId` of the given types. From the memory window when it reaches back far enough; else
+   * the archived types come from the archive (status snapshots may be skipped: only the newest ones are kept).
+   * A resume point that nothing can serve any more is reported as a gap, and the events go on from the oldest kept.
+   */
   replay(lastEventId: number, types: ReadonlySet<EventType>): ReplayResult {
     this.trimByAge();
     const window = this.window();
     const oldestId = window[0]?.id ?? null;
-    let gap: ReplayGap | undefined;
-    let from = lastEventId;
     if (lastEventId > this.lastId) {
-      gap = { lastEventId, oldestId, reason: 'ahead_of_server' };
-      from = 0;
-    } else if (lastEventId < this.lastId && (oldestId === null || lastEventId + 1 < oldestId)) {
-      gap = { lastEventId, oldestId, reason: 'out_of_window' };
-      from = 0;
+      return { gap: { lastEventId, oldestId, reason: 'ahead_of_server' }, events: window.filter((e) => types.has(e.type)) };
     }
-    const events = window.filter((e) => e.id > from && types.has(e.type));
-    return gap ? { gap, events } : { events };
+    const inWindow = lastEventId >= this.lastId || (oldestId !== null && lastEventId + 1 >= oldestId);
+    if (inWindow) return { events: window.filter((e) => e.id > lastEventId && types.has(e.type)) };
+
+    const archive = this.opts.archive;
+    const archivedTypes = [...types].filter((t) => !COALESCED_TYPES.has(t));
+    if (!archive) {
+      return { gap: { lastEventId, oldestId, reason: 'out_of_window' }, events: window.filter((e) => types.has(e.type)) };
+    }
+    const archiveOldest = archive.oldestId();
+    const fromArchive = archivedTypes.length ? archive.after(lastEventId, archivedTypes, REPLAY_ARCHIVE_LIMIT).map((env) => new StoredEvent(env)) : [];
+    const byId = new Map<number, StoredEvent>();
+    for (const e of fromArchive) byId.set(e.id, e);
+    for (const e of window) if (e.id > lastEventId && types.has(e.type)) byId.set(e.id, e);
+    const events = [...byId.values()].sort((a, b) => a.id - b.id);
+    // lost: archived events trimmed away, or more than one batch to replay
+    const trimmed = archiveOldest !== null && lastEventId + 1 < archiveOldest && archivedTypes.length > 0;
+    const truncated = fromArchive.length >= REPLAY_ARCHIVE_LIMIT;
+    if (trimmed || truncated) return { gap: { lastEventId, oldestId: events[0]?.id ?? oldestId, reason: 'out_of_window' }, events };
+    return { events };
   }
 
   /** Write the exact next id so a clean restart continues without a jump. */

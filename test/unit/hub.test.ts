@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../server/clock.ts';
-import { EventHub, FileIdStore, MemoryIdStore, type StoredEvent } from '../../server/push/hub.ts';
+import { EventHub, FileIdStore, MemoryIdStore, type EventArchive, type StoredEvent } from '../../server/push/hub.ts';
+import type { Envelope } from '../../shared/events.ts';
 import { Outbox } from '../../server/push/outbox.ts';
 import type { EventType } from '../../shared/events.ts';
 
@@ -91,6 +92,46 @@ describe('EventHub', () => {
     store.save(42);
     expect(readFileSync(join(dir, 'event-id'), 'utf8')).toBe('42\n');
     expect(new FileIdStore(join(dir, 'event-id')).load()).toBe(42);
+  });
+});
+
+class MemoryArchive implements EventArchive {
+  envs: Envelope[] = [];
+  append(env: Envelope) { this.envs.push(env); }
+  after(lastId: number, types: Iterable<EventType>, limit = 1000) {
+    const t = new Set(types);
+    return this.envs.filter((e) => e.id > lastId && t.has(e.type)).slice(0, limit);
+  }
+  oldestId() { return this.envs[0]?.id ?? null; }
+  maxId() { return this.envs.at(-1)?.id ?? null; }
+}
+
+describe('EventHub with an archive', () => {
+  it('archives every type but resource_status and serves resumes from before the window, also after a restart', () => {
+    const archive = new MemoryArchive();
+    const ids = new MemoryIdStore();
+    const clock = new ManualClock();
+    const a = new EventHub({ clock, replayCount: 3, replayMaxAgeMs: 60_000, ids, archive, idBlock: 10 });
+    for (let i = 0; i < 8; i++) a.publish(i % 2 ? 'conflict' : 'resource_status', i); // ids 1..8, window 6..8
+    expect(archive.envs.map((e) => e.id)).toEqual([2, 4, 6, 8]);
+    expect(a.replay(1, ALL).gap).toBeUndefined();
+    expect(a.replay(1, ALL).events.map((e) => e.id)).toEqual([2, 4, 6, 7, 8]);
+    // restart: nothing in memory, the archive answers; ids go on past the archive
+    const b = new EventHub({ clock, replayCount: 3, replayMaxAgeMs: 60_000, ids: new MemoryIdStore(), archive, idBlock: 10 });
+    expect(b.publish('conflict', 'x').id).toBe(9);
+    const r = b.replay(3, new Set<EventType>(['conflict', 'resource_status']));
+    expect(r.gap).toBeUndefined();
+    expect(r.events.map((e) => e.id)).toEqual([4, 6, 8, 9]);
+  });
+
+  it('reports a gap when the archive was trimmed past the resume point', () => {
+    const archive = new MemoryArchive();
+    const h = new EventHub({ clock: new ManualClock(), replayCount: 2, replayMaxAgeMs: 60_000, ids: new MemoryIdStore(), archive });
+    for (let i = 0; i < 6; i++) h.publish('conflict', i);
+    archive.envs = archive.envs.filter((e) => e.id >= 3);
+    const r = h.replay(1, new Set<EventType>(['conflict']));
+    expect(r.gap).toEqual({ lastEventId: 1, oldestId: 3, reason: 'out_of_window' });
+    expect(r.events.map((e) => e.id)).toEqual([3, 4, 5, 6]);
   });
 });
 
