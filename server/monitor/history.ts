@@ -58,6 +58,18 @@ export class History {
     ring.push(tMs, value);
   }
 
+  /** Forget series with no point inside the window (containers, interfaces and mounts come and go). */
+  prune(nowMs: number): number {
+    let n = 0;
+    for (const [name, ring] of this.series) {
+      if (ring.newestMs <= nowMs - this.seconds * 1000) {
+        this.series.delete(name);
+        n++;
+      }
+    }
+    return n;
+  }
+
   names(): string[] {
     return [...this.series.keys()].sort();
   }

@@ -37,6 +37,8 @@ export type StatusListener = (name: string, status: SourceStatus) => void;
 export class MonitorLoop {
   private readonly entries = new Map<string, Entry>();
   private started = false;
+  /** after stop(), results of samples still in flight are dropped */
+  private stopped = false;
   private readonly statusListeners = new Set<StatusListener>();
 
   constructor(private readonly opts: LoopOptions) {}
@@ -81,6 +83,7 @@ export class MonitorLoop {
 
   async stop(): Promise<void> {
     this.started = false;
+    this.stopped = true;
     for (const e of this.entries.values()) {
       e.timer?.cancel();
       e.timer = null;
@@ -123,6 +126,7 @@ export class MonitorLoop {
     const clock = this.opts.clock;
     try {
       const sample = await this.withTimeout(e.source.sample(), e.source.name, 'sample');
+      if (this.stopped) return;
       e.status = { status: 'ok', lastSampleAt: clock.now(), lastErrorAt: e.status.lastErrorAt, consecutiveFailures: 0, nextRetryAt: null };
       e.onSample(sample);
     } catch (err) {
@@ -142,6 +146,7 @@ export class MonitorLoop {
     } finally {
       e.running = false;
     }
+    if (this.stopped) return;
     for (const l of this.statusListeners) l(e.source.name, { ...e.status });
   }
 

@@ -13,6 +13,7 @@ export class StatusBoard {
   private host: HostSample | null = null;
   private gpus: Gpu[] = [];
   private containers: Container[] = [];
+  private prunedAt = 0;
   private sources: Record<string, SourceStatus> = {};
   private readonly listeners = new Set<SnapshotListener>();
   private current: ResourceStatus;
@@ -33,6 +34,10 @@ export class StatusBoard {
   setHost(sample: HostSample): void {
     this.host = sample;
     recordHost(this.history, sample);
+    if (sample.sampledAt - this.prunedAt >= 60_000) {
+      this.prunedAt = sample.sampledAt;
+      this.history.prune(sample.sampledAt);
+    }
   }
 
   setGpus(gpus: Gpu[]): void {

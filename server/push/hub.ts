@@ -105,6 +105,7 @@ export const REPLAY_ARCHIVE_LIMIT = 10_000;
 
 export class EventHub {
   private nextId: number;
+  private closed = false;
   private reservedUntil: number;
   private readonly idBlock: number;
   /** replay window, oldest first; a ring of `replayCount` slots */
@@ -127,7 +128,9 @@ export class EventHub {
     return this.nextId - 1;
   }
 
-  publish<T>(type: EventType, data: T): StoredEvent {
+  publish<T>(type: EventType, data: T): StoredEvent | undefined {
+    // after close (a sample still in flight at shutdown): nothing is published and the next id stays as saved
+    if (this.closed) return undefined;
     if (this.nextId >= this.reservedUntil) {
       this.reservedUntil = this.nextId + this.idBlock;
       this.opts.ids.save(this.reservedUntil);
@@ -193,6 +196,8 @@ export class EventHub {
 
   /** Write the exact next id so a clean restart continues without a jump. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.opts.ids.save(this.nextId);
     this.reservedUntil = this.nextId;
     this.listeners.clear();

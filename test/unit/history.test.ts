@@ -50,6 +50,14 @@ describe('History', () => {
     expect(h.query('nope', 0, T0)).toEqual({ t: [], v: [] });
   });
 
+  it('forgets series with no point inside the window', () => {
+    const h = new History(60);
+    h.record('container.old.cpu', T0, 1);
+    h.record('cpu.total', T0 + 59_000, 2);
+    expect(h.prune(T0 + 60_000)).toBe(1);
+    expect(h.names()).toEqual(['cpu.total']);
+  });
+
   it('downsamples to step-aligned bucket means', () => {
     expect(downsample({ t: [0, 1000, 2000, 5000, 6000], v: [1, 2, 3, 10, 20] }, 5000)).toEqual({ t: [0, 5000], v: [2, 15] });
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../server/clock.ts';
-import { HostSource, type HostFs } from '../../server/monitor/sources/host.ts';
+import { HostSource, isVirtualInterface, type HostFs } from '../../server/monitor/sources/host.ts';
 import { parseMounts, parseProcStat, busyPercent, parseNetDev, parseMeminfo, parseCpuMHz } from '../../server/monitor/sources/procfs.ts';
 
 // Captured from a 2-core Linux VM; the second readings add known deltas.
@@ -36,6 +36,8 @@ tmpfs /dev/shm tmpfs rw,relatime,size=24684084k 0 0
 /dev/vda / ext4 rw,relatime,discard 0 0
 /dev/vda /etc/hosts ext4 rw,relatime 0 0
 /dev/sdb1 /mnt/big\\040disk xfs rw 0 0
+overlay /var/lib/containers/storage/overlay/abc/merged overlay rw 0 0
+/dev/sdc1 /var/lib/docker/volumes/v1/_data ext4 rw 0 0
 cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0
 `;
 
@@ -68,6 +70,11 @@ describe('procfs parsers', () => {
     expect(busyPercent(a.total, a.total)).toBe(0);
     expect(() => parseProcStat('intr 1')).toThrow(/no "cpu" line/);
   });
+  it('leaves loopback and container plumbing out of the network', () => {
+    for (const i of ['lo', 'veth1a2b', 'podman0', 'docker0', 'br-12ab', 'cni0', 'virbr0']) expect(isVirtualInterface(i), i).toBe(true);
+    for (const i of ['eth0', 'ens3', 'enp0s31f6', 'wlan0', 'ib0', 'bond0']) expect(isVirtualInterface(i), i).toBe(false);
+  });
+
   it('parses meminfo, net/dev and cpu MHz', () => {
     expect(parseMeminfo(MEMINFO).get('MemAvailable')).toBe(18513063);
     expect(parseNetDev(NETDEV(10, 20)).get('eth0')).toEqual({ rx: 10, tx: 20 });

@@ -77,12 +77,21 @@ describe('EventHub', () => {
     expect(ids.next).toBe(11); // block of 10 reserved on the first publish
     // crash (no close): the next process starts past everything that may have been handed out
     const b = hub({ ids }).hub;
-    expect(b.publish('hint', 'x').id).toBe(11);
+    expect(b.publish('hint', 'x')!.id).toBe(11);
     b.publish('hint', 'y');
     b.close();
     expect(ids.next).toBe(13);
     const c = hub({ ids }).hub;
-    expect(c.publish('hint', 'z').id).toBe(13);
+    expect(c.publish('hint', 'z')!.id).toBe(13);
+  });
+
+  it('publishes nothing after close, so the saved next id stays exact', () => {
+    const ids = new MemoryIdStore();
+    const h = hub({ ids }).hub;
+    h.publish('hint', 1);
+    h.close();
+    expect(h.publish('hint', 2)).toBeUndefined();
+    expect(ids.next).toBe(2);
   });
 
   it('persists the high-water mark in a file', () => {
@@ -118,7 +127,7 @@ describe('EventHub with an archive', () => {
     expect(a.replay(1, ALL).events.map((e) => e.id)).toEqual([2, 4, 6, 7, 8]);
     // restart: nothing in memory, the archive answers; ids go on past the archive
     const b = new EventHub({ clock, replayCount: 3, replayMaxAgeMs: 60_000, ids: new MemoryIdStore(), archive, idBlock: 10 });
-    expect(b.publish('conflict', 'x').id).toBe(9);
+    expect(b.publish('conflict', 'x')!.id).toBe(9);
     const r = b.replay(3, new Set<EventType>(['conflict', 'resource_status']));
     expect(r.gap).toBeUndefined();
     expect(r.events.map((e) => e.id)).toEqual([4, 6, 8, 9]);
@@ -139,7 +148,7 @@ describe('Outbox', () => {
   it('keeps only the newest resource_status but every other event, in order, up to its bound', () => {
     const { hub: h } = hub();
     const box = new Outbox(3);
-    const e = (t: EventType) => h.publish(t, null);
+    const e = (t: EventType) => h.publish(t, null)!;
     expect(box.add(e('resource_status'))).toBe(true);
     expect(box.add(e('hint'))).toBe(true);
     expect(box.add(e('resource_status'))).toBe(true);

@@ -81,6 +81,24 @@ describe('MonitorLoop', () => {
     expect(src.calls).toBe(2);
   });
 
+  it('drops the result of a sample still in flight at stop', async () => {
+    let finish: (v: number) => void = () => {};
+    const slow: Source<number> = { name: 'host', sample: () => new Promise<number>((r) => (finish = r)) };
+    const clock = new ManualClock();
+    const loop = new MonitorLoop({ clock, timeoutMs: 10_000, maxBackoffMs: 8000 });
+    const samples: number[] = [];
+    let statuses = 0;
+    loop.add(slow, 1000, (v) => samples.push(v));
+    loop.onStatus(() => statuses++);
+    await loop.start();
+    await clock.advance(0);
+    await loop.stop();
+    finish(42);
+    await clock.advance(0);
+    expect(samples).toEqual([]);
+    expect(statuses).toBe(0);
+  });
+
   it('rejects adding the same source twice', () => {
     const { loop } = setup(new ScriptedSource('host', (n) => n));
     expect(() => loop.add(new ScriptedSource('host', (n) => n), 1000, () => {})).toThrow(/added twice/);

@@ -42,7 +42,7 @@ export interface HostSourceOptions {
   fs?: HostFs;
   hostname?: () => string;
   cpuInventory?: () => Promise<CpuInventory>;
-  /** network interfaces left out (default: loopback) */
+  /** network interfaces left out (default: loopback and container plumbing, see isVirtualInterface) */
   ignoreInterfaces?: (iface: string) => boolean;
 }
 
@@ -163,7 +163,7 @@ export class HostSource implements Source<HostSample> {
   private networkRates(now: number, counters: Map<string, NetCounters>): NetworkInterface[] {
     const prev = this.prevNet;
     this.prevNet = { at: now, counters };
-    const ignore = this.opts.ignoreInterfaces ?? ((i: string) => i === 'lo');
+    const ignore = this.opts.ignoreInterfaces ?? isVirtualInterface;
     const dt = prev ? (now - prev.at) / 1000 : 0;
     const out: NetworkInterface[] = [];
     for (const [iface, c] of counters) {
@@ -232,6 +232,11 @@ export class HostSource implements Source<HostSample> {
       network: f.network,
     };
   }
+}
+
+/** Loopback and the per-container plumbing of Docker, Podman, CNI and libvirt: not the host's own network. */
+export function isVirtualInterface(iface: string): boolean {
+  return iface === 'lo' || /^(veth|cni|podman|docker|br-|virbr|flannel|cali|vxlan|tunl|kube-ipvs)/.test(iface);
 }
 
 function diskFigures(m: MountEntry, size: number, used: number, available: number): Omit<Disk, 'health'> {

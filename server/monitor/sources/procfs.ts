@@ -85,6 +85,9 @@ const PSEUDO_FS = new Set([
   'devfs', 'sockfs', 'pipefs', 'anon_inodefs', 'shm', 'none',
 ]);
 
+/** Mounts inside container engines' storage (each container's root, volumes): the engine's, not the host's disks. */
+const CONTAINER_STORAGE = /^\/(var\/lib\/(docker|containers|containerd|kubelet)|run\/(containers|docker|containerd|netns))\//;
+
 function unescapeMount(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
@@ -94,7 +97,7 @@ export function parseMounts(text: string): MountEntry[] {
   const byDevice = new Map<string, MountEntry>();
   for (const line of text.split('\n')) {
     const [device, mount, fsType] = line.split(' ');
-    if (!device || !mount || !fsType || PSEUDO_FS.has(fsType)) continue;
+    if (!device || !mount || !fsType || PSEUDO_FS.has(fsType) || CONTAINER_STORAGE.test(mount)) continue;
     const entry = { device: unescapeMount(device), mount: unescapeMount(mount), fsType };
     const seen = byDevice.get(entry.device);
     if (!seen || entry.mount.length < seen.mount.length) byDevice.set(entry.device, entry);
