@@ -1,0 +1,109 @@
+/**
+ * Arbiter benchmarks: `npm run bench [-- --only <name>[,<name>…]] [-- --quick] [-- --out <file.md>]`.
+ * Each benchmark prints a markdown section; see bench/RESULTS.md for the figures and what they mean.
+ *   monitor-cpu      the monitor's own CPU at 1 s sampling, one client, vs sampling off
+ *   latency          publish-to-client latency with 1, 100 and 1,000 clients (half SSE, half socket.io)
+ *   heap-per-client  server heap per idle connected client
+ *   fanout           (diagnostic) the server's serial fan-out per event, seen from inside, vs client receipt
+ *   gpu-parse        parse cost of the gpu source (nvidia-smi CSV/XML)
+ *   docker-stats     (only with --only) the docker source with 50 containers; needs Podman/Docker
+ *   scheduler-queue  (only with --only) the scheduler's queue and decision pass
+ *   store            (only with --only) SQLite store throughput
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import os from 'node:os';
+import { cleanupSync, installCleanupHandlers, machine, machineBusyPercent, machineTicks, setQuietBudget, ulimitN, waitQuiet, type BenchOptions, type BenchResult } from './lib.ts';
+
+type Bench = () => Promise<{ run: (o: BenchOptions) => Promise<BenchResult> }>;
+/** Loaded when selected, so that one benchmark's imports cannot break the others. */
+const BENCHMARKS: Record<string, Bench> = {
+  'monitor-cpu': () => import('./monitor-cpu.ts'),
+  latency: () => import('./latency.ts'),
+  'heap-per-client': () => import('./heap-per-client.ts'),
+  fanout: () => import('./fanout.ts'),
+  'gpu-parse': () => import('./gpu-parse.ts'),
+  'docker-stats': () => import('./docker-stats.ts'),
+  'scheduler-queue': () => import('./scheduler-queue.ts'),
+  store: () => import('./store.ts'),
+};
+/** Run by default; the others only with --only (docker-stats needs a container engine and starts 50 containers;
+ * scheduler-queue and store are their owners' to add here once they fit the ~5 min budget). */
+const DEFAULT = ['monitor-cpu', 'latency', 'heap-per-client', 'fanout', 'gpu-parse'];
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    'quiet-wait': { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write(`usage: npm run bench -- [--only ${Object.keys(BENCHMARKS).join('|')}[,…]] [--quick] [--out results.md] [--quiet-wait <s>]\n  --quiet-wait: seconds in all the run may wait for other load on the machine to calm down (default 30, quick 10)\n`);
+  process.exit(0);
+}
+const names = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : DEFAULT;
+const unknown = names.filter((n) => !(n in BENCHMARKS));
+if (unknown.length) {
+  process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}\n`);
+  process.exit(2);
+}
+
+/** The tree measured: HEAD plus how many files differ from it (the server is worked on in parallel). */
+function gitState(): string {
+  try {
+    const git = (...a: string[]) => execFileSync('git', a, { cwd: new URL('..', import.meta.url), encoding: 'utf8' }).trim();
+    const changed = git('status', '--porcelain').split('\n').filter(Boolean).length;
+    return `commit ${git('rev-parse', '--short', 'HEAD')}${changed ? ` + ${changed} changed/untracked paths in the working tree` : ''}`;
+  } catch {
+    return 'unknown (no git)';
+  }
+}
+
+installCleanupHandlers();
+const opts: BenchOptions = { quick: values.quick };
+setQuietBudget(Number(values['quiet-wait'] ?? (opts.quick ? 10 : 30)) * 1000);
+const m = machine();
+const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+const sections: string[] = [
+  `# Arbiter benchmarks${opts.quick ? ' (quick)' : ''}`,
+  '',
+  `- command: \`${command}\``,
+  `- date: ${new Date().toISOString()}`,
+  `- machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, ${m.kernel}, Node ${m.node}, ulimit -n ${ulimitN()}`,
+  `- code: ${gitState()}`,
+  `- load average at start: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`,
+  '',
+];
+process.stdout.write(`${sections.join('\n')}\n`);
+
+const started = Date.now();
+let failed = 0;
+for (const name of names) {
+  process.stderr.write(`bench: ${name}…\n`);
+  const quiet = await waitQuiet();
+  const t0 = Date.now();
+  const m0 = machineTicks();
+  try {
+    const r = await (await BENCHMARKS[name]!()).run(opts);
+    const busy = machineBusyPercent(m0, machineTicks());
+    const text = `${r.markdown}\n_${name} took ${((Date.now() - t0) / 1000).toFixed(0)} s; machine busy ${busy.toFixed(0)} % of one core on average (all processes, ${m.cores} cores), load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}; before it, other load ${quiet.busyPercent.toFixed(0)} % of one core after waiting ${(quiet.waitedMs / 1000).toFixed(0)} s for a quiet machine_\n`;
+    sections.push(text);
+    process.stdout.write(`${text}\n`);
+  } catch (e) {
+    failed++;
+    const text = `## ${name}\n\n**failed**: ${e instanceof Error ? e.message : String(e)}\n`;
+    sections.push(text);
+    process.stdout.write(`${text}\n`);
+  } finally {
+    cleanupSync();
+  }
+}
+const tail = `_total ${((Date.now() - started) / 1000).toFixed(0)} s_`;
+sections.push(tail);
+process.stdout.write(`${tail}\n`);
+if (values.out) writeFileSync(values.out, `${sections.join('\n')}\n`);
+process.exit(failed ? 1 : 0);
