@@ -14,7 +14,7 @@ export const COALESCED_TYPES: ReadonlySet<EventType> = new Set(['resource_status
 
 /** An envelope with its serialized forms, computed once and shared by every client. */
 export class StoredEvent {
-  private sseFrame: string | undefined;
+  private sseFrame: Buffer | undefined;
   readonly json: string;
   constructor(readonly env: Envelope) {
     this.json = JSON.stringify(env);
@@ -25,9 +25,9 @@ export class StoredEvent {
   get type(): EventType {
     return this.env.type;
   }
-  /** The SSE frame: `id:`, `event:`, one `data:` line with the whole envelope. */
-  get sse(): string {
-    return (this.sseFrame ??= `id: ${this.env.id}\nevent: ${this.env.type}\ndata: ${this.json}\n\n`);
+  /** The SSE frame: `id:`, `event:`, one `data:` line with the whole envelope; encoded once for every client. */
+  get sse(): Buffer {
+    return (this.sseFrame ??= Buffer.from(`id: ${this.env.id}\nevent: ${this.env.type}\ndata: ${this.json}\n\n`));
   }
 }
 

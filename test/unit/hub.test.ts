@@ -27,7 +27,7 @@ describe('EventHub', () => {
       { id: 1, type: 'resource_status', ts: clock.now(), data: { a: 1 } },
       { id: 2, type: 'hint', ts: clock.now(), data: { b: 2 } },
     ]);
-    expect(seen[0]!.sse).toBe(`id: 1\nevent: resource_status\ndata: ${JSON.stringify(seen[0]!.env)}\n\n`);
+    expect(seen[0]!.sse.toString()).toBe(`id: 1\nevent: resource_status\ndata: ${JSON.stringify(seen[0]!.env)}\n\n`);
     expect(h.lastId).toBe(2);
   });
 
