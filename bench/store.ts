@@ -4,8 +4,9 @@
  *              (request_granted + allocation_granted), half queued (request_queued + conflict_opened); each batch is
  *              one transaction (2 upserts + 2 decision rows). synchronous NORMAL (the default) and FULL (fsync per
  *              commit). Context: the API target is ≥ 2,000 POST /api/requests per second end to end.
- *   submit     a real SchedulerEngine.submit() with the store as its change listener (what one POST costs the
- *              scheduler and the store together; grants are released again so the node never fills up)
+ *   submit     a real SchedulerEngine: submit() and release() of an earlier grant per op (2 batches), without a
+ *              store (baseline), with the store as change listener, and with the hub archiving one event per
+ *              change record as SchedulerService wires it (separate commits, and one transaction per batch)
  *   append     EventStore.append() one envelope per transaction, appendMany() 100 per transaction, after() pages
  * Each figure is the rate over the whole run (file growing from empty) and the latency percentiles of one call.
  * `node --import tsx bench/store.ts [--quick]` or from bench/run.ts.
@@ -13,10 +14,11 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../server/clock.ts';
+import { EventHub } from '../server/push/hub.ts';
 import { SchedulerEngine } from '../server/scheduler/engine.ts';
 import { declaredInventory } from '../server/scheduler/inventory.ts';
 import { openDatabase, type Synchronous } from '../server/store/db.ts';
-import { EventStore } from '../server/store/event-store.ts';
+import { EventStore, SqliteIdStore } from '../server/store/event-store.ts';
 import { SchedulerStore } from '../server/store/scheduler-store.ts';
 import type { Envelope } from '../shared/events.ts';
 import type { Allocation, Change, Conflict, Request } from '../shared/scheduler.ts';
@@ -85,13 +87,27 @@ function benchApply(sync: Synchronous, n: number): Rate {
   }
 }
 
-function benchSubmit(n: number): Rate {
+type SubmitMode = 'engine only' | 'store' | 'store+events' | 'store+events, one transaction';
+
+/**
+ * A real engine.submit() per op, and a release() of an earlier grant (2 batches per op once 16 are held, so the
+ * node never fills up). `engine only`: no store (the baseline); `store`: each batch applied; `store+events`: as SchedulerService does it, apply then one archived hub event per change record (one
+ * commit each); `…one transaction`: the same wrapped in one transaction (one commit per submit).
+ */
+function benchSubmit(n: number, mode: SubmitMode): Rate {
   const dir = tempDir('arbiter-bench-store-');
   const db = openDatabase({ dataDir: dir });
   try {
     const store = new SchedulerStore(db);
+    const archive = new EventStore(db, { clock: systemClock });
+    const hub = new EventHub({ clock: systemClock, replayCount: 1000, replayMaxAgeMs: 60_000, ids: new SqliteIdStore(db), archive });
     const engine = new SchedulerEngine({ clock: systemClock });
-    engine.onChange((b) => store.apply(b));
+    const persist = (batch: readonly Change[]) => {
+      store.apply(batch);
+      if (mode !== 'store') for (const c of batch) hub.publish(c.kind.startsWith('conflict_') ? 'conflict' : 'scheduling_update', c);
+    };
+    const together = db.transaction(persist);
+    if (mode !== 'engine only') engine.onChange(mode === 'store+events, one transaction' ? (b) => together.immediate(b) : persist);
     engine.onSnapshot(declaredInventory('bench', { resources: { cpu: 64_000, memoryMiB: 512 * 1024, gpus: Array.from({ length: 8 }, (_, index) => ({ index, memoryMiB: 80 * 1024 })) } }));
     const held: string[] = [];
     const one = (i: number) => {
@@ -100,7 +116,9 @@ function benchSubmit(n: number): Rate {
       if (held.length > 16) engine.release(held.shift()!);
     };
     for (let i = 0; i < 500; i++) one(i);
-    return measure(n, one);
+    const rate = measure(n, one);
+    hub.close();
+    return rate;
   } finally {
     db.close();
     removeDir(dir);
@@ -137,7 +155,11 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
   const nFull = opts.quick ? 500 : 3_000;
   const normal = benchApply('normal', n);
   const full = benchApply('full', nFull);
-  const submit = benchSubmit(opts.quick ? 5_000 : 30_000);
+  const nSubmit = opts.quick ? 5_000 : 30_000;
+  const engineOnly = benchSubmit(nSubmit, 'engine only');
+  const submit = benchSubmit(nSubmit, 'store');
+  const submitEvents = benchSubmit(nSubmit, 'store+events');
+  const submitOneTx = benchSubmit(nSubmit, 'store+events, one transaction');
   const ev = benchEvents(n);
   const m = machine();
   const row = (what: string, r: Rate, unit: string) => [what, r.ops.toLocaleString('en'), `${Math.round(r.perSec).toLocaleString('en')} ${unit}/s`, fmt(r.p50us), fmt(r.p99us)];
@@ -149,7 +171,10 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
     table(['what', 'ops', 'rate', 'p50 µs', 'p99 µs'], [
       row('apply() submit batch, synchronous NORMAL (default)', normal, 'batches'),
       row('apply() submit batch, synchronous FULL', full, 'batches'),
-      row('engine.submit() + apply() (real engine)', submit, 'submits'),
+      row('engine submit + release, no store (baseline)', engineOnly, 'ops'),
+      row('engine submit + release, each batch apply()\'d (2 commits per op)', submit, 'ops'),
+      row('… + archived hub event per change record (as SchedulerService: a commit each)', submitEvents, 'ops'),
+      row('… the same, one transaction per batch (2 commits per op)', submitOneTx, 'ops'),
       row('events append(), one per transaction', ev.append, 'events'),
       row('events appendMany(), 100 per transaction', ev.appendMany, 'events'),
       row('events after(), pages of 1,000', ev.after, 'events'),
@@ -160,7 +185,7 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
     `${fmt(full.perSec / TARGET, 2)}× of it, which is why NORMAL is the default: it keeps every acknowledged commit ` +
     'across a process kill (kill -9), and loses only the last commits on an OS crash or power loss.',
   ].join('\n');
-  return { name: 'store', markdown, data: { normal, full, submit, events: ev } };
+  return { name: 'store', markdown, data: { normal, full, engineOnly, submit, submitEvents, submitOneTx, events: ev } };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -32,6 +32,13 @@ export interface OpenOptions {
   synchronous?: Synchronous;
   /** how long a statement waits for another connection's lock before SQLITE_BUSY @default 5000 */
   busyTimeoutMs?: number;
+  /**
+   * WAL pages after which a commit checkpoints the WAL into the database file (SQLite's default is 1000). A submit
+   * writes ~13 pages; checkpointing less often copies each hot page once for many commits, +30–50 % commits/s on
+   * this machine (bench/store.ts), for a WAL file of up to ~40 MB.
+   * @default 10000
+   */
+  walAutocheckpointPages?: number;
   /** @default MIGRATIONS (server/store/migrations.ts) */
   migrations?: readonly Migration[];
 }
@@ -58,6 +65,8 @@ export function openDatabase(opts: OpenOptions): Db {
   if (synchronous !== 'normal' && synchronous !== 'full') throw new Error(`synchronous must be "normal" or "full", not ${JSON.stringify(synchronous)}`);
   const busy = opts.busyTimeoutMs ?? 5000;
   if (!(Number.isInteger(busy) && busy >= 0)) throw new Error(`busyTimeoutMs must be an integer ≥ 0, not ${busy}`);
+  const checkpoint = opts.walAutocheckpointPages ?? 10_000;
+  if (!(Number.isInteger(checkpoint) && checkpoint >= 1)) throw new Error(`walAutocheckpointPages must be an integer ≥ 1, not ${checkpoint}`);
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const file = databasePath(opts.dataDir);
   const db = new Database(file);
@@ -66,6 +75,7 @@ export function openDatabase(opts: OpenOptions): Db {
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') throw new Error(`${file}: could not switch to WAL mode (journal_mode is ${String(mode)})`);
     db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma(`wal_autocheckpoint = ${checkpoint}`);
     db.pragma('foreign_keys = ON');
     migrate(db, opts.migrations ?? MIGRATIONS, file);
     return db;
