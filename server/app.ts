@@ -25,6 +25,9 @@ import { historyRoutes } from './http/routes/history.ts';
 import { buildOpenApi } from './http/openapi.ts';
 import { staticRoutes } from './http/static.ts';
 import { Metrics } from './metrics.ts';
+import { openDatabase } from './store/db.ts';
+import { SchedulerStore } from './store/scheduler-store.ts';
+import { EventStore } from './store/event-store.ts';
 import { SchedulerEngine } from './scheduler/engine.ts';
 import { SchedulerService } from './scheduler/service.ts';
 import { schedulerRoutes } from './http/routes/scheduler.ts';
@@ -63,11 +66,15 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const history = new History(config.monitor.historySeconds);
   const board = new StatusBoard(node, history, () => clock.now());
   const metrics = new Metrics();
+  const db = openDatabase({ dataDir: config.dataDir });
+  const schedulerStore = new SchedulerStore(db);
+  const archive = new EventStore(db, { clock });
   const hub = new EventHub({
     clock,
     replayCount: config.push.replayCount,
     replayMaxAgeMs: config.push.replayMaxAgeMs,
     ids: new FileIdStore(join(config.dataDir, 'event-id')),
+    archive,
   });
   hub.subscribe((ev) => metrics.events.inc({ type: ev.type }));
   board.onSnapshot((s) => {
@@ -78,6 +85,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const engine = new SchedulerEngine({ clock, node, leases: { defaultMs: config.scheduler.leaseDefaultMs, maxMs: config.scheduler.leaseMaxMs } });
   const scheduler = new SchedulerService({
     engine, hub, board, clock, log: log.child({ part: 'scheduler' }),
+    store: schedulerStore,
+    transact: (fn) => db.transaction(fn)(),
+    restore: schedulerStore.load(),
+    housekeeping: () => archive.trim({ maxCount: config.push.archiveCount, maxAgeMs: config.push.archiveMaxAgeMs }),
     ...(config.resources ? { declared: { resources: config.resources } } : {}),
   });
 
@@ -162,6 +173,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       http.closeAllConnections();
       await new Promise<void>((r) => http.close(() => r()));
       hub.close();
+      db.close();
     })());
 
   return { config, url, token, hub, loop, board, engine, http, close };

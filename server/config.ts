@@ -67,6 +67,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'scheduler.leaseMaxMs', flag: '--lease-max-ms <ms>', env: ['ARBITER_LEASE_MAX_MS'], schema: int(1000, 7 * 86_400_000), default: 86_400_000, doc: 'longest lease granted or renewed (longer asks are cut to it)' },
   { key: 'push.replayCount', flag: '--replay-count <n>', env: ['ARBITER_REPLAY_COUNT'], schema: int(1, 1_000_000), default: 1000, doc: 'events kept for resume (count)' },
   { key: 'push.replayMaxAgeMs', flag: '--replay-max-age-ms <ms>', env: ['ARBITER_REPLAY_MAX_AGE_MS'], schema: int(1000, 86_400_000), default: 600_000, doc: 'events kept for resume (age)' },
+  { key: 'push.archiveCount', flag: '--archive-count <n>', env: ['ARBITER_ARCHIVE_COUNT'], schema: int(1000, 100_000_000), default: 1_000_000, doc: 'scheduling and conflict events kept in the database for resume after restarts (count)' },
+  { key: 'push.archiveMaxAgeMs', flag: '--archive-max-age-ms <ms>', env: ['ARBITER_ARCHIVE_MAX_AGE_MS'], schema: int(60_000, 365 * 86_400_000), default: 7 * 86_400_000, doc: 'same, by age' },
   { key: 'push.heartbeatMs', flag: '--heartbeat-ms <ms>', env: ['ARBITER_HEARTBEAT_MS'], schema: int(1000, 15_000), default: 15_000, doc: 'SSE comment heartbeat interval (at most 15 s)' },
   { key: 'push.retryMs', flag: '--sse-retry-ms <ms>', env: ['ARBITER_SSE_RETRY_MS'], schema: int(100, 600_000), default: 2000, doc: 'reconnect delay advised to SSE clients (`retry:`)' },
   { key: 'push.maxBufferedEvents', flag: '--max-buffered-events <n>', env: ['ARBITER_MAX_BUFFERED_EVENTS'], schema: int(10, 1_000_000), default: 1000, doc: 'events a stalled client may have pending before it is disconnected' },
@@ -89,7 +91,7 @@ export interface Config {
   scheduler: { leaseDefaultMs: number; leaseMaxMs: number };
   /** declared inventory (config file only, key `resources`): replaces what the monitor reports for what it names */
   resources?: DeclaredInventory['resources'];
-  push: { replayCount: number; replayMaxAgeMs: number; heartbeatMs: number; retryMs: number; maxBufferedEvents: number };
+  push: { replayCount: number; replayMaxAgeMs: number; archiveCount: number; archiveMaxAgeMs: number; heartbeatMs: number; retryMs: number; maxBufferedEvents: number };
 }
 
 export class ConfigError extends Error {}

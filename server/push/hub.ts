@@ -163,8 +163,8 @@ export class EventHub {
 
   /**
    * Events after `lastEventId` of the given types. From the memory window when it reaches back far enough; else
-   * the archived types come from the archive (status snapshots may be skipped: only the newest ones are kept).
-   * A resume point that nothing can serve any more is reported as a gap, and the events go on from the oldest kept.
+   * the archived types come from the archive, and status snapshots from the window only (older ones are not
+   * kept). Whatever cannot be served any more is reported as a gap first; the events go on from the oldest kept.
    */
   replay(lastEventId: number, types: ReadonlySet<EventType>): ReplayResult {
     this.trimByAge();
@@ -187,10 +187,11 @@ export class EventHub {
     for (const e of fromArchive) byId.set(e.id, e);
     for (const e of window) if (e.id > lastEventId && types.has(e.type)) byId.set(e.id, e);
     const events = [...byId.values()].sort((a, b) => a.id - b.id);
-    // lost: archived events trimmed away, or more than one batch to replay
+    // lost: status snapshots older than the window, archived events trimmed away, or more than one batch to replay
+    const statusLost = archivedTypes.length < types.size;
     const trimmed = archiveOldest !== null && lastEventId + 1 < archiveOldest && archivedTypes.length > 0;
     const truncated = fromArchive.length >= REPLAY_ARCHIVE_LIMIT;
-    if (trimmed || truncated) return { gap: { lastEventId, oldestId: events[0]?.id ?? oldestId, reason: 'out_of_window' }, events };
+    if (statusLost || trimmed || truncated) return { gap: { lastEventId, oldestId: events[0]?.id ?? oldestId, reason: 'out_of_window' }, events };
     return { events };
   }
 

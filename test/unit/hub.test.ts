@@ -123,14 +123,21 @@ describe('EventHub with an archive', () => {
     const a = new EventHub({ clock, replayCount: 3, replayMaxAgeMs: 60_000, ids, archive, idBlock: 10 });
     for (let i = 0; i < 8; i++) a.publish(i % 2 ? 'conflict' : 'resource_status', i); // ids 1..8, window 6..8
     expect(archive.envs.map((e) => e.id)).toEqual([2, 4, 6, 8]);
-    expect(a.replay(1, ALL).gap).toBeUndefined();
+    // status 3 and 5 are gone (said so); every conflict is still served
+    expect(a.replay(1, ALL).gap).toMatchObject({ reason: 'out_of_window' });
     expect(a.replay(1, ALL).events.map((e) => e.id)).toEqual([2, 4, 6, 7, 8]);
+    expect(a.replay(1, new Set<EventType>(['conflict']))).toEqual({ events: expect.anything() });
+    expect(a.replay(1, new Set<EventType>(['conflict'])).gap).toBeUndefined();
     // restart: nothing in memory, the archive answers; ids go on past the archive
     const b = new EventHub({ clock, replayCount: 3, replayMaxAgeMs: 60_000, ids: new MemoryIdStore(), archive, idBlock: 10 });
     expect(b.publish('conflict', 'x')!.id).toBe(9);
-    const r = b.replay(3, new Set<EventType>(['conflict', 'resource_status']));
+    const r = b.replay(3, new Set<EventType>(['conflict']));
     expect(r.gap).toBeUndefined();
     expect(r.events.map((e) => e.id)).toEqual([4, 6, 8, 9]);
+    // status snapshots from before the restart are gone: said so, the conflicts still come
+    const withStatus = b.replay(3, new Set<EventType>(['conflict', 'resource_status']));
+    expect(withStatus.gap).toMatchObject({ lastEventId: 3, reason: 'out_of_window' });
+    expect(withStatus.events.map((e) => e.id)).toEqual([4, 6, 8, 9]);
   });
 
   it('reports a gap when the archive was trimmed past the resume point', () => {
