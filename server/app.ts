@@ -133,6 +133,17 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const sse = new SseServer(hub, config.push);
   const sockets = new SocketServer(http, hub, auth, config.push.maxBufferedEvents);
   metrics.clientCounts = () => ({ sse: sse.clientCount, 'socket.io': sockets.clientCount });
+  metrics.schedulerFigures = () => {
+    const openConflicts: Record<string, number> = {};
+    for (const c of engine.openConflicts()) openConflicts[c.type] = (openConflicts[c.type] ?? 0) + 1;
+    return { queued: engine.listQueue('fifo', 1, 0).total, allocations: engine.listAllocations('active').length, openConflicts };
+  };
+  engine.onChange((batch) => {
+    for (const c of batch) {
+      metrics.schedulingChanges.inc({ kind: c.kind });
+      if (c.kind === 'allocation_granted') metrics.grants.inc();
+    }
+  });
 
   app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses() }));
   app.get('/', auth.loginRedirect());

@@ -26,6 +26,28 @@ export class Metrics {
   private readonly ctrMemLimit = new Gauge({ name: 'arbiter_container_memory_limit_mib', help: 'container memory limit', labelNames: this.ctrLabels, registers: [this.registry] });
   private readonly ctrNet = new Gauge({ name: 'arbiter_container_network_bytes_per_second', help: 'container network rate', labelNames: [...this.ctrLabels, 'direction'], registers: [this.registry] });
   private readonly ctrRunning = new Gauge({ name: 'arbiter_container_running', help: '1 when the container runs', labelNames: this.ctrLabels, registers: [this.registry] });
+  /** set by the app: scheduler figures, read at scrape time */
+  schedulerFigures: () => { queued: number; allocations: number; openConflicts: Record<string, number> } = () => ({ queued: 0, allocations: 0, openConflicts: {} });
+  private readonly queueLength = new Gauge({
+    name: 'arbiter_queue_length', help: 'requests waiting in the conflict queue', registers: [this.registry],
+    collect: () => void this.queueLength.set(this.schedulerFigures().queued),
+  });
+  private readonly activeAllocations = new Gauge({
+    name: 'arbiter_allocations', help: 'active allocations', registers: [this.registry],
+    collect: () => void this.activeAllocations.set(this.schedulerFigures().allocations),
+  });
+  private readonly openConflicts = new Gauge({
+    name: 'arbiter_conflicts_open', help: 'open conflicts by type', labelNames: ['type'], registers: [this.registry],
+    collect: () => {
+      this.openConflicts.reset();
+      for (const type of ['resource_competition', 'priority_conflict', 'schedule_conflict']) {
+        this.openConflicts.set({ type }, this.schedulerFigures().openConflicts[type] ?? 0);
+      }
+    },
+  });
+  /** grants per second: rate(arbiter_grants_total[1m]) */
+  readonly grants = new Counter({ name: 'arbiter_grants_total', help: 'allocations granted', registers: [this.registry] });
+  readonly schedulingChanges = new Counter({ name: 'arbiter_scheduling_changes_total', help: 'scheduler change records by kind', labelNames: ['kind'], registers: [this.registry] });
   readonly events = new Counter({ name: 'arbiter_events_published_total', help: 'events published by the hub', labelNames: ['type'], registers: [this.registry] });
   /** set by the app: connected clients per transport, read at scrape time */
   clientCounts: () => Record<string, number> = () => ({});

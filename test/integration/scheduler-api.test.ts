@@ -110,6 +110,11 @@ describe('scheduler over REST and push', () => {
       expect(ErrorBodySchema.parse(await r.json()).error.message).toMatch(message);
     }
     expect((await call('GET', '/api/queue?order=sideways')).status).toBe(400);
+    const metrics = await (await call('GET', '/metrics')).text();
+    expect(metrics).toMatch(/^arbiter_queue_length 0$/m);
+    expect(metrics).toMatch(/^arbiter_allocations 2$/m);
+    expect(metrics).toMatch(/^arbiter_conflicts_open\{type="priority_conflict"\} 0$/m);
+    expect(metrics).toMatch(/^arbiter_grants_total 3$/m);
     expect((await call('GET', '/api/strategy')).status).toBe(200);
     expect(((await (await call('GET', '/api/strategy')).json()) as { name: string }).name).toBe('priority_based');
   });
