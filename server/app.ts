@@ -31,6 +31,8 @@ import { EventStore } from './store/event-store.ts';
 import { SchedulerEngine } from './scheduler/engine.ts';
 import { SchedulerService } from './scheduler/service.ts';
 import { schedulerRoutes } from './http/routes/scheduler.ts';
+import { HintService } from './hints/service.ts';
+import { hintRoutes } from './http/routes/hints.ts';
 
 export interface AppDeps {
   clock?: Clock;
@@ -51,6 +53,7 @@ export interface App {
   readonly loop: MonitorLoop;
   readonly board: StatusBoard;
   readonly engine: SchedulerEngine;
+  readonly hints: HintService;
   readonly http: HttpServer;
   close(): Promise<void>;
 }
@@ -91,6 +94,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     housekeeping: () => archive.trim({ maxCount: config.push.archiveCount, maxAgeMs: config.push.archiveMaxAgeMs }),
     ...(config.resources ? { declared: { resources: config.resources } } : {}),
   });
+
+  const hints = new HintService(engine, hub, clock, { leaseWarningMs: config.hints.leaseWarningMs, longWaitMs: config.hints.longWaitMs });
 
   const loop = new MonitorLoop({ clock, timeoutMs: config.monitor.sampleTimeoutMs, maxBackoffMs: config.monitor.maxBackoffMs });
   const host = deps.hostSource ?? new HostSource({ clock, thresholds: config.health, inventoryIntervalMs: config.monitor.inventoryIntervalMs });
@@ -154,6 +159,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.use(statusRoutes(() => board.snapshot()));
   app.use(historyRoutes(history, () => clock.now()));
   app.use(schedulerRoutes(engine));
+  app.use(hintRoutes(hints.book));
   const openapi = buildOpenApi();
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openapi);
@@ -172,6 +178,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   const url = `http://${hostForUrl}:${port}`;
   scheduler.start();
+  hints.start();
   await loop.start();
 
   let closing: Promise<void> | undefined;
@@ -179,6 +186,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     (closing ??= (async () => {
       await loop.stop();
       scheduler.stop();
+      hints.stop();
       sse.closeAll();
       await sockets.close();
       http.closeAllConnections();
@@ -187,5 +195,5 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       db.close();
     })());
 
-  return { config, url, token, hub, loop, board, engine, http, close };
+  return { config, url, token, hub, loop, board, engine, hints, http, close };
 }

@@ -65,6 +65,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'health.containerMemory.critical', flag: '--health-container-memory-critical <pct>', env: ['ARBITER_HEALTH_CONTAINER_MEMORY_CRITICAL'], schema: percent, default: 98, doc: 'container memory % of its limit from which it is critical' },
   { key: 'scheduler.leaseDefaultMs', flag: '--lease-default-ms <ms>', env: ['ARBITER_LEASE_DEFAULT_MS'], schema: int(1000, 7 * 86_400_000), default: 600_000, doc: 'lease of an allocation whose request names none' },
   { key: 'scheduler.leaseMaxMs', flag: '--lease-max-ms <ms>', env: ['ARBITER_LEASE_MAX_MS'], schema: int(1000, 7 * 86_400_000), default: 86_400_000, doc: 'longest lease granted or renewed (longer asks are cut to it)' },
+  { key: 'hints.leaseWarningMs', flag: '--hint-lease-warning-ms <ms>', env: ['ARBITER_HINT_LEASE_WARNING_MS'], schema: int(1000, 86_400_000), default: 120_000, doc: 'hint when a lease ends within this' },
+  { key: 'hints.longWaitMs', flag: '--hint-long-wait-ms <ms>', env: ['ARBITER_HINT_LONG_WAIT_MS'], schema: int(1000, 86_400_000), default: 600_000, doc: 'hint when a request has waited longer than this' },
   { key: 'push.replayCount', flag: '--replay-count <n>', env: ['ARBITER_REPLAY_COUNT'], schema: int(1, 1_000_000), default: 1000, doc: 'events kept for resume (count)' },
   { key: 'push.replayMaxAgeMs', flag: '--replay-max-age-ms <ms>', env: ['ARBITER_REPLAY_MAX_AGE_MS'], schema: int(1000, 86_400_000), default: 600_000, doc: 'events kept for resume (age)' },
   { key: 'push.archiveCount', flag: '--archive-count <n>', env: ['ARBITER_ARCHIVE_COUNT'], schema: int(1000, 100_000_000), default: 1_000_000, doc: 'scheduling and conflict events kept in the database for resume after restarts (count)' },
@@ -89,6 +91,7 @@ export interface Config {
     sampleTimeoutMs: number; maxBackoffMs: number; inventoryIntervalMs: number; historySeconds: number };
   health: Record<'cpu' | 'memory' | 'disk' | 'gpuTemperature' | 'gpuMemory' | 'containerMemory', { warning: number; critical: number }>;
   scheduler: { leaseDefaultMs: number; leaseMaxMs: number };
+  hints: { leaseWarningMs: number; longWaitMs: number };
   /** declared inventory (config file only, key `resources`): replaces what the monitor reports for what it names */
   resources?: DeclaredInventory['resources'];
   push: { replayCount: number; replayMaxAgeMs: number; archiveCount: number; archiveMaxAgeMs: number; heartbeatMs: number; retryMs: number; maxBufferedEvents: number };

@@ -116,6 +116,10 @@ describe('scheduler over REST and push', () => {
     expect(metrics).toMatch(/^arbiter_conflicts_open\{type="priority_conflict"\} 0$/m);
     expect(metrics).toMatch(/^arbiter_grants_total 3$/m);
     expect((await call('GET', '/api/strategy')).status).toBe(200);
+    const hints = (await (await call('GET', '/api/hints?status=all')).json()) as { status: string; hints: unknown[] };
+    expect(hints.status).toBe('all');
+    expect(Array.isArray(hints.hints)).toBe(true);
+    expect((await call('GET', '/api/hints?status=maybe')).status).toBe(400);
     expect(((await (await call('GET', '/api/strategy')).json()) as { name: string }).name).toBe('priority_based');
   });
 });
