@@ -5,6 +5,10 @@ import { ContainerIdParamsSchema, ErrorBodySchema, EventsQuerySchema, GpuIndexPa
 import { ContainerSchema, CpuSchema, DiskSchema, GpuSchema, MemorySchema, NetworkInterfaceSchema, ResourceStatusSchema, SourceStatusSchema } from '../../shared/resources.ts';
 import { EnvelopeSchema } from '../../shared/events.ts';
 import { VERSION } from '../version.ts';
+import { AllocationSchema, ConflictSchema, QueueEntrySchema, RequestInputSchema, RequestSchema } from '../../shared/scheduler.ts';
+import { HintSchema } from '../../shared/hints.ts';
+import { ConflictsQuerySchema, QueueQuerySchema, RenewBodySchema } from './routes/scheduler.ts';
+import { HintsQuerySchema } from './routes/hints.ts';
 
 export function buildOpenApi(): object {
   const reg = new OpenAPIRegistry();
@@ -51,6 +55,25 @@ export function buildOpenApi(): object {
     request: { query: EventsQuerySchema },
     responses: { 200: { description: 'text/event-stream: `id:` envelope id, `event:` type, `data:` envelope JSON', content: { 'text/event-stream': { schema: EnvelopeSchema } } }, 400: err('bad query'), 401: err('no or wrong token') },
   });
+  const idParam = z.object({ id: z.string() });
+  const scheduling: [string, string, string, Record<string, unknown>, Record<number, unknown>][] = [
+    ['post', '/api/requests', 'Submit a resource request (Idempotency-Key header supported)', { body: { content: { 'application/json': { schema: RequestInputSchema } } } },
+      { 201: ok(z.object({ request: RequestSchema, allocation: AllocationSchema }), 'granted'), 202: ok(z.object({ request: RequestSchema, conflict: ConflictSchema }), 'queued'), 400: err('invalid body'), 409: err('Idempotency-Key reused with another body'), 422: err('can never fit') }],
+    ['get', '/api/requests/{id}', 'A request', { params: idParam }, { 200: ok(RequestSchema), 404: err('unknown id') }],
+    ['delete', '/api/requests/{id}', 'Cancel a queued request', { params: idParam }, { 200: ok(RequestSchema), 404: err('unknown id'), 409: err('not queued') }],
+    ['get', '/api/allocations', 'Active allocations', {}, { 200: ok(z.object({ allocations: z.array(AllocationSchema) })) }],
+    ['post', '/api/allocations/{id}/renew', 'Extend a lease', { params: idParam, body: { content: { 'application/json': { schema: RenewBodySchema } } } }, { 200: ok(AllocationSchema), 404: err('unknown id'), 409: err('not active') }],
+    ['delete', '/api/allocations/{id}', 'Release an allocation', { params: idParam }, { 200: ok(AllocationSchema), 404: err('unknown id') }],
+    ['get', '/api/queue', 'Waiting requests with their conflicts, FIFO or priority order', { query: QueueQuerySchema }, { 200: ok(z.object({ order: z.string(), total: z.number(), limit: z.number(), offset: z.number(), items: z.array(QueueEntrySchema) })), 400: err('bad query') }],
+    ['get', '/api/conflicts', 'Conflicts, open or resolved', { query: ConflictsQuerySchema }, { 200: ok(z.object({ total: z.number(), items: z.array(ConflictSchema) })), 400: err('bad query') }],
+    ['get', '/api/conflicts/{id}', 'A conflict', { params: idParam }, { 200: ok(ConflictSchema), 404: err('unknown id') }],
+    ['post', '/api/conflicts/{id}/resolve', 'Grant the waiting request now if the strategy can', { params: idParam }, { 200: ok(ConflictSchema), 404: err('unknown id'), 409: err('cannot be resolved now (why)') }],
+    ['get', '/api/strategy', 'The current strategy', {}, { 200: ok(z.object({ name: z.string() })) }],
+    ['get', '/api/hints', 'Hints', { query: HintsQuerySchema }, { 200: ok(z.object({ status: z.string(), hints: z.array(HintSchema) })) }],
+  ];
+  for (const [method, path, summary, request, responses] of scheduling) {
+    reg.registerPath({ method: method as 'get', path, summary, security: secured, request, responses: { ...responses, 401: err('no or wrong token') } } as never);
+  }
   reg.registerPath({ method: 'get', path: '/metrics', summary: 'Prometheus metrics', security: secured, responses: { 200: { description: 'Prometheus text format' } } });
 
   return new OpenApiGeneratorV31(reg.definitions).generateDocument({

@@ -113,7 +113,7 @@ describe('REST', () => {
   it('serves the OpenAPI document generated from the schemas', async () => {
     const doc = (await (await get('/api/openapi.json', auth())).json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/health', '/api/status', '/api/history', '/api/events', '/metrics']));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/health', '/api/status', '/api/history', '/api/events', '/metrics', '/api/requests', '/api/queue', '/api/conflicts/{id}/resolve', '/api/hints']));
     expect(doc.components.schemas.ResourceStatus).toBeDefined();
   });
 
