@@ -2,19 +2,15 @@
  * The containers view in headless Chromium against real servers (port 0) whose docker source is a FakeDockerSource.
  * Screenshots go to test/artifacts/.
  */
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SourceUnavailableError } from '../../server/monitor/loop.ts';
 import type { Container } from '../../shared/resources.ts';
 import { FakeDockerSource, fakeContainer } from '../helpers/fake-docker.ts';
 import { FakeGpuSource, fakeGpu } from '../helpers/fake-gpu.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { ensureWebBuild } from '../helpers/web-build.ts';
+import { ARTIFACTS, launchBrowser } from '../helpers/browser.ts';
 
-const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const LIVE_WAIT_MS = 15_000;
 
 const TRAIN_ID = '4f1c2b3a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a';
@@ -55,21 +51,7 @@ const contexts: BrowserContext[] = [];
 const servers: TestServer[] = [];
 
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await ensureWebBuild();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
+  browser = await launchBrowser();
 }, 120_000);
 
 afterEach(async () => {

@@ -2,18 +2,14 @@
  * The GPU view in headless Chromium against real servers (port 0) whose gpu source is a FakeGpuSource.
  * Screenshots go to test/artifacts/.
  */
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SourceUnavailableError } from '../../server/monitor/loop.ts';
 import type { Gpu, GpuProcess } from '../../shared/resources.ts';
 import { FakeGpuSource, fakeGpu } from '../helpers/fake-gpu.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { ensureWebBuild } from '../helpers/web-build.ts';
+import { ARTIFACTS, launchBrowser } from '../helpers/browser.ts';
 
-const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const LIVE_WAIT_MS = 15_000;
 const LONG_NAME = 'python -m torch.distributed.run --nproc_per_node=1 train.py --model=llama-7b, --batch=64, --data=/datasets/a,b,c';
 
@@ -84,21 +80,7 @@ const contexts: BrowserContext[] = [];
 const servers: TestServer[] = [];
 
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await ensureWebBuild();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
+  browser = await launchBrowser();
 }, 120_000);
 
 afterEach(async () => {

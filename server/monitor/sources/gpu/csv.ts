@@ -3,7 +3,7 @@
  * quotes nothing, so a cell that contains ", " (a process command line) can only be read when it is the last
  * column: rows are split a bounded number of times.
  */
-import type { FieldPlan, ThrottleReason } from './fields.ts';
+import type { FieldPlan, GpuFigures, ThrottleReason } from './fields.ts';
 import { THROTTLE_REASONS } from './fields.ts';
 import { busId, cell, flag, int, num } from './values.ts';
 
@@ -22,28 +22,13 @@ export function splitBounded(line: string, cells: number): string[] {
 }
 
 /** Figures of one GPU from one `--query-gpu` line. */
-export interface GpuRow {
+export interface GpuRow extends GpuFigures {
   index: number;
   uuid: string;
   name: string | null;
   pciBusId: string | null;
   driverVersion: string | null;
-  utilizationGpuPercent: number | null;
-  utilizationMemoryPercent: number | null;
-  memoryTotalMiB: number | null;
-  memoryUsedMiB: number | null;
-  memoryFreeMiB: number | null;
-  temperatureC: number | null;
-  powerDrawW: number | null;
-  powerLimitW: number | null;
-  fanPercent: number | null;
-  pstate: string | null;
-  clockSmMHz: number | null;
-  clockMemMHz: number | null;
   migMode: boolean | null;
-  eccErrorsCorrected: number | null;
-  eccErrorsUncorrected: number | null;
-  throttleReasons: ThrottleReason[];
 }
 
 /** A `--query-gpu` line → figures, or null when the line is not a row of this query (wrong cell count, no index/uuid). */

@@ -5,6 +5,7 @@
  * aliases of one field (`"a" or "b"` in the help) are asked once, and distinct fields that measure the same
  * thing (power.draw.average / power.draw / power.draw.instant) are all asked, the first non-null cell wins.
  */
+import type { Gpu } from '../../../../shared/resources.ts';
 
 /** The throttle ("clocks event" since driver 530) reasons reported in `Gpu.throttleReasons`. */
 export const THROTTLE_REASONS = [
@@ -106,3 +107,9 @@ export function planFields(help: HelpFields): FieldPlan {
   const missing = Object.keys(columns).filter((m) => columns[m]!.length === 0);
   return { fields, columns, dropped: [...new Set(dropped)], missing };
 }
+
+/** The live figures of a GPU, as both the CSV loop and the XML inventory give them. */
+export type GpuFigures = Pick<Gpu,
+  | 'utilizationGpuPercent' | 'utilizationMemoryPercent' | 'memoryTotalMiB' | 'memoryUsedMiB' | 'memoryFreeMiB'
+  | 'temperatureC' | 'powerDrawW' | 'powerLimitW' | 'fanPercent' | 'pstate' | 'clockSmMHz' | 'clockMemMHz'
+  | 'eccErrorsCorrected' | 'eccErrorsUncorrected'> & { throttleReasons: ThrottleReason[] };

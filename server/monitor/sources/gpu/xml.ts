@@ -8,7 +8,7 @@
  */
 import { XMLParser } from 'fast-xml-parser';
 import type { MigInstance } from '../../../../shared/resources.ts';
-import { THROTTLE_REASONS, type ThrottleReason } from './fields.ts';
+import { THROTTLE_REASONS, type GpuFigures, type ThrottleReason } from './fields.ts';
 import { busId, cell, flag, int, num } from './values.ts';
 
 export interface XmlProcess {
@@ -20,7 +20,7 @@ export interface XmlProcess {
   computeInstanceId: number | null;
 }
 
-export interface XmlGpu {
+export interface XmlGpu extends GpuFigures {
   /** position in the document: nvidia-smi lists GPUs in index order */
   position: number;
   busId: string | null;
@@ -30,21 +30,6 @@ export interface XmlGpu {
   migMode: boolean | null;
   migInstances: MigInstance[];
   processes: XmlProcess[];
-  utilizationGpuPercent: number | null;
-  utilizationMemoryPercent: number | null;
-  memoryTotalMiB: number | null;
-  memoryUsedMiB: number | null;
-  memoryFreeMiB: number | null;
-  temperatureC: number | null;
-  powerDrawW: number | null;
-  powerLimitW: number | null;
-  fanPercent: number | null;
-  pstate: string | null;
-  clockSmMHz: number | null;
-  clockMemMHz: number | null;
-  eccErrorsCorrected: number | null;
-  eccErrorsUncorrected: number | null;
-  throttleReasons: ThrottleReason[];
 }
 
 export interface XmlInventory {
