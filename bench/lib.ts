@@ -234,11 +234,18 @@ function cleanEnv(): NodeJS.ProcessEnv {
  * `node bin/arbiter.js serve --port 0 …` with its own data dir; resolves once it printed its Dashboard line.
  * The CLI may try (and fail) to build the dashboard first; that happens before the line, so before any measurement.
  */
-export async function spawnServer(extraArgs: string[] = [], startTimeoutMs = 120_000, nodeArgs: string[] = []): Promise<ServerProcess> {
-  const dataDir = tempDir('arbiter-bench-');
+export interface SpawnServerOptions {
+  /** extra environment of the server (e.g. the nvidia-smi stand-in's NVIDIA_SMI_* variables) */
+  env?: Record<string, string>;
+  /** use this (already registered) temp dir as data dir instead of a new one, e.g. to put a config file in it first */
+  dataDir?: string;
+}
+
+export async function spawnServer(extraArgs: string[] = [], startTimeoutMs = 120_000, nodeArgs: string[] = [], opts: SpawnServerOptions = {}): Promise<ServerProcess> {
+  const dataDir = opts.dataDir ?? tempDir('arbiter-bench-');
   const args = [...nodeArgs, join(REPO, 'bin/arbiter.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir,
     '--log-level', 'warn', '--token', TOKEN, ...extraArgs];
-  const child = track(spawn(process.execPath, args, { cwd: REPO, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(spawn(process.execPath, args, { cwd: REPO, env: { ...cleanEnv(), ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   let err = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => {
