@@ -152,9 +152,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses() }));
   app.get('/', auth.loginRedirect());
-  app.use(staticRoutes());
-  app.use(auth.middleware());
-  app.use(express.json({ limit: '1mb' }));
+  // the API first (static files hold no data and need no token, but should not cost every API call a stat())
+  app.use(['/api', '/metrics'], auth.middleware());
+  app.use('/api', express.json({ limit: '1mb' }));
   app.get('/api/events', sse.handler());
   app.use(statusRoutes(() => board.snapshot()));
   app.use(historyRoutes(history, () => clock.now()));
@@ -167,6 +167,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  app.use(staticRoutes());
   app.use(notFound);
   app.use(errorBoundary(log));
 
