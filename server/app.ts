@@ -67,7 +67,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const auth = new Auth(token, config.auth);
 
   const history = new History(config.monitor.historySeconds);
-  const board = new StatusBoard(node, history, () => clock.now());
+  const board = new StatusBoard(node, history, clock);
   const metrics = new Metrics();
   const db = openDatabase({ dataDir: config.dataDir });
   const schedulerStore = new SchedulerStore(db);
@@ -186,6 +186,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const close = () =>
     (closing ??= (async () => {
       await loop.stop();
+      board.stop();
       scheduler.stop();
       hints.stop();
       sse.closeAll();

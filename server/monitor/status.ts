@@ -1,9 +1,14 @@
 /**
  * The latest picture of the node: combines the newest sample of each source with the sources' states,
  * records history series, and hands each new snapshot to its listeners (the hub, the metrics).
+ *
+ * Pacing: every host attempt publishes (it is the heartbeat), and so does a change of any source's state or an
+ * engine event; the routine samples of the other sources (gpu, docker) are folded into the next publish, at most
+ * `paceMs` after the last one — one snapshot a second instead of one per source attempt.
  */
 import type { Container, Gpu, HostSample, ResourceStatus, SourceStatus } from '../../shared/resources.ts';
 import { correlate } from './correlate.ts';
+import type { Clock, Timer } from '../clock.ts';
 import { worst } from './health.ts';
 import type { History } from './history.ts';
 
@@ -18,8 +23,21 @@ export class StatusBoard {
   private readonly listeners = new Set<SnapshotListener>();
   private current: ResourceStatus;
 
-  constructor(private readonly node: string, private readonly history: History, private readonly now: () => number) {
+  private lastPublishAt = -Infinity;
+  private pending: Timer | null = null;
+
+  constructor(
+    private readonly node: string,
+    private readonly history: History,
+    private readonly clock: Clock,
+    /** longest delay of a routine gpu/docker sample before it is published @default 1000 */
+    private readonly paceMs = 1000,
+  ) {
     this.current = this.build();
+  }
+
+  private now(): number {
+    return this.clock.now();
   }
 
   onSnapshot(l: SnapshotListener): () => void {
@@ -57,16 +75,37 @@ export class StatusBoard {
 
   /** A source finished an attempt: publish the new picture. */
   setSourceStatus(name: string, status: SourceStatus): void {
+    const before = this.sources[name];
     this.sources = { ...this.sources, [name]: status };
+    const changed = !before || before.status !== status.status || before.message !== status.message;
     // no driver or no binary: there are no GPUs to show (an `error` keeps the last figures, marked by the status)
     if (name === 'gpu' && status.status === 'unavailable') this.gpus = [];
     if (name === 'docker' && status.status === 'unavailable') this.containers = [];
-    this.publish();
+    if (name === 'host' || changed) this.publish();
+    else this.publishSoon();
+  }
+
+  private publishSoon(): void {
+    if (this.pending) return;
+    const delay = Math.max(0, this.lastPublishAt + this.paceMs - this.now());
+    this.pending = this.clock.setTimeout(() => {
+      this.pending = null;
+      this.publish();
+    }, delay);
   }
 
   private publish(): void {
+    this.pending?.cancel();
+    this.pending = null;
+    this.lastPublishAt = this.now();
     this.current = this.build();
     for (const l of this.listeners) l(this.current);
+  }
+
+  /** Cancel a pending publish (shutdown). */
+  stop(): void {
+    this.pending?.cancel();
+    this.pending = null;
   }
 
   private build(): ResourceStatus {
