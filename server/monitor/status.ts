@@ -4,7 +4,7 @@
  *
  * Pacing: every host attempt publishes (it is the heartbeat), and so does a change of any source's state or an
  * engine event; the routine samples of the other sources (gpu, docker) are folded into the next publish, at most
- * `paceMs` after the last one — one snapshot a second instead of one per source attempt.
+ * 1.5 × `paceMs` after the last one — one snapshot a second instead of one per source attempt.
  */
 import type { Container, Gpu, HostSample, ResourceStatus, SourceStatus } from '../../shared/resources.ts';
 import { correlate } from './correlate.ts';
@@ -87,7 +87,8 @@ export class StatusBoard {
 
   private publishSoon(): void {
     if (this.pending) return;
-    const delay = Math.max(0, this.lastPublishAt + this.paceMs - this.now());
+    // half a pace of slack: when the host's own tick is due, it publishes (with these figures) and this is cancelled
+    const delay = Math.max(0, this.lastPublishAt + this.paceMs * 1.5 - this.now());
     this.pending = this.clock.setTimeout(() => {
       this.pending = null;
       this.publish();

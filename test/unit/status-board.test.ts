@@ -25,7 +25,7 @@ describe('StatusBoard pacing', () => {
     board.setGpus([fakeGpu(0, { utilizationGpuPercent: 77 })]);
     board.setSourceStatus('gpu', ok(clock.now())); // routine: waits for the pace
     expect(published).toHaveLength(2);
-    await clock.advance(699);
+    await clock.advance(1199); // 1.5 s after the last publish, unless a host sample comes first
     expect(published).toHaveLength(2);
     await clock.advance(1);
     expect(published).toHaveLength(3);
