@@ -125,6 +125,10 @@ export class Ledger {
   /** holdings lowest priority, then newest first; and the order to reprieve them in; rebuilt lazily after a change */
   private byVictimOrder: Holding[] | null = null;
   private byReprieveOrder: Holding[] | null = null;
+  /** the same orders over the holdings with GPUs only: when only GPUs are short, the (many) cpu/memory-only
+   * holdings cannot help, and re-sorting all of them after every grant made queued submits O(h log h) */
+  private gpuVictimOrder: Holding[] | null = null;
+  private gpuReprieveOrder: Holding[] | null = null;
 
   /** New capacity; a null figure keeps the last known one. */
   setInventory(inv: Inventory): void {
@@ -332,10 +336,16 @@ export class Ledger {
 
     const cpuShort = dims.includes('cpu');
     const memShort = dims.includes('memory');
-    this.byVictimOrder ??= [...this.holdings.values()].sort((a, b) => a.priority - b.priority || b.grantedAt - a.grantedAt || (a.allocationId < b.allocationId ? -1 : 1));
-    const candidates: Holding[] = [];
-    for (const h of this.byVictimOrder) {
-      if ((cpuShort && h.shape.cpu > 0) || (memShort && h.shape.memoryMiB > 0) || (gpuShort && h.gpuIndices.length > 0)) candidates.push(h);
+    const gpuOnly = !cpuShort && !memShort;
+    let candidates: Holding[];
+    if (gpuOnly) {
+      candidates = this.gpuVictimOrder ??= victimOrder([...this.holdings.values()].filter((h) => h.gpuIndices.length > 0));
+    } else {
+      this.byVictimOrder ??= victimOrder([...this.holdings.values()]);
+      candidates = [];
+      for (const h of this.byVictimOrder) {
+        if ((cpuShort && h.shape.cpu > 0) || (memShort && h.shape.memoryMiB > 0) || (gpuShort && h.gpuIndices.length > 0)) candidates.push(h);
+      }
     }
     const foreign = gpuShort ? this.gpuSlots.flatMap((s) => s.foreign) : [];
 
@@ -385,8 +395,10 @@ export class Ledger {
     // reprieve: keep back every chosen holder whose release is not needed, highest priority first, then the
     // smaller holders (so that few allocations are in the way), then the older
     const chosen = new Set(candidates.slice(0, n));
-    this.byReprieveOrder ??= this.reprieveOrder();
-    for (const h of this.byReprieveOrder) {
+    const reprieve = gpuOnly
+      ? (this.gpuReprieveOrder ??= this.reprieveOrder((h) => h.gpuIndices.length > 0))
+      : (this.byReprieveOrder ??= this.reprieveOrder());
+    for (const h of reprieve) {
       if (!chosen.has(h)) continue;
       free(h, -1);
       if (fitsNow()) chosen.delete(h);
@@ -397,9 +409,10 @@ export class Ledger {
   }
 
   /** Highest priority first, then the smaller holders (so that few allocations end up in the way), then the older. */
-  private reprieveOrder(): Holding[] {
+  private reprieveOrder(include: (h: Holding) => boolean = () => true): Holding[] {
     const weight = (h: Holding) => h.shape.whole + (h.shape.fracMiB > 0 ? 0.5 : 0) + (this.cpuCap ? h.shape.cpu / this.cpuCap : 0) + (this.memCap ? h.shape.memoryMiB / this.memCap : 0);
     return [...this.holdings.values()]
+      .filter(include)
       .map((h) => ({ h, w: weight(h) }))
       .sort((a, b) => b.h.priority - a.h.priority || a.w - b.w || a.h.grantedAt - b.h.grantedAt || (a.h.allocationId < b.h.allocationId ? -1 : 1))
       .map((x) => x.h);
@@ -446,6 +459,8 @@ export class Ledger {
     let largest = 0;
     this.byVictimOrder = null;
     this.byReprieveOrder = null;
+    this.gpuVictimOrder = null;
+    this.gpuReprieveOrder = null;
     this.slotPos = new Map(this.gpuSlots.map((s, i) => [s.index, i]));
     for (const s of this.gpuSlots) {
       if (s.present) {
@@ -462,4 +477,9 @@ export class Ledger {
     this.presentCount = present;
     this.largestGpuMiB = largest;
   }
+}
+
+/** kube-scheduler's victim order: lowest priority first, then the newest. */
+function victimOrder(holdings: Holding[]): Holding[] {
+  return holdings.sort((a, b) => a.priority - b.priority || b.grantedAt - a.grantedAt || (a.allocationId < b.allocationId ? -1 : 1));
 }
