@@ -158,7 +158,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.get('/api/events', sse.handler());
   app.use(statusRoutes(() => board.snapshot()));
   app.use(historyRoutes(history, () => clock.now()));
-  app.use(schedulerRoutes(engine));
+  app.use(schedulerRoutes(engine, () => scheduler.committed()));
   app.use(hintRoutes(hints.book));
   const openapi = buildOpenApi();
   app.get('/api/openapi.json', (_req, res) => {

@@ -41,19 +41,33 @@ export function eventTypeOf(change: Change): 'conflict' | 'scheduling_update' {
 export class SchedulerService {
   private timer: Timer | null = null;
   private houseKeptAt = 0;
+  private pending: (readonly Change[])[] = [];
+  private flushing: Promise<void> | undefined;
   private readonly offs: (() => void)[] = [];
 
   constructor(private readonly opts: SchedulerServiceOptions) {}
 
   start(): void {
-    const { engine, hub, board, store } = this.opts;
-    const transact: Transact = this.opts.transact ?? ((fn) => fn());
-    // the batch and its archived events commit together, before the HTTP answer acknowledges anything
+    const { engine, board } = this.opts;
+    // group commit: the batches of one event-loop turn are stored with their archived events in one transaction,
+    // right after the turn; HTTP answers wait for it (committed()), so nothing is acknowledged before it is durable
     this.offs.push(engine.onChange((batch) => {
-      transact(() => {
-        store?.apply(batch);
-        for (const c of batch) hub.publish(eventTypeOf(c), c);
+      this.pending.push(batch);
+      if (this.flushing) return;
+      const flushing = new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          try {
+            this.flush();
+            resolve();
+          } catch (err) {
+            this.opts.log.error({ err }, 'storing scheduler changes failed');
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        });
       });
+      // answers that wait see the failure; nobody else has to
+      flushing.catch(() => {});
+      this.flushing = flushing;
     }));
     if (this.opts.restore) engine.restore(this.opts.restore);
     this.offs.push(board.onSnapshot((s) => {
@@ -79,7 +93,28 @@ export class SchedulerService {
     }, this.opts.tickMs ?? 1000);
   }
 
+  /** Resolves once every change made so far is stored and pushed (at once when nothing waits). */
+  committed(): Promise<void> {
+    return this.flushing ?? Promise.resolve();
+  }
+
+  /** Store and push the batches made since the last flush, in one transaction. */
+  flush(): void {
+    const batches = this.pending.splice(0);
+    this.flushing = undefined;
+    if (batches.length === 0) return;
+    const { hub, store } = this.opts;
+    const transact: Transact = this.opts.transact ?? ((fn) => fn());
+    transact(() => {
+      for (const batch of batches) {
+        store?.apply(batch);
+        for (const c of batch) hub.publish(eventTypeOf(c), c);
+      }
+    });
+  }
+
   stop(): void {
+    this.flush();
     this.timer?.cancel();
     this.timer = null;
     for (const off of this.offs.splice(0)) off();

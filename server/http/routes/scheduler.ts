@@ -18,11 +18,12 @@ export const ConflictsQuerySchema = z.strictObject({ status: z.enum(['open', 're
 export const RenewBodySchema = z.strictObject({ leaseMs: z.int().min(1).max(7 * 24 * 3600_000).optional() });
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
-export function schedulerRoutes(engine: SchedulerEngine): Router {
+/** `committed()` resolves when every change so far is durable: answers wait for it (group commit). */
+export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promise<void> = () => Promise.resolve()): Router {
   const r = Router();
   const notFound = (what: string, id: string) => new HttpError(404, 'not_found', `no ${what} with id ${id}`);
 
-  r.post('/api/requests', (req, res) => {
+  r.post('/api/requests', async (req, res) => {
     const key = req.header('idempotency-key');
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new HttpError(400, 'invalid_request', 'invalid header: Idempotency-Key: 1–128 printable ASCII characters', [{ field: 'Idempotency-Key', message: '1–128 printable ASCII characters' }]);
@@ -30,6 +31,7 @@ export function schedulerRoutes(engine: SchedulerEngine): Router {
     const body = parseInput(RequestInputSchema, req.body, 'body');
     const result = engine.submit(body, key ? { idempotencyKey: key } : {});
     const granted = result.request.status !== 'queued';
+    await committed();
     res.status(granted ? 201 : 202).json({
       request: result.request,
       ...(result.allocation ? { allocation: result.allocation } : {}),
@@ -43,22 +45,28 @@ export function schedulerRoutes(engine: SchedulerEngine): Router {
     if (!request) throw notFound('request', id);
     res.json(request);
   });
-  r.delete('/api/requests/:id', (req, res) => {
+  r.delete('/api/requests/:id', async (req, res) => {
     const { id } = parseInput(IdParams, req.params, 'params');
-    res.json(engine.cancel(id));
+    const request = engine.cancel(id);
+    await committed();
+    res.json(request);
   });
 
   r.get('/api/allocations', (_req, res) => {
     res.json({ allocations: engine.listAllocations('active') });
   });
-  r.post('/api/allocations/:id/renew', (req, res) => {
+  r.post('/api/allocations/:id/renew', async (req, res) => {
     const { id } = parseInput(IdParams, req.params, 'params');
     const body = parseInput(RenewBodySchema, req.body ?? {}, 'body');
-    res.json(engine.renew(id, body.leaseMs));
+    const allocation = engine.renew(id, body.leaseMs);
+    await committed();
+    res.json(allocation);
   });
-  r.delete('/api/allocations/:id', (req, res) => {
+  r.delete('/api/allocations/:id', async (req, res) => {
     const { id } = parseInput(IdParams, req.params, 'params');
-    res.json(engine.release(id));
+    const allocation = engine.release(id);
+    await committed();
+    res.json(allocation);
   });
 
   r.get('/api/queue', (req, res) => {
@@ -81,12 +89,13 @@ export function schedulerRoutes(engine: SchedulerEngine): Router {
     if (!c) throw notFound('conflict', id);
     res.json(c);
   });
-  r.post('/api/conflicts/:id/resolve', (req, res) => {
+  r.post('/api/conflicts/:id/resolve', async (req, res) => {
     const { id } = parseInput(IdParams, req.params, 'params');
     const c = engine.conflict(id);
     if (!c) throw notFound('conflict', id);
     if (c.status !== 'open') throw new HttpError(409, 'invalid_state', `conflict ${id} is already resolved (${c.resolution ?? 'resolved'})`);
     engine.decide({ force: true });
+    await committed();
     const after = engine.conflict(id)!;
     if (after.status === 'open') {
       throw new HttpError(409, 'cannot_resolve', `the ${engine.strategyName} strategy cannot resolve it now: ${after.message ?? 'the request still does not fit'} (it does not preempt)`, { conflict: after });
