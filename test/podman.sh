@@ -30,7 +30,7 @@ as_root() {
 
 install_podman() {
   if command -v podman >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 && command -v conmon >/dev/null 2>&1 &&
-    command -v iptables >/dev/null 2>&1; then
+    command -v iptables >/dev/null 2>&1 && command -v curl >/dev/null 2>&1; then
     return
   fi
   command -v apt-get >/dev/null 2>&1 || { log "podman is not installed and there is no apt-get to install it"; exit 1; }
@@ -38,7 +38,7 @@ install_podman() {
   log "installing podman (apt-get, ~30 s)…"
   as_root apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq \
-    podman runc conmon netavark aardvark-dns catatonit uidmap iptables >/dev/null
+    podman runc conmon netavark aardvark-dns catatonit uidmap iptables curl >/dev/null
 }
 
 write_conf() {
@@ -70,7 +70,9 @@ import_busybox() {
   log "importing $IMAGE from Debian's busybox-static…"
   local t
   t="$(mktemp -d)"
-  (cd "$t" && apt-get download busybox-static >/dev/null 2>&1 && dpkg-deb -x busybox-static_*.deb x)
+  # the package lists may be missing or stale on a machine that already had Podman: update once and retry
+  (cd "$t" && { apt-get download busybox-static >/dev/null 2>&1 || { as_root apt-get update -qq >&2 && apt-get download busybox-static >/dev/null; }; } &&
+    dpkg-deb -x busybox-static_*.deb x)
   mkdir -p "$t"/rootfs/{bin,tmp,proc,sys,dev,etc}
   cp "$t/x/bin/busybox" "$t/rootfs/bin/"
   for a in $("$t/rootfs/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$t/rootfs/bin/$a"; done
