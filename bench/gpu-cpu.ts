@@ -12,10 +12,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents } from '../shared/events.ts';
 import {
-  REPO, childProcesses, clockTicks, fmt, procTimes, sleep, spawnServer, table, tempDir, threadTimes, withTimeout,
+  REPO, childProcesses, clockTicks, connectStatusClient, fmt, procTimes, sleep, spawnServer, table, tempDir, threadTimes,
   type BenchOptions, type BenchResult, type ServerProcess,
 } from './lib.ts';
 
@@ -28,29 +28,16 @@ interface Running {
   label: string;
   server: ServerProcess;
   client: Socket<ServerToClientEvents, ClientToServerEvents>;
-  events: number;
+  /** resource_status events received so far */
+  events: () => number;
   startedAt: number;
 }
 
 async function start(label: string, args: string[], env: Record<string, string> = {}): Promise<Running> {
   const startedAt = performance.now();
   const server = await spawnServer(['--no-docker', '--no-web-build', ...args], 120_000, [], { env });
-  const client: Socket<ServerToClientEvents, ClientToServerEvents> = io(server.url, {
-    transports: ['websocket'], forceNew: true, reconnection: false, auth: { token: server.token, types: ['resource_status'] },
-  });
-  const r: Running = { label, server, client, events: 0, startedAt };
-  client.on('resource_status', () => r.events++);
-  try {
-    await withTimeout(new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
-      client.once('connect_error', reject);
-    }), 15_000, 'socket.io connect');
-  } catch (e) {
-    client.disconnect();
-    await server.stop();
-    throw e;
-  }
-  return r;
+  const { client, events } = await connectStatusClient(server);
+  return { label, server, client, events, startedAt };
 }
 
 /** One stand-in invocation's kind, from its arguments. */
@@ -138,7 +125,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     const t0 = running.map((r) => procTimes(r.server.pid));
     const th0 = running.map((r) => threadTimes(r.server.pid));
     const alive0 = running.map((r) => children(r.server.pid));
-    const e0 = running.map((r) => r.events);
+    const e0 = running.map((r) => r.events());
     const w0 = performance.now();
     const marks: number[][] = [t0.map((t) => t.self)];
     const at = [w0];
@@ -182,7 +169,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
         childPercent: (childTicks / tck / secs) * 100,
         liveChildren: [...alive1.smi.values()].map((c) => c.comm),
         otherChildTicks,
-        events: r.events - e0[i]!,
+        events: r.events() - e0[i]!,
         rssMiB: (t1.rssPages * 4096) / 2 ** 20,
       };
     });

@@ -9,6 +9,8 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { io, type Socket } from 'socket.io-client';
+import type { ClientToServerEvents, ServerToClientEvents } from '../shared/events.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const BENCH = fileURLToPath(new URL('.', import.meta.url));
@@ -410,4 +412,24 @@ export async function waitQuiet(thresholdPercent = 30): Promise<{ waitedMs: numb
       return { waitedMs: waited, busyPercent: busy };
     }
   }
+}
+
+/** A socket.io client of `resource_status` on a spawned server, counting the events it gets; stops the server if it cannot connect. */
+export async function connectStatusClient(server: ServerProcess): Promise<{ client: Socket<ServerToClientEvents, ClientToServerEvents>; events: () => number }> {
+  const client: Socket<ServerToClientEvents, ClientToServerEvents> = io(server.url, {
+    transports: ['websocket'], forceNew: true, reconnection: false, auth: { token: server.token, types: ['resource_status'] },
+  });
+  let events = 0;
+  client.on('resource_status', () => events++);
+  try {
+    await withTimeout(new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('connect_error', reject);
+    }), 15_000, 'socket.io connect');
+  } catch (e) {
+    client.disconnect();
+    await server.stop();
+    throw e;
+  }
+  return { client, events: () => events };
 }

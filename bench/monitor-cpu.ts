@@ -6,10 +6,9 @@
  * cutime+cstime of reaped children plus any child still alive at the end.
  */
 import { fileURLToPath } from 'node:url';
-import { io } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents } from '../shared/events.ts';
 import {
-  childProcesses, clockTicks, fmt, procTimes, sleep, spawnServer, table, threadTimes, withTimeout,
+  childProcesses, clockTicks, connectStatusClient, fmt, procTimes, sleep, spawnServer, table, threadTimes,
   type BenchOptions, type BenchResult, type ServerProcess,
 } from './lib.ts';
 import type { Socket } from 'socket.io-client';
@@ -51,27 +50,14 @@ interface Running {
   intervalMs: number;
   server: ServerProcess;
   client: Socket<ServerToClientEvents, ClientToServerEvents>;
-  events: number;
+  /** resource_status events received so far */
+  events: () => number;
 }
 
 async function start(label: string, intervalMs: number, nodeArgs: string[] = []): Promise<Running> {
   const server = await spawnServer(['--host-interval-ms', String(intervalMs)], 120_000, nodeArgs);
-  const client: Socket<ServerToClientEvents, ClientToServerEvents> = io(server.url, {
-    transports: ['websocket'], forceNew: true, reconnection: false, auth: { token: server.token, types: ['resource_status'] },
-  });
-  const r: Running = { label, intervalMs, server, client, events: 0 };
-  client.on('resource_status', () => r.events++);
-  try {
-    await withTimeout(new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
-      client.once('connect_error', reject);
-    }), 15_000, 'socket.io connect');
-  } catch (e) {
-    client.disconnect();
-    await server.stop();
-    throw e;
-  }
-  return r;
+  const { client, events } = await connectStatusClient(server);
+  return { label, intervalMs, server, client, events };
 }
 
 /**
@@ -87,7 +73,7 @@ async function measureAll(servers: Running[], windowMs: number): Promise<Measure
   const t0 = servers.map((r) => procTimes(r.server.pid));
   const th0 = servers.map((r) => threadTimes(r.server.pid));
   const alive0 = servers.map((r) => childProcesses(r.server.pid));
-  const e0 = servers.map((r) => r.events);
+  const e0 = servers.map((r) => r.events());
   const w0 = performance.now();
   const poller = setInterval(poll, 100);
   const segMs = windowMs / WINDOW_SEGMENTS;
@@ -136,7 +122,7 @@ async function measureAll(servers: Running[], windowMs: number): Promise<Measure
       childrenSeen: [...comms].map(([comm, n]) => `${comm}×${n}`),
       threads: t1.threads,
       threadTicks,
-      events: r.events - e0[i]!,
+      events: r.events() - e0[i]!,
       rssMiB: (t1.rssPages * 4096) / 2 ** 20,
     };
   });

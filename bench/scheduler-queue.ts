@@ -20,20 +20,10 @@ import { declaredInventory } from '../server/scheduler/inventory.ts';
 import { ConflictQueue } from '../server/scheduler/queue.ts';
 import type { Change, Request, RequestInputBody } from '../shared/scheduler.ts';
 import type { BenchOptions, BenchResult } from './lib.ts';
+import { rng } from '../test/helpers/rng.ts';
 
 const TARGET_OPS = 200_000;
 const TARGET_PASS_MS = 10;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function fakeRequest(i: number, r: () => number): Request {
   return {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictQueue, IndexedHeap, priorityBefore, type QueueEntry } from '../../server/scheduler/queue.ts';
 import type { Conflict, Request } from '../../shared/scheduler.ts';
+import { rng } from '../helpers/rng.ts';
 
 const T0 = 1_700_000_000_000;
 
@@ -10,18 +11,6 @@ function req(id: string, priority: number, submittedAt: number): Request {
 
 function conflict(severity: number): Conflict {
   return { id: `c${severity}`, key: 'k', type: 'resource_competition', severity, requestId: null, holders: [], resource: 'cpu', message: '', openedAt: T0, updatedAt: T0, status: 'open' };
-}
-
-/** Seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const ids = (entries: QueueEntry[]) => entries.map((e) => e.request.id);
