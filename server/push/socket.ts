@@ -9,7 +9,7 @@ import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import {
   EVENT_TYPES, REPLAY_GAP_EVENT, SocketAuthSchema, SubscribeSchema,
-  type ClientToServerEvents, type EventType, type ServerToClientEvents,
+  type ClientToServerEvents, type EventType, type ServerToClientEvents, type SocketAuth,
 } from '../../shared/events.ts';
 import { Auth } from '../http/auth.ts';
 import type { EventHub, StoredEvent } from './hub.ts';
@@ -44,6 +44,7 @@ export class SocketServer {
       }
       const token = parsed.data.token ?? Auth.tokenOf(socket.request);
       if (!auth.check(token)) return next(new Error('unauthorized: missing or wrong token'));
+      socket.data.auth = parsed.data;
       next();
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
@@ -55,7 +56,7 @@ export class SocketServer {
   }
 
   private onConnection(socket: ArbiterSocket): void {
-    const auth = SocketAuthSchema.parse(socket.handshake.auth ?? {});
+    const auth = socket.data.auth as SocketAuth; // parsed by the middleware
     const types = new Set<EventType>(auth.types?.length ? auth.types : EVENT_TYPES);
     const st: SocketState = { types, outbox: new Outbox(this.maxBufferedEvents) };
     this.state.set(socket, st);
