@@ -123,6 +123,11 @@ export const AllocationSchema = z.object({
   state: AllocationStateSchema,
   /** when it stopped being active */
   endedAt: z.number().optional(),
+  /** time-slicing: suspended since (its GPU slot is given to another holder; it keeps its place and lease) */
+  suspendedAt: z.number().optional(),
+  /** preemption notice: its resources are taken at this time (grace period), for request `preemptedFor` */
+  preemptAt: z.number().optional(),
+  preemptedFor: z.string().optional(),
 }).meta({ id: 'Allocation' });
 export type Allocation = z.infer<typeof AllocationSchema>;
 
@@ -202,7 +207,12 @@ export const ChangeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('conflict_opened'), at, conflict: ConflictSchema }),
   z.object({ kind: z.literal('conflict_updated'), at, conflict: ConflictSchema }),
   z.object({ kind: z.literal('conflict_resolved'), at, conflict: ConflictSchema }),
-  z.object({ kind: z.literal('strategy_changed'), at, strategy: StrategyNameSchema, previous: StrategyNameSchema }),
+  /** a preemption notice: the allocation is released at allocation.preemptAt */
+  z.object({ kind: z.literal('allocation_preempting'), at, allocation: AllocationSchema }),
+  /** time-slicing rotation: the worker pauses it (`docker pause`) / resumes it */
+  z.object({ kind: z.literal('allocation_suspended'), at, allocation: AllocationSchema }),
+  z.object({ kind: z.literal('allocation_resumed'), at, allocation: AllocationSchema }),
+  z.object({ kind: z.literal('strategy_changed'), at, strategy: StrategyNameSchema, previous: StrategyNameSchema, config: z.record(z.string(), z.unknown()).optional() }),
 ]);
 export type Change = z.infer<typeof ChangeSchema>;
 export type ChangeKind = Change['kind'];

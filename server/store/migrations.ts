@@ -97,4 +97,23 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'scheduler: strategy configs and activity periods',
+    up: `
+      -- the config each strategy had last (the current one's name is meta 'strategy')
+      CREATE TABLE strategy_configs (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      -- when each strategy was active: [started_at, ended_at), ended_at NULL for the current one
+      CREATE TABLE strategy_periods (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER
+      );
+    `,
+  },
 ];
