@@ -36,6 +36,8 @@ export const PriorityBasedConfigSchema = z.strictObject({
   maxAgeMs: ms().min(1).default(7 * 24 * 3600_000),
   /** priority that normalises to 1 (and −priorityScale to 0) @default 1000 */
   priorityScale: z.number().positive().max(1_000_000).default(1000),
+  /** priorities are recomputed this often (Slurm PriorityCalcPeriod); new requests are ranked as they come @default 10000 */
+  recalcMs: ms().min(1).default(10_000),
   /** size factor favours small requests (Slurm PriorityFavorSmall) @default false */
   favorSmall: z.boolean().default(false),
   /** decay half-life of usage for the fair-share factor @default 3600000 (1 h) */
@@ -117,6 +119,8 @@ export const HybridConfigSchema = z.strictObject({
   weights: MultifactorWeightsSchema.default({ age: 1000, priority: 10_000, size: 0, fairShare: 5000 }),
   /** @default 604800000 */
   maxAgeMs: ms().min(1).default(7 * 24 * 3600_000),
+  /** @default 10000 */
+  recalcMs: ms().min(1).default(10_000),
   /** @default 1000 */
   priorityScale: z.number().positive().max(1_000_000).default(1000),
   /** @default 3600000 */

@@ -18,7 +18,14 @@
  */
 import type { Allocation, Conflict, ConflictChange, ConflictHolder, ConflictResolution, ConflictType } from '../../shared/scheduler.ts';
 import type { GpuUsage } from './inventory.ts';
-import type { Holding, Ledger, Shape } from './ledger.ts';
+import type { Holding, InTheWay, Ledger, Shape } from './ledger.ts';
+
+/** What explaining a wait needs: a node's Ledger, or the Cluster of them. */
+export interface WaitView {
+  knows(shape: Shape): boolean;
+  inTheWay(shape: Shape, priority: number): InTheWay;
+  readonly capacity: { cpu: number | null; memoryMiB: number | null; gpus: number | null };
+}
 
 export interface SeverityConfig {
   /** wait thresholds (ms) for +1, +2, +3 */
@@ -203,7 +210,7 @@ export function processHolder(u: GpuUsage): ConflictHolder {
  * allocation accounts for when releasing every allocation would not be enough; the short dimensions.
  * Messages carry no free figures, so that they change only when the reason does.
  */
-export function evaluateWait(ledger: Ledger, shape: Shape, priority: number, strategy: string, holderOf: (h: Holding) => ConflictHolder = allocationHolder): WaitEvaluation {
+export function evaluateWait(ledger: WaitView, shape: Shape, priority: number, strategy: string, holderOf: (h: Holding) => ConflictHolder = allocationHolder): WaitEvaluation {
   if (!ledger.knows(shape)) {
     return { type: 'resource_competition', holders: [], resource: unknownDims(shape, ledger).join(','), message: 'waiting for the monitor to report the node’s capacity' };
   }
@@ -221,7 +228,7 @@ export function evaluateWait(ledger: Ledger, shape: Shape, priority: number, str
   return { type: w.lowerOnly ? 'priority_conflict' : 'resource_competition', holders, resource: w.dims.join(','), message };
 }
 
-function unknownDims(shape: Shape, ledger: Ledger): string[] {
+function unknownDims(shape: Shape, ledger: WaitView): string[] {
   const cap = ledger.capacity;
   const dims: string[] = [];
   if (shape.cpu > 0 && cap.cpu === null) dims.push('cpu');

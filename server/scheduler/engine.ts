@@ -5,11 +5,17 @@
  * layers above persist them in one SQLite transaction and push them. Errors are SchedulerError with a code the
  * REST layer maps (SCHEDULER_ERROR_STATUS).
  *
- * Decisions (`decide`): the strategy orders the waiting requests; each one that fits now is granted (greedy: a
- * request that fits is not held back for an earlier one that does not — no reservations, no preemption yet).
- * Then the conflicts of the requests still waiting are re-evaluated where the ledger changed since.
- * Mutations that free or change capacity (release, expiry, snapshot, strategy switch) run a decision pass in the
- * same batch (`autoDecide`, default on).
+ * Decisions (`decide`): the strategy orders the waiting requests; each one that fits now is placed where the
+ * strategy says (greedy: a request that fits is not held back for an earlier one that does not — no reservations).
+ * A request that does not fit may have the strategy plan a preemption: its victims get an `allocation_preempting`
+ * notice and are ended `preempted` when their grace period is over (at once with no grace), and the request is
+ * placed on what they free. Time-slicing strategies rotate GPU holders every quantum (`allocation_suspended` /
+ * `allocation_resumed`, see `rotate`). Then the conflicts of the requests still waiting are re-evaluated where the
+ * cluster changed since. Mutations that free or change capacity (release, expiry, snapshot, strategy switch) run a
+ * decision pass in the same batch (`autoDecide`, default on).
+ *
+ * The cluster has one node in the running server (the machine it monitors) and many in the simulator; usage per
+ * owner and group (fair-share) is tracked here, across strategy switches.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.ts';
@@ -22,11 +28,13 @@ import {
   ConflictBook, DEFAULT_SEVERITY, allocationHolder, evaluateWait, requestSeverity, sameHolders, scheduleConflicts, scheduleSeverity,
   type ConflictInit, type SeverityConfig, type WaitEvaluation,
 } from './conflicts.ts';
+import { Cluster, type Placement, type PreemptionPlan } from './cluster.ts';
 import type { Inventory } from './inventory.ts';
-import { Ledger, shapeOf, type FreeView, type Holding, type Placement, type Shape } from './ledger.ts';
+import { shapeOf, type FreeView, type Holding, type Shape } from './ledger.ts';
 import { ConflictQueue, IndexedHeap, type QueueEntry } from './queue.ts';
-import type { Strategy } from './strategy.ts';
+import type { SliceCandidate, Strategy, StrategyContext } from './strategy.ts';
 import { priorityBased } from './strategies/priority_based.ts';
+import { UsageTracker, type Amount } from './usage.ts';
 
 export class SchedulerError extends Error {
   readonly status: number;
@@ -70,6 +78,8 @@ export interface EngineOptions {
   refreshBudget?: number;
   /** a listener threw: by default the error is rethrown outside the engine's transaction (queueMicrotask) */
   onListenerError?: (err: unknown) => void;
+  /** live GPU utilisation (%) from the monitor, for strategies that weigh it (load_balancing) */
+  gpuUtilisation?: (node: string, index: number) => number | null;
 }
 
 export interface SubmitResult {
@@ -97,6 +107,16 @@ interface LeaseItem {
   heapIndex: number;
 }
 
+/** Time-slicing bookkeeping of an allocation whose request rotates. */
+interface SliceState {
+  /** GPU·ms received before `runningSince` */
+  attainedMs: number;
+  runningSince: number | null;
+  suspendedSince: number | null;
+  /** run time so far, ms */
+  ranMs: number;
+}
+
 type Evaluation = WaitEvaluation;
 
 const ENDED: ReadonlySet<RequestStatus> = new Set(['released', 'cancelled', 'expired', 'preempted']);
@@ -113,7 +133,17 @@ export class SchedulerEngine {
   private readonly retainEnded: number;
   private readonly onListenerError: (err: unknown) => void;
 
-  private readonly ledger = new Ledger();
+  private readonly cluster: Cluster;
+  private readonly usage = new UsageTracker();
+  /** preemption deadlines (allocation id → when its resources are taken) */
+  private readonly preemptions = new IndexedHeap<LeaseItem>((a, b) => a.at < b.at);
+  private readonly preemptionOf = new Map<string, LeaseItem>();
+  /** waiting request → the allocations under notice for it */
+  private readonly preemptFor = new Map<string, Set<string>>();
+  private readonly slices = new Map<string, SliceState>();
+  private nextRotation: number | null = null;
+  private readonly gpuUtilisation: (node: string, index: number) => number | null;
+  private readonly context: StrategyContext;
   private readonly queue: ConflictQueue;
   private readonly book: ConflictBook;
   private readonly requests = new Map<string, Request>();
@@ -154,8 +184,18 @@ export class SchedulerEngine {
     this.retainEnded = opts.retainEnded ?? 10_000;
     this.refreshBudget = opts.refreshBudget ?? 128;
     this.onListenerError = opts.onListenerError ?? ((err) => queueMicrotask(() => { throw err; }));
-    this.ledger.node = opts.node ?? 'local';
-    this.queue = new ConflictQueue((r) => this.strategy.effectivePriority(r, this.clock.now()));
+    this.cluster = new Cluster(opts.node ?? 'local');
+    this.gpuUtilisation = opts.gpuUtilisation ?? (() => null);
+    const engine = this;
+    this.context = {
+      get now() { return engine.clock.now(); },
+      cluster: this.cluster,
+      usage: this.usage,
+      gpuUtilisation: (node, index) => engine.gpuUtilisation(node, index),
+      preempting: (id) => engine.preemptionOf.has(id),
+    };
+    this.applyStrategySettings();
+    this.queue = new ConflictQueue((r) => this.strategy.effectivePriority(r, this.context));
     this.book = new ConflictBook({ newId: this.newId, maxResolved: opts.retainResolvedConflicts });
   }
 
@@ -238,8 +278,8 @@ export class SchedulerEngine {
       }
     }
     const shape = shapeOf(resources);
-    const reason = this.ledger.neverFits(shape);
-    if (reason) throw new SchedulerError('never_fits', reason, { resources, capacity: this.ledger.capacity });
+    const reason = this.cluster.neverFits(shape);
+    if (reason) throw new SchedulerError('never_fits', reason, { resources, capacity: this.cluster.capacity });
 
     return this.transact(() => {
       if (this.dirty && this.autoDecide) this.decidePass();
@@ -250,7 +290,8 @@ export class SchedulerEngine {
       };
       this.requests.set(request.id, request);
       if (key !== undefined) this.idempotency.set(key, { requestId: request.id, fingerprint: fingerprint(fields) });
-      const placement = this.ledger.knows(shape) ? this.strategy.place(request, this.ledger) : null;
+      // a sliced request waits its turn while others wait for the rotation (no jumping the queue)
+      const placement = this.cluster.knows(shape) && this.cluster.fits(shape) && !this.mustWaitForRotation(request) ? this.strategy.place(request, this.context) : null;
       if (placement) this.grant(request, placement, now);
       else this.enqueue(request, now);
       return { ...this.resultOf(this.requests.get(request.id)!), replayed: false };
@@ -270,6 +311,7 @@ export class SchedulerEngine {
       const now = this.clock.now();
       const entry = this.queue.remove(requestId);
       if (entry?.conflict) this.emit(this.book.resolve(entry.conflict.id, 'cancelled', now));
+      this.withdrawPreemption(requestId, now);
       const next: Request = { ...r, status: 'cancelled', updatedAt: now };
       this.requests.set(requestId, next);
       this.emit({ kind: 'request_cancelled', at: now, request: next });
@@ -332,6 +374,13 @@ export class SchedulerEngine {
         else this.leases.remove(top);
         any = true;
       }
+      for (let top = this.preemptions.peek(); top && top.at <= now; top = this.preemptions.peek()) {
+        this.preemptions.remove(top);
+        this.preemptionOf.delete(top.allocationId);
+        const a = this.allocations.get(top.allocationId);
+        if (a?.state === 'active') this.endAllocation(a, 'preempted', now);
+        any = true;
+      }
       if (any) {
         this.syncScheduleConflicts(now);
         if (this.autoDecide) this.decidePass();
@@ -342,10 +391,11 @@ export class SchedulerEngine {
   /** The node's capacity and GPU users changed (a new snapshot): schedule_conflicts follow, then a decision pass. */
   onSnapshot(inventory: Inventory): Change[] {
     return this.transact(() => {
-      const before = this.ledger.version;
-      this.ledger.setInventory(inventory);
+      const before = this.cluster.version;
+      this.cluster.setInventory(inventory);
+      this.syncCapacity();
       this.syncScheduleConflicts(this.clock.now());
-      if (this.ledger.version !== before) this.dirty = true;
+      if (this.cluster.version !== before) this.dirty = true;
       if (this.dirty && this.autoDecide) this.decidePass();
     }).changes;
   }
@@ -360,29 +410,65 @@ export class SchedulerEngine {
     return this.transact(() => this.decidePass()).changes;
   }
 
-  /** Periodic work (e.g. each second): expire leases, grow severities with waiting, decide if anything changed. */
+  /**
+   * Periodic work (e.g. each second): expire leases and preemption deadlines, rotate time slices when a quantum
+   * is over, grow severities with waiting, decide if anything changed.
+   */
   tick(): Change[] {
     return this.transact(() => {
       this.expireLeases();
       const now = this.clock.now();
+      if (this.nextRotation !== null && now >= this.nextRotation) this.rotate(now);
       this.refreshSeverities(now);
       // a pass also when only grants changed the ledger since the last one: waiting requests' holders follow
-      if (this.autoDecide && (this.dirty || this.passVersion !== this.ledger.version)) this.decidePass();
+      if (this.autoDecide && (this.dirty || this.passVersion !== this.cluster.version)) this.decidePass();
       else if (this.refreshPending) this.refreshConflicts(now, this.queue.requests());
     }).changes;
   }
 
-  /** Switch strategy: takes effect at once (a decision pass follows). */
+  /**
+   * The simulator's step: leases and preemption deadlines due by now, a rotation when due, and a decision pass
+   * when something changed — without the per-second severity refresh of `tick`.
+   */
+  advance(): Change[] {
+    return this.transact(() => {
+      this.expireLeases();
+      const now = this.clock.now();
+      if (this.nextRotation !== null && now >= this.nextRotation) this.rotate(now);
+      if (this.autoDecide && this.dirty) this.decidePass();
+    }).changes;
+  }
+
+  /** When the engine next has timed work (a lease end, a preemption deadline, a rotation), or null. */
+  nextWakeup(): number | null {
+    let t = this.leases.peek()?.at ?? null;
+    const p = this.preemptions.peek()?.at;
+    if (p !== undefined && (t === null || p < t)) t = p;
+    if (this.nextRotation !== null && (t === null || this.nextRotation < t)) t = this.nextRotation;
+    return t;
+  }
+
+  /**
+   * Switch strategy: takes effect at once (a decision pass follows). Preemption notices already given stand;
+   * allocations a time-slicing strategy suspended are resumed where they fit when the new one does not rotate them.
+   */
   setStrategy(strategy: Strategy): Change[] {
     return this.transact(() => {
       const previous = this.strategy.name;
+      const now = this.clock.now();
       this.strategy = strategy;
-      this.queue.setPriorityOf((r) => strategy.effectivePriority(r, this.clock.now()));
-      this.emit({ kind: 'strategy_changed', at: this.clock.now(), strategy: strategy.name, previous });
+      this.applyStrategySettings();
+      this.queue.setPriorityOf((r) => strategy.effectivePriority(r, this.context));
+      this.emit({ kind: 'strategy_changed', at: now, strategy: strategy.name, previous, config: strategy.config });
+      this.resumeUnsliced(now);
       this.dirty = true;
       this.forcePass = true;
       if (this.autoDecide) this.decidePass();
     }).changes;
+  }
+
+  get strategyConfig(): Record<string, unknown> {
+    return this.strategy.config;
   }
 
   /**
@@ -407,10 +493,25 @@ export class SchedulerEngine {
         this.allocations.set(a.id, a);
         if (a.state !== 'active') continue;
         const r = this.requests.get(a.requestId);
-        this.ledger.allocate(a.id, shapeOf(a.resources), a.gpuIndices, {
-          requestId: a.requestId, owner: r?.owner ?? '', priority: r?.priority ?? 0, grantedAt: a.grantedAt,
+        const shape = shapeOf(a.resources);
+        const suspended = a.suspendedAt !== undefined;
+        this.cluster.allocate(a.node, a.id, suspended ? cpuMemOnly(shape) : shape, suspended ? [] : a.gpuIndices, {
+          requestId: a.requestId, owner: r?.owner ?? '', ...(r?.group !== undefined ? { group: r.group } : {}),
+          priority: r?.priority ?? 0, preemptible: r?.preemptible ?? false, grantedAt: a.grantedAt,
         }, true);
+        if (r && !suspended) this.usage.add(r.owner, r.group, this.amountOf(shape, a.node), a.grantedAt);
         this.addLease(a.id, a.leaseExpiresAt);
+        if (r && this.strategy.sliced(r)) this.slices.set(a.id, { attainedMs: 0, runningSince: suspended ? null : now, suspendedSince: suspended ? a.suspendedAt! : null, ranMs: 0 });
+        if (a.preemptAt !== undefined) {
+          const item: LeaseItem = { allocationId: a.id, at: a.preemptAt, heapIndex: -1 };
+          this.preemptionOf.set(a.id, item);
+          this.preemptions.push(item);
+          if (a.preemptedFor !== undefined) {
+            const set = this.preemptFor.get(a.preemptedFor) ?? new Set<string>();
+            set.add(a.id);
+            this.preemptFor.set(a.preemptedFor, set);
+          }
+        }
       }
       for (const r of requests) {
         if (r.status !== 'queued') continue;
@@ -474,11 +575,37 @@ export class SchedulerEngine {
   }
 
   free(): FreeView {
-    return this.ledger.free();
+    return this.cluster.free();
   }
 
   capacity(): { cpu: number | null; memoryMiB: number | null; gpus: number | null } {
-    return this.ledger.capacity;
+    return this.cluster.capacity;
+  }
+
+  /** Node names, in order. */
+  nodes(): string[] {
+    return this.cluster.ledgers().map((l) => l.node);
+  }
+
+  /** GPUs partly allocated (shared by fractional allocations, with room left) ÷ GPUs present, over all nodes. */
+  fragmentation(): number | null {
+    let gpus = 0;
+    let partial = 0;
+    for (const l of this.cluster.ledgers()) {
+      for (const g of l.slots()) {
+        if (!g.present) continue;
+        gpus++;
+        if (g.shared.size > 0 && l.shareRoom(g) > 0) partial++;
+      }
+    }
+    return gpus ? partial / gpus : null;
+  }
+
+  /** Allocations suspended by time-slicing. */
+  get suspendedCount(): number {
+    let n = 0;
+    for (const st of this.slices.values()) if (st.suspendedSince !== null) n++;
+    return n;
   }
 
   get strategyName(): StrategyName {
@@ -487,7 +614,7 @@ export class SchedulerEngine {
 
   /** Why these resources can never fit the node (for a 422), or null. */
   neverFits(resources: Resources): string | null {
-    return this.ledger.neverFits(shapeOf(resources));
+    return this.cluster.neverFits(shapeOf(resources));
   }
 
   /** When the next lease ends (schedule `expireLeases`/`tick` for then), or null. */
@@ -526,16 +653,17 @@ export class SchedulerEngine {
     const allocation: Allocation = {
       id: this.newId(),
       requestId: request.id,
-      node: this.ledger.node,
+      node: placement.node,
       gpuIndices: placement.gpuIndices,
       resources: request.resources,
       grantedAt: now,
       leaseExpiresAt: now + this.leaseFor(request.leaseMs),
       state: 'active',
     };
-    this.ledger.allocate(allocation.id, shapeOf(request.resources), placement.gpuIndices, {
-      requestId: request.id, owner: request.owner, priority: request.priority, grantedAt: now,
-    });
+    const shape = shapeOf(request.resources);
+    this.cluster.allocate(placement.node, allocation.id, shape, placement.gpuIndices, this.metaOf(request, now));
+    this.usage.add(request.owner, request.group, this.amountOf(shape, placement.node), now);
+    if (this.strategy.sliced(request)) this.slices.set(allocation.id, { attainedMs: 0, runningSince: now, suspendedSince: null, ranMs: 0 });
     this.allocations.set(allocation.id, allocation);
     this.addLease(allocation.id, allocation.leaseExpiresAt);
     const granted: Request = { ...request, status: 'granted', allocationId: allocation.id, updatedAt: now };
@@ -543,11 +671,238 @@ export class SchedulerEngine {
     this.emit({ kind: 'request_granted', at: now, request: granted });
     this.emit({ kind: 'allocation_granted', at: now, allocation });
     const entry = this.queue.remove(request.id);
-    if (entry?.conflict) this.emit(this.book.resolve(entry.conflict.id, 'granted', now));
+    const preempted = this.preemptFor.has(request.id);
+    this.withdrawPreemption(request.id, now);
+    if (entry?.conflict) this.emit(this.book.resolve(entry.conflict.id, preempted ? 'preempted_holder' : 'granted', now));
+  }
+
+  private metaOf(r: Request, grantedAt: number) {
+    return {
+      requestId: r.id, owner: r.owner, ...(r.group !== undefined ? { group: r.group } : {}),
+      priority: r.priority, preemptible: r.preemptible, grantedAt,
+    };
+  }
+
+  /** What an allocation of `shape` on `node` counts for fair-share (GPU-equivalents: shares ÷ the GPU's MiB). */
+  private amountOf(shape: Shape, node: string): Amount {
+    let gpus = shape.whole;
+    if (shape.fracMiB > 0) {
+      const l = this.cluster.ledger(node);
+      const largest = l ? l.slots().reduce((m, g) => Math.max(m, g.memoryMiB), 0) : 0;
+      gpus += largest > 0 ? Math.min(1, shape.fracMiB / largest) : 0;
+    }
+    return { cpu: shape.cpu, memoryMiB: shape.memoryMiB, gpus };
+  }
+
+  /** The strategy's cluster-wide settings: time-slicing replicas, the rotation clock, fair-share half-life. */
+  private applyStrategySettings(): void {
+    this.cluster.setReplicas(this.strategy.replicas, this.strategy.multiSlot);
+    const q = this.strategy.quantumMs;
+    this.nextRotation = q === null ? null : this.clock.now() + q;
+    const half = (this.strategy.config as { halfLifeMs?: unknown }).halfLifeMs;
+    if (typeof half === 'number') this.usage.setHalfLife(half, this.clock.now());
+  }
+
+  private syncCapacity(): void {
+    const c = this.cluster.capacity;
+    this.usage.setCapacity({ cpu: c.cpu ?? 0, memoryMiB: c.memoryMiB ?? 0, gpus: c.gpus ?? 0 });
+  }
+
+  /** A sliced request does not take a slot that frees between rotations while suspended holders wait for it. */
+  private mustWaitForRotation(r: Request): boolean {
+    return this.strategy.quantumMs !== null && this.strategy.sliced(r) && this.suspendedCount > 0;
+  }
+
+  // ------------------------------------------------------------------ preemption
+
+  /** Give the victims notice (or take their resources now without a grace period). */
+  private startPreemption(r: Request, plan: PreemptionPlan, now: number): void {
+    const grace = this.strategy.graceMs;
+    const set = new Set<string>();
+    this.preemptFor.set(r.id, set);
+    for (const h of plan.victims) {
+      const a = this.allocations.get(h.allocationId);
+      if (!a || a.state !== 'active') continue;
+      set.add(a.id);
+      if (grace <= 0) {
+        this.endAllocation(a, 'preempted', now);
+        continue;
+      }
+      const noticed: Allocation = { ...a, preemptAt: now + grace, preemptedFor: r.id };
+      this.allocations.set(a.id, noticed);
+      const item: LeaseItem = { allocationId: a.id, at: now + grace, heapIndex: -1 };
+      this.preemptionOf.set(a.id, item);
+      this.preemptions.push(item);
+      this.emit({ kind: 'allocation_preempting', at: now, allocation: noticed });
+    }
+  }
+
+  /** The request no longer needs its victims (granted, cancelled): notices not yet carried out are withdrawn. */
+  private withdrawPreemption(requestId: string, now: number): void {
+    const set = this.preemptFor.get(requestId);
+    if (!set) return;
+    this.preemptFor.delete(requestId);
+    for (const id of set) {
+      const item = this.preemptionOf.get(id);
+      if (!item) continue;
+      this.preemptions.remove(item);
+      this.preemptionOf.delete(id);
+      const a = this.allocations.get(id);
+      if (a?.state !== 'active') continue;
+      const { preemptAt: _p, preemptedFor: _f, ...rest } = a;
+      this.allocations.set(id, rest);
+      this.emit({ kind: 'allocation_renewed', at: now, allocation: rest });
+    }
+  }
+
+  // ------------------------------------------------------------------ time-slicing
+
+  private attained(st: SliceState, gpus: number, now: number): number {
+    return st.attainedMs + (st.runningSince === null ? 0 : gpus * (now - st.runningSince));
+  }
+
+  /** Resume on its own GPUs when they have room now; false when they do not. */
+  private tryResume(a: Allocation, st: SliceState, now: number): boolean {
+    const l = this.cluster.ledger(a.node);
+    if (!l) return false;
+    const r = this.requests.get(a.requestId) ?? placeholderRequest(a);
+    const shape = shapeOf(a.resources);
+    for (const i of new Set(a.gpuIndices)) {
+      const g = l.slots().find((x) => x.index === i);
+      const ok = g && (shape.fracMiB > 0 ? l.shareRoom(g) >= shape.fracMiB : l.freeSlots(g) >= a.gpuIndices.filter((x) => x === i).length);
+      if (!ok) return false;
+    }
+    this.cluster.release(a.id);
+    this.cluster.allocate(a.node, a.id, shape, a.gpuIndices, this.metaOf(r, a.grantedAt), true);
+    this.usage.add(r.owner, r.group, this.amountOf(shape, a.node), now);
+    st.runningSince = now;
+    st.suspendedSince = null;
+    const { suspendedAt: _s, ...rest } = a;
+    this.allocations.set(a.id, rest);
+    this.emit({ kind: 'allocation_resumed', at: now, allocation: rest });
+    return true;
+  }
+
+  /**
+   * One rotation (Tiresias' discretised LAS): the time-sliced holders running, suspended or waiting are ranked by
+   * the strategy (queue by attained service, anti-starvation promotion, then arrival); when a waiting one outranks
+   * a running one, every running holder gives up its GPUs and the ranking takes them back greedily: the best-ranked
+   * candidates that fit run (resumed on their own GPUs, or granted), the others are suspended or keep waiting.
+   * Cost O(k log k) for k candidates, bounded by the GPU slots: waiting requests are taken oldest first only as
+   * many as there are slots.
+   */
+  private rotate(now: number): void {
+    const q = this.strategy.quantumMs;
+    this.nextRotation = q === null ? null : now + q;
+    if (q === null) return;
+    const running: { a: Allocation; st: SliceState; rank: number }[] = [];
+    const waiting: { a?: Allocation; st?: SliceState; r: Request; rank: number }[] = [];
+    for (const [id, st] of this.slices) {
+      const a = this.allocations.get(id);
+      const r = a && this.requests.get(a.requestId);
+      if (!a || !r || a.state !== 'active') continue;
+      const gpus = Math.max(1, a.gpuIndices.length);
+      const c: SliceCandidate = { request: r, allocationId: id, attainedMs: this.attained(st, gpus, now), waitingSince: st.suspendedSince, runMs: st.ranMs + (st.runningSince === null ? 0 : now - st.runningSince) };
+      const rank = this.strategy.sliceRank(c, now);
+      if (st.runningSince !== null) running.push({ a, st, rank });
+      else waiting.push({ a, st, r, rank });
+    }
+    let slots = 0;
+    for (const l of this.cluster.ledgers()) slots += (l.capacity.gpus ?? 0) * l.replicas;
+    let taken = 0;
+    for (const r of this.queue.requests()) {
+      if (taken >= slots) break;
+      if (!this.strategy.sliced(r) || this.preemptFor.has(r.id)) continue;
+      taken++;
+      waiting.push({ r, rank: this.strategy.sliceRank({ request: r, attainedMs: 0, waitingSince: r.submittedAt, runMs: 0 }, now) });
+    }
+    if (!waiting.length || !running.length) {
+      // nothing to swap; suspended holders resume where there is room
+      for (const w of waiting) if (w.a && w.st) this.tryResume(w.a, w.st, now);
+      return;
+    }
+    let worst = -Infinity;
+    for (const x of running) worst = Math.max(worst, x.rank);
+    let best = Infinity;
+    for (const x of waiting) best = Math.min(best, x.rank);
+    if (best >= worst) {
+      for (const w of waiting) if (w.a && w.st) this.tryResume(w.a, w.st, now);
+      return;
+    }
+    // every running holder gives its GPUs back (keeps cpu/memory), then the ranking takes them
+    const wasRunning = new Set<string>();
+    for (const x of running) {
+      wasRunning.add(x.a.id);
+      const st = x.st;
+      const gpus = Math.max(1, x.a.gpuIndices.length);
+      st.attainedMs += gpus * (now - st.runningSince!);
+      st.ranMs += now - st.runningSince!;
+      st.runningSince = null;
+      const r = this.requests.get(x.a.requestId) ?? placeholderRequest(x.a);
+      const shape = shapeOf(x.a.resources);
+      this.cluster.release(x.a.id);
+      this.cluster.allocate(x.a.node, x.a.id, cpuMemOnly(shape), [], this.metaOf(r, x.a.grantedAt), true);
+      this.usage.remove(r.owner, r.group, this.amountOf(shape, x.a.node), now);
+    }
+    const all = [...running.map((x) => ({ a: x.a as Allocation | undefined, st: x.st as SliceState | undefined, r: this.requests.get(x.a.requestId)!, rank: x.rank })), ...waiting]
+      .sort((x, y) => x.rank - y.rank || x.r.submittedAt - y.r.submittedAt || (x.r.id < y.r.id ? -1 : 1));
+    for (const c of all) {
+      if (c.a && c.st) {
+        if (wasRunning.has(c.a.id)) {
+          // back on its GPUs quietly when they have room, else suspended now
+          if (this.reclaim(c.a, c.st, now)) continue;
+          c.st.suspendedSince = now;
+          const next: Allocation = { ...c.a, suspendedAt: now };
+          this.allocations.set(c.a.id, next);
+          this.emit({ kind: 'allocation_suspended', at: now, allocation: next });
+        } else {
+          this.tryResume(c.a, c.st, now);
+        }
+      } else if (this.queue.has(c.r.id)) {
+        const shape = shapeOf(c.r.resources);
+        if (!this.cluster.fits(shape)) continue;
+        const p = this.strategy.place(c.r, this.context);
+        if (p) this.grant(c.r, p, now);
+      }
+    }
+    this.dirty = true;
+  }
+
+  /** A holder that gave its GPUs back in this rotation takes them again (no record: it never stopped). */
+  private reclaim(a: Allocation, st: SliceState, now: number): boolean {
+    const l = this.cluster.ledger(a.node);
+    if (!l) return false;
+    const shape = shapeOf(a.resources);
+    for (const i of new Set(a.gpuIndices)) {
+      const g = l.slots().find((x) => x.index === i);
+      const ok = g && (shape.fracMiB > 0 ? l.shareRoom(g) >= shape.fracMiB : l.freeSlots(g) >= a.gpuIndices.filter((x) => x === i).length);
+      if (!ok) return false;
+    }
+    const r = this.requests.get(a.requestId) ?? placeholderRequest(a);
+    this.cluster.release(a.id);
+    this.cluster.allocate(a.node, a.id, shape, a.gpuIndices, this.metaOf(r, a.grantedAt), true);
+    this.usage.add(r.owner, r.group, this.amountOf(shape, a.node), now);
+    st.runningSince = now;
+    return true;
+  }
+
+  /** After a switch to a strategy that does not rotate: suspended allocations resume where they fit. */
+  private resumeUnsliced(now: number): void {
+    for (const [id, st] of [...this.slices]) {
+      const a = this.allocations.get(id);
+      const r = a && this.requests.get(a.requestId);
+      if (!a || a.state !== 'active') {
+        this.slices.delete(id);
+        continue;
+      }
+      if (r && this.strategy.sliced(r)) continue;
+      if (st.suspendedSince !== null && !this.tryResume(a, st, now)) continue;
+      this.slices.delete(id);
+    }
   }
 
   private enqueue(request: Request, now: number, announce = true): void {
-    const e = this.queue.insert(request, null, this.ledger.version);
+    const e = this.queue.insert(request, null, this.cluster.version);
     const ev = this.evaluation(e.shape, request.priority, e.shapeKey);
     const opened = this.book.openConflict({
       key: requestKey(request.id), requestId: request.id, ...ev,
@@ -560,12 +915,21 @@ export class SchedulerEngine {
   }
 
   private endAllocation(a: Allocation, state: 'released' | 'expired' | 'preempted', now: number): void {
-    this.ledger.release(a.id);
+    this.cluster.release(a.id);
     const item = this.leaseOf.get(a.id);
     if (item) {
       this.leases.remove(item);
       this.leaseOf.delete(a.id);
     }
+    const notice = this.preemptionOf.get(a.id);
+    if (notice) {
+      this.preemptions.remove(notice);
+      this.preemptionOf.delete(a.id);
+    }
+    const st = this.slices.get(a.id);
+    this.slices.delete(a.id);
+    const owner = this.requests.get(a.requestId);
+    if (owner && (!st || st.suspendedSince === null)) this.usage.remove(owner.owner, owner.group, this.amountOf(shapeOf(a.resources), a.node), now);
     const allocation: Allocation = { ...a, state, endedAt: now };
     this.allocations.set(a.id, allocation);
     const r = this.requests.get(a.requestId);
@@ -599,20 +963,54 @@ export class SchedulerEngine {
     this.dirty = false;
     if (!this.queue.size) return;
     const now = this.clock.now();
-    if (!this.forcePass && this.passVersion === this.ledger.version) {
+    if (!this.forcePass && this.passVersion === this.cluster.version) {
       if (this.refreshPending) this.refreshConflicts(now, this.queue.requests());
       return;
     }
     this.forcePass = false;
-    const order = this.strategy.order(this.queue, now);
-    for (const r of order) {
+    if (this.strategy.quantumMs === null && this.slices.size) this.resumeUnsliced(now);
+    const canPreempt = this.hasPreemptionCandidates();
+    // shapes that did not fit (or found no victims) in this pass: grants only take capacity, so they stay out
+    const noFit = new Set<string>();
+    const noVictims = new Set<string>();
+    const seen: Request[] = [];
+    const rotating = this.strategy.quantumMs !== null && this.suspendedCount > 0;
+    for (const r of this.strategy.order(this.queue, this.context)) {
+      seen.push(r);
       const e = this.queue.get(r.id);
-      if (!e || !this.ledger.knows(e.shape) || !this.ledger.fits(e.shape)) continue;
-      const placement = this.strategy.place(e.request, this.ledger);
-      if (placement) this.grant(e.request, placement, now);
+      if (!e || noFit.has(e.shapeKey)) continue;
+      if (!this.cluster.knows(e.shape)) continue;
+      if (rotating && this.strategy.sliced(r)) continue;
+      if (this.cluster.fits(e.shape)) {
+        const placement = this.strategy.place(e.request, this.context);
+        if (placement) this.grant(e.request, placement, now);
+        continue;
+      }
+      noFit.add(e.shapeKey);
+      if (!canPreempt || this.preemptFor.has(r.id) || noVictims.has(e.shapeKey)) continue;
+      const plan = this.strategy.preempt(e.request, this.context);
+      if (!plan) {
+        noVictims.add(e.shapeKey);
+        continue;
+      }
+      this.startPreemption(e.request, plan, now);
+      if (this.strategy.graceMs <= 0) {
+        noFit.delete(e.shapeKey);
+        const placement = this.cluster.fits(e.shape) ? this.strategy.place(e.request, this.context) : null;
+        if (placement) this.grant(e.request, placement, now);
+      }
     }
-    this.passVersion = this.ledger.version;
-    this.refreshConflicts(now, order);
+    this.passVersion = this.cluster.version;
+    this.refreshConflicts(now, seen);
+  }
+
+  /** Some active allocation could be a victim (preemptible, or the strategy preempts by share or quota). */
+  private hasPreemptionCandidates(): boolean {
+    if (this.strategy.name === 'priority_based' || this.strategy.name === 'hybrid') {
+      for (const h of this.cluster.holdings()) if (h.preemptible && !this.preemptionOf.has(h.allocationId)) return true;
+      return false;
+    }
+    return this.strategy.name === 'fair_sharing' || this.strategy.name === 'resource_pooling';
   }
 
   /**
@@ -621,13 +1019,13 @@ export class SchedulerEngine {
    * (refreshPending: the next tick goes on).
    */
   private refreshConflicts(now: number, order: Iterable<Request>): void {
-    const version = this.ledger.version;
+    const version = this.cluster.version;
     let budget = this.refreshBudget;
     this.refreshPending = false;
     for (const r of order) {
       const e = this.queue.get(r.id);
       if (!e || e.evaluatedAt === version) continue;
-      if (!this.ledger.knows(e.shape)) continue; // keep what was known (e.g. restored) until the capacity is
+      if (!this.cluster.knows(e.shape)) continue; // keep what was known (e.g. restored) until the capacity is
       if (budget <= 0) {
         this.refreshPending = true;
         break;
@@ -646,10 +1044,10 @@ export class SchedulerEngine {
   }
 
   private cachedEvaluation(key: string): Evaluation | undefined {
-    if (this.evalVersion !== this.ledger.version) {
+    if (this.evalVersion !== this.cluster.version) {
       if (this.evalCache.size) this.prevEvalCache = this.evalCache;
       this.evalCache = new Map();
-      this.evalVersion = this.ledger.version;
+      this.evalVersion = this.cluster.version;
     }
     return this.evalCache.get(key);
   }
@@ -689,7 +1087,7 @@ export class SchedulerEngine {
   }
 
   private severityOf(r: Request, shape: Shape, now: number): number {
-    return requestSeverity({ priority: r.priority, waitMs: now - r.submittedAt, share: this.ledger.dominantShare(shape) }, this.severityCfg);
+    return requestSeverity({ priority: r.priority, waitMs: now - r.submittedAt, share: this.cluster.dominantShare(shape) }, this.severityCfg);
   }
 
   /** One holder object per holding, so that equal holder lists compare by identity. */
@@ -702,7 +1100,7 @@ export class SchedulerEngine {
   }
 
   private evaluate(shape: Shape, priority: number): Evaluation {
-    return evaluateWait(this.ledger, shape, priority, this.strategy.name, (h) => this.holderOf(h));
+    return evaluateWait(this.cluster, shape, priority, this.strategy.name, (h) => this.holderOf(h));
   }
 
   /**
@@ -711,7 +1109,8 @@ export class SchedulerEngine {
    * resolved `cleared` when reality agrees with the ledger again.
    */
   private syncScheduleConflicts(now: number): void {
-    const want = scheduleConflicts(this.ledger, (id) => this.allocations.get(id));
+    const want = new Map<string, ReturnType<typeof scheduleConflicts> extends Map<string, infer V> ? V : never>();
+    for (const l of this.cluster.ledgers()) for (const [k, v] of scheduleConflicts(l, (id) => this.allocations.get(id))) want.set(k, v);
     for (const key of [...this.scheduleKeys.keys()]) {
       if (want.has(key)) continue;
       const c = this.book.openFor(key);
@@ -726,6 +1125,16 @@ export class SchedulerEngine {
       this.scheduleKeys.set(key, touches);
     }
   }
+}
+
+/** The cpu and memory of a shape, without its GPUs (what a suspended holder keeps). */
+function cpuMemOnly(shape: Shape): Shape {
+  return { cpu: shape.cpu, memoryMiB: shape.memoryMiB, whole: 0, fracMiB: 0 };
+}
+
+/** A stand-in for an allocation whose request the engine no longer keeps. */
+function placeholderRequest(a: Allocation): Request {
+  return { id: a.requestId, owner: '', priority: 0, resources: a.resources, preemptible: false, submittedAt: a.grantedAt, updatedAt: a.grantedAt, status: 'granted' };
 }
 
 /** What identifies a submit's body, for idempotency (key order does not matter). */

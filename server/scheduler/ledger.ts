@@ -3,7 +3,8 @@
  *
  * - cpu (millicores) and memory (MiB) are pools: a request fits when it is ≤ capacity − allocated.
  * - `gpus: n` (no gpuMemMiB) takes n whole GPUs: a GPU is free as a whole when it has no allocation (whole or
- *   fractional) and no foreign user.
+ *   fractional) and no foreign user. With `replicas` > 1 (time-slicing: NVIDIA's model, no memory isolation) a GPU
+ *   takes up to that many whole holders, one slot each; n GPUs are n distinct GPUs unless `multiSlot`.
  * - `gpuMemMiB: m` (gpus 0 or 1) takes m MiB of one GPU, shared with other fractional allocations: it fits on a GPU
  *   not held whole whose memory − fractional allocations − foreign users' memory ≥ m.
  * - Foreign usage: a process/container on a GPU that no active allocation holding that GPU accounts for
@@ -37,8 +38,10 @@ export interface GpuSlot {
   /** reported by the latest inventory */
   readonly present: boolean;
   readonly available: boolean;
-  /** allocation holding it whole */
+  /** allocation holding it whole (the first, with replicas > 1) */
   readonly wholeBy: string | null;
+  /** every allocation holding it whole (one slot each; more than one only with replicas > 1) */
+  readonly whole: ReadonlyMap<string, number>;
   /** fractional allocations → MiB */
   readonly shared: ReadonlyMap<string, number>;
   readonly sharedMiB: number;
@@ -55,13 +58,15 @@ export interface Holding {
   allocationId: string;
   requestId: string;
   owner: string;
+  group?: string;
   priority: number;
+  preemptible: boolean;
   grantedAt: number;
   shape: Shape;
   gpuIndices: readonly number[];
 }
 
-export type HoldingMeta = Omit<Holding, 'allocationId' | 'shape' | 'gpuIndices'>;
+export type HoldingMeta = Omit<Holding, 'allocationId' | 'shape' | 'gpuIndices' | 'preemptible'> & { preemptible?: boolean };
 
 export interface Placement {
   gpuIndices: number[];
@@ -107,6 +112,10 @@ export interface InTheWay {
 
 export class Ledger {
   node = 'local';
+  /** whole-GPU slots per GPU (time-slicing replicas) */
+  private replicaCount = 1;
+  /** a whole request may take several slots of one GPU */
+  private multi = false;
   /** bumped on every change of capacity or allocations: callers cache on it */
   version = 0;
   private cpuCap: number | null = null;
@@ -164,6 +173,30 @@ export class Ledger {
     return sig;
   }
 
+  /** Time-slicing: slots per GPU, and whether one request may take several slots of one GPU. Holders beyond a
+   * smaller count stay until released (the GPU is then full). */
+  setReplicas(replicas: number, multiSlot = false): void {
+    if (replicas === this.replicaCount && multiSlot === this.multi) return;
+    this.replicaCount = Math.max(1, Math.floor(replicas));
+    this.multi = multiSlot;
+    this.refreshForeign();
+    this.version++;
+  }
+
+  get replicas(): number {
+    return this.replicaCount;
+  }
+
+  get multiSlot(): boolean {
+    return this.multi;
+  }
+
+  /** Free whole-GPU slots of a GPU (0 when it cannot take a whole holder). */
+  freeSlots(s: GpuSlot): number {
+    if (!s.present || !s.available || s.shared.size > 0 || s.foreign.length > 0) return 0;
+    return Math.max(0, this.replicaCount - wholeCount(s));
+  }
+
   /** Capacity known for every dimension `shape` needs. */
   knows(shape: Shape): boolean {
     return (shape.cpu === 0 || this.cpuCap !== null)
@@ -184,8 +217,23 @@ export class Ledger {
     return this.memCap === null ? 0 : Math.max(0, this.memCap - this.memUsed);
   }
 
+  /** GPUs that can take a whole holder now (with replicas: GPUs with a free slot) */
   get wholeFreeGpus(): number {
     return this.wholeFreeCount;
+  }
+
+  /** Holdings, in booking order. */
+  holdingsList(): IterableIterator<Holding> {
+    return this.holdings.values();
+  }
+
+  get holdingCount(): number {
+    return this.holdings.size;
+  }
+
+  /** Allocated cpu (millicores) and memory (MiB). */
+  get used(): { cpu: number; memoryMiB: number } {
+    return { cpu: this.cpuUsed, memoryMiB: this.memUsed };
   }
 
   /** The most MiB one fractional request could get now. */
@@ -204,7 +252,7 @@ export class Ledger {
   }
 
   isWholeFree(s: GpuSlot): boolean {
-    return s.present && s.available && s.wholeBy === null && s.shared.size === 0 && s.foreign.length === 0;
+    return s.present && s.available && wholeCount(s) < this.replicaCount && s.shared.size === 0 && s.foreign.length === 0;
   }
 
   /** MiB a fractional request could take on this GPU; -1 when it cannot share (held whole, absent, unavailable). */
@@ -233,10 +281,12 @@ export class Ledger {
     if (!force) {
       if (!this.cpuMemFit(shape)) throw new Error(`allocation ${allocationId}: cpu/memory do not fit`);
       const want = shape.fracMiB > 0 ? 1 : shape.whole;
-      if (gpuIndices.length !== want || new Set(gpuIndices).size !== want) throw new Error(`allocation ${allocationId}: needs ${want} distinct GPU(s), got [${gpuIndices.join(',')}]`);
-      for (const i of gpuIndices) {
+      const distinct = new Set(gpuIndices).size;
+      if (gpuIndices.length !== want || (distinct !== want && !(this.multi && shape.fracMiB === 0))) throw new Error(`allocation ${allocationId}: needs ${want} distinct GPU(s), got [${gpuIndices.join(',')}]`);
+      for (const i of new Set(gpuIndices)) {
         const s = this.byIndex.get(i);
-        const ok = s && (shape.fracMiB > 0 ? this.shareRoom(s) >= shape.fracMiB : this.isWholeFree(s));
+        const slots = gpuIndices.filter((x) => x === i).length;
+        const ok = s && (shape.fracMiB > 0 ? this.shareRoom(s) >= shape.fracMiB : this.freeSlots(s) >= slots);
         if (!ok) throw new Error(`allocation ${allocationId}: GPU ${i} cannot take it`);
       }
     }
@@ -248,10 +298,12 @@ export class Ledger {
         (s.shared as Map<string, number>).set(allocationId, shape.fracMiB);
         s.sharedMiB += shape.fracMiB;
       } else {
-        s.wholeBy = allocationId;
+        const w = s.whole as Map<string, number>;
+        w.set(allocationId, (w.get(allocationId) ?? 0) + 1);
+        s.wholeBy ??= allocationId;
       }
     }
-    this.holdings.set(allocationId, { allocationId, shape, gpuIndices: [...gpuIndices], ...meta });
+    this.holdings.set(allocationId, { allocationId, shape, gpuIndices: [...gpuIndices], ...meta, preemptible: meta.preemptible ?? false });
     this.refreshForeign();
     this.version++;
   }
@@ -271,7 +323,9 @@ export class Ledger {
         (s.shared as Map<string, number>).delete(allocationId);
         s.sharedMiB -= mib;
       }
-      if (s.wholeBy === allocationId) s.wholeBy = null;
+      if ((s.whole as Map<string, number>).delete(allocationId) && s.wholeBy === allocationId) {
+        s.wholeBy = s.whole.keys().next().value ?? null;
+      }
     }
     this.dropEmptyAbsent();
     this.refreshForeign();
@@ -289,7 +343,7 @@ export class Ledger {
         freeMiB: Math.max(0, this.shareRoom(s)),
         wholeFree: this.isWholeFree(s),
         available: s.present && s.available,
-        allocations: (s.wholeBy ? 1 : 0) + s.shared.size,
+        allocations: s.whole.size + s.shared.size,
         foreign: s.foreign.length,
       })),
     };
@@ -324,7 +378,7 @@ export class Ledger {
    * one whose release turns out not to be needed, highest priority first, then the smaller, then the older. Minimal (no holder can be
    * left out), not necessarily the smallest set. Cost O(h log h + h·g) for h relevant holdings and g GPUs.
    */
-  inTheWay(shape: Shape, priority: number): InTheWay {
+  inTheWay(shape: Shape, priority: number, eligible?: (h: Holding) => boolean): InTheWay {
     const cpuFree = this.cpuCap === null ? 0 : this.cpuCap - this.cpuUsed;
     const memFree = this.memCap === null ? 0 : this.memCap - this.memUsed;
     const dims: InTheWay['dims'] = [];
@@ -340,10 +394,12 @@ export class Ledger {
     let candidates: Holding[];
     if (gpuOnly) {
       candidates = this.gpuVictimOrder ??= victimOrder([...this.holdings.values()].filter((h) => h.gpuIndices.length > 0));
+      if (eligible) candidates = candidates.filter(eligible);
     } else {
       this.byVictimOrder ??= victimOrder([...this.holdings.values()]);
       candidates = [];
       for (const h of this.byVictimOrder) {
+        if (eligible && !eligible(h)) continue;
         if ((cpuShort && h.shape.cpu > 0) || (memShort && h.shape.memoryMiB > 0) || (gpuShort && h.gpuIndices.length > 0)) candidates.push(h);
       }
     }
@@ -353,7 +409,8 @@ export class Ledger {
     const pos = this.slotPos;
     const freedMiB = new Float64Array(this.gpuSlots.length);
     const freedCount = new Int32Array(this.gpuSlots.length);
-    const freedWhole = new Uint8Array(this.gpuSlots.length);
+    const freedWhole = new Int32Array(this.gpuSlots.length);
+    const replicas = this.replicaCount;
     let freedCpu = 0;
     let freedMem = 0;
     const fitsNow = (): boolean => {
@@ -364,11 +421,13 @@ export class Ledger {
       let whole = 0;
       for (let i = 0; i < this.gpuSlots.length; i++) {
         const s = this.gpuSlots[i]!;
-        if (!s.present || !s.available || (s.wholeBy !== null && !freedWhole[i])) continue;
+        if (!s.present || !s.available) continue;
+        const holders = wholeCount(s) - freedWhole[i]!;
         if (shape.fracMiB > 0) {
-          if (s.memoryMiB - (s.sharedMiB - freedMiB[i]!) - s.foreignMiB >= shape.fracMiB) return true;
-        } else if (s.foreign.length === 0 && s.shared.size - freedCount[i]! === 0 && ++whole >= shape.whole) {
-          return true;
+          if (holders === 0 && s.memoryMiB - (s.sharedMiB - freedMiB[i]!) - s.foreignMiB >= shape.fracMiB) return true;
+        } else if (holders < replicas && s.foreign.length === 0 && s.shared.size - freedCount[i]! === 0) {
+          whole += this.multi ? replicas - holders : 1;
+          if (whole >= shape.whole) return true;
         }
       }
       return false;
@@ -383,7 +442,7 @@ export class Ledger {
           freedMiB[p]! += sign * h.shape.fracMiB;
           freedCount[p]! += sign;
         } else {
-          freedWhole[p] = sign > 0 ? 1 : 0;
+          freedWhole[p]! += sign;
         }
       }
     };
@@ -430,14 +489,20 @@ export class Ledger {
       for (const s of this.gpuSlots) if (this.shareRoom(s) >= shape.fracMiB) return true;
       return false;
     }
-    if (shape.whole > 0) return this.gpusKnown && this.wholeFreeCount >= shape.whole;
+    if (shape.whole > 0) {
+      if (!this.gpusKnown) return false;
+      if (!this.multi) return this.wholeFreeCount >= shape.whole;
+      let slots = 0;
+      for (const s of this.gpuSlots) if ((slots += this.freeSlots(s)) >= shape.whole) return true;
+      return false;
+    }
     return true;
   }
 
   private newSlot(index: number): Slot {
     const s: Slot = {
       index, uuid: null, name: `GPU ${index}`, memoryMiB: 0, present: false, available: false,
-      wholeBy: null, shared: new Map(), sharedMiB: 0, foreign: [], foreignMiB: 0, usages: [],
+      wholeBy: null, whole: new Map(), shared: new Map(), sharedMiB: 0, foreign: [], foreignMiB: 0, usages: [],
     };
     this.byIndex.set(index, s);
     this.gpuSlots.push(s);
@@ -447,8 +512,8 @@ export class Ledger {
 
   /** GPUs no longer reported are kept only while an allocation still holds them. */
   private dropEmptyAbsent(): void {
-    if (this.gpuSlots.every((s) => s.present || s.wholeBy !== null || s.shared.size > 0)) return;
-    this.gpuSlots = this.gpuSlots.filter((s) => s.present || s.wholeBy !== null || s.shared.size > 0);
+    if (this.gpuSlots.every((s) => s.present || s.whole.size > 0 || s.shared.size > 0)) return;
+    this.gpuSlots = this.gpuSlots.filter((s) => s.present || s.whole.size > 0 || s.shared.size > 0);
     this.byIndex = new Map(this.gpuSlots.map((s) => [s.index, s]));
   }
 
@@ -468,7 +533,7 @@ export class Ledger {
         largest = Math.max(largest, s.memoryMiB);
       }
       if (s.usages.length || s.foreign.length) {
-        s.foreign = s.usages.filter((u) => u.allocationId === null || (s.wholeBy !== u.allocationId && !s.shared.has(u.allocationId)));
+        s.foreign = s.usages.filter((u) => u.allocationId === null || (!s.whole.has(u.allocationId) && !s.shared.has(u.allocationId)));
         s.foreignMiB = s.foreign.reduce((sum, u) => sum + (u.usedMemoryMiB ?? 0), 0);
       }
       if (this.isWholeFree(s)) whole++;
@@ -477,6 +542,14 @@ export class Ledger {
     this.presentCount = present;
     this.largestGpuMiB = largest;
   }
+}
+
+/** Whole-GPU slots taken on a GPU. */
+function wholeCount(s: GpuSlot): number {
+  if (s.whole.size <= 1) return s.whole.size === 0 ? 0 : s.whole.values().next().value!;
+  let n = 0;
+  for (const c of s.whole.values()) n += c;
+  return n;
 }
 
 /** kube-scheduler's victim order: lowest priority first, then the newest. */

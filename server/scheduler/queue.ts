@@ -204,6 +204,12 @@ export type PriorityOf = (request: Request) => number;
 /** What a strategy sees of the queue. */
 export interface QueueView {
   readonly size: number;
+  /** bumped on every insert (removals keep an order valid: callers skip what left) */
+  readonly insertions: number;
+  has(requestId: string): boolean;
+  get(requestId: string): { request: Request } | undefined;
+  /** ids inserted since the queue had `insertions` insertions (all of them when that is too long ago: null) */
+  insertedSince(insertions: number): readonly string[] | null;
   /** waiting requests in arrival order */
   requests(): Iterable<Request>;
 }
@@ -211,6 +217,10 @@ export interface QueueView {
 export class ConflictQueue implements QueueView {
   private readonly fifo = new Map<string, QueueEntry>();
   private readonly heap = new IndexedHeap<QueueEntry>(priorityBefore);
+  insertions = 0;
+  /** ids of the latest insertions: log[i] is insertion number logBase + i */
+  private log: string[] = [];
+  private logBase = 0;
 
   constructor(private priorityOf: PriorityOf = (r) => r.priority) {}
 
@@ -235,6 +245,13 @@ export class ConflictQueue implements QueueView {
     };
     this.fifo.set(request.id, e);
     this.heap.push(e);
+    this.insertions++;
+    this.log.push(request.id);
+    if (this.log.length > 4096 && this.log.length > 2 * this.fifo.size) {
+      const drop = this.log.length >> 1;
+      this.log = this.log.slice(drop);
+      this.logBase += drop;
+    }
     return e;
   }
 
@@ -272,6 +289,11 @@ export class ConflictQueue implements QueueView {
     this.priorityOf = priorityOf;
     for (const e of this.fifo.values()) e.effectivePriority = priorityOf(e.request);
     this.heap.reheapify();
+  }
+
+  insertedSince(insertions: number): readonly string[] | null {
+    if (insertions < this.logBase) return null;
+    return this.log.slice(insertions - this.logBase);
   }
 
   entries(): IterableIterator<QueueEntry> {

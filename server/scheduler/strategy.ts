@@ -1,22 +1,62 @@
 /**
  * The one interface every scheduling strategy implements (one file each under strategies/): order the queue,
- * place a request, choose victims. Strategies are pure: they read the queue and the ledger, the engine acts.
+ * place a request, plan preemption, and — for time-slicing — which requests rotate and in what order. Strategies
+ * are pure: they read the queue, the cluster and the usage tracker through the context; the engine acts.
  */
-import type { Allocation, Request, StrategyName } from '../../shared/scheduler.ts';
-import type { Ledger, Placement } from './ledger.ts';
+import type { Request, StrategyName } from '../../shared/scheduler.ts';
+import type { Cluster, Placement, PreemptionPlan } from './cluster.ts';
 import type { QueueView } from './queue.ts';
+import type { UsageTracker } from './usage.ts';
+
+export interface StrategyContext {
+  now: number;
+  cluster: Cluster;
+  usage: UsageTracker;
+  /** live utilisation (%) of a GPU from the monitor; null where unknown (simulator, declared GPUs) */
+  gpuUtilisation(node: string, index: number): number | null;
+  /** the allocation is under a preemption notice already (not a victim again) */
+  preempting(allocationId: string): boolean;
+}
+
+/** A time-sliced allocation or waiting request, as the rotation sees it. */
+export interface SliceCandidate {
+  request: Request;
+  /** the allocation (running or suspended); undefined for a request still waiting for its first grant */
+  allocationId?: string;
+  /** GPU·ms received so far */
+  attainedMs: number;
+  /** since when it waits (suspended or queued); null while running */
+  waitingSince: number | null;
+  /** when it last ran (suspended) or was submitted (queued) */
+  runMs: number;
+}
 
 export interface Strategy {
   readonly name: StrategyName;
+  /** its parsed config (shared/strategy.ts schema) */
+  readonly config: Record<string, unknown>;
   /** The priority the queue's priority order uses (after aging, fair-share factors… where the strategy has them). */
-  effectivePriority(request: Request, now: number): number;
-  /** Waiting requests in the order the engine should try to grant them. */
-  order(queue: QueueView, now: number): readonly Request[];
-  /** Where `request` goes now (GPU indices), or null when it does not fit. */
-  place(request: Request, ledger: Ledger): Placement | null;
+  effectivePriority(request: Request, ctx: StrategyContext): number;
   /**
-   * Active allocations to preempt so that `request` fits, or null for none (no preemption). Strategies without
-   * preemption return null.
+   * Waiting requests in the order the engine should try to grant them. May be lazy and re-rank as it goes (the
+   * engine grants between steps; ctx.usage then includes the grant).
    */
-  chooseVictims(request: Request, ledger: Ledger, allocations: readonly Allocation[]): Allocation[] | null;
+  order(queue: QueueView, ctx: StrategyContext): Iterable<Request>;
+  /** Where `request` goes now, or null when the strategy will not place it now. */
+  place(request: Request, ctx: StrategyContext): Placement | null;
+  /** Whom to preempt so that `request` fits (after a grace period), or null for nobody. */
+  preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null;
+  /** grace period victims get before their resources are taken */
+  readonly graceMs: number;
+  /** time-slicing: whole-GPU slots per GPU, and one request may take several slots of one GPU */
+  readonly replicas: number;
+  readonly multiSlot: boolean;
+  /** rotation quantum (ms), or null when nothing rotates */
+  readonly quantumMs: number | null;
+  /** the request takes part in time-slice rotation */
+  sliced(request: Request): boolean;
+  /** rotation order: lower runs first (Tiresias: queue index, then arrival) */
+  sliceRank(c: SliceCandidate, now: number): number;
 }
+
+export type StrategyFactory = (config?: unknown) => Strategy;

@@ -251,6 +251,9 @@ export class SchedulerStore {
         break;
       case 'allocation_granted':
       case 'allocation_renewed':
+      case 'allocation_preempting':
+      case 'allocation_suspended':
+      case 'allocation_resumed':
         this.putAllocation(c.allocation);
         entityId = c.allocation.id;
         requestId = c.allocation.requestId;

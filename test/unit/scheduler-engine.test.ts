@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createStrategy } from '../../server/scheduler/strategies/index.ts';
+import type { Strategy } from '../../server/scheduler/strategy.ts';
+import type { QueueView } from '../../server/scheduler/queue.ts';
 import { ManualClock } from '../../server/clock.ts';
 import { SchedulerEngine, SchedulerError, type EngineOptions, type EngineState } from '../../server/scheduler/engine.ts';
 import { declaredInventory, inventoryFrom, type Inventory } from '../../server/scheduler/inventory.ts';
@@ -335,10 +338,10 @@ describe('strategy', () => {
   it('is priority_based by default; switching is a change record and takes effect at once', () => {
     const { engine } = setup();
     expect(engine.strategyName).toBe('priority_based');
-    const changes = engine.setStrategy({
-      name: 'fair_sharing', effectivePriority: (r) => -r.priority, order: (q) => [...q.requests()], place: () => null, chooseVictims: () => null,
-    });
-    expect(changes).toEqual([{ kind: 'strategy_changed', at: expect.any(Number), strategy: 'fair_sharing', previous: 'priority_based' }]);
+    const changes = engine.setStrategy(Object.assign(createStrategy('fair_sharing'), {
+      effectivePriority: (r: Request) => -r.priority, order: (q: QueueView) => [...q.requests()], place: () => null,
+    }) as Strategy);
+    expect(changes).toEqual([{ kind: 'strategy_changed', at: expect.any(Number), strategy: 'fair_sharing', previous: 'priority_based', config: createStrategy('fair_sharing').config }]);
     expect(engine.submit({ owner: 'a', resources: { cpu: 1 } }).request.status).toBe('queued');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Ledger, firstFit, shapeOf, type Shape } from '../../server/scheduler/ledger.ts';
 import { declaredInventory, type GpuUsage, type Inventory } from '../../server/scheduler/inventory.ts';
-import { packShared } from '../../server/scheduler/strategies/priority_based.ts';
+import { packShared } from '../../server/scheduler/strategies/common.ts';
 import type { Resources } from '../../shared/scheduler.ts';
 
 const GiB = 1024;

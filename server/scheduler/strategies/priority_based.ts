@@ -1,67 +1,50 @@
 /**
- * priority_based: grant in order of priority (higher first), then age (earlier submittedAt first), then id.
- * Placement: first fit over GPUs by index; whole GPUs whole; a fractional request is packed onto a GPU that is
- * already shared (or used by something else) before it opens a GPU that is free as a whole, so whole GPUs stay
- * free for whole-GPU requests. No preemption yet (chooseVictims returns null); no aging yet (effective priority
- * = priority).
+ * priority_based — Slurm's multifactor priority: prio = Σ w·f over age min(1, wait/maxAge), the request's priority
+ * normalised, size (dominant share of the cluster) and fair-share 2^(−U/S); ties by submit time, then id.
+ * Recomputed every `recalcMs`. Placement: first fit by node and GPU index; a fractional request is packed onto an
+ * already shared GPU before it opens a whole one. Preemption as kube-scheduler does it (see common.ts and
+ * Cluster.preemptionPlan): only strictly lower-priority preemptible holders, after a grace period with a notice.
+ * Defaults: shared/strategy.ts PriorityBasedConfigSchema.
  */
 import type { Request } from '../../../shared/scheduler.ts';
-import { firstFit, shapeOf, type GpuPicker, type Ledger, type Placement } from '../ledger.ts';
+import { PriorityBasedConfigSchema, type PriorityBasedConfig } from '../../../shared/strategy.ts';
+import type { PreemptionPlan } from '../cluster.ts';
 import type { QueueView } from '../queue.ts';
-import type { Strategy } from '../strategy.ts';
-
-export function grantOrder(a: Request, b: Request): number {
-  return b.priority - a.priority || a.submittedAt - b.submittedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
-
-/** Fractional: first GPU by index among those already shared that have room, else the first with room. */
-export const packShared: GpuPicker = (shape, ledger) => {
-  if (shape.fracMiB <= 0) return firstFit(shape, ledger);
-  let fallback: number | null = null;
-  for (const g of ledger.slots()) {
-    if (ledger.shareRoom(g) < shape.fracMiB) continue;
-    if (!ledger.isWholeFree(g)) return [g.index];
-    fallback ??= g.index;
-  }
-  return fallback === null ? null : [fallback];
-};
+import type { Strategy, StrategyContext } from '../strategy.ts';
+import { NO_SLICING, RankedOrder, lowerPriorityVictims, multifactor, packShared, placeFirst } from './common.ts';
 
 export class PriorityBased implements Strategy {
   readonly name = 'priority_based' as const;
+  readonly config: PriorityBasedConfig;
+  readonly graceMs: number;
+  readonly replicas = 1;
+  readonly multiSlot = false;
+  readonly quantumMs = null;
+  readonly sliced = NO_SLICING.sliced;
+  readonly sliceRank = NO_SLICING.sliceRank;
+  private readonly ranked: RankedOrder;
 
-  effectivePriority(request: Request): number {
-    return request.priority;
+  constructor(config: unknown = {}) {
+    this.config = PriorityBasedConfigSchema.parse(config);
+    this.graceMs = this.config.preemption.gracePeriodMs;
+    this.ranked = new RankedOrder((r, ctx) => this.effectivePriority(r, ctx), this.config.recalcMs);
   }
 
-  /** O(n + p log p) for p distinct priorities: buckets by priority; arrival order is already by age (sorted only if not). */
-  order(queue: QueueView): Request[] {
-    const buckets = new Map<number, Request[]>();
-    for (const r of queue.requests()) {
-      const b = buckets.get(r.priority);
-      if (b) b.push(r);
-      else buckets.set(r.priority, [r]);
-    }
-    const out: Request[] = [];
-    for (const p of [...buckets.keys()].sort((a, b) => b - a)) {
-      const b = buckets.get(p)!;
-      for (let i = 1; i < b.length; i++) {
-        if (grantOrder(b[i - 1]!, b[i]!) > 0) {
-          b.sort(grantOrder);
-          break;
-        }
-      }
-      for (const r of b) out.push(r);
-    }
-    return out;
+  effectivePriority(request: Request, ctx: StrategyContext): number {
+    return multifactor(request, ctx, this.config);
   }
 
-  place(request: Request, ledger: Ledger): Placement | null {
-    return ledger.place(shapeOf(request.resources), packShared);
+  order(queue: QueueView, ctx: StrategyContext): Iterable<Request> {
+    return this.ranked.order(queue, ctx);
   }
 
-  chooseVictims(): null {
-    return null;
+  place(request: Request, ctx: StrategyContext) {
+    return placeFirst(request, ctx, packShared);
+  }
+
+  preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null {
+    return this.config.preemption.enabled ? lowerPriorityVictims(request, ctx) : null;
   }
 }
 
-export const priorityBased = (): Strategy => new PriorityBased();
+export const priorityBased = (config?: unknown): Strategy => new PriorityBased(config);

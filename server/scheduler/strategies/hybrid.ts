@@ -1,0 +1,88 @@
+/**
+ * hybrid — ordering by Slurm's multifactor priority whose fair-share factor is DRF's: 2^(−U/S) with U the owner's
+ * weighted dominant share ÷ all owners', plus age and the request's priority (recomputed every `recalcMs`);
+ * placement MostAllocated on GPUs (packs GPUs, keeps whole ones whole) and BalancedAllocation on cpu/memory;
+ * time-slicing rotation (Tiresias LAS, as time_slicing) only for requests of at most `timeSliceMaxGpus` GPUs;
+ * kube-scheduler preemption of strictly lower-priority preemptible holders. Defaults: shared/strategy.ts
+ * HybridConfigSchema.
+ */
+import type { Request } from '../../../shared/scheduler.ts';
+import { HybridConfigSchema, TimeSlicingConfigSchema, type HybridConfig } from '../../../shared/strategy.ts';
+import type { PreemptionPlan } from '../cluster.ts';
+import type { QueueView } from '../queue.ts';
+import type { SliceCandidate, Strategy, StrategyContext } from '../strategy.ts';
+import { RankedOrder, balanced, bestFitShared, clamp01, fractionsAfter, lowerPriorityVictims, mostAllocated, placeBest } from './common.ts';
+import { isGpuRequest, lasRank } from './time_slicing.ts';
+
+const LAS = TimeSlicingConfigSchema.parse({});
+
+export class Hybrid implements Strategy {
+  readonly name = 'hybrid' as const;
+  readonly config: HybridConfig;
+  readonly graceMs: number;
+  readonly replicas = 1;
+  readonly multiSlot = false;
+  readonly quantumMs: number | null;
+  private readonly ranked: RankedOrder;
+
+  constructor(config: unknown = {}) {
+    this.config = HybridConfigSchema.parse(config);
+    this.graceMs = this.config.preemption.gracePeriodMs;
+    this.quantumMs = this.config.timeSliceMaxGpus > 0 ? this.config.quantumMs : null;
+    this.ranked = new RankedOrder((r, ctx) => this.effectivePriority(r, ctx), this.config.recalcMs);
+  }
+
+  effectivePriority(r: Request, ctx: StrategyContext): number {
+    const c = this.config;
+    const w = c.weights;
+    let prio = w.age * clamp01((ctx.now - r.submittedAt) / c.maxAgeMs) + w.priority * clamp01(0.5 + r.priority / (2 * c.priorityScale));
+    if (w.fairShare > 0) prio += w.fairShare * this.drfFactor(r.owner, ctx);
+    if (w.size > 0) prio += w.size * clamp01(ctx.cluster.dominantShare({ cpu: r.resources.cpu, memoryMiB: r.resources.memoryMiB, whole: r.resources.gpuMemMiB ? 0 : r.resources.gpus, fracMiB: r.resources.gpuMemMiB ?? 0 }));
+    return prio;
+  }
+
+  /** 2^(−U/S): U = the owner's weighted dominant share ÷ the sum over owners, S = its weight ÷ all weights. */
+  private drfFactor(owner: string, ctx: StrategyContext): number {
+    const weightOf = (o: string) => this.config.ownerWeights[o] ?? 1;
+    let total = 0;
+    let weights = 0;
+    let mine = 0;
+    let known = false;
+    for (const o of ctx.usage.owners()) {
+      const s = ctx.usage.dominantShare(`owner:${o}`, ctx.now);
+      total += s;
+      weights += weightOf(o);
+      if (o === owner) { mine = s; known = true; }
+    }
+    if (!known) weights += weightOf(owner);
+    if (total <= 0) return 1;
+    return Math.pow(2, -(mine / total) / (weightOf(owner) / weights));
+  }
+
+  order(queue: QueueView, ctx: StrategyContext): Iterable<Request> {
+    return this.ranked.order(queue, ctx);
+  }
+
+  place(request: Request, ctx: StrategyContext) {
+    const p = this.config.placement;
+    return placeBest(request, ctx, (l, shape) => {
+      const f = fractionsAfter(l, shape);
+      const gpu = f.gpu === null ? 0 : mostAllocated({ cpu: null, memory: null, gpu: f.gpu }, { cpu: 0, memory: 0, gpu: 1 });
+      return p.gpuPack * gpu + p.cpuMemBalance * balanced([f.cpu, f.memory]);
+    }, bestFitShared);
+  }
+
+  preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null {
+    return this.config.preemption.enabled ? lowerPriorityVictims(request, ctx) : null;
+  }
+
+  sliced(r: Request): boolean {
+    return isGpuRequest(r) && r.resources.gpus <= this.config.timeSliceMaxGpus;
+  }
+
+  sliceRank(c: SliceCandidate, now: number): number {
+    return lasRank(c, now, LAS);
+  }
+}
+
+export const hybrid = (config?: unknown): Strategy => new Hybrid(config);

@@ -1,0 +1,73 @@
+/**
+ * resource_pooling — bin-packing. A request goes to the node where kube-scheduler's MostAllocated score
+ * Σ w_r·100·(used_r + req_r)/cap_r ÷ Σ w_r (with the request included) is highest, so busy nodes fill up and empty
+ * ones stay empty for large requests; within a node, a fractional request goes onto the already-shared GPU with the
+ * least room left that fits (best fit) and whole GPUs stay whole. Order: priority, then submit time.
+ * Pooled group quotas (`groupQuotas`, in GPUs): a group within its quota is served as usual; beyond it (or a group
+ * without a quota, when quotas are set) it borrows idle quota when `lendIdleQuota`, and what it borrowed is
+ * preempted (after `gracePeriodMs`) when a group within its quota needs it back.
+ * Defaults: shared/strategy.ts ResourcePoolingConfigSchema.
+ */
+import type { Request } from '../../../shared/scheduler.ts';
+import { ResourcePoolingConfigSchema, type ResourcePoolingConfig } from '../../../shared/strategy.ts';
+import type { PreemptionPlan } from '../cluster.ts';
+import { shapeOf } from '../ledger.ts';
+import type { QueueView } from '../queue.ts';
+import type { Strategy, StrategyContext } from '../strategy.ts';
+import { NO_SLICING, RankedOrder, bestFitShared, fractionsAfter, mostAllocated, placeBest } from './common.ts';
+
+export class ResourcePooling implements Strategy {
+  readonly name = 'resource_pooling' as const;
+  readonly config: ResourcePoolingConfig;
+  readonly graceMs: number;
+  readonly replicas = 1;
+  readonly multiSlot = false;
+  readonly quantumMs = null;
+  readonly sliced = NO_SLICING.sliced;
+  readonly sliceRank = NO_SLICING.sliceRank;
+  private readonly ranked = new RankedOrder((r) => r.priority);
+  private readonly hasQuotas: boolean;
+
+  constructor(config: unknown = {}) {
+    this.config = ResourcePoolingConfigSchema.parse(config);
+    this.graceMs = this.config.gracePeriodMs;
+    this.hasQuotas = Object.keys(this.config.groupQuotas).length > 0;
+  }
+
+  effectivePriority(request: Request): number {
+    return request.priority;
+  }
+
+  order(queue: QueueView, ctx: StrategyContext): Iterable<Request> {
+    return this.ranked.order(queue, ctx);
+  }
+
+  /** GPUs a group may hold without borrowing (0 for a group without a quota). */
+  quotaOf(group: string | undefined): number {
+    return group === undefined ? 0 : this.config.groupQuotas[group]?.gpus ?? 0;
+  }
+
+  /** The request stays within its group's quota. */
+  withinQuota(r: Request, ctx: StrategyContext): boolean {
+    if (!this.hasQuotas) return true;
+    const held = r.group === undefined ? 0 : ctx.usage.held(`group:${r.group}`).gpus;
+    const want = r.resources.gpus + ((r.resources.gpuMemMiB ?? 0) > 0 ? 1 : 0);
+    return held + want <= this.quotaOf(r.group);
+  }
+
+  place(request: Request, ctx: StrategyContext) {
+    if (!this.withinQuota(request, ctx) && !this.config.lendIdleQuota) return null;
+    return placeBest(request, ctx, (l, shape) => mostAllocated(fractionsAfter(l, shape), this.config.weights), bestFitShared);
+  }
+
+  /** A group within its quota takes back what groups over their quota borrowed. */
+  preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null {
+    if (!this.hasQuotas || !this.withinQuota(request, ctx)) return null;
+    const over = (g: string | undefined) => (g === undefined ? 0 : ctx.usage.held(`group:${g}`).gpus) > this.quotaOf(g);
+    const plan = ctx.cluster.preemptionPlan(shapeOf(request.resources), Number.POSITIVE_INFINITY,
+      (h) => h.gpuIndices.length > 0 && h.group !== request.group && over(h.group) && !ctx.preempting(h.allocationId));
+    return plan && plan.victims.length ? plan : null;
+  }
+}
+
+export const resourcePooling = (config?: unknown): Strategy => new ResourcePooling(config);
