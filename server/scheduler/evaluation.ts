@@ -27,10 +27,11 @@
  *   counts at most the capacity (time-sliced replicas, or a capacity set below what is booked, cannot push it above
  *   1). null while capacity-time is 0 (no GPUs).
  * - jain: Jain's index (Σx)² ÷ (n·Σx²) over the owners that asked for GPUs — submitted a request for GPUs (`gpus`
- *   or `gpuMemMiB`), or had one waiting, while the strategy was active — or received GPU-time in its active periods. x = received GPU-time ÷ entitled GPU-time,
- *   where "entitled" is the owner's share of the GPU-time delivered to all of them: equal shares by default, else
- *   in proportion to `ownerWeights` (absent owners: `defaultWeight`), with the weights current at the snapshot.
- *   An owner that asked and got nothing has x = 0. null with fewer than 2 owners, or when nothing was delivered.
+ *   or `gpuMemMiB`), or had one waiting, while the strategy was active — or received GPU-time in its active
+ *   periods. x = received GPU-time ÷ entitled GPU-time, where "entitled" is the owner's share of the GPU-time
+ *   delivered to all of them: equal shares by default, else in proportion to `ownerWeights` (absent owners:
+ *   `defaultWeight`), with the weights current at the snapshot. An owner that asked and got nothing has x = 0.
+ *   null with fewer than 2 owners, or when nothing was delivered.
  * - starved: requests whose wait passed `starvationMs` (strictly longer), whether later granted, cancelled or still
  *   waiting; each counted once.
  * - replay only (`replay: true`): jctMs, submit → `allocation_released` (completions; expiry and preemption are
