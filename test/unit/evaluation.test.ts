@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../server/clock.ts';
+import { SchedulerEngine } from '../../server/scheduler/engine.ts';
 import { PerformanceRecorder, Samples, type PerformanceRecorderOptions } from '../../server/scheduler/evaluation.ts';
+import { declaredInventory } from '../../server/scheduler/inventory.ts';
 import type { Allocation, Change, Request, Resources, StrategyName } from '../../shared/scheduler.ts';
 import { StrategyPerformanceSchema, type StrategyPerformance } from '../../shared/strategy.ts';
 import { rng } from '../helpers/rng.ts';
@@ -347,5 +350,27 @@ describe('PerformanceRecorder: replay figures, restore, bounds', () => {
     const ms = performance.now() - started;
     // tens of ms here; the bound leaves room for a busy machine
     expect(ms).toBeLessThan(1000);
+  });
+});
+
+describe('PerformanceRecorder on the engine', () => {
+  it('reads the changes the engine emits', async () => {
+    const clock = new ManualClock(0);
+    let n = 0;
+    const engine = new SchedulerEngine({ clock, newId: () => `id${++n}` });
+    engine.onSnapshot(declaredInventory('n1', { resources: { cpu: 8000, memoryMiB: 16 * GiB, gpus: [0, 1].map((index) => ({ index, memoryMiB: 16 * GiB })) } }));
+    const rec = new PerformanceRecorder({ strategy: 'priority_based', since: 0, gpus: 2, starvationMs: 1000 });
+    engine.onChange((c) => rec.record(c));
+    const a = engine.submit({ owner: 'a', resources: { gpus: 2 } });
+    expect(engine.submit({ owner: 'b', resources: { gpuMemMiB: 4 * GiB } }).request.status).toBe('queued');
+    await clock.advance(2000);
+    engine.release(a.allocation!.id);
+    await clock.advance(1000);
+    const p = row(rec.snapshot(clock.now()), 'priority_based');
+    // b waited 2000 > 1000: starved
+    expect(p).toMatchObject({ requests: 2, granted: 2, starved: 1, successRate: 1, waitMs: { mean: 1000, p50: 0, p95: 2000 } });
+    // 2 GPUs for 2000 ms, then 4 of 16 GiB for 1000 ms, of 2 GPUs × 3000 ms
+    expect(p.utilisation).toBe((2 * 2000 + 0.25 * 1000) / 6000);
+    expect(p.jain).toBe((4000 + 250) ** 2 / (2 * (4000 ** 2 + 250 ** 2)));
   });
 });
