@@ -2,16 +2,16 @@
  * The containers view in headless Chromium against real servers (port 0) whose docker source is a FakeDockerSource.
  * Screenshots go to test/artifacts/.
  */
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { SourceUnavailableError } from '../../server/monitor/loop.ts';
 import type { Container } from '../../shared/resources.ts';
 import { FakeDockerSource, fakeContainer } from '../helpers/fake-docker.ts';
 import { FakeGpuSource, fakeGpu } from '../helpers/fake-gpu.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { ARTIFACTS, launchBrowser } from '../helpers/browser.ts';
+import type { TestServer } from '../helpers/server.ts';
+import { ARTIFACTS, LIVE_WAIT_MS, useE2e, type OpenedPage } from '../helpers/browser.ts';
 
-const LIVE_WAIT_MS = 15_000;
+const e2e = useE2e();
 
 const TRAIN_ID = '4f1c2b3a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a';
 const SERVE_ID = '9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b';
@@ -46,25 +46,8 @@ const gpus = () => [
   fakeGpu(1, { name: 'NVIDIA A100-SXM4-80GB', utilizationGpuPercent: 37, memoryTotalMiB: 81_920, memoryUsedMiB: 70_000, memoryFreeMiB: 11_920 }),
 ];
 
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-const servers: TestServer[] = [];
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-}, 120_000);
-
-afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  for (const s of servers.splice(0)) await s.close();
-});
-
-async function serve(dockerSource: FakeDockerSource, gpuSource?: FakeGpuSource): Promise<TestServer> {
-  const s = await startTestServer({
+function serve(dockerSource: FakeDockerSource, gpuSource?: FakeGpuSource): Promise<TestServer> {
+  return e2e.serve({
     dockerSource,
     ...(gpuSource ? { gpuSource } : {}),
     hostIntervalMs: 250,
@@ -73,20 +56,11 @@ async function serve(dockerSource: FakeDockerSource, gpuSource?: FakeGpuSource):
       c.monitor.gpuIntervalMs = 500;
     },
   });
-  servers.push(s);
-  return s;
 }
 
-/** A fresh browser profile, signed in with the server's token, with uncaught page errors collected. */
-async function openDashboard(s: TestServer, viewport = { width: 1280, height: 900 }): Promise<{ page: Page; errors: string[] }> {
-  const context = await browser!.newContext({ viewport });
-  contexts.push(context);
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(`${s.url}/?token=${encodeURIComponent(s.token)}`);
-  await expect.poll(() => page.getByTestId('connection').textContent(), { timeout: LIVE_WAIT_MS, interval: 100 }).toContain('WebSocket live');
-  return { page, errors };
+/** The containers view in a fresh browser profile, signed in with the server's token. */
+function openDashboard(s: TestServer, viewport = { width: 1280, height: 900 }): Promise<OpenedPage> {
+  return e2e.openDashboard(s, { path: '/containers', viewport });
 }
 
 const rowNames = (page: Page) =>
@@ -112,8 +86,11 @@ describe('containers view (e2e)', () => {
     expect(await row('llama-train').getByTestId('container-gpu').allTextContents()).toEqual(['GPU 0']);
     expect(await row('vllm-serve').getByTestId('container-gpu').getAttribute('title')).toMatch(/^via env/);
     expect(await row('vllm-serve').locator('.col-health .badge').getAttribute('data-health')).toBe('warning');
-    // the GPU process table names the container the process runs in
+    // the GPU view's process table names the container the process runs in; back to the containers
+    await page.getByTestId('nav-gpus').click();
     await expect.poll(() => page.getByTestId('gpu-process-container').first().textContent(), { timeout: LIVE_WAIT_MS }).toBe('llama-train');
+    await page.getByTestId('nav-containers').click();
+    await expect.poll(() => page.getByTestId('container-row').count(), { timeout: LIVE_WAIT_MS, interval: 100 }).toBe(3);
 
     // sort: a click on the CPU header puts the busiest first; the header says so
     const cpuHeader = table.locator('thead th', { hasText: 'CPU' });

@@ -2,44 +2,20 @@
  * The dashboard in headless Chromium against a real server (port 0, real host sampling at a fast interval).
  * Screenshots go to test/artifacts/.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from '../helpers/server.ts';
-import { ARTIFACTS, launchBrowser } from '../helpers/browser.ts';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestServer } from '../helpers/server.ts';
+import { ARTIFACTS, LIVE_WAIT_MS, useE2e } from '../helpers/browser.ts';
 
-const LIVE_WAIT_MS = 15_000;
 const PERCENT = /^\d{1,3}\.\d %$/;
 
-let server: Awaited<ReturnType<typeof startTestServer>> | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
+const e2e = useE2e();
+const openPage = e2e.openPage;
+let server: TestServer | undefined;
 
 beforeAll(async () => {
-  server = await startTestServer({ hostIntervalMs: 250 });
-  browser = await launchBrowser();
+  server = await e2e.serve({ hostIntervalMs: 250 });
 }, 120_000);
-
-afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-/** A fresh browser profile (no cookie), with uncaught page errors collected. */
-async function openPage(viewport = { width: 1280, height: 900 }): Promise<{ page: Page; errors: string[] }> {
-  const context = await browser!.newContext({ viewport });
-  contexts.push(context);
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  return { page, errors };
-}
 
 const textOf = (page: Page, testId: string) => page.getByTestId(testId).first().textContent({ timeout: 2000 });
 
@@ -98,35 +74,6 @@ describe('dashboard (e2e)', () => {
     await page.screenshot({ path: `${ARTIFACTS}dashboard-sse.png` });
     expect(errors).toEqual([]);
   }, 60_000);
-
-  it('reconnects by itself after a server restart and carries on past its last event id', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'arbiter-e2e-'));
-    let own = await startTestServer({ hostIntervalMs: 250, dataDir });
-    const port = Number(new URL(own.url).port);
-    try {
-      const { page, errors } = await openPage();
-      await page.goto(`${own.url}/?token=${encodeURIComponent(own.token)}`);
-      const conn = page.getByTestId('connection');
-      await expect.poll(() => conn.textContent(), { timeout: LIVE_WAIT_MS, interval: 100 }).toBe('WebSocket live');
-      await expect.poll(async () => Number(await conn.getAttribute('data-last-event-id')), { timeout: LIVE_WAIT_MS }).toBeGreaterThan(0);
-
-      await own.close();
-      await expect.poll(() => conn.textContent(), { timeout: LIVE_WAIT_MS, interval: 50 }).toMatch(/^(reconnecting \(in \d+s\)|connecting)$/);
-      const before = Number(await conn.getAttribute('data-last-event-id'));
-      await page.screenshot({ path: `${ARTIFACTS}dashboard-reconnecting.png` });
-
-      // same data dir (token, event ids) and port: the page finds it again by itself
-      own = await startTestServer({ hostIntervalMs: 250, dataDir, configure: (c) => void (c.port = port) });
-      await expect.poll(() => conn.textContent(), { timeout: 40_000, interval: 100 }).toMatch(/^(WebSocket live|SSE fallback)$/);
-      await expect.poll(async () => Number(await conn.getAttribute('data-last-event-id')), { timeout: LIVE_WAIT_MS }).toBeGreaterThan(before);
-      const first = (await textOf(page, 'cpu-total'))!.trim();
-      await expect.poll(async () => (await textOf(page, 'cpu-total'))?.trim(), { timeout: LIVE_WAIT_MS, interval: 100 }).not.toBe(first);
-      expect(errors).toEqual([]);
-    } finally {
-      await own.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  }, 90_000);
 
   it('without the token cookie, says how to authenticate', async () => {
     const { url } = server!;

@@ -2,15 +2,14 @@
  * The GPU view in headless Chromium against real servers (port 0) whose gpu source is a FakeGpuSource.
  * Screenshots go to test/artifacts/.
  */
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SourceUnavailableError } from '../../server/monitor/loop.ts';
 import type { Gpu, GpuProcess } from '../../shared/resources.ts';
 import { FakeGpuSource, fakeGpu } from '../helpers/fake-gpu.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { ARTIFACTS, launchBrowser } from '../helpers/browser.ts';
+import type { TestServer } from '../helpers/server.ts';
+import { ARTIFACTS, LIVE_WAIT_MS, useE2e, type OpenedPage } from '../helpers/browser.ts';
 
-const LIVE_WAIT_MS = 15_000;
+const e2e = useE2e();
 const LONG_NAME = 'python -m torch.distributed.run --nproc_per_node=1 train.py --model=llama-7b, --batch=64, --data=/datasets/a,b,c';
 
 /**
@@ -75,39 +74,13 @@ const gpu1 = fakeGpu(1, {
   processes: [proc(5150, 1, { name: 'vllm serve', usedMemoryMiB: 8_000, gpuInstanceId: 1, computeInstanceId: 0, user: 'cy' })],
 });
 
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-const servers: TestServer[] = [];
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-}, 120_000);
-
-afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  for (const s of servers.splice(0)) await s.close();
-});
-
-async function serve(gpuSource: FakeGpuSource): Promise<TestServer> {
-  const s = await startTestServer({ gpuSource, hostIntervalMs: 250, configure: (c) => void (c.monitor.gpuIntervalMs = 200) });
-  servers.push(s);
-  return s;
+function serve(gpuSource: FakeGpuSource): Promise<TestServer> {
+  return e2e.serve({ gpuSource, hostIntervalMs: 250, configure: (c) => void (c.monitor.gpuIntervalMs = 200) });
 }
 
-/** A fresh browser profile, signed in with the server's token, with uncaught page errors collected. */
-async function openDashboard(s: TestServer, viewport = { width: 1280, height: 900 }): Promise<{ page: Page; errors: string[] }> {
-  const context = await browser!.newContext({ viewport });
-  contexts.push(context);
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(`${s.url}/?token=${encodeURIComponent(s.token)}`);
-  await expect.poll(() => page.getByTestId('connection').textContent(), { timeout: LIVE_WAIT_MS, interval: 100 }).toContain('WebSocket live');
-  return { page, errors };
+/** The GPU view in a fresh browser profile, signed in with the server's token. */
+function openDashboard(s: TestServer, viewport = { width: 1280, height: 900 }): Promise<OpenedPage> {
+  return e2e.openDashboard(s, { path: '/gpus', viewport });
 }
 
 describe('GPU view (e2e)', () => {

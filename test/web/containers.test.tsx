@@ -26,6 +26,7 @@ let container: HTMLDivElement;
 let root: Root;
 
 beforeEach(() => {
+  history.replaceState(null, '', '/containers');
   vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify({ series: [] }), { headers: { 'content-type': 'application/json' } })));
   container = document.createElement('div');
   document.body.append(container);
@@ -284,6 +285,7 @@ describe('containers table', () => {
       ],
     })];
     s.sources.gpu = dockerOk();
+    history.replaceState(null, '', '/gpus'); // the GPU view holds the process tables
     await show(s);
     const cells = byTestId('gpu-process-container');
     expect(cells.map((c) => c.textContent)).toEqual(['trainer', '0123456789ab']);

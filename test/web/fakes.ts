@@ -172,10 +172,11 @@ export function envelope(id: number, status: ResourceStatus = makeStatus()): Typ
   return { id, type: 'resource_status', ts: status.sampledAt, data: status };
 }
 
-/** A LiveSource whose snapshot the test sets directly. */
+/** A LiveSource whose snapshot the test sets directly, and which hands out the envelopes and gaps the test gives it. */
 export class StaticSource implements LiveSource {
   private listeners = new Set<() => void>();
-  private envListeners = new Set<(envs: readonly TypedEnvelope<'resource_status'>[]) => void>();
+  private envListeners = new Map<EventType, Set<(envs: readonly TypedEnvelope<EventType>[]) => void>>();
+  private gapListeners = new Set<(gap: ReplayGap) => void>();
   retries = 0;
   constructor(public snapshot: LiveSnapshot) {}
   subscribe = (l: () => void) => {
@@ -183,20 +184,31 @@ export class StaticSource implements LiveSource {
     return () => void this.listeners.delete(l);
   };
   getSnapshot = () => this.snapshot;
-  onEnvelopes<K extends EventType>(_type: K, l: (envs: readonly TypedEnvelope<K>[]) => void) {
-    const f = l as unknown as (envs: readonly TypedEnvelope<'resource_status'>[]) => void;
-    this.envListeners.add(f);
-    return () => void this.envListeners.delete(f);
+  onEnvelopes<K extends EventType>(type: K, l: (envs: readonly TypedEnvelope<K>[]) => void) {
+    const f = l as unknown as (envs: readonly TypedEnvelope<EventType>[]) => void;
+    let set = this.envListeners.get(type);
+    if (!set) this.envListeners.set(type, (set = new Set()));
+    set.add(f);
+    return () => void set.delete(f);
   }
-  onGap(_l: (gap: ReplayGap) => void) {
-    return () => undefined;
+  onGap(l: (gap: ReplayGap) => void) {
+    this.gapListeners.add(l);
+    return () => void this.gapListeners.delete(l);
   }
   retryNow = () => {
     this.retries++;
   };
+  /** A new snapshot, with the resource_status envelopes of this frame. */
   set(snapshot: LiveSnapshot, envs: TypedEnvelope<'resource_status'>[] = []): void {
     this.snapshot = snapshot;
-    for (const l of this.envListeners) l(envs);
+    if (envs.length) this.emit('resource_status', envs);
     for (const l of this.listeners) l();
+  }
+  /** One frame's envelopes of one type, as LiveConnection hands them out. */
+  emit<K extends EventType>(type: K, envs: TypedEnvelope<K>[]): void {
+    for (const l of this.envListeners.get(type) ?? []) l(envs as unknown as TypedEnvelope<EventType>[]);
+  }
+  gap(gap: ReplayGap): void {
+    for (const l of this.gapListeners) l(gap);
   }
 }

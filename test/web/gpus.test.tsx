@@ -26,6 +26,7 @@ let root: Root;
 const fetchMock = vi.fn();
 
 beforeEach(() => {
+  history.replaceState(null, '', '/gpus');
   fetchMock.mockReset();
   // history: two points a minute apart for every series asked for
   fetchMock.mockImplementation(async (url: string) => {

@@ -1,57 +1,52 @@
+import { useEffect, useMemo } from 'react';
 import type { LiveSource } from './live/connection.ts';
-import { LiveContext, useLiveSnapshot, useLiveSource } from './live/hooks.ts';
-import { AuthNotice } from './components/AuthNotice.tsx';
-import { ConnectionIndicator } from './components/ConnectionIndicator.tsx';
-import { ContainersPanel } from './components/ContainersPanel.tsx';
-import { CpuPanel } from './components/CpuPanel.tsx';
-import { DisksPanel } from './components/DisksPanel.tsx';
-import { GpuPanel } from './components/GpuPanel.tsx';
-import { MemoryPanel } from './components/MemoryPanel.tsx';
-import { NetworkPanel } from './components/NetworkPanel.tsx';
-import { NodeSummary } from './components/NodeSummary.tsx';
-import { SourceAlerts } from './components/SourceAlerts.tsx';
+import { LiveContext } from './live/hooks.ts';
+import { FeedStore } from './feed/feed.ts';
+import { FeedContext } from './feed/hooks.ts';
+import { schedulerApi as defaultSchedulerApi, type SchedulerApi } from './scheduler/api.ts';
+import { SchedulerContext } from './scheduler/hooks.ts';
+import { SchedulerStore } from './scheduler/store.ts';
+import { StrategyApiContext, strategyApi as defaultStrategyApi, type StrategyApi } from './strategy/api.ts';
+import { Shell } from './shell/Shell.tsx';
 
-/** sources whose errors their own view shows */
-const OWN_VIEW_SOURCES = ['gpu', 'docker'];
-
-export function App({ source }: { source: LiveSource }) {
-  return (
-    <LiveContext.Provider value={source}>
-      <Dashboard />
-    </LiveContext.Provider>
-  );
+export interface AppProps {
+  source: LiveSource;
+  /** built on `source` when not given */
+  scheduler?: SchedulerStore;
+  feed?: FeedStore;
+  /** REST calls (tests pass fakes) */
+  schedulerApi?: SchedulerApi;
+  strategyApi?: StrategyApi;
 }
 
-function Dashboard() {
-  const source = useLiveSource();
-  const snap = useLiveSnapshot();
-  const status = snap.latest.resource_status?.data ?? null;
-  const host = status?.host ?? null;
-  const unauthenticated = snap.state.kind === 'unauthenticated';
-  const stale = snap.state.kind !== 'live';
+const timers = {
+  now: () => Date.now(),
+  setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, ms),
+  clearTimeout: (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+/** The dashboard: the live source and the stores built on it, given to every view. */
+export function App({ source, scheduler, feed, schedulerApi = defaultSchedulerApi, strategyApi = defaultStrategyApi }: AppProps) {
+  const store = useMemo(() => scheduler ?? new SchedulerStore(source, { api: schedulerApi, ...timers }), [scheduler, source, schedulerApi]);
+  const feedStore = useMemo(() => feed ?? new FeedStore(source, timers), [feed, source]);
+  useEffect(() => {
+    store.start();
+    feedStore.start();
+    return () => {
+      store.stop();
+      feedStore.stop();
+    };
+  }, [store, feedStore]);
+  const sched = useMemo(() => ({ store, api: schedulerApi }), [store, schedulerApi]);
   return (
-    <div className="app">
-      <header className="topbar">
-        <h1 className="brand">Arbiter</h1>
-        {unauthenticated ? <div className="node" /> : <NodeSummary status={status} />}
-        <ConnectionIndicator state={snap.state} lastEventId={snap.lastEventId} onRetry={source.retryNow} />
-      </header>
-      {unauthenticated ? (
-        <main className="main">
-          <AuthNotice onRetry={source.retryNow} />
-        </main>
-      ) : (
-        <main className={stale ? 'main grid stale' : 'main grid'} aria-busy={status === null}>
-          {/* the GPU and container views show their own source's error */}
-          <SourceAlerts sources={status?.sources} except={OWN_VIEW_SOURCES} />
-          <GpuPanel gpus={status?.gpus ?? null} source={status?.sources.gpu} />
-          <CpuPanel cpu={host?.cpu ?? null} />
-          <MemoryPanel memory={host?.memory ?? null} />
-          <DisksPanel disks={host?.disks ?? null} />
-          <ContainersPanel containers={status?.containers ?? null} source={status?.sources.docker} />
-          <NetworkPanel network={host?.network ?? null} />
-        </main>
-      )}
-    </div>
+    <LiveContext.Provider value={source}>
+      <SchedulerContext.Provider value={sched}>
+        <FeedContext.Provider value={feedStore}>
+          <StrategyApiContext.Provider value={strategyApi}>
+            <Shell />
+          </StrategyApiContext.Provider>
+        </FeedContext.Provider>
+      </SchedulerContext.Provider>
+    </LiveContext.Provider>
   );
 }

@@ -5,6 +5,7 @@ import { fetchStatus } from './lib/api.ts';
 import { LiveConnection, requestFrame } from './live/connection.ts';
 import { socketIoTransport, sseTransport } from './live/transports.ts';
 import './styles.css';
+import './views.css';
 
 const connection = new LiveConnection(
   {
@@ -18,7 +19,7 @@ const connection = new LiveConnection(
     random: Math.random,
     log: import.meta.env.DEV ? (m) => console.debug(m) : undefined,
   },
-  { types: ['resource_status'] },
+  { types: ['resource_status', 'scheduling_update', 'conflict', 'hint'] },
 );
 connection.start();
 

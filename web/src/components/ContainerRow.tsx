@@ -3,6 +3,7 @@ import type { Container } from '../../../shared/resources.ts';
 import { MISSING, formatMiB, formatPercentOrMissing, formatRate } from '../lib/format.ts';
 import { gpuChipLabel, gpuChipTitle } from '../lib/containers.ts';
 import { shortContainerId } from '../lib/gpu.ts';
+import { anchor } from '../feed/subject.ts';
 import { HealthBadge } from './HealthBadge.tsx';
 import { Meter } from './Meter.tsx';
 
@@ -20,6 +21,7 @@ export const ContainerRow = memo(function ContainerRow({ c }: { c: Container }) 
   ].filter(Boolean).join('\n');
   return (
     <tr
+      id={anchor.container(c.id)}
       className={`ctr-row state-${c.state}`}
       data-testid="container-row"
       data-container-name={c.name}

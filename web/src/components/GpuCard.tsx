@@ -1,15 +1,32 @@
 import { memo, useId } from 'react';
 import type { Gpu } from '../../../shared/resources.ts';
+import type { Allocation, Conflict, Request } from '../../../shared/scheduler.ts';
+import { anchor } from '../feed/subject.ts';
 import { MISSING, formatCelsius, formatGiBPair, formatMHz, formatPercentOrMissing, formatWattPair } from '../lib/format.ts';
 import { gpuMemoryPercent } from '../lib/gpu.ts';
+import { GpuHolding, unmanagedPids } from './GpuHolding.tsx';
 import { GpuProcessTable } from './GpuProcessTable.tsx';
 import { GpuSparkline } from './GpuSparkline.tsx';
 import { HealthBadge } from './HealthBadge.tsx';
 import { Meter } from './Meter.tsx';
 import { MigInstances } from './MigInstances.tsx';
 
-/** One GPU: utilisation and memory, temperature, power, the last minutes, MIG instances and processes. */
-export const GpuCard = memo(function GpuCard({ gpu }: { gpu: Gpu }) {
+export interface GpuCardProps {
+  gpu: Gpu;
+  /** active allocations holding it */
+  allocations?: readonly Allocation[];
+  requests?: ReadonlyMap<string, Request>;
+  /** the open conflict saying it is used without an allocation */
+  unmanaged?: Conflict | null;
+  /** the scheduler's state has not arrived yet */
+  schedulerLoading?: boolean;
+}
+
+const NONE: readonly Allocation[] = [];
+const NO_REQUESTS: ReadonlyMap<string, Request> = new Map();
+
+/** One GPU: utilisation and memory, temperature, power, the last minutes, who holds it, MIG instances and processes. */
+export const GpuCard = memo(function GpuCard({ gpu, allocations = NONE, requests = NO_REQUESTS, unmanaged = null, schedulerLoading = false }: GpuCardProps) {
   const id = useId();
   const memPct = gpuMemoryPercent(gpu);
   const details = [gpu.uuid, gpu.pciBusId && `bus ${gpu.pciBusId}`, gpu.driverVersion && `driver ${gpu.driverVersion}`]
@@ -17,7 +34,9 @@ export const GpuCard = memo(function GpuCard({ gpu }: { gpu: Gpu }) {
     .join(' · ');
   return (
     <article
-      className={`gpu-card health-${gpu.health}`}
+      id={anchor.gpu(gpu.index)}
+      tabIndex={-1}
+      className={`gpu-card health-${gpu.health}${unmanaged ? ' gpu-card-unmanaged' : ''}`}
       aria-labelledby={id}
       data-testid="gpu-card"
       data-gpu-index={gpu.index}
@@ -76,6 +95,8 @@ export const GpuCard = memo(function GpuCard({ gpu }: { gpu: Gpu }) {
 
       <Warnings gpu={gpu} />
 
+      <GpuHolding index={gpu.index} allocations={allocations} requests={requests} unmanaged={unmanaged} loading={schedulerLoading} />
+
       <GpuSparkline index={gpu.index} />
 
       {gpu.migInstances.length > 0 ? (
@@ -88,7 +109,7 @@ export const GpuCard = memo(function GpuCard({ gpu }: { gpu: Gpu }) {
       <h4 className="gpu-sub">
         processes <span className="muted num">{gpu.processes.length}</span>
       </h4>
-      <GpuProcessTable processes={gpu.processes} gpuIndex={gpu.index} />
+      <GpuProcessTable processes={gpu.processes} gpuIndex={gpu.index} unmanaged={unmanagedPids(unmanaged)} />
     </article>
   );
 });

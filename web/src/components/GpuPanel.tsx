@@ -1,6 +1,8 @@
 import { useId } from 'react';
 import type { Gpu, SourceStatus } from '../../../shared/resources.ts';
 import { formatClock } from '../lib/format.ts';
+import { useScheduler } from '../scheduler/hooks.ts';
+import { allocationsOnGpu, unmanagedUseOf } from '../scheduler/store.ts';
 import { GpuCard } from './GpuCard.tsx';
 
 export interface GpuPanelProps {
@@ -16,6 +18,7 @@ export interface GpuPanelProps {
  */
 export function GpuPanel({ gpus, source }: GpuPanelProps) {
   const id = useId();
+  const sched = useScheduler();
   const failed = source?.status === 'error';
   const count = gpus?.length ?? 0;
 
@@ -60,7 +63,14 @@ export function GpuPanel({ gpus, source }: GpuPanelProps) {
       {count > 0 ? (
         <div className={failed ? 'gpu-grid stale' : 'gpu-grid'}>
           {gpus!.map((g) => (
-            <GpuCard key={g.uuid} gpu={g} />
+            <GpuCard
+              key={g.uuid}
+              gpu={g}
+              allocations={allocationsOnGpu(sched, g.index)}
+              requests={sched.requests}
+              unmanaged={unmanagedUseOf(sched, g.index)}
+              schedulerLoading={!sched.ready}
+            />
           ))}
         </div>
       ) : null}

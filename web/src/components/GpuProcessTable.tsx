@@ -3,7 +3,7 @@ import { MISSING, formatMiB } from '../lib/format.ts';
 import { shortContainerId } from '../lib/gpu.ts';
 
 /** Processes holding memory on one GPU, the biggest first. Long command lines are cut with an ellipsis (full text in the tooltip). */
-export function GpuProcessTable({ processes, gpuIndex }: { processes: readonly GpuProcess[]; gpuIndex: number }) {
+export function GpuProcessTable({ processes, gpuIndex, unmanaged }: { processes: readonly GpuProcess[]; gpuIndex: number; unmanaged?: ReadonlySet<number> }) {
   if (processes.length === 0) return <p className="gpu-procs-none muted">no processes</p>;
   const rows = [...processes].sort((a, b) => (b.usedMemoryMiB ?? -1) - (a.usedMemoryMiB ?? -1));
   const mig = rows.some((p) => p.gpuInstanceId !== null);
@@ -23,8 +23,14 @@ export function GpuProcessTable({ processes, gpuIndex }: { processes: readonly G
         </thead>
         <tbody>
           {rows.map((p) => (
-            <tr key={`${p.pid}-${p.gpuInstanceId ?? ''}-${p.computeInstanceId ?? ''}`} data-testid="gpu-process" data-pid={p.pid}>
-              <td className="num" title={p.type ? `${TYPE[p.type]} process` : undefined}>
+            <tr
+              key={`${p.pid}-${p.gpuInstanceId ?? ''}-${p.computeInstanceId ?? ''}`}
+              data-testid="gpu-process"
+              data-pid={p.pid}
+              data-unmanaged={unmanaged?.has(p.pid) ? 'true' : undefined}
+              className={unmanaged?.has(p.pid) ? 'proc-unmanaged' : undefined}
+            >
+              <td className="num" title={[p.type ? `${TYPE[p.type]} process` : '', unmanaged?.has(p.pid) ? 'runs without an allocation' : ''].filter(Boolean).join('; ') || undefined}>
                 {p.pid}
               </td>
               <td className="proc-name" title={p.name}>

@@ -16,7 +16,7 @@ export interface PanelProps {
 export function Panel({ title, health, aside, wide, testId, children }: PanelProps) {
   const id = useId();
   return (
-    <section className={wide ? 'panel panel-wide' : 'panel'} aria-labelledby={id} data-testid={testId}>
+    <section className={wide ? 'panel panel-wide' : 'panel'} aria-labelledby={id} data-testid={testId} id={testId} tabIndex={testId ? -1 : undefined}>
       <header className="panel-head">
         <h2 id={id}>{title}</h2>
         {aside}

@@ -22,13 +22,18 @@ export function isUnauthenticated(err: unknown): boolean {
   return err instanceof ApiError && err.unauthenticated;
 }
 
-export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** One JSON call: same-origin, cookie auth, no cache; a non-2xx answer becomes an `ApiError` with the body's code and details. */
+export async function callJson<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
     res = await fetch(path, {
-      headers: { Accept: 'application/json' },
+      method,
+      headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
       credentials: 'same-origin',
       cache: 'no-store',
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       ...(signal ? { signal } : {}),
     });
   } catch (err) {
@@ -36,16 +41,39 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
     throw new ApiError(0, 'network_error', err instanceof Error ? err.message : String(err));
   }
   if (!res.ok) {
-    let body: Partial<ErrorBody> | undefined;
+    let parsed: Partial<ErrorBody> | undefined;
     try {
-      body = (await res.json()) as Partial<ErrorBody>;
+      parsed = (await res.json()) as Partial<ErrorBody>;
     } catch {
-      body = undefined;
+      parsed = undefined;
     }
-    const e = body?.error;
+    const e = parsed?.error;
     throw new ApiError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? res.statusText, e?.details);
   }
   return (await res.json()) as T;
+}
+
+export function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  return callJson<T>('GET', path, undefined, signal);
+}
+
+/** A 400's `details` as field → message (the API names each bad field as `{field, message}`; one field may have several). */
+export function fieldErrors(err: unknown): Record<string, string> {
+  if (!(err instanceof ApiError) || !Array.isArray(err.details)) return {};
+  const out: Record<string, string> = {};
+  for (const d of err.details as unknown[]) {
+    if (typeof d !== 'object' || d === null) continue;
+    const { field, message } = d as { field?: unknown; message?: unknown };
+    if (typeof field !== 'string' || typeof message !== 'string') continue;
+    out[field] = out[field] ? `${out[field]}; ${message}` : message;
+  }
+  return out;
+}
+
+/** What to tell the user about a failed call. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof ApiError) return err.status === 0 ? `the server cannot be reached (${err.message})` : err.message;
+  return err instanceof Error ? err.message : String(err);
 }
 
 export function fetchStatus(signal?: AbortSignal): Promise<ResourceStatus> {

@@ -76,3 +76,33 @@ export function formatWattPair(drawW: number | null, limitW: number | null): str
   if (drawW === null && limitW === null) return MISSING;
   return `${fixed(drawW, 0)} / ${fixed(limitW, 0)} W`;
 }
+
+/** A duration that keeps its width while it ticks: `45s`, `4m 05s`, `2h 03m`, `3d 04h`; negative as 0. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return MISSING;
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${pad(s % 60)}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${pad(m % 60)}m`;
+  return `${Math.floor(h / 24)}d ${pad(h % 24)}h`;
+}
+
+/** Millicores as cores: `500m`, `2 cores`, `1.5 cores`. */
+export function formatCpu(millicores: number): string {
+  if (millicores < 1000) return `${millicores}m CPU`;
+  const cores = millicores / 1000;
+  return `${Number.isInteger(cores) ? cores : cores.toFixed(1)} core${cores === 1 ? '' : 's'}`;
+}
+
+/** What a request asks for, in words: `2 GPUs · 4 cores · 8.00 GiB`, `8.00 GiB of a GPU`. Zero figures are left out. */
+export function formatResources(r: { cpu: number; memoryMiB: number; gpus: number; gpuMemMiB?: number }): string {
+  const parts: string[] = [];
+  if (r.gpuMemMiB) parts.push(`${formatMiB(r.gpuMemMiB)} of a GPU`);
+  else if (r.gpus > 0) parts.push(`${r.gpus} GPU${r.gpus === 1 ? '' : 's'}`);
+  if (r.cpu > 0) parts.push(formatCpu(r.cpu));
+  if (r.memoryMiB > 0) parts.push(`${formatMiB(r.memoryMiB)} RAM`);
+  return parts.length ? parts.join(' · ') : 'nothing';
+}

@@ -7,15 +7,20 @@
  * machine is tested without a network or a clock.
  */
 import type { Envelope, EventType, ReplayGap, SocketAuth } from '../../../shared/events.ts';
+import type { HintEvent } from '../../../shared/hints.ts';
 import type { ResourceStatus } from '../../../shared/resources.ts';
+import type { Change, ConflictChange } from '../../../shared/scheduler.ts';
 import { isUnauthenticated } from '../lib/api.ts';
 
-/** The `data` of each event type. Later event types get their shared/ types here. */
+/** A scheduler change pushed as `scheduling_update` (the conflict changes go out as `conflict`). */
+export type SchedulingChange = Exclude<Change, ConflictChange>;
+
+/** The `data` of each event type (shared/ types; the server publishes the engine's change records as they are). */
 export interface EventDataMap {
   resource_status: ResourceStatus;
-  hint: unknown;
-  conflict: unknown;
-  scheduling_update: unknown;
+  hint: HintEvent;
+  conflict: ConflictChange;
+  scheduling_update: SchedulingChange;
 }
 export type TypedEnvelope<K extends EventType> = Omit<Envelope<EventDataMap[K]>, 'type'> & { type: K };
 export type LatestEnvelopes = { [K in EventType]?: TypedEnvelope<K> };

@@ -1,0 +1,66 @@
+/** What an event, hint or conflict is about, and where the dashboard shows it. */
+import type { Conflict } from '../../../shared/scheduler.ts';
+import type { Hint } from '../../../shared/hints.ts';
+
+export type Subject =
+  | { kind: 'gpu'; index: number }
+  | { kind: 'request'; id: string }
+  | { kind: 'allocation'; id: string }
+  | { kind: 'container'; id: string };
+
+/** Element ids the views give their rows and cards, so links can scroll to them. */
+export const anchor = {
+  gpu: (index: number) => `gpu-${index}`,
+  request: (id: string) => `request-${id}`,
+  allocation: (id: string) => `allocation-${id}`,
+  container: (id: string) => `container-${id}`,
+  conflict: (id: string) => `conflict-${id}`,
+} as const;
+
+export function subjectPath(s: Subject): string {
+  switch (s.kind) {
+    case 'gpu':
+      return `/gpus#${anchor.gpu(s.index)}`;
+    case 'request':
+      return `/scheduler#${anchor.request(s.id)}`;
+    case 'allocation':
+      return `/scheduler#${anchor.allocation(s.id)}`;
+    case 'container':
+      return `/containers#${anchor.container(s.id)}`;
+  }
+}
+
+export function subjectLabel(s: Subject): string {
+  switch (s.kind) {
+    case 'gpu':
+      return `GPU ${s.index}`;
+    case 'request':
+      return `request ${short(s.id)}`;
+    case 'allocation':
+      return `allocation ${short(s.id)}`;
+    case 'container':
+      return `container ${short(s.id)}`;
+  }
+}
+
+export function short(id: string): string {
+  return id.length > 8 ? id.slice(0, 8) : id;
+}
+
+export function hintSubject(h: Hint): Subject | null {
+  const { kind, id } = h.subject;
+  if (kind === 'gpu') {
+    const index = Number(id);
+    return Number.isInteger(index) ? { kind: 'gpu', index } : null;
+  }
+  return { kind, id };
+}
+
+/** A waiting request's conflict points at the request; unmanaged use at its GPU; a lease still in use at the allocation. */
+export function conflictSubject(c: Conflict): Subject | null {
+  const gpu = /^unmanaged:gpu:(\d+)$/.exec(c.key);
+  if (gpu) return { kind: 'gpu', index: Number(gpu[1]) };
+  const lease = /^lease:(.+)$/.exec(c.key);
+  if (lease) return { kind: 'allocation', id: lease[1]! };
+  return c.requestId ? { kind: 'request', id: c.requestId } : null;
+}

@@ -1,0 +1,378 @@
+/**
+ * The scheduler's state in the page: waiting requests, open conflicts, allocations (active ones, and those that
+ * ended within the timeline's window), active hints and the strategy. Pushed events keep it current; REST fills
+ * it once the push is live — subscribe first, then backfill, then replay on top what arrived meanwhile — and
+ * again after a replay gap. Framework-free (React reads it through useSyncExternalStore), time injected.
+ */
+import type { Hint, HintEvent } from '../../../shared/hints.ts';
+import type { Allocation, Conflict, ConflictChange, Request, StrategyName } from '../../../shared/scheduler.ts';
+import { errorMessage, isUnauthenticated } from '../lib/api.ts';
+import type { LiveSource, SchedulingChange } from '../live/connection.ts';
+import type { SchedulerApi } from './api.ts';
+
+export interface StrategySummary {
+  name: StrategyName;
+  /** null until the server tells (older servers answer the name only) */
+  config: Record<string, unknown> | null;
+  since: number | null;
+}
+
+export interface SchedulerSnapshot {
+  /** the REST backfill has arrived at least once */
+  readonly ready: boolean;
+  readonly loading: boolean;
+  /** the last backfill failed with this */
+  readonly error: string | null;
+  /** waiting requests, oldest first */
+  readonly queue: readonly Request[];
+  /** open conflicts, oldest first */
+  readonly conflicts: readonly Conflict[];
+  /** the open conflict of each waiting request */
+  readonly conflictByRequest: ReadonlyMap<string, Conflict>;
+  /** active allocations, and the ones that ended within `windowMs`, by grant time */
+  readonly allocations: readonly Allocation[];
+  /** requests the page knows (waiting ones, and those of the allocations above): owners, priorities */
+  readonly requests: ReadonlyMap<string, Request>;
+  /** active hints, newest first */
+  readonly hints: readonly Hint[];
+  readonly strategy: StrategySummary | null;
+  /** how far back ended allocations are kept */
+  readonly windowMs: number;
+  readonly version: number;
+}
+
+export interface SchedulerDeps {
+  api: SchedulerApi;
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface SchedulerOptions {
+  /** ended allocations kept for the timeline; default one hour */
+  windowMs?: number;
+  /** owners fetched at once for allocations granted before the page opened; default 4 */
+  ownerFetches?: number;
+  /** first retry of a failed backfill (doubles up to a minute); default 2 s */
+  retryMs?: number;
+}
+
+type Item =
+  | { type: 'scheduling_update'; data: SchedulingChange }
+  | { type: 'conflict'; data: ConflictChange }
+  | { type: 'hint'; data: HintEvent };
+
+/** a request that is neither waiting nor behind a kept allocation is forgotten after this */
+const REQUEST_GRACE_MS = 60_000;
+
+export class SchedulerStore {
+  private readonly windowMs: number;
+  private readonly ownerFetches: number;
+  private readonly retryMs: number;
+
+  private readonly requests = new Map<string, Request>();
+  private readonly queued = new Set<string>();
+  private readonly conflicts = new Map<string, Conflict>();
+  private readonly allocations = new Map<string, Allocation>();
+  private readonly hints = new Map<string, Hint>();
+  private strategy: StrategySummary | null = null;
+
+  private started = false;
+  private ready = false;
+  private loading = false;
+  private error: string | null = null;
+  private generation = 0;
+  /** events that arrived while a backfill was in flight, replayed on top of it */
+  private buffer: Item[] | null = null;
+  private retryTimer: unknown = null;
+  private failures = 0;
+  private readonly ownerPending = new Set<string>();
+  private ownerActive = 0;
+  private version = 0;
+  private snapshot: SchedulerSnapshot;
+  private readonly listeners = new Set<() => void>();
+  private offs: (() => void)[] = [];
+
+  constructor(
+    private readonly source: LiveSource,
+    private readonly deps: SchedulerDeps,
+    opts: SchedulerOptions = {},
+  ) {
+    this.windowMs = opts.windowMs ?? 3600_000;
+    this.ownerFetches = opts.ownerFetches ?? 4;
+    this.retryMs = opts.retryMs ?? 2000;
+    this.snapshot = this.build();
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.offs = [
+      this.source.onEnvelopes('scheduling_update', (envs) => this.receive(envs.map((e) => ({ type: 'scheduling_update', data: e.data })))),
+      this.source.onEnvelopes('conflict', (envs) => this.receive(envs.map((e) => ({ type: 'conflict', data: e.data })))),
+      this.source.onEnvelopes('hint', (envs) => this.receive(envs.map((e) => ({ type: 'hint', data: e.data })))),
+      this.source.onGap(() => this.backfill()),
+      this.source.subscribe(() => this.onConnection()),
+    ];
+    this.onConnection();
+  }
+
+  stop(): void {
+    if (!this.started) return;
+    this.started = false;
+    for (const off of this.offs.splice(0)) off();
+    this.generation++;
+    this.buffer = null;
+    this.loading = false;
+    this.clearRetry();
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  getSnapshot = (): SchedulerSnapshot => this.snapshot;
+
+  /** The strategy as a REST answer gave it (e.g. PUT /api/strategy), unless a pushed change is newer. */
+  noteStrategy(state: { name: StrategyName; config?: Record<string, unknown>; since?: number }): void {
+    const cur = this.strategy;
+    if (cur && cur.since !== null && state.since !== undefined && state.since < cur.since) return;
+    this.strategy = { name: state.name, config: state.config ?? (cur?.name === state.name ? cur.config : null), since: state.since ?? cur?.since ?? null };
+    this.changed();
+  }
+
+  /** Fetch everything again (after an error, or when asked). */
+  refresh(): void {
+    if (this.started) this.backfill();
+  }
+
+  // ---- backfill ---------------------------------------------------------------------------------------------
+
+  /** Backfill once the push is live: events from then on reach us, so REST plus what arrives meanwhile is whole. */
+  private onConnection(): void {
+    const state = this.source.getSnapshot().state;
+    if (state.kind === 'live' && !this.ready && !this.loading && this.retryTimer === null) this.backfill();
+  }
+
+  private backfill(): void {
+    const gen = ++this.generation;
+    this.clearRetry();
+    this.buffer = [];
+    this.loading = true;
+    this.changed();
+    const { api } = this.deps;
+    Promise.all([
+      api.queue('fifo'),
+      api.conflicts('fifo'),
+      api.allocations(),
+      api.hints(),
+      api.strategy().catch(() => null),
+    ]).then(
+      (answers) => {
+        if (gen !== this.generation || !this.started) return;
+        const [queue, conflicts, allocations, hints, strategy] = answers;
+        if (!Array.isArray(queue?.items) || !Array.isArray(conflicts?.items) || !Array.isArray(allocations?.allocations) || !Array.isArray(hints?.hints)) {
+          this.fail(new Error('the scheduler routes answered something this page does not understand'));
+          return;
+        }
+        this.requests.clear();
+        this.queued.clear();
+        this.conflicts.clear();
+        this.hints.clear();
+        // ended allocations are not served over REST: keep the ones seen live for the timeline
+        for (const [id, a] of this.allocations) if (a.state === 'active') this.allocations.delete(id);
+        for (const { request, conflict } of queue.items) {
+          this.requests.set(request.id, request);
+          this.queued.add(request.id);
+          if (conflict?.status === 'open') this.conflicts.set(conflict.id, conflict);
+        }
+        for (const c of conflicts.items) if (c.status === 'open') this.conflicts.set(c.id, c);
+        for (const a of allocations.allocations) this.allocations.set(a.id, a);
+        for (const h of hints.hints) if (h.status === 'active') this.hints.set(h.id, h);
+        if (strategy) this.strategy = { name: strategy.name, config: strategy.config ?? null, since: strategy.since ?? null };
+        const buffered = this.buffer ?? [];
+        this.buffer = null;
+        for (const item of buffered) this.apply(item);
+        this.ready = true;
+        this.loading = false;
+        this.error = null;
+        this.failures = 0;
+        this.changed();
+        this.fetchOwners();
+      },
+      (err: unknown) => {
+        if (gen === this.generation && this.started) this.fail(err);
+      },
+    );
+  }
+
+  private fail(err: unknown): void {
+    this.buffer = null;
+    this.loading = false;
+    this.error = errorMessage(err);
+    this.failures++;
+    // a 401 is the connection's to report; it backfills again once live
+    if (!isUnauthenticated(err)) {
+      const delay = Math.min(60_000, this.retryMs * 2 ** (this.failures - 1));
+      this.retryTimer = this.deps.setTimeout(() => {
+        this.retryTimer = null;
+        if (this.started) this.backfill();
+      }, delay);
+    }
+    this.changed();
+  }
+
+  /** Owners of allocations granted before the page opened (their requests came with no event). */
+  private fetchOwners(): void {
+    for (const a of this.allocations.values()) {
+      if (this.ownerActive >= this.ownerFetches) return;
+      const id = a.requestId;
+      if (this.requests.has(id) || this.ownerPending.has(id)) continue;
+      this.ownerPending.add(id);
+      this.ownerActive++;
+      this.deps.api.request(id).then(
+        (r) => {
+          if (this.started && !this.requests.has(id)) {
+            this.requests.set(id, r);
+            this.changed();
+          }
+        },
+        () => undefined, // shown without an owner
+      ).finally(() => {
+        this.ownerActive--;
+        if (this.started) this.fetchOwners();
+      });
+    }
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== null) {
+      this.deps.clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+  }
+
+  // ---- events -----------------------------------------------------------------------------------------------
+
+  private receive(items: Item[]): void {
+    if (items.length === 0) return;
+    for (const item of items) {
+      this.apply(item);
+      this.buffer?.push(item);
+    }
+    this.changed();
+    this.fetchOwners();
+  }
+
+  private apply(item: Item): void {
+    if (item.type === 'scheduling_update') this.applyChange(item.data);
+    else if (item.type === 'conflict') this.applyConflict(item.data);
+    else this.applyHint(item.data);
+  }
+
+  private applyChange(c: SchedulingChange): void {
+    switch (c.kind) {
+      case 'request_queued':
+        this.requests.set(c.request.id, c.request);
+        this.queued.add(c.request.id);
+        return;
+      case 'request_granted':
+      case 'request_cancelled':
+        this.requests.set(c.request.id, c.request);
+        this.queued.delete(c.request.id);
+        return;
+      case 'allocation_granted':
+      case 'allocation_renewed':
+      case 'allocation_preempting':
+      case 'allocation_suspended':
+      case 'allocation_resumed':
+        this.allocations.set(c.allocation.id, c.allocation);
+        return;
+      case 'allocation_released':
+      case 'allocation_expired':
+      case 'allocation_preempted':
+        this.allocations.set(c.allocation.id, c.allocation);
+        this.requests.set(c.request.id, c.request);
+        if (c.request.status !== 'queued') this.queued.delete(c.request.id);
+        return;
+      case 'strategy_changed': {
+        const kept = this.strategy?.name === c.strategy ? this.strategy.config : null;
+        this.strategy = { name: c.strategy, config: c.config ?? kept, since: c.at };
+        return;
+      }
+      default:
+        // a kind this page does not know yet (newer server): nothing to keep
+        return;
+    }
+  }
+
+  private applyConflict(c: ConflictChange): void {
+    if (c.kind === 'conflict_resolved' || c.conflict.status !== 'open') this.conflicts.delete(c.conflict.id);
+    else this.conflicts.set(c.conflict.id, c.conflict);
+  }
+
+  private applyHint(e: HintEvent): void {
+    if (e.kind === 'hint_cleared' || e.hint.status !== 'active') this.hints.delete(e.hint.id);
+    else this.hints.set(e.hint.id, e.hint);
+  }
+
+  // ---- snapshot ---------------------------------------------------------------------------------------------
+
+  private changed(): void {
+    this.version++;
+    this.snapshot = this.build();
+    for (const l of this.listeners) l();
+  }
+
+  private prune(now: number): void {
+    const from = now - this.windowMs;
+    for (const [id, a] of this.allocations) {
+      if (a.state !== 'active' && (a.endedAt ?? a.grantedAt) < from) this.allocations.delete(id);
+    }
+    const held = new Set<string>();
+    for (const a of this.allocations.values()) held.add(a.requestId);
+    for (const [id, r] of this.requests) {
+      if (!this.queued.has(id) && !held.has(id) && now - r.updatedAt > REQUEST_GRACE_MS) this.requests.delete(id);
+    }
+  }
+
+  private build(): SchedulerSnapshot {
+    this.prune(this.deps.now());
+    const queue: Request[] = [];
+    for (const id of this.queued) {
+      const r = this.requests.get(id);
+      if (r) queue.push(r);
+    }
+    queue.sort((a, b) => a.submittedAt - b.submittedAt || (a.id < b.id ? -1 : 1));
+    const conflicts = [...this.conflicts.values()].sort((a, b) => a.openedAt - b.openedAt || (a.id < b.id ? -1 : 1));
+    const conflictByRequest = new Map<string, Conflict>();
+    for (const c of conflicts) if (c.requestId !== null && c.key === `request:${c.requestId}`) conflictByRequest.set(c.requestId, c);
+    const allocations = [...this.allocations.values()].sort((a, b) => a.grantedAt - b.grantedAt || (a.id < b.id ? -1 : 1));
+    const hints = [...this.hints.values()].sort((a, b) => b.createdAt - a.createdAt);
+    return {
+      ready: this.ready,
+      loading: this.loading,
+      error: this.error,
+      queue,
+      conflicts,
+      conflictByRequest,
+      allocations,
+      requests: new Map(this.requests),
+      hints,
+      strategy: this.strategy,
+      windowMs: this.windowMs,
+      version: this.version,
+    };
+  }
+}
+
+/** Active allocations holding GPU `index`. */
+export function allocationsOnGpu(snap: SchedulerSnapshot, index: number): Allocation[] {
+  return snap.allocations.filter((a) => a.state === 'active' && a.gpuIndices.includes(index));
+}
+
+/** The open conflict saying GPU `index` is used without an allocation (key `unmanaged:gpu:<index>`). */
+export function unmanagedUseOf(snap: SchedulerSnapshot, index: number): Conflict | null {
+  return snap.conflicts.find((c) => c.key === `unmanaged:gpu:${index}`) ?? null;
+}
