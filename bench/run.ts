@@ -10,6 +10,7 @@
  *   scheduler-queue  the scheduler's queue (100k waiting) and decision pass (10k waiting)           (issue 5)
  *   store            SQLite store throughput
  *   api-requests     end-to-end POST /api/requests/s with persistence, vs GET /api/health
+ *   history          the on-disk history tier: roll-up per minute and bytes per series-day for 200 series
  *   docker-stats     (only with --only) the docker source with 50 containers                       (issue 4)
  */
 import { execFileSync } from 'node:child_process';
@@ -31,13 +32,14 @@ const BENCHMARKS: Record<string, Bench> = {
   store: () => import('./store.ts'),
   'api-requests': () => import('./api-requests.ts'),
   'gpu-cpu': () => import('./gpu-cpu.ts'),
+  history: () => import('./history.ts'),
 };
 /**
- * Run by default (~7.5 min on the 2-core reference machine). docker-stats only with --only: it starts Podman itself
+ * Run by default (~7.75 min on the 2-core reference machine). docker-stats only with --only: it starts Podman itself
  * (test/podman.sh start, which may first apt-get install it) and 50 containers, and its ~2.5 min would take the
  * default run past the ~8 min budget; it also leaves the Podman service running for the other tests.
  */
-const DEFAULT = ['monitor-cpu', 'latency', 'heap-per-client', 'fanout', 'gpu-parse', 'gpu-cpu', 'scheduler-queue', 'store', 'api-requests'];
+const DEFAULT = ['monitor-cpu', 'latency', 'heap-per-client', 'fanout', 'gpu-parse', 'gpu-cpu', 'scheduler-queue', 'store', 'api-requests', 'history'];
 
 const { values } = parseArgs({
   options: {

@@ -28,6 +28,7 @@ import { Metrics } from './metrics.ts';
 import { openDatabase } from './store/db.ts';
 import { SchedulerStore } from './store/scheduler-store.ts';
 import { EventStore } from './store/event-store.ts';
+import { HistoryStore } from './store/history-store.ts';
 import { SchedulerEngine } from './scheduler/engine.ts';
 import { SchedulerService } from './scheduler/service.ts';
 import { schedulerRoutes } from './http/routes/scheduler.ts';
@@ -72,6 +73,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const db = openDatabase({ dataDir: config.dataDir });
   const schedulerStore = new SchedulerStore(db);
   const archive = new EventStore(db, { clock });
+  // history older than the in-memory window: buckets rolled up into the database
+  const historyStore = new HistoryStore(db, {
+    clock, history, bucketMs: config.monitor.historyBucketMs, retentionMs: config.monitor.historyRetentionMs, log: log.child({ part: 'history' }),
+  });
   const hub = new EventHub({
     clock,
     replayCount: config.push.replayCount,
@@ -157,7 +162,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.use('/api', express.json({ limit: '1mb' }));
   app.get('/api/events', sse.handler());
   app.use(statusRoutes(() => board.snapshot()));
-  app.use(historyRoutes(history, () => clock.now()));
+  app.use(historyRoutes(historyStore, () => clock.now()));
   app.use(schedulerRoutes(engine, () => scheduler.committed()));
   app.use(hintRoutes(hints.book));
   const openapi = buildOpenApi();
@@ -180,6 +185,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const url = `http://${hostForUrl}:${port}`;
   scheduler.start();
   hints.start();
+  historyStore.start();
   await loop.start();
 
   let closing: Promise<void> | undefined;
@@ -194,6 +200,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       http.closeAllConnections();
       await new Promise<void>((r) => http.close(() => r()));
       hub.close();
+      historyStore.close();
       db.close();
     })());
 

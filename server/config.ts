@@ -51,6 +51,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'monitor.maxBackoffMs', flag: '--max-backoff-ms <ms>', env: ['ARBITER_MAX_BACKOFF_MS'], schema: int(100, 3_600_000), default: 30_000, doc: 'longest wait between retries of a failing source' },
   { key: 'monitor.inventoryIntervalMs', flag: '--inventory-interval-ms <ms>', env: ['ARBITER_INVENTORY_INTERVAL_MS'], schema: int(1000, 86_400_000), default: 60_000, doc: 'how often the list of mounted filesystems is re-read' },
   { key: 'monitor.historySeconds', flag: '--history-seconds <s>', env: ['ARBITER_HISTORY_SECONDS'], schema: int(60, 86_400), default: 3600, doc: 'in-memory history per series, at one point per second' },
+  { key: 'monitor.historyBucketMs', flag: '--history-bucket-ms <ms>', env: ['ARBITER_HISTORY_BUCKET_MS'], schema: int(10_000, 3_600_000), default: 60_000, doc: 'history older than the in-memory window: one point (mean, min, max) per this long, in the database; whole seconds that divide an hour, at most half of --history-seconds' },
+  { key: 'monitor.historyRetentionMs', flag: '--history-retention-ms <ms>', env: ['ARBITER_HISTORY_RETENTION_MS'], schema: int(3_600_000, 3650 * 86_400_000), default: 30 * 86_400_000, doc: 'how long the database keeps those points (default 30 days)' },
   { key: 'health.cpu.warning', flag: '--health-cpu-warning <pct>', env: ['ARBITER_HEALTH_CPU_WARNING'], schema: percent, default: 85, doc: 'CPU load % from which CPU is warning' },
   { key: 'health.cpu.critical', flag: '--health-cpu-critical <pct>', env: ['ARBITER_HEALTH_CPU_CRITICAL'], schema: percent, default: 95, doc: 'CPU load % from which CPU is critical' },
   { key: 'health.memory.warning', flag: '--health-memory-warning <pct>', env: ['ARBITER_HEALTH_MEMORY_WARNING'], schema: percent, default: 85, doc: 'memory used % from which memory is warning' },
@@ -88,7 +90,8 @@ export interface Config {
   monitor: {
     hostIntervalMs: number; gpu: boolean; docker: boolean; gpuIntervalMs: number; nvidiaSmi: string;
     dockerIntervalMs: number; dockerHost?: string; dockerStatsMode: 'one-shot' | 'stream'; dockerResyncMs: number;
-    sampleTimeoutMs: number; maxBackoffMs: number; inventoryIntervalMs: number; historySeconds: number };
+    sampleTimeoutMs: number; maxBackoffMs: number; inventoryIntervalMs: number; historySeconds: number;
+    historyBucketMs: number; historyRetentionMs: number };
   health: Record<'cpu' | 'memory' | 'disk' | 'gpuTemperature' | 'gpuMemory' | 'containerMemory', { warning: number; critical: number }>;
   scheduler: { leaseDefaultMs: number; leaseMaxMs: number };
   hints: { leaseWarningMs: number; longWaitMs: number };
@@ -215,6 +218,13 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
   const config = out as unknown as Config;
   if (config.scheduler.leaseDefaultMs > config.scheduler.leaseMaxMs) {
     throw new ConfigError(`invalid leases: default ${config.scheduler.leaseDefaultMs} ms must not exceed max ${config.scheduler.leaseMaxMs} ms`);
+  }
+  const { historyBucketMs: bucket, historySeconds: window } = config.monitor;
+  if (bucket % 1000 !== 0 || 3_600_000 % bucket !== 0) {
+    throw new ConfigError(`invalid history bucket ${bucket} ms: must be whole seconds that divide an hour (e.g. 10000, 60000, 300000)`);
+  }
+  if (bucket * 2 > window * 1000) {
+    throw new ConfigError(`invalid history bucket ${bucket} ms: must be at most half the in-memory history of ${window} s (buckets are rolled up from it)`);
   }
   for (const kind of ['cpu', 'memory', 'disk', 'gpuTemperature', 'gpuMemory', 'containerMemory'] as const) {
     const t = config.health[kind];

@@ -42,21 +42,38 @@ export const HistoryQuerySchema = z.object({
     .string()
     .min(1)
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
-  /** epoch ms; default: one hour ago */
+  /** epoch ms; default: one hour ago. Older than the in-memory hour: points of the on-disk tier */
   sinceMs: nonNegInt.optional(),
   /** epoch ms; default: now */
   untilMs: nonNegInt.optional(),
-  /** downsample to one point per `stepMs` (mean), at least 1000 */
+  /** downsample to one point per `stepMs` (mean, weighted by samples), at least 1000 */
   stepMs: z.coerce.number().int().min(1000).optional(),
 });
 export type HistoryQuery = z.infer<typeof HistoryQuerySchema>;
 
-/** Columnar, as charts want it: `t[i]` epoch ms, `v[i]` value (null where no sample). */
+/**
+ * A run of points of one resolution: `t[start] … t[end - 1]`. The last hour comes from memory at 1 s, older
+ * points from the on-disk tier (one mean per bucket, 1 min by default); `stepMs` coarsens both.
+ */
+export const HistorySegmentSchema = z.object({
+  /** index in `t` / `v` of the run's first point */
+  start: z.number().int().min(0),
+  /** index after its last point */
+  end: z.number().int().min(0),
+  /** one point per this many ms at most (1000 in memory, the bucket on disk, or `stepMs`) */
+  resolutionMs: z.number().int().positive(),
+});
+export type HistorySegment = z.infer<typeof HistorySegmentSchema>;
+
+/** Columnar, as charts want it: `t[i]` epoch ms, `v[i]` value (null where no sample), oldest first. */
 export const HistorySeriesSchema = z.object({
   name: z.string(),
   t: z.array(z.number()),
   v: z.array(z.number().nullable()),
+  /** the resolution of each run of points, in order, covering `t` (absent from servers without an on-disk tier) */
+  segments: z.array(HistorySegmentSchema).optional(),
 });
+export type HistorySeries = z.infer<typeof HistorySeriesSchema>;
 export const HistoryResponseSchema = z.object({ series: z.array(HistorySeriesSchema) });
 export type HistoryResponse = z.infer<typeof HistoryResponseSchema>;
 

@@ -44,12 +44,22 @@ export class SeriesRing {
   get newestMs(): number {
     return this.newest * 1000;
   }
+
+  /** Time of the oldest point kept, or null when there is none. */
+  get oldestMs(): number | null {
+    if (this.newest === 0) return null;
+    for (let sec = Math.max(1, this.newest - this.capacity + 1); sec <= this.newest; sec++) {
+      if (this.seconds[sec % this.capacity] === sec) return sec * 1000;
+    }
+    return null;
+  }
 }
 
 export class History {
   private readonly series = new Map<string, SeriesRing>();
 
-  constructor(private readonly seconds: number) {}
+  /** @param seconds the window kept per series, at one point per second */
+  constructor(readonly seconds: number) {}
 
   record(name: string, tMs: number, value: number | null | undefined): void {
     if (value === null || value === undefined || !Number.isFinite(value)) return;
@@ -76,6 +86,11 @@ export class History {
 
   has(name: string): boolean {
     return this.series.has(name);
+  }
+
+  /** Time of the oldest point of a series in memory, or null when it has none. */
+  oldestMs(name: string): number | null {
+    return this.series.get(name)?.oldestMs ?? null;
   }
 
   /** Points of one series; with `stepMs`, the mean of each step-aligned bucket. */

@@ -116,4 +116,33 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'history: series names and bucket chunks of the on-disk tier',
+    up: `
+      -- history series names, interned: chunks name their series by id. chunks_until: epoch s at which the series'
+      -- newest chunk ends (when pruning passes it, the series has no chunk left)
+      CREATE TABLE history_series (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        chunks_until INTEGER NOT NULL
+      );
+      -- The on-disk history tier (history-store.ts): per series, one row per chunk of 60 consecutive buckets (an
+      -- hour of 1-minute buckets). data: 60 slots of 14 bytes, little-endian: n (uint16, samples in the bucket, 0 =
+      -- no point), mean, min, max (float32, the precision of the in-memory rings). start: epoch s of the chunk's
+      -- first bucket, a multiple of 60 × bucket_s; bucket_s: the bucket length it was written with, part of the key
+      -- so that chunks written before a change of --history-bucket-ms keep their meaning.
+      -- Time first in the key: the chunks being filled (one per series, rewritten every minute) share a few pages at
+      -- the end of the tree and pruning cuts off its start. Measured (bench/history.ts, 200 series): 25 KB per
+      -- series-day and ~50 WAL pages per minute, against 66 KB for a row per series and minute with REAL columns and
+      -- ~200 pages for the same chunks keyed by series first.
+      CREATE TABLE history_chunks (
+        start INTEGER NOT NULL,
+        series_id INTEGER NOT NULL,
+        bucket_s INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (start, series_id, bucket_s)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

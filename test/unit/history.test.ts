@@ -30,6 +30,17 @@ describe('SeriesRing', () => {
     expect(r.range(0, T0 + 30_000).v).toEqual([20]);
   });
 
+  it('knows its oldest point, also after wrapping and with holes', () => {
+    const r = new SeriesRing(10);
+    expect(r.oldestMs).toBeNull();
+    r.push(T0 + 3000, 3);
+    r.push(T0 + 5000, 5);
+    expect(r.oldestMs).toBe(T0 + 3000);
+    for (let i = 6; i < 25; i += 2) r.push(T0 + i * 1000, i);
+    expect(r.oldestMs).toBe(T0 + 16_000);
+    expect(new History(10).oldestMs('nope')).toBeNull();
+  });
+
   it('stores values as Float32', () => {
     const r = new SeriesRing(4);
     r.push(T0, 0.1);

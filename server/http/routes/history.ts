@@ -1,10 +1,19 @@
 import { Router } from 'express';
-import { HistoryQuerySchema, type HistoryResponse } from '../../../shared/api.ts';
-import type { History } from '../../monitor/history.ts';
+import { HistoryQuerySchema, type HistoryResponse, type HistorySeries } from '../../../shared/api.ts';
 import { HttpError, parseInput } from '../errors.ts';
 
+/**
+ * What the routes read: the in-memory History alone (`{t, v}`), or HistoryStore, which stitches memory onto the
+ * on-disk tier and says the resolution of each run of points (`segments`).
+ */
+export interface HistoryReader {
+  names(): string[];
+  has(name: string): boolean;
+  query(name: string, sinceMs: number, untilMs: number, stepMs?: number): Omit<HistorySeries, 'name'>;
+}
+
 /** GET /api/history?series=a,b&sinceMs=&untilMs=&stepMs= and GET /api/history/series. */
-export function historyRoutes(history: History, now: () => number): Router {
+export function historyRoutes(history: HistoryReader, now: () => number): Router {
   const r = Router();
   r.get('/api/history/series', (_req, res) => {
     res.json({ series: history.names() });
