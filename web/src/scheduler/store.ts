@@ -176,12 +176,13 @@ export class SchedulerStore {
           this.fail(new Error('the scheduler routes answered something this page does not understand'));
           return;
         }
-        this.requests.clear();
         this.queued.clear();
         this.conflicts.clear();
         this.hints.clear();
-        // ended allocations are not served over REST: keep the ones seen live for the timeline
+        // ended allocations are not served over REST: keep the ones seen live for the timeline, with their owners
         for (const [id, a] of this.allocations) if (a.state === 'active') this.allocations.delete(id);
+        const endedOwners = new Set([...this.allocations.values()].map((a) => a.requestId));
+        for (const id of this.requests.keys()) if (!endedOwners.has(id)) this.requests.delete(id);
         for (const { request, conflict } of queue.items) {
           this.requests.set(request.id, request);
           this.queued.add(request.id);
