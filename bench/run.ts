@@ -12,6 +12,8 @@
  *   api-requests     end-to-end POST /api/requests/s with persistence, vs GET /api/health
  *   history          the on-disk history tier: roll-up per minute and bytes per series-day for 200 series
  *   docker-stats     (only with --only) the docker source with 50 containers                       (issue 4)
+ *   dom-latency      (only with --only) pushed event → DOM update in Chromium at 10 events/s, and the page's heap
+ *                    over 31 min (--quick: 2 min; ARBITER_BENCH_DOM_MINUTES sets it)                  (issue 7)
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -32,6 +34,7 @@ const BENCHMARKS: Record<string, Bench> = {
   store: () => import('./store.ts'),
   'api-requests': () => import('./api-requests.ts'),
   'gpu-cpu': () => import('./gpu-cpu.ts'),
+  'dom-latency': () => import('./dom-latency.ts'),
   history: () => import('./history.ts'),
 };
 /**

@@ -1,33 +1,20 @@
 /** Headless Chromium for the e2e tests (Debian's /usr/bin/chromium through playwright-core), and where screenshots go. */
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { ensureWebBuild } from './web-build.ts';
+import { launchChromium } from './chromium.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from './server.ts';
 
+export { CHROMIUM } from './chromium.ts';
 export const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** how long a page may take to go live or to show what a test waits for */
 export const LIVE_WAIT_MS = 15_000;
 
 /** Builds the dashboard if needed and launches the browser with the flags this sandbox needs. */
 export async function launchBrowser(): Promise<Browser> {
   mkdirSync(ARTIFACTS, { recursive: true });
-  await ensureWebBuild();
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
+  return launchChromium();
 }
 
 export interface OpenedPage {
