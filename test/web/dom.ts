@@ -29,8 +29,13 @@ export async function mount(node: ReactNode): Promise<Mounted> {
   };
 }
 
-/** Let resolved promises (fake API answers) and the renders they cause run. */
+/** Let resolved promises (fake API answers), lazily loaded views and the renders they cause run. */
 export async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) await act(async () => undefined);
+  // a view still loading its code: wait for it (bounded)
+  for (let i = 0; i < 100 && document.querySelector('[data-testid="view-loading"]'); i++) {
+    await act(async () => new Promise((r) => setTimeout(r, 10)));
+  }
   for (let i = 0; i < 3; i++) await act(async () => undefined);
 }
 

@@ -1,4 +1,4 @@
-import { memo, useEffect } from 'react';
+import { lazy, memo, Suspense, useEffect } from 'react';
 import type { ResourceStatus } from '../../../shared/resources.ts';
 import { AuthNotice } from '../components/AuthNotice.tsx';
 import { ConnectionIndicator } from '../components/ConnectionIndicator.tsx';
@@ -8,14 +8,20 @@ import { NodeSummary } from '../components/NodeSummary.tsx';
 import { SourceAlerts } from '../components/SourceAlerts.tsx';
 import { EventsView } from '../feed/EventsView.tsx';
 import { Toasts } from '../feed/Toasts.tsx';
-import { HistoryView } from '../history/HistoryView.tsx';
 import { Link, revealTarget, useLocation } from '../lib/router.ts';
 import { useLiveSnapshot, useLiveSource } from '../live/hooks.ts';
 import { OverviewView } from '../overview/OverviewView.tsx';
-import { SchedulerView } from '../scheduler/SchedulerView.tsx';
-import { StrategyView } from '../strategy/StrategyView.tsx';
 import { Nav } from './Nav.tsx';
 import { StrategyBadge } from './StrategyBadge.tsx';
+
+// The views with forms and charts load when first opened (or when the page is idle), keeping the first load small.
+const loadScheduler = () => import('../scheduler/SchedulerView.tsx');
+const loadStrategy = () => import('../strategy/StrategyView.tsx');
+const loadHistory = () => import('../history/HistoryView.tsx');
+const SchedulerView = lazy(() => loadScheduler().then((m) => ({ default: m.SchedulerView })));
+const StrategyView = lazy(() => loadStrategy().then((m) => ({ default: m.StrategyView })));
+const HistoryView = lazy(() => loadHistory().then((m) => ({ default: m.HistoryView })));
+const PREFETCH_AFTER_MS = 3000;
 
 /** sources whose errors their own view shows */
 const OWN_VIEW_SOURCES = ['gpu', 'docker'];
@@ -29,6 +35,7 @@ export function Shell() {
   const unauthenticated = snap.state.kind === 'unauthenticated';
   const stale = snap.state.kind !== 'live';
   useReveal(loc.path, loc.hash);
+  usePrefetch();
   return (
     <div className="app">
       <a className="skip-link" href="#main">
@@ -51,7 +58,9 @@ export function Shell() {
         <main id="main" tabIndex={-1} className={stale ? 'main stale' : 'main'} aria-busy={status === null}>
           {/* the GPU and container views show their own source's error */}
           <SourceAlerts sources={status?.sources} except={OWN_VIEW_SOURCES} />
-          <View path={loc.path} status={status} />
+          <Suspense fallback={<ViewLoading />}>
+            <View path={loc.path} status={status} />
+          </Suspense>
         </main>
       )}
       {unauthenticated ? null : <Toasts />}
@@ -91,6 +100,26 @@ function View({ path, status }: { path: string; status: ResourceStatus | null })
 /** The GPU indices as a string, so the views that only need them do not re-render on every sample. */
 function gpuKey(status: ResourceStatus | null): string {
   return status ? status.gpus.map((g) => g.index).join(',') : '';
+}
+
+function ViewLoading() {
+  return (
+    <div className="view grid">
+      <section className="panel panel-wide" data-testid="view-loading">
+        <p className="waiting">loading this view…</p>
+      </section>
+    </div>
+  );
+}
+
+/** Fetch the other views' code once the page has settled, so opening them later does not wait. */
+function usePrefetch(): void {
+  useEffect(() => {
+    const t = setTimeout(() => {
+      for (const load of [loadScheduler, loadStrategy, loadHistory]) load().catch(() => undefined);
+    }, PREFETCH_AFTER_MS);
+    return () => clearTimeout(t);
+  }, []);
 }
 
 const NotFound = memo(function NotFound({ path }: { path: string }) {
