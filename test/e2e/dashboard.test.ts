@@ -38,6 +38,19 @@ describe('dashboard (e2e)', () => {
       .not.toBe(first);
     expect((await textOf(page, 'cpu-total'))!.trim()).toMatch(PERCENT);
 
+    // live figures do not move the layout: no layout shift while samples arrive
+    await page.evaluate(() => {
+      const w = window as unknown as { shift: number };
+      w.shift = 0;
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries() as unknown as { value: number; hadRecentInput: boolean }[]) if (!e.hadRecentInput) w.shift += e.value;
+      }).observe({ type: 'layout-shift' });
+    });
+    const conn = page.getByTestId('connection');
+    const seen = Number(await conn.getAttribute('data-last-event-id'));
+    await expect.poll(async () => Number(await conn.getAttribute('data-last-event-id')), { timeout: LIVE_WAIT_MS }).toBeGreaterThan(seen + 8);
+    expect(await page.evaluate(() => (window as unknown as { shift: number }).shift)).toBeLessThan(0.001);
+
     const cores = page.getByTestId('cpu-core');
     expect(await cores.count()).toBeGreaterThan(0);
     expect(await cores.first().getAttribute('aria-valuenow')).toMatch(/^\d+$/);

@@ -101,7 +101,8 @@ function options(el: HTMLElement, names: string[], height: number, onZoom: (from
   const series: uPlot.Series[] = [{}];
   names.forEach((n, i) => {
     const unit = unitOf(n);
-    series.push({ label: n, scale: unit, stroke: v(`--series-${i % PALETTE}`, '#2f7de1'), width: 1.5, points: { show: false }, value: (_u, x) => formatValue(unit, x) });
+    // spanGaps: series sampled at different moments (host, GPU, containers) leave nulls between each other's points
+    series.push({ label: n, scale: unit, stroke: v(`--series-${i % PALETTE}`, '#2f7de1'), width: 1.5, spanGaps: true, points: { show: false }, value: (_u, x) => formatValue(unit, x) });
   });
   const axes: uPlot.Axis[] = [
     { stroke: axisStroke, font, space: 80, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } },

@@ -1,8 +1,8 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import { errorMessage, fetchKnownHistory, fetchSeriesNames } from '../lib/api.ts';
-import { formatClock, formatDuration } from '../lib/format.ts';
+import { formatClock } from '../lib/format.ts';
 import { HistoryChart } from './HistoryChart.tsx';
-import { align, appendAligned, groupSeries, stepFor, type AlignedSeries } from './series.ts';
+import { align, appendAligned, formatStep, groupSeries, resolutions, stepFor, type AlignedSeries, type Resolution } from './series.ts';
 
 const RANGES = [
   { key: '1h', label: '1 h', ms: 3600_000 },
@@ -30,6 +30,12 @@ function toUrl(series: readonly string[], range: RangeKey): void {
   history.replaceState(history.state, '', `${location.pathname}?${q.toString()}`);
 }
 
+/** `one point per 1 s`, or where the server's tiers meet: `one point per 1 min until 17:05, then per 1 s` */
+function describeRuns(runs: readonly Resolution[], step: number): string {
+  if (runs.length < 2) return `one point per ${formatStep(runs[0]?.resolutionMs ?? step)}`;
+  return `one point per ${runs.map((r, i) => (i === runs.length - 1 ? formatStep(r.resolutionMs) : `${formatStep(r.resolutionMs)} until ${formatClock(r.toMs)}`)).join(', then per ')}`;
+}
+
 interface Span {
   fromMs: number;
   toMs: number;
@@ -46,6 +52,7 @@ export function HistoryView() {
   const [data, setData] = useState<AlignedSeries | null>(null);
   const [shown, setShown] = useState<Span | null>(null);
   const [step, setStep] = useState(1000);
+  const [runs, setRuns] = useState<Resolution[]>([]);
   const [problem, setProblem] = useState<string | null>(null);
   const [filter, setFilter] = useState('');
   const key = selected.join(',');
@@ -79,9 +86,10 @@ export function HistoryView() {
     const s = stepFor(toMs - fromMs);
     fetchKnownHistory({ series: list, sinceMs: fromMs, untilMs: toMs, stepMs: s, signal: ctl.signal }).then(
       (res) => {
-        setData(align(list, res));
+        setData(align(list, res, s));
         setShown({ fromMs, toMs });
         setStep(s);
+        setRuns(resolutions(res));
         setProblem(null);
       },
       (err: unknown) => {
@@ -109,7 +117,7 @@ export function HistoryView() {
         (res) => {
           const base = dataRef.current;
           if (!base) return;
-          setData(appendAligned(base, align(list, res), (now - span) / 1000));
+          setData(appendAligned(base, align(list, res, s), (now - span) / 1000));
           setShown({ fromMs: now - span, toMs: now });
         },
         () => undefined,
@@ -168,7 +176,7 @@ export function HistoryView() {
           </div>
         </header>
         <p className="muted num history-meta" data-testid="history-meta">
-          {shown ? `${formatClock(shown.fromMs)} – ${formatClock(shown.toMs)} · one point per ${formatDuration(step)}` : 'loading…'}
+          {shown ? `${formatClock(shown.fromMs)} – ${formatClock(shown.toMs)} · ${describeRuns(runs, step)}` : 'loading…'}
           {zoom ? ' · zoomed (drag across the chart to zoom further)' : ' · drag across the chart to zoom'}
           {kept ? ` · the server keeps data from ${formatClock(kept)} at this resolution` : ''}
         </p>

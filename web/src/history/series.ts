@@ -35,22 +35,55 @@ export function groupSeries(names: readonly string[]): [string, string[]][] {
 export type AlignedSeries = [number[], ...(number | null)[][]];
 
 /**
- * One time axis (seconds) for `names` from the columnar answer (each series has its own `t`): the union of
- * the times, null where a series has no point. Series missing from the answer are all null.
+ * One time axis (seconds) for `names` from the columnar answer (each series has its own `t`): the union of the
+ * times snapped to `snapMs` (series sampled a few ms apart share a point), null where a series has no point.
+ * Series missing from the answer are all null.
  */
-export function align(names: readonly string[], res: HistoryResponse): AlignedSeries {
+export function align(names: readonly string[], res: HistoryResponse, snapMs = 1000): AlignedSeries {
+  const snap = (t: number) => Math.round(t / snapMs) * snapMs;
   const byName = new Map(res.series.map((s) => [s.name, s]));
   const times = new Set<number>();
-  for (const n of names) for (const t of byName.get(n)?.t ?? []) times.add(t);
+  for (const n of names) for (const t of byName.get(n)?.t ?? []) times.add(snap(t));
   const t = [...times].sort((a, b) => a - b);
   const index = new Map(t.map((x, i) => [x, i]));
   const cols = names.map((n) => {
     const col: (number | null)[] = new Array<number | null>(t.length).fill(null);
     const s = byName.get(n);
-    if (s) for (let i = 0; i < s.t.length; i++) col[index.get(s.t[i]!)!] = s.v[i] ?? null;
+    if (s) for (let i = 0; i < s.t.length; i++) col[index.get(snap(s.t[i]!))!] = s.v[i] ?? null;
     return col;
   });
   return [t.map((x) => x / 1000), ...cols];
+}
+
+export interface Resolution {
+  /** epoch ms of the first and last point at this resolution */
+  fromMs: number;
+  toMs: number;
+  resolutionMs: number;
+}
+
+/** The runs of one resolution in the answer (the server says where its on-disk tier ends and memory begins). */
+export function resolutions(res: HistoryResponse): Resolution[] {
+  const s = res.series.find((x) => x.segments && x.segments.length > 0);
+  if (!s?.segments) return [];
+  const out: Resolution[] = [];
+  for (const seg of s.segments) {
+    if (seg.end <= seg.start) continue;
+    const fromMs = s.t[seg.start]!;
+    const toMs = s.t[seg.end - 1]!;
+    const last = out[out.length - 1];
+    if (last && last.resolutionMs === seg.resolutionMs) last.toMs = toMs;
+    else out.push({ fromMs, toMs, resolutionMs: seg.resolutionMs });
+  }
+  return out;
+}
+
+/** `1 s`, `24 s`, `1 min`, `12 min`, `2 h` */
+export function formatStep(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  return `${Math.round(s / 3600)} h`;
 }
 
 /** Rows of `next` newer than the last of `cur` appended, then rows older than `fromSec` dropped. */
