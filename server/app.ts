@@ -21,6 +21,8 @@ import { Auth, loadOrCreateToken } from './http/auth.ts';
 import { errorBoundary, notFound } from './http/errors.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { statusRoutes } from './http/routes/status.ts';
+import { strategyRoutes } from './http/routes/strategy.ts';
+import { StrategyService } from './scheduler/strategy-service.ts';
 import { historyRoutes } from './http/routes/history.ts';
 import { buildOpenApi } from './http/openapi.ts';
 import { staticRoutes } from './http/static.ts';
@@ -65,7 +67,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const node = config.nodeName ?? os.hostname();
   const startedAt = clock.now();
   const token = loadOrCreateToken(config.dataDir, config.token);
-  const auth = new Auth(token, config.auth);
+  const auth = new Auth(token, config.auth, config.adminToken);
 
   const history = new History(config.monitor.historySeconds);
   const board = new StatusBoard(node, history, clock);
@@ -90,7 +92,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     hub.publish('resource_status', s);
   });
 
-  const engine = new SchedulerEngine({ clock, node, leases: { defaultMs: config.scheduler.leaseDefaultMs, maxMs: config.scheduler.leaseMaxMs } });
+  const engine = new SchedulerEngine({
+    clock, node, leases: { defaultMs: config.scheduler.leaseDefaultMs, maxMs: config.scheduler.leaseMaxMs },
+    strategy: StrategyService.initialStrategy(schedulerStore, config.scheduler.strategy),
+    gpuUtilisation: (_node, index) => board.snapshot().gpus.find((g) => g.index === index)?.utilizationGpuPercent ?? null,
+  });
   const scheduler = new SchedulerService({
     engine, hub, board, clock, log: log.child({ part: 'scheduler' }),
     store: schedulerStore,
@@ -100,6 +106,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     ...(config.resources ? { declared: { resources: config.resources } } : {}),
   });
 
+  const strategies = new StrategyService({ engine, clock, store: schedulerStore, starvationMs: config.scheduler.starvationMs });
   const hints = new HintService(engine, hub, clock, { leaseWarningMs: config.hints.leaseWarningMs, longWaitMs: config.hints.longWaitMs });
 
   const loop = new MonitorLoop({ clock, timeoutMs: config.monitor.sampleTimeoutMs, maxBackoffMs: config.monitor.maxBackoffMs });
@@ -164,6 +171,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.use(statusRoutes(() => board.snapshot()));
   app.use(historyRoutes(historyStore, () => clock.now()));
   app.use(schedulerRoutes(engine, () => scheduler.committed()));
+  app.use(strategyRoutes(engine, strategies, auth.requireAdmin(), () => scheduler.committed()));
+  app.get('/api/session', (req, res) => {
+    res.json({ auth: config.auth, admin: auth.isAdmin(req) });
+  });
   app.use(hintRoutes(hints.book));
   const openapi = buildOpenApi();
   app.get('/api/openapi.json', (_req, res) => {
@@ -184,6 +195,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   const url = `http://${hostForUrl}:${port}`;
   scheduler.start();
+  strategies.restored();
+  hints.addSource(() => strategies.hints());
   hints.start();
   historyStore.start();
   await loop.start();

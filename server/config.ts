@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import YAML from 'yaml';
 import { DeclaredInventorySchema, type DeclaredInventory } from './scheduler/inventory.ts';
+import { STRATEGY_NAMES, type StrategyName } from '../shared/scheduler.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const percent = z.coerce.number().min(0).max(100);
@@ -34,6 +35,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'host', flag: '--host <addr>', env: ['ARBITER_HOST'], schema: z.string().min(1), default: '127.0.0.1', doc: 'address to listen on' },
   { key: 'dataDir', flag: '--data-dir <dir>', env: ['ARBITER_DATA_DIR'], schema: z.string().min(1), default: './.arbiter', doc: 'directory for the token, event ids and the database' },
   { key: 'token', flag: '--token <token>', env: ['ARBITER_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, doc: 'API token; default: generated once and kept in <data-dir>/token' },
+  { key: 'adminToken', flag: '--admin-token <token>', env: ['ARBITER_ADMIN_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, doc: 'token that may switch the scheduling strategy (PUT /api/strategy); default: the API token has that right' },
   { key: 'auth', flag: '--no-auth', env: ['ARBITER_NO_AUTH'], schema: bool, default: true, doc: 'turn token checks off (ARBITER_NO_AUTH=1); only for trusted networks' },
   { key: 'webBuild', flag: '--no-web-build', env: ['ARBITER_NO_WEB_BUILD'], schema: bool, default: true, doc: 'do not build the dashboard bundle at start when it is missing (ARBITER_NO_WEB_BUILD=1)' },
   { key: 'nodeName', flag: '--node-name <name>', env: ['ARBITER_NODE_NAME'], schema: z.string().min(1).optional(), default: undefined, doc: "this node's name; default: the hostname" },
@@ -67,6 +69,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'health.containerMemory.critical', flag: '--health-container-memory-critical <pct>', env: ['ARBITER_HEALTH_CONTAINER_MEMORY_CRITICAL'], schema: percent, default: 98, doc: 'container memory % of its limit from which it is critical' },
   { key: 'scheduler.leaseDefaultMs', flag: '--lease-default-ms <ms>', env: ['ARBITER_LEASE_DEFAULT_MS'], schema: int(1000, 7 * 86_400_000), default: 600_000, doc: 'lease of an allocation whose request names none' },
   { key: 'scheduler.leaseMaxMs', flag: '--lease-max-ms <ms>', env: ['ARBITER_LEASE_MAX_MS'], schema: int(1000, 7 * 86_400_000), default: 86_400_000, doc: 'longest lease granted or renewed (longer asks are cut to it)' },
+  { key: 'scheduler.strategy', flag: '--strategy <name>', env: ['ARBITER_STRATEGY'], schema: z.enum(STRATEGY_NAMES), default: 'priority_based', doc: 'scheduling strategy at the first start (afterwards the one last chosen with PUT /api/strategy)' },
+  { key: 'scheduler.starvationMs', flag: '--starvation-ms <ms>', env: ['ARBITER_STARVATION_MS'], schema: int(1000, 30 * 86_400_000), default: 600_000, doc: 'a request waiting longer counts as starved (GET /api/strategy/performance)' },
   { key: 'hints.leaseWarningMs', flag: '--hint-lease-warning-ms <ms>', env: ['ARBITER_HINT_LEASE_WARNING_MS'], schema: int(1000, 86_400_000), default: 120_000, doc: 'hint when a lease ends within this' },
   { key: 'hints.longWaitMs', flag: '--hint-long-wait-ms <ms>', env: ['ARBITER_HINT_LONG_WAIT_MS'], schema: int(1000, 86_400_000), default: 600_000, doc: 'hint when a request has waited longer than this' },
   { key: 'push.replayCount', flag: '--replay-count <n>', env: ['ARBITER_REPLAY_COUNT'], schema: int(1, 1_000_000), default: 1000, doc: 'events kept for resume (count)' },
@@ -83,6 +87,7 @@ export interface Config {
   host: string;
   dataDir: string;
   token?: string;
+  adminToken?: string;
   auth: boolean;
   webBuild: boolean;
   nodeName?: string;
@@ -93,7 +98,7 @@ export interface Config {
     sampleTimeoutMs: number; maxBackoffMs: number; inventoryIntervalMs: number; historySeconds: number;
     historyBucketMs: number; historyRetentionMs: number };
   health: Record<'cpu' | 'memory' | 'disk' | 'gpuTemperature' | 'gpuMemory' | 'containerMemory', { warning: number; critical: number }>;
-  scheduler: { leaseDefaultMs: number; leaseMaxMs: number };
+  scheduler: { leaseDefaultMs: number; leaseMaxMs: number; strategy: StrategyName; starvationMs: number };
   hints: { leaseWarningMs: number; longWaitMs: number };
   /** declared inventory (config file only, key `resources`): replaces what the monitor reports for what it names */
   resources?: DeclaredInventory['resources'];

@@ -1,11 +1,11 @@
 /** Hints: advice derived from the snapshot and the scheduler's state, pushed as `hint` events. */
 import { z } from 'zod';
 
-export const HintKindSchema = z.enum(['fragmentation', 'unmanaged_gpu_use', 'lease_expiring', 'long_wait']);
+export const HintKindSchema = z.enum(['fragmentation', 'unmanaged_gpu_use', 'lease_expiring', 'long_wait', 'strategy_suggestion']);
 export type HintKind = z.infer<typeof HintKindSchema>;
 
 export const HintSubjectSchema = z.object({
-  kind: z.enum(['request', 'allocation', 'gpu', 'container']),
+  kind: z.enum(['request', 'allocation', 'gpu', 'container', 'strategy']),
   id: z.string(),
 });
 

@@ -3,7 +3,7 @@ import type { Clock, Timer } from '../clock.ts';
 import type { EventHub } from '../push/hub.ts';
 import type { SchedulerEngine } from '../scheduler/engine.ts';
 import { HintBook } from './book.ts';
-import { HINT_DEFAULTS, evaluateHints, type HintRuleOptions } from './rules.ts';
+import { HINT_DEFAULTS, evaluateHints, type HintCandidate, type HintRuleOptions } from './rules.ts';
 
 /** Waiting requests looked at per evaluation (in arrival order): the rules stay cheap with huge queues. */
 const QUEUE_WINDOW = 1000;
@@ -11,6 +11,7 @@ const QUEUE_WINDOW = 1000;
 export class HintService {
   readonly book = new HintBook();
   private timer: Timer | null = null;
+  private readonly sources: (() => HintCandidate[])[] = [];
 
   constructor(
     private readonly engine: SchedulerEngine,
@@ -29,7 +30,13 @@ export class HintService {
       openConflicts: this.engine.openConflicts(),
       free: this.engine.free(),
     }, this.opts);
+    for (const source of this.sources) candidates.push(...source());
     for (const ev of this.book.update(candidates, now)) this.hub.publish('hint', ev);
+  }
+
+  /** More candidates each evaluation (e.g. the strategy service's suggestion). */
+  addSource(source: () => HintCandidate[]): void {
+    this.sources.push(source);
   }
 
   start(): void {

@@ -33,15 +33,39 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 
 export class Auth {
   private readonly expected: Buffer;
+  private readonly admin: Buffer | null;
 
-  constructor(readonly token: string, readonly enabled: boolean) {
+  /**
+   * `adminToken`: the token that may change how the node is scheduled (PUT /api/strategy); it is also accepted
+   * wherever the API token is. Without one, the API token has that right.
+   */
+  constructor(readonly token: string, readonly enabled: boolean, adminToken?: string) {
     this.expected = digest(token);
+    this.admin = adminToken ? digest(adminToken) : null;
   }
 
   check(candidate: string | undefined): boolean {
     if (!this.enabled) return true;
     if (!candidate) return false;
-    return timingSafeEqual(digest(candidate), this.expected);
+    const d = digest(candidate);
+    return timingSafeEqual(d, this.expected) || (this.admin !== null && timingSafeEqual(d, this.admin));
+  }
+
+  /** The request may act as admin (auth off: everyone). */
+  isAdmin(req: IncomingMessage): boolean {
+    if (!this.enabled) return true;
+    const candidate = Auth.tokenOf(req);
+    if (!candidate) return false;
+    const d = digest(candidate);
+    return this.admin === null ? timingSafeEqual(d, this.expected) : timingSafeEqual(d, this.admin);
+  }
+
+  /** Guards an admin route (after `middleware`): 403 for a valid token without the right. */
+  requireAdmin(): RequestHandler {
+    return (req, _res, next) => {
+      if (this.isAdmin(req)) return next();
+      next(new HttpError(403, 'forbidden', 'this needs the admin token (--admin-token / ARBITER_ADMIN_TOKEN)'));
+    };
   }
 
   /** The token a request carries, from header, cookie or query, in that order. */

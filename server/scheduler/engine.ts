@@ -119,6 +119,13 @@ interface SliceState {
 
 type Evaluation = WaitEvaluation;
 
+/**
+ * Preemption plans tried per decision pass (the first requests in the strategy's order that do not fit): planning
+ * is a victim search on every node, and the head of the queue is what preemption is for (kube-scheduler tries one
+ * pod per cycle).
+ */
+const PREEMPT_ATTEMPTS_PER_PASS = 4;
+
 const ENDED: ReadonlySet<RequestStatus> = new Set(['released', 'cancelled', 'expired', 'preempted']);
 const requestKey = (id: string) => `request:${id}`;
 
@@ -140,6 +147,10 @@ export class SchedulerEngine {
   private readonly preemptionOf = new Map<string, LeaseItem>();
   /** waiting request → the allocations under notice for it */
   private readonly preemptFor = new Map<string, Set<string>>();
+  /** a request was queued that does not fit: the next tick or step runs a pass (preemption) */
+  private preemptCheck = false;
+  /** waiting requests for which a holder was actually preempted */
+  private readonly preemptedFor = new Set<string>();
   private readonly slices = new Map<string, SliceState>();
   private nextRotation: number | null = null;
   private readonly gpuUtilisation: (node: string, index: number) => number | null;
@@ -293,7 +304,11 @@ export class SchedulerEngine {
       // a sliced request waits its turn while others wait for the rotation (no jumping the queue)
       const placement = this.cluster.knows(shape) && this.cluster.fits(shape) && !this.mustWaitForRotation(request) ? this.strategy.place(request, this.context) : null;
       if (placement) this.grant(request, placement, now);
-      else this.enqueue(request, now);
+      else {
+        this.enqueue(request, now);
+        // the next tick (or simulator step) runs a pass that may preempt for it
+        if (this.cluster.knows(shape) && !this.cluster.fits(shape)) this.preemptCheck = true;
+      }
       return { ...this.resultOf(this.requests.get(request.id)!), replayed: false };
     }).value;
   }
@@ -314,6 +329,7 @@ export class SchedulerEngine {
       this.withdrawPreemption(requestId, now);
       const next: Request = { ...r, status: 'cancelled', updatedAt: now };
       this.requests.set(requestId, next);
+      this.preemptedFor.delete(requestId);
       this.emit({ kind: 'request_cancelled', at: now, request: next });
       this.markEnded(requestId);
       return next;
@@ -396,6 +412,10 @@ export class SchedulerEngine {
       this.syncCapacity();
       this.syncScheduleConflicts(this.clock.now());
       if (this.cluster.version !== before) this.dirty = true;
+      if (this.strategy.usesUtilisation && this.queue.size) {
+        this.dirty = true;
+        this.forcePass = true;
+      }
       if (this.dirty && this.autoDecide) this.decidePass();
     }).changes;
   }
@@ -420,8 +440,11 @@ export class SchedulerEngine {
       const now = this.clock.now();
       if (this.nextRotation !== null && now >= this.nextRotation) this.rotate(now);
       this.refreshSeverities(now);
+      // waiting makes preemption possible (age, starvation timeouts): a queue with candidates gets a pass each tick
+      if (this.autoDecide && this.queue.size && this.hasPreemptionCandidates()) this.forcePass = true;
+      this.preemptCheck = false;
       // a pass also when only grants changed the ledger since the last one: waiting requests' holders follow
-      if (this.autoDecide && (this.dirty || this.passVersion !== this.cluster.version)) this.decidePass();
+      if (this.autoDecide && (this.dirty || this.forcePass || this.passVersion !== this.cluster.version)) this.decidePass();
       else if (this.refreshPending) this.refreshConflicts(now, this.queue.requests());
     }).changes;
   }
@@ -435,7 +458,9 @@ export class SchedulerEngine {
       this.expireLeases();
       const now = this.clock.now();
       if (this.nextRotation !== null && now >= this.nextRotation) this.rotate(now);
-      if (this.autoDecide && this.dirty) this.decidePass();
+      if (this.preemptCheck && this.queue.size && this.hasPreemptionCandidates()) this.forcePass = true;
+      this.preemptCheck = false;
+      if (this.autoDecide && (this.dirty || this.forcePass)) this.decidePass();
     }).changes;
   }
 
@@ -444,7 +469,9 @@ export class SchedulerEngine {
     let t = this.leases.peek()?.at ?? null;
     const p = this.preemptions.peek()?.at;
     if (p !== undefined && (t === null || p < t)) t = p;
-    if (this.nextRotation !== null && (t === null || this.nextRotation < t)) t = this.nextRotation;
+    // a rotation matters only while time-sliced holders run and something waits
+    const rotation = this.nextRotation !== null && this.slices.size > 0 && (this.queue.size > 0 || this.suspendedCount > 0) ? this.nextRotation : null;
+    if (rotation !== null && (t === null || rotation < t)) t = rotation;
     return t;
   }
 
@@ -465,6 +492,69 @@ export class SchedulerEngine {
       this.forcePass = true;
       if (this.autoDecide) this.decidePass();
     }).changes;
+  }
+
+  /**
+   * Resolve an open request conflict now with `strategy` (default: the current one), without switching to it:
+   * re-place (the request fits now), rotate time slices (a time-slicing strategy and a request it rotates), or
+   * preempt (its victims get their notice; the request is granted when the grace period ends — at once without
+   * one). Throws invalid_state, saying why, when none of these applies.
+   */
+  resolveConflict(conflictId: string, strategy?: Strategy): { conflict: Conflict; action: 'granted' | 'rotated' | 'preempting'; resolvesAt?: number } {
+    const c = this.book.get(conflictId);
+    if (!c) throw new SchedulerError('not_found', `no conflict ${conflictId}`);
+    if (c.status !== 'open') throw new SchedulerError('invalid_state', `conflict ${conflictId} is already resolved (${c.resolution ?? 'resolved'})`, { conflict: c });
+    if (c.type === 'schedule_conflict' || c.requestId === null || !this.queue.has(c.requestId)) {
+      throw new SchedulerError('invalid_state', `conflict ${conflictId} is about reality disagreeing with the ledger (${c.message}): stop the process or give it an allocation`, { conflict: c });
+    }
+    const s = strategy ?? this.strategy;
+    const entry = this.queue.get(c.requestId)!;
+    const r = entry.request;
+    return this.transact(() => {
+      const now = this.clock.now();
+      const saved = this.strategy;
+      this.strategy = s;
+      try {
+        if (this.cluster.knows(entry.shape) && this.cluster.fits(entry.shape)) {
+          const p = s.place(r, this.context);
+          if (p) {
+            this.grant(r, p, now);
+            return { conflict: this.book.get(conflictId)!, action: 'granted' as const };
+          }
+        }
+        if (s.quantumMs !== null && s.sliced(r)) {
+          this.rotate(now);
+          this.nextRotation = saved.quantumMs === null ? null : now + saved.quantumMs;
+          if (!this.queue.has(r.id)) return { conflict: this.book.get(conflictId)!, action: 'rotated' as const };
+        }
+        const plan = this.preemptFor.has(r.id) ? null : s.preempt(r, this.context);
+        if (plan) {
+          this.startPreemption(r, plan, now, s.graceMs);
+          if (s.graceMs <= 0 && this.cluster.fits(entry.shape)) {
+            const p = s.place(r, this.context);
+            if (p) this.grant(r, p, now);
+          }
+          const after = this.book.get(conflictId)!;
+          return after.status === 'open'
+            ? { conflict: after, action: 'preempting' as const, resolvesAt: now + s.graceMs }
+            : { conflict: after, action: 'granted' as const };
+        }
+      } finally {
+        this.strategy = saved;
+      }
+      const why = this.preemptFor.has(r.id)
+        ? 'holders are already under a preemption notice for it'
+        : s.name === 'priority_based' || s.name === 'hybrid'
+          ? 'no strictly lower-priority preemptible allocation would make room'
+          : s.name === 'fair_sharing'
+            ? 'fair-share preemption is off or the owner is not starved below half its share'
+            : s.name === 'resource_pooling'
+              ? 'no group borrows beyond its quota where the request would fit'
+              : s.quantumMs !== null
+                ? 'the rotation order keeps the current holders'
+                : `${s.name} neither preempts nor rotates`;
+      throw new SchedulerError('invalid_state', `${s.name} cannot resolve it now: ${c.message}; ${why}`, { conflict: c });
+    }).value;
   }
 
   get strategyConfig(): Record<string, unknown> {
@@ -671,7 +761,7 @@ export class SchedulerEngine {
     this.emit({ kind: 'request_granted', at: now, request: granted });
     this.emit({ kind: 'allocation_granted', at: now, allocation });
     const entry = this.queue.remove(request.id);
-    const preempted = this.preemptFor.has(request.id);
+    const preempted = this.preemptedFor.delete(request.id);
     this.withdrawPreemption(request.id, now);
     if (entry?.conflict) this.emit(this.book.resolve(entry.conflict.id, preempted ? 'preempted_holder' : 'granted', now));
   }
@@ -716,8 +806,7 @@ export class SchedulerEngine {
   // ------------------------------------------------------------------ preemption
 
   /** Give the victims notice (or take their resources now without a grace period). */
-  private startPreemption(r: Request, plan: PreemptionPlan, now: number): void {
-    const grace = this.strategy.graceMs;
+  private startPreemption(r: Request, plan: PreemptionPlan, now: number, grace = this.strategy.graceMs): void {
     const set = new Set<string>();
     this.preemptFor.set(r.id, set);
     for (const h of plan.victims) {
@@ -829,6 +918,21 @@ export class SchedulerEngine {
       for (const w of waiting) if (w.a && w.st) this.tryResume(w.a, w.st, now);
       return;
     }
+    // running holders ranked before every waiting candidate keep their GPUs untouched (the greedy pass would give
+    // them back at once); only those at risk take part
+    const atRisk = running.filter((x) => x.rank > best);
+    running.length = 0;
+    running.push(...atRisk);
+    // which GPUs better-ranked holders will want back: a new request takes GPUs no holder claims, or those of the
+    // worst-ranked holders, so it does not push out a holder ranked above one that keeps running
+    const claim = new Map<string, number>();
+    for (const x of [...running, ...waiting]) {
+      if (!x.a) continue;
+      for (const g of x.a.gpuIndices) {
+        const k = `${x.a.node}:${g}`;
+        claim.set(k, Math.min(claim.get(k) ?? Infinity, x.rank));
+      }
+    }
     // every running holder gives its GPUs back (keeps cpu/memory), then the ranking takes them
     const wasRunning = new Set<string>();
     for (const x of running) {
@@ -861,11 +965,37 @@ export class SchedulerEngine {
       } else if (this.queue.has(c.r.id)) {
         const shape = shapeOf(c.r.resources);
         if (!this.cluster.fits(shape)) continue;
-        const p = this.strategy.place(c.r, this.context);
+        const p = this.placeAvoidingClaims(shape, claim);
         if (p) this.grant(c.r, p, now);
       }
     }
     this.dirty = true;
+  }
+
+  /**
+   * Rotation placement of a waiting request: on each node the GPUs with room ordered by the rank of the holder that
+   * claims them (unclaimed first, then the worst-ranked claims); the node whose chosen GPUs have the best worst claim.
+   */
+  private placeAvoidingClaims(shape: Shape, claim: ReadonlyMap<string, number>): Placement | null {
+    let best: Placement | null = null;
+    let bestKey = -Infinity;
+    for (const l of this.cluster.ledgers()) {
+      if (!l.fits(shape)) continue;
+      const need = shape.fracMiB > 0 ? 1 : shape.whole;
+      if (need === 0) return { node: l.node, gpuIndices: [] };
+      const room = l.slots()
+        .filter((g) => (shape.fracMiB > 0 ? l.shareRoom(g) >= shape.fracMiB : l.freeSlots(g) > 0))
+        .map((g) => ({ g, rank: claim.get(`${l.node}:${g.index}`) ?? Infinity }))
+        .sort((a, b) => b.rank - a.rank || a.g.index - b.g.index);
+      if (room.length < need) continue;
+      const chosen = room.slice(0, need);
+      const key = chosen[need - 1]!.rank;
+      if (key > bestKey) {
+        bestKey = key;
+        best = { node: l.node, gpuIndices: chosen.map((x) => x.g.index).sort((a, b) => a - b) };
+      }
+    }
+    return best;
   }
 
   /** A holder that gave its GPUs back in this rotation takes them again (no record: it never stopped). */
@@ -930,6 +1060,10 @@ export class SchedulerEngine {
     this.slices.delete(a.id);
     const owner = this.requests.get(a.requestId);
     if (owner && (!st || st.suspendedSince === null)) this.usage.remove(owner.owner, owner.group, this.amountOf(shapeOf(a.resources), a.node), now);
+    if (state === 'preempted') {
+      const forId = a.preemptedFor ?? [...this.preemptFor].find(([, set]) => set.has(a.id))?.[0];
+      if (forId !== undefined && this.queue.has(forId)) this.preemptedFor.add(forId);
+    }
     const allocation: Allocation = { ...a, state, endedAt: now };
     this.allocations.set(a.id, allocation);
     const r = this.requests.get(a.requestId);
@@ -961,19 +1095,20 @@ export class SchedulerEngine {
 
   private decidePass(): void {
     this.dirty = false;
-    if (!this.queue.size) return;
     const now = this.clock.now();
+    if (this.strategy.quantumMs === null && this.slices.size) this.resumeUnsliced(now);
+    if (!this.queue.size) return;
     if (!this.forcePass && this.passVersion === this.cluster.version) {
       if (this.refreshPending) this.refreshConflicts(now, this.queue.requests());
       return;
     }
     this.forcePass = false;
-    if (this.strategy.quantumMs === null && this.slices.size) this.resumeUnsliced(now);
     const canPreempt = this.hasPreemptionCandidates();
     // shapes that did not fit (or found no victims) in this pass: grants only take capacity, so they stay out
     const noFit = new Set<string>();
     const noVictims = new Set<string>();
     const seen: Request[] = [];
+    let attempts = 0;
     const rotating = this.strategy.quantumMs !== null && this.suspendedCount > 0;
     for (const r of this.strategy.order(this.queue, this.context)) {
       seen.push(r);
@@ -987,7 +1122,8 @@ export class SchedulerEngine {
         continue;
       }
       noFit.add(e.shapeKey);
-      if (!canPreempt || this.preemptFor.has(r.id) || noVictims.has(e.shapeKey)) continue;
+      if (!canPreempt || this.preemptFor.has(r.id) || noVictims.has(e.shapeKey) || attempts >= PREEMPT_ATTEMPTS_PER_PASS) continue;
+      attempts++;
       const plan = this.strategy.preempt(e.request, this.context);
       if (!plan) {
         noVictims.add(e.shapeKey);

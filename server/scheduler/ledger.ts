@@ -127,6 +127,8 @@ export class Ledger {
   private byIndex = new Map<number, Slot>();
   /** GPU index → position in gpuSlots */
   private slotPos = new Map<number, number>();
+  /** the slot list slotPos was built for (rebuilt when the list is replaced or re-sorted) */
+  private slotPosOf: Slot[] | null = null;
   private holdings = new Map<string, Holding>();
   private wholeFreeCount = 0;
   private presentCount = 0;
@@ -507,6 +509,7 @@ export class Ledger {
     this.byIndex.set(index, s);
     this.gpuSlots.push(s);
     this.gpuSlots.sort((a, b) => a.index - b.index);
+    this.slotPosOf = null;
     return s;
   }
 
@@ -526,7 +529,10 @@ export class Ledger {
     this.byReprieveOrder = null;
     this.gpuVictimOrder = null;
     this.gpuReprieveOrder = null;
-    this.slotPos = new Map(this.gpuSlots.map((s, i) => [s.index, i]));
+    if (this.slotPosOf !== this.gpuSlots) {
+      this.slotPos = new Map(this.gpuSlots.map((s, i) => [s.index, i]));
+      this.slotPosOf = this.gpuSlots;
+    }
     for (const s of this.gpuSlots) {
       if (s.present) {
         present++;

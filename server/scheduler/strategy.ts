@@ -53,6 +53,8 @@ export interface Strategy {
   readonly multiSlot: boolean;
   /** rotation quantum (ms), or null when nothing rotates */
   readonly quantumMs: number | null;
+  /** placement depends on the monitor's live GPU utilisation: a new snapshot calls for a decision pass */
+  readonly usesUtilisation?: boolean;
   /** the request takes part in time-slice rotation */
   sliced(request: Request): boolean;
   /** rotation order: lower runs first (Tiresias: queue index, then arrival) */

@@ -71,6 +71,15 @@ export class SchedulerStore {
   private readonly insertDecision: Statement<unknown[]>;
   private readonly setMeta: Statement<[string, string]>;
   private readonly getMeta: Statement<[string], { value: string }>;
+  private readonly strategyStmts: {
+    putConfig: Statement<[string, string, number]>;
+    getConfig: Statement<[string], { config: string; updated_at: number }>;
+    closePeriods: Statement<[number]>;
+    openPeriod: Statement<[string, number]>;
+    periods: Statement<[], { name: string; started_at: number; ended_at: number | null }>;
+    current: Statement<[], { name: string; started_at: number }>;
+    requestsSince: Statement<[number], { data: string; alloc: string | null }>;
+  };
   private readonly applyTx: Transaction<(batches: readonly (readonly Change[])[], first: number) => number>;
   private readonly loadStmts: {
     liveRequests: Statement<[], { data: string }>;
@@ -110,6 +119,16 @@ export class SchedulerStore {
     this.insertDecision = db.prepare('INSERT INTO decisions (batch, at, kind, entity_id, request_id, data) VALUES (?, ?, ?, ?, ?, ?)');
     this.setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.getMeta = db.prepare('SELECT value FROM meta WHERE key = ?');
+    this.strategyStmts = {
+      putConfig: db.prepare('INSERT INTO strategy_configs (name, config, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at'),
+      getConfig: db.prepare('SELECT config, updated_at FROM strategy_configs WHERE name = ?'),
+      closePeriods: db.prepare('UPDATE strategy_periods SET ended_at = ? WHERE ended_at IS NULL'),
+      openPeriod: db.prepare('INSERT INTO strategy_periods (name, started_at) VALUES (?, ?)'),
+      periods: db.prepare('SELECT name, started_at, ended_at FROM strategy_periods ORDER BY id'),
+      current: db.prepare('SELECT name, started_at FROM strategy_periods WHERE ended_at IS NULL ORDER BY id DESC LIMIT 1'),
+      requestsSince: db.prepare(`SELECT r.data AS data, a.data AS alloc FROM requests r LEFT JOIN allocations a ON a.id = r.allocation_id
+        WHERE r.submitted_at >= ? ORDER BY r.submitted_at, r.rowid`),
+    };
 
     const endedIds = `SELECT id FROM requests WHERE ${ENDED_SQL} ORDER BY updated_at DESC LIMIT ?`;
     this.loadStmts = {
@@ -187,6 +206,33 @@ export class SchedulerStore {
     if (!row) return null;
     const parsed = StrategyNameSchema.safeParse(row.value);
     return parsed.success ? parsed.data : null;
+  }
+
+  /** The config a strategy had last, or undefined when it was never switched to with one. */
+  strategyConfig(name: StrategyName): Record<string, unknown> | undefined {
+    const row = this.strategyStmts.getConfig.get(name);
+    return row ? JSON.parse(row.config) as Record<string, unknown> : undefined;
+  }
+
+  /** When each strategy was active, oldest first (`end` null for the current one). */
+  strategyPeriods(): { name: StrategyName; start: number; end: number | null }[] {
+    return this.strategyStmts.periods.all().flatMap((p) => {
+      const name = StrategyNameSchema.safeParse(p.name);
+      return name.success ? [{ name: name.data, start: p.started_at, end: p.ended_at }] : [];
+    });
+  }
+
+  /** Since when the current strategy is active (null when it never was switched to). */
+  strategySince(): number | null {
+    return this.strategyStmts.current.get()?.started_at ?? null;
+  }
+
+  /** Requests submitted at or after `sinceMs`, each with its allocation (if granted), in submit order. */
+  requestsSince(sinceMs: number): { request: Request; allocation: Allocation | null }[] {
+    return this.strategyStmts.requestsSince.all(sinceMs).map((row) => ({
+      request: JSON.parse(row.data) as Request,
+      allocation: row.alloc === null ? null : JSON.parse(row.alloc) as Allocation,
+    }));
   }
 
   request(id: string): Request | undefined {
@@ -275,6 +321,9 @@ export class SchedulerStore {
         break;
       case 'strategy_changed':
         this.setMeta.run('strategy', c.strategy);
+        if (c.config !== undefined) this.strategyStmts.putConfig.run(c.strategy, JSON.stringify(c.config), c.at);
+        this.strategyStmts.closePeriods.run(c.at);
+        this.strategyStmts.openPeriod.run(c.strategy, c.at);
         entityId = c.strategy;
         break;
       default: {

@@ -89,22 +89,5 @@ export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promis
     if (!c) throw notFound('conflict', id);
     res.json(c);
   });
-  r.post('/api/conflicts/:id/resolve', async (req, res) => {
-    const { id } = parseInput(IdParams, req.params, 'params');
-    const c = engine.conflict(id);
-    if (!c) throw notFound('conflict', id);
-    if (c.status !== 'open') throw new HttpError(409, 'invalid_state', `conflict ${id} is already resolved (${c.resolution ?? 'resolved'})`);
-    engine.decide({ force: true });
-    await committed();
-    const after = engine.conflict(id)!;
-    if (after.status === 'open') {
-      throw new HttpError(409, 'cannot_resolve', `the ${engine.strategyName} strategy cannot resolve it now: ${after.message ?? 'the request still does not fit'} (it does not preempt)`, { conflict: after });
-    }
-    res.json(after);
-  });
-
-  r.get('/api/strategy', (_req, res) => {
-    res.json({ name: engine.strategyName });
-  });
   return r;
 }

@@ -20,6 +20,7 @@ export class LoadBalancing implements Strategy {
   readonly replicas = 1;
   readonly multiSlot = false;
   readonly quantumMs = null;
+  readonly usesUtilisation = true;
   readonly sliced = NO_SLICING.sliced;
   readonly sliceRank = NO_SLICING.sliceRank;
   private readonly ranked = new RankedOrder((r) => r.priority);

@@ -1,0 +1,68 @@
+/**
+ * Strategies over REST: the current one and its config, every one with its config's JSON Schema and defaults,
+ * switching (admin), live performance per strategy, compare by replaying this server's requests, and resolving a
+ * conflict with a named strategy.
+ */
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import { CompareBodySchema, ResolveBodySchema, StrategyPutSchema } from '../../../shared/strategy.ts';
+import type { SchedulerEngine } from '../../scheduler/engine.ts';
+import { StrategyConfigError, type StrategyService } from '../../scheduler/strategy-service.ts';
+import { createStrategy } from '../../scheduler/strategies/index.ts';
+import { HttpError, parseInput } from '../errors.ts';
+
+const IdParams = z.object({ id: z.string().min(1).max(128) });
+
+export function strategyRoutes(engine: SchedulerEngine, service: StrategyService, requireAdmin: RequestHandler, committed: () => Promise<void> = () => Promise.resolve()): Router {
+  const r = Router();
+  const configError = (err: unknown): never => {
+    if (err instanceof StrategyConfigError) throw new HttpError(400, 'invalid_request', err.message, err.problems);
+    throw err;
+  };
+
+  r.get('/api/strategy', (_req, res) => {
+    res.json(service.state());
+  });
+  r.get('/api/strategies', (_req, res) => {
+    res.json({ strategies: service.list() });
+  });
+  r.put('/api/strategy', requireAdmin, async (req, res) => {
+    const body = parseInput(StrategyPutSchema, req.body ?? {}, 'body');
+    let state;
+    try {
+      state = service.switch(body.name, body.config);
+    } catch (err) {
+      configError(err);
+    }
+    await committed();
+    res.json(state);
+  });
+  r.get('/api/strategy/performance', (_req, res) => {
+    res.json(service.performance());
+  });
+  r.post('/api/strategy/compare', (req, res) => {
+    const body = parseInput(CompareBodySchema, req.body ?? {}, 'body');
+    res.json(service.compare(body));
+  });
+  r.post('/api/conflicts/:id/resolve', async (req, res) => {
+    const { id } = parseInput(IdParams, req.params, 'params');
+    const body = parseInput(ResolveBodySchema, req.body ?? {}, 'body');
+    let strategy;
+    if (body.strategy !== undefined && body.strategy !== engine.strategyName) {
+      try {
+        strategy = createStrategy(body.strategy, service.resolveConfig(body.strategy, undefined));
+      } catch (err) {
+        configError(err);
+      }
+    }
+    const out = engine.resolveConflict(id, strategy);
+    await committed();
+    res.status(out.action === 'preempting' ? 202 : 200).json({
+      ...out.conflict,
+      action: out.action,
+      strategy: body.strategy ?? engine.strategyName,
+      ...(out.resolvesAt !== undefined ? { resolvesAt: out.resolvesAt } : {}),
+    });
+  });
+  return r;
+}

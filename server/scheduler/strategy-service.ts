@@ -1,0 +1,185 @@
+/**
+ * Strategies in the running server: which one is active and with what config (persisted through the
+ * `strategy_changed` record, so a restart keeps it), switching with validation, live evaluation per strategy
+ * (PerformanceRecorder fed by every change batch), conflict resolution with a named strategy, and compare: this
+ * server's own requests of the last hours replayed through the simulator under every strategy.
+ */
+import { z } from 'zod';
+import type { Clock } from '../clock.ts';
+import type { HintCandidate } from '../hints/rules.ts';
+import { STRATEGY_NAMES, type Allocation, type Request, type StrategyName } from '../../shared/scheduler.ts';
+import {
+  STRATEGY_CONFIG_SCHEMAS, STRATEGY_DESCRIPTIONS,
+  type CompareBody, type CompareResponse, type PerformanceResponse, type StrategyPerformance, type StrategyState,
+} from '../../shared/strategy.ts';
+import { simulate, type SimJob } from '../sim/simulator.ts';
+import type { SchedulerEngine } from './engine.ts';
+import { PerformanceRecorder } from './evaluation.ts';
+import { createStrategy } from './strategies/index.ts';
+
+/** What the service reads from the store. */
+export interface StrategyStore {
+  strategy(): StrategyName | null;
+  strategyConfig(name: StrategyName): Record<string, unknown> | undefined;
+  strategySince(): number | null;
+  requestsSince(sinceMs: number): { request: Request; allocation: Allocation | null }[];
+}
+
+export interface StrategyServiceOptions {
+  engine: SchedulerEngine;
+  clock: Clock;
+  store?: StrategyStore;
+  /** the strategy when none was ever chosen @default priority_based */
+  initial?: StrategyName;
+  /** a request waiting longer counts as starved @default 600000 */
+  starvationMs?: number;
+}
+
+export class StrategyConfigError extends Error {
+  constructor(readonly problems: { field: string; message: string }[]) {
+    super(`invalid config: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
+  }
+}
+
+/** A suggestion from the last compare lives this long (or until the strategy is switched). */
+const SUGGESTION_TTL_MS = 24 * 3600_000;
+
+export class StrategyService {
+  readonly recorder: PerformanceRecorder;
+  private since: number;
+  private suggestion: { strategy: StrategyName; meanWaitCut: number; at: number; current: StrategyName } | null = null;
+
+  constructor(private readonly opts: StrategyServiceOptions) {
+    const now = opts.clock.now();
+    this.since = opts.store?.strategySince() ?? now;
+    this.recorder = new PerformanceRecorder({
+      strategy: opts.engine.strategyName, since: this.since, starvationMs: opts.starvationMs ?? 600_000,
+      gpuMemoryMiB: (_node, index) => opts.engine.free().gpus.find((g) => g.index === index)?.memoryMiB,
+    });
+    opts.engine.onChange((changes) => {
+      for (const c of changes) if (c.kind === 'strategy_changed') this.since = c.at;
+      const gpus = opts.engine.capacity().gpus ?? 0;
+      this.recorder.setCapacity(opts.clock.now(), gpus);
+      this.recorder.record(changes);
+    });
+  }
+
+  /** The strategy and config to start the engine with: the stored choice, else `initial` with its defaults. */
+  static initialStrategy(store: StrategyStore | undefined, initial: StrategyName = 'priority_based') {
+    const name = store?.strategy() ?? initial;
+    const saved = store?.strategyConfig(name);
+    const parsed = STRATEGY_CONFIG_SCHEMAS[name].safeParse(saved ?? {});
+    return createStrategy(name, parsed.success ? parsed.data : {});
+  }
+
+  /** Book what the engine restored (waiting requests, active allocations) without counting it as new. */
+  restored(): void {
+    const e = this.opts.engine;
+    this.recorder.setCapacity(this.opts.clock.now(), e.capacity().gpus ?? 0);
+    this.recorder.restore(this.opts.clock.now(), { requests: e.listRequests('queued'), allocations: e.listAllocations('active') });
+  }
+
+  state(): StrategyState {
+    return { name: this.opts.engine.strategyName, config: this.opts.engine.strategyConfig, since: this.since };
+  }
+
+  list() {
+    const current = this.opts.engine.strategyName;
+    return STRATEGY_NAMES.map((name) => ({
+      name,
+      description: STRATEGY_DESCRIPTIONS[name],
+      configSchema: z.toJSONSchema(STRATEGY_CONFIG_SCHEMAS[name], { io: 'input' }) as Record<string, unknown>,
+      defaults: STRATEGY_CONFIG_SCHEMAS[name].parse({}) as Record<string, unknown>,
+      current: name === current,
+    }));
+  }
+
+  /** The config `name` would run with: `config` parsed by its schema (400 naming the field), else the one it had last. */
+  resolveConfig(name: StrategyName, config: Record<string, unknown> | undefined): Record<string, unknown> {
+    const given = config ?? (name === this.opts.engine.strategyName ? this.opts.engine.strategyConfig : this.opts.store?.strategyConfig(name)) ?? {};
+    const parsed = STRATEGY_CONFIG_SCHEMAS[name].safeParse(given);
+    if (!parsed.success) {
+      throw new StrategyConfigError(parsed.error.issues.map((i) => ({ field: ['config', ...i.path.map(String)].join('.'), message: i.message })));
+    }
+    return parsed.data as Record<string, unknown>;
+  }
+
+  /** Switch (takes effect in this call's decision pass); pushes `strategy_changed` and is persisted with it. */
+  switch(name: StrategyName, config?: Record<string, unknown>): StrategyState {
+    const parsed = this.resolveConfig(name, config);
+    this.opts.engine.setStrategy(createStrategy(name, parsed));
+    if (this.suggestion && this.suggestion.current !== name) this.suggestion = null;
+    return this.state();
+  }
+
+  performance(): PerformanceResponse {
+    return { current: this.opts.engine.strategyName, starvationMs: this.recorder.starvationMs, strategies: this.recorder.snapshot(this.opts.clock.now()) };
+  }
+
+  /**
+   * Replay this server's requests of the last `hours` under each strategy (each with the config it had last, the
+   * current one with its own) on a cluster shaped like this node, and suggest the one with the lowest mean wait
+   * when it cuts the current one's by at least 20 % (a hint says so).
+   * Durations: a granted request held its allocation until it ended (or until now); a request still waiting or
+   * cancelled runs for its expectedDurationMs, else the median of the others; a cancelled one is cancelled again
+   * after as long as it waited.
+   */
+  compare(body: Required<Pick<CompareBody, 'hours'>> & Pick<CompareBody, 'strategies'>): CompareResponse {
+    const now = this.opts.clock.now();
+    const from = now - body.hours * 3600_000;
+    const rows = this.opts.store?.requestsSince(from) ?? [];
+    const held = rows.flatMap(({ allocation: a }) => (a ? [(a.endedAt ?? now) - a.grantedAt] : []));
+    held.sort((a, b) => a - b);
+    const median = held.length ? held[Math.floor((held.length - 1) / 2)]! : 60_000;
+    const jobs: SimJob[] = rows.map(({ request: r, allocation: a }) => ({
+      id: r.id, owner: r.owner, ...(r.group !== undefined ? { group: r.group } : {}), priority: r.priority, preemptible: r.preemptible,
+      resources: r.resources, submitAtMs: r.submittedAt,
+      durationMs: Math.max(1, a ? (a.endedAt ?? now) - a.grantedAt : r.expectedDurationMs ?? median),
+      ...(r.status === 'cancelled' && !a ? { cancelAfterMs: Math.max(1, r.updatedAt - r.submittedAt) } : {}),
+    }));
+    const cap = this.opts.engine.capacity();
+    const free = this.opts.engine.free();
+    const node = {
+      name: this.opts.engine.nodes()[0] ?? 'local', cpu: cap.cpu ?? 0, memoryMiB: cap.memoryMiB ?? 0,
+      gpus: cap.gpus ?? 0, gpuMemoryMiB: free.gpus.reduce((m, g) => Math.max(m, g.memoryMiB), 0) || 16_384,
+    };
+    const current = this.opts.engine.strategyName;
+    const names = body.strategies ?? [...STRATEGY_NAMES];
+    const out: StrategyPerformance[] = [];
+    for (const name of names) {
+      const config = name === current ? this.opts.engine.strategyConfig : this.resolveConfig(name, undefined);
+      if (!jobs.length) {
+        out.push({ strategy: name, activeMs: 0, requests: 0, granted: 0, cancelled: 0, failed: 0, successRate: null, waitMs: { mean: null, p50: null, p95: null }, utilisation: null, jain: null, preemptions: 0, suspensions: 0, starved: 0 });
+        continue;
+      }
+      const { jobs: _j, neverFit: _n, completed: _c, resubmitted: _r, ...row } = simulate(jobs, { strategy: name, config, nodes: [node], starvationMs: this.recorder.starvationMs });
+      out.push(row);
+    }
+    const mine = out.find((r) => r.strategy === current)?.waitMs.mean ?? null;
+    let suggestion: CompareResponse['suggestion'] = null;
+    if (mine !== null && mine > 0) {
+      for (const r of out) {
+        if (r.strategy === current || r.waitMs.mean === null) continue;
+        const cut = 1 - r.waitMs.mean / mine;
+        if (cut >= 0.2 && (!suggestion || cut > suggestion.meanWaitCut)) suggestion = { strategy: r.strategy, meanWaitCut: cut };
+      }
+    }
+    this.suggestion = suggestion ? { ...suggestion, at: now, current } : null;
+    return { from, to: now, requests: jobs.length, current, rows: out, suggestion };
+  }
+
+  /** The hint of the last compare, while it stands. */
+  hints(): HintCandidate[] {
+    const s = this.suggestion;
+    const now = this.opts.clock.now();
+    if (!s || s.current !== this.opts.engine.strategyName || now - s.at > SUGGESTION_TTL_MS) return [];
+    return [{
+      key: `strategy_suggestion:${s.strategy}`,
+      kind: 'strategy_suggestion',
+      severity: 2,
+      title: `${s.strategy} would cut the mean wait by ${Math.round(s.meanWaitCut * 100)} %`,
+      message: `Replaying this server's recent requests, ${s.strategy} waits ${Math.round(s.meanWaitCut * 100)} % less on average than ${s.current}. Switch with PUT /api/strategy.`,
+      subject: { kind: 'strategy', id: s.strategy },
+    }];
+  }
+}
