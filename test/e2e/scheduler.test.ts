@@ -98,6 +98,18 @@ describe('scheduler views (e2e)', () => {
     await page.mouse.move(0, 0);
     await page.screenshot({ path: `${ARTIFACTS}dashboard-scheduler.png`, fullPage: true });
 
+    // every control of the view is reachable with Tab
+    const reached = new Set<string>();
+    await page.getByTestId('nav-scheduler').focus();
+    for (let i = 0; i < 60; i++) {
+      await page.keyboard.press('Tab');
+      reached.add(await page.evaluate(() => {
+        const e = document.activeElement as HTMLElement | null;
+        return e ? (e.dataset.testid ?? e.getAttribute('name') ?? e.getAttribute('aria-label') ?? e.textContent?.trim() ?? e.tagName) : '';
+      }));
+    }
+    expect([...reached]).toEqual(expect.arrayContaining(['FIFO', 'Priority', 'Resolve with strategy', 'resolve', 'cancel', 'owner', 'gpus', 'preemptible', 'submit-request', 'timeline-bar', 'release']));
+
     // the toast links to the request it is about, and goes when dismissed
     await toast.getByRole('link').click();
     expect(new URL(page.url()).hash).toMatch(/^#request-/);

@@ -90,5 +90,11 @@ describe('conflict queue order', () => {
     expect(row.querySelector('[role="alert"]')?.textContent).toContain('cannot resolve it now');
     await click(row.querySelector('[data-testid="cancel"]'));
     expect(api.calls).toContain('cancel:b');
+
+    // a strategy that preempts gives the holders notice: the row says when the grant follows
+    api.onResolve = (id) => Promise.resolve({ ...conflict(id, 'c'), action: 'preempting', resolvesAt: T0 + 30_000 });
+    const other = view.byTestId('queue-row')[2]!;
+    await click(other.querySelector('[data-testid="resolve"]'));
+    expect(other.querySelector('[role="status"]')?.textContent).toMatch(/^preempting its holders; granted at /);
   });
 });

@@ -76,6 +76,16 @@ describe('strategy panel', () => {
     expect(card('time_slicing').className).toContain('current');
   });
 
+  it('turns the switches off when the server says this token may not change the strategy', async () => {
+    strategies.onPut = () => Promise.reject(new ApiError(403, 'forbidden', 'this needs the admin token (--admin-token / ARBITER_ADMIN_TOKEN)'));
+    await click(card('hybrid').querySelector('[data-testid="switch"]'));
+    expect(view.text('switch-error')).toContain('needs the admin token');
+    const switches = view.byTestId<HTMLButtonElement>('switch');
+    expect(switches.length).toBe(5);
+    expect(switches.every((b) => b.disabled)).toBe(true);
+    expect(view.text('current-strategy')).toBe('priority_based');
+  });
+
   it('builds the config form from the schema, with the current values, and sends a config the schema accepts', async () => {
     await click(card('fair_sharing').querySelector('[data-testid="configure"]'));
     const form = view.byTestId('config-form')[0]!;

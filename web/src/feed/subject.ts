@@ -6,7 +6,8 @@ export type Subject =
   | { kind: 'gpu'; index: number }
   | { kind: 'request'; id: string }
   | { kind: 'allocation'; id: string }
-  | { kind: 'container'; id: string };
+  | { kind: 'container'; id: string }
+  | { kind: 'strategy'; id: string };
 
 /** Element ids the views give their rows and cards, so links can scroll to them. */
 export const anchor = {
@@ -15,6 +16,7 @@ export const anchor = {
   allocation: (id: string) => `allocation-${id}`,
   container: (id: string) => `container-${id}`,
   conflict: (id: string) => `conflict-${id}`,
+  strategy: (name: string) => `strategy-${name}`,
 } as const;
 
 export function subjectPath(s: Subject): string {
@@ -27,6 +29,8 @@ export function subjectPath(s: Subject): string {
       return `/scheduler#${anchor.allocation(s.id)}`;
     case 'container':
       return `/containers#${anchor.container(s.id)}`;
+    case 'strategy':
+      return `/strategy#${anchor.strategy(s.id)}`;
   }
 }
 
@@ -40,6 +44,8 @@ export function subjectLabel(s: Subject): string {
       return `allocation ${short(s.id)}`;
     case 'container':
       return `container ${short(s.id)}`;
+    case 'strategy':
+      return `strategy ${s.id.replace(/_/g, ' ')}`;
   }
 }
 
@@ -48,12 +54,21 @@ export function short(id: string): string {
 }
 
 export function hintSubject(h: Hint): Subject | null {
-  const { kind, id } = h.subject;
-  if (kind === 'gpu') {
-    const index = Number(id);
-    return Number.isInteger(index) ? { kind: 'gpu', index } : null;
+  // read as strings: a newer server may name kinds this page does not know (then there is no link)
+  const { kind, id } = h.subject as { kind: string; id: string };
+  switch (kind) {
+    case 'gpu': {
+      const index = Number(id);
+      return Number.isInteger(index) ? { kind: 'gpu', index } : null;
+    }
+    case 'request':
+    case 'allocation':
+    case 'container':
+    case 'strategy':
+      return { kind, id };
+    default:
+      return null;
   }
-  return { kind, id };
 }
 
 /** A waiting request's conflict points at the request; unmanaged use at its GPU; a lease still in use at the allocation. */

@@ -9,6 +9,8 @@ import { useScheduler, useSchedulerApi } from './hooks.ts';
 
 const PALETTE = 8;
 const TICKS = 4;
+/** bars narrower than this (percent of the window) carry their label outside, to their left */
+const NARROW = 8;
 
 /** A colour per owner, the same everywhere on the page. */
 export function ownerColour(owner: string): number {
@@ -71,7 +73,7 @@ export function AllocationsPanel({ gpuIndices }: { gpuIndices: readonly number[]
   const sched = useScheduler();
   const active = sched.allocations.filter((a) => a.state === 'active');
   return (
-    <section className="panel panel-wide allocations-panel" aria-labelledby={id} data-testid="allocations">
+    <section className="panel allocations-panel" aria-labelledby={id} data-testid="allocations">
       <header className="panel-head">
         <h2 id={id}>Allocations</h2>
         <span className="muted num">{sched.ready ? `${active.length} active` : 'loading…'}</span>
@@ -113,7 +115,7 @@ const Timeline = memo(function Timeline({
                   <a
                     key={a.id}
                     href={`#${anchor.allocation(a.id)}`}
-                    className={`bar${ended ? ' ended' : ''}${a.suspendedAt ? ' suspended' : ''}${a.preemptAt ? ' preempting' : ''}`}
+                    className={`bar${ended ? ' ended' : ''}${a.suspendedAt ? ' suspended' : ''}${a.preemptAt ? ' preempting' : ''}${b.width < NARROW ? ' narrow' : ''}`}
                     style={{ left: `${b.left}%`, width: `${b.width}%`, ['--bar' as string]: `var(--series-${ownerColour(b.owner)})` }}
                     title={title}
                     aria-label={title}

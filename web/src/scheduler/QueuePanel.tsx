@@ -3,7 +3,7 @@ import type { Conflict, ConflictType, QueueOrder, Request, StrategyName } from '
 import { TimeSince } from '../components/Countdown.tsx';
 import { anchor, conflictSubject, subjectLabel, subjectPath } from '../feed/subject.ts';
 import { errorMessage } from '../lib/api.ts';
-import { formatResources } from '../lib/format.ts';
+import { formatClock, formatResources } from '../lib/format.ts';
 import { Link } from '../lib/router.ts';
 import { STRATEGIES, strategyLabel } from '../strategy/names.ts';
 import type { SchedulerApi } from './api.ts';
@@ -111,17 +111,25 @@ const QueueRow = memo(function QueueRow({ position, request: r, conflict, api }:
   const [busy, setBusy] = useState<'resolve' | 'cancel' | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [using, setUsing] = useState<StrategyName | ''>('');
+  const [note, setNote] = useState<string | null>(null);
   const act = (what: 'resolve' | 'cancel') => {
     setBusy(what);
     setProblem(null);
-    const call = what === 'cancel' ? api.cancel(r.id) : api.resolve(conflict!.id, using || undefined);
-    call.then(
-      () => setBusy(null),
-      (err: unknown) => {
-        setBusy(null);
-        setProblem(errorMessage(err));
-      },
-    );
+    setNote(null);
+    const done = () => setBusy(null);
+    const failed = (err: unknown) => {
+      setBusy(null);
+      setProblem(errorMessage(err));
+    };
+    if (what === 'cancel') {
+      api.cancel(r.id).then(done, failed);
+      return;
+    }
+    api.resolve(conflict!.id, using || undefined).then((out) => {
+      done();
+      // the strategy gave holders notice: the grant follows when their grace period ends
+      if (out.action === 'preempting') setNote(`preempting its holders${out.resolvesAt ? `; granted at ${formatClock(out.resolvesAt)}` : ''}`);
+    }, failed);
   };
   const holders = conflict?.holders.map((h) => (h.kind === 'allocation' ? `${h.owner} (GPU ${h.gpuIndices.join(', ') || '–'})` : `${h.name}${h.pid !== null ? ` pid ${h.pid}` : ''} on GPU ${h.gpuIndex}`));
   return (
@@ -153,6 +161,11 @@ const QueueRow = memo(function QueueRow({ position, request: r, conflict, api }:
         {problem ? (
           <span className="row-problem" role="alert">
             {problem}
+          </span>
+        ) : null}
+        {note ? (
+          <span className="row-note" role="status">
+            {note}
           </span>
         ) : null}
       </td>

@@ -33,6 +33,9 @@ export const PAGE_MAX = 1000;
 
 const enc = encodeURIComponent;
 
+/** POST /api/conflicts/:id/resolve: the conflict after the attempt; `preempting` (202) when holders were given notice. */
+export type ResolveResult = Conflict & { action?: string; strategy?: StrategyName; resolvesAt?: number };
+
 export interface SchedulerApi {
   queue(order: QueueOrder): Promise<QueuePage>;
   conflicts(order: QueueOrder): Promise<ConflictPage>;
@@ -43,7 +46,7 @@ export interface SchedulerApi {
   submit(body: RequestInputBody): Promise<SubmitResult>;
   cancel(requestId: string): Promise<Request>;
   release(allocationId: string): Promise<Allocation>;
-  resolve(conflictId: string, strategy?: StrategyName): Promise<Conflict>;
+  resolve(conflictId: string, strategy?: StrategyName): Promise<ResolveResult>;
 }
 
 export const schedulerApi: SchedulerApi = {
@@ -56,5 +59,5 @@ export const schedulerApi: SchedulerApi = {
   submit: (body) => callJson<SubmitResult>('POST', '/api/requests', body),
   cancel: (id) => callJson<Request>('DELETE', `/api/requests/${enc(id)}`),
   release: (id) => callJson<Allocation>('DELETE', `/api/allocations/${enc(id)}`),
-  resolve: (id, strategy) => callJson<Conflict>('POST', `/api/conflicts/${enc(id)}/resolve`, strategy ? { strategy } : {}),
+  resolve: (id, strategy) => callJson<ResolveResult>('POST', `/api/conflicts/${enc(id)}/resolve`, strategy ? { strategy } : {}),
 };

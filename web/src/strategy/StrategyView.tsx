@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useId, useState } from 'react';
 import type { StrategyName } from '../../../shared/scheduler.ts';
 import type { CompareResponse, PerformanceResponse } from '../../../shared/strategy.ts';
+import { anchor } from '../feed/subject.ts';
 import { ApiError, errorMessage } from '../lib/api.ts';
 import { formatClock } from '../lib/format.ts';
 import { useScheduler, useSchedulerStore } from '../scheduler/hooks.ts';
@@ -23,6 +24,8 @@ export function StrategyView() {
   const [editing, setEditing] = useState<StrategyName | null>(null);
   const [switching, setSwitching] = useState<StrategyName | null>(null);
   const [switchError, setSwitchError] = useState<string | null>(null);
+  // a 403: this session's token may read but not change the strategy (the server has a separate admin token)
+  const [readOnly, setReadOnly] = useState(false);
   const currentName = strategy?.name ?? null;
   const since = strategy?.since ?? null;
 
@@ -55,6 +58,7 @@ export function StrategyView() {
       (err: unknown) => {
         setSwitching(null);
         setSwitchError(errorMessage(err));
+        if (err instanceof ApiError && err.status === 403) setReadOnly(true);
       },
     );
   };
@@ -91,7 +95,7 @@ export function StrategyView() {
           {(list ?? []).map((s) => {
             const isCurrent = s.name === currentName;
             return (
-              <li key={s.name} className={isCurrent ? 'strategy-card current' : 'strategy-card'} data-testid="strategy-card" data-strategy={s.name}>
+              <li key={s.name} id={anchor.strategy(s.name)} tabIndex={-1} className={isCurrent ? 'strategy-card current' : 'strategy-card'} data-testid="strategy-card" data-strategy={s.name}>
                 <div className="strategy-card-head">
                   <h3>{strategyLabel(s.name)}</h3>
                   {isCurrent ? <span className="tag">in charge</span> : null}
@@ -99,7 +103,14 @@ export function StrategyView() {
                 <p className="muted">{s.description}</p>
                 <div className="row-actions">
                   {isCurrent ? null : (
-                    <button type="button" className="primary" disabled={switching !== null} onClick={() => switchTo(s.name)} data-testid="switch">
+                    <button
+                      type="button"
+                      className="primary"
+                      disabled={switching !== null || readOnly}
+                      title={readOnly ? 'this token may not change the strategy (the server wants its admin token)' : undefined}
+                      onClick={() => switchTo(s.name)}
+                      data-testid="switch"
+                    >
                       {switching === s.name ? 'Switching…' : 'Switch'}
                     </button>
                   )}
