@@ -8,6 +8,7 @@ import { paths } from '../../web/src/components/Sparkline.tsx';
 import type { LiveSnapshot } from '../../web/src/live/connection.ts';
 import { fakeGpu } from '../helpers/fake-gpu.ts';
 import { StaticSource, envelope, makeStatus } from './fakes.ts';
+import { FakeSchedulerApi, allocation, conflict, request } from './scheduler-fakes.ts';
 
 vi.mock('uplot', () => ({
   default: class FakePlot {
@@ -248,5 +249,38 @@ describe('GPU view', () => {
     expect(text('gpu-util', lost)).toBe('—');
     expect(text('gpu-util', card(0))).toBe('40.0 %');
     expect(byTestId('gpu-error')).toHaveLength(0);
+  });
+
+  it('names who holds each GPU (owner, since, lease left) and highlights use without an allocation', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setInterval', 'clearInterval'] });
+    try {
+      vi.setSystemTime(T0 + 60_000);
+      const api = new FakeSchedulerApi();
+      api.active = [allocation('al1', 'r1', { gpuIndices: [0], grantedAt: T0, leaseExpiresAt: T0 + 60_000 + 125_000 })];
+      api.known.set('r1', request('r1', { owner: 'ana', status: 'granted' }));
+      api.conflictsOpen = [conflict('u1', null, {
+        key: 'unmanaged:gpu:1', type: 'schedule_conflict', resource: 'gpu:1',
+        holders: [{ kind: 'process', pid: 4242, containerId: null, name: 'python rogue.py', gpuIndex: 1, usedMemoryMiB: 2048, allocationId: null }],
+      })];
+      const status = statusWith([fakeGpu(0, { sampledAt: T0 }), fakeGpu(1, { sampledAt: T0, processes: [proc(4242, { gpuIndex: 1, gpuUuid: 'GPU-1' }), proc(7, { gpuIndex: 1, gpuUuid: 'GPU-1' })] })]);
+      await act(async () => root.render(<App source={new StaticSource(liveSnapshot(status, 1))} schedulerApi={api} />));
+      for (let i = 0; i < 5; i++) await act(async () => undefined);
+
+      const holder = card(0).querySelector('[data-testid="gpu-holder"]')!;
+      expect(holder.getAttribute('data-owner')).toBe('ana');
+      expect(holder.textContent).toMatch(/^ana since .+ lease 2m 05s left$/);
+      expect(holder.querySelector('a')?.getAttribute('href')).toBe('/scheduler#allocation-al1');
+      await act(async () => vi.advanceTimersByTime(2000));
+      expect(holder.querySelector('[data-testid="time-left"]')?.textContent).toBe('2m 03s');
+      expect(byTestId('gpu-unmanaged', card(0))).toHaveLength(0);
+
+      expect(text('gpu-unmanaged', card(1))).toBe('unmanaged use python rogue.py (pid 4242) uses GPU 1 without an allocation');
+      expect(card(1).className).toContain('gpu-card-unmanaged');
+      const rows = byTestId('gpu-process', card(1));
+      expect(rows.map((r) => [r.getAttribute('data-pid'), r.getAttribute('data-unmanaged')])).toEqual([['4242', 'true'], ['7', null]]);
+      expect(card(1).querySelector('[data-testid="gpu-holding"]')?.textContent).not.toContain('no allocation');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

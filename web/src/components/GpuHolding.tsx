@@ -26,15 +26,15 @@ export function GpuHolding({ index, allocations, requests, unmanaged, loading }:
         <ul className="gpu-holders">
           {allocations.map((a) => {
             const owner = requests.get(a.requestId)?.owner ?? '?';
-            const share = a.resources.gpuMemMiB ? ' (a share)' : '';
+            const share = a.resources.gpuMemMiB ? '(a share) ' : '';
             return (
               <li key={a.id} data-testid="gpu-holder" data-owner={owner} className={a.suspendedAt ? 'suspended' : a.preemptAt ? 'preempting' : undefined}>
                 <Link to={`/scheduler#${anchor.allocation(a.id)}`} className="holder-owner" title={`allocation ${a.id}`}>
                   {owner}
-                </Link>
+                </Link>{' '}
                 <span className="muted">
-                  {share} since <span className="num">{formatClock(a.grantedAt)}</span>
-                </span>
+                  {share}since <span className="num">{formatClock(a.grantedAt)}</span>
+                </span>{' '}
                 <span className="holder-lease muted">
                   {a.preemptAt ? (
                     <>
