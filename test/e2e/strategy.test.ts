@@ -77,4 +77,20 @@ describe('strategy panel (e2e)', () => {
     await page.screenshot({ path: `${ARTIFACTS}dashboard-strategy.png`, fullPage: true });
     expect(errors).toEqual([]);
   }, 120_000);
+
+  it('with a separate admin token, shows the plain token’s session the strategies without switches', async () => {
+    const admin = 'admin-0123456789abcdef';
+    const own = await e2e.serve({ hostIntervalMs: 1000, configure: (c) => void (c.adminToken = admin) });
+    const { page, errors } = await e2e.openDashboard(own, { path: '/strategy' });
+    await page.getByTestId('read-only').waitFor({ timeout: LIVE_WAIT_MS });
+    await expect.poll(() => page.getByTestId('switch').count(), { timeout: LIVE_WAIT_MS }).toBe(5);
+    expect(await page.getByTestId('switch').evaluateAll((bs) => bs.every((b) => (b as HTMLButtonElement).disabled))).toBe(true);
+    // the admin token's session may
+    const adminPage = await e2e.openDashboard({ url: own.url, token: admin }, { path: '/strategy' });
+    await expect.poll(() => adminPage.page.getByTestId('switch').count(), { timeout: LIVE_WAIT_MS }).toBe(5);
+    expect(await adminPage.page.getByTestId('read-only').count()).toBe(0);
+    expect(await adminPage.page.getByTestId('switch').first().isEnabled()).toBe(true);
+    expect(errors).toEqual([]);
+    expect(adminPage.errors).toEqual([]);
+  }, 60_000);
 });

@@ -17,6 +17,7 @@ import { FakeSchedulerApi, T0, liveSnapshot } from './scheduler-fakes.ts';
 
 class FakeStrategyApi implements StrategyApi {
   state: StrategyState = { name: 'priority_based', config: strategyDefaults('priority_based'), since: T0 };
+  admin = true;
   puts: StrategyPut[] = [];
   onPut: (body: StrategyPut) => Promise<StrategyState> = (body) => {
     this.state = { name: body.name, config: body.config ?? strategyDefaults(body.name), since: this.state.since + 1000 };
@@ -39,6 +40,9 @@ class FakeStrategyApi implements StrategyApi {
   }
   current() {
     return Promise.resolve(this.state);
+  }
+  session() {
+    return Promise.resolve({ auth: true, admin: this.admin });
   }
   performance() {
     return Promise.reject(new ApiError(404, 'not_found', 'no route'));
@@ -74,6 +78,15 @@ describe('strategy panel', () => {
     expect(view.text('current-strategy')).toBe('time_slicing');
     expect(view.text('strategy-current')).toBe('time slicing');
     expect(card('time_slicing').className).toContain('current');
+  });
+
+  it('offers no switch to a session without the admin right', async () => {
+    view.unmount();
+    strategies.admin = false;
+    view = await mount(<App source={new StaticSource(liveSnapshot())} schedulerApi={new FakeSchedulerApi()} strategyApi={strategies} />);
+    expect(view.text('read-only')).toContain('admin token');
+    expect(view.byTestId<HTMLButtonElement>('switch').every((b) => b.disabled)).toBe(true);
+    expect(view.byTestId<HTMLButtonElement>('configure').every((b) => b.disabled)).toBe(true);
   });
 
   it('turns the switches off when the server says this token may not change the strategy', async () => {

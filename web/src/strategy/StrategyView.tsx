@@ -29,6 +29,20 @@ export function StrategyView() {
   const currentName = strategy?.name ?? null;
   const since = strategy?.since ?? null;
 
+  // may this session switch? (a server with a separate admin token says no to the plain API token)
+  useEffect(() => {
+    let alive = true;
+    api.session().then(
+      (session) => {
+        if (alive) setReadOnly(!session.admin);
+      },
+      () => undefined, // an older server without /api/session: a 403 tells when switching
+    );
+    return () => {
+      alive = false;
+    };
+  }, [api]);
+
   // the list says which one is current and what its config is: read it again when that changes
   useEffect(() => {
     let alive = true;
@@ -86,6 +100,11 @@ export function StrategyView() {
         {current ? <p className="strategy-desc">{current.description}</p> : null}
         {currentConfig ? <ConfigSummary config={currentConfig} /> : null}
         {listError ? <p className="notice notice-bad">{listError}</p> : null}
+        {readOnly ? (
+          <p className="notice notice-warn" data-testid="read-only">
+            This session may look but not switch or configure: the server wants its admin token for that.
+          </p>
+        ) : null}
         {switchError ? (
           <p className="notice notice-bad" role="alert" data-testid="switch-error">
             {switchError}
@@ -114,7 +133,13 @@ export function StrategyView() {
                       {switching === s.name ? 'Switching…' : 'Switch'}
                     </button>
                   )}
-                  <button type="button" aria-expanded={editing === s.name} onClick={() => setEditing(editing === s.name ? null : s.name)} data-testid="configure">
+                  <button
+                    type="button"
+                    aria-expanded={editing === s.name}
+                    disabled={readOnly}
+                    onClick={() => setEditing(editing === s.name ? null : s.name)}
+                    data-testid="configure"
+                  >
                     Configure
                   </button>
                 </div>

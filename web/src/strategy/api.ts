@@ -14,7 +14,14 @@ export interface StrategyInfo {
   current: boolean;
 }
 
+/** GET /api/session: whether this session's token may change how the node is scheduled (PUT /api/strategy). */
+export interface Session {
+  auth: boolean;
+  admin: boolean;
+}
+
 export interface StrategyApi {
+  session(): Promise<Session>;
   current(): Promise<StrategyState>;
   strategies(): Promise<{ strategies: StrategyInfo[] }>;
   put(body: StrategyPut): Promise<StrategyState>;
@@ -23,6 +30,7 @@ export interface StrategyApi {
 }
 
 export const strategyApi: StrategyApi = {
+  session: () => getJson<Session>('/api/session'),
   current: () => getJson<StrategyState>('/api/strategy'),
   strategies: () => getJson<{ strategies: StrategyInfo[] }>('/api/strategies'),
   put: (body) => callJson<StrategyState>('PUT', '/api/strategy', body),
