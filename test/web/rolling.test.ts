@@ -18,6 +18,21 @@ describe('RollingSeries', () => {
     ]);
   });
 
+  it('keeps at most one row per minimum step, the newest sample in the last row', () => {
+    const r = new RollingSeries(['a'], 10, 1);
+    for (let k = 0; k <= 30; k++) r.append(100 + k / 10, [k]);
+    // one row per second, each the last sample of its second
+    expect(r.data()).toEqual([
+      [100.9, 101.9, 102.9, 103],
+      [9, 19, 29, 30],
+    ]);
+    r.append(103.5, [35]);
+    expect(r.data()).toEqual([
+      [100.9, 101.9, 102.9, 103.5],
+      [9, 19, 29, 35],
+    ]);
+  });
+
   it('replaces with history and keeps live rows newer than it', () => {
     const r = new RollingSeries(['rx', 'tx'], 600);
     r.append(1000.5, [10, 20]); // arrived while history was loading

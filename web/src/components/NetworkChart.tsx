@@ -115,9 +115,11 @@ interface MountArgs {
 
 /** Everything imperative about the chart; returns the cleanup. */
 function mountChart({ el, source, ifaces, windowMs, height, hidden, plotRef, setProblem }: MountArgs): () => void {
+  // one row a second at most (the history's resolution): memory and drawing do not grow with the sample rate
   const buf = new RollingSeries(
     ifaces.flatMap((i) => [`${i}.rx`, `${i}.tx`]),
     windowMs / 1000,
+    1,
   );
   const names = ifaces.flatMap((i) => [seriesName.netRx(i), seriesName.netTx(i)]);
   let UPlot: typeof uPlot | null = null;

@@ -17,9 +17,14 @@ export class RollingSeries {
   private t: number[] = [];
   private readonly cols: Column[];
 
+  /**
+   * @param minStepSec one row per step of this length (a sample in the last row's step replaces it), so the window
+   *   holds at most windowSec / minStepSec rows whatever the sample rate, the newest figure last; 0: keep all
+   */
   constructor(
     readonly keys: readonly string[],
     readonly windowSec: number,
+    readonly minStepSec = 0,
   ) {
     this.cols = keys.map(() => []);
   }
@@ -36,6 +41,13 @@ export class RollingSeries {
   append(tSec: number, values: readonly (number | null)[]): boolean {
     const last = this.lastT;
     if (last !== undefined && tSec <= last) return false;
+    const n = this.t.length;
+    if (this.minStepSec > 0 && last !== undefined && Math.floor(tSec / this.minStepSec) === Math.floor(last / this.minStepSec)) {
+      // same step as the last row: that row becomes this sample
+      this.t[n - 1] = tSec;
+      this.cols.forEach((col, i) => (col[n - 1] = values[i] ?? null));
+      return true;
+    }
     this.t.push(tSec);
     this.cols.forEach((col, i) => col.push(values[i] ?? null));
     this.trim();

@@ -30,7 +30,8 @@ export function useSeriesWindow(
 ): SeriesWindow {
   const source = useLiveSource();
   const key = names.join(',');
-  const buf = useMemo(() => new RollingSeries(key ? key.split(',') : [], windowMs / 1000), [key, windowMs]);
+  // one row a second at most (the history's resolution), whatever the sample rate
+  const buf = useMemo(() => new RollingSeries(key ? key.split(',') : [], windowMs / 1000, 1), [key, windowMs]);
   const [version, bump] = useReducer((n: number) => n + 1, 0);
   const pickRef = useRef(pick);
   useLayoutEffect(() => {
