@@ -26,12 +26,15 @@
  *   (`allocation_suspended` … `allocation_resumed`) counts 0 while suspended. At each instant the allocated figure
  *   counts at most the capacity (time-sliced replicas, or a capacity set below what is booked, cannot push it above
  *   1). null while capacity-time is 0 (no GPUs).
- * - jain: Jain's index (Σx)² ÷ (n·Σx²) over the owners that asked for GPUs — submitted a request for GPUs (`gpus`
- *   or `gpuMemMiB`), or had one waiting, while the strategy was active — or received GPU-time in its active
- *   periods. x = received GPU-time ÷ entitled GPU-time, where "entitled" is the owner's share of the GPU-time
- *   delivered to all of them: equal shares by default, else in proportion to `ownerWeights` (absent owners:
- *   `defaultWeight`), with the weights current at the snapshot. An owner that asked and got nothing has x = 0.
- *   null with fewer than 2 owners, or when nothing was delivered.
+ * - jain: Jain's index (Σx)² ÷ (n·Σx²) over the owners that asked for GPUs while the strategy was active (received
+ *   GPU-time, or waited for GPUs). x = received GPU-time ÷ entitled GPU-time, where "entitled" is the owner's weighted
+ *   max-min fair share of the GPU-time delivered to all of them, capped by its demand: demand = received + the
+ *   GPU-time its waiting requests asked for (GPUs × wait); the fair level λ solves Σ min(demand_i, w_i·λ) = delivered
+ *   (water-filling; weights from `ownerWeights`, absent owners `defaultWeight`, current at the snapshot). An owner
+ *   whose demand is within its share (demand ≤ w·λ) is entitled to its demand: x = 1 if it never waited. When no
+ *   owner waited, every x = 1 and the index is 1; an owner that waited while others got more than their fair share
+ *   has x < 1, and those others x = received ÷ w·λ > 1, even if they never waited. Owners with demand 0 (asked,
+ *   waited 0 ms so far) do not count. null with fewer than 2 owners, or when nothing was delivered.
  * - starved: requests whose wait passed `starvationMs` (strictly longer), whether later granted, cancelled or still
  *   waiting; each counted once.
  * - replay only (`replay: true`): jctMs, submit → `allocation_released` (completions; expiry and preemption are
@@ -41,8 +44,9 @@
  *
  * Cost and memory: O(1) amortised per change (a strategy switch is O(owners holding GPUs + requests waiting)),
  * `snapshot` O(owners + samples·log samples). The recorder keeps, besides 6 rows of counters: the waiting requests
- * and active allocations (as many as the engine holds), the requests queued in the last `starvationMs`, one GPU-time
- * figure per owner per strategy, and at most 6 × 2 × `maxSamples` samples (8 bytes each: 6 MiB at the default).
+ * and active allocations (as many as the engine holds), the requests queued in the last `starvationMs`, two GPU-time
+ * figures per owner per strategy (received, waited for), and at most 6 × 2 × `maxSamples` samples (8 bytes each:
+ * 6 MiB at the default).
  */
 import type { Allocation, Change, Request, StrategyName } from '../../shared/scheduler.ts';
 import type { StrategyPerformance } from '../../shared/strategy.ts';
@@ -150,6 +154,8 @@ class Row {
   capacityGpuMs = 0;
   /** owners that asked or received → GPU-ms received while this strategy was active */
   readonly received = new Map<string, number>();
+  /** owners → GPU-ms their waiting requests asked for (gpus × wait) while this strategy was active */
+  readonly waited = new Map<string, number>();
   firstSubmit = Infinity;
   lastEnd = -Infinity;
   readonly wait: Samples;
@@ -171,6 +177,8 @@ interface Waiting {
   readonly submittedAt: number;
   /** asks for GPUs (whole or fractional) */
   readonly gpu: boolean;
+  /** GPU equivalents it asks for (whole GPUs, or its share of one) */
+  readonly gpuAmount: number;
   /** granted or cancelled (it stays in the starvation FIFO until the cursor passes it) */
   done: boolean;
   starved: boolean;
@@ -190,6 +198,9 @@ interface OwnerHolding {
   gpus: number;
   /** allocations counted in `gpus` */
   count: number;
+  /** GPU equivalents its waiting requests ask for now, and how many wait */
+  waitGpus: number;
+  waitCount: number;
   /** GPU-time up to here is credited */
   since: number;
 }
@@ -290,8 +301,9 @@ export class PerformanceRecorder {
     const byId = new Map(state.requests.map((r) => [r.id, r]));
     const queued = state.requests.filter((r) => r.status === 'queued' && !this.waiting.has(r.id));
     for (const r of queued) {
-      const w = waitingOf(r);
+      const w = waitingOf(r, this.defaultGpuMemoryMiB);
       this.waiting.set(r.id, w);
+      this.startWaiting(w, t);
       this.fifo.push(w);
       if (w.gpu) this.row?.asked(r.owner);
     }
@@ -359,8 +371,9 @@ export class PerformanceRecorder {
       case 'request_queued': {
         const r = c.request;
         if (this.waiting.has(r.id)) return;
-        const w = waitingOf(r);
+        const w = waitingOf(r, this.defaultGpuMemoryMiB);
         this.waiting.set(r.id, w);
+        this.startWaiting(w, t);
         this.pushFifo(w);
         if (row) this.submitted(row, r);
         return;
@@ -371,7 +384,7 @@ export class PerformanceRecorder {
         this.granting.set(r.id, { owner: r.owner, submittedAt: r.submittedAt });
         // the engine emits allocation_granted right after; an unmatched one cannot pile up
         if (this.granting.size > 1024) this.granting.delete(this.granting.keys().next().value!);
-        if (w) this.stopWaiting(w);
+        if (w) this.stopWaiting(w, t);
         if (!row) return;
         if (!w && r.submittedAt >= c.at) this.submitted(row, r);
         const wait = Math.max(0, c.at - r.submittedAt);
@@ -383,7 +396,7 @@ export class PerformanceRecorder {
       }
       case 'request_cancelled': {
         const w = this.waiting.get(c.request.id);
-        if (w) this.stopWaiting(w);
+        if (w) this.stopWaiting(w, t);
         if (row) row.cancelled++;
         return;
       }
@@ -447,7 +460,23 @@ export class PerformanceRecorder {
     if (r.submittedAt < row.firstSubmit) row.firstSubmit = r.submittedAt;
   }
 
-  private stopWaiting(w: Waiting): void {
+  private startWaiting(w: Waiting, t: number): void {
+    if (!w.gpu) return;
+    const o = this.ownerAt(w.owner, t);
+    o.waitGpus += w.gpuAmount;
+    o.waitCount++;
+  }
+
+  private stopWaiting(w: Waiting, t: number): void {
+    if (w.gpu) {
+      const o = this.owners.get(w.owner);
+      if (o) {
+        this.credit(w.owner, o, t);
+        o.waitGpus -= w.gpuAmount;
+        if (--o.waitCount === 0) o.waitGpus = 0;
+        this.dropIdle(w.owner, o);
+      }
+    }
     w.done = true;
     this.waiting.delete(w.id);
     if (w.starvedUnder) w.starvedUnder.starvedWaiting--;
@@ -512,10 +541,20 @@ export class PerformanceRecorder {
     return a.gpuIndices.length || a.resources.gpus;
   }
 
+  /** The owner's record, credited up to `t`. */
+  private ownerAt(owner: string, t: number): OwnerHolding {
+    let o = this.owners.get(owner);
+    if (!o) this.owners.set(owner, (o = { gpus: 0, count: 0, waitGpus: 0, waitCount: 0, since: t }));
+    this.credit(owner, o, t);
+    return o;
+  }
+
+  private dropIdle(owner: string, o: OwnerHolding): void {
+    if (o.count === 0 && o.waitCount === 0) this.owners.delete(owner);
+  }
+
   private hold(h: Held, t: number): void {
-    let o = this.owners.get(h.owner);
-    if (!o) this.owners.set(h.owner, (o = { gpus: 0, count: 0, since: t }));
-    this.credit(h.owner, o, t);
+    const o = this.ownerAt(h.owner, t);
     o.gpus += h.gpus;
     o.count++;
     this.allocated += h.gpus;
@@ -527,7 +566,8 @@ export class PerformanceRecorder {
     if (o) {
       this.credit(h.owner, o, t);
       o.gpus -= h.gpus;
-      if (--o.count === 0) this.owners.delete(h.owner);
+      if (--o.count === 0) o.gpus = 0;
+      this.dropIdle(h.owner, o);
     }
     this.allocated -= h.gpus;
     // sums of fractions: back to an exact 0 when nothing is held
@@ -540,35 +580,65 @@ export class PerformanceRecorder {
     if (row && t > o.since) {
       const gpuMs = o.gpus * (t - o.since);
       if (gpuMs > 0) row.received.set(owner, (row.received.get(owner) ?? 0) + gpuMs);
+      const waitMs = o.waitGpus * (t - o.since);
+      if (waitMs > 0) row.waited.set(owner, (row.waited.get(owner) ?? 0) + waitMs);
     }
     o.since = t;
   }
 
   private jain(row: Row, now: number | null): number | null {
     const received = new Map(row.received);
+    const waited = new Map(row.waited);
     if (now !== null) {
       for (const [owner, o] of this.owners) {
-        if (now > o.since && o.gpus > 0) received.set(owner, (received.get(owner) ?? 0) + o.gpus * (now - o.since));
+        if (now <= o.since) continue;
+        if (o.gpus > 0) received.set(owner, (received.get(owner) ?? 0) + o.gpus * (now - o.since));
+        if (o.waitGpus > 0) waited.set(owner, (waited.get(owner) ?? 0) + o.waitGpus * (now - o.since));
       }
     }
-    const n = received.size;
-    if (n < 2) return null;
-    // entitled = total·w ÷ Σw: the index is scale-free, so x = received ÷ w gives the same value with fewer roundings
+    for (const owner of waited.keys()) if (!received.has(owner)) received.set(owner, 0);
+    if (received.size < 2) return null;
+    let total = 0;
+    for (const r of received.values()) total += r;
+    if (total <= 0) return null;
+    // entitled: weighted max-min fair shares of the delivered total, capped by what each owner asked for
+    // (demand = received + GPU-time it waited for): water-filling in order of demand ÷ weight
+    const w = (o: string) => this.weights.get(o) ?? this.defaultWeight;
+    const demand = (o: string) => received.get(o)! + (waited.get(o) ?? 0);
+    const order = [...received.keys()].filter((o) => demand(o) > 0).sort((a, b) => demand(a) / w(a) - demand(b) / w(b));
+    let left = total;
+    let weights = order.reduce((sum, o) => sum + w(o), 0);
+    let level = Infinity;
+    for (const o of order) {
+      if ((demand(o) / w(o)) * weights <= left) {
+        left -= demand(o);
+        weights -= w(o);
+        continue;
+      }
+      level = left / weights;
+      break;
+    }
     let sum = 0;
     let sumSq = 0;
-    for (const [owner, r] of received) {
-      const x = r / (this.weights.get(owner) ?? this.defaultWeight);
+    let n = 0;
+    for (const o of order) {
+      const entitled = Math.min(demand(o), w(o) * level);
+      if (entitled <= 0) continue;
+      const x = received.get(o)! / entitled;
       sum += x;
       sumSq += x * x;
+      n++;
     }
-    return sum > 0 ? (sum * sum) / (n * sumSq) : null;
+    return n >= 2 && sumSq > 0 ? (sum * sum) / (n * sumSq) : null;
   }
 }
 
 const asksGpu = (r: Request): boolean => r.resources.gpus > 0 || (r.resources.gpuMemMiB ?? 0) > 0;
 
-function waitingOf(r: Request): Waiting {
-  return { id: r.id, owner: r.owner, submittedAt: r.submittedAt, gpu: asksGpu(r), done: false, starved: false, starvedUnder: null };
+function waitingOf(r: Request, gpuMemoryMiB: number): Waiting {
+  const frac = r.resources.gpuMemMiB ?? 0;
+  const gpuAmount = frac > 0 ? Math.min(1, frac / gpuMemoryMiB) : r.resources.gpus;
+  return { id: r.id, owner: r.owner, submittedAt: r.submittedAt, gpu: asksGpu(r), gpuAmount, done: false, starved: false, starvedUnder: null };
 }
 
 function checkGpus(gpus: number): number {

@@ -109,8 +109,12 @@ describe('PerformanceRecorder: counts and waits', () => {
       waitMs: { mean: 80, p50: 0, p95: 280 },
       // GPUs held: 2 on [0, 300), 2 on [300, 400) of 4
       utilisation: 0.5,
-      // a: 1·50 + 1·250 = 300, b: 1·300 + 2·100 = 500 GPU-ms; c asked for no GPU → (800)² ÷ (2·(300² + 500²)) = 16/17
-      jain: 16 / 17,
+      // c asked for no GPU: owners a, b. Received a: 1·50 + 1·250 = 300, b: 1·300 + 2·100 = 500 → delivered 800.
+      // Waited for: a 1 GPU × [10, 50) = 40, b 2 GPUs × [20, 300) = 560 → demand a 340, b 1060.
+      // Water-filling (w = 1): a first, 340·2 = 680 ≤ 800 → a capped at 340; λ = 800 − 340 = 460 < 1060.
+      // Entitled a 340, b 460 → x = 300/340 = 15/17, 500/460 = 25/23:
+      // (15/17 + 25/23)² ÷ (2·((15/17)² + (25/23)²)) = (770/391)² ÷ (2·299650/391²) = 592900 ÷ 599300 = 5929/5993
+      jain: expect.closeTo(5929 / 5993, 12),
       preemptions: 1,
       suspensions: 0,
       // r4 waited 280 > 100
@@ -158,7 +162,32 @@ describe('PerformanceRecorder: utilisation', () => {
     const p = row(rec.snapshot(100), 'fair_sharing');
     expect(p.utilisation).toBe(0.55);
     expect(p.suspensions).toBe(1);
-    expect(p.jain).toBe((55 * 55) / (2 * (25 * 25 + 30 * 30)));
+    // nobody waited: demand = received (a 25, b 30), delivered 55 = Σ demand → entitled = demand, x = 1, 1
+    expect(p.jain).toBe(1);
+  });
+
+  it('counts a fractional request waiting as its share of a GPU (demand for the fairness index)', () => {
+    const j = jobs();
+    const rec = recorder({ capacity: 1 });
+    rec.record([...j.submitGranted('f1', 'a', 0, { gpuMemMiB: 4 * GiB }), ...j.submitGranted('f2', 'b', 0, { gpuMemMiB: 8 * GiB })]);
+    rec.record(j.queued('f3', 'c', 0, { gpuMemMiB: 8 * GiB }));
+    // f2 suspended for c's f3 on [20, 60)
+    rec.record([...j.suspended('f2', 20), ...j.granted('f3', 20)]);
+    rec.record([...j.ended('f3', 60, 'released'), ...j.resumed('f2', 60)]);
+    rec.record([...j.ended('f1', 100, 'released'), ...j.ended('f2', 100, 'released')]);
+    const p = row(rec.snapshot(100), 'fair_sharing');
+    // held: 0.25 + 0.5 throughout (b's or c's half) → 75 of 100
+    expect(p.utilisation).toBe(0.75);
+    // received a 0.25·100 = 25, b 0.5·(20 + 40) = 30, c 0.5·40 = 20 → delivered 75; c waited 0.5 GPU × [0, 20) = 10
+    // → demand a 25, b 30, c 30. Water-filling (w = 1), by demand: a 25·3 = 75 ≤ 75 → capped, left 50 for b, c;
+    // b 30·2 = 60 > 50 → λ = 50/2 = 25. Entitled a 25, b 25, c 25 → x = 1, 6/5, 4/5:
+    // 3² ÷ (3·(1 + 36/25 + 16/25)) = 9 ÷ (3·77/25) = 75/77
+    expect(p.jain).toBeCloseTo(75 / 77, 12);
+    // c weighted 2: demand ÷ w a 25, b 30, c 15, Σw = 4. c 15·4 = 60 ≤ 75 → capped at 30, left 45 for a, b (Σw 2);
+    // a 25·2 = 50 > 45 → λ = 22.5. Entitled a 22.5, b 22.5, c 30 → x = 10/9, 4/3, 2/3:
+    // (28/9)² ÷ (3·(100 + 144 + 36)/81) = 784 ÷ 840 = 14/15
+    rec.setOwnerWeights({ c: 2 });
+    expect(row(rec.snapshot(100), 'fair_sharing').jain).toBeCloseTo(14 / 15, 12);
   });
 
   it('an allocation that ends while suspended is not taken off twice', () => {
@@ -196,7 +225,8 @@ describe('PerformanceRecorder: utilisation', () => {
 });
 
 describe("PerformanceRecorder: Jain's index", () => {
-  function received(alloc: Record<string, number>, opts: PerformanceRecorderOptions = {}, waitingOwners: string[] = []) {
+  /** `alloc` owners granted their GPUs at 0; `waiting` owners ask at 0 for that many more GPUs and wait */
+  function received(alloc: Record<string, number>, opts: PerformanceRecorderOptions = {}, waiting: Record<string, number> = {}) {
     const j = jobs();
     const rec = recorder({ capacity: 8, ...opts });
     let i = 0;
@@ -204,33 +234,70 @@ describe("PerformanceRecorder: Jain's index", () => {
       rec.record(j.submitGranted(`r${i}`, owner, 0, { gpus }, Array.from({ length: gpus }, (_, k) => k)));
       i++;
     }
-    for (const owner of waitingOwners) rec.record(j.queued(`w-${owner}`, owner, 0, { gpus: 8 }));
+    for (const [owner, gpus] of Object.entries(waiting)) rec.record(j.queued(`w-${owner}`, owner, 0, { gpus }));
     return rec;
   }
+  const jainAt = (rec: PerformanceRecorder, now = 10) => row(rec.snapshot(now), 'fair_sharing').jain;
 
-  it('is (Σx)² ÷ (n·Σx²) over received ÷ equal share, 2 and 3 owners', () => {
-    expect(row(received({ a: 1, b: 1 }).snapshot(10), 'fair_sharing').jain).toBe(1);
-    expect(row(received({ a: 3, b: 1 }).snapshot(10), 'fair_sharing').jain).toBe(16 / 20);
-    // 3, 1, 2 → 36 ÷ (3·14)
-    expect(row(received({ a: 3, b: 1, c: 2 }).snapshot(10), 'fair_sharing').jain).toBeCloseTo(6 / 7, 12);
-    // an owner that asked and got nothing: x = 0 → 4 ÷ (3·2)
-    expect(row(received({ a: 1, b: 1 }, {}, ['c']).snapshot(10), 'fair_sharing').jain).toBeCloseTo(2 / 3, 12);
+  it('is 1 when every owner got all it asked for, whatever the amounts', () => {
+    // nobody waited: demand = received, delivered = Σ demand → λ = ∞, entitled = demand, every x = 1
+    expect(jainAt(received({ a: 1, b: 1 }))).toBe(1);
+    expect(jainAt(received({ a: 3, b: 1 }))).toBe(1);
+    expect(jainAt(received({ a: 3, b: 1, c: 2 }))).toBe(1);
+  });
+
+  it('is (Σx)² ÷ (n·Σx²) over received ÷ max-min fair share capped by demand, 2 and 3 owners', () => {
+    // b holds 1 and waits for 2 more while a holds 3, at 10: received a 30, b 10 (delivered 40); b waited 2·10 = 20
+    // → demand a 30, b 30. a 30·2 = 60 > 40 → λ = 40/2 = 20; entitled 20, 20 → x = 3/2, 1/2: 2² ÷ (2·5/2) = 4/5
+    expect(jainAt(received({ a: 3, b: 1 }, {}, { b: 2 }))).toBe(4 / 5);
+    // c asks for 8 and gets nothing: received a 10, b 10, c 0 (delivered 20), demand a 10, b 10, c 80.
+    // a 10·3 = 30 > 20 → λ = 20/3 for all; x = 3/2, 3/2, 0: 3² ÷ (3·9/2) = 2/3
+    expect(jainAt(received({ a: 1, b: 1 }, {}, { c: 8 }))).toBeCloseTo(2 / 3, 12);
+    // c asks for 1 and gets nothing: received a 30, b 10, c 0 (delivered 40), demand a 30, b 10, c 10.
+    // By demand b, c, a: b 10·3 = 30 ≤ 40 → capped, left 30; c 10·2 = 20 ≤ 30 → capped, left 20; a 30 > 20 → λ = 20.
+    // Entitled a 20, b 10, c 10 → x = 3/2, 1, 0: (5/2)² ÷ (3·13/4) = 25/39 — b got all it asked (x = 1), a more
+    // than its share while c waited
+    expect(jainAt(received({ a: 3, b: 1 }, {}, { c: 1 }))).toBeCloseTo(25 / 39, 12);
   });
 
   it('is null with fewer than 2 owners or when nothing was delivered', () => {
-    expect(row(received({ a: 2 }).snapshot(10), 'fair_sharing').jain).toBeNull();
-    expect(row(received({}, {}, ['a', 'b']).snapshot(10), 'fair_sharing').jain).toBeNull();
+    expect(jainAt(received({ a: 2 }))).toBeNull();
+    // a waits alongside: 2 owners, but delivered 0
+    expect(jainAt(received({}, {}, { a: 1, b: 1 }))).toBeNull();
+    // a received 2·10 = 20; b asked at 10 and has waited 0 ms so far (demand 0): 1 owner with a demand → null;
+    // at 20: demand a 40, b 1·10 = 10 → b capped at 10, λ = 30 for a → x = 4/3, 0 → 1/2
+    const j = jobs();
+    const rec = recorder({ capacity: 8 });
+    rec.record(j.submitGranted('r0', 'a', 0, { gpus: 2 }, [0, 1]));
+    rec.record(j.queued('r1', 'b', 10));
+    expect(jainAt(rec, 10)).toBeNull();
+    expect(jainAt(rec, 20)).toBe(0.5);
   });
 
   it('weights entitlements: received in proportion to the weights is perfectly fair', () => {
-    const rec = received({ a: 2, b: 1 }, { ownerWeights: { a: 2 } });
-    expect(row(rec.snapshot(10), 'fair_sharing').jain).toBe(1);
+    // at 10: a holds 2, b holds 1 and waits for 3 more → received a 20, b 10 (delivered 30); b waited 3·10 = 30
+    // → demand a 20, b 40
+    const rec = received({ a: 2, b: 1 }, { ownerWeights: { a: 2 } }, { b: 3 });
+    // w a 2, b 1: demand ÷ w a 10, b 40; a 10·3 = 30 ≤ 30 → capped at 20, left 10 for b (w 1) → λ = 10.
+    // Entitled a 20, b 10 → x = 1, 1
+    expect(jainAt(rec)).toBe(1);
+    // equal weights: a 20·2 = 40 > 30 → λ = 15; entitled 15, 15 → x = 4/3, 2/3: 2² ÷ (2·20/9) = 9/10
     rec.setOwnerWeights({}, 1);
-    expect(row(rec.snapshot(10), 'fair_sharing').jain).toBe(9 / 10);
-    // a:1, b:3 weights; received 2:1 → x = 2/(3·¼) = 8/3, 1/(3·¾) = 4/9
+    expect(jainAt(rec)).toBeCloseTo(9 / 10, 12);
+    // w a 1, b 3: demand ÷ w a 20, b 40/3; b first, (40/3)·4 > 30 → λ = 30/4 = 7.5; entitled a 7.5, b 22.5
+    // → x = 8/3, 4/9: (28/9)² ÷ (2·(64/9 + 16/81)) = 784 ÷ 1184 = 49/74
     rec.setOwnerWeights({ b: 3 });
-    const x = [8 / 3, 4 / 9];
-    expect(row(rec.snapshot(10), 'fair_sharing').jain).toBeCloseTo((x[0]! + x[1]!) ** 2 / (2 * (x[0]! ** 2 + x[1]! ** 2)), 12);
+    expect(jainAt(rec)).toBeCloseTo(49 / 74, 12);
+    // w a 1.5, b 1: demand ÷ w a 40/3, b 40; a (40/3)·2.5 > 30 → λ = 30/2.5 = 12; entitled a 18, b 12
+    // → x = 10/9, 5/6: (35/18)² ÷ (2·625/324) = 1225 ÷ 1250 = 49/50
+    rec.setOwnerWeights({ a: 1.5 });
+    expect(jainAt(rec)).toBeCloseTo(49 / 50, 12);
+    // w a 3: demand ÷ w a 20/3, b 40; a (20/3)·4 = 80/3 ≤ 30 → capped at its demand 20, left 10 → λ = 10; x = 1, 1.
+    // A weight above what the owner asked for changes nothing
+    rec.setOwnerWeights({ a: 3 });
+    expect(jainAt(rec)).toBe(1);
+    // nobody waiting: 1 whatever the weights
+    expect(jainAt(received({ a: 2, b: 1 }, { ownerWeights: { b: 3 } }))).toBe(1);
   });
 });
 
@@ -253,9 +320,37 @@ describe('PerformanceRecorder: strategy switches', () => {
     });
     expect(row(rows, 'fair_sharing')).toMatchObject({
       activeMs: 200, requests: 0, granted: 1, starved: 0, successRate: 1, waitMs: { mean: 140, p50: 140, p95: 140 },
-      // [100,150): 1, [150,250): 2, [250,300): 0 → 250 of 400; a 50, b 200 GPU-ms
-      utilisation: 0.625, jain: 25 / 34,
+      // [100,150): 1, [150,250): 2, [250,300): 0 → 250 of 400. Received a 50, b 200 (delivered 250); b waited
+      // 2 × [100, 150) = 100 → demand a 50, b 300. a 50·2 = 100 ≤ 250 → capped, λ = 200 for b → x = 1, 1
+      utilisation: 0.625, jain: 1,
     });
+    // priority_based: received a 100, b 0 (delivered 100); b waited 2 × [10, 100) = 180 → demand a 100, b 180.
+    // a 100·2 = 200 > 100 → λ = 50; entitled 50, 50 → x = 2, 0: 2² ÷ (2·4) = 1/2 (as above)
+  });
+
+  it('splits a wait that spans a switch between the strategies', () => {
+    const j = jobs();
+    const rec = new PerformanceRecorder({ strategy: 'priority_based', since: 0, gpus: 3 });
+    rec.record(j.submitGranted('r1', 'a', 0, { gpus: 2 }, [0, 1]));
+    rec.record(j.queued('r2', 'b', 10));
+    rec.setStrategy(100, 'fair_sharing');
+    rec.record(j.granted('r2', 150, [2]));
+    rec.record(j.ended('r2', 200, 'released'));
+    const rows = rec.snapshot(300);
+    // priority_based: received a 2·100 = 200, b 0; b waited 1 × [10, 100) = 90 → demand a 200, b 90.
+    // b 90·2 = 180 ≤ 200 → capped at 90, λ = 110 for a → x = 20/11, 0: one x is 0 of 2 → 1/2
+    expect(row(rows, 'priority_based').jain).toBe(0.5);
+    // fair_sharing: received a 2·200 = 400, b 50 (delivered 450); b waited 1 × [100, 150) = 50 (not the 90 before
+    // the switch) → demand a 400, b 100. b 100·2 = 200 ≤ 450 → capped at 100, λ = 350 for a.
+    // x = 400/350 = 8/7, 50/100 = 1/2: (23/14)² ÷ (2·(64/49 + 1/4)) = 529/196 ÷ (2·305/196) = 529/610
+    expect(row(rows, 'fair_sharing').jain).toBeCloseTo(529 / 610, 12);
+    // a weighted 8: fair_sharing demand ÷ w a 50, b 100; a 50·9 = 450 ≤ 450 → capped at 400, left 50 → λ = 50,
+    // b entitled 50 → x = 1, 1. priority_based: demand ÷ w a 25, b 90; a 25·9 = 225 > 200 → λ = 200/9, entitled
+    // a 1600/9, b 200/9 → x = 9/8, 0 → 1/2
+    rec.setOwnerWeights({ a: 8 });
+    const weighted = rec.snapshot(300);
+    expect(row(weighted, 'fair_sharing').jain).toBe(1);
+    expect(row(weighted, 'priority_based').jain).toBe(0.5);
   });
 
   it('a strategy switched to by a strategy_changed change; time before any strategy counts for none', () => {
@@ -371,6 +466,13 @@ describe('PerformanceRecorder on the engine', () => {
     expect(p).toMatchObject({ requests: 2, granted: 2, starved: 1, successRate: 1, waitMs: { mean: 1000, p50: 0, p95: 2000 } });
     // 2 GPUs for 2000 ms, then 4 of 16 GiB for 1000 ms, of 2 GPUs × 3000 ms
     expect(p.utilisation).toBe((2 * 2000 + 0.25 * 1000) / 6000);
-    expect(p.jain).toBe((4000 + 250) ** 2 / (2 * (4000 ** 2 + 250 ** 2)));
+    // received a 2·2000 = 4000, b 0.25·1000 = 250 (delivered 4250); b waited 0.25 × [0, 2000) = 500
+    // → demand a 4000, b 750. b 750·2 = 1500 ≤ 4250 → capped at 750, λ = 3500 for a.
+    // x = 4000/3500 = 8/7, 250/750 = 1/3: (31/21)² ÷ (2·625/441) = 961/1250
+    expect(p.jain).toBeCloseTo(961 / 1250, 12);
+    // a weighted 5: demand ÷ w a 800, b 750, Σw 6; b 750·6 = 4500 > 4250 → λ = 4250/6, neither capped: entitled
+    // a 5·4250/6, b 4250/6 → x = 96/85, 6/17 = 30/85: (126/85)² ÷ (2·(96² + 30²)/85²) = 15876 ÷ 20232 = 441/562
+    rec.setOwnerWeights({ a: 5 });
+    expect(row(rec.snapshot(clock.now()), 'priority_based').jain).toBeCloseTo(441 / 562, 12);
   });
 });
