@@ -1,5 +1,6 @@
-/** The command line: `arbiter serve` (more commands come with later features). Wires config to the app, nothing else. */
+/** The command line: `arbiter serve` and `arbiter simulate`. Wires config to the app (or the simulator), nothing else. */
 import { Command, Option } from 'commander';
+import { ZodError } from 'zod';
 import { ConfigError, OPTIONS, flagAttribute, loadConfig } from './config.ts';
 import { startApp } from './app.ts';
 import { ensureWebBundle } from './webbuild.ts';
@@ -49,6 +50,37 @@ serve.action(async () => {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+});
+
+const sim = program.command('simulate').description('replay a GPU cluster trace (Alibaba v2023 format) under each strategy and print the evaluation table')
+  .requiredOption('--trace <path>', 'pod list .csv, or a directory holding *openb_pod_list_default.csv')
+  .option('--nodes <n>', 'nodes of the virtual cluster', '16')
+  .option('--gpus-per-node <n>', 'GPUs per node', '8')
+  .option('--cpu-per-node <millicores>', 'cpu per node', '128000')
+  .option('--memory-per-node <MiB>', 'memory per node', '786432')
+  .option('--gpu-memory <MiB>', 'memory of one GPU (fractional pods ask gpu_milli of it)', '16384')
+  .option('--strategies <list>', 'comma-separated strategy names, or all', 'all')
+  .option('--time-scale <k>', 'divide submit times by k (compress arrivals; durations unchanged)', '1')
+  .option('--owners <n>', 'owners the pod names are hashed into (the trace has none)', '8')
+  .option('--starvation-ms <ms>', 'a request waiting longer counts as starved', '600000')
+  .option('--strategy-config <file>', 'JSON {"<strategy>": {config}} for the strategies replayed')
+  .option('--json', 'print JSON', false);
+sim.action(async () => {
+  const { runSimulate, formatTable } = await import('./sim/cli.ts');
+  const o = sim.opts();
+  try {
+    const out = runSimulate({
+      trace: o.trace, nodes: o.nodes, gpusPerNode: o.gpusPerNode, cpuPerNode: o.cpuPerNode, memoryPerNode: o.memoryPerNode,
+      gpuMemory: o.gpuMemory, strategies: o.strategies, timeScale: o.timeScale, owners: o.owners, starvationMs: o.starvationMs,
+      ...(o.strategyConfig ? { strategyConfig: o.strategyConfig } : {}), json: Boolean(o.json),
+    });
+    if (o.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    else process.stdout.write(`${out.jobs} jobs from ${out.trace} on ${out.nodes} nodes × ${out.gpusPerNode} GPUs, time scale ${out.timeScale}\n\n${formatTable(out)}\n`);
+  } catch (err) {
+    const msg = err instanceof ZodError ? err.issues.map((i) => `--${i.path.join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`).join('; ') : err instanceof Error ? err.message : String(err);
+    process.stderr.write(`arbiter simulate: ${msg}\n`);
+    process.exit(2);
+  }
 });
 
 await program.parseAsync(process.argv);

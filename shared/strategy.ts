@@ -226,7 +226,7 @@ export const StrategyPerformanceSchema = z.object({
   jctMs: Dist.optional(),
   /** replay only: first submit → last end */
   makespanMs: z.number().optional(),
-  /** replay only: mean fraction of GPUs partly allocated (shared, with room left) while requests waited */
+  /** replay only: time-weighted mean share of the free GPU capacity stranded on partly used GPUs (first to last submit) */
   fragmentation: z.number().nullable().optional(),
   /** replay only: wall time of the replay */
   wallMs: z.number().optional(),

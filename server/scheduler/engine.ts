@@ -677,18 +677,30 @@ export class SchedulerEngine {
     return this.cluster.ledgers().map((l) => l.node);
   }
 
-  /** GPUs partly allocated (shared by fractional allocations, with room left) ÷ GPUs present, over all nodes. */
+  /**
+   * GPU fragmentation: the share of the free GPU capacity that is stranded on partly used GPUs (a GPU shared by
+   * fractional allocations with room left counts its free MiB ÷ its MiB; a GPU free as a whole counts 1 and is not
+   * stranded), over all nodes; null when nothing is free. 0: every free GPU is whole; near 1: what is free is
+   * scattered in slivers no whole-GPU request can use.
+   */
   fragmentation(): number | null {
-    let gpus = 0;
-    let partial = 0;
+    let free = 0;
+    let stranded = 0;
     for (const l of this.cluster.ledgers()) {
       for (const g of l.slots()) {
-        if (!g.present) continue;
-        gpus++;
-        if (g.shared.size > 0 && l.shareRoom(g) > 0) partial++;
+        if (!g.present || !g.available) continue;
+        if (l.isWholeFree(g)) {
+          free += 1;
+          continue;
+        }
+        const room = l.shareRoom(g);
+        if (room > 0 && g.memoryMiB > 0) {
+          free += room / g.memoryMiB;
+          stranded += room / g.memoryMiB;
+        }
       }
     }
-    return gpus ? partial / gpus : null;
+    return free > 0 ? stranded / free : null;
   }
 
   /** Allocations suspended by time-slicing. */
@@ -884,45 +896,57 @@ export class SchedulerEngine {
     const q = this.strategy.quantumMs;
     this.nextRotation = q === null ? null : now + q;
     if (q === null) return;
-    const running: { a: Allocation; st: SliceState; rank: number }[] = [];
+    const rankOf = (a: Allocation, r: Request, st: SliceState): number => this.strategy.sliceRank({
+      request: r, allocationId: a.id, attainedMs: this.attained(st, Math.max(1, a.gpuIndices.length), now),
+      waitingSince: st.suspendedSince, runMs: st.ranMs + (st.runningSince === null ? 0 : now - st.runningSince),
+    }, now);
+    // the waiting side first (suspended holders, then the oldest queued requests it rotates): its best rank
+    // decides whether any running holder is at risk at all
     const waiting: { a?: Allocation; st?: SliceState; r: Request; rank: number }[] = [];
+    let best = Infinity;
+    let anyRunning = false;
     for (const [id, st] of this.slices) {
+      if (st.runningSince !== null) {
+        anyRunning = true;
+        continue;
+      }
       const a = this.allocations.get(id);
       const r = a && this.requests.get(a.requestId);
       if (!a || !r || a.state !== 'active') continue;
-      const gpus = Math.max(1, a.gpuIndices.length);
-      const c: SliceCandidate = { request: r, allocationId: id, attainedMs: this.attained(st, gpus, now), waitingSince: st.suspendedSince, runMs: st.ranMs + (st.runningSince === null ? 0 : now - st.runningSince) };
-      const rank = this.strategy.sliceRank(c, now);
-      if (st.runningSince !== null) running.push({ a, st, rank });
-      else waiting.push({ a, st, r, rank });
+      const rank = rankOf(a, r, st);
+      waiting.push({ a, st, r, rank });
+      if (rank < best) best = rank;
     }
     let slots = 0;
     for (const l of this.cluster.ledgers()) slots += (l.capacity.gpus ?? 0) * l.replicas;
     let taken = 0;
-    for (const r of this.queue.requests()) {
+    for (const e of this.queue.entries()) {
       if (taken >= slots) break;
+      const r = e.request;
       if (!this.strategy.sliced(r) || this.preemptFor.has(r.id)) continue;
       taken++;
-      waiting.push({ r, rank: this.strategy.sliceRank({ request: r, attainedMs: 0, waitingSince: r.submittedAt, runMs: 0 }, now) });
+      const rank = this.strategy.sliceRank({ request: r, attainedMs: 0, waitingSince: r.submittedAt, runMs: 0 }, now);
+      waiting.push({ r, rank });
+      if (rank < best) best = rank;
     }
-    if (!waiting.length || !running.length) {
+    const resumeOnly = (): void => {
       // nothing to swap; suspended holders resume where there is room
       for (const w of waiting) if (w.a && w.st) this.tryResume(w.a, w.st, now);
-      return;
-    }
-    let worst = -Infinity;
-    for (const x of running) worst = Math.max(worst, x.rank);
-    let best = Infinity;
-    for (const x of waiting) best = Math.min(best, x.rank);
-    if (best >= worst) {
-      for (const w of waiting) if (w.a && w.st) this.tryResume(w.a, w.st, now);
-      return;
-    }
+    };
+    if (!waiting.length) return;
+    if (!anyRunning) return resumeOnly();
     // running holders ranked before every waiting candidate keep their GPUs untouched (the greedy pass would give
     // them back at once); only those at risk take part
-    const atRisk = running.filter((x) => x.rank > best);
-    running.length = 0;
-    running.push(...atRisk);
+    const running: { a: Allocation; st: SliceState; rank: number }[] = [];
+    for (const [id, st] of this.slices) {
+      if (st.runningSince === null) continue;
+      const a = this.allocations.get(id);
+      const r = a && this.requests.get(a.requestId);
+      if (!a || !r || a.state !== 'active') continue;
+      const rank = rankOf(a, r, st);
+      if (rank > best) running.push({ a, st, rank });
+    }
+    if (!running.length) return resumeOnly();
     // which GPUs better-ranked holders will want back: a new request takes GPUs no holder claims, or those of the
     // worst-ranked holders, so it does not push out a holder ranked above one that keeps running
     const claim = new Map<string, number>();

@@ -408,51 +408,13 @@ export class Ledger {
     const foreign = gpuShort ? this.gpuSlots.flatMap((s) => s.foreign) : [];
 
     // simulate releasing candidates one by one
-    const pos = this.slotPos;
-    const freedMiB = new Float64Array(this.gpuSlots.length);
-    const freedCount = new Int32Array(this.gpuSlots.length);
-    const freedWhole = new Int32Array(this.gpuSlots.length);
-    const replicas = this.replicaCount;
-    let freedCpu = 0;
-    let freedMem = 0;
-    const fitsNow = (): boolean => {
-      if (this.cpuCap === null && shape.cpu > 0) return false;
-      if (this.memCap === null && shape.memoryMiB > 0) return false;
-      if (shape.cpu > cpuFree + freedCpu || shape.memoryMiB > memFree + freedMem) return false;
-      if (!gpuShort) return true;
-      let whole = 0;
-      for (let i = 0; i < this.gpuSlots.length; i++) {
-        const s = this.gpuSlots[i]!;
-        if (!s.present || !s.available) continue;
-        const holders = wholeCount(s) - freedWhole[i]!;
-        if (shape.fracMiB > 0) {
-          if (holders === 0 && s.memoryMiB - (s.sharedMiB - freedMiB[i]!) - s.foreignMiB >= shape.fracMiB) return true;
-        } else if (holders < replicas && s.foreign.length === 0 && s.shared.size - freedCount[i]! === 0) {
-          whole += this.multi ? replicas - holders : 1;
-          if (whole >= shape.whole) return true;
-        }
-      }
-      return false;
-    };
-    const free = (h: Holding, sign: 1 | -1): void => {
-      freedCpu += sign * h.shape.cpu;
-      freedMem += sign * h.shape.memoryMiB;
-      for (const gi of h.gpuIndices) {
-        const p = pos.get(gi);
-        if (p === undefined) continue;
-        if (h.shape.fracMiB > 0) {
-          freedMiB[p]! += sign * h.shape.fracMiB;
-          freedCount[p]! += sign;
-        } else {
-          freedWhole[p]! += sign;
-        }
-      }
-    };
+    const sim = new ReleaseSim(this.gpuSlots, this.slotPos, shape, gpuShort, this.replicaCount, this.multi,
+      this.cpuCap === null ? null : cpuFree, this.memCap === null ? null : memFree);
     // every lower-priority holder first (kube-scheduler's first step), then the others one by one until it fits
     let n = 0;
-    while (n < candidates.length && candidates[n]!.priority < priority) free(candidates[n++]!, 1);
-    while (n < candidates.length && !fitsNow()) free(candidates[n++]!, 1);
-    if (!fitsNow()) return { dims, holders: candidates, foreign, sufficient: false, lowerOnly: false };
+    while (n < candidates.length && candidates[n]!.priority < priority) sim.free(candidates[n++]!, 1);
+    while (n < candidates.length && !sim.fitsNow()) sim.free(candidates[n++]!, 1);
+    if (!sim.fitsNow()) return { dims, holders: candidates, foreign, sufficient: false, lowerOnly: false };
     // reprieve: keep back every chosen holder whose release is not needed, highest priority first, then the
     // smaller holders (so that few allocations are in the way), then the older
     const chosen = new Set(candidates.slice(0, n));
@@ -461,9 +423,9 @@ export class Ledger {
       : (this.byReprieveOrder ??= this.reprieveOrder());
     for (const h of reprieve) {
       if (!chosen.has(h)) continue;
-      free(h, -1);
-      if (fitsNow()) chosen.delete(h);
-      else free(h, 1);
+      sim.free(h, -1);
+      if (sim.fitsNow()) chosen.delete(h);
+      else sim.free(h, 1);
     }
     const holders = candidates.filter((h) => chosen.has(h));
     return { dims, holders, foreign, sufficient: true, lowerOnly: holders.every((h) => h.priority < priority) };
@@ -547,6 +509,67 @@ export class Ledger {
     this.wholeFreeCount = whole;
     this.presentCount = present;
     this.largestGpuMiB = largest;
+  }
+}
+
+/** What releasing holders would free, for Ledger.inTheWay (a class: no closures made per call). */
+class ReleaseSim {
+  private readonly freedMiB: Float64Array;
+  private readonly freedCount: Int32Array;
+  private readonly freedWhole: Int32Array;
+  private freedCpu = 0;
+  private freedMem = 0;
+
+  constructor(
+    private readonly slots: readonly GpuSlot[],
+    private readonly pos: ReadonlyMap<number, number>,
+    private readonly shape: Shape,
+    private readonly gpuShort: boolean,
+    private readonly replicas: number,
+    private readonly multi: boolean,
+    /** free cpu / memory now; null: capacity unknown */
+    private readonly cpuFree: number | null,
+    private readonly memFree: number | null,
+  ) {
+    this.freedMiB = new Float64Array(slots.length);
+    this.freedCount = new Int32Array(slots.length);
+    this.freedWhole = new Int32Array(slots.length);
+  }
+
+  fitsNow(): boolean {
+    const shape = this.shape;
+    if (this.cpuFree === null && shape.cpu > 0) return false;
+    if (this.memFree === null && shape.memoryMiB > 0) return false;
+    if (shape.cpu > (this.cpuFree ?? 0) + this.freedCpu || shape.memoryMiB > (this.memFree ?? 0) + this.freedMem) return false;
+    if (!this.gpuShort) return true;
+    let whole = 0;
+    for (let i = 0; i < this.slots.length; i++) {
+      const s = this.slots[i]!;
+      if (!s.present || !s.available) continue;
+      const holders = wholeCount(s) - this.freedWhole[i]!;
+      if (shape.fracMiB > 0) {
+        if (holders === 0 && s.memoryMiB - (s.sharedMiB - this.freedMiB[i]!) - s.foreignMiB >= shape.fracMiB) return true;
+      } else if (holders < this.replicas && s.foreign.length === 0 && s.shared.size - this.freedCount[i]! === 0) {
+        whole += this.multi ? this.replicas - holders : 1;
+        if (whole >= shape.whole) return true;
+      }
+    }
+    return false;
+  }
+
+  free(h: Holding, sign: 1 | -1): void {
+    this.freedCpu += sign * h.shape.cpu;
+    this.freedMem += sign * h.shape.memoryMiB;
+    for (const gi of h.gpuIndices) {
+      const p = this.pos.get(gi);
+      if (p === undefined) continue;
+      if (h.shape.fracMiB > 0) {
+        this.freedMiB[p]! += sign * h.shape.fracMiB;
+        this.freedCount[p]! += sign;
+      } else {
+        this.freedWhole[p]! += sign;
+      }
+    }
   }
 }
 

@@ -12,7 +12,8 @@
  * simulated workers heartbeat). Jobs that can never fit a node are left out and counted (`neverFit`).
  * Jobs never scheduled by the trace (`cancelAfterMs`) are cancelled when still waiting that long after their submit.
  * Every holder runs at full speed: with time-slicing replicas > 1, sharing a GPU does not slow a job down here.
- * `utilisation` is measured from the first to the last submit: after it the cluster only drains, and with
+ * `fragmentation` (Engine.fragmentation: the share of free GPU capacity stranded on partly used GPUs) and
+ * `utilisation` are measured from the first to the last submit: after it the cluster only drains, and with
  * compressed arrivals (`timeScale`) the trace's longest jobs (weeks) would make the drain dominate the figure.
  */
 import { ManualClock } from '../clock.ts';
@@ -55,7 +56,7 @@ export interface SimOptions {
   /** @default 600000 */
   starvationMs?: number;
   ownerWeights?: Readonly<Record<string, number>>;
-  /** conflict refresh work per pass (EngineOptions.refreshBudget) @default 16 */
+  /** conflict refresh work per pass (EngineOptions.refreshBudget): a replay reads no conflicts while it runs @default 1 */
   refreshBudget?: number;
 }
 
@@ -108,7 +109,7 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
     strategy: createStrategy(opts.strategy, opts.config),
     node: opts.nodes[0]?.name ?? 'node-00',
     leases: { defaultMs: 366 * 24 * 3600_000, maxMs: 366 * 24 * 3600_000 },
-    refreshBudget: opts.refreshBudget ?? 16,
+    refreshBudget: opts.refreshBudget ?? 1,
     onListenerError: (err) => { throw err; },
   });
   const gpuTotal = opts.nodes.reduce((n, x) => n + x.gpus, 0);
@@ -135,7 +136,7 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
   let resubmitted = 0;
   const jct: number[] = [];
   let lastEnd = t0;
-  // time-weighted fragmentation while requests wait
+  // time-weighted fragmentation from the first to the last submit
   let fragSum = 0;
   let fragTime = 0;
   let lastAt = t0;
@@ -230,7 +231,7 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
     const wake = engine.nextWakeup() ?? Infinity;
     const t = Math.min(arrival, done, cancelAt, wake);
     if (t === Infinity) break;
-    if (engine.queueSize > 0) {
+    if (arrivalWindow === null) {
       const f = engine.fragmentation();
       if (f !== null) {
         fragSum += f * (t - lastAt);

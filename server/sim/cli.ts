@@ -1,0 +1,82 @@
+/**
+ * `arbiter simulate`: replay a trace in the Alibaba GPU v2023 format through the scheduler engine under each
+ * strategy and print the evaluation table (or JSON with --json).
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { STRATEGY_NAMES, StrategyNameSchema, type StrategyName } from '../../shared/scheduler.ts';
+import { STRATEGY_CONFIG_SCHEMAS } from '../../shared/strategy.ts';
+import { simulate, uniformNodes, type SimResult } from './simulator.ts';
+import { findTraceFiles, podsToJobs, readPods } from './trace.ts';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const SimulateArgsSchema = z.object({
+  trace: z.string().min(1),
+  nodes: int(1, 10_000).default(16),
+  gpusPerNode: int(0, 1024).default(8),
+  cpuPerNode: int(1, 100_000_000).default(128_000),
+  memoryPerNode: int(1, 2 ** 31).default(786_432),
+  gpuMemory: int(1, 2 ** 31).default(16_384),
+  strategies: z.string().default('all').transform((s, ctx) => {
+    if (s === 'all') return [...STRATEGY_NAMES];
+    const names = s.split(',').map((x) => x.trim()).filter(Boolean);
+    const out: StrategyName[] = [];
+    for (const n of names) {
+      const p = StrategyNameSchema.safeParse(n);
+      if (!p.success) ctx.addIssue({ code: 'custom', message: `unknown strategy ${JSON.stringify(n)} (one of ${STRATEGY_NAMES.join(', ')}, or all)` });
+      else out.push(p.data);
+    }
+    return out;
+  }),
+  timeScale: z.coerce.number().positive().max(1_000_000).default(1),
+  owners: int(1, 100_000).default(8),
+  starvationMs: int(1, 365 * 86_400_000).default(600_000),
+  /** JSON file: {"<strategy>": {config}} */
+  strategyConfig: z.string().optional(),
+  json: z.boolean().default(false),
+});
+export type SimulateArgs = z.input<typeof SimulateArgsSchema>;
+
+export interface SimulateOutput {
+  trace: string;
+  nodes: number;
+  gpusPerNode: number;
+  timeScale: number;
+  jobs: number;
+  results: SimResult[];
+}
+
+export function runSimulate(input: SimulateArgs): SimulateOutput {
+  const args = SimulateArgsSchema.parse(input);
+  const files = findTraceFiles(args.trace);
+  if (!files) throw new Error(`no trace at ${args.trace} (a directory holding *openb_pod_list_default.csv, or a pod list .csv)`);
+  const jobs = podsToJobs(readPods(files.pods), { gpuMemoryMiB: args.gpuMemory, owners: args.owners });
+  const configs: Partial<Record<StrategyName, unknown>> = args.strategyConfig
+    ? z.partialRecord(StrategyNameSchema, z.unknown()).parse(JSON.parse(readFileSync(args.strategyConfig, 'utf8')))
+    : {};
+  const nodes = uniformNodes(args.nodes, { cpu: args.cpuPerNode, memoryMiB: args.memoryPerNode, gpus: args.gpusPerNode, gpuMemoryMiB: args.gpuMemory });
+  const results = args.strategies.map((strategy) => simulate(jobs, {
+    strategy, config: STRATEGY_CONFIG_SCHEMAS[strategy].parse(configs[strategy] ?? {}), nodes, timeScale: args.timeScale, starvationMs: args.starvationMs,
+  }));
+  return { trace: files.pods, nodes: args.nodes, gpusPerNode: args.gpusPerNode, timeScale: args.timeScale, jobs: jobs.length, results };
+}
+
+const secs = (ms: number | null | undefined) => (ms === null || ms === undefined ? '–' : ms >= 3600_000 ? `${(ms / 3600_000).toFixed(1)} h` : ms >= 60_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 1000).toFixed(0)} s`);
+const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)} %`);
+const num = (x: number | null | undefined, d = 3) => (x === null || x === undefined ? '–' : x.toFixed(d));
+
+/** The table as Markdown (what RESULTS.md holds). */
+export function formatTable(out: SimulateOutput): string {
+  const head = ['strategy', 'wall', 'granted', 'wait mean', 'wait p50', 'wait p95', 'JCT mean', 'JCT p95', 'makespan', 'GPU util', 'Jain', 'preempted', 'suspended', 'starved', 'fragmented GPUs'];
+  const rows = out.results.map((r) => [
+    r.strategy, `${(r.wallMs! / 1000).toFixed(2)} s`, String(r.granted), secs(r.waitMs.mean), secs(r.waitMs.p50), secs(r.waitMs.p95),
+    secs(r.jctMs?.mean), secs(r.jctMs?.p95), secs(r.makespanMs), pct(r.utilisation), num(r.jain), String(r.preemptions), String(r.suspensions),
+    String(r.starved), pct(r.fragmentation),
+  ]);
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
