@@ -97,6 +97,11 @@ describe('scheduler views (e2e)', () => {
     expect(await page.locator('[data-testid="allocation-row"][data-owner="ana"]').count()).toBe(1);
     await page.mouse.move(0, 0);
     await page.screenshot({ path: `${ARTIFACTS}dashboard-scheduler.png`, fullPage: true });
+    // a phone: one card per row, nothing wider than the screen
+    await page.setViewportSize({ width: 390, height: 844 });
+    await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth), { timeout: 2000 }).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-scheduler-phone.png`, fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
 
     // every control of the view is reachable with Tab
     const reached = new Set<string>();
@@ -145,13 +150,6 @@ describe('scheduler views (e2e)', () => {
     expect(kinds).toEqual(expect.arrayContaining(['request_cancelled', 'conflict_opened', 'request_queued', 'allocation_granted']));
     expect(kinds.indexOf('request_cancelled')).toBeLessThan(kinds.indexOf('request_queued'));
     await page.screenshot({ path: `${ARTIFACTS}dashboard-events.png`, fullPage: true });
-
-    // a phone: nothing wider than the screen
-    await page.getByTestId('nav-scheduler').click();
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.waitForTimeout(300);
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await page.screenshot({ path: `${ARTIFACTS}dashboard-scheduler-phone.png`, fullPage: true });
 
     await api('DELETE', `/api/allocations/${(await api<{ allocations: { id: string }[] }>('GET', '/api/allocations')).allocations[0]!.id}`);
     expect(errors).toEqual([]);

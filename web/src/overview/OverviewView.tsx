@@ -36,7 +36,7 @@ function LatestEvents() {
   const { entries } = useFeed();
   const latest = useMemo(() => entries.slice(0, LATEST), [entries]);
   return (
-    <section className="panel latest" aria-labelledby={id} data-testid="latest-events">
+    <section className="panel panel-wide latest" aria-labelledby={id} data-testid="latest-events">
       <header className="panel-head">
         <h2 id={id}>Latest events</h2>
         <Link to="/events" className="panel-more">
