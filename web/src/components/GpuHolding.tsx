@@ -54,17 +54,22 @@ export function GpuHolding({ index, allocations, requests, unmanaged, loading }:
         </ul>
       ) : null}
       {unmanaged ? (
-        <p className="notice notice-warn gpu-unmanaged" role="status" data-testid="gpu-unmanaged">
+        <p className="notice notice-warn gpu-unmanaged" role="status" data-testid="gpu-unmanaged" title={unmanaged.message}>
           <strong>unmanaged use</strong>{' '}
           {unmanaged.holders
             .filter((h) => h.kind === 'process')
-            .map((h) => `${h.name}${h.pid !== null ? ` (pid ${h.pid})` : ''}`)
+            .map((h) => `${cut(h.name)}${h.pid !== null ? ` (pid ${h.pid})` : ''}`)
             .join(', ') || 'a process'}{' '}
           uses GPU {index} without an allocation
         </p>
       ) : null}
     </div>
   );
+}
+
+/** A command line cut to its start (the process table has it whole). */
+function cut(name: string, max = 32): string {
+  return name.length > max ? `${name.slice(0, max - 1)}…` : name;
 }
 
 /** The pids an unmanaged-use conflict names. */

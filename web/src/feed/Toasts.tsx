@@ -24,7 +24,11 @@ export function Toasts() {
         >
           <div className="toast-body">
             <strong className="toast-title">{e.title}</strong>
-            {e.detail ? <p className="toast-detail">{e.detail}</p> : null}
+            {e.detail ? (
+              <p className="toast-detail" title={e.detail}>
+                {e.detail}
+              </p>
+            ) : null}
             {e.subject ? (
               <Link to={subjectPath(e.subject)} className="toast-link" onClick={() => store.dismiss(e.key)}>
                 show {subjectLabel(e.subject)}
