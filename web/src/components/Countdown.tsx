@@ -1,9 +1,9 @@
 import { formatDuration } from '../lib/format.ts';
-import { useNow } from '../live/hooks.ts';
+import { useSharedNow } from '../live/hooks.ts';
 
-/** Time left until `until` (epoch ms), ticking each second by itself (its parent does not re-render). */
+/** Time left until `until` (epoch ms), ticking each second by itself (its parent does not re-render; one timer for all). */
 export function TimeLeft({ until, className }: { until: number; className?: string }) {
-  const now = useNow(1000, true);
+  const now = useSharedNow(1000);
   const left = until - now;
   return (
     <span className={className ? `num ${className}` : 'num'} data-testid="time-left">
@@ -14,7 +14,7 @@ export function TimeLeft({ until, className }: { until: number; className?: stri
 
 /** Time since `since` (epoch ms), ticking each second. */
 export function TimeSince({ since, className, testId }: { since: number; className?: string; testId?: string }) {
-  const now = useNow(1000, true);
+  const now = useSharedNow(1000);
   return (
     <span className={className ? `num ${className}` : 'num'} data-testid={testId}>
       {formatDuration(now - since)}

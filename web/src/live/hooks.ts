@@ -1,5 +1,5 @@
 /** React bindings for a LiveSource: the snapshot via useSyncExternalStore (re-renders at most once per frame). */
-import { createContext, useContext, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { createContext, useCallback, useContext, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { EventType } from '../../../shared/events.ts';
 import type { LiveSnapshot, LiveSource, TypedEnvelope } from './connection.ts';
 
@@ -36,4 +36,42 @@ export function useNow(everyMs: number, active: boolean): number {
     return () => clearInterval(t);
   }, [everyMs, active]);
   return now;
+}
+
+interface Ticker {
+  now: number;
+  subs: Set<() => void>;
+  timer: ReturnType<typeof setInterval> | null;
+}
+const tickers = new Map<number, Ticker>();
+
+function subscribeTicker(everyMs: number, fn: () => void): () => void {
+  let t = tickers.get(everyMs);
+  if (!t) tickers.set(everyMs, (t = { now: Date.now(), subs: new Set(), timer: null }));
+  const ticker = t;
+  ticker.subs.add(fn);
+  if (ticker.timer === null) {
+    ticker.now = Date.now();
+    ticker.timer = setInterval(() => {
+      ticker.now = Date.now();
+      for (const s of ticker.subs) s();
+    }, everyMs);
+  }
+  return () => {
+    ticker.subs.delete(fn);
+    if (ticker.subs.size === 0) {
+      if (ticker.timer !== null) clearInterval(ticker.timer);
+      tickers.delete(everyMs);
+    }
+  };
+}
+
+/**
+ * The current time, refreshed every `everyMs` by one timer shared by every component that asks for the same
+ * period (a queue of many rows with ticking waits runs one interval, and they all tick in the same render).
+ */
+export function useSharedNow(everyMs: number): number {
+  const subscribe = useCallback((fn: () => void) => subscribeTicker(everyMs, fn), [everyMs]);
+  const get = useCallback(() => tickers.get(everyMs)?.now ?? Date.now(), [everyMs]);
+  return useSyncExternalStore(subscribe, get, get);
 }
