@@ -49,6 +49,13 @@ export class Cluster {
     return v;
   }
 
+  /** bumped when any node's capacity (not its allocations) changes, or a node comes */
+  get capacityEpoch(): number {
+    let v = this.structure;
+    for (const l of this.list) v += l.capacityEpoch;
+    return v;
+  }
+
   ledgers(): readonly Ledger[] {
     return this.list;
   }
@@ -97,9 +104,30 @@ export class Cluster {
   }
 
   fits(shape: Shape): boolean {
+    // the most any one node has free: most shapes of a full cluster are turned away here, without asking each node
+    const v = this.version;
+    if (v !== this.bestVersion) {
+      this.bestVersion = v;
+      let cpu = 0;
+      let mem = 0;
+      let whole = 0;
+      let share = 0;
+      for (const l of this.list) {
+        cpu = Math.max(cpu, l.freeCpu);
+        mem = Math.max(mem, l.freeMemoryMiB);
+        whole = Math.max(whole, l.multiSlot ? Infinity : l.wholeFreeGpus);
+        share = Math.max(share, l.largestShareRoom);
+      }
+      this.best = { cpu, mem, whole, share };
+    }
+    const b = this.best;
+    if (shape.cpu > b.cpu || shape.memoryMiB > b.mem || shape.whole > b.whole || shape.fracMiB > b.share) return false;
     for (const l of this.list) if (l.fits(shape)) return true;
     return false;
   }
+
+  private bestVersion = -1;
+  private best = { cpu: 0, mem: 0, whole: 0, share: 0 };
 
   /** The first placement in node order whose GPUs `pick` chooses. */
   place(shape: Shape, pick?: GpuPicker): Placement | null {
@@ -191,10 +219,11 @@ export class Cluster {
    */
   inTheWay(shape: Shape, priority: number): InTheWay {
     if (this.list.length === 1) return this.first.inTheWay(shape, priority);
+    const key = `${shape.cpu}|${shape.memoryMiB}|${shape.whole}|${shape.fracMiB}|${priority}`;
     let best: InTheWay | null = null;
     for (const l of this.list) {
       if (!l.knows(shape) || l.neverFits(shape)) continue;
-      const w = l.inTheWay(shape, priority);
+      const w = l.inTheWay(shape, priority, undefined, key);
       if (!best || rankWay(w) < rankWay(best)) best = w;
     }
     return best ?? this.first.inTheWay(shape, priority);

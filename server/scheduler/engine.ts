@@ -120,11 +120,14 @@ interface SliceState {
 type Evaluation = WaitEvaluation;
 
 /**
- * Preemption plans tried per decision pass (the first requests in the strategy's order that do not fit): planning
- * is a victim search on every node, and the head of the queue is what preemption is for (kube-scheduler tries one
- * pod per cycle).
+ * Preemption plans tried per decision pass (the first request in the strategy's order that does not fit and may
+ * have victims): planning is a victim search on every node, and the head of the queue is what preemption is for
+ * (kube-scheduler preempts for one pod per scheduling cycle). Passes come with every release and each tick.
  */
-const PREEMPT_ATTEMPTS_PER_PASS = 4;
+const PREEMPT_ATTEMPTS_PER_PASS = 1;
+
+/** Waiting requests a conflict refresh looks at per unit of refresh budget. */
+const REFRESH_SCAN_PER_BUDGET = 1;
 
 const ENDED: ReadonlySet<RequestStatus> = new Set(['released', 'cancelled', 'expired', 'preempted']);
 const requestKey = (id: string) => `request:${id}`;
@@ -1127,50 +1130,77 @@ export class SchedulerEngine {
       return;
     }
     this.forcePass = false;
-    const canPreempt = this.hasPreemptionCandidates();
-    // shapes that did not fit (or found no victims) in this pass: grants only take capacity, so they stay out
-    const noFit = new Set<string>();
+    const floor = this.preemptFloor();
+    const canPreempt = floor !== null;
+    // the waiting shapes (shape and priority) that fit somewhere now: the order is walked only while one of them
+    // (or a preemption attempt) is left — with thousands waiting on a full cluster a pass stops early. A grant only
+    // takes capacity, so a shape that did not fit stays out for the rest of the pass.
+    const fitting = new Map<string, Shape>();
+    for (const [key, shape] of this.queue.shapeEntries()) {
+      if (this.cluster.knows(shape) && this.cluster.fits(shape)) fitting.set(key, shape);
+    }
     const noVictims = new Set<string>();
+    // shape keys whose priority is above the floor: the only ones preemption can be tried for
+    let preemptKeys = 0;
+    if (canPreempt) for (const p of this.queue.shapePriorities()) if (p > floor!) preemptKeys++;
     const seen: Request[] = [];
-    let attempts = 0;
+    let attempts = canPreempt ? PREEMPT_ATTEMPTS_PER_PASS : 0;
     const rotating = this.strategy.quantumMs !== null && this.suspendedCount > 0;
-    for (const r of this.strategy.order(this.queue, this.context)) {
+    const it = this.strategy.order(this.queue, this.context)[Symbol.iterator]();
+    for (let step = it.next(); !step.done; step = it.next()) {
+      const r = step.value;
       seen.push(r);
       const e = this.queue.get(r.id);
-      if (!e || noFit.has(e.shapeKey)) continue;
-      if (!this.cluster.knows(e.shape)) continue;
-      if (rotating && this.strategy.sliced(r)) continue;
-      if (this.cluster.fits(e.shape)) {
+      if (!e) continue;
+      if (fitting.has(e.shapeKey)) {
+        if (rotating && this.strategy.sliced(r)) continue;
         const placement = this.strategy.place(e.request, this.context);
-        if (placement) this.grant(e.request, placement, now);
-        continue;
-      }
-      noFit.add(e.shapeKey);
-      if (!canPreempt || this.preemptFor.has(r.id) || noVictims.has(e.shapeKey) || attempts >= PREEMPT_ATTEMPTS_PER_PASS) continue;
-      attempts++;
-      const plan = this.strategy.preempt(e.request, this.context);
-      if (!plan) {
+        if (placement) {
+          this.grant(e.request, placement, now);
+          for (const [key, shape] of fitting) if (!this.cluster.fits(shape)) fitting.delete(key);
+        }
+      } else if (attempts > 0 && r.priority > floor! && this.cluster.knows(e.shape) && !this.preemptFor.has(r.id) && !noVictims.has(e.shapeKey)) {
+        attempts--;
+        const plan = this.strategy.preempt(e.request, this.context);
+        // one attempt per shape and pass (kube-scheduler preempts for one pod per cycle)
         noVictims.add(e.shapeKey);
-        continue;
+        if (plan) {
+          this.startPreemption(e.request, plan, now);
+          if (this.strategy.graceMs <= 0 && this.cluster.fits(e.shape)) {
+            const placement = this.strategy.place(e.request, this.context);
+            if (placement) this.grant(e.request, placement, now);
+            for (const [key, shape] of fitting) if (!this.cluster.fits(shape)) fitting.delete(key);
+          }
+        }
       }
-      this.startPreemption(e.request, plan, now);
-      if (this.strategy.graceMs <= 0) {
-        noFit.delete(e.shapeKey);
-        const placement = this.cluster.fits(e.shape) ? this.strategy.place(e.request, this.context) : null;
-        if (placement) this.grant(e.request, placement, now);
-      }
+      // nothing fits and no preemption attempt is left to make (every waiting shape was tried, or the requests
+      // that follow in the order are no higher than the floor: the order is by priority for those strategies)
+      if (!fitting.size && (attempts <= 0 || noVictims.size >= preemptKeys)) break;
     }
     this.passVersion = this.cluster.version;
-    this.refreshConflicts(now, seen);
+    // conflicts: the requests walked, then on along the same order (the refresh's own scan limit bounds it)
+    this.refreshConflicts(now, concat(seen, { [Symbol.iterator]: () => it }));
   }
 
   /** Some active allocation could be a victim (preemptible, or the strategy preempts by share or quota). */
   private hasPreemptionCandidates(): boolean {
+    return this.preemptFloor() !== null;
+  }
+
+  /**
+   * Requests of a priority above this may find victims: for the priority strategies the lowest priority of a
+   * preemptible allocation not under notice (null: none); -Infinity for the strategies that preempt by share or
+   * quota; null for those that do not preempt.
+   */
+  private preemptFloor(): number | null {
     if (this.strategy.name === 'priority_based' || this.strategy.name === 'hybrid') {
-      for (const h of this.cluster.holdings()) if (h.preemptible && !this.preemptionOf.has(h.allocationId)) return true;
-      return false;
+      let floor: number | null = null;
+      for (const h of this.cluster.holdings()) {
+        if (h.preemptible && !this.preemptionOf.has(h.allocationId) && (floor === null || h.priority < floor)) floor = h.priority;
+      }
+      return floor;
     }
-    return this.strategy.name === 'fair_sharing' || this.strategy.name === 'resource_pooling';
+    return this.strategy.name === 'fair_sharing' || this.strategy.name === 'resource_pooling' ? -Infinity : null;
   }
 
   /**
@@ -1181,10 +1211,17 @@ export class SchedulerEngine {
   private refreshConflicts(now: number, order: Iterable<Request>): void {
     const version = this.cluster.version;
     let budget = this.refreshBudget;
+    // entries looked at: with thousands waiting and the cluster changing every pass, the tail is left to later
+    // passes and ticks (severities are refreshed for all each tick)
+    let scan = this.refreshBudget * REFRESH_SCAN_PER_BUDGET;
     this.refreshPending = false;
     for (const r of order) {
       const e = this.queue.get(r.id);
       if (!e || e.evaluatedAt === version) continue;
+      if (--scan < 0) {
+        this.refreshPending = true;
+        break;
+      }
       if (!this.cluster.knows(e.shape)) continue; // keep what was known (e.g. restored) until the capacity is
       if (budget <= 0) {
         this.refreshPending = true;
@@ -1247,8 +1284,23 @@ export class SchedulerEngine {
   }
 
   private severityOf(r: Request, shape: Shape, now: number): number {
-    return requestSeverity({ priority: r.priority, waitMs: now - r.submittedAt, share: this.cluster.dominantShare(shape) }, this.severityCfg);
+    return requestSeverity({ priority: r.priority, waitMs: now - r.submittedAt, share: this.shareOf(shape) }, this.severityCfg);
   }
+
+  /** A shape's dominant share of the cluster, cached (per shape object: a queue entry keeps its own) while the capacity stays the same. */
+  private shareOf(shape: Shape): number {
+    const epoch = this.cluster.capacityEpoch;
+    if (epoch !== this.shareEpoch) {
+      this.shareEpoch = epoch;
+      this.shareCache = new WeakMap();
+    }
+    let v = this.shareCache.get(shape);
+    if (v === undefined) this.shareCache.set(shape, (v = this.cluster.dominantShare(shape)));
+    return v;
+  }
+
+  private shareEpoch = -1;
+  private shareCache = new WeakMap<Shape, number>();
 
   /** One holder object per holding, so that equal holder lists compare by identity. */
   private readonly holderObjects = new WeakMap<Holding, ConflictHolder>();
@@ -1285,6 +1337,11 @@ export class SchedulerEngine {
       this.scheduleKeys.set(key, touches);
     }
   }
+}
+
+function* concat<T>(a: Iterable<T>, b: Iterable<T>): Generator<T> {
+  yield* a;
+  yield* b;
 }
 
 /** The cpu and memory of a shape, without its GPUs (what a suspended holder keeps). */

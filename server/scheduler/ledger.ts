@@ -118,6 +118,11 @@ export class Ledger {
   private multi = false;
   /** bumped on every change of capacity or allocations: callers cache on it */
   version = 0;
+  /** bumped when capacity (not allocations) changes */
+  capacityEpoch = 0;
+  /** inTheWay answers (without an eligibility filter) at `wayVersion`, by shape and priority */
+  private wayCache = new Map<string, InTheWay>();
+  private wayVersion = -1;
   private cpuCap: number | null = null;
   private memCap: number | null = null;
   private gpusKnown = false;
@@ -162,7 +167,10 @@ export class Ledger {
       this.dropEmptyAbsent();
     }
     this.refreshForeign();
-    if (this.signature() !== before) this.version++;
+    if (this.signature() !== before) {
+      this.version++;
+      this.capacityEpoch++;
+    }
   }
 
   /** What fit depends on, besides allocations: a new inventory that leaves it alone keeps the version. */
@@ -183,6 +191,7 @@ export class Ledger {
     this.multi = multiSlot;
     this.refreshForeign();
     this.version++;
+    this.capacityEpoch++;
   }
 
   get replicas(): number {
@@ -264,8 +273,18 @@ export class Ledger {
   }
 
   fits(shape: Shape): boolean {
-    return this.cpuMemFit(shape) && this.gpuFit(shape);
+    if (this.fitVersion !== this.version) {
+      this.fitCache = new WeakMap();
+      this.fitVersion = this.version;
+    }
+    let f = this.fitCache.get(shape);
+    if (f === undefined) this.fitCache.set(shape, (f = this.cpuMemFit(shape) && this.gpuFit(shape)));
+    return f;
   }
+
+  /** fits() answers at `fitVersion`, per shape object (queue entries keep theirs) */
+  private fitCache = new WeakMap<Shape, boolean>();
+  private fitVersion = -1;
 
   /** A placement for `shape`, GPUs chosen by `pick`; null when it does not fit. */
   place(shape: Shape, pick: GpuPicker = firstFit): Placement | null {
@@ -380,7 +399,22 @@ export class Ledger {
    * one whose release turns out not to be needed, highest priority first, then the smaller, then the older. Minimal (no holder can be
    * left out), not necessarily the smallest set. Cost O(h log h + h·g) for h relevant holdings and g GPUs.
    */
-  inTheWay(shape: Shape, priority: number, eligible?: (h: Holding) => boolean): InTheWay {
+  inTheWay(shape: Shape, priority: number, eligible?: (h: Holding) => boolean, cacheKey?: string): InTheWay {
+    if (eligible) return this.computeWay(shape, priority, eligible);
+    if (this.wayVersion !== this.version) {
+      this.wayCache.clear();
+      this.wayVersion = this.version;
+    }
+    const key = cacheKey ?? `${shape.cpu}|${shape.memoryMiB}|${shape.whole}|${shape.fracMiB}|${priority}`;
+    let w = this.wayCache.get(key);
+    if (!w) {
+      if (this.wayCache.size > 4096) this.wayCache.clear();
+      this.wayCache.set(key, (w = this.computeWay(shape, priority)));
+    }
+    return w;
+  }
+
+  private computeWay(shape: Shape, priority: number, eligible?: (h: Holding) => boolean): InTheWay {
     const cpuFree = this.cpuCap === null ? 0 : this.cpuCap - this.cpuUsed;
     const memFree = this.memCap === null ? 0 : this.memCap - this.memUsed;
     const dims: InTheWay['dims'] = [];

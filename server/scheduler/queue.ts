@@ -218,6 +218,8 @@ export class ConflictQueue implements QueueView {
   private readonly fifo = new Map<string, QueueEntry>();
   private readonly heap = new IndexedHeap<QueueEntry>(priorityBefore);
   insertions = 0;
+  /** waiting requests per shape key (shape and priority) */
+  private readonly shapes = new Map<string, { n: number; shape: Shape; priority: number }>();
   /** ids of the latest insertions: log[i] is insertion number logBase + i */
   private log: string[] = [];
   private logBase = 0;
@@ -245,6 +247,7 @@ export class ConflictQueue implements QueueView {
     };
     this.fifo.set(request.id, e);
     this.heap.push(e);
+    this.countShape(e.shapeKey, e.shape, 1, request.priority);
     this.insertions++;
     this.log.push(request.id);
     if (this.log.length > 4096 && this.log.length > 2 * this.fifo.size) {
@@ -260,6 +263,7 @@ export class ConflictQueue implements QueueView {
     if (!e) return undefined;
     this.fifo.delete(requestId);
     this.heap.remove(e);
+    this.countShape(e.shapeKey, e.shape, -1, e.request.priority);
     return e;
   }
 
@@ -270,7 +274,9 @@ export class ConflictQueue implements QueueView {
     if (patch.request) {
       e.request = patch.request;
       e.shape = shapeOf(e.request.resources);
+      this.countShape(e.shapeKey, e.shape, -1, 0);
       e.shapeKey = keyOf(e.shape, e.request.priority);
+      this.countShape(e.shapeKey, e.shape, 1, e.request.priority);
       e.evaluatedAt = -1;
     }
     if (patch.conflict !== undefined) e.conflict = patch.conflict;
@@ -289,6 +295,30 @@ export class ConflictQueue implements QueueView {
     this.priorityOf = priorityOf;
     for (const e of this.fifo.values()) e.effectivePriority = priorityOf(e.request);
     this.heap.reheapify();
+  }
+
+  get shapeKeyCount(): number {
+    return this.shapes.size;
+  }
+
+  /** The distinct shape keys waiting (shape and priority), each with its shape. */
+  *shapeEntries(): Generator<[string, Shape]> {
+    for (const [key, v] of this.shapes) yield [key, v.shape];
+  }
+
+  /** The priority of each distinct shape key waiting. */
+  *shapePriorities(): Generator<number> {
+    for (const v of this.shapes.values()) yield v.priority;
+  }
+
+  private countShape(key: string, shape: Shape, d: 1 | -1, priority: number): void {
+    const v = this.shapes.get(key);
+    if (!v) {
+      if (d > 0) this.shapes.set(key, { n: 1, shape, priority });
+      return;
+    }
+    v.n += d;
+    if (v.n <= 0) this.shapes.delete(key);
   }
 
   insertedSince(insertions: number): readonly string[] | null {

@@ -58,10 +58,28 @@ export class RankedOrder {
     if (fresh === null) this.rebuild(queue, ctx);
     else for (const id of fresh) this.insert(id, queue, ctx);
     this.seen = queue.insertions;
-    for (const id of this.ids) {
-      const e = queue.get(id);
+    // requests granted or cancelled since are skipped; the best-ranked go first, so they pile up at the front:
+    // drop that prefix, and compact when the dead are as many as the living
+    let start = 0;
+    while (start < this.ids.length && !queue.has(this.ids[start]!)) this.forget(this.ids[start++]!);
+    if (start > 0) this.ids = this.ids.slice(start);
+    if (this.ids.length > 2 * queue.size + 64) {
+      this.ids = this.ids.filter((id) => {
+        if (queue.has(id)) return true;
+        this.forget(id);
+        return false;
+      });
+    }
+    const ids = this.ids;
+    for (let i = 0; i < ids.length; i++) {
+      const e = queue.get(ids[i]!);
       if (e) yield e.request;
     }
+  }
+
+  private forget(id: string): void {
+    this.scores.delete(id);
+    this.submitted.delete(id);
   }
 
   private rebuild(queue: QueueView, ctx: StrategyContext): void {

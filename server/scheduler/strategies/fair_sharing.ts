@@ -3,8 +3,9 @@
  * s = max_r(u_r / cap_r) over cpu, memory and GPUs, with u_r held now plus usage decayed by `halfLifeMs` (see
  * usage.ts), divided by the owner's (group's) weight. Each step of a pass offers the cluster to the entity with the
  * lowest weighted dominant share: its requests (highest priority, then oldest first) are tried until one fits; after
- * a grant its share is recomputed and the lowest entity goes next. Within a group, its owners' requests go by the
- * owners' own shares at the start of the pass.
+ * a grant its share is recomputed and the lowest entity goes next. Within a group, the owner with the lowest share
+ * goes first. The per-owner lists are kept across passes (new requests inserted in order), so a pass costs what it
+ * walks, not a sort of the queue.
  * Preemption (YARN's rule, off by default): when the cluster's GPU (else cpu) utilisation is at or above
  * `utilisationThreshold` and the request has waited `starvedForMs` while its owner holds less than half its fair
  * share (weight ÷ the weights of the owners holding or waiting), holders of owners above their fair share are
@@ -19,11 +20,20 @@ import type { QueueView } from '../queue.ts';
 import type { Strategy, StrategyContext } from '../strategy.ts';
 import { NO_SLICING, grantOrder, packShared, placeFirst } from './common.ts';
 
+/** Waiting requests of one owner, best first (grantOrder), kept across passes. */
+class OwnerList {
+  ids: string[] = [];
+  /** per-pass cursor */
+  next = 0;
+  constructor(readonly owner: string) {}
+}
+
+/** An owner, or a group with its owners: what DRF offers the cluster to. */
 interface Entity {
   key: string;
-  weight: number;
-  requests: Request[];
-  next: number;
+  group: string | undefined;
+  /** owner → its list (one for an ungrouped owner) */
+  owners: Map<string, OwnerList>;
   share: number;
 }
 
@@ -62,45 +72,126 @@ export class FairSharing implements Strategy {
     return -this.shareOf(request, ctx);
   }
 
-  *order(queue: QueueView, ctx: StrategyContext): Generator<Request> {
-    const entities = new Map<string, Entity>();
-    const ownerShare = new Map<string, number>();
-    const shareOfOwner = (o: string) => {
-      let s = ownerShare.get(o);
-      if (s === undefined) ownerShare.set(o, (s = ctx.usage.dominantShare(`owner:${o}`, ctx.now) / this.ownerWeight(o)));
-      return s;
-    };
-    for (const r of queue.requests()) {
-      const key = r.group !== undefined ? `group:${r.group}` : `owner:${r.owner}`;
-      let e = entities.get(key);
-      if (!e) {
-        const weight = r.group !== undefined ? this.groupWeight(r.group) : this.ownerWeight(r.owner);
-        entities.set(key, (e = { key, weight, requests: [], next: 0, share: ctx.usage.dominantShare(key, ctx.now) / weight }));
+  private entities = new Map<string, Entity>();
+  private requestOf = new Map<string, { entity: string; owner: string; priority: number; submittedAt: number }>();
+  private seen = -1;
+
+  /** Bring the per-owner lists up to date with the queue: new requests by binary insertion, the rest kept. */
+  private sync(queue: QueueView): void {
+    const fresh = this.seen === -1 ? null : queue.insertedSince(this.seen);
+    if (fresh === null) {
+      this.entities = new Map();
+      this.requestOf = new Map();
+      for (const r of queue.requests()) this.add(r);
+      for (const e of this.entities.values()) for (const l of e.owners.values()) l.ids.sort((a, b) => this.cmp(a, b));
+    } else {
+      for (const id of fresh) {
+        const e = queue.get(id);
+        if (e && !this.requestOf.has(id)) this.add(e.request, true);
       }
-      e.requests.push(r);
     }
+    this.seen = queue.insertions;
+    // requests granted or cancelled since: dropped from the lists (compacted when they are as many as the living)
+    if (this.requestOf.size > 2 * queue.size + 64) {
+      for (const [id] of this.requestOf) if (!queue.has(id)) this.requestOf.delete(id);
+      for (const [k, e] of this.entities) {
+        for (const [o, l] of e.owners) {
+          l.ids = l.ids.filter((id) => this.requestOf.has(id));
+          if (!l.ids.length) e.owners.delete(o);
+        }
+        if (!e.owners.size) this.entities.delete(k);
+      }
+    }
+  }
+
+  private add(r: Request, sorted = false): void {
+    const key = r.group !== undefined ? `group:${r.group}` : `owner:${r.owner}`;
+    let e = this.entities.get(key);
+    if (!e) this.entities.set(key, (e = { key, group: r.group, owners: new Map(), share: 0 }));
+    let l = e.owners.get(r.owner);
+    if (!l) e.owners.set(r.owner, (l = new OwnerList(r.owner)));
+    this.requestOf.set(r.id, { entity: key, owner: r.owner, priority: r.priority, submittedAt: r.submittedAt });
+    if (!sorted) {
+      l.ids.push(r.id);
+      return;
+    }
+    let lo = 0;
+    let hi = l.ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.cmp(l.ids[mid]!, r.id) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    l.ids.splice(lo, 0, r.id);
+  }
+
+  /** grantOrder on ids: higher priority, then earlier submit, then id. */
+  private cmp(a: string, b: string): number {
+    const x = this.requestOf.get(a)!;
+    const y = this.requestOf.get(b)!;
+    return y.priority - x.priority || x.submittedAt - y.submittedAt || (a < b ? -1 : a > b ? 1 : 0);
+  }
+
+  private entityShare(e: Entity, ctx: StrategyContext): number {
+    return e.group !== undefined
+      ? ctx.usage.dominantShare(e.key, ctx.now) / this.groupWeight(e.group)
+      : ctx.usage.dominantShare(e.key, ctx.now) / this.ownerWeight(e.key.slice(6));
+  }
+
+  /** The next waiting request of a list at its cursor (dropping the granted ones at its front for good). */
+  private head(l: OwnerList, queue: QueueView): Request | null {
+    while (l.next === 0 && l.ids.length && !queue.has(l.ids[0]!)) {
+      this.requestOf.delete(l.ids[0]!);
+      l.ids.shift();
+    }
+    while (l.next < l.ids.length) {
+      const e = queue.get(l.ids[l.next]!);
+      if (e) return e.request;
+      l.next++;
+    }
+    return null;
+  }
+
+  *order(queue: QueueView, ctx: StrategyContext): Generator<Request> {
+    this.sync(queue);
     const heap: Entity[] = [];
-    for (const e of entities.values()) {
-      if (e.key.startsWith('group:')) e.requests.sort((a, b) => shareOfOwner(a.owner) - shareOfOwner(b.owner) || grantOrder(a, b));
-      else e.requests.sort(grantOrder);
+    for (const e of this.entities.values()) {
+      e.share = this.entityShare(e, ctx);
+      for (const l of e.owners.values()) l.next = 0;
       heap.push(e);
     }
     const less = (a: Entity, b: Entity) => a.share < b.share || (a.share === b.share && a.key < b.key);
     heap.sort((a, b) => (less(a, b) ? -1 : less(b, a) ? 1 : 0));
-    // a sorted array is the heap: entities are few (owners/groups), re-inserted by binary search
+    // few entities (owners, groups): a sorted array is the heap, re-inserted by binary search
     while (heap.length) {
       const e = heap.shift()!;
-      while (e.next < e.requests.length) {
-        const r = e.requests[e.next++]!;
-        if (!queue.has(r.id)) continue;
+      let more = false;
+      for (;;) {
+        // within a group, the owner with the lowest share that still has a candidate
+        let best: OwnerList | null = null;
+        let bestShare = Infinity;
+        let r: Request | null = null;
+        for (const l of e.owners.values()) {
+          const h = this.head(l, queue);
+          if (!h) continue;
+          const sh = e.owners.size === 1 ? 0 : ctx.usage.dominantShare(`owner:${l.owner}`, ctx.now) / this.ownerWeight(l.owner);
+          if (sh < bestShare || (sh === bestShare && best && l.owner < best.owner)) {
+            best = l;
+            bestShare = sh;
+            r = h;
+          }
+        }
+        if (!best || !r) break;
         yield r;
         if (!queue.has(r.id)) {
           // granted: its share grew; the lowest entity goes next
-          e.share = ctx.usage.dominantShare(e.key, ctx.now) / e.weight;
+          e.share = this.entityShare(e, ctx);
+          more = true;
           break;
         }
+        best.next++;
       }
-      if (e.next < e.requests.length) {
+      if (more) {
         let lo = 0;
         let hi = heap.length;
         while (lo < hi) {

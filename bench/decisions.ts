@@ -1,0 +1,125 @@
+/**
+ * decisions: scheduling decisions per second with 10,000 requests waiting on 16 nodes × 8 GPUs, per strategy.
+ * A decision is a grant: the strategy picks a request out of the 10,000 waiting (its order) and places it (node
+ * and GPUs). Steady state: the cluster is full and 10,000 wait; each step releases the oldest allocation (a job
+ * ends), the engine's decision pass grants what now fits (usually one request, sometimes several small ones),
+ * and one new request is submitted so that 10,000 keep waiting; each step is 10 ms of virtual time (preemption
+ * notices, 30 s grace, are carried out along the run). Figures: grants per second of wall and of CPU
+ * time of this thread (the 2-core machine is shared), and per-step time (release + pass + submit).
+ * Requests: a trace-like mix (seeded): 13 % cpu-only, 36 % a share of one GPU, 48 % one GPU, 3 % 2/4/8 GPUs;
+ * 8 owners, priorities 0–3, priority 0 preemptible. Target ≥ 5,000 decisions/s (kube-scheduler CI 180–810 pods/s;
+ * Slurm 500 jobs/s).
+ * `node --import tsx bench/decisions.ts [--quick]` or `npm run bench -- --only decisions`.
+ */
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { ManualClock } from '../server/clock.ts';
+import { SchedulerEngine } from '../server/scheduler/engine.ts';
+import { declaredInventory } from '../server/scheduler/inventory.ts';
+import { createStrategy } from '../server/scheduler/strategies/index.ts';
+import { STRATEGY_NAMES, type RequestInputBody, type StrategyName } from '../shared/scheduler.ts';
+import { rng } from '../test/helpers/rng.ts';
+import type { BenchOptions, BenchResult } from './lib.ts';
+
+const TARGET = 5000;
+const QUEUED = 10_000;
+
+function mix(r: () => number, i: number): RequestInputBody {
+  const owner = `owner-${Math.floor(r() * 8)}`;
+  const priority = Math.floor(r() * 4);
+  const base = { owner, priority, preemptible: priority === 0, labels: { i: String(i) } };
+  const x = r();
+  if (x < 0.13) return { ...base, resources: { cpu: 4000 + 4000 * Math.floor(r() * 4), memoryMiB: 8192 * (1 + Math.floor(r() * 4)) } };
+  if (x < 0.49) return { ...base, resources: { cpu: 4000, memoryMiB: 16_384, gpus: 1, gpuMemMiB: r() < 0.5 ? 4096 : 8192 } };
+  if (x < 0.97) return { ...base, resources: { cpu: 8000, memoryMiB: 32_768, gpus: 1 } };
+  const gpus = [2, 4, 8][Math.floor(r() * 3)]!;
+  return { ...base, resources: { cpu: 8000 * gpus, memoryMiB: 32_768 * gpus, gpus } };
+}
+
+export interface DecisionFigures {
+  strategy: StrategyName;
+  steps: number;
+  grants: number;
+  wallPerSec: number;
+  cpuPerSec: number;
+  stepUs: { p50: number; p99: number };
+  queued: number;
+}
+
+export function measure(strategy: StrategyName, steps: number): DecisionFigures {
+  const clock = new ManualClock(1_700_000_000_000);
+  let id = 0;
+  const engine = new SchedulerEngine({
+    clock, newId: () => `x${++id}`, strategy: createStrategy(strategy),
+    leases: { defaultMs: 366 * 86_400_000, maxMs: 366 * 86_400_000 },
+    onListenerError: (e) => { throw e; },
+  });
+  for (let n = 0; n < 16; n++) {
+    engine.onSnapshot(declaredInventory(`node-${String(n).padStart(2, '0')}`, {
+      resources: { cpu: 128_000, memoryMiB: 786_432, gpus: Array.from({ length: 8 }, (_, i) => ({ index: i, memoryMiB: 16_384 })) },
+    }));
+  }
+  const r = rng(7);
+  let grants = 0;
+  const active: string[] = [];
+  let head = 0;
+  engine.onChange((cs) => {
+    for (const c of cs) {
+      if (c.kind === 'allocation_granted') {
+        grants++;
+        active.push(c.allocation.id);
+      }
+    }
+  });
+  let i = 0;
+  while (engine.queueSize < QUEUED) {
+    clock.set(clock.now() + 1);
+    engine.submit(mix(r, i++));
+  }
+  grants = 0;
+  const times: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  for (let k = 0; k < steps; k++) {
+    const t = performance.now();
+    // 10 ms of virtual time per step: preemption notices (30 s grace) are carried out along the run
+    clock.set(clock.now() + 10);
+    // the oldest allocation still active ends (one may have been preempted meanwhile)
+    while (head < active.length && engine.allocation(active[head]!)?.state !== 'active') head++;
+    if (head < active.length) engine.release(active[head++]!);
+    engine.submit(mix(r, i++));
+    times.push(performance.now() - t);
+  }
+  const wallS = (performance.now() - wall0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuS = (cpu.user + cpu.system) / 1e6;
+  times.sort((a, b) => a - b);
+  return {
+    strategy, steps, grants, wallPerSec: grants / wallS, cpuPerSec: grants / cpuS,
+    stepUs: { p50: times[Math.floor(times.length / 2)]! * 1000, p99: times[Math.floor(times.length * 0.99)]! * 1000 },
+    queued: engine.queueSize,
+  };
+}
+
+export async function run(opts: BenchOptions = { quick: false }): Promise<BenchResult> {
+  const steps = opts.quick ? 1000 : 5000;
+  measure('priority_based', 500); // warm-up
+  const rows = STRATEGY_NAMES.map((s) => measure(s, steps));
+  const ok = (v: boolean) => (v ? '✓' : '✗');
+  const markdown = [
+    '## decisions',
+    '',
+    `Decisions (grants) per second with ${QUEUED.toLocaleString('en')} requests waiting on 16 nodes × 8 GPUs; ${steps.toLocaleString('en')} steps of release the oldest allocation → decision pass → submit one; machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}.`,
+    '',
+    '| strategy | grants | decisions/s (wall) | decisions/s (CPU) | step p50 | step p99 | waiting at the end | target |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((x) => `| ${x.strategy} | ${x.grants} | ${Math.round(x.wallPerSec).toLocaleString('en')} | ${Math.round(x.cpuPerSec).toLocaleString('en')} | ${x.stepUs.p50.toFixed(0)} µs | ${x.stepUs.p99.toFixed(0)} µs | ${x.queued.toLocaleString('en')} | ≥ ${TARGET.toLocaleString('en')} ${ok(x.cpuPerSec >= TARGET)} |`),
+    '',
+  ].join('\n');
+  return { name: 'decisions', markdown, data: rows };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const r = await run({ quick: process.argv.includes('--quick') });
+  process.stdout.write(`${r.markdown}\n`);
+}
