@@ -73,7 +73,7 @@ export interface EngineOptions {
    * priority at a ledger state) and each conflict_updated record counts 1. Waiting requests are refreshed in
    * grant order, so the head of the queue is always current; the rest follow at the next ticks. Bounds the time
    * of a pass (and the records per batch) when a release changes the holders of thousands of waiting requests.
-   * @default 128
+   * @default 32
    */
   refreshBudget?: number;
   /** a listener threw: by default the error is rethrown outside the engine's transaction (queueMicrotask) */
@@ -125,6 +125,12 @@ type Evaluation = WaitEvaluation;
  * (kube-scheduler preempts for one pod per scheduling cycle). Passes come with every release and each tick.
  */
 const PREEMPT_ATTEMPTS_PER_PASS = 1;
+
+/**
+ * Once nothing waiting fits, a pass walks on only this far down the order looking for a request to preempt for
+ * (requests already under a preemption notice's grace are passed over; further down the order is lower priority).
+ */
+const PREEMPT_SCAN = 256;
 
 /** Waiting requests a conflict refresh looks at per unit of refresh budget. */
 const REFRESH_SCAN_PER_BUDGET = 1;
@@ -196,7 +202,7 @@ export class SchedulerEngine {
     this.severityCfg = { ...DEFAULT_SEVERITY, ...opts.severity };
     this.autoDecide = opts.autoDecide ?? true;
     this.retainEnded = opts.retainEnded ?? 10_000;
-    this.refreshBudget = opts.refreshBudget ?? 128;
+    this.refreshBudget = opts.refreshBudget ?? 32;
     this.onListenerError = opts.onListenerError ?? ((err) => queueMicrotask(() => { throw err; }));
     this.cluster = new Cluster(opts.node ?? 'local');
     this.gpuUtilisation = opts.gpuUtilisation ?? (() => null);
@@ -1144,8 +1150,28 @@ export class SchedulerEngine {
     let preemptKeys = 0;
     if (canPreempt) for (const p of this.queue.shapePriorities()) if (p > floor!) preemptKeys++;
     const seen: Request[] = [];
+    let walked = 0;
     let attempts = canPreempt ? PREEMPT_ATTEMPTS_PER_PASS : 0;
     const rotating = this.strategy.quantumMs !== null && this.suspendedCount > 0;
+    if (this.strategy.among && fitting.size) {
+      // grants: only the requests of shapes that fit, in the strategy's order (every one of them is tried)
+      const keys = new Set(fitting.keys());
+      for (const r of this.strategy.among(this.queue, this.context, keys)) {
+        seen.push(r);
+        const e = this.queue.get(r.id);
+        if (!e || !keys.has(e.shapeKey) || (rotating && this.strategy.sliced(r))) continue;
+        const placement = this.strategy.place(e.request, this.context);
+        if (!placement) continue;
+        this.grant(e.request, placement, now);
+        for (const [key, shape] of fitting) {
+          if (this.cluster.fits(shape)) continue;
+          fitting.delete(key);
+          keys.delete(key);
+        }
+        if (!keys.size) break;
+      }
+      fitting.clear();
+    }
     const it = this.strategy.order(this.queue, this.context)[Symbol.iterator]();
     for (let step = it.next(); !step.done; step = it.next()) {
       const r = step.value;
@@ -1175,7 +1201,7 @@ export class SchedulerEngine {
       }
       // nothing fits and no preemption attempt is left to make (every waiting shape was tried, or the requests
       // that follow in the order are no higher than the floor: the order is by priority for those strategies)
-      if (!fitting.size && (attempts <= 0 || noVictims.size >= preemptKeys)) break;
+      if (!fitting.size && (attempts <= 0 || noVictims.size >= preemptKeys || ++walked >= PREEMPT_SCAN)) break;
     }
     this.passVersion = this.cluster.version;
     // conflicts: the requests walked, then on along the same order (the refresh's own scan limit bounds it)

@@ -182,6 +182,8 @@ export interface QueueEntry extends HeapItem {
   shape: Shape;
   /** shape and priority: requests with the same key wait for the same reasons */
   shapeKey: string;
+  /** insertion number (arrival order) */
+  seq: number;
   /** scheduler bookkeeping: ledger version the conflict was last evaluated at (-1: never), and what it found */
   evaluatedAt: number;
   evaluation: object | null;
@@ -207,9 +209,11 @@ export interface QueueView {
   /** bumped on every insert (removals keep an order valid: callers skip what left) */
   readonly insertions: number;
   has(requestId: string): boolean;
-  get(requestId: string): { request: Request } | undefined;
+  get(requestId: string): { request: Request; shapeKey: string } | undefined;
   /** ids inserted since the queue had `insertions` insertions (all of them when that is too long ago: null) */
   insertedSince(insertions: number): readonly string[] | null;
+  /** arrival order restricted to the shape keys in `keys` */
+  fifoAmong(keys: ReadonlySet<string>): Iterable<Request>;
   /** waiting requests in arrival order */
   requests(): Iterable<Request>;
 }
@@ -219,7 +223,7 @@ export class ConflictQueue implements QueueView {
   private readonly heap = new IndexedHeap<QueueEntry>(priorityBefore);
   insertions = 0;
   /** waiting requests per shape key (shape and priority) */
-  private readonly shapes = new Map<string, { n: number; shape: Shape; priority: number }>();
+  private readonly shapes = new Map<string, { n: number; shape: Shape; priority: number; fifo: Map<string, QueueEntry> }>();
   /** ids of the latest insertions: log[i] is insertion number logBase + i */
   private log: string[] = [];
   private logBase = 0;
@@ -243,11 +247,11 @@ export class ConflictQueue implements QueueView {
     const shape = shapeOf(request.resources);
     const e: QueueEntry = {
       request, conflict, severity: conflict?.severity ?? 0, effectivePriority: this.priorityOf(request),
-      shape, shapeKey: keyOf(shape, request.priority), evaluatedAt, evaluation: null, heapIndex: -1,
+      shape, shapeKey: keyOf(shape, request.priority), evaluatedAt, evaluation: null, heapIndex: -1, seq: this.insertions,
     };
     this.fifo.set(request.id, e);
     this.heap.push(e);
-    this.countShape(e.shapeKey, e.shape, 1, request.priority);
+    this.countShape(e.shapeKey, e.shape, 1, request.priority, e);
     this.insertions++;
     this.log.push(request.id);
     if (this.log.length > 4096 && this.log.length > 2 * this.fifo.size) {
@@ -263,7 +267,7 @@ export class ConflictQueue implements QueueView {
     if (!e) return undefined;
     this.fifo.delete(requestId);
     this.heap.remove(e);
-    this.countShape(e.shapeKey, e.shape, -1, e.request.priority);
+    this.countShape(e.shapeKey, e.shape, -1, e.request.priority, e);
     return e;
   }
 
@@ -274,9 +278,9 @@ export class ConflictQueue implements QueueView {
     if (patch.request) {
       e.request = patch.request;
       e.shape = shapeOf(e.request.resources);
-      this.countShape(e.shapeKey, e.shape, -1, 0);
+      this.countShape(e.shapeKey, e.shape, -1, 0, e);
       e.shapeKey = keyOf(e.shape, e.request.priority);
-      this.countShape(e.shapeKey, e.shape, 1, e.request.priority);
+      this.countShape(e.shapeKey, e.shape, 1, e.request.priority, e);
       e.evaluatedAt = -1;
     }
     if (patch.conflict !== undefined) e.conflict = patch.conflict;
@@ -311,13 +315,44 @@ export class ConflictQueue implements QueueView {
     for (const v of this.shapes.values()) yield v.priority;
   }
 
-  private countShape(key: string, shape: Shape, d: 1 | -1, priority: number): void {
+  /**
+   * Arrival order restricted to the shape keys in `keys` (read at every step): a merge of the per-key arrival
+   * lists, O(k) a request for k keys. (An update that re-keys an entry moves it to the end of its new key's list.)
+   */
+  *fifoAmong(keys: ReadonlySet<string>): Generator<Request> {
+    const its: { key: string; it: Iterator<QueueEntry>; head: QueueEntry }[] = [];
+    for (const key of keys) {
+      const v = this.shapes.get(key);
+      if (!v) continue;
+      const it = v.fifo.values();
+      const first = it.next();
+      if (!first.done) its.push({ key, it, head: first.value });
+    }
+    while (its.length) {
+      let b = 0;
+      for (let h = 1; h < its.length; h++) if (its[h]!.head.seq < its[b]!.head.seq) b = h;
+      const cur = its[b]!;
+      if (!keys.has(cur.key)) {
+        its.splice(b, 1);
+        continue;
+      }
+      const e = cur.head;
+      const nx = cur.it.next();
+      if (nx.done) its.splice(b, 1);
+      else cur.head = nx.value;
+      if (this.fifo.get(e.request.id) === e) yield e.request;
+    }
+  }
+
+  private countShape(key: string, shape: Shape, d: 1 | -1, priority: number, e: QueueEntry): void {
     const v = this.shapes.get(key);
     if (!v) {
-      if (d > 0) this.shapes.set(key, { n: 1, shape, priority });
+      if (d > 0) this.shapes.set(key, { n: 1, shape, priority, fifo: new Map([[e.request.id, e]]) });
       return;
     }
     v.n += d;
+    if (d > 0) v.fifo.set(e.request.id, e);
+    else v.fifo.delete(e.request.id);
     if (v.n <= 0) this.shapes.delete(key);
   }
 

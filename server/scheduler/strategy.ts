@@ -42,6 +42,11 @@ export interface Strategy {
    * engine grants between steps; ctx.usage then includes the grant).
    */
   order(queue: QueueView, ctx: StrategyContext): Iterable<Request>;
+  /**
+   * Optional: `order` restricted to the requests whose shape key (shape and priority, QueueEntry.shapeKey) is in
+   * `keys`, read at every step. Lets a pass over thousands waiting visit only what can fit.
+   */
+  among?(queue: QueueView, ctx: StrategyContext, keys: ReadonlySet<string>): Iterable<Request>;
   /** Where `request` goes now, or null when the strategy will not place it now. */
   place(request: Request, ctx: StrategyContext): Placement | null;
   /** Whom to preempt so that `request` fits (after a grace period), or null for nobody. */

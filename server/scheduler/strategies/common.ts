@@ -46,20 +46,60 @@ export class RankedOrder {
   private ids: string[] = [];
   private scores = new Map<string, number>();
   private submitted = new Map<string, number>();
+  /** the same order, per shape key (lists may hold ids that left the queue: skipped when met) */
+  private byKey = new Map<string, string[]>();
   private computedAt = -Infinity;
   private seen = -1;
 
   constructor(private readonly score: (r: Request, ctx: StrategyContext) => number, private readonly recalcMs = Infinity) {}
 
   *order(queue: QueueView, ctx: StrategyContext): Generator<Request> {
-    const fresh = this.seen === -1 || ctx.now - this.computedAt >= this.recalcMs || this.ids.length > 2 * queue.size + 1024
-      ? null
-      : queue.insertedSince(this.seen);
+    this.sync(queue, ctx);
+    const ids = this.ids;
+    for (let i = 0; i < ids.length; i++) {
+      const e = queue.get(ids[i]!);
+      if (e) yield e.request;
+    }
+  }
+
+  /**
+   * The same order restricted to requests whose shape key is in `keys` (read at every step: a key removed from the
+   * set while iterating is not yielded again): a merge of the per-key lists, O(log k) a request for k keys.
+   */
+  *among(queue: QueueView, ctx: StrategyContext, keys: ReadonlySet<string>): Generator<Request> {
+    this.sync(queue, ctx);
+    const heads: { key: string; list: string[]; i: number }[] = [];
+    for (const key of keys) {
+      const list = this.byKey.get(key);
+      if (!list) continue;
+      // drop ids that left the queue at the front for good
+      let start = 0;
+      while (start < list.length && !queue.has(list[start]!)) start++;
+      if (start > 0) list.splice(0, start);
+      if (list.length) heads.push({ key, list, i: 0 });
+    }
+    while (heads.length) {
+      let b = 0;
+      for (let h = 1; h < heads.length; h++) if (this.cmp(heads[h]!.list[heads[h]!.i]!, heads[b]!.list[heads[b]!.i]!) < 0) b = h;
+      const head = heads[b]!;
+      if (!keys.has(head.key)) {
+        heads.splice(b, 1);
+        continue;
+      }
+      const id = head.list[head.i++]!;
+      if (head.i >= head.list.length) heads.splice(b, 1);
+      const e = queue.get(id);
+      if (e) yield e.request;
+    }
+  }
+
+  private sync(queue: QueueView, ctx: StrategyContext): void {
+    const fresh = this.seen === -1 || ctx.now - this.computedAt >= this.recalcMs ? null : queue.insertedSince(this.seen);
     if (fresh === null) this.rebuild(queue, ctx);
     else for (const id of fresh) this.insert(id, queue, ctx);
     this.seen = queue.insertions;
     // requests granted or cancelled since are skipped; the best-ranked go first, so they pile up at the front:
-    // drop that prefix, and compact when the dead are as many as the living
+    // drop that prefix, and rebuild the lists when the dead are as many as the living
     let start = 0;
     while (start < this.ids.length && !queue.has(this.ids[start]!)) this.forget(this.ids[start++]!);
     if (start > 0) this.ids = this.ids.slice(start);
@@ -69,17 +109,24 @@ export class RankedOrder {
         this.forget(id);
         return false;
       });
-    }
-    const ids = this.ids;
-    for (let i = 0; i < ids.length; i++) {
-      const e = queue.get(ids[i]!);
-      if (e) yield e.request;
+      this.regroup(queue);
     }
   }
 
   private forget(id: string): void {
     this.scores.delete(id);
     this.submitted.delete(id);
+  }
+
+  private regroup(queue: QueueView): void {
+    this.byKey = new Map();
+    for (const id of this.ids) {
+      const key = queue.get(id)?.shapeKey;
+      if (key === undefined) continue;
+      const list = this.byKey.get(key);
+      if (list) list.push(id);
+      else this.byKey.set(key, [id]);
+    }
   }
 
   private rebuild(queue: QueueView, ctx: StrategyContext): void {
@@ -93,6 +140,7 @@ export class RankedOrder {
     }
     ids.sort((a, b) => this.cmp(a, b));
     this.ids = ids;
+    this.regroup(queue);
     this.computedAt = ctx.now;
   }
 
@@ -101,14 +149,21 @@ export class RankedOrder {
     if (!e || this.scores.has(id)) return;
     this.scores.set(id, this.score(e.request, ctx));
     this.submitted.set(id, e.request.submittedAt);
+    this.insertSorted(this.ids, id);
+    const list = this.byKey.get(e.shapeKey);
+    if (list) this.insertSorted(list, id);
+    else this.byKey.set(e.shapeKey, [id]);
+  }
+
+  private insertSorted(list: string[], id: string): void {
     let lo = 0;
-    let hi = this.ids.length;
+    let hi = list.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.cmp(this.ids[mid]!, id) <= 0) lo = mid + 1;
+      if (this.cmp(list[mid]!, id) <= 0) lo = mid + 1;
       else hi = mid;
     }
-    this.ids.splice(lo, 0, id);
+    list.splice(lo, 0, id);
   }
 
   private cmp(a: string, b: string): number {

@@ -63,6 +63,10 @@ export class Hybrid implements Strategy {
     return this.ranked.order(queue, ctx);
   }
 
+  among(queue: QueueView, ctx: StrategyContext, keys: ReadonlySet<string>): Iterable<Request> {
+    return this.ranked.among(queue, ctx, keys);
+  }
+
   place(request: Request, ctx: StrategyContext) {
     const p = this.config.placement;
     return placeBest(request, ctx, (l, shape) => {

@@ -37,6 +37,10 @@ export class LoadBalancing implements Strategy {
     return this.ranked.order(queue, ctx);
   }
 
+  among(queue: QueueView, ctx: StrategyContext, keys: ReadonlySet<string>): Iterable<Request> {
+    return this.ranked.among(queue, ctx, keys);
+  }
+
   place(request: Request, ctx: StrategyContext) {
     const c = this.config;
     const utilOf = (l: Ledger) => (s: GpuSlot) => (ctx.gpuUtilisation(l.node, s.index) ?? 0) / 100;

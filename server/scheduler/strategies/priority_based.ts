@@ -38,6 +38,10 @@ export class PriorityBased implements Strategy {
     return this.ranked.order(queue, ctx);
   }
 
+  among(queue: QueueView, ctx: StrategyContext, keys: ReadonlySet<string>): Iterable<Request> {
+    return this.ranked.among(queue, ctx, keys);
+  }
+
   place(request: Request, ctx: StrategyContext) {
     return placeFirst(request, ctx, packShared);
   }

@@ -42,6 +42,10 @@ export class ResourcePooling implements Strategy {
     return this.ranked.order(queue, ctx);
   }
 
+  among(queue: QueueView, ctx: StrategyContext, keys: ReadonlySet<string>): Iterable<Request> {
+    return this.ranked.among(queue, ctx, keys);
+  }
+
   /** GPUs a group may hold without borrowing (0 for a group without a quota). */
   quotaOf(group: string | undefined): number {
     return group === undefined ? 0 : this.config.groupQuotas[group]?.gpus ?? 0;

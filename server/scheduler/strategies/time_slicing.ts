@@ -51,6 +51,10 @@ export class TimeSlicing implements Strategy {
     return queue.requests();
   }
 
+  among(queue: QueueView, _ctx: StrategyContext, keys: ReadonlySet<string>): Iterable<Request> {
+    return queue.fifoAmong(keys);
+  }
+
   place(request: Request, ctx: StrategyContext) {
     return placeFirst(request, ctx, fewestHolders);
   }
