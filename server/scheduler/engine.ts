@@ -311,7 +311,7 @@ export class SchedulerEngine {
       this.requests.set(request.id, request);
       if (key !== undefined) this.idempotency.set(key, { requestId: request.id, fingerprint: fingerprint(fields) });
       // a sliced request waits its turn while others wait for the rotation (no jumping the queue)
-      const placement = this.cluster.knows(shape) && this.cluster.fits(shape) && !this.mustWaitForRotation(request) ? this.strategy.place(request, this.context) : null;
+      const placement = this.cluster.knows(shape) && this.cluster.fits(shape) ? this.placeFor(request, shape) : null;
       if (placement) this.grant(request, placement, now);
       else {
         this.enqueue(request, now);
@@ -820,8 +820,38 @@ export class SchedulerEngine {
   }
 
   /** A sliced request does not take a slot that frees between rotations while suspended holders wait for it. */
-  private mustWaitForRotation(r: Request): boolean {
-    return this.strategy.quantumMs !== null && this.strategy.sliced(r) && this.suspendedCount > 0;
+  /**
+   * The strategy's placement, except for a request it time-slices while holders are suspended: those wait to
+   * resume on their own GPUs, so such a request goes only onto GPUs no suspended holder claims.
+   */
+  private placeFor(r: Request, shape: Shape, claims?: ReadonlySet<string>): Placement | null {
+    if (this.strategy.quantumMs === null || !this.strategy.sliced(r) || this.suspendedCount === 0) return this.strategy.place(r, this.context);
+    return this.placeUnclaimed(shape, claims ?? this.suspendedClaims());
+  }
+
+  /** `node:gpu` of every GPU a suspended holder waits to resume on. */
+  private suspendedClaims(): Set<string> {
+    const out = new Set<string>();
+    for (const [id, st] of this.slices) {
+      if (st.suspendedSince === null) continue;
+      const a = this.allocations.get(id);
+      if (a) for (const g of a.gpuIndices) out.add(`${a.node}:${g}`);
+    }
+    return out;
+  }
+
+  /** The first node (in order) with room for `shape` on GPUs outside `claims`, fewest holders first. */
+  private placeUnclaimed(shape: Shape, claims: ReadonlySet<string>): Placement | null {
+    for (const l of this.cluster.ledgers()) {
+      if (!l.fits(shape)) continue;
+      const need = shape.fracMiB > 0 ? 1 : shape.whole;
+      if (need === 0) return { node: l.node, gpuIndices: [] };
+      const room = l.slots()
+        .filter((g) => !claims.has(`${l.node}:${g.index}`) && (shape.fracMiB > 0 ? l.shareRoom(g) >= shape.fracMiB : l.freeSlots(g) > 0))
+        .sort((a, b) => l.freeSlots(b) - l.freeSlots(a) || a.index - b.index);
+      if (room.length >= need) return { node: l.node, gpuIndices: room.slice(0, need).map((g) => g.index).sort((a, b) => a - b) };
+    }
+    return null;
   }
 
   // ------------------------------------------------------------------ preemption
@@ -939,8 +969,24 @@ export class SchedulerEngine {
       if (rank < best) best = rank;
     }
     const resumeOnly = (): void => {
-      // nothing to swap; suspended holders resume where there is room
-      for (const w of waiting) if (w.a && w.st) this.tryResume(w.a, w.st, now);
+      // nothing to swap: in rank order, suspended holders resume where their GPUs have room, and waiting requests
+      // take GPUs that no suspended holder ranked before them still waits for
+      waiting.sort((x, y) => x.rank - y.rank || x.r.submittedAt - y.r.submittedAt || (x.r.id < y.r.id ? -1 : 1));
+      const claims = new Map<string, number>();
+      for (const w of waiting) if (w.a) for (const g of w.a.gpuIndices) claims.set(`${w.a.node}:${g}`, Math.min(claims.get(`${w.a.node}:${g}`) ?? Infinity, w.rank));
+      for (const w of waiting) {
+        if (w.a && w.st) {
+          if (this.tryResume(w.a, w.st, now)) for (const g of w.a.gpuIndices) claims.delete(`${w.a.node}:${g}`);
+          continue;
+        }
+        if (!this.queue.has(w.r.id)) continue;
+        const shape = shapeOf(w.r.resources);
+        if (!this.cluster.fits(shape)) continue;
+        const better = new Set<string>();
+        for (const [k, rank] of claims) if (rank < w.rank) better.add(k);
+        const p = this.placeUnclaimed(shape, better);
+        if (p) this.grant(w.r, p, now);
+      }
     };
     if (!waiting.length) return;
     if (!anyRunning) return resumeOnly();
@@ -1153,14 +1199,16 @@ export class SchedulerEngine {
     let walked = 0;
     let attempts = canPreempt ? PREEMPT_ATTEMPTS_PER_PASS : 0;
     const rotating = this.strategy.quantumMs !== null && this.suspendedCount > 0;
+    // while holders are suspended, time-sliced requests go only onto GPUs none of them waits for
+    const claims = rotating ? this.suspendedClaims() : null;
     if (this.strategy.among && fitting.size) {
       // grants: only the requests of shapes that fit, in the strategy's order (every one of them is tried)
       const keys = new Set(fitting.keys());
       for (const r of this.strategy.among(this.queue, this.context, keys)) {
         seen.push(r);
         const e = this.queue.get(r.id);
-        if (!e || !keys.has(e.shapeKey) || (rotating && this.strategy.sliced(r))) continue;
-        const placement = this.strategy.place(e.request, this.context);
+        if (!e || !keys.has(e.shapeKey)) continue;
+        const placement = rotating && this.strategy.sliced(r) ? this.placeUnclaimed(e.shape, claims!) : this.strategy.place(e.request, this.context);
         if (!placement) continue;
         this.grant(e.request, placement, now);
         for (const [key, shape] of fitting) {
@@ -1179,8 +1227,7 @@ export class SchedulerEngine {
       const e = this.queue.get(r.id);
       if (!e) continue;
       if (fitting.has(e.shapeKey)) {
-        if (rotating && this.strategy.sliced(r)) continue;
-        const placement = this.strategy.place(e.request, this.context);
+        const placement = rotating && this.strategy.sliced(r) ? this.placeUnclaimed(e.shape, claims!) : this.strategy.place(e.request, this.context);
         if (placement) {
           this.grant(e.request, placement, now);
           for (const [key, shape] of fitting) if (!this.cluster.fits(shape)) fitting.delete(key);
