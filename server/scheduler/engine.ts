@@ -935,10 +935,6 @@ export class SchedulerEngine {
     const q = this.strategy.quantumMs;
     this.nextRotation = q === null ? null : now + q;
     if (q === null) return;
-    const rankOf = (a: Allocation, r: Request, st: SliceState): number => this.strategy.sliceRank({
-      request: r, allocationId: a.id, attainedMs: this.attained(st, Math.max(1, a.gpuIndices.length), now),
-      waitingSince: st.suspendedSince, runMs: st.ranMs + (st.runningSince === null ? 0 : now - st.runningSince),
-    }, now);
     // the waiting side first (suspended holders, then the oldest queued requests it rotates): its best rank
     // decides whether any running holder is at risk at all
     const waiting: { a?: Allocation; st?: SliceState; r: Request; rank: number }[] = [];
@@ -952,7 +948,7 @@ export class SchedulerEngine {
       const a = this.allocations.get(id);
       const r = a && this.requests.get(a.requestId);
       if (!a || !r || a.state !== 'active') continue;
-      const rank = rankOf(a, r, st);
+      const rank = this.sliceRankOf(a, r, st, now);
       waiting.push({ a, st, r, rank });
       if (rank < best) best = rank;
     }
@@ -998,7 +994,7 @@ export class SchedulerEngine {
       const a = this.allocations.get(id);
       const r = a && this.requests.get(a.requestId);
       if (!a || !r || a.state !== 'active') continue;
-      const rank = rankOf(a, r, st);
+      const rank = this.sliceRankOf(a, r, st, now);
       if (rank > best) running.push({ a, st, rank });
     }
     if (!running.length) return resumeOnly();
@@ -1075,6 +1071,19 @@ export class SchedulerEngine {
       }
     }
     return best;
+  }
+
+  private readonly rankScratch: SliceCandidate = { request: null as unknown as Request, attainedMs: 0, waitingSince: null, runMs: 0 };
+
+  /** The strategy's rotation rank of a time-sliced allocation (one scratch candidate: rotations rank many). */
+  private sliceRankOf(a: Allocation, r: Request, st: SliceState, now: number): number {
+    const c = this.rankScratch;
+    c.request = r;
+    c.allocationId = a.id;
+    c.attainedMs = this.attained(st, Math.max(1, a.gpuIndices.length), now);
+    c.waitingSince = st.suspendedSince;
+    c.runMs = st.ranMs + (st.runningSince === null ? 0 : now - st.runningSince);
+    return this.strategy.sliceRank(c, now);
   }
 
   /** A holder that gave its GPUs back in this rotation takes them again (no record: it never stopped). */
