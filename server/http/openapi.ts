@@ -7,6 +7,7 @@ import { EnvelopeSchema } from '../../shared/events.ts';
 import { VERSION } from '../version.ts';
 import { AllocationSchema, ConflictSchema, QueueEntrySchema, RequestInputSchema, RequestSchema } from '../../shared/scheduler.ts';
 import { HintSchema } from '../../shared/hints.ts';
+import { CompareBodySchema, CompareResponseSchema, PerformanceResponseSchema, ResolveBodySchema, StrategiesResponseSchema, StrategyPutSchema, StrategyStateSchema } from '../../shared/strategy.ts';
 import { ConflictsQuerySchema, QueueQuerySchema, RenewBodySchema } from './routes/scheduler.ts';
 import { HintsQuerySchema } from './routes/hints.ts';
 
@@ -67,8 +68,15 @@ export function buildOpenApi(): object {
     ['get', '/api/queue', 'Waiting requests with their conflicts, FIFO or priority order', { query: QueueQuerySchema }, { 200: ok(z.object({ order: z.string(), total: z.number(), limit: z.number(), offset: z.number(), items: z.array(QueueEntrySchema) })), 400: err('bad query') }],
     ['get', '/api/conflicts', 'Conflicts, open or resolved', { query: ConflictsQuerySchema }, { 200: ok(z.object({ total: z.number(), items: z.array(ConflictSchema) })), 400: err('bad query') }],
     ['get', '/api/conflicts/{id}', 'A conflict', { params: idParam }, { 200: ok(ConflictSchema), 404: err('unknown id') }],
-    ['post', '/api/conflicts/{id}/resolve', 'Grant the waiting request now if the strategy can', { params: idParam }, { 200: ok(ConflictSchema), 404: err('unknown id'), 409: err('cannot be resolved now (why)') }],
-    ['get', '/api/strategy', 'The current strategy', {}, { 200: ok(z.object({ name: z.string() })) }],
+    ['post', '/api/conflicts/{id}/resolve', 'Resolve with the named or current strategy: re-place, rotate time slices, or preempt (202 while the victims\' grace runs)', { params: idParam, body: { content: { 'application/json': { schema: ResolveBodySchema } } } },
+      { 200: ok(ConflictSchema), 202: ok(ConflictSchema, 'preempting: resolved when the grace period ends'), 400: err('unknown strategy'), 404: err('unknown id'), 409: err('cannot be resolved now (why)') }],
+    ['get', '/api/strategy', 'The current strategy, its config and since when', {}, { 200: ok(StrategyStateSchema) }],
+    ['put', '/api/strategy', 'Switch strategy (admin token); config validated against its schema', { body: { content: { 'application/json': { schema: StrategyPutSchema } } } },
+      { 200: ok(StrategyStateSchema), 400: err('unknown name or invalid config (the field)'), 403: err('not the admin token') }],
+    ['get', '/api/strategies', 'Every strategy with its config JSON Schema and defaults', {}, { 200: ok(StrategiesResponseSchema) }],
+    ['get', '/api/strategy/performance', 'Figures per strategy over the time it was active', {}, { 200: ok(PerformanceResponseSchema) }],
+    ['post', '/api/strategy/compare', "This server's recent requests replayed under every strategy", { body: { content: { 'application/json': { schema: CompareBodySchema } } } }, { 200: ok(CompareResponseSchema), 400: err('invalid body') }],
+    ['get', '/api/session', 'Whether auth is on and this token may act as admin', {}, { 200: ok(z.object({ auth: z.boolean(), admin: z.boolean() })) }],
     ['get', '/api/hints', 'Hints', { query: HintsQuerySchema }, { 200: ok(z.object({ status: z.string(), hints: z.array(HintSchema) })) }],
   ];
   for (const [method, path, summary, request, responses] of scheduling) {
