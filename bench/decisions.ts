@@ -18,7 +18,7 @@ import { SchedulerEngine } from '../server/scheduler/engine.ts';
 import { declaredInventory } from '../server/scheduler/inventory.ts';
 import { createStrategy } from '../server/scheduler/strategies/index.ts';
 import { STRATEGY_NAMES, type RequestInputBody, type StrategyName } from '../shared/scheduler.ts';
-import { rng } from '../test/helpers/rng.ts';
+import { rng } from '../server/rng.ts';
 import type { BenchOptions, BenchResult } from './lib.ts';
 
 const TARGET = 5000;

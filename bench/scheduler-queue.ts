@@ -20,7 +20,7 @@ import { declaredInventory } from '../server/scheduler/inventory.ts';
 import { ConflictQueue } from '../server/scheduler/queue.ts';
 import type { Change, Request, RequestInputBody } from '../shared/scheduler.ts';
 import type { BenchOptions, BenchResult } from './lib.ts';
-import { rng } from '../test/helpers/rng.ts';
+import { rng } from '../server/rng.ts';
 
 const TARGET_OPS = 200_000;
 const TARGET_PASS_MS = 10;

@@ -50,6 +50,7 @@
  */
 import type { Allocation, Change, Request, StrategyName } from '../../shared/scheduler.ts';
 import type { StrategyPerformance } from '../../shared/strategy.ts';
+import { rng } from '../rng.ts';
 
 export interface PerformanceRecorderOptions {
   /** a request waiting longer than this counts as starved @default 600000 (10 min) */
@@ -81,17 +82,6 @@ const DEFAULT_GPU_MEMORY_MIB = 16_384;
 const UNKNOWN_OWNER = '?';
 type Dist = { mean: number | null; p50: number | null; p95: number | null };
 
-/** Seeded PRNG (mulberry32) for the reservoir. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Mean (exact) and nearest-rank percentiles over at most `max` samples (exact until then, then a reservoir). */
 export class Samples {
@@ -243,7 +233,7 @@ export class PerformanceRecorder {
     this.gpuMemoryOf = typeof mem === 'function' ? mem : null;
     this.defaultGpuMemoryMiB = typeof mem === 'number' ? checkMemory(mem) : DEFAULT_GPU_MEMORY_MIB;
     this.setOwnerWeights(opts.ownerWeights ?? {}, opts.defaultWeight ?? 1);
-    this.random = mulberry32(opts.seed ?? 1);
+    this.random = rng(opts.seed ?? 1);
     this.replay = opts.replay ?? false;
     if (opts.strategy !== undefined && opts.since === undefined) throw new Error(`strategy ${opts.strategy} needs since (when it became active)`);
     if (opts.strategy === undefined && opts.since !== undefined) throw new Error(`since (${opts.since}) is given without a strategy`);

@@ -5,7 +5,7 @@ import { PerformanceRecorder, Samples, type PerformanceRecorderOptions } from '.
 import { declaredInventory } from '../../server/scheduler/inventory.ts';
 import type { Allocation, Change, Request, Resources, StrategyName } from '../../shared/scheduler.ts';
 import { StrategyPerformanceSchema, type StrategyPerformance } from '../../shared/strategy.ts';
-import { rng } from '../helpers/rng.ts';
+import { rng } from '../../server/rng.ts';
 
 const GiB = 1024;
 

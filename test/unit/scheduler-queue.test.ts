@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictQueue, IndexedHeap, priorityBefore, type QueueEntry } from '../../server/scheduler/queue.ts';
 import type { Conflict, Request } from '../../shared/scheduler.ts';
-import { rng } from '../helpers/rng.ts';
+import { rng } from '../../server/rng.ts';
 
 const T0 = 1_700_000_000_000;
 

@@ -2,11 +2,11 @@
  * Parts the strategies share: Slurm's multifactor priority, a cached ranked order, kube-scheduler's preemption,
  * and placement scoring (MostAllocated, LeastAllocated, BalancedAllocation) with the GPU pickers.
  */
-import type { Request } from '../../../shared/scheduler.ts';
+import type { Request, StrategyName } from '../../../shared/scheduler.ts';
 import type { Placement, PreemptionPlan } from '../cluster.ts';
-import { shapeOf, type GpuPicker, type GpuSlot, type Ledger, type Shape } from '../ledger.ts';
+import { firstFit, shapeOf, type GpuPicker, type GpuSlot, type Ledger, type Shape } from '../ledger.ts';
 import type { QueueView } from '../queue.ts';
-import type { Strategy, StrategyContext } from '../strategy.ts';
+import type { SliceCandidate, Strategy, StrategyContext } from '../strategy.ts';
 
 export const clamp01 = (x: number): number => (x < 0 ? 0 : x > 1 ? 1 : x);
 
@@ -266,7 +266,7 @@ export function placeFirst(r: Request, ctx: StrategyContext, pick: GpuPicker): P
 
 /** Whole GPUs by index; fractional: a GPU already shared (or used by something else) with room first, else the first with room. */
 export const packShared: GpuPicker = (shape, ledger) => {
-  if (shape.fracMiB <= 0) return firstWhole(shape, ledger);
+  if (shape.fracMiB <= 0) return firstFit(shape, ledger);
   let fallback: number | null = null;
   for (const g of ledger.slots()) {
     if (ledger.shareRoom(g) < shape.fracMiB) continue;
@@ -278,7 +278,7 @@ export const packShared: GpuPicker = (shape, ledger) => {
 
 /** Fractional: the shared GPU with the least room left that still fits (best fit), whole GPUs whole. */
 export const bestFitShared: GpuPicker = (shape, ledger) => {
-  if (shape.fracMiB <= 0) return firstWhole(shape, ledger);
+  if (shape.fracMiB <= 0) return firstFit(shape, ledger);
   let best: GpuSlot | null = null;
   let bestKey = Infinity;
   for (const g of ledger.slots()) {
@@ -330,24 +330,53 @@ export const fewestHolders: GpuPicker = (shape, ledger) => {
   return null;
 };
 
-function firstWhole(shape: Shape, ledger: Ledger): number[] | null {
-  if (shape.whole === 0) return [];
-  const picked: number[] = [];
-  for (const g of ledger.slots()) {
-    if (ledger.isWholeFree(g)) picked.push(g.index);
-    if (picked.length === shape.whole) return picked;
+
+// ------------------------------------------------------------------ base classes
+
+/** What a strategy without preemption or time-slicing does; subclasses override what they do. */
+export abstract class BaseStrategy implements Strategy {
+  abstract readonly name: StrategyName;
+  abstract readonly config: Record<string, unknown>;
+  graceMs = 0;
+  replicas = 1;
+  multiSlot = false;
+  quantumMs: number | null = null;
+  usesUtilisation?: boolean;
+
+  abstract order(queue: QueueView, ctx: StrategyContext): Iterable<Request>;
+  abstract place(request: Request, ctx: StrategyContext): Placement | null;
+
+  effectivePriority(request: Request, _ctx: StrategyContext): number {
+    return request.priority;
   }
-  return null;
+
+  preempt(_request: Request, _ctx: StrategyContext): PreemptionPlan | null {
+    return null;
+  }
+
+  sliced(_request: Request): boolean {
+    return false;
+  }
+
+  sliceRank(_c: SliceCandidate, _now: number): number {
+    return 0;
+  }
 }
 
-// ------------------------------------------------------------------ defaults for what most strategies do not do
+/** A strategy whose order ranks requests by their effective priority (RankedOrder), recomputed every `recalcMs`. */
+export abstract class RankedStrategy extends BaseStrategy {
+  private readonly ranked: RankedOrder;
 
-/** The members a strategy without preemption or time-slicing shares. */
-export const NO_SLICING = {
-  graceMs: 0,
-  replicas: 1,
-  multiSlot: false,
-  quantumMs: null,
-  sliced: (): boolean => false,
-  sliceRank: (): number => 0,
-} satisfies Partial<Strategy>;
+  constructor(recalcMs = Infinity) {
+    super();
+    this.ranked = new RankedOrder((r, ctx) => this.effectivePriority(r, ctx), recalcMs);
+  }
+
+  order(queue: QueueView, ctx: StrategyContext): Iterable<Request> {
+    return this.ranked.order(queue, ctx);
+  }
+
+  among(queue: QueueView, ctx: StrategyContext, keys: ReadonlySet<string>): Iterable<Request> {
+    return this.ranked.among(queue, ctx, keys);
+  }
+}

@@ -18,7 +18,7 @@ import type { PreemptionPlan } from '../cluster.ts';
 import { shapeOf } from '../ledger.ts';
 import type { QueueView } from '../queue.ts';
 import type { Strategy, StrategyContext } from '../strategy.ts';
-import { NO_SLICING, grantOrder, packShared, placeFirst } from './common.ts';
+import { BaseStrategy, grantOrder, packShared, placeFirst } from './common.ts';
 
 /** Waiting requests of one owner, best first (grantOrder), kept across passes. */
 class OwnerList {
@@ -37,17 +37,12 @@ interface Entity {
   share: number;
 }
 
-export class FairSharing implements Strategy {
+export class FairSharing extends BaseStrategy {
   readonly name = 'fair_sharing' as const;
   readonly config: FairSharingConfig;
-  readonly graceMs: number;
-  readonly replicas = 1;
-  readonly multiSlot = false;
-  readonly quantumMs = null;
-  readonly sliced = NO_SLICING.sliced;
-  readonly sliceRank = NO_SLICING.sliceRank;
 
   constructor(config: unknown = {}) {
+    super();
     this.config = FairSharingConfigSchema.parse(config);
     this.graceMs = this.config.preemption.gracePeriodMs;
   }
@@ -68,7 +63,7 @@ export class FairSharing implements Strategy {
   }
 
   /** Lower share ranks higher: the queue's priority order shows who DRF serves next. */
-  effectivePriority(request: Request, ctx: StrategyContext): number {
+  override effectivePriority(request: Request, ctx: StrategyContext): number {
     return -this.shareOf(request, ctx);
   }
 
@@ -208,7 +203,7 @@ export class FairSharing implements Strategy {
     return placeFirst(request, ctx, packShared);
   }
 
-  preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null {
+  override preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null {
     const p = this.config.preemption;
     if (!p.enabled || ctx.now - request.submittedAt < p.starvedForMs) return null;
     const cap = ctx.cluster.capacity;

@@ -9,30 +9,25 @@
 import type { Request } from '../../../shared/scheduler.ts';
 import { HybridConfigSchema, TimeSlicingConfigSchema, type HybridConfig } from '../../../shared/strategy.ts';
 import type { PreemptionPlan } from '../cluster.ts';
-import type { QueueView } from '../queue.ts';
 import type { SliceCandidate, Strategy, StrategyContext } from '../strategy.ts';
-import { RankedOrder, balanced, bestFitShared, clamp01, fractionsAfter, lowerPriorityVictims, mostAllocated, placeBest } from './common.ts';
+import { RankedStrategy, balanced, bestFitShared, clamp01, fractionsAfter, lowerPriorityVictims, mostAllocated, placeBest } from './common.ts';
 import { isGpuRequest, lasRank } from './time_slicing.ts';
 
 const LAS = TimeSlicingConfigSchema.parse({});
 
-export class Hybrid implements Strategy {
+export class Hybrid extends RankedStrategy {
   readonly name = 'hybrid' as const;
   readonly config: HybridConfig;
-  readonly graceMs: number;
-  readonly replicas = 1;
-  readonly multiSlot = false;
-  readonly quantumMs: number | null;
-  private readonly ranked: RankedOrder;
 
   constructor(config: unknown = {}) {
-    this.config = HybridConfigSchema.parse(config);
+    const parsed = HybridConfigSchema.parse(config);
+    super(parsed.recalcMs);
+    this.config = parsed;
     this.graceMs = this.config.preemption.gracePeriodMs;
     this.quantumMs = this.config.timeSliceMaxGpus > 0 ? this.config.quantumMs : null;
-    this.ranked = new RankedOrder((r, ctx) => this.effectivePriority(r, ctx), this.config.recalcMs);
   }
 
-  effectivePriority(r: Request, ctx: StrategyContext): number {
+  override effectivePriority(r: Request, ctx: StrategyContext): number {
     const c = this.config;
     const w = c.weights;
     let prio = w.age * clamp01((ctx.now - r.submittedAt) / c.maxAgeMs) + w.priority * clamp01(0.5 + r.priority / (2 * c.priorityScale));
@@ -59,13 +54,6 @@ export class Hybrid implements Strategy {
     return Math.pow(2, -(mine / total) / (weightOf(owner) / weights));
   }
 
-  order(queue: QueueView, ctx: StrategyContext): Iterable<Request> {
-    return this.ranked.order(queue, ctx);
-  }
-
-  among(queue: QueueView, ctx: StrategyContext, keys: ReadonlySet<string>): Iterable<Request> {
-    return this.ranked.among(queue, ctx, keys);
-  }
 
   place(request: Request, ctx: StrategyContext) {
     const p = this.config.placement;
@@ -76,15 +64,15 @@ export class Hybrid implements Strategy {
     }, bestFitShared);
   }
 
-  preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null {
+  override preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null {
     return this.config.preemption.enabled ? lowerPriorityVictims(request, ctx) : null;
   }
 
-  sliced(r: Request): boolean {
+  override sliced(r: Request): boolean {
     return isGpuRequest(r) && r.resources.gpus <= this.config.timeSliceMaxGpus;
   }
 
-  sliceRank(c: SliceCandidate, now: number): number {
+  override sliceRank(c: SliceCandidate, now: number): number {
     return lasRank(c, now, LAS);
   }
 }

@@ -9,36 +9,17 @@
 import type { Request } from '../../../shared/scheduler.ts';
 import { LoadBalancingConfigSchema, type LoadBalancingConfig } from '../../../shared/strategy.ts';
 import type { GpuSlot, Ledger } from '../ledger.ts';
-import type { QueueView } from '../queue.ts';
 import type { Strategy, StrategyContext } from '../strategy.ts';
-import { NO_SLICING, RankedOrder, balanced, fractionsAfter, leastAllocated, placeBest, spreadPicker } from './common.ts';
+import { RankedStrategy, balanced, fractionsAfter, leastAllocated, placeBest, spreadPicker } from './common.ts';
 
-export class LoadBalancing implements Strategy {
+export class LoadBalancing extends RankedStrategy {
   readonly name = 'load_balancing' as const;
   readonly config: LoadBalancingConfig;
-  readonly graceMs = 0;
-  readonly replicas = 1;
-  readonly multiSlot = false;
-  readonly quantumMs = null;
-  readonly usesUtilisation = true;
-  readonly sliced = NO_SLICING.sliced;
-  readonly sliceRank = NO_SLICING.sliceRank;
-  private readonly ranked = new RankedOrder((r) => r.priority);
+  override readonly usesUtilisation = true;
 
   constructor(config: unknown = {}) {
+    super();
     this.config = LoadBalancingConfigSchema.parse(config);
-  }
-
-  effectivePriority(request: Request): number {
-    return request.priority;
-  }
-
-  order(queue: QueueView, ctx: StrategyContext): Iterable<Request> {
-    return this.ranked.order(queue, ctx);
-  }
-
-  among(queue: QueueView, ctx: StrategyContext, keys: ReadonlySet<string>): Iterable<Request> {
-    return this.ranked.among(queue, ctx, keys);
   }
 
   place(request: Request, ctx: StrategyContext) {
@@ -50,9 +31,6 @@ export class LoadBalancing implements Strategy {
     }, (shape, l) => spreadPicker(utilOf(l), c.busyPercent / 100)(shape, l));
   }
 
-  preempt(): null {
-    return null;
-  }
 }
 
 export const loadBalancing = (config?: unknown): Strategy => new LoadBalancing(config);

@@ -9,44 +9,29 @@
 import type { Request } from '../../../shared/scheduler.ts';
 import { PriorityBasedConfigSchema, type PriorityBasedConfig } from '../../../shared/strategy.ts';
 import type { PreemptionPlan } from '../cluster.ts';
-import type { QueueView } from '../queue.ts';
 import type { Strategy, StrategyContext } from '../strategy.ts';
-import { NO_SLICING, RankedOrder, lowerPriorityVictims, multifactor, packShared, placeFirst } from './common.ts';
+import { RankedStrategy, lowerPriorityVictims, multifactor, packShared, placeFirst } from './common.ts';
 
-export class PriorityBased implements Strategy {
+export class PriorityBased extends RankedStrategy {
   readonly name = 'priority_based' as const;
   readonly config: PriorityBasedConfig;
-  readonly graceMs: number;
-  readonly replicas = 1;
-  readonly multiSlot = false;
-  readonly quantumMs = null;
-  readonly sliced = NO_SLICING.sliced;
-  readonly sliceRank = NO_SLICING.sliceRank;
-  private readonly ranked: RankedOrder;
 
   constructor(config: unknown = {}) {
-    this.config = PriorityBasedConfigSchema.parse(config);
-    this.graceMs = this.config.preemption.gracePeriodMs;
-    this.ranked = new RankedOrder((r, ctx) => this.effectivePriority(r, ctx), this.config.recalcMs);
+    const parsed = PriorityBasedConfigSchema.parse(config);
+    super(parsed.recalcMs);
+    this.config = parsed;
+    this.graceMs = parsed.preemption.gracePeriodMs;
   }
 
-  effectivePriority(request: Request, ctx: StrategyContext): number {
+  override effectivePriority(request: Request, ctx: StrategyContext): number {
     return multifactor(request, ctx, this.config);
-  }
-
-  order(queue: QueueView, ctx: StrategyContext): Iterable<Request> {
-    return this.ranked.order(queue, ctx);
-  }
-
-  among(queue: QueueView, ctx: StrategyContext, keys: ReadonlySet<string>): Iterable<Request> {
-    return this.ranked.among(queue, ctx, keys);
   }
 
   place(request: Request, ctx: StrategyContext) {
     return placeFirst(request, ctx, packShared);
   }
 
-  preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null {
+  override preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null {
     return this.config.preemption.enabled ? lowerPriorityVictims(request, ctx) : null;
   }
 }

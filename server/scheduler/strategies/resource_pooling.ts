@@ -12,39 +12,21 @@ import type { Request } from '../../../shared/scheduler.ts';
 import { ResourcePoolingConfigSchema, type ResourcePoolingConfig } from '../../../shared/strategy.ts';
 import type { PreemptionPlan } from '../cluster.ts';
 import { shapeOf } from '../ledger.ts';
-import type { QueueView } from '../queue.ts';
 import type { Strategy, StrategyContext } from '../strategy.ts';
-import { NO_SLICING, RankedOrder, bestFitShared, fractionsAfter, mostAllocated, placeBest } from './common.ts';
+import { RankedStrategy, bestFitShared, fractionsAfter, mostAllocated, placeBest } from './common.ts';
 
-export class ResourcePooling implements Strategy {
+export class ResourcePooling extends RankedStrategy {
   readonly name = 'resource_pooling' as const;
   readonly config: ResourcePoolingConfig;
-  readonly graceMs: number;
-  readonly replicas = 1;
-  readonly multiSlot = false;
-  readonly quantumMs = null;
-  readonly sliced = NO_SLICING.sliced;
-  readonly sliceRank = NO_SLICING.sliceRank;
-  private readonly ranked = new RankedOrder((r) => r.priority);
   private readonly hasQuotas: boolean;
 
   constructor(config: unknown = {}) {
+    super();
     this.config = ResourcePoolingConfigSchema.parse(config);
     this.graceMs = this.config.gracePeriodMs;
     this.hasQuotas = Object.keys(this.config.groupQuotas).length > 0;
   }
 
-  effectivePriority(request: Request): number {
-    return request.priority;
-  }
-
-  order(queue: QueueView, ctx: StrategyContext): Iterable<Request> {
-    return this.ranked.order(queue, ctx);
-  }
-
-  among(queue: QueueView, ctx: StrategyContext, keys: ReadonlySet<string>): Iterable<Request> {
-    return this.ranked.among(queue, ctx, keys);
-  }
 
   /** GPUs a group may hold without borrowing (0 for a group without a quota). */
   quotaOf(group: string | undefined): number {
@@ -65,7 +47,7 @@ export class ResourcePooling implements Strategy {
   }
 
   /** A group within its quota takes back what groups over their quota borrowed. */
-  preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null {
+  override preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null {
     if (!this.hasQuotas || !this.withinQuota(request, ctx)) return null;
     const over = (g: string | undefined) => (g === undefined ? 0 : ctx.usage.held(`group:${g}`).gpus) > this.quotaOf(g);
     const plan = ctx.cluster.preemptionPlan(shapeOf(request.resources), Number.POSITIVE_INFINITY,

@@ -13,7 +13,7 @@ import type { Request } from '../../../shared/scheduler.ts';
 import { TimeSlicingConfigSchema, type TimeSlicingConfig } from '../../../shared/strategy.ts';
 import type { QueueView } from '../queue.ts';
 import type { SliceCandidate, Strategy, StrategyContext } from '../strategy.ts';
-import { fewestHolders, placeFirst } from './common.ts';
+import { BaseStrategy, fewestHolders, placeFirst } from './common.ts';
 
 /** Tiresias' rank: queue index (after anti-starvation promotion) × 2^53-ish, then submit time. Lower runs first. */
 export function lasRank(c: SliceCandidate, now: number, cfg: { queueThresholds: readonly number[]; starvationFactor: number; starveMinMs: number }): number {
@@ -28,23 +28,16 @@ export function lasRank(c: SliceCandidate, now: number, cfg: { queueThresholds: 
 
 export const isGpuRequest = (r: Request): boolean => r.resources.gpus > 0 || (r.resources.gpuMemMiB ?? 0) > 0;
 
-export class TimeSlicing implements Strategy {
+export class TimeSlicing extends BaseStrategy {
   readonly name = 'time_slicing' as const;
   readonly config: TimeSlicingConfig;
-  readonly graceMs = 0;
-  readonly replicas: number;
-  readonly multiSlot: boolean;
-  readonly quantumMs: number;
 
   constructor(config: unknown = {}) {
+    super();
     this.config = TimeSlicingConfigSchema.parse(config);
     this.replicas = this.config.replicas;
     this.multiSlot = this.config.allowMultiSlot;
     this.quantumMs = this.config.quantumMs;
-  }
-
-  effectivePriority(request: Request): number {
-    return request.priority;
   }
 
   order(queue: QueueView): Iterable<Request> {
@@ -59,15 +52,12 @@ export class TimeSlicing implements Strategy {
     return placeFirst(request, ctx, fewestHolders);
   }
 
-  preempt(): null {
-    return null;
-  }
 
-  sliced(r: Request): boolean {
+  override sliced(r: Request): boolean {
     return isGpuRequest(r);
   }
 
-  sliceRank(c: SliceCandidate, now: number): number {
+  override sliceRank(c: SliceCandidate, now: number): number {
     return lasRank(c, now, this.config);
   }
 }

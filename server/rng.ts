@@ -1,4 +1,4 @@
-/** Seeded PRNG (mulberry32): property-style tests and benchmarks repeat exactly. */
+/** Seeded PRNG (mulberry32): what must repeat exactly (reservoir sampling, property-style tests, benchmarks). */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
