@@ -62,6 +62,7 @@ const sim = program.command('simulate').description('replay a GPU cluster trace 
   .option('--strategies <list>', 'comma-separated strategy names, or all', 'all')
   .option('--time-scale <k>', 'divide submit times by k (compress arrivals; durations unchanged)', '1')
   .option('--owners <n>', 'owners the pod names are hashed into (the trace has none)', '8')
+  .option('--owner-by <how>', 'hash (pod name into --owners owners) or qos (one owner per qos class)', 'hash')
   .option('--starvation-ms <ms>', 'a request waiting longer counts as starved', '600000')
   .option('--strategy-config <file>', 'JSON {"<strategy>": {config}} for the strategies replayed')
   .option('--json', 'print JSON', false);
@@ -71,7 +72,7 @@ sim.action(async () => {
   try {
     const out = runSimulate({
       trace: o.trace, nodes: o.nodes, gpusPerNode: o.gpusPerNode, cpuPerNode: o.cpuPerNode, memoryPerNode: o.memoryPerNode,
-      gpuMemory: o.gpuMemory, strategies: o.strategies, timeScale: o.timeScale, owners: o.owners, starvationMs: o.starvationMs,
+      gpuMemory: o.gpuMemory, strategies: o.strategies, timeScale: o.timeScale, owners: o.owners, ownerBy: o.ownerBy, starvationMs: o.starvationMs,
       ...(o.strategyConfig ? { strategyConfig: o.strategyConfig } : {}), json: Boolean(o.json),
     });
     if (o.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

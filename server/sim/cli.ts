@@ -31,6 +31,8 @@ export const SimulateArgsSchema = z.object({
   }),
   timeScale: z.coerce.number().positive().max(1_000_000).default(1),
   owners: int(1, 100_000).default(8),
+  /** hash: owner-<k> from the pod name; qos: one owner per qos class (LS, Guaranteed, Burstable, BE) */
+  ownerBy: z.enum(['hash', 'qos']).default('hash'),
   starvationMs: int(1, 365 * 86_400_000).default(600_000),
   /** JSON file: {"<strategy>": {config}} */
   strategyConfig: z.string().optional(),
@@ -40,6 +42,7 @@ export type SimulateArgs = z.input<typeof SimulateArgsSchema>;
 
 export interface SimulateOutput {
   trace: string;
+  ownerBy: 'hash' | 'qos';
   nodes: number;
   gpusPerNode: number;
   timeScale: number;
@@ -51,7 +54,7 @@ export function runSimulate(input: SimulateArgs): SimulateOutput {
   const args = SimulateArgsSchema.parse(input);
   const files = findTraceFiles(args.trace);
   if (!files) throw new Error(`no trace at ${args.trace} (a directory holding *openb_pod_list_default.csv, or a pod list .csv)`);
-  const jobs = podsToJobs(readPods(files.pods), { gpuMemoryMiB: args.gpuMemory, owners: args.owners });
+  const jobs = podsToJobs(readPods(files.pods), args.ownerBy === 'qos' ? { gpuMemoryMiB: args.gpuMemory, ownerBy: 'qos' } : { gpuMemoryMiB: args.gpuMemory, owners: args.owners });
   const configs: Partial<Record<StrategyName, unknown>> = args.strategyConfig
     ? z.partialRecord(StrategyNameSchema, z.unknown()).parse(JSON.parse(readFileSync(args.strategyConfig, 'utf8')))
     : {};
@@ -59,7 +62,7 @@ export function runSimulate(input: SimulateArgs): SimulateOutput {
   const results = args.strategies.map((strategy) => simulate(jobs, {
     strategy, config: STRATEGY_CONFIG_SCHEMAS[strategy].parse(configs[strategy] ?? {}), nodes, timeScale: args.timeScale, starvationMs: args.starvationMs,
   }));
-  return { trace: files.pods, nodes: args.nodes, gpusPerNode: args.gpusPerNode, timeScale: args.timeScale, jobs: jobs.length, results };
+  return { trace: files.pods, ownerBy: args.ownerBy, nodes: args.nodes, gpusPerNode: args.gpusPerNode, timeScale: args.timeScale, jobs: jobs.length, results };
 }
 
 const secs = (ms: number | null | undefined) => (ms === null || ms === undefined ? '–' : ms >= 3600_000 ? `${(ms / 3600_000).toFixed(1)} h` : ms >= 60_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 1000).toFixed(0)} s`);
