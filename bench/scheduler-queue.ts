@@ -173,7 +173,7 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
       ];
     }),
     '',
-    'A full pass orders the queue (priority_based: buckets by priority, O(n + p log p)) and tries each request (O(n·g)); a pass after a release also re-evaluates waiting requests\' conflicts (holders in the way) in grant order, one evaluation per shape and priority, within the refresh budget (128 evaluations + updates per pass; the rest follow on the next ticks). A pass when the ledger has not changed since the last one skips placement (nothing new can fit).',
+    'A full pass finds the waiting shapes that fit now (one check per shape and priority), walks the strategy\'s order only over the requests of those shapes (priority_based: the multifactor order, kept across passes and merged per shape), makes at most one preemption attempt, and re-evaluates waiting requests\' conflicts (holders in the way) in grant order within the refresh budget (32 evaluations + updates and 32 requests looked at per pass; the rest follow on the next passes and ticks). A pass when the ledger has not changed since the last one skips placement (nothing new can fit).',
     '',
   ].join('\n');
   return { name: 'scheduler-queue', markdown, data: { queue: q, typical, distinct } };
