@@ -285,7 +285,8 @@ export class ConflictQueue implements QueueView {
     }
     if (patch.conflict !== undefined) e.conflict = patch.conflict;
     const severity = e.conflict?.severity ?? 0;
-    const eff = this.priorityOf(e.request);
+    // the effective priority is a snapshot taken when the request (or the strategy) changes, not on every conflict update
+    const eff = patch.request ? this.priorityOf(e.request) : e.effectivePriority;
     if (severity !== e.severity || eff !== e.effectivePriority || patch.request) {
       e.severity = severity;
       e.effectivePriority = eff;

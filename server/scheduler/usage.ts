@@ -26,6 +26,8 @@ const ZERO: Amount = { cpu: 0, memoryMiB: 0, gpus: 0 };
 
 export class UsageTracker {
   private readonly accounts = new Map<string, Account>();
+  /** bumped on every add/remove (callers cache per version and time) */
+  version = 0;
   private cap: Amount = { cpu: 0, memoryMiB: 0, gpus: 0 };
 
   constructor(private halfLifeMs = 3600_000) {}
@@ -113,6 +115,7 @@ export class UsageTracker {
   }
 
   private change(key: string, amount: Amount, sign: 1 | -1, now: number): void {
+    this.version++;
     let a = this.accounts.get(key);
     if (!a) this.accounts.set(key, (a = { held: { ...ZERO }, hist: { ...ZERO }, at: now }));
     this.advance(a, now);

@@ -39,21 +39,31 @@ export class Hybrid extends RankedStrategy {
   /** 2^(−U/S): U = the owner's weighted dominant share ÷ the sum over owners, S = its weight ÷ all weights. */
   private drfFactor(owner: string, ctx: StrategyContext): number {
     const weightOf = (o: string) => this.config.ownerWeights[o] ?? 1;
-    let total = 0;
-    let weights = 0;
-    let mine = 0;
-    let known = false;
-    for (const o of ctx.usage.owners()) {
-      const s = ctx.usage.dominantShare(`owner:${o}`, ctx.now);
-      total += s;
-      weights += weightOf(o);
-      if (o === owner) { mine = s; known = true; }
-    }
-    if (!known) weights += weightOf(owner);
-    if (total <= 0) return 1;
-    return Math.pow(2, -(mine / total) / (weightOf(owner) / weights));
+    const t = this.drfTotals(ctx);
+    const mine = t.shares.get(owner);
+    const weights = t.weights + (mine === undefined ? weightOf(owner) : 0);
+    if (t.total <= 0) return 1;
+    return Math.pow(2, -((mine ?? 0) / t.total) / (weightOf(owner) / weights));
   }
 
+  /** Every owner's dominant share and their sums, once per instant and usage change (a pass scores many requests). */
+  private drfTotals(ctx: StrategyContext): { shares: Map<string, number>; total: number; weights: number } {
+    const c = this.drfCache;
+    if (c && c.now === ctx.now && c.version === ctx.usage.version) return c;
+    const shares = new Map<string, number>();
+    let total = 0;
+    let weights = 0;
+    for (const o of ctx.usage.owners()) {
+      const s = ctx.usage.dominantShare(`owner:${o}`, ctx.now);
+      shares.set(o, s);
+      total += s;
+      weights += this.config.ownerWeights[o] ?? 1;
+    }
+    this.drfCache = { now: ctx.now, version: ctx.usage.version, shares, total, weights };
+    return this.drfCache;
+  }
+
+  private drfCache: { now: number; version: number; shares: Map<string, number>; total: number; weights: number } | null = null;
 
   place(request: Request, ctx: StrategyContext) {
     const p = this.config.placement;
