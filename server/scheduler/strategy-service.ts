@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import type { HintCandidate } from '../hints/rules.ts';
-import { STRATEGY_NAMES, type Allocation, type Request, type StrategyName } from '../../shared/scheduler.ts';
+import { STRATEGY_NAMES, type Allocation, type Change, type Request, type StrategyName } from '../../shared/scheduler.ts';
 import {
   STRATEGY_CONFIG_SCHEMAS, STRATEGY_DESCRIPTIONS,
   type CompareBody, type CompareResponse, type PerformanceResponse, type StrategyPerformance, type StrategyState,
@@ -23,6 +23,8 @@ export interface StrategyStore {
   strategyConfig(name: StrategyName): Record<string, unknown> | undefined;
   strategySince(): number | null;
   requestsSince(sinceMs: number): { request: Request; allocation: Allocation | null }[];
+  strategyPeriods(): { name: StrategyName; start: number; end: number | null }[];
+  decisionsTail(limit: number): Change[];
 }
 
 export interface StrategyServiceOptions {
@@ -33,6 +35,8 @@ export interface StrategyServiceOptions {
   initial?: StrategyName;
   /** a request waiting longer counts as starved @default 600000 */
   starvationMs?: number;
+  /** change records of the decision log replayed into the figures at start (the newest) @default 200000 */
+  replayDecisions?: number;
 }
 
 export class StrategyConfigError extends Error {
@@ -45,19 +49,17 @@ export class StrategyConfigError extends Error {
 const SUGGESTION_TTL_MS = 24 * 3600_000;
 
 export class StrategyService {
-  readonly recorder: PerformanceRecorder;
+  recorder: PerformanceRecorder;
   private since: number;
   private suggestion: { strategy: StrategyName; meanWaitCut: number; at: number; current: StrategyName } | null = null;
 
   constructor(private readonly opts: StrategyServiceOptions) {
     const now = opts.clock.now();
     this.since = opts.store?.strategySince() ?? now;
-    this.recorder = new PerformanceRecorder({
-      strategy: opts.engine.strategyName, since: this.since, starvationMs: opts.starvationMs ?? 600_000,
-      gpuMemoryMiB: (_node, index) => opts.engine.free().gpus.find((g) => g.index === index)?.memoryMiB,
-    });
+    this.recorder = this.newRecorder(opts.engine.strategyName, this.since);
     opts.engine.onChange((changes) => {
       for (const c of changes) if (c.kind === 'strategy_changed') this.since = c.at;
+      if (this.replaying) this.early.push(...changes);
       const gpus = opts.engine.capacity().gpus ?? 0;
       this.recorder.setCapacity(opts.clock.now(), gpus);
       this.recorder.record(changes);
@@ -72,11 +74,45 @@ export class StrategyService {
     return createStrategy(name, parsed.success ? parsed.data : {});
   }
 
-  /** Book what the engine restored (waiting requests, active allocations) without counting it as new. */
+  /**
+   * After the engine restored its state: the figures are rebuilt from the newest records of the decision log (so
+   * they cover earlier runs of the server, as far back as `replayDecisions` records go), then what the engine holds
+   * and the log did not reach is booked without counting as new. The GPU capacity of the replayed time is taken to
+   * be today's (the log does not keep it).
+   */
   restored(): void {
     const e = this.opts.engine;
-    this.recorder.setCapacity(this.opts.clock.now(), e.capacity().gpus ?? 0);
-    this.recorder.restore(this.opts.clock.now(), { requests: e.listRequests('queued'), allocations: e.listAllocations('active') });
+    const now = this.opts.clock.now();
+    const store = this.opts.store;
+    const tail = store ? store.decisionsTail(this.opts.replayDecisions ?? 200_000) : [];
+    if (tail.length && store) {
+      const firstAt = tail[0]!.at;
+      const periods = store.strategyPeriods();
+      // the strategy active at the first record: its period, else the one the first switch after it left
+      const firstSwitch = tail.find((c) => c.kind === 'strategy_changed');
+      const active = periods.find((p) => p.start <= firstAt && (p.end === null || p.end > firstAt))?.name
+        ?? (firstSwitch?.kind === 'strategy_changed' ? firstSwitch.previous : e.strategyName);
+      const r = this.newRecorder(active, firstAt);
+      r.setCapacity(firstAt, e.capacity().gpus ?? 0);
+      r.record(tail);
+      // the changes made since this service started (the restore itself) are not in the log yet: stored asynchronously
+      r.record(this.early);
+      this.recorder = r;
+    }
+    this.early = [];
+    this.replaying = false;
+    this.recorder.setCapacity(now, e.capacity().gpus ?? 0);
+    this.recorder.restore(now, { requests: e.listRequests('queued'), allocations: e.listAllocations('active') });
+  }
+
+  private early: Change[] = [];
+  private replaying = true;
+
+  private newRecorder(strategy: StrategyName, since: number): PerformanceRecorder {
+    return new PerformanceRecorder({
+      strategy, since, starvationMs: this.opts.starvationMs ?? 600_000,
+      gpuMemoryMiB: (_node, index) => this.opts.engine.free().gpus.find((g) => g.index === index)?.memoryMiB,
+    });
   }
 
   state(): StrategyState {

@@ -79,6 +79,7 @@ export class SchedulerStore {
     periods: Statement<[], { name: string; started_at: number; ended_at: number | null }>;
     current: Statement<[], { name: string; started_at: number }>;
     requestsSince: Statement<[number], { data: string; alloc: string | null }>;
+    tail: Statement<[number], { data: string }>;
   };
   private readonly applyTx: Transaction<(batches: readonly (readonly Change[])[], first: number) => number>;
   private readonly loadStmts: {
@@ -126,6 +127,7 @@ export class SchedulerStore {
       openPeriod: db.prepare('INSERT INTO strategy_periods (name, started_at) VALUES (?, ?)'),
       periods: db.prepare('SELECT name, started_at, ended_at FROM strategy_periods ORDER BY id'),
       current: db.prepare('SELECT name, started_at FROM strategy_periods WHERE ended_at IS NULL ORDER BY id DESC LIMIT 1'),
+      tail: db.prepare('SELECT data FROM (SELECT seq, data FROM decisions ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
       requestsSince: db.prepare(`SELECT r.data AS data, a.data AS alloc FROM requests r LEFT JOIN allocations a ON a.id = r.allocation_id
         WHERE r.submitted_at >= ? ORDER BY r.submitted_at, r.rowid`),
     };
@@ -225,6 +227,11 @@ export class SchedulerStore {
   /** Since when the current strategy is active (null when it never was switched to). */
   strategySince(): number | null {
     return this.strategyStmts.current.get()?.started_at ?? null;
+  }
+
+  /** The newest `limit` change records of the decision log, oldest first. */
+  decisionsTail(limit: number): Change[] {
+    return this.strategyStmts.tail.all(limit).map((r) => JSON.parse(r.data) as Change);
   }
 
   /** Requests submitted at or after `sinceMs`, each with its allocation (if granted), in submit order. */

@@ -246,6 +246,35 @@ describe('persistence', () => {
   });
 });
 
+describe('performance across a restart', () => {
+  it('is rebuilt from the decision log: the figures of earlier strategies and runs are kept', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'arbiter-perf-'));
+    dirs.push(dataDir);
+    const a = await start({ dataDir, gpus: 1 });
+    // priority_based: r1 granted at once, r2 waits 4 s for r1's release
+    const r1 = await a.call('POST', '/api/requests', { owner: 'ann', resources: { gpus: 1 } });
+    expect(r1.status).toBe(201);
+    const alloc = ((await r1.json()) as { allocation: { id: string } }).allocation.id;
+    expect((await a.call('POST', '/api/requests', { owner: 'bob', resources: { gpus: 1 } })).status).toBe(202);
+    await a.clock.advance(4000);
+    expect((await a.call('DELETE', `/api/allocations/${alloc}`)).status).toBe(200);
+    await a.clock.advance(1000);
+    expect((await a.call('PUT', '/api/strategy', { name: 'fair_sharing' })).status).toBe(200);
+    await a.clock.advance(1000);
+    const before = await a.get('/api/strategy/performance', PerformanceResponseSchema);
+    const pb = before.strategies.find((x) => x.strategy === 'priority_based')!;
+    expect(pb).toMatchObject({ requests: 2, granted: 2, waitMs: { mean: 2000, p50: 0, p95: 4000 } });
+    await a.s.close();
+
+    const b = await start({ dataDir, gpus: 1, at: a.clock.now() + 10_000 });
+    const after = await b.get('/api/strategy/performance', PerformanceResponseSchema);
+    expect(after.current).toBe('fair_sharing');
+    expect(after.strategies.map((x) => x.strategy)).toEqual(['priority_based', 'fair_sharing']);
+    expect(after.strategies.find((x) => x.strategy === 'priority_based')).toMatchObject({ requests: 2, granted: 2, cancelled: 0, waitMs: { mean: 2000, p50: 0, p95: 4000 } });
+    await b.s.close();
+  });
+});
+
 describe('switching under load', () => {
   it('keeps every request: queued + granted = submitted, each once, across switches in flight', async () => {
     const n = await start({ gpus: 2 });
