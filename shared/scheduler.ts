@@ -167,7 +167,7 @@ export type ConflictHolder = z.infer<typeof ConflictHolderSchema>;
 
 export const ConflictSchema = z.object({
   id: z.string(),
-  /** one open conflict per key: `request:<id>`, `unmanaged:gpu:<index>`, `lease:<allocationId>` */
+  /** one open conflict per key: `request:<id>`, `unmanaged:gpu:<index>`, `lease:<allocationId>`, `overrun:<allocationId>` */
   key: z.string(),
   type: ConflictTypeSchema,
   /** 1 (mild) – 5 (severe); see server/scheduler/conflicts.ts for the formula */

@@ -249,11 +249,13 @@ export type ScheduleConflictWant = Omit<ConflictInit, 'key' | 'severity'> & { to
 /**
  * The schedule_conflicts the ledger's GPUs call for, by key: one per GPU with users that no allocation accounts
  * for (`unmanaged:gpu:<i>`; its request is the allocation holding that GPU, if any), one per ended allocation
- * whose processes still run (`lease:<allocationId>`). `touches`: it concerns an allocation (severity).
+ * whose processes still run (`lease:<allocationId>`), one per allocation suspended by time-slicing whose processes
+ * still run on its GPU (`overrun:<allocationId>`). `touches`: it concerns an allocation (severity).
  */
 export function scheduleConflicts(ledger: Ledger, allocationOf: (id: string) => Allocation | undefined): Map<string, ScheduleConflictWant> {
   const want = new Map<string, ScheduleConflictWant>();
   const byLease = new Map<string, GpuUsage[]>();
+  const overrun = new Map<string, GpuUsage[]>();
   for (const s of ledger.slots()) {
     const unmanaged: GpuUsage[] = [];
     for (const u of s.foreign) {
@@ -262,6 +264,11 @@ export function scheduleConflicts(ledger: Ledger, allocationOf: (id: string) => 
         const list = byLease.get(a.id) ?? [];
         list.push(u);
         byLease.set(a.id, list);
+      } else if (a && a.suspendedAt !== undefined) {
+        // time-slicing suspended it, yet its processes still run on the GPU it gave up
+        const list = overrun.get(a.id) ?? [];
+        list.push(u);
+        overrun.set(a.id, list);
       } else {
         unmanaged.push(u);
       }
@@ -276,6 +283,18 @@ export function scheduleConflicts(ledger: Ledger, allocationOf: (id: string) => 
       resource: `gpu:${s.index}`,
       message: `${unmanaged.length} process(es)/container(s) use GPU ${s.index} without an allocation${h ? `; allocation ${h.allocationId} holds it` : ''}`,
       touches: h !== undefined,
+    });
+  }
+  for (const [allocationId, usages] of overrun) {
+    const a = allocationOf(allocationId)!;
+    const gpus = [...new Set(usages.map((u) => u.gpuIndex))].sort((x, y) => x - y);
+    want.set(`overrun:${allocationId}`, {
+      type: 'schedule_conflict',
+      requestId: a.requestId,
+      holders: usages.map(processHolder),
+      resource: gpus.map((g) => `gpu:${g}`).join(','),
+      message: `allocation ${allocationId} is suspended by time-slicing but ${usages.length} of its process(es) still use GPU ${gpus.join(', ')} (time-slice overrun)`,
+      touches: true,
     });
   }
   for (const [allocationId, usages] of byLease) {

@@ -788,3 +788,32 @@ describe('switching strategy', () => {
     expect(s.engine.suspendedCount).toBe(0);
   });
 });
+
+// ====================================================================== time-slice overrun
+
+describe('time-slice overrun', () => {
+  it('a suspended allocation whose process still runs on its GPU opens a schedule_conflict overrun:<id>, cleared when it stops', async () => {
+    // 1 GPU, quantum 60 s, first LAS threshold 1 GPU·s: A runs from 0 s; B waits from 1 s; at the 60 s rotation A
+    // (60 GPU·s, queue 1) ranks after B (queue 0): A suspended, B granted on GPU 0.
+    const node = gpuNode('n1', 1);
+    const s = sim({ strategy: createStrategy('time_slicing', { quantumMs: 60_000, queueThresholds: [1000] }), nodes: [node] });
+    s.submit('A', gpu('a'));
+    await s.at(1);
+    s.submit('B', gpu('b'));
+    expect(await s.tickAt(60)).toEqual(expect.arrayContaining(['suspended A', 'granted B n1[0]']));
+    const a = s.allocation('A')!;
+    const b = s.allocation('B')!;
+    // the monitor still sees A's process on GPU 0 beside B's
+    const usage = (pid: number, allocationId: string) => ({ pid, containerId: null, name: `p${pid}`, gpuIndex: 0, usedMemoryMiB: 1000, allocationId });
+    const seen: Inventory = { ...node, sampledAt: s.clock.now(), gpus: node.gpus!.map((g) => ({ ...g, usages: [usage(11, a.id), usage(12, b.id)] })) };
+    s.engine.onSnapshot(seen);
+    const c = s.engine.openConflicts().find((x) => x.key === `overrun:${a.id}`);
+    expect(c).toMatchObject({ type: 'schedule_conflict', requestId: s.id('A'), resource: 'gpu:0' });
+    expect(c!.holders).toEqual([expect.objectContaining({ kind: 'process', pid: 11, allocationId: a.id })]);
+    expect(c!.message).toContain('time-slice overrun');
+    expect(s.engine.openConflicts().some((x) => x.key.startsWith('unmanaged:'))).toBe(false);
+    // A's process pauses: the conflict is cleared
+    s.engine.onSnapshot({ ...seen, gpus: node.gpus!.map((g) => ({ ...g, usages: [usage(12, b.id)] })) });
+    expect(s.engine.conflict(c!.id)).toMatchObject({ status: 'resolved', resolution: 'cleared' });
+  });
+});
