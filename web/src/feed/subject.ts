@@ -71,11 +71,12 @@ export function hintSubject(h: Hint): Subject | null {
   }
 }
 
-/** A waiting request's conflict points at the request; unmanaged use at its GPU; a lease still in use at the allocation. */
+/** A waiting request's conflict points at the request; unmanaged use at its GPU; a lease or time slice overrun at the allocation. */
 export function conflictSubject(c: Conflict): Subject | null {
   const gpu = /^unmanaged:gpu:(\d+)$/.exec(c.key);
   if (gpu) return { kind: 'gpu', index: Number(gpu[1]) };
-  const lease = /^lease:(.+)$/.exec(c.key);
+  // an ended lease still in use, or a suspended (time-sliced) allocation whose processes keep running
+  const lease = /^(?:lease|overrun):(.+)$/.exec(c.key);
   if (lease) return { kind: 'allocation', id: lease[1]! };
   return c.requestId ? { kind: 'request', id: c.requestId } : null;
 }
