@@ -22,6 +22,7 @@ import { errorBoundary, notFound } from './http/errors.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { statusRoutes } from './http/routes/status.ts';
 import { strategyRoutes } from './http/routes/strategy.ts';
+import type { Session } from '../shared/api.ts';
 import { StrategyService } from './scheduler/strategy-service.ts';
 import { historyRoutes } from './http/routes/history.ts';
 import { buildOpenApi } from './http/openapi.ts';
@@ -170,10 +171,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.get('/api/events', sse.handler());
   app.use(statusRoutes(() => board.snapshot()));
   app.use(historyRoutes(historyStore, () => clock.now()));
-  app.use(schedulerRoutes(engine, () => scheduler.committed()));
+  app.use(schedulerRoutes(engine, () => scheduler.committed(), () => clock.now()));
   app.use(strategyRoutes(engine, strategies, auth.requireAdmin(), () => scheduler.committed()));
   app.get('/api/session', (req, res) => {
-    res.json({ auth: config.auth, admin: auth.isAdmin(req) });
+    const session: Session = { auth: config.auth, admin: auth.isAdmin(req) };
+    res.json(session);
   });
   app.use(hintRoutes(hints.book));
   const openapi = buildOpenApi();

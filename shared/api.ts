@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { SourceStatusSchema } from './resources.ts';
 import { EventTypesParamSchema } from './events.ts';
+import { AllocationSchema } from './scheduler.ts';
 
 export const ErrorBodySchema = z.object({
   error: z.object({
@@ -78,3 +79,17 @@ export const HistoryResponseSchema = z.object({ series: z.array(HistorySeriesSch
 export type HistoryResponse = z.infer<typeof HistoryResponseSchema>;
 
 export const SeriesListResponseSchema = z.object({ series: z.array(z.string()) });
+
+/** GET /api/allocations: active ones, or (`state=all`) also those that ended at or after `sinceMs` (default: an hour ago). */
+export const AllocationsQuerySchema = z.strictObject({
+  state: z.enum(['active', 'all']).default('active'),
+  sinceMs: nonNegInt.optional(),
+});
+/** An allocation with the owner of its request (when the server still knows the request). */
+export const AllocationViewSchema = AllocationSchema.extend({ owner: z.string().optional() }).meta({ id: 'AllocationView' });
+export type AllocationView = z.infer<typeof AllocationViewSchema>;
+export const AllocationsResponseSchema = z.object({ allocations: z.array(AllocationViewSchema) });
+
+/** GET /api/session: whether auth is on, and whether this token may act as admin (switch the strategy). */
+export const SessionSchema = z.object({ auth: z.boolean(), admin: z.boolean() }).meta({ id: 'Session' });
+export type Session = z.infer<typeof SessionSchema>;

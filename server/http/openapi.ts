@@ -1,7 +1,7 @@
 /** GET /api/openapi.json, generated from the shared zod schemas. */
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { ContainerIdParamsSchema, ErrorBodySchema, EventsQuerySchema, GpuIndexParamsSchema, HealthResponseSchema, HistoryQuerySchema, HistoryResponseSchema, SeriesListResponseSchema } from '../../shared/api.ts';
+import { AllocationsQuerySchema, AllocationsResponseSchema, SessionSchema, ContainerIdParamsSchema, ErrorBodySchema, EventsQuerySchema, GpuIndexParamsSchema, HealthResponseSchema, HistoryQuerySchema, HistoryResponseSchema, SeriesListResponseSchema } from '../../shared/api.ts';
 import { ContainerSchema, CpuSchema, DiskSchema, GpuSchema, MemorySchema, NetworkInterfaceSchema, ResourceStatusSchema, SourceStatusSchema } from '../../shared/resources.ts';
 import { EnvelopeSchema } from '../../shared/events.ts';
 import { VERSION } from '../version.ts';
@@ -62,7 +62,7 @@ export function buildOpenApi(): object {
       { 201: ok(z.object({ request: RequestSchema, allocation: AllocationSchema }), 'granted'), 202: ok(z.object({ request: RequestSchema, conflict: ConflictSchema }), 'queued'), 400: err('invalid body'), 409: err('Idempotency-Key reused with another body'), 422: err('can never fit') }],
     ['get', '/api/requests/{id}', 'A request', { params: idParam }, { 200: ok(RequestSchema), 404: err('unknown id') }],
     ['delete', '/api/requests/{id}', 'Cancel a queued request', { params: idParam }, { 200: ok(RequestSchema), 404: err('unknown id'), 409: err('not queued') }],
-    ['get', '/api/allocations', 'Active allocations', {}, { 200: ok(z.object({ allocations: z.array(AllocationSchema) })) }],
+    ['get', '/api/allocations', 'Active allocations, or (state=all) also those ended since sinceMs (default an hour ago), with their owners', { query: AllocationsQuerySchema }, { 200: ok(AllocationsResponseSchema), 400: err('bad query') }],
     ['post', '/api/allocations/{id}/renew', 'Extend a lease', { params: idParam, body: { content: { 'application/json': { schema: RenewBodySchema } } } }, { 200: ok(AllocationSchema), 404: err('unknown id'), 409: err('not active') }],
     ['delete', '/api/allocations/{id}', 'Release an allocation', { params: idParam }, { 200: ok(AllocationSchema), 404: err('unknown id') }],
     ['get', '/api/queue', 'Waiting requests with their conflicts, FIFO or priority order', { query: QueueQuerySchema }, { 200: ok(z.object({ order: z.string(), total: z.number(), limit: z.number(), offset: z.number(), items: z.array(QueueEntrySchema) })), 400: err('bad query') }],
@@ -76,7 +76,7 @@ export function buildOpenApi(): object {
     ['get', '/api/strategies', 'Every strategy with its config JSON Schema and defaults', {}, { 200: ok(StrategiesResponseSchema) }],
     ['get', '/api/strategy/performance', 'Figures per strategy over the time it was active', {}, { 200: ok(PerformanceResponseSchema) }],
     ['post', '/api/strategy/compare', "This server's recent requests replayed under every strategy", { body: { content: { 'application/json': { schema: CompareBodySchema } } } }, { 200: ok(CompareResponseSchema), 400: err('invalid body') }],
-    ['get', '/api/session', 'Whether auth is on and this token may act as admin', {}, { 200: ok(z.object({ auth: z.boolean(), admin: z.boolean() })) }],
+    ['get', '/api/session', 'Whether auth is on and this token may act as admin', {}, { 200: ok(SessionSchema) }],
     ['get', '/api/hints', 'Hints', { query: HintsQuerySchema }, { 200: ok(z.object({ status: z.string(), hints: z.array(HintSchema) })) }],
   ];
   for (const [method, path, summary, request, responses] of scheduling) {

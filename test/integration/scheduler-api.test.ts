@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AllocationSchema, ConflictSchema, RequestSchema } from '../../shared/scheduler.ts';
-import { ErrorBodySchema } from '../../shared/api.ts';
+import { AllocationsResponseSchema, ErrorBodySchema } from '../../shared/api.ts';
 import { FakeHostSource } from '../helpers/fake-host.ts';
 import { openSse, type SseConnection } from '../helpers/sse.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -72,6 +72,20 @@ describe('scheduler over REST and push', () => {
     expect(kinds()).toEqual(expect.arrayContaining(['scheduling_update:allocation_released', 'scheduling_update:request_granted']));
     const ids = events.frames.filter((f) => f.id).map((f) => Number(f.id));
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+  });
+
+  it('lists active allocations with their owners, and with state=all also those that ended since sinceMs', async () => {
+    const active = AllocationsResponseSchema.parse(await (await call('GET', '/api/allocations')).json()).allocations;
+    expect(active.every((a) => a.state === 'active')).toBe(true);
+    expect(active.find((a) => a.requestId === queuedId)?.owner).toBe('bo');
+    expect(active.some((a) => a.id === allocA)).toBe(false);
+    const all = AllocationsResponseSchema.parse(await (await call('GET', '/api/allocations?state=all')).json()).allocations;
+    expect(all.find((a) => a.id === allocA)).toMatchObject({ state: 'released', owner: 'ana' });
+    const later = AllocationsResponseSchema.parse(await (await call('GET', `/api/allocations?state=all&sinceMs=${Date.now() + 60_000}`)).json()).allocations;
+    expect(later.some((a) => a.id === allocA)).toBe(false);
+    const bad = await call('GET', '/api/allocations?state=ended');
+    expect(bad.status).toBe(400);
+    expect(ErrorBodySchema.parse(await bad.json()).error.message).toContain('state');
   });
 
   it('renews a lease and returns the same result for a retried Idempotency-Key', async () => {

@@ -5,6 +5,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { QueueOrderSchema, type RequestInputBody } from '../../../shared/scheduler.ts';
+import { AllocationsQuerySchema, type AllocationView } from '../../../shared/api.ts';
 import type { SchedulerEngine } from '../../scheduler/engine.ts';
 import { HttpError, parseInput } from '../errors.ts';
 
@@ -19,7 +20,7 @@ export const RenewBodySchema = z.strictObject({ leaseMs: z.int().min(1).max(7 * 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
 /** `committed()` resolves when every change so far is durable: answers wait for it (group commit). */
-export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promise<void> = () => Promise.resolve()): Router {
+export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promise<void> = () => Promise.resolve(), now: () => number = Date.now): Router {
   const r = Router();
   const notFound = (what: string, id: string) => new HttpError(404, 'not_found', `no ${what} with id ${id}`);
 
@@ -52,8 +53,17 @@ export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promis
     res.json(request);
   });
 
-  r.get('/api/allocations', (_req, res) => {
-    res.json({ allocations: engine.listAllocations('active') });
+  r.get('/api/allocations', (req, res) => {
+    const q = parseInput(AllocationsQuerySchema, req.query, 'query');
+    const since = q.sinceMs ?? now() - 3600_000;
+    const list = q.state === 'active'
+      ? engine.listAllocations('active')
+      : engine.listAllocations().filter((a) => a.state === 'active' || (a.endedAt ?? 0) >= since);
+    const allocations: AllocationView[] = list.map((a) => {
+      const owner = engine.request(a.requestId)?.owner;
+      return owner === undefined ? a : { ...a, owner };
+    });
+    res.json({ allocations });
   });
   r.post('/api/allocations/:id/renew', async (req, res) => {
     const { id } = parseInput(IdParams, req.params, 'params');
