@@ -158,14 +158,7 @@ function Leaf({ field: f, draft, errors, set, idBase }: { field: LeafField } & O
           {control}
         </>
       )}
-      <p className="muted field-hint" id={`${fid}-hint`}>
-        {hint}
-      </p>
-      {err ? (
-        <p className="field-error" id={`${fid}-err`} data-testid="field-error">
-          {err}
-        </p>
-      ) : null}
+      <FieldNotes fid={fid} hint={hint} err={err} />
     </div>
   );
 }
@@ -188,6 +181,15 @@ function RecordField({ field: f, rows, set, fid, err, hint }: { field: LeafField
       <button type="button" className="link-button" onClick={() => set(f.path, [...rows, { key: '', value: '' }])}>
         add
       </button>
+      <FieldNotes fid={fid} hint={hint} err={err} />
+    </fieldset>
+  );
+}
+
+/** A field's hint and, when the server named it, its error (ids the field's aria-describedby points at). */
+function FieldNotes({ fid, hint, err }: { fid: string; hint: string; err: string | undefined }) {
+  return (
+    <>
       <p className="muted field-hint" id={`${fid}-hint`}>
         {hint}
       </p>
@@ -196,6 +198,6 @@ function RecordField({ field: f, rows, set, fid, err, hint }: { field: LeafField
           {err}
         </p>
       ) : null}
-    </fieldset>
+    </>
   );
 }
