@@ -71,9 +71,10 @@ const num = (x: number | null | undefined, d = 3) => (x === null || x === undefi
 
 /** The table as Markdown (what RESULTS.md holds). */
 export function formatTable(out: SimulateOutput): string {
-  const head = ['strategy', 'wall', 'granted', 'wait mean', 'wait p50', 'wait p95', 'JCT mean', 'JCT p95', 'makespan', 'GPU util', 'Jain', 'preempted', 'suspended', 'starved', 'fragmented GPUs'];
+  const head = ['strategy', 'wall', 'requests', 'granted', 'failed', 'cancelled', 'success', 'wait mean', 'wait p50', 'wait p95', 'JCT mean', 'JCT p95', 'makespan', 'GPU util', 'Jain', 'preempted', 'suspended', 'starved', 'fragmented GPUs'];
   const rows = out.results.map((r) => [
-    r.strategy, `${(r.wallMs! / 1000).toFixed(2)} s`, String(r.granted), secs(r.waitMs.mean), secs(r.waitMs.p50), secs(r.waitMs.p95),
+    r.strategy, `${(r.wallMs! / 1000).toFixed(2)} s`, String(r.requests), String(r.granted), String(r.failed), String(r.cancelled), pct(r.successRate),
+    secs(r.waitMs.mean), secs(r.waitMs.p50), secs(r.waitMs.p95),
     secs(r.jctMs?.mean), secs(r.jctMs?.p95), secs(r.makespanMs), pct(r.utilisation), num(r.jain), String(r.preemptions), String(r.suspensions),
     String(r.starved), pct(r.fragmentation),
   ]);
