@@ -155,6 +155,21 @@ describe('scheduler views (e2e)', () => {
     expect(errors).toEqual([]);
   }, 90_000);
 
+  it('shows on a page opened afterwards who held each GPU within the hour, ended allocations too, with their owners', async () => {
+    // ana's allocation was released at the end of the test above, before this page opened
+    const { page, errors } = await e2e.openDashboard(s, { path: '/scheduler' });
+    const ended = page.locator('[data-testid="timeline-bar"][data-owner="ana"]');
+    await expect.poll(() => ended.count(), { timeout: LIVE_WAIT_MS }).toBe(2);
+    expect(await ended.evaluateAll((els) => els.map((e) => e.classList.contains('ended')))).toEqual([true, true]);
+    expect(await ended.first().getAttribute('title')).toMatch(/\(released\)$/);
+    expect(await page.getByTestId('allocation-row').count()).toBe(0);
+    // the owners came with GET /api/allocations?state=all: no request was asked for one by one
+    const asked = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname + new URL(e.name).search));
+    expect(asked.some((u) => u.startsWith('/api/allocations?state=all&sinceMs='))).toBe(true);
+    expect(asked.filter((u) => u.startsWith('/api/requests/'))).toEqual([]);
+    expect(errors).toEqual([]);
+  }, 60_000);
+
   it('charts any series over the last hour and zooms', async () => {
     const { page, errors } = await e2e.openDashboard(s, { path: '/history?series=cpu.total,gpu.0.util,gpu.0.temp&range=1h' });
     const chart = page.getByTestId('history-chart');

@@ -8,7 +8,7 @@ import { paths } from '../../web/src/components/Sparkline.tsx';
 import type { LiveSnapshot } from '../../web/src/live/connection.ts';
 import { fakeGpu } from '../helpers/fake-gpu.ts';
 import { StaticSource, envelope, makeStatus } from './fakes.ts';
-import { FakeSchedulerApi, allocation, conflict, request } from './scheduler-fakes.ts';
+import { FakeSchedulerApi, allocation, conflict } from './scheduler-fakes.ts';
 
 vi.mock('uplot', () => ({
   default: class FakePlot {
@@ -256,8 +256,7 @@ describe('GPU view', () => {
     try {
       vi.setSystemTime(T0 + 60_000);
       const api = new FakeSchedulerApi();
-      api.active = [allocation('al1', 'r1', { gpuIndices: [0], grantedAt: T0, leaseExpiresAt: T0 + 60_000 + 125_000 })];
-      api.known.set('r1', request('r1', { owner: 'ana', status: 'granted' }));
+      api.active = [allocation('al1', 'r1', { gpuIndices: [0], grantedAt: T0, leaseExpiresAt: T0 + 60_000 + 125_000, owner: 'ana' })];
       api.conflictsOpen = [conflict('u1', null, {
         key: 'unmanaged:gpu:1', type: 'schedule_conflict', resource: 'gpu:1',
         holders: [{ kind: 'process', pid: 4242, containerId: null, name: 'python rogue.py', gpuIndex: 1, usedMemoryMiB: 2048, allocationId: null }],
@@ -268,6 +267,8 @@ describe('GPU view', () => {
 
       const holder = card(0).querySelector('[data-testid="gpu-holder"]')!;
       expect(holder.getAttribute('data-owner')).toBe('ana');
+      // the owner came with the allocation: no request was asked for
+      expect(api.calls.filter((c) => c.startsWith('request:'))).toEqual([]);
       expect(holder.textContent).toMatch(/^ana since .+ lease 2m 05s left$/);
       expect(holder.querySelector('a')?.getAttribute('href')).toBe('/scheduler#allocation-al1');
       await act(async () => vi.advanceTimersByTime(2000));

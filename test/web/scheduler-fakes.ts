@@ -1,7 +1,8 @@
 /** Scheduler records and a scheduler API double for component tests. */
+import type { AllocationView } from '../../shared/api.ts';
 import type { Hint } from '../../shared/hints.ts';
 import type { Allocation, Conflict, QueueOrder, Request, RequestInputBody } from '../../shared/scheduler.ts';
-import type { ConflictPage, QueuePage, SchedulerApi, StrategyAnswer, SubmitResult } from '../../web/src/scheduler/api.ts';
+import type { AllocationList, ConflictPage, QueuePage, SchedulerApi, StrategyAnswer, SubmitResult } from '../../web/src/scheduler/api.ts';
 import type { LiveSnapshot } from '../../web/src/live/connection.ts';
 
 export const T0 = 1_700_000_000_000;
@@ -20,7 +21,8 @@ export function conflict(id: string, requestId: string | null, over: Partial<Con
   };
 }
 
-export function allocation(id: string, requestId: string, over: Partial<Allocation> = {}): Allocation {
+/** An allocation; with `owner`, as GET /api/allocations lists it. */
+export function allocation(id: string, requestId: string, over: Partial<AllocationView> = {}): AllocationView {
   return {
     id, requestId, node: 'node-a', gpuIndices: [0], resources: { cpu: 0, memoryMiB: 0, gpus: 1 }, grantedAt: T0,
     leaseExpiresAt: T0 + 600_000, state: 'active', ...over,
@@ -36,7 +38,10 @@ export class FakeSchedulerApi implements SchedulerApi {
   calls: string[] = [];
   waiting: Request[] = [];
   conflictsOpen: Conflict[] = [];
-  active: Allocation[] = [];
+  /** what GET /api/allocations lists (an item without `owner` is one an older server sends) */
+  active: AllocationView[] = [];
+  /** ended allocations, listed too when asked for those that ended since a time (`state=all&sinceMs=`) */
+  ended: AllocationView[] = [];
   known = new Map<string, Request>();
   activeHints: Hint[] = [];
   current: StrategyAnswer = { name: 'priority_based', config: {}, since: T0 };
@@ -61,9 +66,14 @@ export class FakeSchedulerApi implements SchedulerApi {
     this.calls.push(`conflicts:${order}`);
     return Promise.resolve({ total: this.conflictsOpen.length, items: [...this.conflictsOpen] });
   }
-  allocations(): Promise<{ allocations: Allocation[] }> {
-    this.calls.push('allocations');
-    return Promise.resolve({ allocations: [...this.active] });
+  /** records `allocations` (active only) or `allocations:since=<ms>` */
+  allocations(endedSinceMs?: number): Promise<AllocationList> {
+    if (endedSinceMs === undefined) {
+      this.calls.push('allocations');
+      return Promise.resolve({ allocations: [...this.active] });
+    }
+    this.calls.push(`allocations:since=${endedSinceMs}`);
+    return Promise.resolve({ allocations: [...this.active, ...this.ended.filter((a) => (a.endedAt ?? 0) >= endedSinceMs)] });
   }
   request(id: string): Promise<Request> {
     this.calls.push(`request:${id}`);

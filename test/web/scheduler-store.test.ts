@@ -1,11 +1,13 @@
 /**
- * SchedulerStore: backfills once the push is live (never before), replays what arrived during the backfill on top
- * of it, backfills again after a replay gap, fills in owners, and retries a failed backfill on an injected clock.
+ * SchedulerStore: backfills once the push is live (never before), with the allocations that ended within the
+ * timeline's window and their owners; replays what arrived during the backfill on top of it, backfills again after
+ * a replay gap, asks for owners only when the server names none, and retries a failed backfill on an injected clock.
  */
 import { describe, expect, it } from 'vitest';
 import type { QueueOrder } from '../../shared/scheduler.ts';
 import type { QueuePage } from '../../web/src/scheduler/api.ts';
 import { SchedulerStore, allocationsOnGpu, unmanagedUseOf } from '../../web/src/scheduler/store.ts';
+import { timelineLanes } from '../../web/src/scheduler/AllocationsPanel.tsx';
 import { ApiError } from '../../web/src/lib/api.ts';
 import type { SchedulingChange } from '../../web/src/live/connection.ts';
 import { FakeClock, StaticSource } from './fakes.ts';
@@ -32,6 +34,7 @@ function setup(api: FakeSchedulerApi, state = liveSnapshot()) {
 }
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
+const HOUR = 3600_000;
 let nextId = 10;
 const change = (source: StaticSource, data: SchedulingChange) => source.emit('scheduling_update', [{ id: nextId++, type: 'scheduling_update', ts: data.at, data }]);
 
@@ -44,7 +47,7 @@ describe('SchedulerStore', () => {
     expect(store.getSnapshot().ready).toBe(false);
     source.set(liveSnapshot());
     await flush();
-    expect(api.calls).toEqual(expect.arrayContaining(['queue:fifo', 'conflicts:fifo', 'allocations', 'hints', 'strategy']));
+    expect(api.calls).toEqual(expect.arrayContaining(['queue:fifo', 'conflicts:fifo', `allocations:since=${T0 + 60_000 - HOUR}`, 'hints', 'strategy']));
     expect(store.getSnapshot().ready).toBe(true);
   });
 
@@ -83,7 +86,55 @@ describe('SchedulerStore', () => {
     expect(snap.requests.get('ra')?.owner).toBe('ana');
   });
 
-  it('asks for the owners of allocations granted before the page opened', async () => {
+  it('backfills the last hour of allocations, ended ones too, with the owners the server names: no request asked for', async () => {
+    const api = new FakeSchedulerApi();
+    api.active = [allocation('a3', 'r3', { gpuIndices: [1], grantedAt: T0 - 5 * 60_000, owner: 'cy' })];
+    api.ended = [
+      allocation('a1', 'r1', { gpuIndices: [0], grantedAt: T0 - 50 * 60_000, endedAt: T0 - 40 * 60_000, state: 'released', owner: 'ana' }),
+      allocation('a2', 'r2', { gpuIndices: [0, 1], grantedAt: T0 - 30 * 60_000, endedAt: T0 - 10 * 60_000, state: 'expired', owner: 'bo' }),
+      // ended before the window: the server leaves it out
+      allocation('a0', 'r0', { gpuIndices: [0], grantedAt: T0 - 3 * HOUR, endedAt: T0 - 2 * HOUR, state: 'released', owner: 'old' }),
+    ];
+    const { source, store } = setup(api);
+    await flush();
+    await flush();
+    const snap = store.getSnapshot();
+    expect(snap.ready).toBe(true);
+    expect(api.calls.filter((c) => c.startsWith('allocations'))).toEqual([`allocations:since=${T0 + 60_000 - HOUR}`]);
+    expect(api.calls.filter((c) => c.startsWith('request:'))).toEqual([]);
+    expect(snap.allocations.map((a) => [a.id, a.state, a.owner])).toEqual([['a1', 'released', 'ana'], ['a2', 'expired', 'bo'], ['a3', 'active', 'cy']]);
+    expect(allocationsOnGpu(snap, 1).map((a) => a.owner)).toEqual(['cy']);
+    const lanes = timelineLanes(snap.allocations, [0, 1], T0 + 60_000, snap.windowMs);
+    expect(lanes.map((l) => [l.key, l.bars.map((b) => b.owner)])).toEqual([['gpu:0', ['ana', 'bo']], ['gpu:1', ['bo', 'cy']]]);
+
+    // a pushed change carries no owner: the one the server named stays
+    change(source, { kind: 'allocation_renewed', at: T0 + 61_000, allocation: allocation('a3', 'r3', { gpuIndices: [1], grantedAt: T0 - 5 * 60_000, leaseExpiresAt: T0 + HOUR }) });
+    change(source, {
+      kind: 'allocation_released', at: T0 + 62_000,
+      allocation: allocation('a3', 'r3', { gpuIndices: [1], grantedAt: T0 - 5 * 60_000, state: 'released', endedAt: T0 + 62_000 }),
+      request: request('r3', { owner: 'cy', status: 'released', updatedAt: T0 + 62_000 }),
+    });
+    expect(store.getSnapshot().allocations.find((a) => a.id === 'a3')).toMatchObject({ state: 'released', owner: 'cy' });
+    await flush();
+    expect(api.calls.filter((c) => c.startsWith('request:'))).toEqual([]);
+  });
+
+  it('keeps the owner a pushed change names for an allocation the server listed without one', async () => {
+    const api = new FakeSchedulerApi();
+    api.active = [allocation('a1', 'r1')];
+    api.known.set('r1', request('r1', { owner: 'ana', status: 'granted' }));
+    api.ended = [allocation('a2', 'r2', { state: 'released', endedAt: T0, owner: 'bo' })];
+    const { source, store } = setup(api);
+    await flush();
+    await flush();
+    expect(store.getSnapshot().allocations.map((a) => [a.id, a.owner])).toEqual([['a1', 'ana'], ['a2', 'bo']]);
+    // only the one without an owner was asked for
+    expect(api.calls.filter((c) => c.startsWith('request:'))).toEqual(['request:r1']);
+    change(source, { kind: 'allocation_suspended', at: T0 + 61_000, allocation: allocation('a1', 'r1', { suspendedAt: T0 + 61_000 }) });
+    expect(store.getSnapshot().allocations.find((a) => a.id === 'a1')).toMatchObject({ suspendedAt: T0 + 61_000, owner: 'ana' });
+  });
+
+  it('asks for the owners of allocations an older server lists without one', async () => {
     const api = new FakeSchedulerApi();
     api.active = [allocation('a1', 'r1', { gpuIndices: [0, 1] })];
     api.known.set('r1', request('r1', { owner: 'ana', status: 'granted' }));

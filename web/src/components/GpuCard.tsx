@@ -1,6 +1,7 @@
 import { memo, useId } from 'react';
 import type { Gpu } from '../../../shared/resources.ts';
-import type { Allocation, Conflict, Request } from '../../../shared/scheduler.ts';
+import type { AllocationView } from '../../../shared/api.ts';
+import type { Conflict } from '../../../shared/scheduler.ts';
 import { anchor } from '../feed/subject.ts';
 import { MISSING, formatCelsius, formatGiBPair, formatMHz, formatPercentOrMissing, formatWattPair } from '../lib/format.ts';
 import { gpuMemoryPercent } from '../lib/gpu.ts';
@@ -13,20 +14,18 @@ import { MigInstances } from './MigInstances.tsx';
 
 export interface GpuCardProps {
   gpu: Gpu;
-  /** active allocations holding it */
-  allocations?: readonly Allocation[];
-  requests?: ReadonlyMap<string, Request>;
+  /** active allocations holding it, with their owners once known */
+  allocations?: readonly AllocationView[];
   /** the open conflict saying it is used without an allocation */
   unmanaged?: Conflict | null;
   /** the scheduler's state has not arrived yet */
   schedulerLoading?: boolean;
 }
 
-const NONE: readonly Allocation[] = [];
-const NO_REQUESTS: ReadonlyMap<string, Request> = new Map();
+const NONE: readonly AllocationView[] = [];
 
 /** One GPU: utilisation and memory, temperature, power, the last minutes, who holds it, MIG instances and processes. */
-export const GpuCard = memo(function GpuCard({ gpu, allocations = NONE, requests = NO_REQUESTS, unmanaged = null, schedulerLoading = false }: GpuCardProps) {
+export const GpuCard = memo(function GpuCard({ gpu, allocations = NONE, unmanaged = null, schedulerLoading = false }: GpuCardProps) {
   const id = useId();
   const memPct = gpuMemoryPercent(gpu);
   const details = [gpu.uuid, gpu.pciBusId && `bus ${gpu.pciBusId}`, gpu.driverVersion && `driver ${gpu.driverVersion}`]
@@ -95,7 +94,7 @@ export const GpuCard = memo(function GpuCard({ gpu, allocations = NONE, requests
 
       <Warnings gpu={gpu} />
 
-      <GpuHolding index={gpu.index} allocations={allocations} requests={requests} unmanaged={unmanaged} loading={schedulerLoading} />
+      <GpuHolding index={gpu.index} allocations={allocations} unmanaged={unmanaged} loading={schedulerLoading} />
 
       <GpuSparkline index={gpu.index} />
 

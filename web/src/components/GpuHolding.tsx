@@ -1,4 +1,5 @@
-import type { Allocation, Conflict, Request } from '../../../shared/scheduler.ts';
+import type { AllocationView } from '../../../shared/api.ts';
+import type { Conflict } from '../../../shared/scheduler.ts';
 import { anchor } from '../feed/subject.ts';
 import { formatClock } from '../lib/format.ts';
 import { Link } from '../lib/router.ts';
@@ -6,9 +7,8 @@ import { TimeLeft } from './Countdown.tsx';
 
 export interface GpuHoldingProps {
   index: number;
-  /** active allocations on this GPU */
-  allocations: readonly Allocation[];
-  requests: ReadonlyMap<string, Request>;
+  /** active allocations on this GPU, with their owners once known */
+  allocations: readonly AllocationView[];
   /** the open `unmanaged:gpu:<index>` conflict, if any */
   unmanaged: Conflict | null;
   /** the scheduler state is not known yet */
@@ -16,7 +16,7 @@ export interface GpuHoldingProps {
 }
 
 /** Who holds the GPU (owner, since, lease left), or that something uses it without an allocation. */
-export function GpuHolding({ index, allocations, requests, unmanaged, loading }: GpuHoldingProps) {
+export function GpuHolding({ index, allocations, unmanaged, loading }: GpuHoldingProps) {
   return (
     <div className="gpu-holding" data-testid="gpu-holding">
       {allocations.length === 0 && !unmanaged ? (
@@ -25,7 +25,7 @@ export function GpuHolding({ index, allocations, requests, unmanaged, loading }:
       {allocations.length > 0 ? (
         <ul className="gpu-holders">
           {allocations.map((a) => {
-            const owner = requests.get(a.requestId)?.owner ?? '?';
+            const owner = a.owner ?? '?';
             const share = a.resources.gpuMemMiB ? '(a share) ' : '';
             return (
               <li key={a.id} data-testid="gpu-holder" data-owner={owner} className={a.suspendedAt ? 'suspended' : a.preemptAt ? 'preempting' : undefined}>

@@ -67,7 +67,6 @@ export function GpuPanel({ gpus, source }: GpuPanelProps) {
               key={g.uuid}
               gpu={g}
               allocations={allocationsOnGpu(sched, g.index)}
-              requests={sched.requests}
               unmanaged={unmanagedUseOf(sched, g.index)}
               schedulerLoading={!sched.ready}
             />

@@ -1,5 +1,5 @@
 import { memo, useId, useState } from 'react';
-import type { Allocation, Request } from '../../../shared/scheduler.ts';
+import type { AllocationView } from '../../../shared/api.ts';
 import { TimeLeft } from '../components/Countdown.tsx';
 import { anchor } from '../feed/subject.ts';
 import { errorMessage } from '../lib/api.ts';
@@ -25,7 +25,7 @@ export interface Lane {
   bars: Bar[];
 }
 export interface Bar {
-  allocation: Allocation;
+  allocation: AllocationView;
   owner: string;
   /** percent of the window */
   left: number;
@@ -37,8 +37,7 @@ export interface Bar {
  * and one for allocations without a GPU. Pure, for tests.
  */
 export function timelineLanes(
-  allocations: readonly Allocation[],
-  requests: ReadonlyMap<string, Request>,
+  allocations: readonly AllocationView[],
   gpuIndices: readonly number[],
   now: number,
   windowMs: number,
@@ -54,7 +53,7 @@ export function timelineLanes(
     if (end < from || end < start) continue;
     const bar = (): Bar => ({
       allocation: a,
-      owner: requests.get(a.requestId)?.owner ?? '?',
+      owner: a.owner ?? '?',
       left: ((start - from) / windowMs) * 100,
       width: Math.max(0.5, ((end - start) / windowMs) * 100),
     });
@@ -78,26 +77,24 @@ export function AllocationsPanel({ gpuIndices }: { gpuIndices: readonly number[]
         <h2 id={id}>Allocations</h2>
         <span className="muted num">{sched.ready ? `${active.length} active` : 'loading…'}</span>
       </header>
-      <Timeline allocations={sched.allocations} requests={sched.requests} gpuIndices={gpuIndices} windowMs={sched.windowMs} />
-      {active.length > 0 ? <ActiveTable allocations={active} requests={sched.requests} /> : <p className="muted">No active allocation.</p>}
+      <Timeline allocations={sched.allocations} gpuIndices={gpuIndices} windowMs={sched.windowMs} />
+      {active.length > 0 ? <ActiveTable allocations={active} /> : <p className="muted">No active allocation.</p>}
     </section>
   );
 }
 
 const Timeline = memo(function Timeline({
   allocations,
-  requests,
   gpuIndices,
   windowMs,
 }: {
-  allocations: readonly Allocation[];
-  requests: ReadonlyMap<string, Request>;
+  allocations: readonly AllocationView[];
   gpuIndices: readonly number[];
   windowMs: number;
 }) {
   // bars grow with time: redraw every few seconds (a bar of one hour gains a pixel in ~5 s on a wide screen)
   const now = useNow(5000, true);
-  const lanes = timelineLanes(allocations, requests, gpuIndices, now, windowMs);
+  const lanes = timelineLanes(allocations, gpuIndices, now, windowMs);
   const minutes = Math.round(windowMs / 60_000);
   if (lanes.length === 0) return <p className="muted">No devices to show yet.</p>;
   return (
@@ -141,7 +138,7 @@ const Timeline = memo(function Timeline({
   );
 });
 
-function ActiveTable({ allocations, requests }: { allocations: readonly Allocation[]; requests: ReadonlyMap<string, Request> }) {
+function ActiveTable({ allocations }: { allocations: readonly AllocationView[] }) {
   return (
     <div className="table-scroll">
       <table className="data-table alloc-table">
@@ -160,7 +157,7 @@ function ActiveTable({ allocations, requests }: { allocations: readonly Allocati
         </thead>
         <tbody>
           {allocations.map((a) => (
-            <AllocationRow key={a.id} allocation={a} owner={requests.get(a.requestId)?.owner ?? '?'} />
+            <AllocationRow key={a.id} allocation={a} owner={a.owner ?? '?'} />
           ))}
         </tbody>
       </table>
@@ -168,7 +165,7 @@ function ActiveTable({ allocations, requests }: { allocations: readonly Allocati
   );
 }
 
-function AllocationRow({ allocation: a, owner }: { allocation: Allocation; owner: string }) {
+function AllocationRow({ allocation: a, owner }: { allocation: AllocationView; owner: string }) {
   const api = useSchedulerApi();
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);

@@ -1,4 +1,6 @@
 /** The scheduler's REST routes as the dashboard calls them (any other frontend could make the same calls). */
+import type { z } from 'zod';
+import type { AllocationsResponseSchema } from '../../../shared/api.ts';
 import type { Hint } from '../../../shared/hints.ts';
 import type { Allocation, Conflict, QueueEntryView, QueueOrder, Request, RequestInputBody, StrategyName } from '../../../shared/scheduler.ts';
 import type { StrategyState } from '../../../shared/strategy.ts';
@@ -11,6 +13,9 @@ export interface QueuePage {
   offset: number;
   items: QueueEntryView[];
 }
+
+/** GET /api/allocations: each allocation (AllocationView) with the owner of its request (absent from older servers). */
+export type AllocationList = z.infer<typeof AllocationsResponseSchema>;
 
 export interface ConflictPage {
   total: number;
@@ -39,7 +44,8 @@ export type ResolveResult = Conflict & { action?: string; strategy?: StrategyNam
 export interface SchedulerApi {
   queue(order: QueueOrder): Promise<QueuePage>;
   conflicts(order: QueueOrder): Promise<ConflictPage>;
-  allocations(): Promise<{ allocations: Allocation[] }>;
+  /** the active allocations; with `endedSinceMs`, also those that ended at or after it (`state=all`) */
+  allocations(endedSinceMs?: number): Promise<AllocationList>;
   request(id: string): Promise<Request>;
   hints(): Promise<{ hints: Hint[] }>;
   strategy(): Promise<StrategyAnswer>;
@@ -52,7 +58,8 @@ export interface SchedulerApi {
 export const schedulerApi: SchedulerApi = {
   queue: (order) => getJson<QueuePage>(`/api/queue?order=${order}&limit=${PAGE_MAX}`),
   conflicts: (order) => getJson<ConflictPage>(`/api/conflicts?status=open&order=${order}&limit=${PAGE_MAX}`),
-  allocations: () => getJson<{ allocations: Allocation[] }>('/api/allocations'),
+  allocations: (endedSinceMs) =>
+    getJson<AllocationList>(endedSinceMs === undefined ? '/api/allocations' : `/api/allocations?state=all&sinceMs=${Math.max(0, Math.floor(endedSinceMs))}`),
   request: (id) => getJson<Request>(`/api/requests/${enc(id)}`),
   hints: () => getJson<{ hints: Hint[] }>('/api/hints?status=active'),
   strategy: () => getJson<StrategyAnswer>('/api/strategy'),

@@ -1,11 +1,12 @@
 /**
- * The scheduler's state in the page: waiting requests, open conflicts, allocations (active ones, and those that
- * ended within the timeline's window), active hints and the strategy. Pushed events keep it current; REST fills
- * it once the push is live — subscribe first, then backfill, then replay on top what arrived meanwhile — and
- * again after a replay gap. Framework-free (React reads it through useSyncExternalStore), time injected.
+ * The scheduler's state in the page: waiting requests, open conflicts, allocations with their owners (active ones,
+ * and those that ended within the timeline's window), active hints and the strategy. Pushed events keep it
+ * current; REST fills it once the push is live — subscribe first, then backfill, then replay on top what arrived
+ * meanwhile — and again after a replay gap. Framework-free (React reads it through useSyncExternalStore), time injected.
  */
+import type { AllocationView } from '../../../shared/api.ts';
 import type { Hint, HintEvent } from '../../../shared/hints.ts';
-import type { Allocation, Conflict, ConflictChange, Request, StrategyName } from '../../../shared/scheduler.ts';
+import type { Conflict, ConflictChange, Request, StrategyName } from '../../../shared/scheduler.ts';
 import { errorMessage, isUnauthenticated } from '../lib/api.ts';
 import type { LiveSource, SchedulingChange } from '../live/connection.ts';
 import type { SchedulerApi } from './api.ts';
@@ -29,9 +30,9 @@ export interface SchedulerSnapshot {
   readonly conflicts: readonly Conflict[];
   /** the open conflict of each waiting request */
   readonly conflictByRequest: ReadonlyMap<string, Conflict>;
-  /** active allocations, and the ones that ended within `windowMs`, by grant time */
-  readonly allocations: readonly Allocation[];
-  /** requests the page knows (waiting ones, and those of the allocations above): owners, priorities */
+  /** active allocations, and the ones that ended within `windowMs`, by grant time; `owner` once known */
+  readonly allocations: readonly AllocationView[];
+  /** requests the page knows (waiting ones, and those of the allocations above that it saw or asked for) */
   readonly requests: ReadonlyMap<string, Request>;
   /** active hints, newest first */
   readonly hints: readonly Hint[];
@@ -51,7 +52,7 @@ export interface SchedulerDeps {
 export interface SchedulerOptions {
   /** ended allocations kept for the timeline; default one hour */
   windowMs?: number;
-  /** owners fetched at once for allocations granted before the page opened; default 4 */
+  /** owners fetched at once for allocations the server lists without one (older servers); default 4 */
   ownerFetches?: number;
   /** first retry of a failed backfill (doubles up to a minute); default 2 s */
   retryMs?: number;
@@ -73,7 +74,7 @@ export class SchedulerStore {
   private readonly requests = new Map<string, Request>();
   private readonly queued = new Set<string>();
   private readonly conflicts = new Map<string, Conflict>();
-  private readonly allocations = new Map<string, Allocation>();
+  private readonly allocations = new Map<string, AllocationView>();
   private readonly hints = new Map<string, Hint>();
   private strategy: StrategySummary | null = null;
 
@@ -165,7 +166,7 @@ export class SchedulerStore {
     Promise.all([
       api.queue('fifo'),
       api.conflicts('fifo'),
-      api.allocations(),
+      api.allocations(this.deps.now() - this.windowMs),
       api.hints(),
       api.strategy().catch(() => null),
     ]).then(
@@ -179,7 +180,8 @@ export class SchedulerStore {
         this.queued.clear();
         this.conflicts.clear();
         this.hints.clear();
-        // ended allocations are not served over REST: keep the ones seen live for the timeline, with their owners
+        // the answer lists the allocations that ended within the window too; keep those seen live as well (an older
+        // server lists active ones only), with their owners
         for (const [id, a] of this.allocations) if (a.state === 'active') this.allocations.delete(id);
         const endedOwners = new Set([...this.allocations.values()].map((a) => a.requestId));
         for (const id of this.requests.keys()) if (!endedOwners.has(id)) this.requests.delete(id);
@@ -189,7 +191,7 @@ export class SchedulerStore {
           if (conflict?.status === 'open') this.conflicts.set(conflict.id, conflict);
         }
         for (const c of conflicts.items) if (c.status === 'open') this.conflicts.set(c.id, c);
-        for (const a of allocations.allocations) this.allocations.set(a.id, a);
+        for (const a of allocations.allocations) this.allocations.set(a.id, withOwner(a, this.allocations.get(a.id)));
         for (const h of hints.hints) if (h.status === 'active') this.hints.set(h.id, h);
         if (strategy) this.strategy = { name: strategy.name, config: strategy.config ?? null, since: strategy.since ?? null };
         const buffered = this.buffer ?? [];
@@ -224,12 +226,15 @@ export class SchedulerStore {
     this.changed();
   }
 
-  /** Owners of allocations granted before the page opened (their requests came with no event). */
+  /**
+   * Owners the server did not name (older servers) of allocations whose requests came with no event: one
+   * GET /api/requests/:id each, a few at a time.
+   */
   private fetchOwners(): void {
     for (const a of this.allocations.values()) {
       if (this.ownerActive >= this.ownerFetches) return;
       const id = a.requestId;
-      if (this.requests.has(id) || this.ownerPending.has(id)) continue;
+      if (a.owner !== undefined || this.requests.has(id) || this.ownerPending.has(id)) continue;
       this.ownerPending.add(id);
       this.ownerActive++;
       this.deps.api.request(id).then(
@@ -288,12 +293,12 @@ export class SchedulerStore {
       case 'allocation_preempting':
       case 'allocation_suspended':
       case 'allocation_resumed':
-        this.allocations.set(c.allocation.id, c.allocation);
+        this.allocations.set(c.allocation.id, withOwner(c.allocation, this.allocations.get(c.allocation.id)));
         return;
       case 'allocation_released':
       case 'allocation_expired':
       case 'allocation_preempted':
-        this.allocations.set(c.allocation.id, c.allocation);
+        this.allocations.set(c.allocation.id, withOwner(c.allocation, this.allocations.get(c.allocation.id), c.request.owner));
         this.requests.set(c.request.id, c.request);
         if (c.request.status !== 'queued') this.queued.delete(c.request.id);
         return;
@@ -319,6 +324,16 @@ export class SchedulerStore {
   }
 
   // ---- snapshot ---------------------------------------------------------------------------------------------
+
+  /** `a` with the owner of its request, once the page knows that request (kept, so the object stays the same). */
+  private ownerFromRequest(a: AllocationView): AllocationView {
+    if (a.owner !== undefined) return a;
+    const owner = this.requests.get(a.requestId)?.owner;
+    if (owner === undefined) return a;
+    const view = { ...a, owner };
+    this.allocations.set(a.id, view);
+    return view;
+  }
 
   private changed(): void {
     this.version++;
@@ -349,7 +364,7 @@ export class SchedulerStore {
     const conflicts = [...this.conflicts.values()].sort((a, b) => a.openedAt - b.openedAt || (a.id < b.id ? -1 : 1));
     const conflictByRequest = new Map<string, Conflict>();
     for (const c of conflicts) if (c.requestId !== null && c.key === `request:${c.requestId}`) conflictByRequest.set(c.requestId, c);
-    const allocations = [...this.allocations.values()].sort((a, b) => a.grantedAt - b.grantedAt || (a.id < b.id ? -1 : 1));
+    const allocations = [...this.allocations.values()].map((a) => this.ownerFromRequest(a)).sort((a, b) => a.grantedAt - b.grantedAt || (a.id < b.id ? -1 : 1));
     const hints = [...this.hints.values()].sort((a, b) => b.createdAt - a.createdAt);
     return {
       ready: this.ready,
@@ -368,8 +383,15 @@ export class SchedulerStore {
   }
 }
 
+/** `a` (pushed, or listed without an owner) with the owner known for it: `owner`, or that of its previous version. */
+function withOwner(a: AllocationView, prev: AllocationView | undefined, owner?: string): AllocationView {
+  if (a.owner !== undefined) return a;
+  const known = owner ?? prev?.owner;
+  return known === undefined ? a : { ...a, owner: known };
+}
+
 /** Active allocations holding GPU `index`. */
-export function allocationsOnGpu(snap: SchedulerSnapshot, index: number): Allocation[] {
+export function allocationsOnGpu(snap: SchedulerSnapshot, index: number): AllocationView[] {
   return snap.allocations.filter((a) => a.state === 'active' && a.gpuIndices.includes(index));
 }
 

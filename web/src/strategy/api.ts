@@ -1,5 +1,6 @@
 /** The strategy routes as the dashboard calls them. */
 import { createContext, useContext } from 'react';
+import type { Session } from '../../../shared/api.ts';
 import type { CompareBody, CompareResponse, PerformanceResponse, StrategyPut, StrategyState } from '../../../shared/strategy.ts';
 import type { StrategyName } from '../../../shared/scheduler.ts';
 import { callJson, getJson } from '../lib/api.ts';
@@ -14,13 +15,8 @@ export interface StrategyInfo {
   current: boolean;
 }
 
-/** GET /api/session: whether this session's token may change how the node is scheduled (PUT /api/strategy). */
-export interface Session {
-  auth: boolean;
-  admin: boolean;
-}
-
 export interface StrategyApi {
+  /** GET /api/session: whether this session's token may change how the node is scheduled (PUT /api/strategy) */
   session(): Promise<Session>;
   current(): Promise<StrategyState>;
   strategies(): Promise<{ strategies: StrategyInfo[] }>;
