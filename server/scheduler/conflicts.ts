@@ -285,29 +285,24 @@ export function scheduleConflicts(ledger: Ledger, allocationOf: (id: string) => 
       touches: h !== undefined,
     });
   }
-  for (const [allocationId, usages] of overrun) {
-    const a = allocationOf(allocationId)!;
-    const gpus = [...new Set(usages.map((u) => u.gpuIndex))].sort((x, y) => x - y);
-    want.set(`overrun:${allocationId}`, {
-      type: 'schedule_conflict',
-      requestId: a.requestId,
-      holders: usages.map(processHolder),
-      resource: gpus.map((g) => `gpu:${g}`).join(','),
-      message: `allocation ${allocationId} is suspended by time-slicing but ${usages.length} of its process(es) still use GPU ${gpus.join(', ')} (time-slice overrun)`,
-      touches: true,
-    });
-  }
-  for (const [allocationId, usages] of byLease) {
-    const a = allocationOf(allocationId)!;
-    const gpus = [...new Set(usages.map((u) => u.gpuIndex))].sort((x, y) => x - y);
-    want.set(`lease:${allocationId}`, {
-      type: 'schedule_conflict',
-      requestId: a.requestId,
-      holders: usages.map(processHolder),
-      resource: gpus.map((g) => `gpu:${g}`).join(','),
-      message: `allocation ${allocationId} is ${a.state}${a.state === 'expired' ? ' (lease expired)' : ''} but ${usages.length} of its process(es) still use GPU ${gpus.join(', ')}`,
-      touches: true,
-    });
+  // processes of an allocation that should not be on a GPU any more: suspended by time-slicing, or ended
+  const stray: [string, Map<string, GpuUsage[]>, (a: Allocation) => string][] = [
+    ['overrun', overrun, () => 'suspended by time-slicing'],
+    ['lease', byLease, (a) => `${a.state}${a.state === 'expired' ? ' (lease expired)' : ''}`],
+  ];
+  for (const [prefix, byAllocation, what] of stray) {
+    for (const [allocationId, usages] of byAllocation) {
+      const a = allocationOf(allocationId)!;
+      const gpus = [...new Set(usages.map((u) => u.gpuIndex))].sort((x, y) => x - y);
+      want.set(`${prefix}:${allocationId}`, {
+        type: 'schedule_conflict',
+        requestId: a.requestId,
+        holders: usages.map(processHolder),
+        resource: gpus.map((g) => `gpu:${g}`).join(','),
+        message: `allocation ${allocationId} is ${what(a)} but ${usages.length} of its process(es) still use GPU ${gpus.join(', ')}${prefix === 'overrun' ? ' (time-slice overrun)' : ''}`,
+        touches: true,
+      });
+    }
   }
   return want;
 }
