@@ -25,6 +25,9 @@ class OwnerList {
   ids: string[] = [];
   /** per-pass cursor */
   next = 0;
+  /** the same, per shape key (QueueEntry.shapeKey), for passes over the shapes that fit */
+  byKey = new Map<string, string[]>();
+  keyNext = new Map<string, number>();
   constructor(readonly owner: string) {}
 }
 
@@ -77,12 +80,17 @@ export class FairSharing extends BaseStrategy {
     if (fresh === null) {
       this.entities = new Map();
       this.requestOf = new Map();
-      for (const r of queue.requests()) this.add(r);
-      for (const e of this.entities.values()) for (const l of e.owners.values()) l.ids.sort((a, b) => this.cmp(a, b));
+      for (const r of queue.requests()) this.add(r, queue.get(r.id)!.shapeKey);
+      for (const e of this.entities.values()) {
+        for (const l of e.owners.values()) {
+          l.ids.sort((a, b) => this.cmp(a, b));
+          for (const list of l.byKey.values()) list.sort((a, b) => this.cmp(a, b));
+        }
+      }
     } else {
       for (const id of fresh) {
         const e = queue.get(id);
-        if (e && !this.requestOf.has(id)) this.add(e.request, true);
+        if (e && !this.requestOf.has(id)) this.add(e.request, e.shapeKey, true);
       }
     }
     this.seen = queue.insertions;
@@ -92,6 +100,11 @@ export class FairSharing extends BaseStrategy {
       for (const [k, e] of this.entities) {
         for (const [o, l] of e.owners) {
           l.ids = l.ids.filter((id) => this.requestOf.has(id));
+          for (const [k, list] of l.byKey) {
+            const live = list.filter((id) => this.requestOf.has(id));
+            if (live.length) l.byKey.set(k, live);
+            else l.byKey.delete(k);
+          }
           if (!l.ids.length) e.owners.delete(o);
         }
         if (!e.owners.size) this.entities.delete(k);
@@ -99,25 +112,33 @@ export class FairSharing extends BaseStrategy {
     }
   }
 
-  private add(r: Request, sorted = false): void {
+  private add(r: Request, shapeKey: string, sorted = false): void {
     const key = r.group !== undefined ? `group:${r.group}` : `owner:${r.owner}`;
     let e = this.entities.get(key);
     if (!e) this.entities.set(key, (e = { key, group: r.group, owners: new Map(), share: 0 }));
     let l = e.owners.get(r.owner);
     if (!l) e.owners.set(r.owner, (l = new OwnerList(r.owner)));
     this.requestOf.set(r.id, { entity: key, owner: r.owner, priority: r.priority, submittedAt: r.submittedAt });
+    let byKey = l.byKey.get(shapeKey);
+    if (!byKey) l.byKey.set(shapeKey, (byKey = []));
     if (!sorted) {
       l.ids.push(r.id);
+      byKey.push(r.id);
       return;
     }
+    this.insertSorted(l.ids, r.id);
+    this.insertSorted(byKey, r.id);
+  }
+
+  private insertSorted(list: string[], id: string): void {
     let lo = 0;
-    let hi = l.ids.length;
+    let hi = list.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.cmp(l.ids[mid]!, r.id) <= 0) lo = mid + 1;
+      if (this.cmp(list[mid]!, id) <= 0) lo = mid + 1;
       else hi = mid;
     }
-    l.ids.splice(lo, 0, r.id);
+    list.splice(lo, 0, id);
   }
 
   /** grantOrder on ids: higher priority, then earlier submit, then id. */
@@ -135,10 +156,8 @@ export class FairSharing extends BaseStrategy {
 
   /** The next waiting request of a list at its cursor (dropping the granted ones at its front for good). */
   private head(l: OwnerList, queue: QueueView): Request | null {
-    while (l.next === 0 && l.ids.length && !queue.has(l.ids[0]!)) {
-      this.requestOf.delete(l.ids[0]!);
-      l.ids.shift();
-    }
+    // (their bookkeeping stays until the next compaction: the per-key lists may still hold them)
+    while (l.next === 0 && l.ids.length && !queue.has(l.ids[0]!)) l.ids.shift();
     while (l.next < l.ids.length) {
       const e = queue.get(l.ids[l.next]!);
       if (e) return e.request;
@@ -147,12 +166,39 @@ export class FairSharing extends BaseStrategy {
     return null;
   }
 
-  *order(queue: QueueView, ctx: StrategyContext): Generator<Request> {
+  /** The owner's best waiting request among the shape keys in `keys` (and which key list it heads), or null. */
+  private headAmong(l: OwnerList, queue: QueueView, keys: ReadonlySet<string>): { r: Request; key: string } | null {
+    let best: { r: Request; key: string } | null = null;
+    for (const [key, list] of l.byKey) {
+      if (!keys.has(key)) continue;
+      let i = l.keyNext.get(key) ?? 0;
+      while (i < list.length && !queue.has(list[i]!)) i++;
+      l.keyNext.set(key, i);
+      if (i >= list.length) continue;
+      const e = queue.get(list[i]!)!;
+      if (!best || this.cmp(e.request.id, best.r.id) < 0) best = { r: e.request, key };
+    }
+    return best;
+  }
+
+  order(queue: QueueView, ctx: StrategyContext): Generator<Request> {
+    return this.walk(queue, ctx, null);
+  }
+
+  /** The same DRF order over the requests whose shape key is in `keys` (read at every step). */
+  among(queue: QueueView, ctx: StrategyContext, keys: ReadonlySet<string>): Generator<Request> {
+    return this.walk(queue, ctx, keys);
+  }
+
+  private *walk(queue: QueueView, ctx: StrategyContext, keys: ReadonlySet<string> | null): Generator<Request> {
     this.sync(queue);
     const heap: Entity[] = [];
     for (const e of this.entities.values()) {
       e.share = this.entityShare(e, ctx);
-      for (const l of e.owners.values()) l.next = 0;
+      for (const l of e.owners.values()) {
+        l.next = 0;
+        l.keyNext.clear();
+      }
       heap.push(e);
     }
     const less = (a: Entity, b: Entity) => a.share < b.share || (a.share === b.share && a.key < b.key);
@@ -166,14 +212,17 @@ export class FairSharing extends BaseStrategy {
         let best: OwnerList | null = null;
         let bestShare = Infinity;
         let r: Request | null = null;
+        let fromKey: string | null = null;
         for (const l of e.owners.values()) {
-          const h = this.head(l, queue);
-          if (!h) continue;
+          const h = keys ? this.headAmong(l, queue, keys) : null;
+          const req = keys ? (h?.r ?? null) : this.head(l, queue);
+          if (!req) continue;
           const sh = e.owners.size === 1 ? 0 : ctx.usage.dominantShare(`owner:${l.owner}`, ctx.now) / this.ownerWeight(l.owner);
           if (sh < bestShare || (sh === bestShare && best && l.owner < best.owner)) {
             best = l;
             bestShare = sh;
-            r = h;
+            r = req;
+            fromKey = h?.key ?? null;
           }
         }
         if (!best || !r) break;
@@ -184,7 +233,8 @@ export class FairSharing extends BaseStrategy {
           more = true;
           break;
         }
-        best.next++;
+        if (fromKey !== null) best.keyNext.set(fromKey, (best.keyNext.get(fromKey) ?? 0) + 1);
+        else best.next++;
       }
       if (more) {
         let lo = 0;
