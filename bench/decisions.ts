@@ -5,7 +5,9 @@
  * ends), the engine's decision pass grants what now fits (usually one request, sometimes several small ones),
  * and one new request is submitted so that 10,000 keep waiting; each step is 10 ms of virtual time (preemption
  * notices, 30 s grace, are carried out along the run). Figures: grants per second of wall and of CPU
- * time of this thread (the 2-core machine is shared), and per-step time (release + pass + submit).
+ * time of this thread (the 2-core machine is shared), and per-step time (release + pass + submit); also grants per
+ * second of the release + decision pass alone (the scheduler's decision work, without the submit that keeps the
+ * queue at 10,000). The target is checked on the whole step.
  * Requests: a trace-like mix (seeded): 13 % cpu-only, 36 % a share of one GPU, 48 % one GPU, 3 % 2/4/8 GPUs;
  * 8 owners, priorities 0–3, priority 0 preemptible. Target ≥ 5,000 decisions/s (kube-scheduler CI 180–810 pods/s;
  * Slurm 500 jobs/s).
@@ -42,6 +44,9 @@ export interface DecisionFigures {
   grants: number;
   wallPerSec: number;
   cpuPerSec: number;
+  /** grants per second of the release + decision pass alone (CPU, wall) */
+  passCpuPerSec: number;
+  passWallPerSec: number;
   stepUs: { p50: number; p99: number };
   queued: number;
 }
@@ -78,6 +83,10 @@ export function measure(strategy: StrategyName, steps: number): DecisionFigures 
   }
   grants = 0;
   const times: number[] = [];
+  // the scheduler's decision work alone: the release and the decision pass it runs (the submit that keeps 10,000
+  // waiting is the workload, measured in the step figures)
+  let passCpuUs = 0;
+  let passWallMs = 0;
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   for (let k = 0; k < steps; k++) {
@@ -86,7 +95,11 @@ export function measure(strategy: StrategyName, steps: number): DecisionFigures 
     clock.set(clock.now() + 10);
     // the oldest allocation still active ends (one may have been preempted meanwhile)
     while (head < active.length && engine.allocation(active[head]!)?.state !== 'active') head++;
+    const c0 = process.cpuUsage();
     if (head < active.length) engine.release(active[head++]!);
+    const c1 = process.cpuUsage(c0);
+    passCpuUs += c1.user + c1.system;
+    passWallMs += performance.now() - t;
     engine.submit(mix(r, i++));
     times.push(performance.now() - t);
   }
@@ -96,6 +109,7 @@ export function measure(strategy: StrategyName, steps: number): DecisionFigures 
   times.sort((a, b) => a - b);
   return {
     strategy, steps, grants, wallPerSec: grants / wallS, cpuPerSec: grants / cpuS,
+    passCpuPerSec: grants / (passCpuUs / 1e6), passWallPerSec: grants / (passWallMs / 1000),
     stepUs: { p50: times[Math.floor(times.length / 2)]! * 1000, p99: times[Math.floor(times.length * 0.99)]! * 1000 },
     queued: engine.queueSize,
   };
@@ -111,9 +125,9 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
     '',
     `Decisions (grants) per second with ${QUEUED.toLocaleString('en')} requests waiting on 16 nodes × 8 GPUs; ${steps.toLocaleString('en')} steps of release the oldest allocation → decision pass → submit one; machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}.`,
     '',
-    '| strategy | grants | decisions/s (wall) | decisions/s (CPU) | step p50 | step p99 | waiting at the end | target |',
+    '| strategy | grants | decisions/s, whole step (wall / CPU) | decisions/s, release + pass only (wall / CPU) | step p50 | step p99 | waiting at the end | target (whole step, CPU) |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((x) => `| ${x.strategy} | ${x.grants} | ${Math.round(x.wallPerSec).toLocaleString('en')} | ${Math.round(x.cpuPerSec).toLocaleString('en')} | ${x.stepUs.p50.toFixed(0)} µs | ${x.stepUs.p99.toFixed(0)} µs | ${x.queued.toLocaleString('en')} | ≥ ${TARGET.toLocaleString('en')} ${ok(x.cpuPerSec >= TARGET)} |`),
+    ...rows.map((x) => `| ${x.strategy} | ${x.grants} | ${Math.round(x.wallPerSec).toLocaleString('en')} / ${Math.round(x.cpuPerSec).toLocaleString('en')} | ${Math.round(x.passWallPerSec).toLocaleString('en')} / ${Math.round(x.passCpuPerSec).toLocaleString('en')} | ${x.stepUs.p50.toFixed(0)} µs | ${x.stepUs.p99.toFixed(0)} µs | ${x.queued.toLocaleString('en')} | ≥ ${TARGET.toLocaleString('en')} ${ok(x.cpuPerSec >= TARGET)} |`),
     '',
   ].join('\n');
   return { name: 'decisions', markdown, data: rows };
