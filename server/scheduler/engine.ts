@@ -1404,7 +1404,11 @@ export class SchedulerEngine {
    */
   private syncScheduleConflicts(now: number): void {
     const want = new Map<string, ReturnType<typeof scheduleConflicts> extends Map<string, infer V> ? V : never>();
-    for (const l of this.cluster.ledgers()) for (const [k, v] of scheduleConflicts(l, (id) => this.allocations.get(id))) want.set(k, v);
+    for (const l of this.cluster.ledgers()) {
+      if (!l.hasForeign) continue;
+      for (const [k, v] of scheduleConflicts(l, (id) => this.allocations.get(id))) want.set(k, v);
+    }
+    if (!want.size && !this.scheduleKeys.size) return;
     for (const key of [...this.scheduleKeys.keys()]) {
       if (want.has(key)) continue;
       const c = this.book.openFor(key);

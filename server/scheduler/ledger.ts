@@ -136,6 +136,7 @@ export class Ledger {
   private slotPosOf: Slot[] | null = null;
   private holdings = new Map<string, Holding>();
   private wholeFreeCount = 0;
+  private foreignCount = 0;
   private presentCount = 0;
   private largestGpuMiB = 0;
   /** holdings lowest priority, then newest first; and the order to reprieve them in; rebuilt lazily after a change */
@@ -231,6 +232,11 @@ export class Ledger {
   /** GPUs that can take a whole holder now (with replicas: GPUs with a free slot) */
   get wholeFreeGpus(): number {
     return this.wholeFreeCount;
+  }
+
+  /** Some GPU has a user no active allocation on it accounts for (unmanaged, or of an ended/suspended allocation). */
+  get hasForeign(): boolean {
+    return this.foreignCount > 0;
   }
 
   /** Holdings, in booking order. */
@@ -521,6 +527,7 @@ export class Ledger {
     let whole = 0;
     let present = 0;
     let largest = 0;
+    let foreign = 0;
     this.byVictimOrder = null;
     this.byReprieveOrder = null;
     this.gpuVictimOrder = null;
@@ -539,8 +546,10 @@ export class Ledger {
         s.foreignMiB = s.foreign.reduce((sum, u) => sum + (u.usedMemoryMiB ?? 0), 0);
       }
       if (this.isWholeFree(s)) whole++;
+      foreign += s.foreign.length;
     }
     this.wholeFreeCount = whole;
+    this.foreignCount = foreign;
     this.presentCount = present;
     this.largestGpuMiB = largest;
   }
