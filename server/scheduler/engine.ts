@@ -600,7 +600,10 @@ export class SchedulerEngine {
         }, true);
         if (r && !suspended) this.usage.add(r.owner, r.group, this.amountOf(shape, a.node), a.grantedAt);
         this.addLease(a.id, a.leaseExpiresAt);
-        if (r && this.strategy.sliced(r)) this.slices.set(a.id, { attainedMs: 0, runningSince: suspended ? null : now, suspendedSince: suspended ? a.suspendedAt! : null, ranMs: 0 });
+        if (r && this.strategy.sliced(r)) {
+          this.slices.set(a.id, { attainedMs: 0, runningSince: suspended ? null : now, suspendedSince: suspended ? a.suspendedAt! : null, ranMs: 0 });
+          if (suspended) this.suspendedIds.add(a.id);
+        }
         if (a.preemptAt !== undefined) {
           const item: LeaseItem = { allocationId: a.id, at: a.preemptAt, heapIndex: -1 };
           this.preemptionOf.set(a.id, item);
@@ -714,10 +717,11 @@ export class SchedulerEngine {
 
   /** Allocations suspended by time-slicing. */
   get suspendedCount(): number {
-    let n = 0;
-    for (const st of this.slices.values()) if (st.suspendedSince !== null) n++;
-    return n;
+    return this.suspendedIds.size;
   }
+
+  /** ids of the allocations suspended now (kept beside `slices`: passes and submits ask for the count) */
+  private readonly suspendedIds = new Set<string>();
 
   get strategyName(): StrategyName {
     return this.strategy.name;
@@ -832,8 +836,7 @@ export class SchedulerEngine {
   /** `node:gpu` of every GPU a suspended holder waits to resume on. */
   private suspendedClaims(): Set<string> {
     const out = new Set<string>();
-    for (const [id, st] of this.slices) {
-      if (st.suspendedSince === null) continue;
+    for (const id of this.suspendedIds) {
       const a = this.allocations.get(id);
       if (a) for (const g of a.gpuIndices) out.add(`${a.node}:${g}`);
     }
@@ -917,6 +920,7 @@ export class SchedulerEngine {
     this.usage.add(r.owner, r.group, this.amountOf(shape, a.node), now);
     st.runningSince = now;
     st.suspendedSince = null;
+    this.suspendedIds.delete(a.id);
     const { suspendedAt: _s, ...rest } = a;
     this.allocations.set(a.id, rest);
     this.emit({ kind: 'allocation_resumed', at: now, allocation: rest });
@@ -1031,6 +1035,7 @@ export class SchedulerEngine {
           // back on its GPUs quietly when they have room, else suspended now
           if (this.reclaim(c.a, c.st, now)) continue;
           c.st.suspendedSince = now;
+          this.suspendedIds.add(c.a.id);
           const next: Allocation = { ...c.a, suspendedAt: now };
           this.allocations.set(c.a.id, next);
           this.emit({ kind: 'allocation_suspended', at: now, allocation: next });
@@ -1111,6 +1116,7 @@ export class SchedulerEngine {
       const r = a && this.requests.get(a.requestId);
       if (!a || a.state !== 'active') {
         this.slices.delete(id);
+        this.suspendedIds.delete(id);
         continue;
       }
       if (r && this.strategy.sliced(r)) continue;
@@ -1146,6 +1152,7 @@ export class SchedulerEngine {
     }
     const st = this.slices.get(a.id);
     this.slices.delete(a.id);
+    this.suspendedIds.delete(a.id);
     const owner = this.requests.get(a.requestId);
     if (owner && (!st || st.suspendedSince === null)) this.usage.remove(owner.owner, owner.group, this.amountOf(shapeOf(a.resources), a.node), now);
     if (state === 'preempted') {
