@@ -233,14 +233,15 @@ export class Cluster {
    * Victims for `shape` at `priority`, as kube-scheduler preempts: on each node take every eligible holder (strictly
    * lower priority and preemptible, plus what `eligible` allows), check the fit, reprieve from the highest priority
    * down while it still fits; among nodes, the lowest highest-victim priority, then the fewest victims, then the
-   * latest-started victims. Null when no node can make room.
+   * latest-started victims. Null when no node can make room. `cacheKey`: what `eligible` depends on besides the
+   * shape (the per-node answers are then cached while the node's ledger is unchanged).
    */
-  preemptionPlan(shape: Shape, priority: number, eligible: (h: Holding) => boolean): PreemptionPlan | null {
+  preemptionPlan(shape: Shape, priority: number, eligible: (h: Holding) => boolean, cacheKey?: string): PreemptionPlan | null {
     let best: { plan: PreemptionPlan; top: number; latest: number } | null = null;
     for (const l of this.list) {
       if (!l.knows(shape) || l.neverFits(shape)) continue;
       if (l.fits(shape)) return { node: l.node, victims: [] };
-      const w = l.inTheWay(shape, priority, eligible);
+      const w = l.inTheWay(shape, priority, eligible, cacheKey);
       if (!w.sufficient || !w.holders.length) continue;
       const victims = w.holders;
       let top = -Infinity;

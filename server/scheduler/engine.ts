@@ -154,6 +154,8 @@ export class SchedulerEngine {
   /** preemption deadlines (allocation id → when its resources are taken) */
   private readonly preemptions = new IndexedHeap<LeaseItem>((a, b) => a.at < b.at);
   private readonly preemptionOf = new Map<string, LeaseItem>();
+  /** bumped whenever an allocation comes under a preemption notice or leaves it (victim searches cache on it) */
+  private noticeEpoch = 0;
   /** waiting request → the allocations under notice for it */
   private readonly preemptFor = new Map<string, Set<string>>();
   /** a request was queued that does not fit: the next tick or step runs a pass (preemption) */
@@ -213,6 +215,7 @@ export class SchedulerEngine {
       usage: this.usage,
       gpuUtilisation: (node, index) => engine.gpuUtilisation(node, index),
       preempting: (id) => engine.preemptionOf.has(id),
+      get noticeEpoch() { return engine.noticeEpoch; },
     };
     this.applyStrategySettings();
     this.queue = new ConflictQueue((r) => this.strategy.effectivePriority(r, this.context));
@@ -401,7 +404,7 @@ export class SchedulerEngine {
       }
       for (let top = this.preemptions.peek(); top && top.at <= now; top = this.preemptions.peek()) {
         this.preemptions.remove(top);
-        this.preemptionOf.delete(top.allocationId);
+        this.preemptionOf.delete(top.allocationId); this.noticeEpoch++;
         const a = this.allocations.get(top.allocationId);
         if (a?.state === 'active') this.endAllocation(a, 'preempted', now);
         any = true;
@@ -606,7 +609,7 @@ export class SchedulerEngine {
         }
         if (a.preemptAt !== undefined) {
           const item: LeaseItem = { allocationId: a.id, at: a.preemptAt, heapIndex: -1 };
-          this.preemptionOf.set(a.id, item);
+          this.preemptionOf.set(a.id, item); this.noticeEpoch++;
           this.preemptions.push(item);
           if (a.preemptedFor !== undefined) {
             const set = this.preemptFor.get(a.preemptedFor) ?? new Set<string>();
@@ -874,7 +877,7 @@ export class SchedulerEngine {
       const noticed: Allocation = { ...a, preemptAt: now + grace, preemptedFor: r.id };
       this.allocations.set(a.id, noticed);
       const item: LeaseItem = { allocationId: a.id, at: now + grace, heapIndex: -1 };
-      this.preemptionOf.set(a.id, item);
+      this.preemptionOf.set(a.id, item); this.noticeEpoch++;
       this.preemptions.push(item);
       this.emit({ kind: 'allocation_preempting', at: now, allocation: noticed });
     }
@@ -889,7 +892,7 @@ export class SchedulerEngine {
       const item = this.preemptionOf.get(id);
       if (!item) continue;
       this.preemptions.remove(item);
-      this.preemptionOf.delete(id);
+      this.preemptionOf.delete(id); this.noticeEpoch++;
       const a = this.allocations.get(id);
       if (a?.state !== 'active') continue;
       const { preemptAt: _p, preemptedFor: _f, ...rest } = a;
@@ -1148,7 +1151,7 @@ export class SchedulerEngine {
     const notice = this.preemptionOf.get(a.id);
     if (notice) {
       this.preemptions.remove(notice);
-      this.preemptionOf.delete(a.id);
+      this.preemptionOf.delete(a.id); this.noticeEpoch++;
     }
     const st = this.slices.get(a.id);
     this.slices.delete(a.id);

@@ -406,7 +406,8 @@ export class Ledger {
    * left out), not necessarily the smallest set. Cost O(h log h + h·g) for h relevant holdings and g GPUs.
    */
   inTheWay(shape: Shape, priority: number, eligible?: (h: Holding) => boolean, cacheKey?: string): InTheWay {
-    if (eligible) return this.computeWay(shape, priority, eligible);
+    // with an eligibility filter, cached only under a key that names what the filter depends on
+    if (eligible && cacheKey === undefined) return this.computeWay(shape, priority, eligible);
     if (this.wayVersion !== this.version) {
       this.wayCache.clear();
       this.wayVersion = this.version;
@@ -415,7 +416,7 @@ export class Ledger {
     let w = this.wayCache.get(key);
     if (!w) {
       if (this.wayCache.size > 4096) this.wayCache.clear();
-      this.wayCache.set(key, (w = this.computeWay(shape, priority)));
+      this.wayCache.set(key, (w = this.computeWay(shape, priority, eligible)));
     }
     return w;
   }

@@ -16,6 +16,8 @@ export interface StrategyContext {
   gpuUtilisation(node: string, index: number): number | null;
   /** the allocation is under a preemption notice already (not a victim again) */
   preempting(allocationId: string): boolean;
+  /** changes whenever an allocation comes under a preemption notice or leaves it */
+  readonly noticeEpoch: number;
 }
 
 /** A time-sliced allocation or waiting request, as the rotation sees it. */

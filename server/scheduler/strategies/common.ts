@@ -175,7 +175,10 @@ export class RankedOrder {
 
 /** Victims among strictly lower-priority preemptible holders not already under notice; null when none would do. */
 export function lowerPriorityVictims(r: Request, ctx: StrategyContext): PreemptionPlan | null {
-  const plan = ctx.cluster.preemptionPlan(shapeOf(r.resources), r.priority, (h) => h.preemptible && h.priority < r.priority && !ctx.preempting(h.allocationId));
+  const shape = shapeOf(r.resources);
+  // the victims depend on the shape, the priority and which allocations are under notice
+  const key = `victims|${shape.cpu}|${shape.memoryMiB}|${shape.whole}|${shape.fracMiB}|${r.priority}|${ctx.noticeEpoch}`;
+  const plan = ctx.cluster.preemptionPlan(shape, r.priority, (h) => h.preemptible && h.priority < r.priority && !ctx.preempting(h.allocationId), key);
   return plan && plan.victims.length ? plan : null;
 }
 
