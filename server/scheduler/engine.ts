@@ -26,7 +26,7 @@ import {
 } from '../../shared/scheduler.ts';
 import {
   ConflictBook, DEFAULT_SEVERITY, allocationHolder, evaluateWait, requestSeverity, sameHolders, scheduleConflicts, scheduleSeverity,
-  type ConflictInit, type SeverityConfig, type WaitEvaluation,
+  type ConflictInit, type ScheduleConflictWant, type SeverityConfig, type WaitEvaluation,
 } from './conflicts.ts';
 import { Cluster, type Placement, type PreemptionPlan } from './cluster.ts';
 import type { Inventory } from './inventory.ts';
@@ -909,19 +909,7 @@ export class SchedulerEngine {
 
   /** Resume on its own GPUs when they have room now; false when they do not. */
   private tryResume(a: Allocation, st: SliceState, now: number): boolean {
-    const l = this.cluster.ledger(a.node);
-    if (!l) return false;
-    const r = this.requests.get(a.requestId) ?? placeholderRequest(a);
-    const shape = shapeOf(a.resources);
-    for (const i of new Set(a.gpuIndices)) {
-      const g = l.slots().find((x) => x.index === i);
-      const ok = g && (shape.fracMiB > 0 ? l.shareRoom(g) >= shape.fracMiB : l.freeSlots(g) >= a.gpuIndices.filter((x) => x === i).length);
-      if (!ok) return false;
-    }
-    this.cluster.release(a.id);
-    this.cluster.allocate(a.node, a.id, shape, a.gpuIndices, this.metaOf(r, a.grantedAt), true);
-    this.usage.add(r.owner, r.group, this.amountOf(shape, a.node), now);
-    st.runningSince = now;
+    if (!this.reclaim(a, st, now)) return false;
     st.suspendedSince = null;
     this.suspendedIds.delete(a.id);
     const { suspendedAt: _s, ...rest } = a;
@@ -1094,7 +1082,10 @@ export class SchedulerEngine {
     return this.strategy.sliceRank(c, now);
   }
 
-  /** A holder that gave its GPUs back in this rotation takes them again (no record: it never stopped). */
+  /**
+   * A holder without its GPUs (suspended, or giving them back in this rotation) takes them again when they have
+   * room; no record (tryResume adds the resume).
+   */
   private reclaim(a: Allocation, st: SliceState, now: number): boolean {
     const l = this.cluster.ledger(a.node);
     if (!l) return false;
@@ -1217,9 +1208,8 @@ export class SchedulerEngine {
     const seen: Request[] = [];
     let walked = 0;
     let attempts = canPreempt ? PREEMPT_ATTEMPTS_PER_PASS : 0;
-    const rotating = this.strategy.quantumMs !== null && this.suspendedCount > 0;
-    // while holders are suspended, time-sliced requests go only onto GPUs none of them waits for
-    const claims = rotating ? this.suspendedClaims() : null;
+    // while holders are suspended, time-sliced requests go only onto GPUs none of them waits for (placeFor)
+    const claims = this.strategy.quantumMs !== null && this.suspendedCount > 0 ? this.suspendedClaims() : undefined;
     if (this.strategy.among && fitting.size) {
       // grants: only the requests of shapes that fit, in the strategy's order (every one of them is tried)
       const keys = new Set(fitting.keys());
@@ -1227,14 +1217,10 @@ export class SchedulerEngine {
         seen.push(r);
         const e = this.queue.get(r.id);
         if (!e || !keys.has(e.shapeKey)) continue;
-        const placement = rotating && this.strategy.sliced(r) ? this.placeUnclaimed(e.shape, claims!) : this.strategy.place(e.request, this.context);
+        const placement = this.placeFor(e.request, e.shape, claims);
         if (!placement) continue;
         this.grant(e.request, placement, now);
-        for (const [key, shape] of fitting) {
-          if (this.cluster.fits(shape)) continue;
-          fitting.delete(key);
-          keys.delete(key);
-        }
+        this.keepFitting(fitting, keys);
         if (!keys.size) break;
       }
       fitting.clear();
@@ -1246,10 +1232,10 @@ export class SchedulerEngine {
       const e = this.queue.get(r.id);
       if (!e) continue;
       if (fitting.has(e.shapeKey)) {
-        const placement = rotating && this.strategy.sliced(r) ? this.placeUnclaimed(e.shape, claims!) : this.strategy.place(e.request, this.context);
+        const placement = this.placeFor(e.request, e.shape, claims);
         if (placement) {
           this.grant(e.request, placement, now);
-          for (const [key, shape] of fitting) if (!this.cluster.fits(shape)) fitting.delete(key);
+          this.keepFitting(fitting);
         }
       } else if (attempts > 0 && r.priority > floor! && this.cluster.knows(e.shape) && !this.preemptFor.has(r.id) && !noVictims.has(e.shapeKey)) {
         attempts--;
@@ -1261,17 +1247,26 @@ export class SchedulerEngine {
           if (this.strategy.graceMs <= 0 && this.cluster.fits(e.shape)) {
             const placement = this.strategy.place(e.request, this.context);
             if (placement) this.grant(e.request, placement, now);
-            for (const [key, shape] of fitting) if (!this.cluster.fits(shape)) fitting.delete(key);
+            this.keepFitting(fitting);
           }
         }
       }
-      // nothing fits and no preemption attempt is left to make (every waiting shape was tried, or the requests
-      // that follow in the order are no higher than the floor: the order is by priority for those strategies)
+      // nothing fits and no preemption attempt is left to make (spent, every shape above the floor tried, or the
+      // walk has gone PREEMPT_SCAN deep)
       if (!fitting.size && (attempts <= 0 || noVictims.size >= preemptKeys || ++walked >= PREEMPT_SCAN)) break;
     }
     this.passVersion = this.cluster.version;
     // conflicts: the requests walked, then on along the same order (the refresh's own scan limit bounds it)
     this.refreshConflicts(now, concat(seen, { [Symbol.iterator]: () => it }));
+  }
+
+  /** After a grant: the shapes that no longer fit anywhere leave `fitting` (and `keys`). */
+  private keepFitting(fitting: Map<string, Shape>, keys?: Set<string>): void {
+    for (const [key, shape] of fitting) {
+      if (this.cluster.fits(shape)) continue;
+      fitting.delete(key);
+      keys?.delete(key);
+    }
   }
 
   /** Some active allocation could be a victim (preemptible, or the strategy preempts by share or quota). */
@@ -1413,7 +1408,7 @@ export class SchedulerEngine {
    * resolved `cleared` when reality agrees with the ledger again.
    */
   private syncScheduleConflicts(now: number): void {
-    const want = new Map<string, ReturnType<typeof scheduleConflicts> extends Map<string, infer V> ? V : never>();
+    const want = new Map<string, ScheduleConflictWant>();
     for (const l of this.cluster.ledgers()) {
       if (!l.hasForeign) continue;
       for (const [k, v] of scheduleConflicts(l, (id) => this.allocations.get(id))) want.set(k, v);

@@ -201,7 +201,7 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
     try {
       const res = engine.submit({
         owner: j.owner, ...(j.group !== undefined ? { group: j.group } : {}), priority: j.priority, preemptible: j.preemptible,
-        resources: { cpu: j.resources.cpu, memoryMiB: j.resources.memoryMiB, gpus: j.resources.gpus, ...(j.resources.gpuMemMiB ? { gpuMemMiB: j.resources.gpuMemMiB } : {}) },
+        resources: j.resources,
         expectedDurationMs: Math.min(j.durationMs, 366 * 24 * 3600_000),
       });
       st.requestId = res.request.id;

@@ -37,6 +37,18 @@ export function multifactor(r: Request, ctx: StrategyContext, cfg: MultifactorCo
   return prio;
 }
 
+/** Insert `item` into `list`, sorted by `cmp`, after its equals (binary search; the splice is a memmove). */
+export function insertSorted<T>(list: T[], item: T, cmp: (a: T, b: T) => number): void {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cmp(list[mid]!, item) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, item);
+}
+
 /**
  * Waiting requests by a score (higher first; ties: earlier submit, then id), recomputed in full every `recalcMs`
  * (Slurm's PriorityCalcPeriod) and merged in for new requests between recomputations, so a pass costs O(n) and a
@@ -149,22 +161,12 @@ export class RankedOrder {
     if (!e || this.scores.has(id)) return;
     this.scores.set(id, this.score(e.request, ctx));
     this.submitted.set(id, e.request.submittedAt);
-    this.insertSorted(this.ids, id);
+    insertSorted(this.ids, id, (a, b) => this.cmp(a, b));
     const list = this.byKey.get(e.shapeKey);
-    if (list) this.insertSorted(list, id);
+    if (list) insertSorted(list, id, (a, b) => this.cmp(a, b));
     else this.byKey.set(e.shapeKey, [id]);
   }
 
-  private insertSorted(list: string[], id: string): void {
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.cmp(list[mid]!, id) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    list.splice(lo, 0, id);
-  }
 
   private cmp(a: string, b: string): number {
     return this.scores.get(b)! - this.scores.get(a)! || this.submitted.get(a)! - this.submitted.get(b)! || (a < b ? -1 : a > b ? 1 : 0);

@@ -18,7 +18,7 @@ import type { PreemptionPlan } from '../cluster.ts';
 import { shapeOf } from '../ledger.ts';
 import type { QueueView } from '../queue.ts';
 import type { Strategy, StrategyContext } from '../strategy.ts';
-import { BaseStrategy, grantOrder, packShared, placeFirst } from './common.ts';
+import { BaseStrategy, grantOrder, insertSorted, packShared, placeFirst } from './common.ts';
 
 /** Waiting requests of one owner, best first (grantOrder), kept across passes. */
 class OwnerList {
@@ -126,20 +126,11 @@ export class FairSharing extends BaseStrategy {
       byKey.push(r.id);
       return;
     }
-    this.insertSorted(l.ids, r.id);
-    this.insertSorted(byKey, r.id);
+    const cmp = (a: string, b: string) => this.cmp(a, b);
+    insertSorted(l.ids, r.id, cmp);
+    insertSorted(byKey, r.id, cmp);
   }
 
-  private insertSorted(list: string[], id: string): void {
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.cmp(list[mid]!, id) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    list.splice(lo, 0, id);
-  }
 
   /** grantOrder on ids: higher priority, then earlier submit, then id. */
   private cmp(a: string, b: string): number {
@@ -201,8 +192,9 @@ export class FairSharing extends BaseStrategy {
       }
       heap.push(e);
     }
-    const less = (a: Entity, b: Entity) => a.share < b.share || (a.share === b.share && a.key < b.key);
-    heap.sort((a, b) => (less(a, b) ? -1 : less(b, a) ? 1 : 0));
+    // lowest weighted share first, ties by key (entities are distinct: no two compare equal)
+    const byShare = (a: Entity, b: Entity) => a.share - b.share || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+    heap.sort(byShare);
     // few entities (owners, groups): a sorted array is the heap, re-inserted by binary search
     while (heap.length) {
       const e = heap.shift()!;
@@ -236,16 +228,7 @@ export class FairSharing extends BaseStrategy {
         if (fromKey !== null) best.keyNext.set(fromKey, (best.keyNext.get(fromKey) ?? 0) + 1);
         else best.next++;
       }
-      if (more) {
-        let lo = 0;
-        let hi = heap.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >> 1;
-          if (less(heap[mid]!, e)) lo = mid + 1;
-          else hi = mid;
-        }
-        heap.splice(lo, 0, e);
-      }
+      if (more) insertSorted(heap, e, byShare);
     }
   }
 
