@@ -174,14 +174,6 @@ export class Cluster {
     return this.first.free();
   }
 
-  holding(allocationId: string): Holding | undefined {
-    return this.nodeOf.get(allocationId)?.holding(allocationId);
-  }
-
-  nodeOfAllocation(allocationId: string): string | undefined {
-    return this.nodeOf.get(allocationId)?.node;
-  }
-
   *holdings(): Generator<Holding> {
     for (const l of this.list) yield* l.holdingsList();
   }

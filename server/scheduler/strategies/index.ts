@@ -1,6 +1,6 @@
 /** The six strategies by their canonical names. */
 import type { StrategyName } from '../../../shared/scheduler.ts';
-import type { Strategy } from '../strategy.ts';
+import type { Strategy, StrategyFactory } from '../strategy.ts';
 import { fairSharing } from './fair_sharing.ts';
 import { hybrid } from './hybrid.ts';
 import { loadBalancing } from './load_balancing.ts';
@@ -8,7 +8,7 @@ import { priorityBased } from './priority_based.ts';
 import { resourcePooling } from './resource_pooling.ts';
 import { timeSlicing } from './time_slicing.ts';
 
-export const STRATEGIES: Record<StrategyName, (config?: unknown) => Strategy> = {
+export const STRATEGIES: Record<StrategyName, StrategyFactory> = {
   priority_based: priorityBased,
   fair_sharing: fairSharing,
   time_slicing: timeSlicing,
