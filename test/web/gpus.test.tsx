@@ -10,14 +10,7 @@ import { fakeGpu } from '../helpers/fake-gpu.ts';
 import { StaticSource, envelope, makeStatus } from './fakes.ts';
 import { FakeSchedulerApi, allocation, conflict } from './scheduler-fakes.ts';
 
-vi.mock('uplot', () => ({
-  default: class FakePlot {
-    setData() {}
-    setSize() {}
-    setSeries() {}
-    destroy() {}
-  },
-}));
+vi.mock('uplot', () => import('./uplot-stub.ts'));
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
