@@ -1275,19 +1275,17 @@ export class SchedulerEngine {
   }
 
   /**
-   * Requests of a priority above this may find victims: for the priority strategies the lowest priority of a
-   * preemptible allocation not under notice (null: none); -Infinity for the strategies that preempt by share or
-   * quota; null for those that do not preempt.
+   * Requests of a priority above this may find victims (Strategy.preempts): for `lower_priority` the lowest
+   * priority of a preemptible allocation not under notice (null: none); -Infinity for `any`; null for `none`.
    */
   private preemptFloor(): number | null {
-    if (this.strategy.name === 'priority_based' || this.strategy.name === 'hybrid') {
-      let floor: number | null = null;
-      for (const h of this.cluster.holdings()) {
-        if (h.preemptible && !this.preemptionOf.has(h.allocationId) && (floor === null || h.priority < floor)) floor = h.priority;
-      }
-      return floor;
+    if (this.strategy.preempts === 'any') return -Infinity;
+    if (this.strategy.preempts === 'none') return null;
+    let floor: number | null = null;
+    for (const h of this.cluster.holdings()) {
+      if (h.preemptible && !this.preemptionOf.has(h.allocationId) && (floor === null || h.priority < floor)) floor = h.priority;
     }
-    return this.strategy.name === 'fair_sharing' || this.strategy.name === 'resource_pooling' ? -Infinity : null;
+    return floor;
   }
 
   /**

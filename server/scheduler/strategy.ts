@@ -53,6 +53,12 @@ export interface Strategy {
   place(request: Request, ctx: StrategyContext): Placement | null;
   /** Whom to preempt so that `request` fits (after a grace period), or null for nobody. */
   preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null;
+  /**
+   * Whom `preempt` may take from: `lower_priority` — strictly lower-priority preemptible holders (a request at or
+   * below the lowest such priority finds none); `any` — holders chosen by share or quota; `none` — it does not
+   * preempt (the engine then never asks).
+   */
+  readonly preempts: 'none' | 'lower_priority' | 'any';
   /** grace period victims get before their resources are taken */
   readonly graceMs: number;
   /** time-slicing: whole-GPU slots per GPU, and one request may take several slots of one GPU */

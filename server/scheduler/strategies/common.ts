@@ -342,6 +342,7 @@ export const fewestHolders: GpuPicker = (shape, ledger) => {
 export abstract class BaseStrategy implements Strategy {
   abstract readonly name: StrategyName;
   abstract readonly config: Record<string, unknown>;
+  preempts: 'none' | 'lower_priority' | 'any' = 'none';
   graceMs = 0;
   replicas = 1;
   multiSlot = false;

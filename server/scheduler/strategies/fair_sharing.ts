@@ -48,6 +48,7 @@ export class FairSharing extends BaseStrategy {
     super();
     this.config = FairSharingConfigSchema.parse(config);
     this.graceMs = this.config.preemption.gracePeriodMs;
+    if (this.config.preemption.enabled) this.preempts = 'any';
   }
 
   ownerWeight(owner: string): number {

@@ -24,6 +24,7 @@ export class Hybrid extends RankedStrategy {
     super(parsed.recalcMs);
     this.config = parsed;
     this.graceMs = this.config.preemption.gracePeriodMs;
+    if (this.config.preemption.enabled) this.preempts = 'lower_priority';
     this.quantumMs = this.config.timeSliceMaxGpus > 0 ? this.config.quantumMs : null;
   }
 

@@ -21,6 +21,7 @@ export class PriorityBased extends RankedStrategy {
     super(parsed.recalcMs);
     this.config = parsed;
     this.graceMs = parsed.preemption.gracePeriodMs;
+    if (parsed.preemption.enabled) this.preempts = 'lower_priority';
   }
 
   override effectivePriority(request: Request, ctx: StrategyContext): number {

@@ -25,6 +25,7 @@ export class ResourcePooling extends RankedStrategy {
     this.config = ResourcePoolingConfigSchema.parse(config);
     this.graceMs = this.config.gracePeriodMs;
     this.hasQuotas = Object.keys(this.config.groupQuotas).length > 0;
+    if (this.hasQuotas) this.preempts = 'any';
   }
 
 
