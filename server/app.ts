@@ -23,7 +23,7 @@ import { healthRoutes } from './http/routes/health.ts';
 import { statusRoutes } from './http/routes/status.ts';
 import { strategyRoutes } from './http/routes/strategy.ts';
 import type { Session } from '../shared/api.ts';
-import { StrategyService } from './scheduler/strategy-service.ts';
+import { StrategyService } from './runtime/strategy-service.ts';
 import { historyRoutes } from './http/routes/history.ts';
 import { buildOpenApi } from './http/openapi.ts';
 import { staticRoutes } from './http/static.ts';
@@ -33,9 +33,9 @@ import { SchedulerStore } from './store/scheduler-store.ts';
 import { EventStore } from './store/event-store.ts';
 import { HistoryStore } from './store/history-store.ts';
 import { SchedulerEngine } from './scheduler/engine.ts';
-import { SchedulerService } from './scheduler/service.ts';
+import { SchedulerService } from './runtime/scheduler-service.ts';
 import { schedulerRoutes } from './http/routes/scheduler.ts';
-import { HintService } from './hints/service.ts';
+import { HintService } from './runtime/hint-service.ts';
 import { hintRoutes } from './http/routes/hints.ts';
 
 export interface AppDeps {

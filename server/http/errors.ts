@@ -2,19 +2,10 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { z } from 'zod';
 import type { Logger } from '../log.ts';
-import { SchedulerError } from '../scheduler/engine.ts';
-import { SCHEDULER_ERROR_STATUS } from '../../shared/scheduler.ts';
+import { ArbiterError } from '../errors.ts';
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-}
+/** An error raised by a route (the same type the core's errors extend). */
+export class HttpError extends ArbiterError {}
 
 export interface FieldProblem {
   field: string;
@@ -44,9 +35,8 @@ export const notFound: RequestHandler = (req, _res, next) => {
 
 export function errorBoundary(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    let e: HttpError;
-    if (err instanceof HttpError) e = err;
-    else if (err instanceof SchedulerError) e = new HttpError(SCHEDULER_ERROR_STATUS[err.code], err.code, err.message, err.details);
+    let e: ArbiterError;
+    if (err instanceof ArbiterError) e = err;
     else if (isBodyParserError(err)) e = new HttpError(err.status, 'invalid_request', err.message);
     else {
       log.error({ err, method: req.method, url: req.originalUrl }, 'unhandled error');

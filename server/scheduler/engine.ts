@@ -19,6 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.ts';
+import { ArbiterError } from '../errors.ts';
 import {
   LIMITS, RequestInputSchema, SCHEDULER_ERROR_STATUS, normalizeResources,
   type Allocation, type Change, type Conflict, type ConflictHolder, type QueueOrder, type Request, type RequestInputBody,
@@ -36,12 +37,10 @@ import type { SliceCandidate, Strategy, StrategyContext } from './strategy.ts';
 import { priorityBased } from './strategies/priority_based.ts';
 import { UsageTracker, type Amount } from './usage.ts';
 
-export class SchedulerError extends Error {
-  readonly status: number;
-  constructor(readonly code: SchedulerErrorCode, message: string, readonly details?: unknown) {
-    super(message);
-    this.name = 'SchedulerError';
-    this.status = SCHEDULER_ERROR_STATUS[code];
+export class SchedulerError extends ArbiterError {
+  declare readonly code: SchedulerErrorCode;
+  constructor(code: SchedulerErrorCode, message: string, details?: unknown) {
+    super(SCHEDULER_ERROR_STATUS[code], code, message, details);
   }
 }
 

@@ -3,7 +3,7 @@ import { ManualClock } from '../../server/clock.ts';
 import { SchedulerEngine } from '../../server/scheduler/engine.ts';
 import { declaredInventory, inventoryFrom } from '../../server/scheduler/inventory.ts';
 import { EventHub, MemoryIdStore } from '../../server/push/hub.ts';
-import { HintService } from '../../server/hints/service.ts';
+import { HintService } from '../../server/runtime/hint-service.ts';
 import type { HintEvent } from '../../shared/hints.ts';
 import type { ResourceStatus } from '../../shared/resources.ts';
 import { fakeGpu } from '../helpers/fake-gpu.ts';

@@ -7,18 +7,14 @@ import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { CompareBodySchema, ResolveBodySchema, StrategyPutSchema } from '../../../shared/strategy.ts';
 import type { SchedulerEngine } from '../../scheduler/engine.ts';
-import { StrategyConfigError, type StrategyService } from '../../scheduler/strategy-service.ts';
+import type { StrategyService } from '../../runtime/strategy-service.ts';
 import { createStrategy } from '../../scheduler/strategies/index.ts';
-import { HttpError, parseInput } from '../errors.ts';
+import { parseInput } from '../errors.ts';
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
 
 export function strategyRoutes(engine: SchedulerEngine, service: StrategyService, requireAdmin: RequestHandler, committed: () => Promise<void> = () => Promise.resolve()): Router {
   const r = Router();
-  const configError = (err: unknown): never => {
-    if (err instanceof StrategyConfigError) throw new HttpError(400, 'invalid_request', err.message, err.problems);
-    throw err;
-  };
 
   r.get('/api/strategy', (_req, res) => {
     res.json(service.state());
@@ -28,12 +24,7 @@ export function strategyRoutes(engine: SchedulerEngine, service: StrategyService
   });
   r.put('/api/strategy', requireAdmin, async (req, res) => {
     const body = parseInput(StrategyPutSchema, req.body ?? {}, 'body');
-    let state;
-    try {
-      state = service.switch(body.name, body.config);
-    } catch (err) {
-      configError(err);
-    }
+    const state = service.switch(body.name, body.config);
     await committed();
     res.json(state);
   });
@@ -49,11 +40,7 @@ export function strategyRoutes(engine: SchedulerEngine, service: StrategyService
     const body = parseInput(ResolveBodySchema, req.body ?? {}, 'body');
     let strategy;
     if (body.strategy !== undefined && body.strategy !== engine.strategyName) {
-      try {
-        strategy = createStrategy(body.strategy, service.resolveConfig(body.strategy, undefined));
-      } catch (err) {
-        configError(err);
-      }
+      strategy = createStrategy(body.strategy, service.resolveConfig(body.strategy, undefined));
     }
     const out = engine.resolveConflict(id, strategy);
     await committed();

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { Clock } from '../clock.ts';
+import { ArbiterError } from '../errors.ts';
 import type { HintCandidate } from '../hints/rules.ts';
 import { STRATEGY_NAMES, type Allocation, type Change, type Request, type StrategyName } from '../../shared/scheduler.ts';
 import {
@@ -13,9 +14,9 @@ import {
   type CompareBody, type CompareResponse, type PerformanceResponse, type StrategyPerformance, type StrategyState,
 } from '../../shared/strategy.ts';
 import { simulate, type SimJob } from '../sim/simulator.ts';
-import type { SchedulerEngine } from './engine.ts';
-import { PerformanceRecorder } from './evaluation.ts';
-import { createStrategy } from './strategies/index.ts';
+import type { SchedulerEngine } from '../scheduler/engine.ts';
+import { PerformanceRecorder } from '../scheduler/evaluation.ts';
+import { createStrategy } from '../scheduler/strategies/index.ts';
 
 /** What the service reads from the store. */
 export interface StrategyStore {
@@ -39,9 +40,10 @@ export interface StrategyServiceOptions {
   replayDecisions?: number;
 }
 
-export class StrategyConfigError extends Error {
+/** A strategy config its schema rejects: 400 naming each field. */
+export class StrategyConfigError extends ArbiterError {
   constructor(readonly problems: { field: string; message: string }[]) {
-    super(`invalid config: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
+    super(400, 'invalid_request', `invalid config: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, problems);
   }
 }
 

@@ -2,8 +2,8 @@
 import type { Clock, Timer } from '../clock.ts';
 import type { EventHub } from '../push/hub.ts';
 import type { SchedulerEngine } from '../scheduler/engine.ts';
-import { HintBook } from './book.ts';
-import { HINT_DEFAULTS, evaluateHints, type HintCandidate, type HintRuleOptions } from './rules.ts';
+import { HintBook } from '../hints/book.ts';
+import { HINT_DEFAULTS, evaluateHints, type HintCandidate, type HintRuleOptions } from '../hints/rules.ts';
 
 /** Waiting requests looked at per evaluation (in arrival order): the rules stay cheap with huge queues. */
 const QUEUE_WINDOW = 1000;

@@ -8,8 +8,8 @@ import type { Clock, Timer } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { EventHub } from '../push/hub.ts';
 import type { StatusBoard } from '../monitor/status.ts';
-import type { EngineState, SchedulerEngine } from './engine.ts';
-import { inventoryFrom, type DeclaredInventory } from './inventory.ts';
+import type { EngineState, SchedulerEngine } from '../scheduler/engine.ts';
+import { inventoryFrom, type DeclaredInventory } from '../scheduler/inventory.ts';
 
 export interface ChangeStore {
   apply(changes: readonly Change[]): void;
