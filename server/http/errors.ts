@@ -2,31 +2,16 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { z } from 'zod';
 import type { Logger } from '../log.ts';
-import { ArbiterError } from '../errors.ts';
+import { ArbiterError, invalidInput } from '../errors.ts';
 
 /** An error raised by a route (the same type the core's errors extend). */
 export class HttpError extends ArbiterError {}
-
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
-
-export function fieldProblems(error: z.ZodError): FieldProblem[] {
-  return error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
-}
 
 /** Parse request input or throw a 400 that names each bad field. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where: 'query' | 'body' | 'params'): z.infer<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
-  const problems = fieldProblems(r.error);
-  throw new HttpError(
-    400,
-    'invalid_request',
-    `invalid ${where}: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
-    problems,
-  );
+  throw invalidInput(`invalid ${where}`, r.error);
 }
 
 export const notFound: RequestHandler = (req, _res, next) => {

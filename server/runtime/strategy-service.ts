@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { Clock } from '../clock.ts';
-import { ArbiterError } from '../errors.ts';
+import { invalidInput } from '../errors.ts';
 import type { HintCandidate } from '../hints/rules.ts';
 import { STRATEGY_NAMES, type Allocation, type Change, type Request, type StrategyName } from '../../shared/scheduler.ts';
 import {
@@ -38,13 +38,6 @@ export interface StrategyServiceOptions {
   starvationMs?: number;
   /** change records of the decision log replayed into the figures at start (the newest) @default 200000 */
   replayDecisions?: number;
-}
-
-/** A strategy config its schema rejects: 400 naming each field. */
-export class StrategyConfigError extends ArbiterError {
-  constructor(readonly problems: { field: string; message: string }[]) {
-    super(400, 'invalid_request', `invalid config: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, problems);
-  }
 }
 
 /** A suggestion from the last compare lives this long (or until the strategy is switched). */
@@ -137,7 +130,7 @@ export class StrategyService {
     const given = config ?? (name === this.opts.engine.strategyName ? this.opts.engine.strategyConfig : this.opts.store?.strategyConfig(name)) ?? {};
     const parsed = STRATEGY_CONFIG_SCHEMAS[name].safeParse(given);
     if (!parsed.success) {
-      throw new StrategyConfigError(parsed.error.issues.map((i) => ({ field: ['config', ...i.path.map(String)].join('.'), message: i.message })));
+      throw invalidInput('invalid config', parsed.error, ['config']);
     }
     return parsed.data as Record<string, unknown>;
   }

@@ -19,7 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.ts';
-import { ArbiterError } from '../errors.ts';
+import { ArbiterError, fieldProblems, problemsText } from '../errors.ts';
 import {
   LIMITS, RequestInputSchema, SCHEDULER_ERROR_STATUS, normalizeResources,
   type Allocation, type Change, type Conflict, type ConflictHolder, type QueueOrder, type Request, type RequestInputBody,
@@ -272,8 +272,8 @@ export class SchedulerEngine {
   submit(input: RequestInputBody, opts: { idempotencyKey?: string } = {}): SubmitResult {
     const parsed = RequestInputSchema.safeParse(input);
     if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
-      throw new SchedulerError('invalid_request', `invalid request: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, problems);
+      const problems = fieldProblems(parsed.error);
+      throw new SchedulerError('invalid_request', `invalid request: ${problemsText(problems)}`, problems);
     }
     const body = parsed.data;
     const resources = normalizeResources(body.resources);
