@@ -250,6 +250,32 @@ export class Cluster {
     return best?.plan ?? null;
   }
 
+  /**
+   * GPU fragmentation: the share of the free GPU capacity that is stranded on partly used GPUs (a GPU shared by
+   * fractional allocations with room left counts its free MiB ÷ its MiB; a GPU free as a whole counts 1 and is not
+   * stranded), over all nodes; null when nothing is free. 0: every free GPU is whole; near 1: what is free is
+   * scattered in slivers no whole-GPU request can use.
+   */
+  fragmentation(): number | null {
+    let free = 0;
+    let stranded = 0;
+    for (const l of this.list) {
+      for (const g of l.slots()) {
+        if (!g.present || !g.available) continue;
+        if (l.isWholeFree(g)) {
+          free += 1;
+          continue;
+        }
+        const room = l.shareRoom(g);
+        if (room > 0 && g.memoryMiB > 0) {
+          free += room / g.memoryMiB;
+          stranded += room / g.memoryMiB;
+        }
+      }
+    }
+    return free > 0 ? stranded / free : null;
+  }
+
   private add(l: Ledger): void {
     l.setReplicas(this.replicas, this.multiSlot);
     this.byNode.set(l.node, l);

@@ -59,6 +59,8 @@ export interface Strategy {
    * preempt (the engine then never asks).
    */
   readonly preempts: 'none' | 'lower_priority' | 'any';
+  /** why it may find no room to take for a waiting request (what a refused conflict resolution says) */
+  readonly noRoomReason: string;
   /** grace period victims get before their resources are taken */
   readonly graceMs: number;
   /** time-slicing: whole-GPU slots per GPU, and one request may take several slots of one GPU */

@@ -4,7 +4,7 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
-import { QueueOrderSchema, type RequestInputBody } from '../../../shared/scheduler.ts';
+import { QueueOrderSchema, RequestInputSchema } from '../../../shared/scheduler.ts';
 import { AllocationsQuerySchema, type AllocationView } from '../../../shared/api.ts';
 import type { SchedulerEngine } from '../../scheduler/engine.ts';
 import { HttpError, parseInput } from '../errors.ts';
@@ -29,8 +29,8 @@ export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promis
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new HttpError(400, 'invalid_request', 'invalid header: Idempotency-Key: 1–128 printable ASCII characters', [{ field: 'Idempotency-Key', message: '1–128 printable ASCII characters' }]);
     }
-    // the engine validates the body against RequestInputSchema (400 invalid_request naming each field)
-    const result = engine.submit(req.body as RequestInputBody, key ? { idempotencyKey: key } : {});
+    const body = parseInput(RequestInputSchema, req.body, 'body');
+    const result = engine.submit(body, key ? { idempotencyKey: key } : {});
     const granted = result.request.status !== 'queued';
     await committed();
     res.status(granted ? 201 : 202).json({

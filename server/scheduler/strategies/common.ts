@@ -352,6 +352,10 @@ export abstract class BaseStrategy implements Strategy {
   abstract order(queue: QueueView, ctx: StrategyContext): Iterable<Request>;
   abstract place(request: Request, ctx: StrategyContext): Placement | null;
 
+  get noRoomReason(): string {
+    return this.quantumMs !== null ? 'the rotation order keeps the current holders' : `${this.name} neither preempts nor rotates`;
+  }
+
   effectivePriority(request: Request, _ctx: StrategyContext): number {
     return request.priority;
   }

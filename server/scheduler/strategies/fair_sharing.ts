@@ -43,6 +43,9 @@ interface Entity {
 export class FairSharing extends BaseStrategy {
   readonly name = 'fair_sharing' as const;
   readonly config: FairSharingConfig;
+  override get noRoomReason(): string {
+    return 'fair-share preemption is off or the owner is not starved below half its share';
+  }
 
   constructor(config: unknown = {}) {
     super();

@@ -18,6 +18,9 @@ const LAS = TimeSlicingConfigSchema.parse({});
 export class Hybrid extends RankedStrategy {
   readonly name = 'hybrid' as const;
   readonly config: HybridConfig;
+  override get noRoomReason(): string {
+    return 'no strictly lower-priority preemptible allocation would make room';
+  }
 
   constructor(config: unknown = {}) {
     const parsed = HybridConfigSchema.parse(config);

@@ -15,6 +15,9 @@ import { RankedStrategy, lowerPriorityVictims, multifactor, packShared, placeFir
 export class PriorityBased extends RankedStrategy {
   readonly name = 'priority_based' as const;
   readonly config: PriorityBasedConfig;
+  override get noRoomReason(): string {
+    return 'no strictly lower-priority preemptible allocation would make room';
+  }
 
   constructor(config: unknown = {}) {
     const parsed = PriorityBasedConfigSchema.parse(config);

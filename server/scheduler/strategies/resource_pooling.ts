@@ -18,6 +18,9 @@ import { RankedStrategy, bestFitShared, fractionsAfter, mostAllocated, placeBest
 export class ResourcePooling extends RankedStrategy {
   readonly name = 'resource_pooling' as const;
   readonly config: ResourcePoolingConfig;
+  override get noRoomReason(): string {
+    return 'no group borrows beyond its quota where the request would fit';
+  }
   private readonly hasQuotas: boolean;
 
   constructor(config: unknown = {}) {

@@ -1,0 +1,146 @@
+/**
+ * The decision pass: grant what fits in the strategy's order, try (at most) one preemption for a request that does
+ * not fit, then re-evaluate the conflicts of what still waits. Greedy: a request that fits is not held back for an
+ * earlier one that does not (no reservations). When the ledger has not changed since the last pass (and no strategy
+ * switch or restore happened), nothing new can fit and the placement part is skipped unless forced.
+ */
+import type { Request } from '../../shared/scheduler.ts';
+import type { Booking } from './booking.ts';
+import type { Core } from './core.ts';
+import type { Shape } from './ledger.ts';
+import type { Preemption } from './preemption.ts';
+import type { RequestConflicts } from './request-conflicts.ts';
+import type { Slicing } from './slicing.ts';
+
+/**
+ * Preemption plans tried per decision pass (the first request in the strategy's order that does not fit and may
+ * have victims): planning is a victim search on every node, and the head of the queue is what preemption is for
+ * (kube-scheduler preempts for one pod per scheduling cycle). Passes come with every release and each tick.
+ */
+const PREEMPT_ATTEMPTS_PER_PASS = 1;
+
+/**
+ * Once nothing waiting fits, a pass walks on only this far down the order looking for a request to preempt for
+ * (requests already under a preemption notice's grace are passed over; further down the order is lower priority).
+ */
+const PREEMPT_SCAN = 256;
+
+export class DecisionPass {
+  /** ledger version at the end of the last placement pass: nothing new can fit until it changes */
+  private passVersion = -1;
+  /** the next pass places even when the ledger did not change (strategy switch, restore, live utilisation…) */
+  force = true;
+
+  constructor(
+    private readonly core: Core,
+    private readonly booking: Booking,
+    private readonly preemption: Preemption,
+    private readonly slicing: Slicing,
+    private readonly conflicts: RequestConflicts,
+  ) {}
+
+  /** Grants changed the ledger since the last pass (waiting requests' holders follow at the next one). */
+  get stale(): boolean {
+    return this.passVersion !== this.core.cluster.version;
+  }
+
+  /** A preemption is possible: some active allocation could be a victim. */
+  canPreempt(): boolean {
+    return this.preemption.floor(this.core.strategy) !== null;
+  }
+
+  run(): void {
+    const core = this.core;
+    const { cluster, queue, context } = core;
+    core.dirty = false;
+    const now = core.clock.now();
+    if (core.strategy.quantumMs === null && this.slicing.size) this.slicing.resumeUnsliced(now);
+    if (!queue.size) return;
+    if (!this.force && !this.stale) {
+      if (this.conflicts.pending) this.conflicts.refresh(now, queue.requests());
+      return;
+    }
+    this.force = false;
+    const strategy = core.strategy;
+    const floor = this.preemption.floor(strategy);
+    const canPreempt = floor !== null;
+    // the waiting shapes (shape and priority) that fit somewhere now: the order is walked only while one of them
+    // (or a preemption attempt) is left — with thousands waiting on a full cluster a pass stops early. A grant only
+    // takes capacity, so a shape that did not fit stays out for the rest of the pass.
+    const fitting = new Map<string, Shape>();
+    for (const [key, shape] of queue.shapeEntries()) {
+      if (cluster.knows(shape) && cluster.fits(shape)) fitting.set(key, shape);
+    }
+    const noVictims = new Set<string>();
+    // shape keys whose priority is above the floor: the only ones preemption can be tried for
+    let preemptKeys = 0;
+    if (canPreempt) for (const p of queue.shapePriorities()) if (p > floor!) preemptKeys++;
+    const seen: Request[] = [];
+    let walked = 0;
+    let attempts = canPreempt ? PREEMPT_ATTEMPTS_PER_PASS : 0;
+    // while holders are suspended, time-sliced requests go only onto GPUs none of them waits for (placeFor)
+    const claims = strategy.quantumMs !== null && this.slicing.suspendedCount > 0 ? this.slicing.suspendedClaims() : undefined;
+    if (strategy.among && fitting.size) {
+      // grants: only the requests of shapes that fit, in the strategy's order (every one of them is tried)
+      const keys = new Set(fitting.keys());
+      for (const r of strategy.among(queue, context, keys)) {
+        seen.push(r);
+        const e = queue.get(r.id);
+        if (!e || !keys.has(e.shapeKey)) continue;
+        const placement = this.slicing.placeFor(e.request, e.shape, claims);
+        if (!placement) continue;
+        this.booking.grant(e.request, placement, now);
+        this.keepFitting(fitting, keys);
+        if (!keys.size) break;
+      }
+      fitting.clear();
+    }
+    const it = strategy.order(queue, context)[Symbol.iterator]();
+    for (let step = it.next(); !step.done; step = it.next()) {
+      const r = step.value;
+      seen.push(r);
+      const e = queue.get(r.id);
+      if (!e) continue;
+      if (fitting.has(e.shapeKey)) {
+        const placement = this.slicing.placeFor(e.request, e.shape, claims);
+        if (placement) {
+          this.booking.grant(e.request, placement, now);
+          this.keepFitting(fitting);
+        }
+      } else if (attempts > 0 && r.priority > floor! && cluster.knows(e.shape) && !this.preemption.pendingFor(r.id) && !noVictims.has(e.shapeKey)) {
+        attempts--;
+        const plan = strategy.preempt(e.request, context);
+        // one attempt per shape and pass (kube-scheduler preempts for one pod per cycle)
+        noVictims.add(e.shapeKey);
+        if (plan) {
+          this.preemption.start(e.request, plan, now, strategy.graceMs);
+          if (strategy.graceMs <= 0 && cluster.fits(e.shape)) {
+            const placement = strategy.place(e.request, context);
+            if (placement) this.booking.grant(e.request, placement, now);
+            this.keepFitting(fitting);
+          }
+        }
+      }
+      // nothing fits and no preemption attempt is left to make (spent, every shape above the floor tried, or the
+      // walk has gone PREEMPT_SCAN deep)
+      if (!fitting.size && (attempts <= 0 || noVictims.size >= preemptKeys || ++walked >= PREEMPT_SCAN)) break;
+    }
+    this.passVersion = cluster.version;
+    // conflicts: the requests walked, then on along the same order (the refresh's own scan limit bounds it)
+    this.conflicts.refresh(now, concat(seen, { [Symbol.iterator]: () => it }));
+  }
+
+  /** After a grant: the shapes that no longer fit anywhere leave `fitting` (and `keys`). */
+  private keepFitting(fitting: Map<string, Shape>, keys?: Set<string>): void {
+    for (const [key, shape] of fitting) {
+      if (this.core.cluster.fits(shape)) continue;
+      fitting.delete(key);
+      keys?.delete(key);
+    }
+  }
+}
+
+function* concat<T>(a: Iterable<T>, b: Iterable<T>): Generator<T> {
+  yield* a;
+  yield* b;
+}
