@@ -15,65 +15,23 @@
  * Mutations that free or change capacity (release, expiry, snapshot, strategy switch) run a decision pass in the
  * same batch (`autoDecide`, default on). The cluster has one node in the running server and many in the simulator.
  */
-import { randomUUID } from 'node:crypto';
-import type { Clock } from '../clock.ts';
 import type { Allocation, Change, Conflict, QueueOrder, Request, RequestInputBody, RequestStatus, Resources, StrategyName } from '../../shared/scheduler.ts';
-import { Booking } from './booking.ts';
-import { ChangeBatch, type ChangeListener } from './changes.ts';
-import { Cluster } from './cluster.ts';
-import { ConflictBook, DEFAULT_SEVERITY, type SeverityConfig } from './conflicts.ts';
-import type { Core, EngineParts, Lifecycle } from './core.ts';
+import { assemble, type EngineOptions } from './assemble.ts';
+import type { ChangeListener } from './changes.ts';
+import type { Core, EngineParts } from './core.ts';
 import { SchedulerError } from './errors.ts';
 import type { Inventory } from './inventory.ts';
-import { Leases, type LeaseOptions } from './leases.ts';
 import { shapeOf, type FreeView } from './ledger.ts';
-import { DecisionPass } from './pass.ts';
-import { Preemption } from './preemption.ts';
-import { ConflictQueue } from './queue.ts';
-import { Records, requestFields } from './records.ts';
-import { RequestConflicts } from './request-conflicts.ts';
+import { requestFields } from './records.ts';
 import { resolveConflict, type Resolution } from './resolve.ts';
 import { restoreState, type EngineState } from './restore.ts';
-import { ScheduleConflicts } from './schedule-conflicts.ts';
-import { Slicing } from './slicing.ts';
 import type { Strategy } from './strategy.ts';
-import { priorityBased } from './strategies/priority_based.ts';
-import { UsageTracker } from './usage.ts';
 
 export { SchedulerError } from './errors.ts';
+export type { EngineOptions } from './assemble.ts';
 export type { ChangeListener } from './changes.ts';
 export type { LeaseOptions } from './leases.ts';
 export type { EngineState } from './restore.ts';
-
-export interface EngineOptions {
-  clock: Clock;
-  /** ids of requests, allocations, conflicts @default crypto.randomUUID */
-  newId?: () => string;
-  /** @default priority_based */
-  strategy?: Strategy;
-  /** node name until the first inventory names it @default "local" */
-  node?: string;
-  leases?: LeaseOptions;
-  severity?: Partial<SeverityConfig>;
-  /** run a decision pass after every change that frees or changes capacity @default true */
-  autoDecide?: boolean;
-  /** ended requests (and their allocations, idempotency keys) kept in memory; the store keeps them all @default 10000 */
-  retainEnded?: number;
-  /** resolved conflicts kept in memory @default 10000 */
-  retainResolvedConflicts?: number;
-  /**
-   * Conflict refresh work per decision pass or tick: each evaluation of what is in the way (one per shape and
-   * priority at a ledger state) and each conflict_updated record counts 1. Waiting requests are refreshed in
-   * grant order, so the head of the queue is always current; the rest follow at the next ticks. Bounds the time
-   * of a pass (and the records per batch) when a release changes the holders of thousands of waiting requests.
-   * @default 32
-   */
-  refreshBudget?: number;
-  /** a listener threw: by default the error is rethrown outside the engine's transaction (queueMicrotask) */
-  onListenerError?: (err: unknown) => void;
-  /** live GPU utilisation (%) from the monitor, for strategies that weigh it (load_balancing) */
-  gpuUtilisation?: (node: string, index: number) => number | null;
-}
 
 export interface SubmitResult {
   request: Request;
@@ -91,42 +49,8 @@ export class SchedulerEngine {
   private readonly autoDecide: boolean;
 
   constructor(opts: EngineOptions) {
-    const clock = opts.clock;
-    const newId = opts.newId ?? randomUUID;
-    const gpuUtilisation = opts.gpuUtilisation ?? (() => null);
-    const leases = new Leases(opts.leases);
-    const cluster = new Cluster(opts.node ?? 'local');
-    const usage = new UsageTracker();
-    // the collaborators that start and end allocations reach Booking through this (it needs them to exist first)
-    const lifecycle: Lifecycle = {
-      grant: (r, p, now) => booking.grant(r, p, now),
-      end: (a, state, now) => booking.end(a, state, now),
-    };
-    const core: Core = {
-      clock, newId, cluster, usage,
-      queue: new ConflictQueue((r) => core.strategy.effectivePriority(r, core.context)),
-      book: new ConflictBook({ newId, maxResolved: opts.retainResolvedConflicts }),
-      records: new Records(opts.retainEnded ?? 10_000),
-      changes: new ChangeBatch(opts.onListenerError ?? ((err) => queueMicrotask(() => { throw err; }))),
-      severity: { ...DEFAULT_SEVERITY, ...opts.severity },
-      context: {
-        get now() { return clock.now(); },
-        cluster,
-        usage,
-        gpuUtilisation: (node, index) => gpuUtilisation(node, index),
-        preempting: (id) => preemption.underNotice(id),
-        get noticeEpoch() { return preemption.epoch; },
-      },
-      strategy: opts.strategy ?? priorityBased(),
-      dirty: false,
-    };
-    const preemption = new Preemption(core, lifecycle);
-    const slicing = new Slicing(core, lifecycle, preemption);
-    const booking = new Booking(core, leases, preemption, slicing);
-    const requestConflicts = new RequestConflicts(core, opts.refreshBudget ?? 32);
-    const pass = new DecisionPass(core, booking, preemption, slicing, requestConflicts);
-    this.core = core;
-    this.parts = { core, leases, preemption, slicing, booking, requestConflicts, scheduleConflicts: new ScheduleConflicts(core), pass };
+    this.parts = assemble(opts);
+    this.core = this.parts.core;
     this.autoDecide = opts.autoDecide ?? true;
     this.applyStrategySettings();
   }

@@ -11,104 +11,15 @@
  *   (unmanaged, or its allocation ended): the GPU is not free as a whole and its memory counts as used.
  * Which GPUs a request gets is the strategy's choice (`place(shape, pick)`); `firstFit` is the default.
  */
-import type { Resources } from '../../shared/scheduler.ts';
-import type { GpuUsage, Inventory } from './inventory.ts';
+import { findWay, reprieveOrder, victimOrder, type WayView } from './in-the-way.ts';
+import type { Inventory } from './inventory.ts';
+import { firstFit, wholeCount, type FreeView, type GpuPicker, type GpuSlot, type Holding, type HoldingMeta, type InTheWay, type Placement, type Shape } from './ledger-types.ts';
 
-/** A request's resources as the ledger sees them: whole GPUs or one fractional share, never both. */
-export interface Shape {
-  cpu: number;
-  memoryMiB: number;
-  /** whole GPUs */
-  whole: number;
-  /** MiB of one shared GPU; 0: not fractional */
-  fracMiB: number;
-}
+export { firstFit, shapeOf, type FreeView, type GpuPicker, type GpuSlot, type Holding, type HoldingMeta, type InTheWay, type Placement, type Shape } from './ledger-types.ts';
 
-export function shapeOf(r: Resources): Shape {
-  const fracMiB = r.gpuMemMiB ?? 0;
-  return { cpu: r.cpu, memoryMiB: r.memoryMiB, whole: fracMiB > 0 ? 0 : r.gpus, fracMiB };
-}
-
-/** One GPU as the ledger books it. */
-export interface GpuSlot {
-  readonly index: number;
-  readonly uuid: string | null;
-  readonly name: string;
-  readonly memoryMiB: number;
-  /** reported by the latest inventory */
-  readonly present: boolean;
-  readonly available: boolean;
-  /** allocation holding it whole (the first, with replicas > 1) */
-  readonly wholeBy: string | null;
-  /** every allocation holding it whole (one slot each; more than one only with replicas > 1) */
-  readonly whole: ReadonlyMap<string, number>;
-  /** fractional allocations → MiB */
-  readonly shared: ReadonlyMap<string, number>;
-  readonly sharedMiB: number;
-  /** users no active allocation on this GPU accounts for */
-  readonly foreign: readonly GpuUsage[];
-  readonly foreignMiB: number;
-  readonly usages: readonly GpuUsage[];
-}
+const holdsGpus = (h: Holding) => h.gpuIndices.length > 0;
 
 type Slot = { -readonly [K in keyof GpuSlot]: GpuSlot[K] };
-
-/** An active allocation as the ledger keeps it. */
-export interface Holding {
-  allocationId: string;
-  requestId: string;
-  owner: string;
-  group?: string;
-  priority: number;
-  preemptible: boolean;
-  grantedAt: number;
-  shape: Shape;
-  gpuIndices: readonly number[];
-}
-
-export type HoldingMeta = Omit<Holding, 'allocationId' | 'shape' | 'gpuIndices' | 'preemptible'> & { preemptible?: boolean };
-
-export interface Placement {
-  gpuIndices: number[];
-}
-
-/** Picks the GPUs of a request whose cpu and memory fit; null when its GPUs do not. */
-export type GpuPicker = (shape: Shape, ledger: Ledger) => number[] | null;
-
-/** Whole GPUs by index; fractional: the first GPU by index with room. */
-export const firstFit: GpuPicker = (shape, ledger) => {
-  if (shape.fracMiB > 0) {
-    const s = ledger.slots().find((g) => ledger.shareRoom(g) >= shape.fracMiB);
-    return s ? [s.index] : null;
-  }
-  if (shape.whole === 0) return [];
-  const picked: number[] = [];
-  for (const g of ledger.slots()) {
-    if (ledger.isWholeFree(g)) picked.push(g.index);
-    if (picked.length === shape.whole) return picked;
-  }
-  return null;
-};
-
-export interface FreeView {
-  cpu: number | null;
-  memoryMiB: number | null;
-  gpus: { index: number; memoryMiB: number; freeMiB: number; wholeFree: boolean; available: boolean; allocations: number; foreign: number }[];
-}
-
-/** What is in the way of a request that does not fit. */
-export interface InTheWay {
-  /** short dimensions: cpu, memory, gpu */
-  dims: ('cpu' | 'memory' | 'gpu')[];
-  /** allocations whose release would make it fit, lowest priority (then newest) first; every relevant one when no set suffices */
-  holders: Holding[];
-  /** foreign GPU users in the way (when GPUs are short) */
-  foreign: GpuUsage[];
-  /** releasing `holders` would make it fit */
-  sufficient: boolean;
-  /** sufficient, and every holder has a lower priority than the request */
-  lowerOnly: boolean;
-}
 
 export class Ledger {
   node = 'local';
@@ -146,6 +57,23 @@ export class Ledger {
    * holdings cannot help, and re-sorting all of them after every grant made queued submits O(h log h) */
   private gpuVictimOrder: Holding[] | null = null;
   private gpuReprieveOrder: Holding[] | null = null;
+
+  /** What findWay reads of this ledger (created once; the holder orders are cached until the next change). */
+  private readonly way: WayView = {
+    cpuFree: () => (this.cpuCap === null ? null : this.cpuCap - this.cpuUsed),
+    memFree: () => (this.memCap === null ? null : this.memCap - this.memUsed),
+    gpuFits: (shape) => this.gpuFit(shape),
+    slots: () => this.gpuSlots,
+    slotPos: () => this.slotPos,
+    replicas: () => this.replicaCount,
+    multiSlot: () => this.multi,
+    victims: (gpuOnly) => (gpuOnly
+      ? (this.gpuVictimOrder ??= victimOrder([...this.holdings.values()].filter(holdsGpus)))
+      : (this.byVictimOrder ??= victimOrder([...this.holdings.values()]))),
+    reprieves: (gpuOnly) => (gpuOnly
+      ? (this.gpuReprieveOrder ??= reprieveOrder(this.holdings.values(), this.cpuCap, this.memCap, holdsGpus))
+      : (this.byReprieveOrder ??= reprieveOrder(this.holdings.values(), this.cpuCap, this.memCap))),
+  };
 
   /** New capacity; a null figure keeps the last known one. */
   setInventory(inv: Inventory): void {
@@ -400,14 +328,11 @@ export class Ledger {
 
   /**
    * What is in the way of `shape` (asked at `priority`): the short dimensions, and a minimal set of allocations
-   * whose release would make it fit, picked as kube-scheduler picks victims: take every relevant holder of lower
-   * priority, then the others lowest priority (then newest) first until the request fits; then reprieve each taken
-   * one whose release turns out not to be needed, highest priority first, then the smaller, then the older. Minimal (no holder can be
-   * left out), not necessarily the smallest set. Cost O(h log h + h·g) for h relevant holdings and g GPUs.
+   * whose release would make it fit (findWay, in-the-way.ts), cached per shape and priority while nothing changes.
    */
   inTheWay(shape: Shape, priority: number, eligible?: (h: Holding) => boolean, cacheKey?: string): InTheWay {
     // with an eligibility filter, cached only under a key that names what the filter depends on
-    if (eligible && cacheKey === undefined) return this.computeWay(shape, priority, eligible);
+    if (eligible && cacheKey === undefined) return findWay(this.way, shape, priority, eligible);
     if (this.wayVersion !== this.version) {
       this.wayCache.clear();
       this.wayVersion = this.version;
@@ -416,70 +341,9 @@ export class Ledger {
     let w = this.wayCache.get(key);
     if (!w) {
       if (this.wayCache.size > 4096) this.wayCache.clear();
-      this.wayCache.set(key, (w = this.computeWay(shape, priority, eligible)));
+      this.wayCache.set(key, (w = findWay(this.way, shape, priority, eligible)));
     }
     return w;
-  }
-
-  private computeWay(shape: Shape, priority: number, eligible?: (h: Holding) => boolean): InTheWay {
-    const cpuFree = this.cpuCap === null ? 0 : this.cpuCap - this.cpuUsed;
-    const memFree = this.memCap === null ? 0 : this.memCap - this.memUsed;
-    const dims: InTheWay['dims'] = [];
-    if (shape.cpu > cpuFree) dims.push('cpu');
-    if (shape.memoryMiB > memFree) dims.push('memory');
-    const gpuShort = !this.gpuFit(shape);
-    if (gpuShort) dims.push('gpu');
-    if (!dims.length) return { dims, holders: [], foreign: [], sufficient: true, lowerOnly: true };
-
-    const cpuShort = dims.includes('cpu');
-    const memShort = dims.includes('memory');
-    const gpuOnly = !cpuShort && !memShort;
-    let candidates: Holding[];
-    if (gpuOnly) {
-      candidates = this.gpuVictimOrder ??= victimOrder([...this.holdings.values()].filter((h) => h.gpuIndices.length > 0));
-      if (eligible) candidates = candidates.filter(eligible);
-    } else {
-      this.byVictimOrder ??= victimOrder([...this.holdings.values()]);
-      candidates = [];
-      for (const h of this.byVictimOrder) {
-        if (eligible && !eligible(h)) continue;
-        if ((cpuShort && h.shape.cpu > 0) || (memShort && h.shape.memoryMiB > 0) || (gpuShort && h.gpuIndices.length > 0)) candidates.push(h);
-      }
-    }
-    const foreign = gpuShort ? this.gpuSlots.flatMap((s) => s.foreign) : [];
-
-    // simulate releasing candidates one by one
-    const sim = new ReleaseSim(this.gpuSlots, this.slotPos, shape, gpuShort, this.replicaCount, this.multi,
-      this.cpuCap === null ? null : cpuFree, this.memCap === null ? null : memFree);
-    // every lower-priority holder first (kube-scheduler's first step), then the others one by one until it fits
-    let n = 0;
-    while (n < candidates.length && candidates[n]!.priority < priority) sim.free(candidates[n++]!, 1);
-    while (n < candidates.length && !sim.fitsNow()) sim.free(candidates[n++]!, 1);
-    if (!sim.fitsNow()) return { dims, holders: candidates, foreign, sufficient: false, lowerOnly: false };
-    // reprieve: keep back every chosen holder whose release is not needed, highest priority first, then the
-    // smaller holders (so that few allocations are in the way), then the older
-    const chosen = new Set(candidates.slice(0, n));
-    const reprieve = gpuOnly
-      ? (this.gpuReprieveOrder ??= this.reprieveOrder((h) => h.gpuIndices.length > 0))
-      : (this.byReprieveOrder ??= this.reprieveOrder());
-    for (const h of reprieve) {
-      if (!chosen.has(h)) continue;
-      sim.free(h, -1);
-      if (sim.fitsNow()) chosen.delete(h);
-      else sim.free(h, 1);
-    }
-    const holders = candidates.filter((h) => chosen.has(h));
-    return { dims, holders, foreign, sufficient: true, lowerOnly: holders.every((h) => h.priority < priority) };
-  }
-
-  /** Highest priority first, then the smaller holders (so that few allocations end up in the way), then the older. */
-  private reprieveOrder(include: (h: Holding) => boolean = () => true): Holding[] {
-    const weight = (h: Holding) => h.shape.whole + (h.shape.fracMiB > 0 ? 0.5 : 0) + (this.cpuCap ? h.shape.cpu / this.cpuCap : 0) + (this.memCap ? h.shape.memoryMiB / this.memCap : 0);
-    return [...this.holdings.values()]
-      .filter(include)
-      .map((h) => ({ h, w: weight(h) }))
-      .sort((a, b) => b.h.priority - a.h.priority || a.w - b.w || a.h.grantedAt - b.h.grantedAt || (a.h.allocationId < b.h.allocationId ? -1 : 1))
-      .map((x) => x.h);
   }
 
   private cpuMemFit(shape: Shape): boolean {
@@ -554,78 +418,4 @@ export class Ledger {
     this.presentCount = present;
     this.largestGpuMiB = largest;
   }
-}
-
-/** What releasing holders would free, for Ledger.inTheWay (a class: no closures made per call). */
-class ReleaseSim {
-  private readonly freedMiB: Float64Array;
-  private readonly freedCount: Int32Array;
-  private readonly freedWhole: Int32Array;
-  private freedCpu = 0;
-  private freedMem = 0;
-
-  constructor(
-    private readonly slots: readonly GpuSlot[],
-    private readonly pos: ReadonlyMap<number, number>,
-    private readonly shape: Shape,
-    private readonly gpuShort: boolean,
-    private readonly replicas: number,
-    private readonly multi: boolean,
-    /** free cpu / memory now; null: capacity unknown */
-    private readonly cpuFree: number | null,
-    private readonly memFree: number | null,
-  ) {
-    this.freedMiB = new Float64Array(slots.length);
-    this.freedCount = new Int32Array(slots.length);
-    this.freedWhole = new Int32Array(slots.length);
-  }
-
-  fitsNow(): boolean {
-    const shape = this.shape;
-    if (this.cpuFree === null && shape.cpu > 0) return false;
-    if (this.memFree === null && shape.memoryMiB > 0) return false;
-    if (shape.cpu > (this.cpuFree ?? 0) + this.freedCpu || shape.memoryMiB > (this.memFree ?? 0) + this.freedMem) return false;
-    if (!this.gpuShort) return true;
-    let whole = 0;
-    for (let i = 0; i < this.slots.length; i++) {
-      const s = this.slots[i]!;
-      if (!s.present || !s.available) continue;
-      const holders = wholeCount(s) - this.freedWhole[i]!;
-      if (shape.fracMiB > 0) {
-        if (holders === 0 && s.memoryMiB - (s.sharedMiB - this.freedMiB[i]!) - s.foreignMiB >= shape.fracMiB) return true;
-      } else if (holders < this.replicas && s.foreign.length === 0 && s.shared.size - this.freedCount[i]! === 0) {
-        whole += this.multi ? this.replicas - holders : 1;
-        if (whole >= shape.whole) return true;
-      }
-    }
-    return false;
-  }
-
-  free(h: Holding, sign: 1 | -1): void {
-    this.freedCpu += sign * h.shape.cpu;
-    this.freedMem += sign * h.shape.memoryMiB;
-    for (const gi of h.gpuIndices) {
-      const p = this.pos.get(gi);
-      if (p === undefined) continue;
-      if (h.shape.fracMiB > 0) {
-        this.freedMiB[p]! += sign * h.shape.fracMiB;
-        this.freedCount[p]! += sign;
-      } else {
-        this.freedWhole[p]! += sign;
-      }
-    }
-  }
-}
-
-/** Whole-GPU slots taken on a GPU. */
-function wholeCount(s: GpuSlot): number {
-  if (s.whole.size <= 1) return s.whole.size === 0 ? 0 : s.whole.values().next().value!;
-  let n = 0;
-  for (const c of s.whole.values()) n += c;
-  return n;
-}
-
-/** kube-scheduler's victim order: lowest priority first, then the newest. */
-function victimOrder(holdings: Holding[]): Holding[] {
-  return holdings.sort((a, b) => a.priority - b.priority || b.grantedAt - a.grantedAt || (a.allocationId < b.allocationId ? -1 : 1));
 }

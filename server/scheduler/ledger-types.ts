@@ -1,0 +1,109 @@
+/**
+ * What the ledger books and answers in (shared by the ledger, the cluster, the strategies and the conflict
+ * evaluation): a request's shape, a GPU slot, a holding, a placement, the free view and what is in the way.
+ */
+import type { Resources } from '../../shared/scheduler.ts';
+import type { GpuUsage } from './inventory.ts';
+import type { Ledger } from './ledger.ts';
+
+/** A request's resources as the ledger sees them: whole GPUs or one fractional share, never both. */
+export interface Shape {
+  cpu: number;
+  memoryMiB: number;
+  /** whole GPUs */
+  whole: number;
+  /** MiB of one shared GPU; 0: not fractional */
+  fracMiB: number;
+}
+
+export function shapeOf(r: Resources): Shape {
+  const fracMiB = r.gpuMemMiB ?? 0;
+  return { cpu: r.cpu, memoryMiB: r.memoryMiB, whole: fracMiB > 0 ? 0 : r.gpus, fracMiB };
+}
+
+/** One GPU as the ledger books it. */
+export interface GpuSlot {
+  readonly index: number;
+  readonly uuid: string | null;
+  readonly name: string;
+  readonly memoryMiB: number;
+  /** reported by the latest inventory */
+  readonly present: boolean;
+  readonly available: boolean;
+  /** allocation holding it whole (the first, with replicas > 1) */
+  readonly wholeBy: string | null;
+  /** every allocation holding it whole (one slot each; more than one only with replicas > 1) */
+  readonly whole: ReadonlyMap<string, number>;
+  /** fractional allocations → MiB */
+  readonly shared: ReadonlyMap<string, number>;
+  readonly sharedMiB: number;
+  /** users no active allocation on this GPU accounts for */
+  readonly foreign: readonly GpuUsage[];
+  readonly foreignMiB: number;
+  readonly usages: readonly GpuUsage[];
+}
+
+/** An active allocation as the ledger keeps it. */
+export interface Holding {
+  allocationId: string;
+  requestId: string;
+  owner: string;
+  group?: string;
+  priority: number;
+  preemptible: boolean;
+  grantedAt: number;
+  shape: Shape;
+  gpuIndices: readonly number[];
+}
+
+export type HoldingMeta = Omit<Holding, 'allocationId' | 'shape' | 'gpuIndices' | 'preemptible'> & { preemptible?: boolean };
+
+export interface Placement {
+  gpuIndices: number[];
+}
+
+/** Picks the GPUs of a request whose cpu and memory fit; null when its GPUs do not. */
+export type GpuPicker = (shape: Shape, ledger: Ledger) => number[] | null;
+
+/** Whole GPUs by index; fractional: the first GPU by index with room. */
+export const firstFit: GpuPicker = (shape, ledger) => {
+  if (shape.fracMiB > 0) {
+    const s = ledger.slots().find((g) => ledger.shareRoom(g) >= shape.fracMiB);
+    return s ? [s.index] : null;
+  }
+  if (shape.whole === 0) return [];
+  const picked: number[] = [];
+  for (const g of ledger.slots()) {
+    if (ledger.isWholeFree(g)) picked.push(g.index);
+    if (picked.length === shape.whole) return picked;
+  }
+  return null;
+};
+
+export interface FreeView {
+  cpu: number | null;
+  memoryMiB: number | null;
+  gpus: { index: number; memoryMiB: number; freeMiB: number; wholeFree: boolean; available: boolean; allocations: number; foreign: number }[];
+}
+
+/** What is in the way of a request that does not fit. */
+export interface InTheWay {
+  /** short dimensions: cpu, memory, gpu */
+  dims: ('cpu' | 'memory' | 'gpu')[];
+  /** allocations whose release would make it fit, lowest priority (then newest) first; every relevant one when no set suffices */
+  holders: Holding[];
+  /** foreign GPU users in the way (when GPUs are short) */
+  foreign: GpuUsage[];
+  /** releasing `holders` would make it fit */
+  sufficient: boolean;
+  /** sufficient, and every holder has a lower priority than the request */
+  lowerOnly: boolean;
+}
+
+/** Whole-GPU slots taken on a GPU. */
+export function wholeCount(s: GpuSlot): number {
+  if (s.whole.size <= 1) return s.whole.size === 0 ? 0 : s.whole.values().next().value!;
+  let n = 0;
+  for (const c of s.whole.values()) n += c;
+  return n;
+}
