@@ -26,15 +26,7 @@
  *   (`allocation_suspended` … `allocation_resumed`) counts 0 while suspended. At each instant the allocated figure
  *   counts at most the capacity (time-sliced replicas, or a capacity set below what is booked, cannot push it above
  *   1). null while capacity-time is 0 (no GPUs).
- * - jain: Jain's index (Σx)² ÷ (n·Σx²) over the owners that asked for GPUs while the strategy was active (received
- *   GPU-time, or waited for GPUs). x = received GPU-time ÷ entitled GPU-time, where "entitled" is the owner's weighted
- *   max-min fair share of the GPU-time delivered to all of them, capped by its demand: demand = received + the
- *   GPU-time its waiting requests asked for (GPUs × wait); the fair level λ solves Σ min(demand_i, w_i·λ) = delivered
- *   (water-filling; weights from `ownerWeights`, absent owners `defaultWeight`, current at the snapshot). An owner
- *   whose demand is within its share (demand ≤ w·λ) is entitled to its demand: x = 1 if it never waited. When no
- *   owner waited, every x = 1 and the index is 1; an owner that waited while others got more than their fair share
- *   has x < 1, and those others x = received ÷ w·λ > 1, even if they never waited. Owners with demand 0 (asked,
- *   waited 0 ms so far) do not count. null with fewer than 2 owners, or when nothing was delivered.
+ * - jain: Jain's index over the owners that asked for GPUs while the strategy was active; see owner-time.ts.
  * - starved: requests whose wait passed `starvationMs` (strictly longer), whether later granted, cancelled or still
  *   waiting; each counted once.
  * - replay only (`replay: true`): jctMs, submit → `allocation_released` (completions; expiry and preemption are
@@ -51,6 +43,10 @@
 import type { Allocation, Change, Request, StrategyName } from '../../shared/scheduler.ts';
 import type { StrategyPerformance } from '../../shared/strategy.ts';
 import { rng } from '../rng.ts';
+import { OwnerTime } from './owner-time.ts';
+import { Row, asksGpu, waitingOf, type Held, type Waiting } from './performance-records.ts';
+
+export { Samples } from './performance-records.ts';
 
 export interface PerformanceRecorderOptions {
   /** a request waiting longer than this counts as starved @default 600000 (10 min) */
@@ -80,120 +76,7 @@ export interface PerformanceRecorderOptions {
 
 const DEFAULT_GPU_MEMORY_MIB = 16_384;
 const UNKNOWN_OWNER = '?';
-type Dist = { mean: number | null; p50: number | null; p95: number | null };
 
-
-/** Mean (exact) and nearest-rank percentiles over at most `max` samples (exact until then, then a reservoir). */
-export class Samples {
-  count = 0;
-  sum = 0;
-  private values = new Float64Array(16);
-  private kept = 0;
-  private sorted = true;
-
-  constructor(private readonly max: number, private readonly random: () => number) {}
-
-  add(v: number): void {
-    this.count++;
-    this.sum += v;
-    if (this.kept < this.max) {
-      if (this.kept === this.values.length) {
-        const grown = new Float64Array(Math.min(this.max, this.values.length * 2));
-        grown.set(this.values);
-        this.values = grown;
-      }
-      this.values[this.kept++] = v;
-    } else {
-      // Algorithm R: the i-th sample replaces a uniformly chosen slot with probability max / i
-      const j = Math.floor(this.random() * this.count);
-      if (j >= this.max) return;
-      this.values[j] = v;
-    }
-    this.sorted = false;
-  }
-
-  /** Nearest rank: the smallest kept sample with at least q of them ≤ it; null without samples. */
-  quantile(q: number): number | null {
-    if (!this.kept) return null;
-    const kept = this.values.subarray(0, this.kept);
-    if (!this.sorted) {
-      kept.sort();
-      this.sorted = true;
-    }
-    return kept[Math.min(this.kept - 1, Math.max(0, Math.ceil(q * this.kept - 1e-9) - 1))]!;
-  }
-
-  dist(): Dist {
-    return { mean: this.count ? this.sum / this.count : null, p50: this.quantile(0.5), p95: this.quantile(0.95) };
-  }
-}
-
-/** One strategy's running figures. */
-class Row {
-  activeMs = 0;
-  requests = 0;
-  granted = 0;
-  cancelled = 0;
-  failed = 0;
-  preemptions = 0;
-  suspensions = 0;
-  starved = 0;
-  /** starved under this strategy and still waiting */
-  starvedWaiting = 0;
-  allocGpuMs = 0;
-  capacityGpuMs = 0;
-  /** owners that asked or received → GPU-ms received while this strategy was active */
-  readonly received = new Map<string, number>();
-  /** owners → GPU-ms their waiting requests asked for (gpus × wait) while this strategy was active */
-  readonly waited = new Map<string, number>();
-  firstSubmit = Infinity;
-  lastEnd = -Infinity;
-  readonly wait: Samples;
-  readonly jct: Samples;
-
-  constructor(readonly name: StrategyName, maxSamples: number, random: () => number) {
-    this.wait = new Samples(maxSamples, random);
-    this.jct = new Samples(maxSamples, random);
-  }
-
-  asked(owner: string): void {
-    if (!this.received.has(owner)) this.received.set(owner, 0);
-  }
-}
-
-interface Waiting {
-  readonly id: string;
-  readonly owner: string;
-  readonly submittedAt: number;
-  /** asks for GPUs (whole or fractional) */
-  readonly gpu: boolean;
-  /** GPU equivalents it asks for (whole GPUs, or its share of one) */
-  readonly gpuAmount: number;
-  /** granted or cancelled (it stays in the starvation FIFO until the cursor passes it) */
-  done: boolean;
-  starved: boolean;
-  /** the row it counts as starved-and-waiting for */
-  starvedUnder: Row | null;
-}
-
-interface Held {
-  readonly owner: string;
-  readonly gpus: number;
-  readonly submittedAt: number;
-  suspended: boolean;
-}
-
-interface OwnerHolding {
-  /** GPU equivalents held now (suspended allocations excluded) */
-  gpus: number;
-  /** allocations counted in `gpus` */
-  count: number;
-  /** GPU equivalents its waiting requests ask for now, and how many wait */
-  waitGpus: number;
-  waitCount: number;
-  /** GPU-time up to here is credited */
-  since: number;
-}
 
 export class PerformanceRecorder {
   readonly starvationMs: number;
@@ -204,22 +87,20 @@ export class PerformanceRecorder {
   private defaultGpuMemoryMiB: number;
   private weights = new Map<string, number>();
   private defaultWeight = 1;
+  private readonly weightOf = (owner: string): number => this.weights.get(owner) ?? this.defaultWeight;
 
   private readonly rows = new Map<StrategyName, Row>();
   private row: Row | null = null;
   private since = 0;
   private lastT = -Infinity;
   private capacity: number;
-  /** GPU equivalents held by active, unsuspended allocations */
-  private allocated = 0;
-  private allocatedCount = 0;
 
   private readonly waiting = new Map<string, Waiting>();
   /** queued requests in submit order, from the first whose starvation moment has not been passed */
   private fifo: Waiting[] = [];
   private head = 0;
   private readonly held = new Map<string, Held>();
-  private readonly owners = new Map<string, OwnerHolding>();
+  private readonly owners = new OwnerTime(() => this.row);
   /** request_granted → the allocation_granted that follows it: owner and submit time by request id (bounded) */
   private readonly granting = new Map<string, { owner: string; submittedAt: number }>();
 
@@ -254,7 +135,7 @@ export class PerformanceRecorder {
   setStrategy(at: number, name: StrategyName): void {
     const t = this.advance(at);
     if (this.row?.name === name) return;
-    for (const [owner, o] of this.owners) this.credit(owner, o, t);
+    this.owners.creditAll(t);
     if (this.row) this.row.activeMs += t - this.since;
     let row = this.rows.get(name);
     if (!row) this.rows.set(name, (row = new Row(name, this.maxSamples, this.random)));
@@ -306,7 +187,7 @@ export class PerformanceRecorder {
       const r = byId.get(a.requestId);
       const h: Held = { owner: r?.owner ?? UNKNOWN_OWNER, gpus: this.gpusOf(a), submittedAt: r?.submittedAt ?? a.grantedAt, suspended: a.suspendedAt !== undefined };
       this.held.set(a.id, h);
-      if (!h.suspended) this.hold(h, t);
+      if (!h.suspended) this.owners.hold(h.owner, h.gpus, t);
     }
   }
 
@@ -326,7 +207,7 @@ export class PerformanceRecorder {
       const live = row === this.row;
       const starvedWaiting = row.starvedWaiting + (live ? lateStarved : 0);
       const decided = row.granted + row.cancelled + starvedWaiting;
-      const allocGpuMs = row.allocGpuMs + (live ? Math.min(this.allocated, this.capacity) * dt : 0);
+      const allocGpuMs = row.allocGpuMs + (live ? Math.min(this.owners.allocated, this.capacity) * dt : 0);
       const capacityGpuMs = row.capacityGpuMs + (live ? this.capacity * dt : 0);
       const p: StrategyPerformance = {
         strategy: row.name,
@@ -338,7 +219,7 @@ export class PerformanceRecorder {
         successRate: decided ? row.granted / decided : null,
         waitMs: row.wait.dist(),
         utilisation: capacityGpuMs > 0 ? allocGpuMs / capacityGpuMs : null,
-        jain: this.jain(row, live ? t : null),
+        jain: this.owners.jain(row, live ? t : null, this.weightOf),
         preemptions: row.preemptions,
         suspensions: row.suspensions,
         starved: row.starved + (live ? lateStarved : 0),
@@ -397,7 +278,7 @@ export class PerformanceRecorder {
         this.granting.delete(a.requestId);
         const h: Held = { owner: g?.owner ?? UNKNOWN_OWNER, gpus: this.gpusOf(a), submittedAt: g?.submittedAt ?? a.grantedAt, suspended: false };
         this.held.set(a.id, h);
-        this.hold(h, t);
+        this.owners.hold(h.owner, h.gpus, t);
         return;
       }
       case 'allocation_released':
@@ -406,7 +287,7 @@ export class PerformanceRecorder {
         const h = this.held.get(c.allocation.id);
         if (h) {
           this.held.delete(c.allocation.id);
-          if (!h.suspended) this.unhold(h, t);
+          if (!h.suspended) this.owners.unhold(h.owner, h.gpus, t);
         }
         if (!row) return;
         if (c.kind === 'allocation_released') {
@@ -423,7 +304,7 @@ export class PerformanceRecorder {
         if (row) row.suspensions++;
         if (h && !h.suspended) {
           h.suspended = true;
-          this.unhold(h, t);
+          this.owners.unhold(h.owner, h.gpus, t);
         }
         return;
       }
@@ -431,7 +312,7 @@ export class PerformanceRecorder {
         const h = this.held.get(c.allocation.id);
         if (h?.suspended) {
           h.suspended = false;
-          this.hold(h, t);
+          this.owners.hold(h.owner, h.gpus, t);
         }
         return;
       }
@@ -451,22 +332,11 @@ export class PerformanceRecorder {
   }
 
   private startWaiting(w: Waiting, t: number): void {
-    if (!w.gpu) return;
-    const o = this.ownerAt(w.owner, t);
-    o.waitGpus += w.gpuAmount;
-    o.waitCount++;
+    if (w.gpu) this.owners.wait(w.owner, w.gpuAmount, t);
   }
 
   private stopWaiting(w: Waiting, t: number): void {
-    if (w.gpu) {
-      const o = this.owners.get(w.owner);
-      if (o) {
-        this.credit(w.owner, o, t);
-        o.waitGpus -= w.gpuAmount;
-        if (--o.waitCount === 0) o.waitGpus = 0;
-        this.dropIdle(w.owner, o);
-      }
-    }
+    if (w.gpu) this.owners.unwait(w.owner, w.gpuAmount, t);
     w.done = true;
     this.waiting.delete(w.id);
     if (w.starvedUnder) w.starvedUnder.starvedWaiting--;
@@ -485,7 +355,7 @@ export class PerformanceRecorder {
     const dt = t - this.lastT;
     const row = this.row;
     if (row && dt > 0) {
-      row.allocGpuMs += Math.min(this.allocated, this.capacity) * dt;
+      row.allocGpuMs += Math.min(this.owners.allocated, this.capacity) * dt;
       row.capacityGpuMs += this.capacity * dt;
     }
     const fifo = this.fifo;
@@ -530,105 +400,6 @@ export class PerformanceRecorder {
     }
     return a.gpuIndices.length || a.resources.gpus;
   }
-
-  /** The owner's record, credited up to `t`. */
-  private ownerAt(owner: string, t: number): OwnerHolding {
-    let o = this.owners.get(owner);
-    if (!o) this.owners.set(owner, (o = { gpus: 0, count: 0, waitGpus: 0, waitCount: 0, since: t }));
-    this.credit(owner, o, t);
-    return o;
-  }
-
-  private dropIdle(owner: string, o: OwnerHolding): void {
-    if (o.count === 0 && o.waitCount === 0) this.owners.delete(owner);
-  }
-
-  private hold(h: Held, t: number): void {
-    const o = this.ownerAt(h.owner, t);
-    o.gpus += h.gpus;
-    o.count++;
-    this.allocated += h.gpus;
-    this.allocatedCount++;
-  }
-
-  private unhold(h: Held, t: number): void {
-    const o = this.owners.get(h.owner);
-    if (o) {
-      this.credit(h.owner, o, t);
-      o.gpus -= h.gpus;
-      if (--o.count === 0) o.gpus = 0;
-      this.dropIdle(h.owner, o);
-    }
-    this.allocated -= h.gpus;
-    // sums of fractions: back to an exact 0 when nothing is held
-    if (--this.allocatedCount === 0) this.allocated = 0;
-  }
-
-  /** Credit the owner's GPU-time since its last credit to the active strategy. */
-  private credit(owner: string, o: OwnerHolding, t: number): void {
-    const row = this.row;
-    if (row && t > o.since) {
-      const gpuMs = o.gpus * (t - o.since);
-      if (gpuMs > 0) row.received.set(owner, (row.received.get(owner) ?? 0) + gpuMs);
-      const waitMs = o.waitGpus * (t - o.since);
-      if (waitMs > 0) row.waited.set(owner, (row.waited.get(owner) ?? 0) + waitMs);
-    }
-    o.since = t;
-  }
-
-  private jain(row: Row, now: number | null): number | null {
-    const received = new Map(row.received);
-    const waited = new Map(row.waited);
-    if (now !== null) {
-      for (const [owner, o] of this.owners) {
-        if (now <= o.since) continue;
-        if (o.gpus > 0) received.set(owner, (received.get(owner) ?? 0) + o.gpus * (now - o.since));
-        if (o.waitGpus > 0) waited.set(owner, (waited.get(owner) ?? 0) + o.waitGpus * (now - o.since));
-      }
-    }
-    for (const owner of waited.keys()) if (!received.has(owner)) received.set(owner, 0);
-    if (received.size < 2) return null;
-    let total = 0;
-    for (const r of received.values()) total += r;
-    if (total <= 0) return null;
-    // entitled: weighted max-min fair shares of the delivered total, capped by what each owner asked for
-    // (demand = received + GPU-time it waited for): water-filling in order of demand ÷ weight
-    const w = (o: string) => this.weights.get(o) ?? this.defaultWeight;
-    const demand = (o: string) => received.get(o)! + (waited.get(o) ?? 0);
-    const order = [...received.keys()].filter((o) => demand(o) > 0).sort((a, b) => demand(a) / w(a) - demand(b) / w(b));
-    let left = total;
-    let weights = order.reduce((sum, o) => sum + w(o), 0);
-    let level = Infinity;
-    for (const o of order) {
-      if ((demand(o) / w(o)) * weights <= left) {
-        left -= demand(o);
-        weights -= w(o);
-        continue;
-      }
-      level = left / weights;
-      break;
-    }
-    let sum = 0;
-    let sumSq = 0;
-    let n = 0;
-    for (const o of order) {
-      const entitled = Math.min(demand(o), w(o) * level);
-      if (entitled <= 0) continue;
-      const x = received.get(o)! / entitled;
-      sum += x;
-      sumSq += x * x;
-      n++;
-    }
-    return n >= 2 && sumSq > 0 ? (sum * sum) / (n * sumSq) : null;
-  }
-}
-
-const asksGpu = (r: Request): boolean => r.resources.gpus > 0 || (r.resources.gpuMemMiB ?? 0) > 0;
-
-function waitingOf(r: Request, gpuMemoryMiB: number): Waiting {
-  const frac = r.resources.gpuMemMiB ?? 0;
-  const gpuAmount = frac > 0 ? Math.min(1, frac / gpuMemoryMiB) : r.resources.gpus;
-  return { id: r.id, owner: r.owner, submittedAt: r.submittedAt, gpu: asksGpu(r), gpuAmount, done: false, starved: false, starvedUnder: null };
 }
 
 function checkGpus(gpus: number): number {
