@@ -54,8 +54,8 @@ async function child(mode: StatsMode | 'idle', warmupMs: number, windowMs: numbe
   let samplesFailed = 0;
   let lastError: string | undefined;
   if (mode !== 'idle') {
-    loop.add(new DockerSource({ dockerHost: host, statsMode: mode }), INTERVAL_MS, () => {});
-    loop.onStatus((_n, s) => {
+    loop.add(new DockerSource({ dockerHost: host, statsMode: mode }), INTERVAL_MS);
+    loop.onAttempt(({ status: s }) => {
       if (s.status === 'ok') samplesOk++;
       else {
         samplesFailed++;

@@ -8,12 +8,9 @@ import type { Config } from './config.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createLogger, type Logger } from './log.ts';
 import { History } from './monitor/history.ts';
-import { MonitorLoop, type Source } from './monitor/loop.ts';
-import { HostSource } from './monitor/sources/host.ts';
-import { GpuSource } from './monitor/sources/gpu/gpu.ts';
-import { DockerSource } from './monitor/sources/docker/docker.ts';
-import { StatusBoard } from './monitor/status.ts';
-import type { Container, Gpu, HostSample } from '../shared/resources.ts';
+import type { MonitorLoop } from './monitor/loop.ts';
+import { nodeMonitor, type NodeSources } from './runtime/node-monitor.ts';
+import { StatusBoard, type NodeSamples } from './monitor/status.ts';
 import { EventHub, FileIdStore } from './push/hub.ts';
 import { SseServer } from './push/sse.ts';
 import { SocketServer } from './push/socket.ts';
@@ -22,12 +19,13 @@ import { errorBoundary, notFound } from './http/errors.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { statusRoutes } from './http/routes/status.ts';
 import { strategyRoutes } from './http/routes/strategy.ts';
-import type { Session } from '../shared/api.ts';
+import { sessionRoutes } from './http/routes/session.ts';
+import { openApiRoutes } from './http/routes/openapi.ts';
+import { metricsRoutes } from './http/routes/metrics.ts';
 import { StrategyService } from './runtime/strategy-service.ts';
 import { historyRoutes } from './http/routes/history.ts';
-import { buildOpenApi } from './http/openapi.ts';
 import { staticRoutes } from './http/static.ts';
-import { Metrics } from './metrics.ts';
+import { Metrics, bindMetrics } from './metrics.ts';
 import { openDatabase } from './store/db.ts';
 import { SchedulerStore } from './store/scheduler-store.ts';
 import { EventStore } from './store/event-store.ts';
@@ -38,15 +36,9 @@ import { schedulerRoutes } from './http/routes/scheduler.ts';
 import { HintService } from './runtime/hint-service.ts';
 import { hintRoutes } from './http/routes/hints.ts';
 
-export interface AppDeps {
+export interface AppDeps extends NodeSources {
   clock?: Clock;
   log?: Logger;
-  /** replaces the real host source (tests) */
-  hostSource?: Source<HostSample>;
-  /** replaces the real gpu source (tests) */
-  gpuSource?: Source<Gpu[]>;
-  /** replaces the real docker source (tests) */
-  dockerSource?: Source<Container[]>;
 }
 
 export interface App {
@@ -54,7 +46,7 @@ export interface App {
   readonly url: string;
   readonly token: string;
   readonly hub: EventHub;
-  readonly loop: MonitorLoop;
+  readonly loop: MonitorLoop<NodeSamples>;
   readonly board: StatusBoard;
   readonly engine: SchedulerEngine;
   readonly hints: HintService;
@@ -70,16 +62,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const token = loadOrCreateToken(config.dataDir, config.token);
   const auth = new Auth(token, config.auth, config.adminToken);
 
-  const history = new History(config.monitor.historySeconds);
-  const board = new StatusBoard(node, history, clock);
-  const metrics = new Metrics();
-  const db = openDatabase({ dataDir: config.dataDir });
-  const schedulerStore = new SchedulerStore(db);
-  const archive = new EventStore(db, { clock });
-  // history older than the in-memory window: buckets rolled up into the database
-  const historyStore = new HistoryStore(db, {
-    clock, history, bucketMs: config.monitor.historyBucketMs, retentionMs: config.monitor.historyRetentionMs, log: log.child({ part: 'history' }),
-  });
+  const stores = openStores(config, clock, log);
+  const { db, archive, historyStore } = stores;
+  const board = new StatusBoard(node, stores.history, clock);
   const hub = new EventHub({
     clock,
     replayCount: config.push.replayCount,
@@ -87,62 +72,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     ids: new FileIdStore(join(config.dataDir, 'event-id')),
     archive,
   });
-  hub.subscribe((ev) => metrics.events.inc({ type: ev.type }));
-  board.onSnapshot((s) => {
-    metrics.update(s);
-    hub.publish('resource_status', s);
-  });
-
-  const engine = new SchedulerEngine({
-    clock, node, leases: { defaultMs: config.scheduler.leaseDefaultMs, maxMs: config.scheduler.leaseMaxMs },
-    strategy: StrategyService.initialStrategy(schedulerStore, config.scheduler.strategy),
-    gpuUtilisation: (_node, index) => board.snapshot().gpus.find((g) => g.index === index)?.utilizationGpuPercent ?? null,
-  });
-  const scheduler = new SchedulerService({
-    engine, hub, board, clock, log: log.child({ part: 'scheduler' }),
-    store: schedulerStore,
-    transact: (fn) => db.transaction(fn)(),
-    restore: schedulerStore.load(),
-    housekeeping: () => archive.trim({ maxCount: config.push.archiveCount, maxAgeMs: config.push.archiveMaxAgeMs }),
-    ...(config.resources ? { declared: { resources: config.resources } } : {}),
-  });
-
-  const strategies = new StrategyService({ engine, clock, store: schedulerStore, starvationMs: config.scheduler.starvationMs });
-  const hints = new HintService(engine, hub, clock, { leaseWarningMs: config.hints.leaseWarningMs, longWaitMs: config.hints.longWaitMs });
-
-  const loop = new MonitorLoop({ clock, timeoutMs: config.monitor.sampleTimeoutMs, maxBackoffMs: config.monitor.maxBackoffMs });
-  const host = deps.hostSource ?? new HostSource({ clock, thresholds: config.health, inventoryIntervalMs: config.monitor.inventoryIntervalMs });
-  loop.add(host, config.monitor.hostIntervalMs, (s) => board.setHost(s));
-  const gpu = deps.gpuSource ?? (config.monitor.gpu ? new GpuSource({
-    nvidiaSmi: config.monitor.nvidiaSmi,
-    intervalMs: config.monitor.gpuIntervalMs,
-    thresholds: { temperature: config.health.gpuTemperature, memory: config.health.gpuMemory },
-    clock,
-    log: log.child({ source: 'gpu' }),
-  }) : undefined);
-  if (gpu) loop.add(gpu, config.monitor.gpuIntervalMs, (g) => board.setGpus(g));
-  const docker = deps.dockerSource ?? (config.monitor.docker ? new DockerSource({
-    dockerHost: config.monitor.dockerHost,
-    statsMode: config.monitor.dockerStatsMode,
-    resyncMs: config.monitor.dockerResyncMs,
-    clock,
-    thresholds: { memory: config.health.containerMemory },
-    gpuInventory: () => board.snapshot().gpus.map((g) => ({ index: g.index, uuid: g.uuid })),
-    // engine events (start, die, …) are pushed at once, not at the next stats round
-    onChange: (c) => board.setContainers(c, { publish: true }),
-  }) : undefined);
-  if (docker) loop.add(docker, config.monitor.dockerIntervalMs, (c) => board.setContainers(c));
-  const lastState = new Map<string, string>();
-  loop.onStatus((name, status) => {
-    // log changes of state (and of message), not every retry
-    const key = `${status.status}:${status.message ?? ''}`;
-    if (lastState.get(name) !== key) {
-      lastState.set(name, key);
-      const level = status.status === 'error' ? 'warn' : 'info';
-      log[level]({ source: name, status: status.status, message: status.message }, `source ${name} is ${status.status}`);
-    }
-    board.setSourceStatus(name, status);
-  });
+  board.onSnapshot((s) => hub.publish('resource_status', s));
+  const { engine, scheduler, strategies, hints } = schedulerParts(config, { clock, log, node, board, hub, stores });
+  const loop = nodeMonitor({ config, clock, log, board, sources: deps });
 
   const app = express();
   app.disable('x-powered-by');
@@ -150,18 +82,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const http = createServer(app);
   const sse = new SseServer(hub, config.push);
   const sockets = new SocketServer(http, hub, auth, config.push.maxBufferedEvents);
-  metrics.clientCounts = () => ({ sse: sse.clientCount, 'socket.io': sockets.clientCount });
-  metrics.schedulerFigures = () => {
-    const openConflicts: Record<string, number> = {};
-    for (const c of engine.openConflicts()) openConflicts[c.type] = (openConflicts[c.type] ?? 0) + 1;
-    return { queued: engine.listQueue('fifo', 1, 0).total, allocations: engine.listAllocations('active').length, openConflicts };
-  };
-  engine.onChange((batch) => {
-    for (const c of batch) {
-      metrics.schedulingChanges.inc({ kind: c.kind });
-      if (c.kind === 'allocation_granted') metrics.grants.inc();
-    }
-  });
+  const metrics = new Metrics();
+  bindMetrics(metrics, { board, hub, engine, clientCounts: () => ({ sse: sse.clientCount, 'socket.io': sockets.clientCount }) });
 
   app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses() }));
   app.get('/', auth.loginRedirect());
@@ -173,29 +95,15 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.use(historyRoutes(historyStore, () => clock.now()));
   app.use(schedulerRoutes(engine, () => scheduler.committed(), () => clock.now()));
   app.use(strategyRoutes(engine, strategies, auth.requireAdmin(), () => scheduler.committed()));
-  app.get('/api/session', (req, res) => {
-    const session: Session = { auth: config.auth, admin: auth.isAdmin(req) };
-    res.json(session);
-  });
+  app.use(sessionRoutes(auth));
   app.use(hintRoutes(hints.book));
-  const openapi = buildOpenApi();
-  app.get('/api/openapi.json', (_req, res) => {
-    res.json(openapi);
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  app.use(openApiRoutes());
+  app.use(metricsRoutes(metrics));
   app.use(staticRoutes());
   app.use(notFound);
   app.use(errorBoundary(log));
 
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(config.port, config.host, () => resolve());
-  });
-  const { port } = http.address() as AddressInfo;
-  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
-  const url = `http://${hostForUrl}:${port}`;
+  const url = await listen(http, config);
   scheduler.start();
   strategies.restored();
   hints.addSource(() => strategies.hints());
@@ -220,4 +128,51 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     })());
 
   return { config, url, token, hub, loop, board, engine, hints, http, close };
+}
+
+type Stores = ReturnType<typeof openStores>;
+
+/** The database and what lives in it: scheduler state, the event archive, history older than the memory window. */
+function openStores(config: Config, clock: Clock, log: Logger) {
+  const history = new History(config.monitor.historySeconds);
+  const db = openDatabase({ dataDir: config.dataDir });
+  const schedulerStore = new SchedulerStore(db);
+  const archive = new EventStore(db, { clock });
+  // history older than the in-memory window: buckets rolled up into the database
+  const historyStore = new HistoryStore(db, {
+    clock, history, bucketMs: config.monitor.historyBucketMs, retentionMs: config.monitor.historyRetentionMs, log: log.child({ part: 'history' }),
+  });
+  return { db, history, schedulerStore, archive, historyStore };
+}
+
+/** The scheduling core and the runtime services that wire it to the store, the hub, the board and the hints. */
+function schedulerParts(config: Config, p: { clock: Clock; log: Logger; node: string; board: StatusBoard; hub: EventHub; stores: Stores }) {
+  const { clock, log, node, board, hub, stores: { db, schedulerStore, archive } } = p;
+  const engine = new SchedulerEngine({
+    clock, node, leases: { defaultMs: config.scheduler.leaseDefaultMs, maxMs: config.scheduler.leaseMaxMs },
+    strategy: StrategyService.initialStrategy(schedulerStore, config.scheduler.strategy),
+    gpuUtilisation: (_node, index) => board.snapshot().gpus.find((g) => g.index === index)?.utilizationGpuPercent ?? null,
+  });
+  const scheduler = new SchedulerService({
+    engine, hub, board, clock, log: log.child({ part: 'scheduler' }),
+    store: schedulerStore,
+    transact: (fn) => db.transaction(fn)(),
+    restore: schedulerStore.load(),
+    housekeeping: () => archive.trim({ maxCount: config.push.archiveCount, maxAgeMs: config.push.archiveMaxAgeMs }),
+    ...(config.resources ? { declared: { resources: config.resources } } : {}),
+  });
+  const strategies = new StrategyService({ engine, clock, store: schedulerStore, starvationMs: config.scheduler.starvationMs });
+  const hints = new HintService(engine, hub, clock, { leaseWarningMs: config.hints.leaseWarningMs, longWaitMs: config.hints.longWaitMs });
+  return { engine, scheduler, strategies, hints };
+}
+
+/** Listens on the configured host and port; resolves to the URL clients use (port 0 becomes the real port). */
+async function listen(http: HttpServer, config: Pick<Config, 'host' | 'port'>): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = http.address() as AddressInfo;
+  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+  return `http://${hostForUrl}:${port}`;
 }

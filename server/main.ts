@@ -1,6 +1,5 @@
 /** The command line: `arbiter serve` and `arbiter simulate`. Wires config to the app (or the simulator), nothing else. */
 import { Command, Option } from 'commander';
-import { ZodError } from 'zod';
 import { ConfigError, OPTIONS, flagAttribute, loadConfig } from './config.ts';
 import { startApp } from './app.ts';
 import { ensureWebBundle } from './webbuild.ts';
@@ -78,8 +77,7 @@ sim.action(async () => {
     if (o.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     else process.stdout.write(`${out.jobs} jobs from ${out.trace} on ${out.nodes} nodes × ${out.gpusPerNode} GPUs, time scale ${out.timeScale}\n\n${formatTable(out)}\n`);
   } catch (err) {
-    const msg = err instanceof ZodError ? err.issues.map((i) => `--${i.path.join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`).join('; ') : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`arbiter simulate: ${msg}\n`);
+    process.stderr.write(`arbiter simulate: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
   }
 });

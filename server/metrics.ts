@@ -1,6 +1,21 @@
-/** Prometheus metrics: host gauges from each snapshot, push counters, and the process's own default metrics. */
+/**
+ * Prometheus metrics: host gauges from each snapshot, push counters, scheduler figures and the process's own default
+ * metrics. `bindMetrics` connects them to the running parts.
+ */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CONFLICT_TYPES } from '../shared/names.ts';
 import type { ResourceStatus } from '../shared/resources.ts';
+import type { EventHub } from './push/hub.ts';
+import type { SchedulerEngine } from './scheduler/engine.ts';
+import type { StatusBoard } from './monitor/status.ts';
+
+/** Scheduler figures read at scrape time. */
+export interface SchedulerFigures {
+  queued: number;
+  allocations: number;
+  /** open conflicts by type */
+  openConflicts: Record<string, number>;
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -26,8 +41,8 @@ export class Metrics {
   private readonly ctrMemLimit = new Gauge({ name: 'arbiter_container_memory_limit_mib', help: 'container memory limit', labelNames: this.ctrLabels, registers: [this.registry] });
   private readonly ctrNet = new Gauge({ name: 'arbiter_container_network_bytes_per_second', help: 'container network rate', labelNames: [...this.ctrLabels, 'direction'], registers: [this.registry] });
   private readonly ctrRunning = new Gauge({ name: 'arbiter_container_running', help: '1 when the container runs', labelNames: this.ctrLabels, registers: [this.registry] });
-  /** set by the app: scheduler figures, read at scrape time */
-  schedulerFigures: () => { queued: number; allocations: number; openConflicts: Record<string, number> } = () => ({ queued: 0, allocations: 0, openConflicts: {} });
+  /** set by bindMetrics: scheduler figures, read at scrape time */
+  schedulerFigures: () => SchedulerFigures = () => ({ queued: 0, allocations: 0, openConflicts: {} });
   private readonly queueLength = new Gauge({
     name: 'arbiter_queue_length', help: 'requests waiting in the conflict queue', registers: [this.registry],
     collect: () => void this.queueLength.set(this.schedulerFigures().queued),
@@ -40,7 +55,7 @@ export class Metrics {
     name: 'arbiter_conflicts_open', help: 'open conflicts by type', labelNames: ['type'], registers: [this.registry],
     collect: () => {
       this.openConflicts.reset();
-      for (const type of ['resource_competition', 'priority_conflict', 'schedule_conflict']) {
+      for (const type of CONFLICT_TYPES) {
         this.openConflicts.set({ type }, this.schedulerFigures().openConflicts[type] ?? 0);
       }
     },
@@ -49,7 +64,7 @@ export class Metrics {
   readonly grants = new Counter({ name: 'arbiter_grants_total', help: 'allocations granted', registers: [this.registry] });
   readonly schedulingChanges = new Counter({ name: 'arbiter_scheduling_changes_total', help: 'scheduler change records by kind', labelNames: ['kind'], registers: [this.registry] });
   readonly events = new Counter({ name: 'arbiter_events_published_total', help: 'events published by the hub', labelNames: ['type'], registers: [this.registry] });
-  /** set by the app: connected clients per transport, read at scrape time */
+  /** set by bindMetrics: connected clients per transport, read at scrape time */
   clientCounts: () => Record<string, number> = () => ({});
   private readonly clients = new Gauge({
     name: 'arbiter_push_clients', help: 'connected push clients', labelNames: ['transport'], registers: [this.registry],
@@ -124,4 +139,37 @@ export class Metrics {
       if (c.netTxBytesPerSec !== null) this.ctrNet.set({ ...l, direction: 'tx' }, c.netTxBytesPerSec);
     }
   }
+}
+
+/** The parts the metrics read. */
+export interface MetricParts {
+  board: Pick<StatusBoard, 'onSnapshot'>;
+  hub: Pick<EventHub, 'subscribe'>;
+  engine: Pick<SchedulerEngine, 'onChange' | 'openConflicts' | 'listQueue' | 'listAllocations'>;
+  /** connected clients per transport */
+  clientCounts: () => Record<string, number>;
+}
+
+/** Feeds the metrics from the running parts: snapshots, published events, scheduler changes and figures, clients. */
+export function bindMetrics(metrics: Metrics, parts: MetricParts): () => void {
+  const { board, hub, engine } = parts;
+  metrics.clientCounts = parts.clientCounts;
+  metrics.schedulerFigures = () => {
+    const openConflicts: Record<string, number> = {};
+    for (const c of engine.openConflicts()) openConflicts[c.type] = (openConflicts[c.type] ?? 0) + 1;
+    return { queued: engine.listQueue('fifo', 1, 0).total, allocations: engine.listAllocations('active').length, openConflicts };
+  };
+  const offs = [
+    board.onSnapshot((s) => metrics.update(s)),
+    hub.subscribe((ev) => metrics.events.inc({ type: ev.type })),
+    engine.onChange((batch) => {
+      for (const c of batch) {
+        metrics.schedulingChanges.inc({ kind: c.kind });
+        if (c.kind === 'allocation_granted') metrics.grants.inc();
+      }
+    }),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
 }

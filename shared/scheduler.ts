@@ -3,8 +3,10 @@
  * Units as in DESIGN.md: cpu in millicores, memory in MiB, `gpus` a count, `gpuMemMiB` per GPU (fractional), ms.
  */
 import { z } from 'zod';
+import { CONFLICT_TYPES, REQUEST_STATUSES, STRATEGY_NAMES } from './names.ts';
 
-export const STRATEGY_NAMES = ['priority_based', 'fair_sharing', 'time_slicing', 'resource_pooling', 'load_balancing', 'hybrid'] as const;
+export { REQUEST_STATUSES, STRATEGY_NAMES };
+
 export const StrategyNameSchema = z.enum(STRATEGY_NAMES);
 export type StrategyName = z.infer<typeof StrategyNameSchema>;
 
@@ -83,7 +85,6 @@ export type RequestInputBody = z.input<typeof RequestInputSchema>;
 /** As parsed (priority and preemptible filled in). */
 export type RequestInput = z.infer<typeof RequestInputSchema>;
 
-export const REQUEST_STATUSES = ['queued', 'granted', 'released', 'cancelled', 'expired', 'preempted'] as const;
 export const RequestStatusSchema = z.enum(REQUEST_STATUSES);
 export type RequestStatus = z.infer<typeof RequestStatusSchema>;
 
@@ -131,7 +132,7 @@ export const AllocationSchema = z.object({
 }).meta({ id: 'Allocation' });
 export type Allocation = z.infer<typeof AllocationSchema>;
 
-export const ConflictTypeSchema = z.enum(['resource_competition', 'priority_conflict', 'schedule_conflict']);
+export const ConflictTypeSchema = z.enum(CONFLICT_TYPES);
 export type ConflictType = z.infer<typeof ConflictTypeSchema>;
 
 /**

@@ -1,4 +1,11 @@
-/** One error boundary: every failure leaves as `{error:{code, message, details?}}`. */
+/**
+ * One error boundary: every failure leaves as `{error:{code, message, details?}}`, mapped in one place —
+ * - an ArbiterError (HttpError, SchedulerError, …): its own status and code;
+ * - a request express could not read (bad JSON, a body over the limit, a corrupt gzip/deflate/br body, an unsupported
+ *   encoding or charset, a path that is not valid percent-encoding): its 4xx status, `invalid_request`;
+ * - anything else: 500 `internal`, the cause in the log (with the URL, its token redacted), never in the response.
+ * (A stream that already started, e.g. SSE, is ended instead.)
+ */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { z } from 'zod';
 import type { Logger } from '../log.ts';
@@ -8,7 +15,7 @@ import { ArbiterError, invalidInput } from '../errors.ts';
 export class HttpError extends ArbiterError {}
 
 /** Parse request input or throw a 400 that names each bad field. */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where: 'query' | 'body' | 'params'): z.infer<S> {
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where: 'query' | 'body' | 'params' | 'header'): z.infer<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   throw invalidInput(`invalid ${where}`, r.error);
@@ -20,22 +27,33 @@ export const notFound: RequestHandler = (req, _res, next) => {
 
 export function errorBoundary(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    let e: ArbiterError;
-    if (err instanceof ArbiterError) e = err;
-    else if (isBodyParserError(err)) e = new HttpError(err.status, 'invalid_request', err.message);
-    else {
-      log.error({ err, method: req.method, url: req.originalUrl }, 'unhandled error');
-      e = new HttpError(500, 'internal', 'internal server error');
-    }
+    const e = err instanceof ArbiterError ? err : unreadableRequest(err);
+    if (!e) log.error({ err, method: req.method, url: redactUrl(req.originalUrl) }, 'unhandled error');
+    const { status, code, message, details } = e ?? new HttpError(500, 'internal', 'internal server error');
     if (res.headersSent) {
       res.end();
       return;
     }
-    res.status(e.status).json({ error: { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } });
+    res.status(status).json({ error: { code, message, ...(details !== undefined ? { details } : {}) } });
   };
 }
 
-function isBodyParserError(err: unknown): err is { status: number; message: string } {
-  return typeof err === 'object' && err !== null && 'status' in err && typeof (err as { status: unknown }).status === 'number' &&
-    (err as { status: number }).status >= 400 && (err as { status: number }).status < 500 && 'type' in err;
+/**
+ * A request express could not read, as a 4xx `invalid_request`: body-parser's errors (http-errors: a 4xx `status`
+ * with `expose: true` — bad JSON, too large, an unsupported encoding or charset, and a corrupt gzip/deflate/br body,
+ * whose zlib error is the one without a body-parser `type`) and the router's URIError for a bad %-escape in a path
+ * parameter. Anything else is not the client's doing.
+ */
+function unreadableRequest(err: unknown): HttpError | null {
+  if (!(err instanceof Error) || !('status' in err) || typeof err.status !== 'number') return null;
+  if (err.status < 400 || err.status > 499) return null;
+  if (err instanceof URIError) return new HttpError(err.status, 'invalid_request', err.message);
+  if (!('expose' in err) || err.expose !== true) return null;
+  const message = 'type' in err ? err.message : `cannot decompress it (${err.message})`;
+  return new HttpError(err.status, 'invalid_request', `invalid body: ${message}`);
+}
+
+/** The URL for the log, without the value of a token in its query (`access_token`, `token`). */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&](?:access_token|token)=)[^&#]*/gi, '$1[redacted]');
 }

@@ -1,4 +1,4 @@
-/** GET /api/openapi.json, generated from the shared zod schemas. */
+/** GET /api/openapi.json's document, generated from the shared zod schemas (served by routes/openapi.ts). */
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { AllocationsQuerySchema, AllocationsResponseSchema, SessionSchema, ContainerIdParamsSchema, ErrorBodySchema, EventsQuerySchema, GpuIndexParamsSchema, HealthResponseSchema, HistoryQuerySchema, HistoryResponseSchema, SeriesListResponseSchema } from '../../shared/api.ts';
@@ -8,7 +8,7 @@ import { VERSION } from '../version.ts';
 import { AllocationSchema, ConflictSchema, QueueEntrySchema, RequestInputSchema, RequestSchema } from '../../shared/scheduler.ts';
 import { HintSchema } from '../../shared/hints.ts';
 import { CompareBodySchema, CompareResponseSchema, PerformanceResponseSchema, ResolveBodySchema, StrategiesResponseSchema, StrategyPutSchema, StrategyStateSchema } from '../../shared/strategy.ts';
-import { ConflictsQuerySchema, QueueQuerySchema, RenewBodySchema } from './routes/scheduler.ts';
+import { ConflictsQuerySchema, QueueQuerySchema, RenewBodySchema, SubmitHeadersSchema } from './routes/scheduler.ts';
 import { HintsQuerySchema } from './routes/hints.ts';
 
 export function buildOpenApi(): object {
@@ -58,8 +58,8 @@ export function buildOpenApi(): object {
   });
   const idParam = z.object({ id: z.string() });
   const scheduling: [string, string, string, Record<string, unknown>, Record<number, unknown>][] = [
-    ['post', '/api/requests', 'Submit a resource request (Idempotency-Key header supported)', { body: { content: { 'application/json': { schema: RequestInputSchema } } } },
-      { 201: ok(z.object({ request: RequestSchema, allocation: AllocationSchema }), 'granted'), 202: ok(z.object({ request: RequestSchema, conflict: ConflictSchema }), 'queued'), 400: err('invalid body'), 409: err('Idempotency-Key reused with another body'), 422: err('can never fit') }],
+    ['post', '/api/requests', 'Submit a resource request (Idempotency-Key header supported)', { headers: SubmitHeadersSchema, body: { content: { 'application/json': { schema: RequestInputSchema } } } },
+      { 201: ok(z.object({ request: RequestSchema, allocation: AllocationSchema }), 'granted'), 202: ok(z.object({ request: RequestSchema, conflict: ConflictSchema }), 'queued'), 400: err('invalid body or Idempotency-Key'), 409: err('Idempotency-Key reused with another body'), 422: err('can never fit') }],
     ['get', '/api/requests/{id}', 'A request', { params: idParam }, { 200: ok(RequestSchema), 404: err('unknown id') }],
     ['delete', '/api/requests/{id}', 'Cancel a queued request', { params: idParam }, { 200: ok(RequestSchema), 404: err('unknown id'), 409: err('not queued') }],
     ['get', '/api/allocations', 'Active allocations, or (state=all) also those ended since sinceMs (default an hour ago), with their owners', { query: AllocationsQuerySchema }, { 200: ok(AllocationsResponseSchema), 400: err('bad query') }],

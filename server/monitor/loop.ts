@@ -3,12 +3,15 @@
  * A source that throws or times out is marked `error` with its message and retried with exponential backoff;
  * a source that says it is unavailable (e.g. no GPU driver) is marked `unavailable` and re-checked slowly.
  * The loop itself never dies. Time comes from the injected clock, so tests drive it without sleeping.
+ *
+ * Every attempt is reported once, as one `Attempt`: the source's new state and, when it succeeded, its sample —
+ * so a listener (the status board) receives a sample and the state it came with in the same call.
  */
 import type { SourceStatus } from '../../shared/resources.ts';
 import type { Clock, Timer } from '../clock.ts';
 
-export interface Source<T> {
-  readonly name: string;
+export interface Source<T, N extends string = string> {
+  readonly name: N;
   start?(): Promise<void>;
   sample(): Promise<T>;
   stop?(): void | Promise<void>;
@@ -23,42 +26,60 @@ export interface LoopOptions {
   maxBackoffMs: number;
 }
 
+/** What each source samples, by source name (e.g. `{ host: HostSample; gpu: Gpu[] }`). */
+export type SampleMap = Record<string, unknown>;
+
+/** One finished attempt of source `K`: its new state, and its sample when the attempt succeeded (`status: ok`). */
+export type Attempt<M extends SampleMap = SampleMap, K extends keyof M & string = keyof M & string> = {
+  [P in K]: { source: P; status: SourceStatus; sample?: M[P] };
+}[K];
+
+export type AttemptListener<M extends SampleMap = SampleMap> = (attempt: Attempt<M>) => void;
+
 interface Entry {
   source: Source<unknown>;
   intervalMs: number;
-  onSample: (sample: unknown) => void;
   status: SourceStatus;
+  /** takes one sample; resolves to what reports the attempt with it once its state is known */
+  take: () => Promise<(status: SourceStatus) => void>;
+  /** reports a failed attempt (no sample) */
+  fail: (status: SourceStatus) => void;
   timer: Timer | null;
   running: boolean;
 }
 
-export type StatusListener = (name: string, status: SourceStatus) => void;
-
-export class MonitorLoop {
+export class MonitorLoop<M extends SampleMap = SampleMap> {
   private readonly entries = new Map<string, Entry>();
   private started = false;
   /** after stop(), results of samples still in flight are dropped */
   private stopped = false;
-  private readonly statusListeners = new Set<StatusListener>();
+  private readonly listeners = new Set<AttemptListener<M>>();
 
   constructor(private readonly opts: LoopOptions) {}
 
-  add<T>(source: Source<T>, intervalMs: number, onSample: (sample: T) => void): void {
+  add<K extends keyof M & string>(source: Source<M[K], K>, intervalMs: number): void {
     if (this.entries.has(source.name)) throw new Error(`source "${source.name}" added twice`);
+    const report = (attempt: Attempt<M, K>) => {
+      for (const l of this.listeners) l(attempt);
+    };
     this.entries.set(source.name, {
-      source: source as Source<unknown>,
+      source,
       intervalMs,
-      onSample: onSample as (s: unknown) => void,
       status: { status: 'starting', lastSampleAt: null, lastErrorAt: null, consecutiveFailures: 0, nextRetryAt: null },
+      take: async () => {
+        const sample = await this.withTimeout(source.sample(), source.name, 'sample');
+        return (status) => report({ source: source.name, status, sample });
+      },
+      fail: (status) => report({ source: source.name, status }),
       timer: null,
       running: false,
     });
   }
 
-  /** Called after every attempt of a source (success or failure). */
-  onStatus(listener: StatusListener): () => void {
-    this.statusListeners.add(listener);
-    return () => this.statusListeners.delete(listener);
+  /** Called once after every attempt of a source (success or failure), with the state and the sample together. */
+  onAttempt(listener: AttemptListener<M>): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   statuses(): Record<string, SourceStatus> {
@@ -124,11 +145,11 @@ export class MonitorLoop {
     if (e.running) return;
     e.running = true;
     const clock = this.opts.clock;
+    let report = e.fail;
     try {
-      const sample = await this.withTimeout(e.source.sample(), e.source.name, 'sample');
+      report = await e.take();
       if (this.stopped) return;
       e.status = { status: 'ok', lastSampleAt: clock.now(), lastErrorAt: e.status.lastErrorAt, consecutiveFailures: 0, nextRetryAt: null };
-      e.onSample(sample);
     } catch (err) {
       const failures = e.status.consecutiveFailures + 1;
       const unavailable = err instanceof SourceUnavailableError;
@@ -147,7 +168,7 @@ export class MonitorLoop {
       e.running = false;
     }
     if (this.stopped) return;
-    for (const l of this.statusListeners) l(e.source.name, { ...e.status });
+    report({ ...e.status });
   }
 
   private withTimeout<T>(p: Promise<T>, name: string, what: string): Promise<T> {

@@ -1,6 +1,8 @@
 /**
  * The latest picture of the node: combines the newest sample of each source with the sources' states,
  * records history series, and hands each new snapshot to its listeners (the hub, the metrics).
+ * It subscribes to the monitor loop itself (`attach`): each attempt brings a source's sample and its state in one
+ * call, so what is published never depends on the order two callbacks ran in.
  *
  * Pacing: every host attempt publishes (it is the heartbeat), and so does a change of any source's state or an
  * engine event; the routine samples of the other sources (gpu, docker) are folded into the next publish, at most
@@ -11,6 +13,14 @@ import { correlate } from './correlate.ts';
 import type { Clock, Timer } from '../clock.ts';
 import { worst } from './health.ts';
 import type { History } from './history.ts';
+import type { Attempt, MonitorLoop } from './loop.ts';
+
+/** What each source of a node samples, by source name: the loop the board attaches to is typed with it. */
+export type NodeSamples = {
+  host: HostSample;
+  gpu: Gpu[];
+  docker: Container[];
+};
 
 export type SnapshotListener = (status: ResourceStatus) => void;
 
@@ -49,7 +59,31 @@ export class StatusBoard {
     return this.current;
   }
 
-  setHost(sample: HostSample): void {
+  /** Take every attempt of the loop's sources from now on; returns the unsubscribe. */
+  attach(loop: Pick<MonitorLoop<NodeSamples>, 'onAttempt'>): () => void {
+    return loop.onAttempt((a) => this.record(a));
+  }
+
+  /**
+   * One attempt of a source: its sample (when it succeeded) is stored first, then its state decides the publish —
+   * every host attempt and every change of state at once, the routine gpu/docker samples paced.
+   */
+  record(attempt: Attempt<NodeSamples>): void {
+    switch (attempt.source) {
+      case 'host':
+        if (attempt.sample !== undefined) this.setHost(attempt.sample);
+        break;
+      case 'gpu':
+        if (attempt.sample !== undefined) this.setGpus(attempt.sample);
+        break;
+      case 'docker':
+        if (attempt.sample !== undefined) this.setContainers(attempt.sample);
+        break;
+    }
+    this.setSourceStatus(attempt.source, attempt.status);
+  }
+
+  private setHost(sample: HostSample): void {
     this.host = sample;
     recordHost(this.history, sample);
     if (sample.sampledAt - this.prunedAt >= 60_000) {
@@ -58,14 +92,14 @@ export class StatusBoard {
     }
   }
 
-  setGpus(gpus: Gpu[]): void {
+  private setGpus(gpus: Gpu[]): void {
     this.gpus = gpus;
     recordGpus(this.history, gpus);
   }
 
   /**
-   * New container list. The loop's samples publish through setSourceStatus; engine events (a container started,
-   * died…) pass `publish` so the change is pushed at once instead of at the next sample.
+   * New container list. The loop's samples come through `record` and are published by their state; engine events
+   * (a container started, died…) pass `publish` so the change is pushed at once instead of at the next sample.
    */
   setContainers(containers: Container[], opts: { publish?: boolean } = {}): void {
     this.containers = containers;
@@ -73,8 +107,8 @@ export class StatusBoard {
     if (opts.publish) this.publish();
   }
 
-  /** A source finished an attempt: publish the new picture. */
-  setSourceStatus(name: string, status: SourceStatus): void {
+  /** A source finished an attempt (its sample, if any, is stored): publish the new picture, now or paced. */
+  private setSourceStatus(name: string, status: SourceStatus): void {
     const before = this.sources[name];
     this.sources = { ...this.sources, [name]: status };
     const changed = !before || before.status !== status.status || before.message !== status.message;

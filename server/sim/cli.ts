@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { STRATEGY_NAMES, StrategyNameSchema, type StrategyName } from '../../shared/scheduler.ts';
 import { STRATEGY_CONFIG_SCHEMAS } from '../../shared/strategy.ts';
+import { fieldProblems, problemsText } from '../errors.ts';
 import { simulate, uniformNodes, type SimResult } from './simulator.ts';
 import { findTraceFiles, podsToJobs, readPods } from './trace.ts';
 
@@ -50,19 +51,39 @@ export interface SimulateOutput {
   results: SimResult[];
 }
 
+/** A bad argument of `arbiter simulate`, each problem named by its flag (`--gpus-per-node: …`). */
+export class SimulateArgsError extends Error {}
+
 export function runSimulate(input: SimulateArgs): SimulateOutput {
-  const args = SimulateArgsSchema.parse(input);
+  const parsed = SimulateArgsSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = fieldProblems(parsed.error).map((p) => ({ ...p, field: `--${p.field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` }));
+    throw new SimulateArgsError(problemsText(problems));
+  }
+  const args = parsed.data;
   const files = findTraceFiles(args.trace);
   if (!files) throw new Error(`no trace at ${args.trace} (a directory holding *openb_pod_list_default.csv, or a pod list .csv)`);
   const jobs = podsToJobs(readPods(files.pods), args.ownerBy === 'qos' ? { gpuMemoryMiB: args.gpuMemory, ownerBy: 'qos' } : { gpuMemoryMiB: args.gpuMemory, owners: args.owners });
-  const configs: Partial<Record<StrategyName, unknown>> = args.strategyConfig
-    ? z.partialRecord(StrategyNameSchema, z.unknown()).parse(JSON.parse(readFileSync(args.strategyConfig, 'utf8')))
-    : {};
+  const configs = strategyConfigs(args.strategyConfig, args.strategies);
   const nodes = uniformNodes(args.nodes, { cpu: args.cpuPerNode, memoryMiB: args.memoryPerNode, gpus: args.gpusPerNode, gpuMemoryMiB: args.gpuMemory });
   const results = args.strategies.map((strategy) => simulate(jobs, {
-    strategy, config: STRATEGY_CONFIG_SCHEMAS[strategy].parse(configs[strategy] ?? {}), nodes, timeScale: args.timeScale, starvationMs: args.starvationMs,
+    strategy, config: configs[strategy], nodes, timeScale: args.timeScale, starvationMs: args.starvationMs,
   }));
   return { trace: files.pods, ownerBy: args.ownerBy, nodes: args.nodes, gpusPerNode: args.gpusPerNode, timeScale: args.timeScale, jobs: jobs.length, results };
+}
+
+/** The config of each strategy replayed, from `--strategy-config <file>` or the defaults, checked against its schema. */
+function strategyConfigs(file: string | undefined, strategies: readonly StrategyName[]): Partial<Record<StrategyName, unknown>> {
+  const invalid = (problems: string) => new SimulateArgsError(`invalid --strategy-config ${file}: ${problems}`);
+  const all = z.partialRecord(StrategyNameSchema, z.unknown()).safeParse(file ? JSON.parse(readFileSync(file, 'utf8')) : {});
+  if (!all.success) throw invalid(problemsText(fieldProblems(all.error)));
+  const out: Partial<Record<StrategyName, unknown>> = {};
+  for (const strategy of strategies) {
+    const parsed = STRATEGY_CONFIG_SCHEMAS[strategy].safeParse(all.data[strategy] ?? {});
+    if (!parsed.success) throw invalid(problemsText(fieldProblems(parsed.error, [strategy])));
+    out[strategy] = parsed.data;
+  }
+  return out;
 }
 
 const secs = (ms: number | null | undefined) => (ms === null || ms === undefined ? '–' : ms >= 3600_000 ? `${(ms / 3600_000).toFixed(1)} h` : ms >= 60_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 1000).toFixed(0)} s`);

@@ -215,13 +215,14 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
 
   it.skipIf(!PODMAN_SCRIPT || !PODMAN_DIR)('reports an engine that goes away as an error, reconnects and resyncs the list', async () => {
     const watched = new DockerSource({ dockerHost: HOST, reconnectMinMs: 200, reconnectMaxMs: 1000 });
-    const loop = new MonitorLoop({ clock: systemClock, timeoutMs: 5000, maxBackoffMs: 1000 });
+    const loop = new MonitorLoop<{ docker: Container[] }>({ clock: systemClock, timeoutMs: 5000, maxBackoffMs: 1000 });
     const statuses: SourceStatus[] = [];
     let latest: Container[] = [];
-    loop.add(watched, 500, (l) => {
-      latest = l;
+    loop.add(watched, 500);
+    loop.onAttempt((a) => {
+      if (a.sample) latest = a.sample;
+      statuses.push(a.status);
     });
-    loop.onStatus((_n, s) => statuses.push(s));
     const podman = (...args: string[]) => run('podman', args, { env: { ...process.env, CONTAINERS_CONF: join(PODMAN_DIR!, 'containers.conf') } });
     try {
       await loop.start();

@@ -205,7 +205,7 @@ describe('gpu source states', () => {
     }
     const { s } = make(CAPTURES.h100, {}, { nvidiaSmi: join(tmp, 'absent') });
     const loop = new MonitorLoop({ clock: systemClock, timeoutMs: 5000, maxBackoffMs: 60_000 });
-    loop.add(s, 1000, () => {});
+    loop.add(s, 1000);
     await loop.runOnce('gpu');
     expect(loop.statuses().gpu).toMatchObject({ status: 'unavailable', message: expect.stringMatching(/not found/) });
   });
@@ -213,7 +213,7 @@ describe('gpu source states', () => {
   it("driver failure (exit 9, message on stdout) → error with nvidia-smi's own message; recovers when the driver is back", async () => {
     const { s, events } = make(CAPTURES.h100, { NVIDIA_SMI_DRIVER_FAIL: '1' });
     const loop = new MonitorLoop({ clock: systemClock, timeoutMs: 9000, maxBackoffMs: 60_000 });
-    loop.add(s, 1000, () => {});
+    loop.add(s, 1000);
     await loop.runOnce('gpu');
     expect(loop.statuses().gpu).toMatchObject({ status: 'error', message: DRIVER_MESSAGE });
     await expect(s.sample()).rejects.toThrow(DRIVER_MESSAGE);

@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 /** Load = seconds since T0; interface eth1 only during the first minute (a series that leaves memory). */
-function hostSource(clock: ManualClock): Source<HostSample> {
+function hostSource(clock: ManualClock): Source<HostSample, 'host'> {
   return {
     name: 'host',
     async sample() {

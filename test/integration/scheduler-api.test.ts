@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AllocationSchema, ConflictSchema, RequestSchema } from '../../shared/scheduler.ts';
 import { AllocationsResponseSchema, ErrorBodySchema } from '../../shared/api.ts';
 import { FakeHostSource } from '../helpers/fake-host.ts';
@@ -28,6 +29,7 @@ const call = (method: string, path: string, body?: unknown, headers: Record<stri
     headers: { Authorization: `Bearer ${s.token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
+const problem = async (r: Response) => ErrorBodySchema.parse(await r.json()).error;
 const kinds = () => events.frames.filter((f) => f.data).map((f) => `${f.event}:${(JSON.parse(f.data!) as { data: { kind: string } }).data.kind}`);
 
 describe('scheduler over REST and push', () => {
@@ -135,5 +137,82 @@ describe('scheduler over REST and push', () => {
     expect(Array.isArray(hints.hints)).toBe(true);
     expect((await call('GET', '/api/hints?status=maybe')).status).toBe(400);
     expect(((await (await call('GET', '/api/strategy')).json()) as { name: string }).name).toBe('priority_based');
+  });
+
+  it('rejects a bad body as invalid_request (400) naming the field, before the engine sees it', async () => {
+    const submit = vi.spyOn(s.app.engine, 'submit');
+    try {
+      const bad = await call('POST', '/api/requests', { owner: 'a', resources: { gpus: 2, gpuMemMiB: 5 } });
+      expect(bad.status).toBe(400);
+      const e = await problem(bad);
+      expect(e.code).toBe('invalid_request');
+      expect(e.message).toMatch(/resources\.gpuMemMiB/);
+      expect(e.details).toContainEqual(expect.objectContaining({ field: 'resources.gpuMemMiB' }));
+
+      const unknown = await call('POST', '/api/requests', { owner: 'a', resources: { cpu: 1 }, extra: 1 });
+      expect(unknown.status).toBe(400);
+      const u = await problem(unknown);
+      expect(u.code).toBe('invalid_request');
+      expect(u.message).toMatch(/extra/);
+
+      const key = await call('POST', '/api/requests', { owner: 'a', resources: { cpu: 1 } }, { 'Idempotency-Key': 'x'.repeat(129) });
+      expect(key.status).toBe(400);
+      expect((await problem(key)).details).toEqual([{ field: 'Idempotency-Key', message: '1–128 printable ASCII characters' }]);
+      expect(submit).not.toHaveBeenCalled();
+    } finally {
+      submit.mockRestore();
+    }
+  });
+
+  it('passes the engine the parsed body, with its defaults filled in', async () => {
+    const submit = vi.spyOn(s.app.engine, 'submit');
+    try {
+      const r = await call('POST', '/api/requests', { owner: 'pa', resources: { cpu: 100 } }, { 'Idempotency-Key': 'k-parsed' });
+      expect(r.status).toBe(201);
+      expect(submit).toHaveBeenCalledWith({ owner: 'pa', priority: 0, preemptible: false, resources: { cpu: 100 } }, { idempotencyKey: 'k-parsed' });
+    } finally {
+      submit.mockRestore();
+    }
+  });
+
+  it("rejects a renew's bad leaseMs naming the field, before the engine sees it", async () => {
+    const renew = vi.spyOn(s.app.engine, 'renew');
+    try {
+      const alloc = s.app.engine.listAllocations('active')[0]!;
+      for (const leaseMs of [0, 1.5, 'long']) {
+        const r = await call('POST', `/api/allocations/${alloc.id}/renew`, { leaseMs });
+        expect(r.status).toBe(400);
+        expect((await problem(r)).details).toContainEqual(expect.objectContaining({ field: 'leaseMs' }));
+      }
+      expect(renew).not.toHaveBeenCalled();
+    } finally {
+      renew.mockRestore();
+    }
+  });
+
+  it('answers a body it cannot read with 4xx invalid_request, not 500: corrupt gzip/deflate/br, unknown encoding', async () => {
+    const send = (encoding: string, body: Uint8Array<ArrayBuffer>) =>
+      fetch(`${s.url}/api/requests`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${s.token}`, 'Content-Type': 'application/json', 'Content-Encoding': encoding },
+        body,
+      });
+    const json = new TextEncoder().encode('{"owner":"z","resources":{"cpu":1}}');
+    for (const encoding of ['gzip', 'deflate', 'br']) {
+      const r = await send(encoding, json); // not compressed at all
+      expect(r.status, encoding).toBe(400);
+      const e = await problem(r);
+      expect(e.code).toBe('invalid_request');
+      expect(e.message).toMatch(/^invalid body: cannot decompress it/);
+    }
+    const cut = new Uint8Array(gzipSync(json).subarray(0, 12)); // a gzip stream cut short
+    expect((await send('gzip', cut)).status).toBe(400);
+    const unknown = await send('compress', json);
+    expect(unknown.status).toBe(415);
+    expect((await problem(unknown)).code).toBe('invalid_request');
+    // and a path parameter that is not valid percent-encoding
+    const path = await call('GET', '/api/requests/%E0%A4%A');
+    expect(path.status).toBe(400);
+    expect((await problem(path)).code).toBe('invalid_request');
   });
 });

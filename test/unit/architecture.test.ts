@@ -64,9 +64,9 @@ const LAYERS: [string, RegExp][] = [
   ['leaf', /^server\/(clock|errors|rng|log|version)\.ts$/],
   ['core', /^server\/(scheduler|monitor|hints)\//],
   ['services', /^server\/(sim|store|push)\//],
-  ['runtime', /^server\/runtime\//],
+  ['runtime', /^server\/(runtime\/|config\.ts)/],
   ['edge', /^server\/(http\/|metrics\.ts)/],
-  ['wiring', /^server\/(app|main|config|webbuild|docs)\.ts$/],
+  ['wiring', /^server\/(app|main|webbuild|docs)\.ts$/],
 ];
 
 const FORBIDDEN: [RegExp, RegExp, string][] = [

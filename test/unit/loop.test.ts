@@ -16,11 +16,14 @@ class ScriptedSource implements Source<number> {
 
 function setup(...sources: ScriptedSource[]) {
   const clock = new ManualClock();
-  const loop = new MonitorLoop({ clock, timeoutMs: 500, maxBackoffMs: 8000 });
+  const loop = new MonitorLoop<Record<string, number>>({ clock, timeoutMs: 500, maxBackoffMs: 8000 });
   const samples: [string, number, number][] = [];
   const statuses: [string, SourceStatus][] = [];
-  for (const s of sources) loop.add(s, 1000, (v) => samples.push([s.name, v, clock.now()]));
-  loop.onStatus((n, st) => statuses.push([n, st]));
+  for (const s of sources) loop.add(s, 1000);
+  loop.onAttempt(({ source, status, sample }) => {
+    if (sample !== undefined) samples.push([source, sample, clock.now()]);
+    statuses.push([source, status]);
+  });
   return { clock, loop, samples, statuses };
 }
 
@@ -85,11 +88,14 @@ describe('MonitorLoop', () => {
     let finish: (v: number) => void = () => {};
     const slow: Source<number> = { name: 'host', sample: () => new Promise<number>((r) => (finish = r)) };
     const clock = new ManualClock();
-    const loop = new MonitorLoop({ clock, timeoutMs: 10_000, maxBackoffMs: 8000 });
+    const loop = new MonitorLoop<Record<string, number>>({ clock, timeoutMs: 10_000, maxBackoffMs: 8000 });
     const samples: number[] = [];
     let statuses = 0;
-    loop.add(slow, 1000, (v) => samples.push(v));
-    loop.onStatus(() => statuses++);
+    loop.add(slow, 1000);
+    loop.onAttempt(({ sample }) => {
+      if (sample !== undefined) samples.push(sample);
+      statuses++;
+    });
     await loop.start();
     await clock.advance(0);
     await loop.stop();
@@ -101,6 +107,6 @@ describe('MonitorLoop', () => {
 
   it('rejects adding the same source twice', () => {
     const { loop } = setup(new ScriptedSource('host', (n) => n));
-    expect(() => loop.add(new ScriptedSource('host', (n) => n), 1000, () => {})).toThrow(/added twice/);
+    expect(() => loop.add(new ScriptedSource('host', (n) => n), 1000)).toThrow(/added twice/);
   });
 });

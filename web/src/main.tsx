@@ -1,5 +1,6 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
+import { EVENT_TYPES } from '../../shared/names.ts';
 import { App } from './App.tsx';
 import { fetchStatus } from './lib/api.ts';
 import { LiveConnection, requestFrame } from './live/connection.ts';
@@ -19,7 +20,7 @@ const connection = new LiveConnection(
     random: Math.random,
     log: import.meta.env.DEV ? (m) => console.debug(m) : undefined,
   },
-  { types: ['resource_status', 'scheduling_update', 'conflict', 'hint'] },
+  { types: EVENT_TYPES },
 );
 connection.start();
 

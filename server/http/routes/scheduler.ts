@@ -1,5 +1,6 @@
 /**
- * Requests, allocations, the conflict queue and conflicts over REST. Scheduler errors carry their HTTP status
+ * Requests, allocations, the conflict queue and conflicts over REST. Each body, query and header is validated here,
+ * once (400 naming each field); the engine gets parsed values. Scheduler errors carry their HTTP status
  * (SCHEDULER_ERROR_STATUS) and go through the one error boundary.
  */
 import { Router } from 'express';
@@ -17,7 +18,10 @@ const page = {
 export const QueueQuerySchema = z.strictObject({ order: QueueOrderSchema.default('fifo'), ...page });
 export const ConflictsQuerySchema = z.strictObject({ status: z.enum(['open', 'resolved', 'all']).default('open'), order: QueueOrderSchema.default('fifo'), ...page });
 export const RenewBodySchema = z.strictObject({ leaseMs: z.int().min(1).max(7 * 24 * 3600_000).optional() });
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+/** `Idempotency-Key`: a retry with the same key returns the first submit's request */
+export const SubmitHeadersSchema = z.object({
+  'Idempotency-Key': z.string().regex(/^[\x21-\x7e]{1,128}$/, '1–128 printable ASCII characters').optional(),
+});
 
 /** `committed()` resolves when every change so far is durable: answers wait for it (group commit). */
 export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promise<void> = () => Promise.resolve(), now: () => number = Date.now): Router {
@@ -25,12 +29,9 @@ export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promis
   const notFound = (what: string, id: string) => new HttpError(404, 'not_found', `no ${what} with id ${id}`);
 
   r.post('/api/requests', async (req, res) => {
-    const key = req.header('idempotency-key');
-    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-      throw new HttpError(400, 'invalid_request', 'invalid header: Idempotency-Key: 1–128 printable ASCII characters', [{ field: 'Idempotency-Key', message: '1–128 printable ASCII characters' }]);
-    }
-    const body = parseInput(RequestInputSchema, req.body, 'body');
-    const result = engine.submit(body, key ? { idempotencyKey: key } : {});
+    const key = parseInput(SubmitHeadersSchema, { 'Idempotency-Key': req.header('idempotency-key') }, 'header')['Idempotency-Key'];
+    const body = parseInput(RequestInputSchema, req.body ?? {}, 'body');
+    const result = engine.submit(body, key !== undefined ? { idempotencyKey: key } : {});
     const granted = result.request.status !== 'queued';
     await committed();
     res.status(granted ? 201 : 202).json({

@@ -106,3 +106,8 @@ export function formatResources(r: { cpu: number; memoryMiB: number; gpus: numbe
   if (r.memoryMiB > 0) parts.push(`${formatMiB(r.memoryMiB)} RAM`);
   return parts.length ? parts.join(' · ') : 'nothing';
 }
+
+/** A strategy's name as people read it: `fair_sharing` → `fair sharing`. */
+export function strategyLabel(name: string): string {
+  return name.replace(/_/g, ' ');
+}

@@ -1,11 +1,11 @@
 import { memo, useId, useState } from 'react';
+import { STRATEGY_NAMES } from '../../../shared/names.ts';
 import type { Conflict, ConflictType, QueueOrder, Request, StrategyName } from '../../../shared/scheduler.ts';
 import { TimeSince } from '../components/Countdown.tsx';
 import { anchor, conflictSubject, subjectLabel, subjectPath } from '../feed/subject.ts';
 import { errorMessage } from '../lib/api.ts';
-import { formatClock, formatResources } from '../lib/format.ts';
+import { formatClock, formatResources, strategyLabel } from '../lib/format.ts';
 import { Link } from '../lib/router.ts';
-import { STRATEGIES, strategyLabel } from '../strategy/names.ts';
 import type { SchedulerApi } from './api.ts';
 import { useScheduler, useSchedulerApi } from './hooks.ts';
 import { useQueueOrder } from './useQueueOrder.ts';
@@ -175,7 +175,7 @@ const QueueRow = memo(function QueueRow({ position, request: r, conflict, api }:
             <>
               <select aria-label="Resolve with strategy" value={using} onChange={(e) => setUsing(e.target.value as StrategyName | '')} className="resolve-with">
                 <option value="">current strategy</option>
-                {STRATEGIES.map((s) => (
+                {STRATEGY_NAMES.map((s) => (
                   <option key={s} value={s}>
                     {strategyLabel(s)}
                   </option>

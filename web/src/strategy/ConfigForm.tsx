@@ -1,8 +1,8 @@
 import { useId, useMemo, useState, type FormEvent } from 'react';
 import type { StrategyState } from '../../../shared/strategy.ts';
 import { errorMessage, fieldErrors } from '../lib/api.ts';
+import { strategyLabel } from '../lib/format.ts';
 import { useStrategyApi, type StrategyInfo } from './api.ts';
-import { strategyLabel } from './names.ts';
 import { configOf, draftOf, formTree, placeErrors, type Draft, type FormNode, type JsonSchema, type LeafField, type RecordRow } from './schema-form.ts';
 
 export interface ConfigFormProps {

@@ -1,6 +1,5 @@
 import type { StrategyPerformance } from '../../../shared/strategy.ts';
-import { MISSING, formatDuration } from '../lib/format.ts';
-import { strategyLabel } from './names.ts';
+import { MISSING, formatDuration, strategyLabel } from '../lib/format.ts';
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? MISSING : `${(x * 100).toFixed(1)} %`);
 const ms = (x: number | null | undefined) => (x === null || x === undefined ? MISSING : x < 1000 ? `${Math.round(x)} ms` : formatDuration(x));

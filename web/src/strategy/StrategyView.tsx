@@ -3,11 +3,10 @@ import type { StrategyName } from '../../../shared/scheduler.ts';
 import type { CompareResponse, PerformanceResponse } from '../../../shared/strategy.ts';
 import { anchor } from '../feed/subject.ts';
 import { ApiError, errorMessage } from '../lib/api.ts';
-import { formatClock } from '../lib/format.ts';
+import { formatClock, strategyLabel } from '../lib/format.ts';
 import { useScheduler, useSchedulerStore } from '../scheduler/hooks.ts';
 import { useStrategyApi, type StrategyInfo } from './api.ts';
 import { ConfigForm } from './ConfigForm.tsx';
-import { strategyLabel } from './names.ts';
 import { PerformanceTable } from './PerformanceTable.tsx';
 
 const PERFORMANCE_REFRESH_MS = 10_000;

@@ -1,0 +1,14 @@
+/**
+ * The name lists of the API as plain `as const` arrays, without zod: the shared schemas build their zod enums from
+ * these, and the dashboard imports them at run time without pulling zod into its bundle.
+ */
+
+/** The scheduling strategies, in the order menus list them. */
+export const STRATEGY_NAMES = ['priority_based', 'fair_sharing', 'time_slicing', 'resource_pooling', 'load_balancing', 'hybrid'] as const;
+
+export const REQUEST_STATUSES = ['queued', 'granted', 'released', 'cancelled', 'expired', 'preempted'] as const;
+
+export const CONFLICT_TYPES = ['resource_competition', 'priority_conflict', 'schedule_conflict'] as const;
+
+/** The pushed event types (a client filters by them on both transports). */
+export const EVENT_TYPES = ['resource_status', 'hint', 'conflict', 'scheduling_update'] as const;
