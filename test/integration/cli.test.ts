@@ -19,7 +19,7 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 // the CLI runs the compiled server: compile it (when stale) before, so that no test's output holds the compiler's line
-beforeAll(() => ensureServerBuild(() => {}));
+beforeAll(() => ensureServerBuild(() => {}), 120_000);
 
 const env = (extra: Record<string, string> = {}) => ({ ...process.env, ARBITER_NO_WEB_BUILD: '1', ARBITER_LOG_LEVEL: 'warn', ...extra });
 

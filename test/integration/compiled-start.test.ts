@@ -50,7 +50,7 @@ describe('compiled start', () => {
     expect(existsSync(join(root, 'dist/node/server/main.js'))).toBe(true);
     child.kill('SIGTERM');
     expect(await new Promise<number | null>((r) => child.on('exit', (c) => r(c)))).toBe(0);
-  }, 90_000);
+  }, 120_000);
 
   it('compiles again when a source is newer than the build or one was removed, and runs the new code', () => {
     expect(arbiter(['--version']).stderr).toBe('');
@@ -66,7 +66,7 @@ describe('compiled start', () => {
     expect(arbiter(['--version']).stderr).toBe('arbiter: compiling the server (its sources changed)…\n');
     expect(existsSync(join(root, 'dist/node/shared/added.js'))).toBe(false);
     expect(arbiter(['--version']).stderr).toBe('');
-  }, 90_000);
+  }, 120_000);
 
   it('names the .ts file and line in the stack trace of an error the server throws', () => {
     const file = join(root, 'not-a-directory');
@@ -97,5 +97,5 @@ describe('compiled start', () => {
       expect(compiled).toMatch(json.length ? /"strategy": "hybrid"/ : /^\| hybrid \| 0 \| 80 \|/m);
       expect(compiled).toBe(simulate(['--import', 'tsx', join(REPO, 'server/main.ts')], json));
     }
-  }, 60_000);
+  }, 90_000);
 });
