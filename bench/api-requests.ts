@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import {
-  BENCH, REPO, clockTicks, fmt, machineBusyPercent, machineTicks, procTimes, spawnServer, stopChild, table, tempDir, threadTimes, track, withTimeout,
+  BENCH, NODE_TS, REPO, clockTicks, fmt, machineBusyPercent, machineTicks, procTimes, spawnServer, stopChild, table, tempDir, threadTimes, track, withTimeout,
   type BenchOptions, type BenchResult, type ServerProcess,
 } from './lib.ts';
 import type { LoadConfig, LoadResult } from './http-load.ts';
@@ -34,7 +34,7 @@ interface Phase {
 
 async function runLoad(server: ServerProcess, kind: LoadConfig['kind'], warmupMs: number, windowMs: number): Promise<Phase> {
   const cfg: LoadConfig = { url: server.url, token: server.token, kind, connections: CONNECTIONS, warmupMs, windowMs };
-  const child = track(spawn(process.execPath, ['--import', 'tsx', join(BENCH, 'http-load.ts'), JSON.stringify(cfg)], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(spawn(process.execPath, [...NODE_TS, join(BENCH, 'http-load.ts'), JSON.stringify(cfg)], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }));
   let err = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => (err = (err + s).slice(-4000)));

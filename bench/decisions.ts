@@ -11,7 +11,7 @@
  * Requests: a trace-like mix (seeded): 13 % cpu-only, 36 % a share of one GPU, 48 % one GPU, 3 % 2/4/8 GPUs;
  * 8 owners, priorities 0–3, priority 0 preemptible. Target ≥ 5,000 decisions/s (kube-scheduler CI 180–810 pods/s;
  * Slurm 500 jobs/s).
- * `node --import tsx bench/decisions.ts [--quick]` or `npm run bench -- --only decisions`.
+ * `node --import tsx --import ./bench/compiled.ts bench/decisions.ts [--quick]` or `npm run bench -- --only decisions`.
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -22,7 +22,7 @@ import { declaredInventory } from '../server/scheduler/inventory.ts';
 import { createStrategy } from '../server/scheduler/strategies/index.ts';
 import { STRATEGY_NAMES, type RequestInputBody, type StrategyName } from '../shared/scheduler.ts';
 import { rng } from '../server/rng.ts';
-import type { BenchOptions, BenchResult } from './lib.ts';
+import { NODE_TS, type BenchOptions, type BenchResult } from './lib.ts';
 
 const TARGET = 5000;
 const QUEUED = 10_000;
@@ -124,7 +124,7 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
   const reps = opts.quick ? 1 : 5;
   const rows: (DecisionFigures & { min: number; max: number })[] = [];
   for (const s of STRATEGY_NAMES) {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--one', s, '--steps', String(steps), '--reps', String(reps)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const out = execFileSync(process.execPath, [...NODE_TS, fileURLToPath(import.meta.url), '--one', s, '--steps', String(steps), '--reps', String(reps)], { encoding: 'utf8', maxBuffer: 1 << 24 });
     const xs = (JSON.parse(out) as DecisionFigures[]).sort((a, b) => a.wallPerSec - b.wallPerSec);
     rows.push({ ...xs[Math.floor(xs.length / 2)]!, min: xs[0]!.wallPerSec, max: xs[xs.length - 1]!.wallPerSec });
   }

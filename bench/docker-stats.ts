@@ -9,7 +9,7 @@
  * Needs the engine: ARBITER_TEST_DOCKER_HOST (as `eval "$(test/podman.sh start)"` exports it), else this runs
  * `test/podman.sh start` itself. Containers are labelled arbiter.bench=docker-stats and removed at the end.
  *
- * Standalone: `node --import tsx bench/docker-stats.ts [--quick]`; from bench/run.ts through `run()`.
+ * Standalone: `node --import tsx --import ./bench/compiled.ts bench/docker-stats.ts [--quick]`; from bench/run.ts through `run()`.
  */
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -22,7 +22,7 @@ import { MonitorLoop } from '../server/monitor/loop.ts';
 import { parseDockerHost } from '../server/monitor/sources/docker/connection.ts';
 import { apiAtLeast, DockerSource, type StatsMode } from '../server/monitor/sources/docker/docker.ts';
 import {
-  clockTicks, fmt, installCleanupHandlers, percentile, procTimes, REPO, sleep, table, track, withTimeout,
+  NODE_TS, clockTicks, fmt, installCleanupHandlers, percentile, procTimes, REPO, sleep, table, track, withTimeout,
   type BenchOptions, type BenchResult,
 } from './lib.ts';
 
@@ -86,7 +86,7 @@ async function child(mode: StatsMode | 'idle', warmupMs: number, windowMs: numbe
 }
 
 function spawnChild(host: string, mode: StatsMode | 'idle', warmupMs: number, windowMs: number): Promise<ChildResult> {
-  const p = track(spawn(process.execPath, ['--import', 'tsx', SELF, '--child', mode, String(warmupMs), String(windowMs)], {
+  const p = track(spawn(process.execPath, [...NODE_TS, SELF, '--child', mode, String(warmupMs), String(windowMs)], {
     cwd: REPO,
     env: { ...process.env, ARBITER_TEST_DOCKER_HOST: host },
     stdio: ['ignore', 'pipe', 'inherit'],

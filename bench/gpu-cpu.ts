@@ -55,7 +55,7 @@ function countKinds(lines: string[]): Map<string, number> {
   return out;
 }
 
-/** Live children of `pid` split into the nvidia-smi stand-ins and the rest (tsx's esbuild service), by command line. */
+/** Live children of `pid` split into the nvidia-smi stand-ins and the rest (tsx's esbuild service, when the server runs from sources), by command line. */
 function children(pid: number): { smi: Map<number, { comm: string; ticks: number }>; other: Map<number, { comm: string; ticks: number }> } {
   const smi = new Map<number, { comm: string; ticks: number }>();
   const other = new Map<number, { comm: string; ticks: number }>();
@@ -83,7 +83,7 @@ interface Measured {
   childTicks: number;
   childPercent: number;
   liveChildren: string[];
-  /** other live children (tsx's esbuild service): ticks in the window */
+  /** other live children (tsx's esbuild service, when the server runs from sources): ticks in the window */
   otherChildTicks: number;
   events: number;
   rssMiB: number;
@@ -208,7 +208,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     + `The gpu source's share (difference to the baseline): ${fmt(diff, 2)} % (last half ${fmt(g.lastHalfPercent - b.lastHalfPercent, 2)} %). `
     + `The stand-in's processes used ${fmt(g.childPercent, 2)} % of one core (not a real nvidia-smi's figure). GPUs in the last snapshot: ${gpuCount ?? '?'}; gpu source status at the end: \`${JSON.stringify(gpuHealth)}\`.`,
     '',
-    table(['server', 'window ticks', 'CPU % of one core', 'last half %', `ticks per ${fmt(segS, 0)} s`, 'ticks main / other threads', 'stand-in children % (ticks)', 'live stand-ins at the end', 'esbuild (tsx) child ticks', 'events received', 'RSS MiB'], [
+    table(['server', 'window ticks', 'CPU % of one core', 'last half %', `ticks per ${fmt(segS, 0)} s`, 'ticks main / other threads', 'stand-in children % (ticks)', 'live stand-ins at the end', 'other child ticks (esbuild of tsx, from sources)', 'events received', 'RSS MiB'], [
       row(g), row(b),
       ['**difference = the gpu source**', String(g.ticks - b.ticks), `**${fmt(diff, 2)}**`, fmt(g.lastHalfPercent - b.lastHalfPercent, 2), g.segments.map((v, k) => v - b.segments[k]!).join(' / '), '', '', '', '', '', ''],
     ]),

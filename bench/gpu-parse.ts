@@ -3,7 +3,7 @@
  *   CSV  one `--query-gpu` sample of 8 GPUs (8 lines of the planned fields), built from the H100 capture's row
  *        (the capture's CSV with header and units, turned into noheader,nounits as the stand-in does); target ≤ 0.2 ms
  *   XML  one `-q -x` parse of the largest document (rtx-4000-sff-ada-v13, 66 KB); runs every 60 s (10 s under MIG)
- * Figures are the median of many runs, after a warm-up. `node --import tsx bench/gpu-parse.ts` or from bench/run.ts.
+ * Figures are the median of many runs, after a warm-up. `node --import tsx --import ./bench/compiled.ts bench/gpu-parse.ts` or from bench/run.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

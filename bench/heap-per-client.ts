@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfig } from '../server/config.ts';
 import { startApp, type App } from '../server/app.ts';
 import {
-  REPO, TOKEN, fmt, installCleanupHandlers, removeDir, sleep, spawnClients, table, tempDir, track, withTimeout,
+  NODE_TS, REPO, TOKEN, fmt, installCleanupHandlers, removeDir, sleep, spawnClients, table, tempDir, track, withTimeout,
   type BenchOptions, type BenchResult,
 } from './lib.ts';
 
@@ -107,7 +107,7 @@ async function child(): Promise<void> {
 
 export async function run(_opts: BenchOptions): Promise<BenchResult> {
   const self = fileURLToPath(import.meta.url);
-  const proc = track(spawn(process.execPath, ['--expose-gc', '--import', 'tsx', self, '--child'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const proc = track(spawn(process.execPath, ['--expose-gc', ...NODE_TS, self, '--child'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   let err = '';
   proc.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));

@@ -7,7 +7,7 @@
  *             keyed by series first), filled in the same order
  *   prune     HistoryStore.prune() dropping one day of chunks
  *   query     HistoryStore.query() of one series over the whole range, raw and with stepMs = 1 h
- * `node --import tsx bench/history.ts [--quick]` or from bench/run.ts (`npm run bench -- --only history`).
+ * `node --import tsx --import ./bench/compiled.ts bench/history.ts [--quick]` or from bench/run.ts (`npm run bench -- --only history`).
  */
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../server/clock.ts';

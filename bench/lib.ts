@@ -8,13 +8,21 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents } from '../shared/events.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const BENCH = fileURLToPath(new URL('.', import.meta.url));
 export const TOKEN = 'bench-token-0123456789abcdef';
+
+/**
+ * What is measured: the compiled server (dist/node), as `npm start` runs it; with ARBITER_BENCH_SOURCES=1 the
+ * TypeScript sources through tsx instead, to compare (bench/compiled.ts).
+ */
+export const FROM_SOURCES = process.env.ARBITER_BENCH_SOURCES === '1';
+/** Node's flags for a bench process: its own .ts through tsx, the server's modules as FROM_SOURCES says. */
+export const NODE_TS = ['--import', 'tsx', '--import', pathToFileURL(join(BENCH, 'compiled.ts')).href];
 
 export interface BenchOptions {
   quick: boolean;
@@ -233,8 +241,9 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 /**
- * `node bin/arbiter.js serve --port 0 …` with its own data dir; resolves once it printed its Dashboard line.
- * The CLI may try (and fail) to build the dashboard first; that happens before the line, so before any measurement.
+ * `node bin/arbiter.js serve --port 0 …` with its own data dir (FROM_SOURCES: `node --import tsx server/main.ts serve
+ * …`); resolves once it printed its Dashboard line. The CLI may compile the server and try (and fail) to build the
+ * dashboard first; that happens before the line, so before any measurement.
  */
 export interface SpawnServerOptions {
   /** extra environment of the server (e.g. the nvidia-smi stand-in's NVIDIA_SMI_* variables) */
@@ -245,7 +254,8 @@ export interface SpawnServerOptions {
 
 export async function spawnServer(extraArgs: string[] = [], startTimeoutMs = 120_000, nodeArgs: string[] = [], opts: SpawnServerOptions = {}): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? tempDir('arbiter-bench-');
-  const args = [...nodeArgs, join(REPO, 'bin/arbiter.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir,
+  const cli = FROM_SOURCES ? ['--import', 'tsx', join(REPO, 'server/main.ts')] : [join(REPO, 'bin/arbiter.js')];
+  const args = [...nodeArgs, ...cli, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir,
     '--log-level', 'warn', '--token', TOKEN, ...extraArgs];
   const child = track(spawn(process.execPath, args, { cwd: REPO, env: { ...cleanEnv(), ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   let err = '';
@@ -313,7 +323,7 @@ export interface ClientsProcess {
 
 export async function spawnClients(cfg: ClientsConfig, readyTimeoutMs = 120_000): Promise<ClientsProcess> {
   const child = track(
-    spawn(process.execPath, ['--import', 'tsx', join(BENCH, 'clients.ts'), JSON.stringify(cfg)], {
+    spawn(process.execPath, [...NODE_TS, join(BENCH, 'clients.ts'), JSON.stringify(cfg)], {
       cwd: REPO,
       stdio: ['pipe', 'pipe', 'pipe'],
     }),

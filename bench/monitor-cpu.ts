@@ -23,7 +23,7 @@ interface Measurement {
   windowS: number;
   ticks: number;
   cpuPercent: number;
-  /** the same length, STEADY_OFFSET segments later (after the start-up GCs of V8 and tsx) */
+  /** the same length, STEADY_OFFSET segments later (after the start-up GCs of V8, and of tsx when run from sources) */
   steadyS: number;
   steadyTicks: number;
   steadyPercent: number;
@@ -171,7 +171,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const markdown = [
     '## monitor-cpu',
     '',
-    `The server's own CPU: utime+stime of all its threads from /proc/<pid>/stat (CLK_TCK=${tck}: 1 tick over ${fmt(windowMs / 1000, 0)} s = ${fmt(100 / tck / (windowMs / 1000), 3)} % of one core). Window: ${fmt(windowMs / 1000, 0)} s after a ${fmt(warmupMs / 1000, 0)} s warm-up (${fmt(warmupMs / 1000, 0)}–${fmt((warmupMs + windowMs) / 1000, 0)} s after start); "steady": a window of the same length from ${fmt(steadyFrom, 0)} s on, after the start-up GCs (V8 and the tsx loader collect for ~15–35 s after start). One socket.io client (in the bench process, subscribed to resource_status) on each server; both servers run side by side. Children: processes the server spawned (cutime+cstime of reaped ones plus live ones; polled every 100 ms), and the thread split, over the whole ${fmt(sampling.totalS, 0)} s.`,
+    `The server's own CPU: utime+stime of all its threads from /proc/<pid>/stat (CLK_TCK=${tck}: 1 tick over ${fmt(windowMs / 1000, 0)} s = ${fmt(100 / tck / (windowMs / 1000), 3)} % of one core). Window: ${fmt(windowMs / 1000, 0)} s after a ${fmt(warmupMs / 1000, 0)} s warm-up (${fmt(warmupMs / 1000, 0)}–${fmt((warmupMs + windowMs) / 1000, 0)} s after start); "steady": a window of the same length from ${fmt(steadyFrom, 0)} s on, after the start-up GCs (V8, and the tsx loader when the server runs from sources, collect for ~15–35 s after start). One socket.io client (in the bench process, subscribed to resource_status) on each server; both servers run side by side. Children: processes the server spawned (cutime+cstime of reaped ones plus live ones; polled every 100 ms), and the thread split, over the whole ${fmt(sampling.totalS, 0)} s.`,
     '',
     `Target ≤ ${TARGET_PERCENT} % of one core: **${verdict}** over the window (${fmt(sampling.cpuPercent, 2)} %), **${steadyVerdict}** steady (${fmt(sampling.steadyPercent, 2)} %). Sampling + push alone (difference to the baseline): ${fmt(diff, 2)} % (steady ${fmt(sampling.steadyPercent - baseline.steadyPercent, 2)} %). What-if row: the same sampling server with prom-client's event-loop-delay histogram (a 10 ms timer) at 1 s resolution, as \`collectDefaultMetrics({ eventLoopMonitoringPrecision: 1000 })\` in server/metrics.ts would set it: ${fmt(whatIf.cpuPercent, 2)} % (steady ${fmt(whatIf.steadyPercent, 2)} %).`,
     '',

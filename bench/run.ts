@@ -1,6 +1,8 @@
 /**
  * Arbiter benchmarks: `npm run bench [-- --only <name>[,<name>…]] [-- --quick] [-- --out <file.md>]`.
  * Each benchmark prints a markdown section; see bench/RESULTS.md for the figures and what they mean.
+ * They measure the compiled server (dist/node, compiled first when stale), spawned or imported (bench/compiled.ts);
+ * ARBITER_BENCH_SOURCES=1 measures the TypeScript sources through tsx instead.
  *   monitor-cpu      the monitor's own CPU at 1 s sampling, one client, vs sampling off             (issue 2)
  *   latency          publish-to-client latency with 1, 100 and 1,000 clients (half SSE, half socket.io)
  *   heap-per-client  server heap per idle connected client
@@ -21,7 +23,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
-import { cleanupSync, installCleanupHandlers, machine, machineBusyPercent, machineTicks, setQuietBudget, ulimitN, waitQuiet, type BenchOptions, type BenchResult } from './lib.ts';
+import { FROM_SOURCES, cleanupSync, installCleanupHandlers, machine, machineBusyPercent, machineTicks, setQuietBudget, ulimitN, waitQuiet, type BenchOptions, type BenchResult } from './lib.ts';
 
 type Bench = () => Promise<{ run: (o: BenchOptions) => Promise<BenchResult> }>;
 /** Loaded when selected, so that one benchmark's imports cannot break the others. */
@@ -91,6 +93,7 @@ const sections: string[] = [
   `- date: ${new Date().toISOString()}`,
   `- machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, ${m.kernel}, Node ${m.node}, ulimit -n ${ulimitN()}`,
   `- code: ${gitState()}`,
+  `- server run as: ${FROM_SOURCES ? 'TypeScript sources through tsx (ARBITER_BENCH_SOURCES=1)' : 'compiled JavaScript (dist/node), as npm start runs it'}`,
   `- load average at start: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`,
   '',
 ];

@@ -10,7 +10,7 @@
  *              2-core machine is shared, and wall time then measures the neighbours too (wall median also shown).
  * Requests come in two mixes: "typical" (24 shapes × 5 priorities, as real queues repeat a few job sizes) and
  * "all distinct" (every request a different shape: the worst case for the per-pass evaluation cache).
- * `node --import tsx bench/scheduler-queue.ts [--quick]` or from bench/run.ts.
+ * `node --import tsx --import ./bench/compiled.ts bench/scheduler-queue.ts [--quick]` or from bench/run.ts.
  */
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';

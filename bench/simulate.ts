@@ -7,7 +7,7 @@
  * (`--owner-by qos`), where owners differ in demand and priority and fairness differs most.
  * The trace is research-use data read where it lies: ARBITER_TRACE, else ../shared/traces beside the repository;
  * without it the benchmark says so and measures nothing.
- * `node --import tsx bench/simulate.ts` or `npm run bench -- --only simulate`.
+ * `node --import tsx --import ./bench/compiled.ts bench/simulate.ts` or `npm run bench -- --only simulate`.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

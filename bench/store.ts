@@ -9,7 +9,7 @@
  *              change record as SchedulerService wires it (separate commits, and one transaction per batch)
  *   append     EventStore.append() one envelope per transaction, appendMany() 100 per transaction, after() pages
  * Each figure is the rate over the whole run (file growing from empty) and the latency percentiles of one call.
- * `node --import tsx bench/store.ts [--quick]` or from bench/run.ts.
+ * `node --import tsx --import ./bench/compiled.ts bench/store.ts [--quick]` or from bench/run.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';

@@ -1,22 +1,14 @@
 /** Builds the dashboard bundle (dist/web) when it is missing or older than its sources, once per process. */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { newestMtime } from '../../bin/build.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 export const WEB_DIST_INDEX = join(repo, 'dist/web/index.html');
 const SOURCES = [join(repo, 'web'), join(repo, 'shared'), join(repo, 'vite.config.ts')];
 
 let building: Promise<void> | undefined;
-
-function newestMtime(path: string): number {
-  const st = statSync(path, { throwIfNoEntry: false });
-  if (!st) return 0;
-  if (!st.isDirectory()) return st.mtimeMs;
-  let newest = st.mtimeMs;
-  for (const e of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, e)));
-  return newest;
-}
 
 export function webBuildIsFresh(): boolean {
   if (!existsSync(WEB_DIST_INDEX)) return false;

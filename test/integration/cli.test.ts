@@ -2,7 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureServerBuild } from '../../bin/build.js';
 import { FakeHostSource } from '../helpers/fake-host.ts';
 import { startTestServer } from '../helpers/server.ts';
 import { openSse } from '../helpers/sse.ts';
@@ -17,6 +18,8 @@ const tmp = () => {
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+// the CLI runs the compiled server: compile it (when stale) before, so that no test's output holds the compiler's line
+beforeAll(() => ensureServerBuild(() => {}), 120_000);
 
 const env = (extra: Record<string, string> = {}) => ({ ...process.env, ARBITER_NO_WEB_BUILD: '1', ARBITER_LOG_LEVEL: 'warn', ...extra });
 
