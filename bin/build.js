@@ -2,17 +2,16 @@
  * The server's build: TypeScript's compiler (tsconfig.server.json) emits server/ and shared/ as JavaScript, with
  * source maps, into dist/node. `ensureServerBuild` compiles when the build is missing or older than one of its
  * sources, so a `git pull` never runs stale code; `node bin/build.js` (part of `npm run build`) compiles always.
- *
- * The server finds two files relative to its own modules (server/version.ts reads ../package.json,
- * server/http/static.ts serves ../../dist/web): the build holds links to the real ones at those places.
+ * The compiled modules find the package's own files (package.json, dist/web) through server/paths.ts, from
+ * wherever they run.
  *
  * A build is written into a directory of its own and renamed into place, under a lock file, so that processes
  * starting together (parallel tests, two starts) compile once and none runs from a half-written build.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -26,8 +25,6 @@ const TSCONFIG = join(ROOT, 'tsconfig.server.json');
 const SOURCES = ['server', 'shared', 'tsconfig.json', 'tsconfig.server.json', 'bin/build.js'].map((p) => join(ROOT, p));
 /** Written last; its mtime is when the compile started, so that a source saved during the compile counts as newer. */
 const STAMP = '.built';
-/** [path in the build, link target]: what the compiled modules reach relative to themselves. */
-const LINKS = [['package.json', '../../package.json'], ['dist/web', '../../web']];
 const LOCK = join(DIST, 'node.lock');
 /** A lock older than this is left over, whoever holds it (a reused pid). */
 const LOCK_MAX_AGE_MS = 10 * 60_000;
@@ -70,10 +67,6 @@ function compile() {
     // the compiler's diagnostics go to stderr: stdout is the CLI's (`arbiter simulate` prints its table there)
     const r = spawnSync(process.execPath, [tsc, '-p', TSCONFIG, '--outDir', out], { stdio: ['ignore', 2, 2] });
     if (r.status !== 0) throw new Error(`tsc -p tsconfig.server.json failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
-    for (const [path, target] of LINKS) {
-      mkdirSync(dirname(join(out, path)), { recursive: true });
-      symlinkSync(target, join(out, path));
-    }
     writeFileSync(join(out, STAMP), '');
     utimesSync(join(out, STAMP), started, started);
     if (existsSync(SERVER_BUILD)) renameSync(SERVER_BUILD, old);

@@ -1,8 +1,9 @@
 /** `npm run docs`: rewrites the option table in README.md from the OPTIONS declared in config.ts. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { optionsMarkdown } from './config.ts';
+import { packagePath } from './paths.ts';
 
-const path = new URL('../README.md', import.meta.url);
+const path = packagePath('README.md');
 const readme = readFileSync(path, 'utf8');
 const start = readme.indexOf('| flag | environment |');
 const end = readme.indexOf('\n\n', start);

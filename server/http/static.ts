@@ -2,8 +2,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { Router } from 'express';
+import { packagePath } from '../paths.ts';
 
-export const WEB_DIST = new URL('../../dist/web/', import.meta.url).pathname;
+export const WEB_DIST = `${packagePath('dist', 'web')}/`;
 
 export function webBundleExists(dir = WEB_DIST): boolean {
   return existsSync(join(dir, 'index.html'));

@@ -61,7 +61,7 @@ function sources(dir: string): string[] {
  */
 const LAYERS: [string, RegExp][] = [
   ['shared', /^shared\//],
-  ['leaf', /^server\/(clock|errors|rng|log|version)\.ts$/],
+  ['leaf', /^server\/(clock|errors|rng|log|version|paths)\.ts$/],
   ['core', /^server\/(scheduler|monitor|hints)\//],
   ['services', /^server\/(sim|store|push)\//],
   ['runtime', /^server\/(runtime\/|config\.ts)/],
