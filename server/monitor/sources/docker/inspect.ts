@@ -65,6 +65,11 @@ export interface ContainerInfo {
   runtime: string | null;
 }
 
+/** Running or paused: a container that has stats. */
+export function isLive(info: Pick<ContainerInfo, 'state'>): boolean {
+  return info.state === 'running' || info.state === 'paused';
+}
+
 const STATES = new Set<ContainerState>(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead', 'stopped']);
 
 /** Engine state → ours. Podman's own states (configured, initialized, stopping) map to the nearest Docker one. */
