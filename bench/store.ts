@@ -131,10 +131,11 @@ function benchEvents(n: number): { append: Rate; appendMany: Rate; after: Rate }
   try {
     const events = new EventStore(db, { clock: systemClock });
     let id = 1;
-    const envelope = (): Envelope => ({
-      id: id++, type: 'scheduling_update', ts: Date.now(),
-      data: { kind: 'request_granted', request: { id: randomUUID(), owner: 'user1', priority: 1, resources: { cpu: 2000, memoryMiB: 8192, gpus: 1 }, status: 'granted' } },
-    });
+    const envelope = (): Envelope => {
+      const now = Date.now();
+      const request = { id: randomUUID(), owner: 'user1', priority: 1, resources: { cpu: 2000, memoryMiB: 8192, gpus: 1 }, preemptible: false, submittedAt: now, updatedAt: now, status: 'granted' as const };
+      return { id: id++, type: 'scheduling_update', ts: now, data: { kind: 'request_granted', at: now, request } };
+    };
     for (let i = 0; i < 500; i++) events.append(envelope());
     const append = measure(n, () => events.append(envelope()));
     const batch = 100;

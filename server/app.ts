@@ -11,11 +11,12 @@ import { History } from './monitor/history.ts';
 import type { MonitorLoop } from './monitor/loop.ts';
 import { nodeMonitor, type NodeSources } from './runtime/node-monitor.ts';
 import { StatusBoard, type NodeSamples } from './monitor/status.ts';
-import { EventHub, FileIdStore } from './push/hub.ts';
+import { EventHub } from './push/hub.ts';
 import { SseServer } from './push/sse.ts';
 import { SocketServer } from './push/socket.ts';
 import { Auth, loadOrCreateToken } from './http/auth.ts';
 import { errorBoundary, notFound } from './http/errors.ts';
+import { eventRoutes } from './http/routes/events.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { statusRoutes } from './http/routes/status.ts';
 import { strategyRoutes } from './http/routes/strategy.ts';
@@ -29,6 +30,7 @@ import { Metrics, bindMetrics } from './metrics.ts';
 import { openDatabase } from './store/db.ts';
 import { SchedulerStore } from './store/scheduler-store.ts';
 import { EventStore } from './store/event-store.ts';
+import { FileIdStore } from './store/event-ids.ts';
 import { HistoryStore } from './store/history-store.ts';
 import { SchedulerEngine } from './scheduler/engine.ts';
 import { SchedulerService } from './runtime/scheduler-service.ts';
@@ -81,7 +83,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.set('query parser', 'simple');
   const http = createServer(app);
   const sse = new SseServer(hub, config.push);
-  const sockets = new SocketServer(http, hub, auth, config.push.maxBufferedEvents);
+  const sockets = new SocketServer(http, hub, { checkToken: (t) => auth.check(t), tokenOf: (req) => Auth.tokenOf(req), maxBufferedEvents: config.push.maxBufferedEvents });
   const metrics = new Metrics();
   bindMetrics(metrics, { board, hub, engine, clientCounts: () => ({ sse: sse.clientCount, 'socket.io': sockets.clientCount }) });
 
@@ -90,7 +92,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // the API first (static files hold no data and need no token, but should not cost every API call a stat())
   app.use(['/api', '/metrics'], auth.middleware());
   app.use('/api', express.json({ limit: '1mb' }));
-  app.get('/api/events', sse.handler());
+  app.use(eventRoutes(sse));
   app.use(statusRoutes(() => board.snapshot()));
   app.use(historyRoutes(historyStore, () => clock.now()));
   app.use(schedulerRoutes(engine, () => scheduler.committed(), () => clock.now()));

@@ -1,25 +1,64 @@
-/** The push contract: event envelope, event types and the socket.io event maps. Used by server, web and tests. */
+/**
+ * The push contract, declared once: each event type with the zod schema of its payload (`EVENT_PAYLOADS`), the
+ * envelope every event travels in, which types coalesce, and the socket.io event maps. Used by the server, the
+ * tests and (types only: this module imports zod) the web.
+ */
 import { z } from 'zod';
+import { HintEventSchema } from './hints.ts';
 import { ResourceStatusSchema } from './resources.ts';
+import { EVENT_TYPES as EVENT_NAMES } from './names.ts';
+import { ConflictChangeSchema, SchedulingChangeSchema } from './scheduler.ts';
 
-/** Event types a client can subscribe to. `hint`, `conflict`, `scheduling_update` are reserved for the scheduler and hints. */
-export const EVENT_TYPES = ['resource_status', 'hint', 'conflict', 'scheduling_update'] as const;
-export const EventTypeSchema = z.enum(EVENT_TYPES);
+/**
+ * Every event type and the schema of its `data`: exactly the names of shared/names.ts (the zod-free list the
+ * dashboard subscribes with), no more, no fewer — `satisfies` fails the build otherwise. The hub refuses to publish
+ * a type that is missing (by its types, and at run time), and the tests parse what a running server really
+ * publishes with these schemas.
+ */
+export const EVENT_PAYLOADS = {
+  /** a snapshot of the node's resources */
+  resource_status: ResourceStatusSchema,
+  /** a hint raised or cleared */
+  hint: HintEventSchema,
+  /** a conflict opened, updated or resolved (the engine's conflict change records) */
+  conflict: ConflictChangeSchema,
+  /** grants, releases, queue changes, strategy changes (the engine's other change records) */
+  scheduling_update: SchedulingChangeSchema,
+} satisfies Record<(typeof EVENT_NAMES)[number], z.ZodType>;
+export type EventPayloads = typeof EVENT_PAYLOADS;
+
+/** Event types a client can subscribe to: the keys of EVENT_PAYLOADS. */
+export const EventTypeSchema = z.object(EVENT_PAYLOADS).keyof();
 export type EventType = z.infer<typeof EventTypeSchema>;
+export const EVENT_TYPES: readonly EventType[] = EventTypeSchema.options;
 
-/** Every pushed event. `id` strictly increases, also across restarts. */
-export const EnvelopeSchema = z.object({
-  id: z.number().int().positive(),
-  type: EventTypeSchema,
-  ts: z.number(),
-  data: z.unknown(),
-}).meta({ id: 'Envelope' });
-export type Envelope<T = unknown> = { id: number; type: EventType; ts: number; data: T };
+/** The `data` of an event of type T. */
+export type Payload<T extends EventType> = z.infer<EventPayloads[T]>;
 
-export const ResourceStatusEnvelopeSchema = EnvelopeSchema.extend({
-  type: z.literal('resource_status'),
-  data: ResourceStatusSchema,
-});
+export function isEventType(value: unknown): value is EventType {
+  return typeof value === 'string' && Object.hasOwn(EVENT_PAYLOADS, value);
+}
+
+/**
+ * Event types of which only the newest matters (latest wins): a slow client gets the newest instead of a backlog,
+ * a new client gets the newest at once, and they are not archived.
+ */
+export const COALESCED_TYPES: ReadonlySet<EventType> = new Set<EventType>(['resource_status']);
+
+interface EnvelopeOf<T extends EventType> {
+  /** strictly increases, also across restarts */
+  id: number;
+  type: T;
+  ts: number;
+  data: Payload<T>;
+}
+/** Every pushed event; `Envelope` alone is the union over every type, narrowed by `type`. */
+export type Envelope<T extends EventType = EventType> = { [K in T]: EnvelopeOf<K> }[T];
+
+const envelopeSchema = <T extends EventType>(type: T) =>
+  z.object({ id: z.int().positive(), type: z.literal(type), ts: z.number(), data: EVENT_PAYLOADS[type] });
+/** The envelope as a schema (the OpenAPI document shows it; the type to use is `Envelope`). */
+export const EnvelopeSchema = z.union(EVENT_TYPES.map(envelopeSchema)).meta({ id: 'Envelope' });
 
 /**
  * Sent (without an id) when a client asked to resume from an id that is no longer in the replay window:
@@ -52,13 +91,9 @@ export type Subscribe = z.infer<typeof SubscribeSchema>;
 export type SubscribeAck = { ok: true; types: EventType[] } | { ok: false; error: string };
 
 /** socket.io event maps (see socket.io's typed events): each envelope arrives as the event named by its type. */
-export interface ServerToClientEvents {
-  resource_status: (env: Envelope<z.infer<typeof ResourceStatusSchema>>) => void;
-  hint: (env: Envelope) => void;
-  conflict: (env: Envelope) => void;
-  scheduling_update: (env: Envelope) => void;
-  replay_gap: (gap: ReplayGap) => void;
-}
+export type ServerToClientEvents = { [K in EventType]: (env: Envelope<K>) => void } & {
+  [REPLAY_GAP_EVENT]: (gap: ReplayGap) => void;
+};
 export interface ClientToServerEvents {
   subscribe: (msg: Subscribe, ack?: (res: SubscribeAck) => void) => void;
 }

@@ -196,7 +196,17 @@ export type QueueEntryView = z.infer<typeof QueueEntrySchema>;
 
 /** Every state change of the engine, in the order it happened; the layers above persist and push them. */
 const at = z.number();
-export const ChangeSchema = z.discriminatedUnion('kind', [
+
+/** The conflict changes: pushed as `conflict` events. */
+export const ConflictChangeSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('conflict_opened'), at, conflict: ConflictSchema }),
+  z.object({ kind: z.literal('conflict_updated'), at, conflict: ConflictSchema }),
+  z.object({ kind: z.literal('conflict_resolved'), at, conflict: ConflictSchema }),
+]);
+export type ConflictChange = z.infer<typeof ConflictChangeSchema>;
+
+/** Every other change (grants, releases, queue changes, strategy changes): pushed as `scheduling_update` events. */
+export const SchedulingChangeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('request_queued'), at, request: RequestSchema }),
   z.object({ kind: z.literal('request_granted'), at, request: RequestSchema }),
   z.object({ kind: z.literal('request_cancelled'), at, request: RequestSchema }),
@@ -205,9 +215,6 @@ export const ChangeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('allocation_released'), at, allocation: AllocationSchema, request: RequestSchema }),
   z.object({ kind: z.literal('allocation_expired'), at, allocation: AllocationSchema, request: RequestSchema }),
   z.object({ kind: z.literal('allocation_preempted'), at, allocation: AllocationSchema, request: RequestSchema }),
-  z.object({ kind: z.literal('conflict_opened'), at, conflict: ConflictSchema }),
-  z.object({ kind: z.literal('conflict_updated'), at, conflict: ConflictSchema }),
-  z.object({ kind: z.literal('conflict_resolved'), at, conflict: ConflictSchema }),
   /** a preemption notice: the allocation is released at allocation.preemptAt */
   z.object({ kind: z.literal('allocation_preempting'), at, allocation: AllocationSchema }),
   /** time-slicing rotation: the worker pauses it (`docker pause`) / resumes it */
@@ -215,9 +222,17 @@ export const ChangeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('allocation_resumed'), at, allocation: AllocationSchema }),
   z.object({ kind: z.literal('strategy_changed'), at, strategy: StrategyNameSchema, previous: StrategyNameSchema, config: z.record(z.string(), z.unknown()).optional() }),
 ]);
+export type SchedulingChange = z.infer<typeof SchedulingChangeSchema>;
+
+export const ChangeSchema = z.discriminatedUnion('kind', [SchedulingChangeSchema, ConflictChangeSchema]);
 export type Change = z.infer<typeof ChangeSchema>;
 export type ChangeKind = Change['kind'];
-export type ConflictChange = Extract<Change, { kind: 'conflict_opened' | 'conflict_updated' | 'conflict_resolved' }>;
+
+const CONFLICT_CHANGE_KINDS: ReadonlySet<ChangeKind> = new Set(ConflictChangeSchema.options.map((o) => o.shape.kind.value));
+/** Whether a change goes out as a `conflict` event (else as `scheduling_update`). */
+export function isConflictChange(change: Change): change is ConflictChange {
+  return CONFLICT_CHANGE_KINDS.has(change.kind);
+}
 
 /** Error codes of the scheduler and the HTTP status the REST layer maps each to. */
 export const SCHEDULER_ERROR_STATUS = {

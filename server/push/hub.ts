@@ -1,33 +1,31 @@
 /**
  * The event hub: gives every event an id, keeps a replay window (count and age) and fans events out.
- * Ids strictly increase, also across restarts: the high-water mark lives in `<dataDir>/event-id`. Ids are
- * reserved in blocks (one small write per block), and a clean shutdown records the exact next id, so after a
+ * Ids strictly increase, also across restarts: the high-water mark lives in an `IdStore` (store/event-ids.ts). Ids
+ * are reserved in blocks (one small write per block), and a clean shutdown records the exact next id, so after a
  * clean restart a client that had seen everything resumes without a reported gap.
+ * What may be published is the contract of shared/events.ts: `publish(type, data)` takes the payload type of
+ * `type`, and a type that is not in EVENT_PAYLOADS is refused (also at run time, for callers without types).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Clock } from '../clock.ts';
-import type { Envelope, EventType, ReplayGap } from '../../shared/events.ts';
-
-/** Event types of which only the newest matters to a client that fell behind (latest wins). */
-export const COALESCED_TYPES: ReadonlySet<EventType> = new Set(['resource_status']);
+import { COALESCED_TYPES, isEventType, type Envelope, type EventType, type Payload, type ReplayGap } from '../../shared/events.ts';
+import { encodeSseFrame } from './sse-frame.ts';
 
 /** An envelope with its serialized forms, computed once and shared by every client. */
-export class StoredEvent {
+export class StoredEvent<T extends EventType = EventType> {
   private sseFrame: Buffer | undefined;
   readonly json: string;
-  constructor(readonly env: Envelope) {
+  constructor(readonly env: Envelope<T>) {
     this.json = JSON.stringify(env);
   }
   get id(): number {
     return this.env.id;
   }
-  get type(): EventType {
+  get type(): T {
     return this.env.type;
   }
   /** The SSE frame: `id:`, `event:`, one `data:` line with the whole envelope; encoded once for every client. */
   get sse(): Buffer {
-    return (this.sseFrame ??= Buffer.from(`id: ${this.env.id}\nevent: ${this.env.type}\ndata: ${this.json}\n\n`));
+    return (this.sseFrame ??= Buffer.from(encodeSseFrame({ id: this.env.id, event: this.env.type, data: this.json })));
   }
 }
 
@@ -35,40 +33,6 @@ export interface IdStore {
   /** next id to hand out */
   load(): number;
   save(next: number): void;
-}
-
-export class FileIdStore implements IdStore {
-  constructor(private readonly path: string) {}
-  load(): number {
-    try {
-      const n = Number(readFileSync(this.path, 'utf8').trim());
-      return Number.isSafeInteger(n) && n > 0 ? n : 1;
-    } catch {
-      return 1;
-    }
-  }
-  save(next: number): void {
-    mkdirSync(dirname(this.path), { recursive: true });
-    const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, `${next}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.path);
-  }
-}
-
-export class MemoryIdStore implements IdStore {
-  constructor(public next = 1) {}
-  load(): number {
-    return this.next;
-  }
-  save(next: number): void {
-    this.next = next;
-  }
 }
 
 /**
@@ -128,24 +92,33 @@ export class EventHub {
     return this.nextId - 1;
   }
 
-  publish<T>(type: EventType, data: T): StoredEvent | undefined {
+  /** Publish an event of a type of the contract; undefined after close. */
+  publish<T extends EventType>(type: T, data: Payload<T>): StoredEvent<T> | undefined {
+    if (!isEventType(type)) {
+      throw new TypeError(`cannot publish event type ${JSON.stringify(type)}: it has no payload schema in EVENT_PAYLOADS (shared/events.ts)`);
+    }
     // after close (a sample still in flight at shutdown): nothing is published and the next id stays as saved
     if (this.closed) return undefined;
     if (this.nextId >= this.reservedUntil) {
       this.reservedUntil = this.nextId + this.idBlock;
       this.opts.ids.save(this.reservedUntil);
     }
-    const ev = new StoredEvent({ id: this.nextId++, type, ts: this.opts.clock.now(), data });
-    if (this.opts.archive && !COALESCED_TYPES.has(type)) this.opts.archive.append(ev.env);
+    const ev = new StoredEvent<T>({ id: this.nextId++, type, ts: this.opts.clock.now(), data });
+    this.keep(ev);
+    return ev;
+  }
+
+  /** Archive, keep in the window, count and fan out a new event. */
+  private keep(ev: StoredEvent): void {
+    if (this.opts.archive && !COALESCED_TYPES.has(ev.type)) this.opts.archive.append(ev.env);
     const cap = this.ring.length;
     this.ring[(this.head + this.size) % cap] = ev;
     if (this.size < cap) this.size++;
     else this.head = (this.head + 1) % cap;
     this.trimByAge();
-    this.latestByType.set(type, ev);
-    this.counts.set(type, (this.counts.get(type) ?? 0) + 1);
+    this.latestByType.set(ev.type, ev);
+    this.counts.set(ev.type, (this.counts.get(ev.type) ?? 0) + 1);
     for (const l of this.listeners) l(ev);
-    return ev;
   }
 
   subscribe(listener: HubListener): () => void {

@@ -3,7 +3,8 @@
  * replaces the older one still waiting, so a slow client gets the latest status instead of a growing backlog;
  * other events are kept, up to `limit`, after which the client is to be disconnected.
  */
-import { COALESCED_TYPES, type StoredEvent } from './hub.ts';
+import { COALESCED_TYPES } from '../../shared/events.ts';
+import type { StoredEvent } from './hub.ts';
 
 export class Outbox {
   private items: StoredEvent[] = [];

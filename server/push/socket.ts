@@ -1,49 +1,75 @@
 /**
  * socket.io transport on the HTTP server's port. A client connects with `auth: {token, types?, lastEventId?}`,
- * gets the events after `lastEventId` (or, without one, the latest `resource_status`), then every live envelope
- * of its types as the socket.io event named by the type. Rooms per type keep broadcasts encode-once.
- * A client whose engine buffer has not drained is "congested": it leaves the broadcast and collects events in its
- * outbox (latest status wins), flushed in id order on drain; past the bound it is disconnected.
+ * gets its backfill (backfill.ts), then every live envelope of its types as the socket.io event named by the type.
+ * Rooms per type keep broadcasts encode-once. A client that falls behind (slow-client.ts) leaves the broadcast
+ * (the congested room) and collects its events in its outbox until its engine buffer drains.
+ * Who may connect is decided by the injected token check: push/ knows nothing of HTTP auth.
  */
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import {
   EVENT_TYPES, REPLAY_GAP_EVENT, SocketAuthSchema, SubscribeSchema,
-  type ClientToServerEvents, type EventType, type ServerToClientEvents, type SocketAuth,
+  type ClientToServerEvents, type Envelope, type EventType, type ServerToClientEvents, type SocketAuth,
 } from '../../shared/events.ts';
-import { Auth } from '../http/auth.ts';
+import { fieldProblems, problemsText } from '../errors.ts';
+import { backfill, subscribedTypes } from './backfill.ts';
 import type { EventHub, StoredEvent } from './hub.ts';
-import { Outbox } from './outbox.ts';
 import { CONGESTED_ROOM, SOCKET_ROOM_PREFIX } from './protocol.ts';
+import { SlowClientPolicy } from './slow-client.ts';
 
-type ArbiterSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+interface SocketData {
+  /** set by the handshake check */
+  auth?: SocketAuth;
+}
+type ArbiterServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type ArbiterSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
-interface SocketState {
-  types: Set<EventType>;
-  outbox: Outbox;
+export interface SocketServerOptions {
+  /** whether a token (from `auth.token`, else from the handshake request) may connect */
+  checkToken(token: string | undefined): boolean;
+  /** the token the handshake request carries (header, cookie, query), when `auth.token` is absent */
+  tokenOf(req: IncomingMessage): string | undefined;
+  maxBufferedEvents: number;
 }
 
 const room = (t: EventType) => `${SOCKET_ROOM_PREFIX}${t}`;
 
-/** Packets engine.io holds because the transport has not finished the previous write. */
-function pendingPackets(socket: ArbiterSocket): number {
-  return (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
+/**
+ * Where an envelope goes out, as the socket.io event named by its type: a socket or a room broadcast. Both are typed
+ * with ServerToClientEvents; this is their emit for any envelope, checked against that map where they are passed.
+ */
+interface EnvelopeEmitter {
+  emit(type: EventType, env: Envelope): unknown;
+}
+const emit = (to: EnvelopeEmitter, ev: StoredEvent) => void to.emit(ev.type, ev.env);
+
+/**
+ * Packets engine.io holds for a client because its transport has not finished the previous write (its write
+ * buffer), counted from the engine socket's public events: each packet is created, then flushed to the transport.
+ */
+function pendingPackets(conn: ArbiterSocket['conn']): () => number {
+  let pending = 0;
+  conn.on('packetCreate', () => {
+    pending++;
+  });
+  conn.on('flush', (packets: readonly unknown[]) => {
+    pending -= packets.length;
+  });
+  return () => pending;
 }
 
 export class SocketServer {
-  readonly io: Server<ClientToServerEvents, ServerToClientEvents>;
-  private readonly state = new WeakMap<ArbiterSocket, SocketState>();
+  readonly io: ArbiterServer;
+  private readonly policies = new WeakMap<ArbiterSocket, SlowClientPolicy>();
   private readonly unsubscribe: () => void;
 
-  constructor(http: HttpServer, private readonly hub: EventHub, auth: Auth, private readonly maxBufferedEvents: number) {
-    this.io = new Server<ClientToServerEvents, ServerToClientEvents>(http, { serveClient: false, cors: undefined });
+  constructor(http: HttpServer, private readonly hub: EventHub, private readonly opts: SocketServerOptions) {
+    this.io = new Server(http, { serveClient: false, cors: undefined });
     this.io.use((socket, next) => {
       const parsed = SocketAuthSchema.safeParse(socket.handshake.auth ?? {});
-      if (!parsed.success) {
-        return next(new Error(`invalid auth: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`));
-      }
-      const token = parsed.data.token ?? Auth.tokenOf(socket.request);
-      if (!auth.check(token)) return next(new Error('unauthorized: missing or wrong token'));
+      if (!parsed.success) return next(new Error(`invalid auth: ${problemsText(fieldProblems(parsed.error))}`));
+      const token = parsed.data.token ?? opts.tokenOf(socket.request);
+      if (!opts.checkToken(token)) return next(new Error('unauthorized: missing or wrong token'));
       socket.data.auth = parsed.data;
       next();
     });
@@ -56,70 +82,47 @@ export class SocketServer {
   }
 
   private onConnection(socket: ArbiterSocket): void {
-    const auth = socket.data.auth as SocketAuth; // parsed by the middleware
-    const types = new Set<EventType>(auth.types?.length ? auth.types : EVENT_TYPES);
-    const st: SocketState = { types, outbox: new Outbox(this.maxBufferedEvents) };
-    this.state.set(socket, st);
-    socket.conn.on('drain', () => this.flush(socket));
+    const { types, lastEventId } = socket.data.auth ?? {};
+    const pending = pendingPackets(socket.conn);
+    const policy = new SlowClientPolicy({
+      busy: () => pending() > 0,
+      write: (ev) => emit(socket, ev),
+      disconnect: () => socket.disconnect(true),
+      congestion: (behind) => void (behind ? socket.join(CONGESTED_ROOM) : socket.leave(CONGESTED_ROOM)),
+    }, this.opts.maxBufferedEvents);
+    this.policies.set(socket, policy);
+    socket.conn.on('drain', () => policy.drain());
 
-    // backfill and join in the same tick: nothing can fall between them. The backfill is sent whole (it is
-    // bounded by the window); only live events are coalesced for a client that falls behind.
-    if (auth.lastEventId !== undefined) {
-      const { gap, events } = this.hub.replay(auth.lastEventId, types);
-      if (gap) socket.emit(REPLAY_GAP_EVENT, gap);
-      for (const ev of events) socket.emit(ev.type, ev.env as never);
-    } else if (types.has('resource_status')) {
-      const latest = this.hub.latest('resource_status');
-      if (latest) socket.emit(latest.type, latest.env as never);
-    }
-    void socket.join(types.size ? [...types].map(room) : []);
+    // backfill and join in the same tick: nothing can fall between them
+    const subscribed = subscribedTypes(types);
+    backfill(this.hub, subscribed, lastEventId, {
+      gap: (gap) => void socket.emit(REPLAY_GAP_EVENT, gap),
+      event: (ev) => emit(socket, ev),
+    });
+    void socket.join([...subscribed].map(room));
 
     socket.on('subscribe', (msg, ack) => {
       const parsed = SubscribeSchema.safeParse(msg);
       if (!parsed.success) {
-        ack?.({ ok: false, error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+        ack?.({ ok: false, error: problemsText(fieldProblems(parsed.error)) });
         return;
       }
       for (const t of EVENT_TYPES) void socket.leave(room(t));
-      st.types = new Set(parsed.data.types);
-      void socket.join([...st.types].map(room));
-      ack?.({ ok: true, types: [...st.types] });
+      void socket.join(parsed.data.types.map(room));
+      ack?.({ ok: true, types: [...new Set(parsed.data.types)] });
     });
-  }
-
-  private isCongested(socket: ArbiterSocket): boolean {
-    return socket.rooms.has(CONGESTED_ROOM);
-  }
-
-  private sendTo(socket: ArbiterSocket, ev: StoredEvent): void {
-    const st = this.state.get(socket);
-    if (!st) return;
-    if (this.isCongested(socket) || pendingPackets(socket) > 0) {
-      void socket.join(CONGESTED_ROOM);
-      if (!st.outbox.add(ev)) socket.disconnect(true);
-      return;
-    }
-    socket.emit(ev.type, ev.env as never);
   }
 
   private broadcast(ev: StoredEvent): void {
     const members = this.io.of('/').adapter.rooms.get(room(ev.type));
     if (!members || members.size === 0) return;
     const sockets = this.io.of('/').sockets;
+    // a client that is behind keeps the event in its outbox (and is in the congested room, which the broadcast skips)
     for (const id of members) {
       const s = sockets.get(id);
-      if (!s) continue;
-      // a busy engine buffer means the client is behind: route its events through its outbox
-      if (this.isCongested(s) || pendingPackets(s) > 0) this.sendTo(s, ev);
+      if (s) this.policies.get(s)?.hold(ev);
     }
-    this.io.to(room(ev.type)).except(CONGESTED_ROOM).emit(ev.type, ev.env as never);
-  }
-
-  private flush(socket: ArbiterSocket): void {
-    const st = this.state.get(socket);
-    if (!st || !this.isCongested(socket)) return;
-    void socket.leave(CONGESTED_ROOM);
-    for (const ev of st.outbox.take()) socket.emit(ev.type, ev.env as never);
+    emit(this.io.to(room(ev.type)).except(CONGESTED_ROOM), ev);
   }
 
   async close(): Promise<void> {

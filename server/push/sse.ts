@@ -1,15 +1,16 @@
 /**
- * Server-Sent Events: `GET /api/events?types=…&lastEventId=…`. Resumes from `Last-Event-ID` (header, which wins
- * as the browser sends it on reconnect) or `lastEventId`; a resume point outside the window gets a `replay_gap`
- * event (without id) first. A new client without a resume point gets the latest `resource_status` at once.
+ * Server-Sent Events for `GET /api/events` (the route, http/routes/events.ts, parses the request and calls `open`):
+ * a `retry:` hint, the backfill (a `replay_gap` event without id first when the resume point is out of the
+ * window; the latest `resource_status` for a new client), then live events of the client's types through the
+ * slow-client policy, and a comment heartbeat.
  */
-import type { Request, RequestHandler, Response } from 'express';
-import { EVENT_TYPES, REPLAY_GAP_EVENT, type EventType } from '../../shared/events.ts';
-import { EventsQuerySchema } from '../../shared/api.ts';
-import { parseInput } from '../http/errors.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { REPLAY_GAP_EVENT } from '../../shared/events.ts';
+import { backfill, subscribedTypes, type Subscription } from './backfill.ts';
 import type { EventHub, StoredEvent } from './hub.ts';
-import { Outbox } from './outbox.ts';
-import { SSE_HEADERS, SSE_HIGH_WATER_BYTES, sseComment, sseEvent } from './protocol.ts';
+import { SSE_HEADERS, SSE_HIGH_WATER_BYTES } from './protocol.ts';
+import { SlowClientPolicy } from './slow-client.ts';
+import { encodeSseFrame } from './sse-frame.ts';
 
 export interface SseOptions {
   heartbeatMs: number;
@@ -18,7 +19,7 @@ export interface SseOptions {
 }
 
 export class SseServer {
-  private readonly clients = new Set<Response>();
+  private readonly clients = new Set<ServerResponse>();
 
   constructor(private readonly hub: EventHub, private readonly opts: SseOptions) {}
 
@@ -26,53 +27,32 @@ export class SseServer {
     return this.clients.size;
   }
 
-  handler(): RequestHandler {
-    return (req, res) => {
-      const query = parseInput(EventsQuerySchema, req.query, 'query');
-      const header = req.header('last-event-id');
-      const lastEventId = header !== undefined && header !== '' ? parseInput(EventsQuerySchema.shape.lastEventId, header, 'query') : query.lastEventId;
-      const types = new Set<EventType>(query.types?.length ? query.types : EVENT_TYPES);
-      this.open(req, res, types, lastEventId);
-    };
-  }
-
-  private open(req: Request, res: Response, types: Set<EventType>, lastEventId: number | undefined): void {
+  /** Start the stream of one client on `res`. */
+  open(req: IncomingMessage, res: ServerResponse, sub: Subscription): void {
+    const types = subscribedTypes(sub.types);
     res.writeHead(200, SSE_HEADERS);
     req.socket.setNoDelay(true);
     req.socket.setKeepAlive(true);
-    res.write(`retry: ${this.opts.retryMs}\n${sseComment('arbiter')}`);
+    res.write(encodeSseFrame({ retry: this.opts.retryMs, comment: 'arbiter' }));
 
-    const outbox = new Outbox(this.opts.maxBufferedEvents);
-    let congested = false;
-    const send = (ev: StoredEvent) => {
-      if (congested || res.writableLength > SSE_HIGH_WATER_BYTES) {
-        congested = true;
-        if (!outbox.add(ev)) res.destroy();
-        return;
-      }
-      res.write(ev.sse);
-    };
-    const flush = () => {
-      congested = false;
-      for (const ev of outbox.take()) send(ev);
-    };
-    res.on('drain', flush);
+    const write = (ev: StoredEvent) => void res.write(ev.sse);
+    const policy = new SlowClientPolicy({
+      busy: () => res.writableLength > SSE_HIGH_WATER_BYTES,
+      write,
+      disconnect: () => res.destroy(),
+    }, this.opts.maxBufferedEvents);
+    res.on('drain', () => policy.drain());
 
-    // Subscribe and backfill in the same tick: nothing published in between can be missed or doubled.
+    // subscribe and backfill in the same tick: nothing published in between can be missed or doubled
     const unsubscribe = this.hub.subscribe((ev) => {
-      if (types.has(ev.type)) send(ev);
+      if (types.has(ev.type)) policy.deliver(ev);
     });
-    // the backfill is written whole (bounded by the window); only live events are coalesced for a slow client
-    if (lastEventId !== undefined) {
-      const { gap, events } = this.hub.replay(lastEventId, types);
-      if (gap) res.write(sseEvent(REPLAY_GAP_EVENT, JSON.stringify(gap)));
-      for (const ev of events) res.write(ev.sse);
-    } else if (types.has('resource_status')) {
-      const latest = this.hub.latest('resource_status');
-      if (latest) res.write(latest.sse);
-    }
+    backfill(this.hub, types, sub.lastEventId, {
+      gap: (gap) => void res.write(encodeSseFrame({ event: REPLAY_GAP_EVENT, data: JSON.stringify(gap) })),
+      event: write,
+    });
 
-    const heartbeat = setInterval(() => res.write(sseComment('ping')), this.opts.heartbeatMs);
+    const heartbeat = setInterval(() => res.write(encodeSseFrame({ comment: 'ping' })), this.opts.heartbeatMs);
     heartbeat.unref();
     this.clients.add(res);
     res.on('close', () => {

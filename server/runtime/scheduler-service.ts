@@ -3,7 +3,7 @@
  * tick (lease expiry, severity growth), persists each batch of changes when a store is given, and pushes them:
  * conflict changes as `conflict` events, everything else as `scheduling_update` events.
  */
-import type { Change } from '../../shared/scheduler.ts';
+import { isConflictChange, type Change } from '../../shared/scheduler.ts';
 import type { Clock, Timer } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { EventHub } from '../push/hub.ts';
@@ -32,10 +32,6 @@ export interface SchedulerServiceOptions {
   /** periodic housekeeping (event archive trimming), every minute */
   housekeeping?: () => void;
   tickMs?: number;
-}
-
-export function eventTypeOf(change: Change): 'conflict' | 'scheduling_update' {
-  return change.kind.startsWith('conflict_') ? 'conflict' : 'scheduling_update';
 }
 
 export class SchedulerService {
@@ -108,7 +104,10 @@ export class SchedulerService {
     transact(() => {
       for (const batch of batches) {
         store?.apply(batch);
-        for (const c of batch) hub.publish(eventTypeOf(c), c);
+        for (const c of batch) {
+          if (isConflictChange(c)) hub.publish('conflict', c);
+          else hub.publish('scheduling_update', c);
+        }
       }
     });
   }

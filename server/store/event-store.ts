@@ -7,8 +7,8 @@
  */
 import type { Statement, Transaction } from 'better-sqlite3';
 import type { Clock } from '../clock.ts';
-import { COALESCED_TYPES, type EventArchive, type IdStore } from '../push/hub.ts';
-import { EVENT_TYPES, type Envelope, type EventType } from '../../shared/events.ts';
+import type { EventArchive, IdStore } from '../push/hub.ts';
+import { COALESCED_TYPES, isEventType, type Envelope, type EventType } from '../../shared/events.ts';
 import type { Db } from './db.ts';
 
 /** Whether events of this type are stored (all but the coalesced ones). */
@@ -74,7 +74,7 @@ export class EventStore implements EventArchive {
   after(lastId: number, types?: Iterable<EventType>, limit = 1000): Envelope[] {
     if (!(Number.isInteger(limit) && limit >= 1)) throw new RangeError(`limit must be an integer ≥ 1, not ${limit}`);
     const set = [...new Set(types ?? [])].sort();
-    for (const t of set) if (!(EVENT_TYPES as readonly string[]).includes(t)) throw new RangeError(`unknown event type ${JSON.stringify(t)}`);
+    for (const t of set) if (!isEventType(t)) throw new RangeError(`unknown event type ${JSON.stringify(t)}`);
     const key = set.join(',');
     let stmt = this.afterStmts.get(key);
     if (!stmt) {
@@ -82,7 +82,7 @@ export class EventStore implements EventArchive {
       stmt = this.db.prepare<unknown[], Row>(`SELECT id, type, ts, data FROM events WHERE id > ?${filter} ORDER BY id LIMIT ?`);
       this.afterStmts.set(key, stmt);
     }
-    return stmt.all(lastId, ...set, limit).map((r) => ({ id: r.id, type: r.type, ts: r.ts, data: JSON.parse(r.data) as unknown }));
+    return stmt.all(lastId, ...set, limit).map(envelopeOf);
   }
 
   /** Id of the oldest event kept, or null when there is none. */
@@ -160,6 +160,11 @@ export class SqliteIdStore implements IdStore {
     if (!(Number.isSafeInteger(next) && next > 0)) throw new RangeError(`next event id must be a positive integer, not ${next}`);
     this.set.run(this.key, String(next));
   }
+}
+
+/** A row as the envelope it was stored from: the hub archives what it publishes, payloads of the contract's types. */
+function envelopeOf(r: Row): Envelope {
+  return { id: r.id, type: r.type, ts: r.ts, data: JSON.parse(r.data) };
 }
 
 function json(data: unknown): string {

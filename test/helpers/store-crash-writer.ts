@@ -12,6 +12,7 @@ import { declaredInventory } from '../../server/scheduler/inventory.ts';
 import { openDatabase } from '../../server/store/db.ts';
 import { EventStore, SqliteIdStore } from '../../server/store/event-store.ts';
 import { SchedulerStore } from '../../server/store/scheduler-store.ts';
+import { isConflictChange, type Change } from '../../shared/scheduler.ts';
 
 const dataDir = process.argv[2];
 if (!dataDir) throw new Error('usage: store-crash-writer.ts <dataDir>');
@@ -28,10 +29,15 @@ const engine = new SchedulerEngine({
   },
 });
 let lastEvent = 0;
-engine.onChange((batch) => {
+// as the scheduler service does: a batch and the events pushed for it commit in one transaction
+const persist = db.transaction((batch: readonly Change[]) => {
   store.apply(batch);
-  lastEvent = hub.publish('scheduling_update', batch.map((c) => c.kind))!.id;
+  for (const c of batch) {
+    const ev = isConflictChange(c) ? hub.publish('conflict', c) : hub.publish('scheduling_update', c);
+    if (ev) lastEvent = ev.id;
+  }
 });
+engine.onChange((batch) => persist(batch));
 engine.restore(store.load());
 engine.onSnapshot(declaredInventory('crash', { resources: { cpu: 8000, memoryMiB: 16_384, gpus: [{ index: 0, memoryMiB: 16_384 }] } }));
 writeSync(1, 'ready\n');

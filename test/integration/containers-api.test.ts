@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceUnavailableError } from '../../server/monitor/loop.ts';
 import { ContainerSchema } from '../../shared/resources.ts';
 import type { Envelope } from '../../shared/events.ts';
-import type { ResourceStatus } from '../../shared/resources.ts';
 import { FakeHostSource } from '../helpers/fake-host.ts';
 import { FakeDockerSource, fakeContainer } from '../helpers/fake-docker.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -30,8 +29,8 @@ describe('containers in the snapshot and the API', () => {
   });
 
   it('pushes an engine-driven change at once, not at the next sample', () => {
-    const seen: Envelope<ResourceStatus>[] = [];
-    const off = s.app.hub.subscribe((ev) => seen.push(ev.env as Envelope<ResourceStatus>));
+    const seen: Envelope<'resource_status'>[] = [];
+    const off = s.app.hub.subscribe((ev) => seen.push(ev.env as Envelope<'resource_status'>));
     s.app.board.setContainers([fakeContainer('trainer', { state: 'exited', cpuPercent: null })], { publish: true });
     off();
     expect(seen).toHaveLength(1);

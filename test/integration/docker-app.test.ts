@@ -4,7 +4,6 @@
  */
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ResourceStatus } from '../../shared/resources.ts';
 import type { Envelope } from '../../shared/events.ts';
 import { parseDockerHost } from '../../server/monitor/sources/docker/connection.ts';
 import { openSse } from '../helpers/sse.ts';
@@ -42,13 +41,13 @@ describe.skipIf(SKIP)('docker source in the app', () => {
     const ctr = await docker.createContainer({ Image: IMAGE, name, Cmd: ['sleep', '60'], Labels: LABEL });
     await ctr.start();
     const running = (f: { data?: string }[]) =>
-      f.some((x) => x.data && (JSON.parse(x.data) as Envelope<ResourceStatus>).data.containers.some((c) => c.name === name && c.state === 'running'));
+      f.some((x) => x.data && (JSON.parse(x.data) as Envelope<'resource_status'>).data.containers.some((c) => c.name === name && c.state === 'running'));
     await sse.until(running, 10_000);
     expect(s.app.board.snapshot().sources.docker!.status).toBe('ok');
     await ctr.remove({ force: true });
     const gone = (f: { data?: string }[]) => {
       const last = f.filter((x) => x.data).at(-1);
-      return !!last && !(JSON.parse(last.data!) as Envelope<ResourceStatus>).data.containers.some((c) => c.name === name);
+      return !!last && !(JSON.parse(last.data!) as Envelope<'resource_status'>).data.containers.some((c) => c.name === name);
     };
     await sse.until(gone, 10_000);
     sse.close();

@@ -2,6 +2,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientToServerEvents, Envelope, ReplayGap, ServerToClientEvents } from '../../shared/events.ts';
 import { FakeHostSource } from '../helpers/fake-host.ts';
+import { hintPayload, statusPayload } from '../helpers/payloads.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/server.ts';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -120,12 +121,12 @@ describe('socket.io push', () => {
   it('changes its types with subscribe', async () => {
     const sample = await manualServer();
     const r = await client({ types: ['hint'] });
-    server!.app.hub.publish('hint', { n: 1 });
+    server!.app.hub.publish('hint', hintPayload('1'));
     await sample();
     await waitFor(() => r.got.length >= 1);
     const ack = await r.socket.emitWithAck('subscribe', { types: ['resource_status'] });
     expect(ack).toEqual({ ok: true, types: ['resource_status'] });
-    server!.app.hub.publish('hint', { n: 2 });
+    server!.app.hub.publish('hint', hintPayload('2'));
     await sample();
     await waitFor(() => r.got.length >= 2);
     expect(r.got.map((e) => e.type)).toEqual(['hint', 'resource_status']);
@@ -160,7 +161,7 @@ describe('socket.io push', () => {
     const raw = (r.socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }).ws._socket;
     raw.pause();
     const big = 'x'.repeat(200_000);
-    for (let i = 0; i < 60; i++) server!.app.hub.publish('resource_status', { big, i });
+    for (let i = 0; i < 60; i++) server!.app.hub.publish('resource_status', statusPayload({ node: big, sampledAt: i }));
     const lastId = server!.app.hub.lastId;
     raw.resume();
     await waitFor(() => r.got.at(-1)?.id === lastId, 15_000);
@@ -179,7 +180,7 @@ describe('socket.io push', () => {
     const raw = (r.socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }).ws._socket;
     raw.pause();
     const big = 'x'.repeat(200_000);
-    for (let i = 0; i < 60; i++) server!.app.hub.publish('hint', { big, i });
+    for (let i = 0; i < 60; i++) server!.app.hub.publish('hint', hintPayload(big, `h${i}`));
     raw.resume();
     expect(await disconnected).toBe('io server disconnect');
     expect(r.got.length).toBeLessThan(60);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeHostSource } from '../helpers/fake-host.ts';
+import { hintPayload, statusPayload } from '../helpers/payloads.ts';
 import { openSse, type SseConnection } from '../helpers/sse.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/server.ts';
 
@@ -117,9 +118,9 @@ describe('SSE /api/events', () => {
   it('filters by type', async () => {
     const { server: s, sample } = await manualServer();
     const hints = await sse('/api/events?types=hint');
-    s.app.hub.publish('hint', { text: 'a' });
+    s.app.hub.publish('hint', hintPayload('a'));
     await sample();
-    s.app.hub.publish('hint', { text: 'b' });
+    s.app.hub.publish('hint', hintPayload('b'));
     await hints.until(() => ids(hints).length >= 2);
     expect(hints.frames.filter((f) => f.id).map((f) => f.event)).toEqual(['hint', 'hint']);
   });
@@ -154,7 +155,7 @@ describe('SSE /api/events', () => {
     await slow.until(() => ids(slow).length >= 1);
     slow.pause();
     const big = 'x'.repeat(200_000);
-    for (let i = 0; i < 60; i++) s.app.hub.publish('resource_status', { big, i });
+    for (let i = 0; i < 60; i++) s.app.hub.publish('resource_status', statusPayload({ node: big, sampledAt: i }));
     const lastId = s.app.hub.lastId;
     slow.resume();
     await slow.until(() => ids(slow).at(-1) === lastId, 15_000);
@@ -162,7 +163,7 @@ describe('SSE /api/events', () => {
 
     const stalled = await sse('/api/events?types=hint');
     stalled.pause();
-    for (let i = 0; i < 60; i++) s.app.hub.publish('hint', { big, i });
+    for (let i = 0; i < 60; i++) s.app.hub.publish('hint', hintPayload(big, `h${i}`));
     await stalled.ended;
     expect(ids(stalled).length).toBeLessThan(60);
   });

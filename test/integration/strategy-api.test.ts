@@ -73,7 +73,7 @@ async function events(n: Running, types: string): Promise<SseConnection> {
   return sse;
 }
 
-const changeOf = (f: SseFrame) => (f.data ? (JSON.parse(f.data) as Envelope<Change>).data : undefined);
+const changeOf = (f: SseFrame) => (f.data ? (JSON.parse(f.data) as Envelope<'conflict' | 'scheduling_update'>).data : undefined);
 const hasChange = (kind: string, pred: (c: Change) => boolean = () => true) => (frames: SseFrame[]) =>
   frames.some((f) => { const c = changeOf(f); return c?.kind === kind && pred(c); });
 

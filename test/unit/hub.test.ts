@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../server/clock.ts';
-import { EventHub, FileIdStore, MemoryIdStore, type EventArchive, type StoredEvent } from '../../server/push/hub.ts';
+import { EventHub, type EventArchive, type StoredEvent } from '../../server/push/hub.ts';
+import { FileIdStore, MemoryIdStore } from '../../server/store/event-ids.ts';
 import type { Envelope } from '../../shared/events.ts';
 import { Outbox } from '../../server/push/outbox.ts';
 import type { EventType } from '../../shared/events.ts';
+import { hintPayload, payload, statusPayload } from '../helpers/payloads.ts';
 
 const ALL = new Set<EventType>(['resource_status', 'hint', 'conflict', 'scheduling_update']);
 
@@ -21,11 +23,13 @@ describe('EventHub', () => {
     const { hub: h, clock } = hub();
     const seen: StoredEvent[] = [];
     h.subscribe((e) => seen.push(e));
-    h.publish('resource_status', { a: 1 });
-    h.publish('hint', { b: 2 });
+    const status = statusPayload();
+    const hint = hintPayload();
+    h.publish('resource_status', status);
+    h.publish('hint', hint);
     expect(seen.map((e) => e.env)).toEqual([
-      { id: 1, type: 'resource_status', ts: clock.now(), data: { a: 1 } },
-      { id: 2, type: 'hint', ts: clock.now(), data: { b: 2 } },
+      { id: 1, type: 'resource_status', ts: clock.now(), data: status },
+      { id: 2, type: 'hint', ts: clock.now(), data: hint },
     ]);
     expect(seen[0]!.sse.toString()).toBe(`id: 1\nevent: resource_status\ndata: ${JSON.stringify(seen[0]!.env)}\n\n`);
     expect(h.lastId).toBe(2);
@@ -33,7 +37,7 @@ describe('EventHub', () => {
 
   it('replays exactly the events after the resume id, filtered by type', () => {
     const { hub: h } = hub();
-    for (let i = 0; i < 10; i++) h.publish(i % 2 ? 'hint' : 'resource_status', i);
+    for (let i = 0; i < 10; i++) h.publish(i % 2 ? 'hint' : 'resource_status', payload(i % 2 ? 'hint' : 'resource_status'));
     expect(h.replay(4, ALL).events.map((e) => e.id)).toEqual([5, 6, 7, 8, 9, 10]);
     expect(h.replay(4, new Set(['hint'])).events.map((e) => e.id)).toEqual([6, 8, 10]);
     expect(h.replay(10, ALL)).toEqual({ events: [] });
@@ -41,7 +45,7 @@ describe('EventHub', () => {
 
   it('keeps at most `count` events and reports a resume point that fell out of the window', () => {
     const { hub: h } = hub({ count: 5 });
-    for (let i = 0; i < 12; i++) h.publish('resource_status', i);
+    for (let i = 0; i < 12; i++) h.publish('resource_status', payload('resource_status'));
     expect(h.replay(7, ALL).events.map((e) => e.id)).toEqual([8, 9, 10, 11, 12]);
     expect(h.replay(7, ALL).gap).toBeUndefined();
     expect(h.replay(6, ALL).gap).toEqual({ lastEventId: 6, oldestId: 8, reason: "out_of_window" });
@@ -52,9 +56,9 @@ describe('EventHub', () => {
 
   it('drops events older than the age limit', async () => {
     const { hub: h, clock } = hub({ ageMs: 10_000 });
-    h.publish('resource_status', 1);
+    h.publish('resource_status', payload('resource_status'));
     await clock.advance(6000);
-    h.publish('resource_status', 2);
+    h.publish('resource_status', payload('resource_status'));
     await clock.advance(6000);
     expect(h.replay(0, ALL)).toMatchObject({ gap: { reason: 'out_of_window', oldestId: 2 } });
     await clock.advance(6000);
@@ -64,7 +68,7 @@ describe('EventHub', () => {
 
   it('reports a resume id ahead of the server', () => {
     const { hub: h } = hub();
-    h.publish('hint', 1);
+    h.publish('hint', payload('hint'));
     const r = h.replay(50, ALL);
     expect(r.gap).toEqual({ lastEventId: 50, oldestId: 1, reason: 'ahead_of_server' });
     expect(r.events.map((e) => e.id)).toEqual([1]);
@@ -73,24 +77,24 @@ describe('EventHub', () => {
   it('keeps ids increasing across restarts: exactly after a clean close, past the reserved block after a crash', () => {
     const ids = new MemoryIdStore();
     const a = hub({ ids }).hub;
-    for (let i = 0; i < 3; i++) a.publish('hint', i);
+    for (let i = 0; i < 3; i++) a.publish('hint', payload('hint'));
     expect(ids.next).toBe(11); // block of 10 reserved on the first publish
     // crash (no close): the next process starts past everything that may have been handed out
     const b = hub({ ids }).hub;
-    expect(b.publish('hint', 'x')!.id).toBe(11);
-    b.publish('hint', 'y');
+    expect(b.publish('hint', payload('hint'))!.id).toBe(11);
+    b.publish('hint', payload('hint'));
     b.close();
     expect(ids.next).toBe(13);
     const c = hub({ ids }).hub;
-    expect(c.publish('hint', 'z')!.id).toBe(13);
+    expect(c.publish('hint', payload('hint'))!.id).toBe(13);
   });
 
   it('publishes nothing after close, so the saved next id stays exact', () => {
     const ids = new MemoryIdStore();
     const h = hub({ ids }).hub;
-    h.publish('hint', 1);
+    h.publish('hint', payload('hint'));
     h.close();
-    expect(h.publish('hint', 2)).toBeUndefined();
+    expect(h.publish('hint', payload('hint'))).toBeUndefined();
     expect(ids.next).toBe(2);
   });
 
@@ -121,7 +125,7 @@ describe('EventHub with an archive', () => {
     const ids = new MemoryIdStore();
     const clock = new ManualClock();
     const a = new EventHub({ clock, replayCount: 3, replayMaxAgeMs: 60_000, ids, archive, idBlock: 10 });
-    for (let i = 0; i < 8; i++) a.publish(i % 2 ? 'conflict' : 'resource_status', i); // ids 1..8, window 6..8
+    for (let i = 0; i < 8; i++) a.publish(i % 2 ? 'conflict' : 'resource_status', payload(i % 2 ? 'conflict' : 'resource_status')); // ids 1..8, window 6..8
     expect(archive.envs.map((e) => e.id)).toEqual([2, 4, 6, 8]);
     // status 3 and 5 are gone (said so); every conflict is still served
     expect(a.replay(1, ALL).gap).toMatchObject({ reason: 'out_of_window' });
@@ -130,7 +134,7 @@ describe('EventHub with an archive', () => {
     expect(a.replay(1, new Set<EventType>(['conflict'])).gap).toBeUndefined();
     // restart: nothing in memory, the archive answers; ids go on past the archive
     const b = new EventHub({ clock, replayCount: 3, replayMaxAgeMs: 60_000, ids: new MemoryIdStore(), archive, idBlock: 10 });
-    expect(b.publish('conflict', 'x')!.id).toBe(9);
+    expect(b.publish('conflict', payload('conflict'))!.id).toBe(9);
     const r = b.replay(3, new Set<EventType>(['conflict']));
     expect(r.gap).toBeUndefined();
     expect(r.events.map((e) => e.id)).toEqual([4, 6, 8, 9]);
@@ -143,7 +147,7 @@ describe('EventHub with an archive', () => {
   it('reports a gap when the archive was trimmed past the resume point', () => {
     const archive = new MemoryArchive();
     const h = new EventHub({ clock: new ManualClock(), replayCount: 2, replayMaxAgeMs: 60_000, ids: new MemoryIdStore(), archive });
-    for (let i = 0; i < 6; i++) h.publish('conflict', i);
+    for (let i = 0; i < 6; i++) h.publish('conflict', payload('conflict'));
     archive.envs = archive.envs.filter((e) => e.id >= 3);
     const r = h.replay(1, new Set<EventType>(['conflict']));
     expect(r.gap).toEqual({ lastEventId: 1, oldestId: 3, reason: 'out_of_window' });
@@ -155,7 +159,7 @@ describe('Outbox', () => {
   it('keeps only the newest resource_status but every other event, in order, up to its bound', () => {
     const { hub: h } = hub();
     const box = new Outbox(3);
-    const e = (t: EventType) => h.publish(t, null)!;
+    const e = (t: EventType) => h.publish(t, payload(t))!;
     expect(box.add(e('resource_status'))).toBe(true);
     expect(box.add(e('hint'))).toBe(true);
     expect(box.add(e('resource_status'))).toBe(true);

@@ -7,6 +7,7 @@ import { EventHub } from '../../server/push/hub.ts';
 import { openDatabase, type Db } from '../../server/store/db.ts';
 import { EventStore, SqliteIdStore, isPersisted } from '../../server/store/event-store.ts';
 import type { Envelope, EventType } from '../../shared/events.ts';
+import { conflictPayload, hintPayload, payload, schedulingPayload, statusPayload } from '../helpers/payloads.ts';
 
 const dirs: string[] = [];
 const dbs: Db[] = [];
@@ -22,7 +23,9 @@ function setup(dir?: string) {
   const clock = new ManualClock();
   return { dir: dataDir, db, clock, events: new EventStore(db, { clock }) };
 }
-const env = (id: number, type: EventType, ts: number, data: unknown = { n: id }): Envelope => ({ id, type, ts, data });
+/** The store keeps any JSON as `data`: these envelopes carry made-up payloads, not events of the contract. */
+const anyEnvelope = (e: { id: number; type: EventType; ts: number; data: unknown }) => e as Envelope;
+const env = (id: number, type: EventType, ts: number, data: unknown = { n: id }) => anyEnvelope({ id, type, ts, data });
 
 describe('EventStore', () => {
   it('appends envelopes and reads them back after an id, in id order, filtered by type, limited', () => {
@@ -45,7 +48,7 @@ describe('EventStore', () => {
 
   it('stores data that is null or missing as null', () => {
     const { events } = setup();
-    events.append({ id: 1, type: 'hint', ts: 0, data: undefined });
+    events.append(anyEnvelope({ id: 1, type: 'hint', ts: 0, data: undefined }));
     events.append(env(2, 'hint', 0, null));
     expect(events.after(0).map((e) => e.data)).toEqual([null, null]);
   });
@@ -78,12 +81,13 @@ describe('EventStore', () => {
   it('is the hub\'s archive: stores every event but resource_status, and serves resumes from before the window', () => {
     const { events, clock, db } = setup();
     const hub = new EventHub({ clock, replayCount: 2, replayMaxAgeMs: 60_000, ids: new SqliteIdStore(db), archive: events });
-    hub.publish('resource_status', { cpu: 1 });
-    hub.publish('conflict', { c: 1 });
-    hub.publish('scheduling_update', { s: 1 });
-    hub.publish('hint', { h: 1 });
+    const conflict = conflictPayload();
+    hub.publish('resource_status', statusPayload());
+    hub.publish('conflict', conflict);
+    hub.publish('scheduling_update', schedulingPayload());
+    hub.publish('hint', hintPayload());
     expect(events.after(0).map((e) => [e.id, e.type])).toEqual([[2, 'conflict'], [3, 'scheduling_update'], [4, 'hint']]);
-    expect(events.after(0)[0]).toEqual({ id: 2, type: 'conflict', ts: clock.now(), data: { c: 1 } });
+    expect(events.after(0)[0]).toEqual({ id: 2, type: 'conflict', ts: clock.now(), data: conflict });
     // the window holds 2 events (3, 4): resuming after 1 needs the archive
     const replay = hub.replay(1, new Set<EventType>(['conflict', 'hint', 'scheduling_update']));
     expect(replay.gap).toBeUndefined();
@@ -97,21 +101,21 @@ describe('SqliteIdStore', () => {
   it('keeps hub ids increasing across restarts: clean (exact next id) and after a crash (next reserved block)', () => {
     const first = setup();
     const hub1 = new EventHub({ clock: first.clock, replayCount: 100, replayMaxAgeMs: 60_000, ids: new SqliteIdStore(first.db), idBlock: 10, archive: first.events });
-    for (let i = 0; i < 3; i++) hub1.publish('hint', i);
+    for (let i = 0; i < 3; i++) hub1.publish('hint', payload('hint'));
     hub1.close(); // clean: next id 4 exactly
     first.db.close();
 
     const second = setup(first.dir);
     const hub2 = new EventHub({ clock: second.clock, replayCount: 100, replayMaxAgeMs: 60_000, ids: new SqliteIdStore(second.db), idBlock: 10, archive: second.events });
-    expect(hub2.publish('hint', 'a')!.id).toBe(4);
-    for (let i = 0; i < 12; i++) hub2.publish('conflict', i); // reserves up to 24
+    expect(hub2.publish('hint', payload('hint'))!.id).toBe(4);
+    for (let i = 0; i < 12; i++) hub2.publish('conflict', payload('conflict')); // reserves up to 24
     const lastBeforeCrash = hub2.lastId;
     second.db.close(); // no hub.close(): as after kill -9
 
     const third = setup(first.dir);
     // without the archive: the id store alone keeps ids increasing
     const hub3 = new EventHub({ clock: third.clock, replayCount: 100, replayMaxAgeMs: 60_000, ids: new SqliteIdStore(third.db), idBlock: 10 });
-    const next = hub3.publish('hint', 'b')!.id;
+    const next = hub3.publish('hint', payload('hint'))!.id;
     expect(lastBeforeCrash).toBe(16);
     expect(next).toBe(24);
   });

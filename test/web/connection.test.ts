@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { LiveConnection, type TypedEnvelope } from '../../web/src/live/connection.ts';
+import type { Envelope } from '../../shared/events.ts';
+import { LiveConnection } from '../../web/src/live/connection.ts';
 import { ApiError } from '../../web/src/lib/api.ts';
 import { envelope, makeDeps, makeStatus } from './fakes.ts';
 
@@ -221,7 +222,7 @@ describe('LiveConnection', () => {
 
   it('delivers several types to their own listeners', () => {
     const { conn, ws, frames } = setup({ types: ['resource_status', 'hint'] });
-    const hints: TypedEnvelope<'hint'>[] = [];
+    const hints: Envelope<'hint'>[] = [];
     conn.onEnvelopes('hint', (envs) => hints.push(...envs));
     conn.start();
     expect(ws.last.opts.auth()).toEqual({ types: ['resource_status', 'hint'] });

@@ -1,5 +1,5 @@
 /** Test doubles for the live connection: transports, a manual clock and frames. */
-import type { EventType, ReplayGap } from '../../shared/events.ts';
+import type { Envelope, EventType, ReplayGap } from '../../shared/events.ts';
 import type { ResourceStatus } from '../../shared/resources.ts';
 import type {
   ConnectionDeps,
@@ -8,7 +8,6 @@ import type {
   TransportFactory,
   TransportHandlers,
   TransportOptions,
-  TypedEnvelope,
 } from '../../web/src/live/connection.ts';
 
 export interface FakeAttempt {
@@ -168,14 +167,14 @@ export function makeStatus(over: { sampledAt?: number; load?: number; cores?: nu
   };
 }
 
-export function envelope(id: number, status: ResourceStatus = makeStatus()): TypedEnvelope<'resource_status'> {
+export function envelope(id: number, status: ResourceStatus = makeStatus()): Envelope<'resource_status'> {
   return { id, type: 'resource_status', ts: status.sampledAt, data: status };
 }
 
 /** A LiveSource whose snapshot the test sets directly, and which hands out the envelopes and gaps the test gives it. */
 export class StaticSource implements LiveSource {
   private listeners = new Set<() => void>();
-  private envListeners = new Map<EventType, Set<(envs: readonly TypedEnvelope<EventType>[]) => void>>();
+  private envListeners = new Map<EventType, Set<(envs: readonly Envelope<EventType>[]) => void>>();
   private gapListeners = new Set<(gap: ReplayGap) => void>();
   retries = 0;
   constructor(public snapshot: LiveSnapshot) {}
@@ -184,8 +183,8 @@ export class StaticSource implements LiveSource {
     return () => void this.listeners.delete(l);
   };
   getSnapshot = () => this.snapshot;
-  onEnvelopes<K extends EventType>(type: K, l: (envs: readonly TypedEnvelope<K>[]) => void) {
-    const f = l as unknown as (envs: readonly TypedEnvelope<EventType>[]) => void;
+  onEnvelopes<K extends EventType>(type: K, l: (envs: readonly Envelope<K>[]) => void) {
+    const f = l as unknown as (envs: readonly Envelope<EventType>[]) => void;
     let set = this.envListeners.get(type);
     if (!set) this.envListeners.set(type, (set = new Set()));
     set.add(f);
@@ -199,14 +198,14 @@ export class StaticSource implements LiveSource {
     this.retries++;
   };
   /** A new snapshot, with the resource_status envelopes of this frame. */
-  set(snapshot: LiveSnapshot, envs: TypedEnvelope<'resource_status'>[] = []): void {
+  set(snapshot: LiveSnapshot, envs: Envelope<'resource_status'>[] = []): void {
     this.snapshot = snapshot;
     if (envs.length) this.emit('resource_status', envs);
     for (const l of this.listeners) l();
   }
   /** One frame's envelopes of one type, as LiveConnection hands them out. */
-  emit<K extends EventType>(type: K, envs: TypedEnvelope<K>[]): void {
-    for (const l of this.envListeners.get(type) ?? []) l(envs as unknown as TypedEnvelope<EventType>[]);
+  emit<K extends EventType>(type: K, envs: Envelope<K>[]): void {
+    for (const l of this.envListeners.get(type) ?? []) l(envs as unknown as Envelope<EventType>[]);
   }
   gap(gap: ReplayGap): void {
     for (const l of this.gapListeners) l(gap);

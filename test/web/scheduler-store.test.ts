@@ -9,7 +9,7 @@ import type { QueuePage } from '../../web/src/scheduler/api.ts';
 import { SchedulerStore, allocationsOnGpu, unmanagedUseOf } from '../../web/src/scheduler/store.ts';
 import { timelineLanes } from '../../web/src/scheduler/AllocationsPanel.tsx';
 import { ApiError } from '../../web/src/lib/api.ts';
-import type { SchedulingChange } from '../../web/src/live/connection.ts';
+import type { SchedulingChange } from '../../shared/scheduler.ts';
 import { FakeClock, StaticSource } from './fakes.ts';
 import { FakeSchedulerApi, T0, allocation, conflict, liveSnapshot, request } from './scheduler-fakes.ts';
 

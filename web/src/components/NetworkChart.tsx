@@ -9,7 +9,8 @@ import { fetchKnownHistory, seriesName } from '../lib/api.ts';
 import { formatRate } from '../lib/format.ts';
 import { RollingSeries, type HistoryColumn } from '../lib/rolling.ts';
 import { useLiveSource } from '../live/hooks.ts';
-import type { LiveSource, TypedEnvelope } from '../live/connection.ts';
+import type { Envelope } from '../../../shared/events.ts';
+import type { LiveSource } from '../live/connection.ts';
 
 const PALETTE_SIZE = 8;
 const DARK_QUERY = '(prefers-color-scheme: dark)';
@@ -129,7 +130,7 @@ function mountChart({ el, source, ifaces, windowMs, height, hidden, plotRef, set
 
   const redraw = () => plot?.setData(buf.data());
 
-  const append = (envs: readonly TypedEnvelope<'resource_status'>[]) => {
+  const append = (envs: readonly Envelope<'resource_status'>[]) => {
     let added = false;
     for (const env of envs) {
       const host = env.data.host;

@@ -3,11 +3,11 @@
  * the toasts for new conflicts and critical hints. Fed by the live connection's per-frame batches; a replay gap
  * shows as an entry of its own. Framework-free, time injected.
  */
-import type { ReplayGap } from '../../../shared/events.ts';
+import type { Envelope, ReplayGap } from '../../../shared/events.ts';
 import type { HintEvent } from '../../../shared/hints.ts';
-import type { ConflictChange, ConflictType } from '../../../shared/scheduler.ts';
+import type { ConflictChange, ConflictType, SchedulingChange } from '../../../shared/scheduler.ts';
 import { formatClock, formatResources } from '../lib/format.ts';
-import type { LiveSource, SchedulingChange, TypedEnvelope } from '../live/connection.ts';
+import type { LiveSource } from '../live/connection.ts';
 import { conflictSubject, hintSubject, type Subject } from './subject.ts';
 
 export type FeedType = 'hint' | 'conflict' | 'scheduling_update' | 'gap';
@@ -186,13 +186,13 @@ export class FeedStore {
 
 // ---- events in words ----------------------------------------------------------------------------------------
 
-function base(env: TypedEnvelope<'scheduling_update' | 'conflict' | 'hint'>, kind: string) {
+function base(env: Envelope<'scheduling_update' | 'conflict' | 'hint'>, kind: string) {
   return { id: env.id, key: `e${env.id}`, ts: env.ts, kind };
 }
 
 const gpusOf = (ix: readonly number[]) => (ix.length === 0 ? 'no GPU' : `GPU ${ix.join(', ')}`);
 
-export function schedulingEntry(env: TypedEnvelope<'scheduling_update'>): FeedEntry {
+export function schedulingEntry(env: Envelope<'scheduling_update'>): FeedEntry {
   const c: SchedulingChange = env.data;
   const b = { ...base(env, c.kind), type: 'scheduling_update' as const, severity: 0 };
   switch (c.kind) {
@@ -227,7 +227,7 @@ export function schedulingEntry(env: TypedEnvelope<'scheduling_update'>): FeedEn
   }
 }
 
-export function conflictEntry(env: TypedEnvelope<'conflict'>): FeedEntry {
+export function conflictEntry(env: Envelope<'conflict'>): FeedEntry {
   const c: ConflictChange = env.data;
   const what = CONFLICT_TITLE[c.conflict.type] ?? c.conflict.type;
   const verb = c.kind === 'conflict_opened' ? 'opened' : c.kind === 'conflict_resolved' ? `resolved (${c.conflict.resolution ?? 'resolved'})` : 'updated';
@@ -241,7 +241,7 @@ export function conflictEntry(env: TypedEnvelope<'conflict'>): FeedEntry {
   };
 }
 
-export function hintEntry(env: TypedEnvelope<'hint'>): FeedEntry {
+export function hintEntry(env: Envelope<'hint'>): FeedEntry {
   const e: HintEvent = env.data;
   const cleared = e.kind === 'hint_cleared';
   return {

@@ -7,23 +7,35 @@
  * machine is tested without a network or a clock.
  */
 import type { Envelope, EventType, ReplayGap, SocketAuth } from '../../../shared/events.ts';
-import type { HintEvent } from '../../../shared/hints.ts';
 import type { ResourceStatus } from '../../../shared/resources.ts';
-import type { Change, ConflictChange } from '../../../shared/scheduler.ts';
 import { isUnauthenticated } from '../lib/api.ts';
 
-/** A scheduler change pushed as `scheduling_update` (the conflict changes go out as `conflict`). */
-export type SchedulingChange = Exclude<Change, ConflictChange>;
+/** The latest envelope of each type (the payload types are the push contract's, shared/events.ts). */
+export type LatestEnvelopes = { [K in EventType]?: Envelope<K> };
+type EnvelopeListener<K extends EventType> = (envs: readonly Envelope<K>[]) => void;
 
-/** The `data` of each event type (shared/ types; the server publishes the engine's change records as they are). */
-export interface EventDataMap {
-  resource_status: ResourceStatus;
-  hint: HintEvent;
-  conflict: ConflictChange;
-  scheduling_update: SchedulingChange;
+/** One event type's envelopes of this frame and its listeners. */
+interface Channel<K extends EventType> {
+  pending: Envelope<K>[];
+  listeners: Set<EnvelopeListener<K>>;
 }
-export type TypedEnvelope<K extends EventType> = Omit<Envelope<EventDataMap[K]>, 'type'> & { type: K };
-export type LatestEnvelopes = { [K in EventType]?: TypedEnvelope<K> };
+
+/** The channel of each type, made on first use (generic over the types, so each keeps its own payload type). */
+function channels<T extends EventType>(): <K extends T>(type: K) => Channel<K> {
+  const slots: { [P in T]?: Channel<P> } = {};
+  return (type) => {
+    const c = slots[type] ?? { pending: [], listeners: new Set() };
+    slots[type] = c;
+    return c;
+  };
+}
+
+/** `latest` with the envelope of one type replaced (a new object: snapshots are immutable). */
+function withLatest<T extends EventType, K extends T>(latest: { [P in T]?: Envelope<P> }, type: K, env: Envelope<K>): { [P in T]?: Envelope<P> } {
+  const next = { ...latest };
+  next[type] = env;
+  return next;
+}
 
 export type TransportKind = 'websocket' | 'sse';
 
@@ -54,7 +66,7 @@ export interface LiveSource {
   subscribe(listener: () => void): () => void;
   getSnapshot(): LiveSnapshot;
   /** called once per frame with every new envelope of `type` since the last frame, oldest first */
-  onEnvelopes<K extends EventType>(type: K, listener: (envs: readonly TypedEnvelope<K>[]) => void): () => void;
+  onEnvelopes<K extends EventType>(type: K, listener: EnvelopeListener<K>): () => void;
   /** called when the server reports a replay gap (after the frame's envelopes) */
   onGap(listener: (gap: ReplayGap) => void): () => void;
   /** skip the countdown (or try again after a 401) */
@@ -125,11 +137,6 @@ const DEFAULTS = {
   maxPendingPerType: 1000,
 };
 
-function isEnvelope(x: unknown): x is Envelope {
-  if (typeof x !== 'object' || x === null) return false;
-  const e = x as Partial<Envelope>;
-  return typeof e.id === 'number' && Number.isInteger(e.id) && e.id > 0 && typeof e.type === 'string' && 'data' in e;
-}
 
 export class LiveConnection implements LiveSource {
   private readonly opts: typeof DEFAULTS;
@@ -144,10 +151,11 @@ export class LiveConnection implements LiveSource {
 
   private dirty = false;
   private frameScheduled = false;
-  private readonly pending = new Map<EventType, Envelope[]>();
+  private readonly channel = channels<EventType>();
+  /** types with envelopes waiting for this frame */
+  private readonly pendingTypes = new Set<EventType>();
   private readonly pendingGaps: ReplayGap[] = [];
   private readonly subscribers = new Set<() => void>();
-  private readonly envListeners = new Map<EventType, Set<(envs: readonly Envelope[]) => void>>();
   private readonly gapListeners = new Set<(gap: ReplayGap) => void>();
 
   private started = false;
@@ -224,12 +232,10 @@ export class LiveConnection implements LiveSource {
 
   getSnapshot = (): LiveSnapshot => this.snapshot;
 
-  onEnvelopes<K extends EventType>(type: K, listener: (envs: readonly TypedEnvelope<K>[]) => void): () => void {
-    let set = this.envListeners.get(type);
-    if (!set) this.envListeners.set(type, (set = new Set()));
-    const l = listener as unknown as (envs: readonly Envelope[]) => void;
-    set.add(l);
-    return () => set.delete(l);
+  onEnvelopes<K extends EventType>(type: K, listener: EnvelopeListener<K>): () => void {
+    const { listeners } = this.channel(type);
+    listeners.add(listener);
+    return () => listeners.delete(listener);
   }
 
   onGap(listener: (gap: ReplayGap) => void): () => void {
@@ -241,10 +247,7 @@ export class LiveConnection implements LiveSource {
   seed(status: ResourceStatus): void {
     const cur = this.latest.resource_status;
     if (cur && cur.data.sampledAt >= status.sampledAt) return;
-    const env: TypedEnvelope<'resource_status'> = { id: 0, type: 'resource_status', ts: status.sampledAt, data: status };
-    this.latest = { ...this.latest, resource_status: env };
-    this.queue(env as Envelope);
-    this.markDirty();
+    this.keep('resource_status', { id: 0, type: 'resource_status', ts: status.sampledAt, data: status });
   }
 
   // ---- attempts ---------------------------------------------------------------------------------------------
@@ -433,15 +436,33 @@ export class LiveConnection implements LiveSource {
 
   // ---- events -----------------------------------------------------------------------------------------------
 
+  /**
+   * What a transport hands over is JSON from the server: its shape is checked (id, one of our types, data); the
+   * payload is trusted to be of its type (the server publishes only what the contract's schemas describe).
+   */
+  private isEnvelope(x: unknown): x is Envelope {
+    if (typeof x !== 'object' || x === null || !('id' in x) || !('type' in x) || !('data' in x)) return false;
+    const { id, type } = x;
+    return typeof id === 'number' && Number.isInteger(id) && id > 0 && this.types.some((t) => t === type);
+  }
+
   private receive(raw: unknown): void {
-    if (!isEnvelope(raw)) {
+    if (!this.isEnvelope(raw)) {
       this.log('ignored a malformed envelope');
       return;
     }
     if (raw.id <= this.lastEventId) return; // duplicate (replay overlap, transport switch)
     this.lastEventId = raw.id;
-    this.latest = { ...this.latest, [raw.type]: raw };
-    this.queue(raw);
+    this.keep(raw.type, raw);
+  }
+
+  /** The newest envelope of its type, queued for this frame's listeners. */
+  private keep<K extends EventType>(type: K, env: Envelope<K>): void {
+    this.latest = withLatest(this.latest, type, env);
+    const { pending } = this.channel(type);
+    this.pendingTypes.add(type);
+    pending.push(env);
+    if (pending.length > this.opts.maxPendingPerType) pending.splice(0, pending.length - this.opts.maxPendingPerType);
     this.markDirty();
   }
 
@@ -454,13 +475,6 @@ export class LiveConnection implements LiveSource {
     }
     this.pendingGaps.push(gap);
     this.markDirty();
-  }
-
-  private queue(env: Envelope): void {
-    let list = this.pending.get(env.type);
-    if (!list) this.pending.set(env.type, (list = []));
-    list.push(env);
-    if (list.length > this.opts.maxPendingPerType) list.splice(0, list.length - this.opts.maxPendingPerType);
   }
 
   private setState(state: ConnectionState): void {
@@ -478,17 +492,21 @@ export class LiveConnection implements LiveSource {
   /** One frame's worth of updates: envelope listeners, gap listeners, then React subscribers, once. */
   private flush(): void {
     this.frameScheduled = false;
-    for (const [type, envs] of this.pending) {
-      if (envs.length === 0) continue;
-      this.pending.set(type, []);
-      for (const l of this.envListeners.get(type) ?? []) this.safely(() => l(envs));
-    }
+    for (const type of this.pendingTypes) this.deliver(type);
+    this.pendingTypes.clear();
     const gaps = this.pendingGaps.splice(0);
     for (const gap of gaps) for (const l of this.gapListeners) this.safely(() => l(gap));
     if (!this.dirty) return;
     this.dirty = false;
     this.snapshot = this.makeSnapshot();
     for (const s of this.subscribers) this.safely(s);
+  }
+
+  private deliver<K extends EventType>(type: K): void {
+    const c = this.channel(type);
+    const envs = c.pending.splice(0);
+    if (envs.length === 0) return;
+    for (const l of c.listeners) this.safely(() => l(envs));
   }
 
   private makeSnapshot(): LiveSnapshot {

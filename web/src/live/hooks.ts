@@ -1,7 +1,7 @@
 /** React bindings for a LiveSource: the snapshot via useSyncExternalStore (re-renders at most once per frame). */
 import { createContext, useCallback, useContext, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from 'react';
-import type { EventType } from '../../../shared/events.ts';
-import type { LiveSnapshot, LiveSource, TypedEnvelope } from './connection.ts';
+import type { Envelope, EventType } from '../../../shared/events.ts';
+import type { LiveSnapshot, LiveSource } from './connection.ts';
 
 export const LiveContext = createContext<LiveSource | null>(null);
 
@@ -17,7 +17,7 @@ export function useLiveSnapshot(): LiveSnapshot {
 }
 
 /** Every new envelope of `type`, batched per frame, without re-rendering (for charts that draw imperatively). */
-export function useEnvelopes<K extends EventType>(type: K, listener: (envs: readonly TypedEnvelope<K>[]) => void): void {
+export function useEnvelopes<K extends EventType>(type: K, listener: (envs: readonly Envelope<K>[]) => void): void {
   const source = useLiveSource();
   const ref = useRef(listener);
   useLayoutEffect(() => {

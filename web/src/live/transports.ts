@@ -1,7 +1,7 @@
 /** The real transports behind LiveConnection: socket.io (WebSocket only) and EventSource. Same origin; the cookie authenticates. */
 import { io, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, ReplayGap, ServerToClientEvents } from '../../../shared/events.ts';
-import { REPLAY_GAP } from './protocol.ts';
+import type { ClientToServerEvents, Envelope, ReplayGap, ServerToClientEvents } from '../../../shared/events.ts';
+import { REPLAY_GAP, isReplayGap } from './protocol.ts';
 import type { TransportFactory } from './connection.ts';
 
 /** socket.io at /socket.io; one attempt per call (no built-in reconnection: LiveConnection decides when and how). */
@@ -27,8 +27,7 @@ export const socketIoTransport: TransportFactory = (opts, h) => {
   });
   socket.on(REPLAY_GAP, (gap: ReplayGap) => h.gap(gap));
   // each envelope arrives as the socket.io event named by its type
-  const untyped = socket as unknown as { on(ev: string, fn: (env: unknown) => void): void };
-  for (const type of opts.types) untyped.on(type, (env) => h.envelope(env));
+  for (const type of opts.types) socket.on(type, (env: Envelope) => h.envelope(env));
   return {
     close() {
       socket.removeAllListeners();
@@ -61,7 +60,7 @@ export const sseTransport: TransportFactory = (opts, h) => {
   for (const type of opts.types) es.addEventListener(type, (ev) => h.envelope(parse(ev)));
   es.addEventListener(REPLAY_GAP, (ev) => {
     const gap = parse(ev);
-    if (gap && typeof gap === 'object') h.gap(gap as ReplayGap);
+    if (isReplayGap(gap)) h.gap(gap);
   });
   return { close: () => es.close() };
 };

@@ -6,9 +6,9 @@
  */
 import type { AllocationView } from '../../../shared/api.ts';
 import type { Hint, HintEvent } from '../../../shared/hints.ts';
-import type { Conflict, ConflictChange, Request, StrategyName } from '../../../shared/scheduler.ts';
+import type { Conflict, ConflictChange, Request, SchedulingChange, StrategyName } from '../../../shared/scheduler.ts';
 import { errorMessage, isUnauthenticated } from '../lib/api.ts';
-import type { LiveSource, SchedulingChange } from '../live/connection.ts';
+import type { LiveSource } from '../live/connection.ts';
 import type { SchedulerApi } from './api.ts';
 
 export interface StrategySummary {

@@ -1,0 +1,37 @@
+/**
+ * What a client gets when it connects, before any live event (both transports): the events after its resume
+ * point, with the gap first when some are lost to it; or, without a resume point, the newest event of each
+ * coalesced type it takes (the latest resource_status), so a new client shows the current state at once.
+ * The caller subscribes in the same tick, so nothing published in between is missed or doubled.
+ */
+import { COALESCED_TYPES, EVENT_TYPES, type EventType, type ReplayGap } from '../../shared/events.ts';
+import type { EventHub, StoredEvent } from './hub.ts';
+
+/** What a client asked for: its event types (none or empty: all) and where to resume. */
+export interface Subscription {
+  types?: readonly EventType[];
+  lastEventId?: number;
+}
+
+/** The types a client takes: those it named, or all when it named none. */
+export function subscribedTypes(types: readonly EventType[] | undefined): Set<EventType> {
+  return new Set(types?.length ? types : EVENT_TYPES);
+}
+
+/** Where the backfill goes: the gap notice (without an id) and the events, in id order. */
+export interface BackfillTarget {
+  gap(gap: ReplayGap): void;
+  event(ev: StoredEvent): void;
+}
+
+/** Write the backfill whole: it is bounded by the replay window (live events are what a slow client coalesces). */
+export function backfill(hub: EventHub, types: ReadonlySet<EventType>, lastEventId: number | undefined, to: BackfillTarget): void {
+  if (lastEventId !== undefined) {
+    const { gap, events } = hub.replay(lastEventId, types);
+    if (gap) to.gap(gap);
+    for (const ev of events) to.event(ev);
+    return;
+  }
+  const latest = [...COALESCED_TYPES].filter((t) => types.has(t)).map((t) => hub.latest(t)).filter((ev) => ev !== undefined);
+  for (const ev of latest.sort((a, b) => a.id - b.id)) to.event(ev);
+}
