@@ -9,6 +9,7 @@ import type { Allocation, Request } from '../../shared/scheduler.ts';
 import type { PreemptionPlan } from './cluster.ts';
 import type { Core, Lifecycle } from './core.ts';
 import { Deadlines } from './deadlines.ts';
+import type { Ledger } from './ledger.ts';
 import type { Strategy } from './strategy.ts';
 
 export class Preemption {
@@ -19,6 +20,8 @@ export class Preemption {
   private readonly forRequest = new Map<string, Set<string>>();
   /** waiting requests for which a holder was actually preempted */
   private readonly preemptedFor = new Set<string>();
+  /** per node: the lowest priority of a preemptible holding not under notice, at a ledger version and notice epoch */
+  private readonly floors = new WeakMap<Ledger, { version: number; epoch: number; floor: number | null }>();
   /** a request was queued that does not fit: the next tick or simulator step runs a pass that may preempt for it */
   check = false;
 
@@ -131,9 +134,25 @@ export class Preemption {
     if (strategy.preempts === 'any') return -Infinity;
     if (strategy.preempts === 'none') return null;
     let floor: number | null = null;
-    for (const h of this.core.cluster.holdings()) {
+    for (const l of this.core.cluster.ledgers()) {
+      const f = this.ledgerFloor(l);
+      if (f !== null && (floor === null || f < floor)) floor = f;
+    }
+    return floor;
+  }
+
+  /** One node's part of `floor`, kept while its ledger and the notices stay the same (a pass changes one or two). */
+  private ledgerFloor(l: Ledger): number | null {
+    let f = this.floors.get(l);
+    if (f && f.version === l.version && f.epoch === this.noticeEpoch) return f.floor;
+    let floor: number | null = null;
+    for (const h of l.holdingsList()) {
       if (h.preemptible && !this.notices.has(h.allocationId) && (floor === null || h.priority < floor)) floor = h.priority;
     }
+    if (!f) this.floors.set(l, (f = { version: 0, epoch: 0, floor }));
+    f.version = l.version;
+    f.epoch = this.noticeEpoch;
+    f.floor = floor;
     return floor;
   }
 }
