@@ -1,19 +1,12 @@
 /**
- * The one error type that reaches the HTTP boundary (http/errors.ts): an HTTP status, a machine-readable code, a
- * message for people and optional details (e.g. the `{field, message}` problems of a 400). The core throws its own
- * subclass (SchedulerError) without knowing about HTTP beyond the status its codes map to in shared/.
+ * The one error type that reaches the HTTP boundary (http/errors.ts): ArbiterError (shared/error.ts) — an HTTP
+ * status, a machine-readable code, a message for people and optional details (e.g. the `{field, message}` problems
+ * of a 400). The core throws its own subclass (SchedulerError) without knowing about HTTP beyond the status its
+ * codes map to in shared/. And the one helper that turns zod problems into `{field, message}`.
  */
-export class ArbiterError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+import { ArbiterError } from '../shared/error.ts';
+
+export { ArbiterError } from '../shared/error.ts';
 
 /** One problem of an input: the dotted path of the field (`(body)` for the whole input) and what is wrong. */
 export interface FieldProblem {

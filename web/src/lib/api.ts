@@ -1,17 +1,11 @@
 /** REST helpers: same-origin fetch (the auth cookie goes along by itself), JSON errors as `ApiError`. */
 import type { ErrorBody, HistoryResponse } from '../../../shared/api.ts';
 import type { ResourceStatus } from '../../../shared/resources.ts';
+import { ArbiterError } from '../../../shared/error.ts';
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
+/** An error answer of the API (its status, and the code, message and details of its body). */
+export class ApiError extends ArbiterError {
+  override name = 'ApiError';
 
   get unauthenticated(): boolean {
     return this.status === 401;
