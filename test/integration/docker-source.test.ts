@@ -243,7 +243,7 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
       const list = await until(async () => {
         const s = statuses.at(-1);
         return s?.status === 'ok' && byName(latest, name('while-down')) ? latest : undefined;
-      }, 10_000, 'recovery with the new container listed');
+      }, 20_000, 'recovery with the new container listed');
       expect(byName(list, name('while-down'))!.state).toBe('running');
       expect(byName(list, name('created'))).toBeUndefined();
       expect(byName(list, name('busy'))!.state).toBe('running');
@@ -255,7 +255,7 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
     } finally {
       await loop.stop();
     }
-  });
+  }, 60_000);
 
   it('stops cleanly', async () => {
     await source.stop();
