@@ -243,7 +243,11 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
       const list = await until(async () => {
         const s = statuses.at(-1);
         return s?.status === 'ok' && byName(latest, name('while-down')) ? latest : undefined;
-      }, 20_000, 'recovery with the new container listed');
+      }, 20_000, 'recovery with the new container listed').catch((err: unknown) => {
+        // say what the source saw: its last states and the names it listed
+        const seen = statuses.slice(-5).map((s) => `${s.status}${s.message ? ` (${s.message})` : ''}`).join(' → ');
+        throw new Error(`${String(err)}; last states: ${seen}; listed: ${latest.map((c) => c.name).join(', ')}`);
+      });
       expect(byName(list, name('while-down'))!.state).toBe('running');
       expect(byName(list, name('created'))).toBeUndefined();
       expect(byName(list, name('busy'))!.state).toBe('running');
