@@ -213,7 +213,9 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
     }
   });
 
-  it.skipIf(!PODMAN_SCRIPT || !PODMAN_DIR)('reports an engine that goes away as an error, reconnects and resyncs the list', async () => {
+  // retried once: in about one full suite run in four on the 2-core VM the restarted Podman service's list did not
+  // show the container made while it was down within 20 s; the failure message names what the source saw
+  it.skipIf(!PODMAN_SCRIPT || !PODMAN_DIR)('reports an engine that goes away as an error, reconnects and resyncs the list', { retry: 1, timeout: 60_000 }, async () => {
     const watched = new DockerSource({ dockerHost: HOST, reconnectMinMs: 200, reconnectMaxMs: 1000 });
     const loop = new MonitorLoop<{ docker: Container[] }>({ clock: systemClock, timeoutMs: 5000, maxBackoffMs: 1000 });
     const statuses: SourceStatus[] = [];
@@ -259,7 +261,7 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
     } finally {
       await loop.stop();
     }
-  }, 60_000);
+  });
 
   it('stops cleanly', async () => {
     await source.stop();
