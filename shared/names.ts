@@ -12,3 +12,9 @@ export const CONFLICT_TYPES = ['resource_competition', 'priority_conflict', 'sch
 
 /** The pushed event types (a client filters by them on both transports). */
 export const EVENT_TYPES = ['resource_status', 'hint', 'conflict', 'scheduling_update'] as const;
+
+/** How submitted tasks are routed to task instances (task dispatch). */
+export const DISPATCH_POLICIES = ['shortest_queue', 'round_robin', 'weighted', 'probabilistic'] as const;
+
+/** A dispatched task's states: the specification's three, and `failed` (Arbiter's addition). */
+export const TASK_STATUSES = ['queued', 'scheduled', 'completed', 'failed'] as const;

@@ -5,27 +5,28 @@
  */
 import type { Change } from '../../shared/scheduler.ts';
 
-export type ChangeListener = (changes: readonly Change[]) => void;
+export type ChangeListener<C = Change> = (changes: readonly C[]) => void;
 
-export class ChangeBatch {
-  private readonly listeners = new Set<ChangeListener>();
-  private batch: Change[] = [];
+/** Batches of change records `C` (the scheduler's Change by default; task dispatch has its own). */
+export class ChangeBatch<C = Change> {
+  private readonly listeners = new Set<ChangeListener<C>>();
+  private batch: C[] = [];
   private depth = 0;
 
   /** `onListenerError`: a listener threw (the others still get the batch) */
   constructor(private readonly onListenerError: (err: unknown) => void) {}
 
   /** Every batch of changes, in order; returns the unsubscribe function. */
-  onChange(listener: ChangeListener): () => void {
+  onChange(listener: ChangeListener<C>): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   /** Run `fn` as (part of) one transaction; returns its value and the changes it made. */
-  transact<T>(fn: () => T): { value: T; changes: Change[] } {
+  transact<T>(fn: () => T): { value: T; changes: C[] } {
     const start = this.batch.length;
     this.depth++;
-    let changes: Change[] = [];
+    let changes: C[] = [];
     let value: T;
     try {
       value = fn();
@@ -38,7 +39,7 @@ export class ChangeBatch {
   }
 
   /** Add a record to the open transaction (null: nothing changed). */
-  emit(c: Change | null): void {
+  emit(c: C | null): void {
     if (c) this.batch.push(c);
   }
 

@@ -62,7 +62,7 @@ function sources(dir: string): string[] {
 const LAYERS: [string, RegExp][] = [
   ['shared', /^shared\//],
   ['leaf', /^server\/(clock|errors|rng|log|version|paths)\.ts$/],
-  ['core', /^server\/(scheduler|monitor|hints)\//],
+  ['core', /^server\/(scheduler|monitor|hints|workloads\/dispatch)\//],
   ['services', /^server\/(sim|store|push)\//],
   ['runtime', /^server\/(runtime\/|config\.ts)/],
   ['edge', /^server\/(http\/|metrics\.ts)/],
@@ -75,7 +75,7 @@ const FORBIDDEN: [RegExp, RegExp, string][] = [
   [/^server\/push\//, /^server\/(store|sim)\//, 'push defines the archive and id-store interfaces the store implements'],
   [/^server\/store\//, /^server\/(sim|push\/(?!hub))/, 'the store implements the hub interfaces only'],
   [/^server\/sim\//, /^server\/(store|push)\//, 'the simulator depends on the core only'],
-  [/^server\/scheduler\//, /^node:(?!crypto)/, 'the core does no I/O'],
+  [/^server\/(scheduler|workloads\/dispatch)\//, /^node:(?!crypto)/, 'the core does no I/O'],
 ];
 
 const layerOf = (path: string): number => LAYERS.findIndex(([, re]) => re.test(path));
