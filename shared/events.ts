@@ -4,6 +4,7 @@
  * tests and (types only: this module imports zod) the web.
  */
 import { z } from 'zod';
+import { InstanceChangeSchema, TaskChangeSchema } from './dispatch.ts';
 import { HintEventSchema } from './hints.ts';
 import { ResourceStatusSchema } from './resources.ts';
 import { EVENT_TYPES as EVENT_NAMES } from './names.ts';
@@ -24,6 +25,10 @@ export const EVENT_PAYLOADS = {
   conflict: ConflictChangeSchema,
   /** grants, releases, queue changes, strategy changes (the engine's other change records) */
   scheduling_update: SchedulingChangeSchema,
+  /** a dispatched task queued, scheduled on its instance, completed, failed or re-routed */
+  task_update: TaskChangeSchema,
+  /** a task instance registered, removed, down or up; the routing policy switched */
+  instance_update: InstanceChangeSchema,
 } satisfies Record<(typeof EVENT_NAMES)[number], z.ZodType>;
 export type EventPayloads = typeof EVENT_PAYLOADS;
 

@@ -10,13 +10,13 @@ import type { EventHub } from '../push/hub.ts';
 import type { StatusBoard } from '../monitor/status.ts';
 import type { EngineState, SchedulerEngine } from '../scheduler/engine.ts';
 import { inventoryFrom, type DeclaredInventory } from '../scheduler/inventory.ts';
+import { GroupCommit, type Transact } from './group-commit.ts';
 
 export interface ChangeStore {
   apply(changes: readonly Change[]): void;
 }
 
-/** Runs a function in one database transaction (better-sqlite3's db.transaction), so a batch and its events commit once. */
-export type Transact = <T>(fn: () => T) => T;
+export type { Transact } from './group-commit.ts';
 
 export interface SchedulerServiceOptions {
   engine: SchedulerEngine;
@@ -37,34 +37,26 @@ export interface SchedulerServiceOptions {
 export class SchedulerService {
   private timer: Timer | null = null;
   private houseKeptAt = 0;
-  private pending: (readonly Change[])[] = [];
-  private flushing: Promise<void> | undefined;
   private readonly offs: (() => void)[] = [];
+  private readonly commits: GroupCommit<Change>;
 
-  constructor(private readonly opts: SchedulerServiceOptions) {}
+  constructor(private readonly opts: SchedulerServiceOptions) {
+    this.commits = new GroupCommit<Change>({
+      log: opts.log, what: 'scheduler changes', ...(opts.transact ? { transact: opts.transact } : {}),
+      write: (batch) => {
+        opts.store?.apply(batch);
+        for (const c of batch) {
+          if (isConflictChange(c)) opts.hub.publish('conflict', c);
+          else opts.hub.publish('scheduling_update', c);
+        }
+      },
+    });
+  }
 
   start(): void {
     const { engine, board } = this.opts;
-    // group commit: the batches of one event-loop turn are stored with their archived events in one transaction,
-    // right after the turn; HTTP answers wait for it (committed()), so nothing is acknowledged before it is durable
-    this.offs.push(engine.onChange((batch) => {
-      this.pending.push(batch);
-      if (this.flushing) return;
-      const flushing = new Promise<void>((resolve, reject) => {
-        setImmediate(() => {
-          try {
-            this.flush();
-            resolve();
-          } catch (err) {
-            this.opts.log.error({ err }, 'storing scheduler changes failed');
-            reject(err instanceof Error ? err : new Error(String(err)));
-          }
-        });
-      });
-      // answers that wait see the failure; nobody else has to
-      flushing.catch(() => {});
-      this.flushing = flushing;
-    }));
+    // group commit: HTTP answers wait for committed(), so nothing is acknowledged before it is durable
+    this.offs.push(engine.onChange(this.commits.add));
     if (this.opts.restore) engine.restore(this.opts.restore);
     this.offs.push(board.onSnapshot((s) => {
       engine.onSnapshot(inventoryFrom(s, this.opts.declared));
@@ -91,25 +83,12 @@ export class SchedulerService {
 
   /** Resolves once every change made so far is stored and pushed (at once when nothing waits). */
   committed(): Promise<void> {
-    return this.flushing ?? Promise.resolve();
+    return this.commits.committed();
   }
 
   /** Store and push the batches made since the last flush, in one transaction. */
   flush(): void {
-    const batches = this.pending.splice(0);
-    this.flushing = undefined;
-    if (batches.length === 0) return;
-    const { hub, store } = this.opts;
-    const transact: Transact = this.opts.transact ?? ((fn) => fn());
-    transact(() => {
-      for (const batch of batches) {
-        store?.apply(batch);
-        for (const c of batch) {
-          if (isConflictChange(c)) hub.publish('conflict', c);
-          else hub.publish('scheduling_update', c);
-        }
-      }
-    });
+    this.commits.flush();
   }
 
   stop(): void {

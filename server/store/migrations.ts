@@ -145,4 +145,27 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 5,
+    name: 'task dispatch: instances, tasks, policy',
+    up: `
+      -- Task instances (dispatch-store.ts): the current record of each registered one; removed ones are deleted.
+      CREATE TABLE dispatch_instances (
+        id TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+      );
+      -- Every dispatched task, current state: unfinished ones are loaded at start; ended ones are kept for the
+      -- task history until pruned (ended_at).
+      CREATE TABLE dispatch_tasks (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        model TEXT NOT NULL,
+        submitted_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX dispatch_tasks_unfinished ON dispatch_tasks (status) WHERE ended_at IS NULL;
+      CREATE INDEX dispatch_tasks_ended ON dispatch_tasks (ended_at) WHERE ended_at IS NOT NULL;
+    `,
+  },
 ];

@@ -1,4 +1,5 @@
 /** One valid payload per event type of the push contract, for tests that publish events by hand. */
+import type { InstanceChange, TaskChange } from '../../shared/dispatch.ts';
 import type { EventType, Payload } from '../../shared/events.ts';
 import type { HintEvent } from '../../shared/hints.ts';
 import type { ResourceStatus } from '../../shared/resources.ts';
@@ -51,11 +52,27 @@ export function schedulingPayload(id = 'r1'): SchedulingChange {
   return { kind: 'request_queued', at: AT, request: request(id) };
 }
 
+export function instancePayload(id = 'ti1'): InstanceChange {
+  return { kind: 'instance_registered', at: AT, instance: { id, host: '127.0.0.1', port: 8100, model: 'llm', weight: 1, state: 'up', registeredAt: AT, failures: 0, health: null } };
+}
+
+export function taskPayload(id = 't1'): TaskChange {
+  return {
+    kind: 'task_queued', at: AT,
+    task: {
+      id, model: 'llm', input: { prompt: 'hi' }, metadata: {}, status: 'queued', instance: 'ti1', submittedAt: AT, scheduledAt: null, endedAt: null,
+      attempts: 0, rerouted: false, predictedMs: { mean: 1000, sd: 500 }, executionMs: null, result: null, error: null,
+    },
+  };
+}
+
 const SAMPLES: { [K in EventType]: () => Payload<K> } = {
   resource_status: () => statusPayload(),
   hint: () => hintPayload(),
   conflict: () => conflictPayload(),
   scheduling_update: () => schedulingPayload(),
+  task_update: () => taskPayload(),
+  instance_update: () => instancePayload(),
 };
 
 /** A valid payload of any event type. */
