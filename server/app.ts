@@ -37,6 +37,11 @@ import { SchedulerService } from './runtime/scheduler-service.ts';
 import { schedulerRoutes } from './http/routes/scheduler.ts';
 import { HintService } from './runtime/hint-service.ts';
 import { hintRoutes } from './http/routes/hints.ts';
+import { DISPATCH_PATHS, dispatchErrors, dispatchHealth, dispatchRoutes } from './http/routes/dispatch.ts';
+import { DispatchService } from './runtime/dispatch-service.ts';
+import { DispatchStore } from './store/dispatch-store.ts';
+import { Dispatcher } from './workloads/dispatch/dispatcher.ts';
+import { Predictor } from './workloads/dispatch/predictor.ts';
 
 export interface AppDeps extends NodeSources {
   clock?: Clock;
@@ -51,6 +56,7 @@ export interface App {
   readonly loop: MonitorLoop<NodeSamples>;
   readonly board: StatusBoard;
   readonly engine: SchedulerEngine;
+  readonly dispatcher: Dispatcher;
   readonly hints: HintService;
   readonly http: HttpServer;
   close(): Promise<void>;
@@ -76,6 +82,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   board.onSnapshot((s) => hub.publish('resource_status', s));
   const { engine, scheduler, strategies, hints } = schedulerParts(config, { clock, log, node, board, hub, stores });
+  const { dispatcher, dispatch } = dispatchParts(config, { clock, log, hub, stores });
   const loop = nodeMonitor({ config, clock, log, board, sources: deps });
 
   const app = express();
@@ -88,15 +95,20 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   bindMetrics(metrics, { board, hub, engine, clientCounts: () => ({ sse: sse.clientCount, 'socket.io': sockets.clientCount }) });
 
   app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses() }));
+  app.get('/health', dispatchHealth(dispatcher));
   app.get('/', auth.loginRedirect());
   // the API first (static files hold no data and need no token, but should not cost every API call a stat())
-  app.use(['/api', '/metrics'], auth.middleware());
-  app.use('/api', express.json({ limit: '1mb' }));
+  app.use(['/api', '/metrics', ...DISPATCH_PATHS], auth.middleware());
+  app.use(['/api', ...DISPATCH_PATHS], express.json({ limit: '1mb' }));
   app.use(eventRoutes(sse));
   app.use(statusRoutes(() => board.snapshot()));
   app.use(historyRoutes(historyStore, () => clock.now()));
   app.use(schedulerRoutes(engine, () => scheduler.committed(), () => clock.now()));
   app.use(strategyRoutes(engine, strategies, auth.requireAdmin(), () => scheduler.committed()));
+  app.use(dispatchRoutes({
+    dispatcher, committed: () => dispatch.committed(), requireAdmin: auth.requireAdmin(), storedTask: (id) => stores.dispatchStore.task(id),
+  }));
+  app.use([...DISPATCH_PATHS, '/api/dispatch'], dispatchErrors(log));
   app.use(sessionRoutes(auth));
   app.use(hintRoutes(hints.book));
   app.use(openApiRoutes());
@@ -107,6 +119,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   const url = await listen(http, config);
   scheduler.start();
+  dispatch.start();
+  for (const i of config.dispatch.instances ?? []) dispatcher.register(i.host, i.port, i.model_name, i.weight);
   strategies.restored();
   hints.addSource(() => strategies.hints());
   hints.start();
@@ -119,6 +133,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       await loop.stop();
       board.stop();
       scheduler.stop();
+      dispatch.stop();
       hints.stop();
       sse.closeAll();
       await sockets.close();
@@ -129,7 +144,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       db.close();
     })());
 
-  return { config, url, token, hub, loop, board, engine, hints, http, close };
+  return { config, url, token, hub, loop, board, engine, dispatcher, hints, http, close };
 }
 
 type Stores = ReturnType<typeof openStores>;
@@ -144,7 +159,8 @@ function openStores(config: Config, clock: Clock, log: Logger) {
   const historyStore = new HistoryStore(db, {
     clock, history, bucketMs: config.monitor.historyBucketMs, retentionMs: config.monitor.historyRetentionMs, log: log.child({ part: 'history' }),
   });
-  return { db, history, schedulerStore, archive, historyStore };
+  const dispatchStore = new DispatchStore(db);
+  return { db, history, schedulerStore, archive, historyStore, dispatchStore };
 }
 
 /** The scheduling core and the runtime services that wire it to the store, the hub, the board and the hints. */
@@ -166,6 +182,21 @@ function schedulerParts(config: Config, p: { clock: Clock; log: Logger; node: st
   const strategies = new StrategyService({ engine, clock, store: schedulerStore, starvationMs: config.scheduler.starvationMs });
   const hints = new HintService(engine, hub, clock, { leaseWarningMs: config.hints.leaseWarningMs, longWaitMs: config.hints.longWaitMs });
   return { engine, scheduler, strategies, hints };
+}
+
+/** Task dispatch: the dispatcher (pure) and the service that delivers, probes, stores and pushes for it. */
+function dispatchParts(config: Config, p: { clock: Clock; log: Logger; hub: EventHub; stores: Stores }) {
+  const { clock, log, hub, stores: { db, dispatchStore } } = p;
+  const c = config.dispatch;
+  const dispatcher = new Dispatcher({
+    clock, policy: c.policy, maxAttempts: c.maxAttempts, downAfter: c.downAfter, predictor: new Predictor({ ...(c.predictor ? { table: c.predictor } : {}) }),
+  });
+  const dispatch = new DispatchService({
+    dispatcher, hub, clock, log: log.child({ part: 'dispatch' }), store: dispatchStore, transact: (fn) => db.transaction(fn)(),
+    restore: dispatchStore.load(clock.now() - c.retentionMs),
+    deliveryTimeoutMs: c.timeoutMs, probeMs: c.probeMs, lostAfterMs: c.lostAfterMs, retentionMs: c.retentionMs,
+  });
+  return { dispatcher, dispatch };
 }
 
 /** Listens on the configured host and port; resolves to the URL clients use (port 0 becomes the real port). */

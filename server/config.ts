@@ -8,6 +8,12 @@ import { z } from 'zod';
 import YAML from 'yaml';
 import { DeclaredInventorySchema, type DeclaredInventory } from './scheduler/inventory.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../shared/scheduler.ts';
+import { DISPATCH_POLICIES } from '../shared/names.ts';
+import { PredictorTableSchema, TiRegisterBodySchema, type DispatchPolicy, type PredictorTable } from '../shared/dispatch.ts';
+
+/** `dispatch.instances` of the config file: task instances registered at start, as `POST /ti/register` takes them. */
+const DispatchInstancesSchema = z.array(TiRegisterBodySchema);
+type DispatchInstances = z.infer<typeof DispatchInstancesSchema>;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const percent = z.coerce.number().min(0).max(100);
@@ -73,6 +79,13 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'scheduler.starvationMs', flag: '--starvation-ms <ms>', env: ['ARBITER_STARVATION_MS'], schema: int(1000, 30 * 86_400_000), default: 600_000, doc: 'a request waiting longer counts as starved (GET /api/strategy/performance)' },
   { key: 'hints.leaseWarningMs', flag: '--hint-lease-warning-ms <ms>', env: ['ARBITER_HINT_LEASE_WARNING_MS'], schema: int(1000, 86_400_000), default: 120_000, doc: 'hint when a lease ends within this' },
   { key: 'hints.longWaitMs', flag: '--hint-long-wait-ms <ms>', env: ['ARBITER_HINT_LONG_WAIT_MS'], schema: int(1000, 86_400_000), default: 600_000, doc: 'hint when a request has waited longer than this' },
+  { key: 'dispatch.policy', flag: '--dispatch-policy <name>', env: ['ARBITER_DISPATCH_POLICY'], schema: z.enum(DISPATCH_POLICIES), default: 'shortest_queue', doc: 'how tasks are routed to task instances until a policy is chosen with PUT /api/dispatch/policy (that choice is kept across restarts)' },
+  { key: 'dispatch.maxAttempts', flag: '--dispatch-max-attempts <n>', env: ['ARBITER_DISPATCH_MAX_ATTEMPTS'], schema: int(1, 100), default: 3, doc: 'deliveries of a task to instances before it fails' },
+  { key: 'dispatch.downAfter', flag: '--dispatch-down-after <n>', env: ['ARBITER_DISPATCH_DOWN_AFTER'], schema: int(1, 100), default: 3, doc: 'failed deliveries or health probes in a row after which an instance is down (skipped until it answers)' },
+  { key: 'dispatch.timeoutMs', flag: '--dispatch-timeout-ms <ms>', env: ['ARBITER_DISPATCH_TIMEOUT_MS'], schema: int(100, 600_000), default: 5000, doc: 'time limit of one delivery or health probe' },
+  { key: 'dispatch.probeMs', flag: '--dispatch-probe-ms <ms>', env: ['ARBITER_DISPATCH_PROBE_MS'], schema: int(100, 3_600_000), default: 5000, doc: "how often every instance's GET /health is probed" },
+  { key: 'dispatch.lostAfterMs', flag: '--dispatch-lost-after-ms <ms>', env: ['ARBITER_DISPATCH_LOST_AFTER_MS'], schema: int(1000, 86_400_000), default: 30_000, doc: 'an instance down this long loses the tasks it accepted: they are dispatched again, once' },
+  { key: 'dispatch.retentionMs', flag: '--dispatch-retention-ms <ms>', env: ['ARBITER_DISPATCH_RETENTION_MS'], schema: int(60_000, 3650 * 86_400_000), default: 7 * 86_400_000, doc: 'how long ended tasks are kept (default 7 days)' },
   { key: 'push.replayCount', flag: '--replay-count <n>', env: ['ARBITER_REPLAY_COUNT'], schema: int(1, 1_000_000), default: 1000, doc: 'events kept for resume (count)' },
   { key: 'push.replayMaxAgeMs', flag: '--replay-max-age-ms <ms>', env: ['ARBITER_REPLAY_MAX_AGE_MS'], schema: int(1000, 86_400_000), default: 600_000, doc: 'events kept for resume (age)' },
   { key: 'push.archiveCount', flag: '--archive-count <n>', env: ['ARBITER_ARCHIVE_COUNT'], schema: int(1000, 100_000_000), default: 1_000_000, doc: 'scheduling and conflict events kept in the database for resume after restarts (count)' },
@@ -100,6 +113,13 @@ export interface Config {
   health: Record<'cpu' | 'memory' | 'disk' | 'gpuTemperature' | 'gpuMemory' | 'containerMemory', { warning: number; critical: number }>;
   scheduler: { leaseDefaultMs: number; leaseMaxMs: number; strategy: StrategyName; starvationMs: number };
   hints: { leaseWarningMs: number; longWaitMs: number };
+  dispatch: {
+    policy: DispatchPolicy; maxAttempts: number; downAfter: number; timeoutMs: number; probeMs: number; lostAfterMs: number; retentionMs: number;
+    /** config file only: instances registered at start */
+    instances?: DispatchInstances;
+    /** config file only: the predictor's prior, per model and metadata bucket */
+    predictor?: PredictorTable;
+  };
   /** declared inventory (config file only, key `resources`): replaces what the monitor reports for what it names */
   resources?: DeclaredInventory['resources'];
   push: { replayCount: number; replayMaxAgeMs: number; archiveCount: number; archiveMaxAgeMs: number; heartbeatMs: number; retryMs: number; maxBufferedEvents: number };
@@ -157,7 +177,7 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 /** Structured options that only a config file can give. */
-const FILE_ONLY_KEYS = new Set(['resources']);
+const FILE_ONLY_KEYS = new Set(['resources', 'dispatch.instances', 'dispatch.predictor']);
 const KNOWN_FILE_KEYS = new Set([...OPTIONS.map((o) => o.key), ...FILE_ONLY_KEYS]);
 
 function checkUnknownKeys(file: Record<string, unknown>, path: string, prefix = ''): void {
@@ -219,6 +239,16 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
       throw new ConfigError(`invalid "${i.path.join('.')}" in ${configPath}: ${i.message}`);
     }
     out.resources = parsed.data.resources;
+  }
+  for (const [key, schema] of [['dispatch.instances', DispatchInstancesSchema], ['dispatch.predictor', PredictorTableSchema]] as const) {
+    const raw = getPath(file, key);
+    if (raw === undefined) continue;
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0]!;
+      throw new ConfigError(`invalid "${[key, ...i.path.map(String)].join('.')}" in ${configPath}: ${i.message}`);
+    }
+    setPath(out, key, parsed.data);
   }
   const config = out as unknown as Config;
   if (config.scheduler.leaseDefaultMs > config.scheduler.leaseMaxMs) {

@@ -6,7 +6,7 @@
  * - anything else: 500 `internal`, the cause in the log (with the URL, its token redacted), never in the response.
  * (A stream that already started, e.g. SSE, is ended instead.)
  */
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { z } from 'zod';
 import type { Logger } from '../log.ts';
 import { ArbiterError, invalidInput } from '../errors.ts';
@@ -25,11 +25,20 @@ export const notFound: RequestHandler = (req, _res, next) => {
   next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`));
 };
 
+/**
+ * The one mapping: what any failure answers with (the cause of an unexpected one goes to the log, with the URL, its
+ * token redacted). Every error handler formats what this returns.
+ */
+export function mapError(err: unknown, req: Request, log: Logger): ArbiterError {
+  const e = err instanceof ArbiterError ? err : unreadableRequest(err);
+  if (e) return e;
+  log.error({ err, method: req.method, url: redactUrl(req.originalUrl) }, 'unhandled error');
+  return new HttpError(500, 'internal', 'internal server error');
+}
+
 export function errorBoundary(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    const e = err instanceof ArbiterError ? err : unreadableRequest(err);
-    if (!e) log.error({ err, method: req.method, url: redactUrl(req.originalUrl) }, 'unhandled error');
-    const { status, code, message, details } = e ?? new HttpError(500, 'internal', 'internal server error');
+    const { status, code, message, details } = mapError(err, req, log);
     if (res.headersSent) {
       res.end();
       return;

@@ -13,6 +13,7 @@ import {
   EVENT_PAYLOADS, EVENT_TYPES, EventTypeSchema,
   type ClientToServerEvents, type Envelope, type ServerToClientEvents,
 } from '../../shared/events.ts';
+import { startFakeInstance } from '../helpers/fake-instance.ts';
 import { openSse, type SseConnection } from '../helpers/sse.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -91,6 +92,21 @@ describe('the push contract on a running server', () => {
     await call('DELETE', `/api/requests/${cancelled.request!.id}`);
     await call('POST', `/api/allocations/${held.allocation!.id}/renew`, {});
     await call('PUT', '/api/strategy', { name: 'fair_sharing' });
+    // task dispatch: an instance registers, a task is delivered to it and completes
+    const instance = await startFakeInstance();
+    try {
+      const post = async (path: string, body: unknown) => {
+        const r = await fetch(`${s.url}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${s.token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+        expect(r.status, path).toBe(200);
+        return (await r.json()) as Record<string, unknown>;
+      };
+      await post('/ti/register', { host: '127.0.0.1', port: instance.port, model_name: 'llm' });
+      const taskId = (await post('/queue/submit', { model_name: 'llm', task_input: { p: 1 }, metadata: {} })).task_id as string;
+      await waitFor(() => s.app.dispatcher.task(taskId)?.status === 'scheduled');
+      await post('/notify/task_complete', { task_id: taskId, result: { ok: true }, execution_time: 0.1 });
+    } finally {
+      await instance.close();
+    }
     await clock.advance(2000); // hints: a lease about to expire, a long wait
     await call('DELETE', `/api/allocations/${held.allocation!.id}`); // the waiting request gets the GPU
     await clock.advance(1000); // both hints clear
@@ -118,6 +134,7 @@ describe('the push contract on a running server', () => {
       'scheduling_update:request_granted', 'scheduling_update:allocation_granted', 'scheduling_update:request_queued',
       'scheduling_update:request_cancelled', 'scheduling_update:allocation_renewed', 'scheduling_update:strategy_changed',
       'scheduling_update:allocation_released',
+      'instance_update:instance_registered', 'task_update:task_queued', 'task_update:task_scheduled', 'task_update:task_completed',
     ]));
   });
 

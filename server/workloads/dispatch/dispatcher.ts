@@ -142,6 +142,16 @@ export class Dispatcher {
     });
   }
 
+  /** The instance did not answer (a delivery or a health probe): down after `downAfter` times in a row. */
+  unreachable(instanceId: string): void {
+    const i = this.instances.get(instanceId);
+    if (!i) return;
+    const failures = i.failures + 1;
+    const down = failures >= this.downAfter && i.state === 'up';
+    this.instances.put({ ...i, failures, state: down ? 'down' : i.state });
+    if (down) this.changes.transact(() => this.changes.emit({ kind: 'instance_down', at: this.clock.now(), instance: this.instances.get(instanceId)! }));
+  }
+
   /** The instance has been down too long: the tasks it accepted are re-dispatched (once), those waiting go elsewhere. */
   lost(instanceId: string): void {
     const i = this.instances.get(instanceId);
@@ -184,13 +194,7 @@ export class Dispatcher {
     if (!t || t.status !== 'queued' || t.instance !== instanceId) return t;
     return this.changes.transact(() => {
       const now = this.clock.now();
-      const i = this.instances.get(instanceId);
-      if (i) {
-        const failures = i.failures + 1;
-        const down = failures >= this.downAfter && i.state === 'up';
-        this.instances.put({ ...i, failures, state: down ? 'down' : i.state });
-        if (down) this.changes.emit({ kind: 'instance_down', at: now, instance: this.instances.get(instanceId)! });
-      }
+      this.unreachable(instanceId);
       const tried = { ...t, attempts: t.attempts + 1 };
       if (tried.attempts >= this.maxAttempts) return this.fail(tried, `not delivered after ${tried.attempts} attempt(s): ${reason}`, now);
       return this.route(tried, now, instanceId, 'task_rerouted');
