@@ -7,6 +7,11 @@ import { EnvelopeSchema } from '../../shared/events.ts';
 import { VERSION } from '../version.ts';
 import { AllocationSchema, ConflictSchema, QueueEntrySchema, RequestInputSchema, RequestSchema } from '../../shared/scheduler.ts';
 import { HintSchema } from '../../shared/hints.ts';
+import {
+  DispatchErrorSchema, DispatchPolicySchema, DispatchTaskSchema, QueueInfoQuerySchema, QueueInfoResponseSchema, QueueSubmitBodySchema, QueueSubmitResponseSchema,
+  TaskCompleteBodySchema, TaskCompleteResponseSchema, TaskInstanceSchema, TaskQueryQuerySchema, TaskQueryResponseSchema, TiRegisterBodySchema,
+  TiRegisterResponseSchema, TiRemoveBodySchema, TiRemoveResponseSchema,
+} from '../../shared/dispatch.ts';
 import { CompareBodySchema, CompareResponseSchema, PerformanceResponseSchema, ResolveBodySchema, StrategiesResponseSchema, StrategyPutSchema, StrategyStateSchema } from '../../shared/strategy.ts';
 import { ConflictsQuerySchema, QueueQuerySchema, RenewBodySchema, SubmitHeadersSchema } from './routes/scheduler.ts';
 import { HintsQuerySchema } from './routes/hints.ts';
@@ -82,6 +87,25 @@ export function buildOpenApi(): object {
   for (const [method, path, summary, request, responses] of scheduling) {
     reg.registerPath({ method: method as 'get', path, summary, security: secured, request, responses: { ...responses, 401: err('no or wrong token') } } as never);
   }
+  // task dispatch (Scheduler.md): the same handlers also answer at /ti/…, /queue/…, /task/…, /notify/… and GET /health
+  const derr = (description: string) => ({ description, content: { 'application/json': { schema: DispatchErrorSchema } } });
+  const body = (schema: z.ZodType) => ({ body: { content: { 'application/json': { schema } } } });
+  const dispatch: [string, string, string, Record<string, unknown>, Record<number, unknown>][] = [
+    ['post', '/ti/register', 'Register a task instance (again: the same ti_uuid, the new model)', body(TiRegisterBodySchema), { 200: ok(TiRegisterResponseSchema), 400: derr('invalid body') }],
+    ['post', '/ti/remove', 'Remove a task instance; its tasks go to other instances', body(TiRemoveBodySchema), { 200: ok(TiRemoveResponseSchema), 400: derr('invalid body'), 404: derr('no instance at host:port') }],
+    ['post', '/queue/submit', 'Submit a task: routed to an instance of its model by the routing policy', body(QueueSubmitBodySchema), { 200: ok(QueueSubmitResponseSchema), 400: derr('invalid body'), 404: derr('no instance serves the model') }],
+    ['get', '/queue/info', 'Expected wait and its error per instance (seconds)', { query: QueueInfoQuerySchema }, { 200: ok(QueueInfoResponseSchema), 400: derr('bad query') }],
+    ['get', '/task/query', "A task's status, instance, submit time, result and times", { query: TaskQueryQuerySchema }, { 200: ok(TaskQueryResponseSchema), 404: derr('unknown task') }],
+    ['post', '/notify/task_complete', 'An instance reports a task done', body(TaskCompleteBodySchema), { 200: ok(TaskCompleteResponseSchema), 404: derr('unknown task'), 409: derr('already completed or failed: the first result is kept') }],
+    ['get', '/instances', 'Every registered task instance', {}, { 200: ok(z.object({ instances: z.array(TaskInstanceSchema) })) }],
+    ['get', '/tasks', 'Recent tasks, newest first', { query: z.object({ limit: z.int().min(1).max(1000).optional() }) }, { 200: ok(z.object({ tasks: z.array(DispatchTaskSchema) })) }],
+    ['get', '/policy', 'The routing policy in force', {}, { 200: ok(z.object({ policy: DispatchPolicySchema })) }],
+    ['put', '/policy', 'Switch the routing policy (admin token); kept across restarts, pushed as instance_update policy_changed', body(z.object({ policy: DispatchPolicySchema })), { 200: ok(z.object({ policy: DispatchPolicySchema })), 400: derr('unknown policy'), 403: derr('not the admin token') }],
+  ];
+  for (const [method, path, summary, request, responses] of dispatch) {
+    reg.registerPath({ method: method as 'get', path: `/api/dispatch${path}`, summary, security: secured, request, responses: { ...responses, 401: derr('no or wrong token') } } as never);
+  }
+  reg.registerPath({ method: 'get', path: '/health', summary: 'Liveness of the task dispatch API (no auth; Scheduler.md)', responses: { 200: ok(z.object({ status: z.literal('ok') }).loose()) } });
   reg.registerPath({ method: 'get', path: '/metrics', summary: 'Prometheus metrics', security: secured, responses: { 200: { description: 'Prometheus text format' } } });
 
   return new OpenApiGeneratorV31(reg.definitions).generateDocument({
