@@ -42,6 +42,8 @@ import { DispatchService } from './runtime/dispatch-service.ts';
 import { DispatchStore } from './store/dispatch-store.ts';
 import { Dispatcher } from './workloads/dispatch/dispatcher.ts';
 import { Predictor } from './workloads/dispatch/predictor.ts';
+import type { PolicyFactory } from './workloads/dispatch/policies.ts';
+import { loadPolicyModule } from './runtime/policy-module.ts';
 
 export interface AppDeps extends NodeSources {
   clock?: Clock;
@@ -82,7 +84,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   board.onSnapshot((s) => hub.publish('resource_status', s));
   const { engine, scheduler, strategies, hints } = schedulerParts(config, { clock, log, node, board, hub, stores });
-  const { dispatcher, dispatch } = dispatchParts(config, { clock, log, hub, stores });
+  const customPolicy = await loadPolicyModule(config.dispatch.policyModule);
+  const { dispatcher, dispatch } = dispatchParts(config, { clock, log, hub, stores, customPolicy });
   const loop = nodeMonitor({ config, clock, log, board, sources: deps });
 
   const app = express();
@@ -185,11 +188,11 @@ function schedulerParts(config: Config, p: { clock: Clock; log: Logger; node: st
 }
 
 /** Task dispatch: the dispatcher (pure) and the service that delivers, probes, stores and pushes for it. */
-function dispatchParts(config: Config, p: { clock: Clock; log: Logger; hub: EventHub; stores: Stores }) {
+function dispatchParts(config: Config, p: { clock: Clock; log: Logger; hub: EventHub; stores: Stores; customPolicy: PolicyFactory | undefined }) {
   const { clock, log, hub, stores: { db, dispatchStore } } = p;
   const c = config.dispatch;
   const dispatcher = new Dispatcher({
-    clock, policy: c.policy, maxAttempts: c.maxAttempts, downAfter: c.downAfter, predictor: new Predictor({ ...(c.predictor ? { table: c.predictor } : {}) }),
+    clock, policy: c.policy, ...(p.customPolicy ? { customPolicy: p.customPolicy } : {}), maxAttempts: c.maxAttempts, downAfter: c.downAfter, predictor: new Predictor({ ...(c.predictor ? { table: c.predictor } : {}) }),
   });
   const dispatch = new DispatchService({
     dispatcher, hub, clock, log: log.child({ part: 'dispatch' }), store: dispatchStore, transact: (fn) => db.transaction(fn)(),

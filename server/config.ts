@@ -80,6 +80,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'hints.leaseWarningMs', flag: '--hint-lease-warning-ms <ms>', env: ['ARBITER_HINT_LEASE_WARNING_MS'], schema: int(1000, 86_400_000), default: 120_000, doc: 'hint when a lease ends within this' },
   { key: 'hints.longWaitMs', flag: '--hint-long-wait-ms <ms>', env: ['ARBITER_HINT_LONG_WAIT_MS'], schema: int(1000, 86_400_000), default: 600_000, doc: 'hint when a request has waited longer than this' },
   { key: 'dispatch.policy', flag: '--dispatch-policy <name>', env: ['ARBITER_DISPATCH_POLICY'], schema: z.enum(DISPATCH_POLICIES), default: 'shortest_queue', doc: 'how tasks are routed to task instances until a policy is chosen with PUT /api/dispatch/policy (that choice is kept across restarts)' },
+  { key: 'dispatch.policyModule', flag: '--dispatch-policy-module <file>', env: ['ARBITER_DISPATCH_POLICY_MODULE'], schema: z.string().min(1).optional(), default: undefined, doc: 'ES module whose default export makes the `custom` routing policy (see examples/dispatch-policy.mjs)' },
   { key: 'dispatch.maxAttempts', flag: '--dispatch-max-attempts <n>', env: ['ARBITER_DISPATCH_MAX_ATTEMPTS'], schema: int(1, 100), default: 3, doc: 'deliveries of a task to instances before it fails' },
   { key: 'dispatch.downAfter', flag: '--dispatch-down-after <n>', env: ['ARBITER_DISPATCH_DOWN_AFTER'], schema: int(1, 100), default: 3, doc: 'failed deliveries or health probes in a row after which an instance is down (skipped until it answers)' },
   { key: 'dispatch.timeoutMs', flag: '--dispatch-timeout-ms <ms>', env: ['ARBITER_DISPATCH_TIMEOUT_MS'], schema: int(100, 600_000), default: 5000, doc: 'time limit of one delivery or health probe' },
@@ -114,7 +115,7 @@ export interface Config {
   scheduler: { leaseDefaultMs: number; leaseMaxMs: number; strategy: StrategyName; starvationMs: number };
   hints: { leaseWarningMs: number; longWaitMs: number };
   dispatch: {
-    policy: DispatchPolicy; maxAttempts: number; downAfter: number; timeoutMs: number; probeMs: number; lostAfterMs: number; retentionMs: number;
+    policy: DispatchPolicy; policyModule?: string; maxAttempts: number; downAfter: number; timeoutMs: number; probeMs: number; lostAfterMs: number; retentionMs: number;
     /** config file only: instances registered at start */
     instances?: DispatchInstances;
     /** config file only: the predictor's prior, per model and metadata bucket */
@@ -253,6 +254,9 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
   const config = out as unknown as Config;
   if (config.scheduler.leaseDefaultMs > config.scheduler.leaseMaxMs) {
     throw new ConfigError(`invalid leases: default ${config.scheduler.leaseDefaultMs} ms must not exceed max ${config.scheduler.leaseMaxMs} ms`);
+  }
+  if (config.dispatch.policy === 'custom' && config.dispatch.policyModule === undefined) {
+    throw new ConfigError('invalid --dispatch-policy "custom": it needs --dispatch-policy-module <file>');
   }
   const { historyBucketMs: bucket, historySeconds: window } = config.monitor;
   if (bucket % 1000 !== 0 || 3_600_000 % bucket !== 0) {

@@ -13,8 +13,8 @@ export const CONFLICT_TYPES = ['resource_competition', 'priority_conflict', 'sch
 /** The pushed event types (a client filters by them on both transports). */
 export const EVENT_TYPES = ['resource_status', 'hint', 'conflict', 'scheduling_update', 'task_update', 'instance_update'] as const;
 
-/** How submitted tasks are routed to task instances (task dispatch). */
-export const DISPATCH_POLICIES = ['shortest_queue', 'round_robin', 'weighted', 'probabilistic'] as const;
+/** How submitted tasks are routed to task instances (task dispatch); `custom`: the module of --dispatch-policy-module. */
+export const DISPATCH_POLICIES = ['shortest_queue', 'round_robin', 'weighted', 'probabilistic', 'custom'] as const;
 
 /** A dispatched task's states: the specification's three, and `failed` (Arbiter's addition). */
 export const TASK_STATUSES = ['queued', 'scheduled', 'completed', 'failed'] as const;

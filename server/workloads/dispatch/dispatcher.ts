@@ -18,11 +18,11 @@ import { rng } from '../../rng.ts';
 import { ChangeBatch, type ChangeListener } from '../../scheduler/changes.ts';
 import type { DispatchChange, DispatchPolicy, DispatchTask, QueueInfoItem, TaskInstance } from '../../../shared/dispatch.ts';
 import { InstanceRegistry } from './instances.ts';
-import { POLICIES, type RouteCandidate, type RoutingPolicy } from './policies.ts';
+import { POLICIES, type PolicyFactory, type RouteCandidate, type RoutingPolicy } from './policies.ts';
 import { Predictor } from './predictor.ts';
 
-export type DispatchErrorCode = 'no_instance' | 'not_found' | 'already_done';
-const STATUS: Record<DispatchErrorCode, number> = { no_instance: 404, not_found: 404, already_done: 409 };
+export type DispatchErrorCode = 'no_instance' | 'not_found' | 'already_done' | 'no_custom_policy';
+const STATUS: Record<DispatchErrorCode, number> = { no_instance: 404, not_found: 404, already_done: 409, no_custom_policy: 422 };
 
 export class DispatchError extends ArbiterError {
   declare readonly code: DispatchErrorCode;
@@ -38,6 +38,8 @@ export interface DispatcherOptions {
   predictor?: Predictor;
   /** @default shortest_queue */
   policy?: DispatchPolicy;
+  /** the `custom` policy (a module's default export), when one is configured */
+  customPolicy?: PolicyFactory;
   /** deliveries of one task before it fails @default 3 */
   maxAttempts?: number;
   /** deliveries to one instance that fail in a row before it is down @default 3 */
@@ -69,6 +71,7 @@ export class Dispatcher {
   readonly downAfter: number;
   private policyName: DispatchPolicy;
   private policy: RoutingPolicy;
+  private readonly customPolicy: PolicyFactory | undefined;
 
   constructor(opts: DispatcherOptions) {
     this.clock = opts.clock;
@@ -79,8 +82,9 @@ export class Dispatcher {
     if (!(Number.isInteger(this.maxAttempts) && this.maxAttempts >= 1)) throw new Error(`maxAttempts must be an integer ≥ 1, not ${this.maxAttempts}`);
     if (!(Number.isInteger(this.downAfter) && this.downAfter >= 1)) throw new Error(`downAfter must be an integer ≥ 1, not ${this.downAfter}`);
     this.random = rng(opts.seed ?? 1);
+    this.customPolicy = opts.customPolicy;
     this.policyName = opts.policy ?? 'shortest_queue';
-    this.policy = POLICIES[this.policyName]();
+    this.policy = this.policyFor(this.policyName);
     this.changes = new ChangeBatch<DispatchChange>(opts.onListenerError ?? ((err) => queueMicrotask(() => { throw err; })));
   }
 
@@ -216,8 +220,9 @@ export class Dispatcher {
     }).value;
   }
 
-  /** Switch the routing policy (takes effect at the next task). */
-  setPolicy(name: DispatchPolicy, policy: RoutingPolicy = POLICIES[name]()): void {
+  /** Switch the routing policy (takes effect at the next task); `custom` needs a configured module (422). */
+  setPolicy(name: DispatchPolicy): void {
+    const policy = this.policyFor(name);
     this.changes.transact(() => {
       const previous = this.policyName;
       this.policyName = name;
@@ -266,9 +271,9 @@ export class Dispatcher {
       if (t.instance !== null && this.instances.get(t.instance)) this.addLoad(t);
       else this.park(t);
     }
-    if (state.policy && state.policy !== this.policyName) {
+    if (state.policy && state.policy !== this.policyName && (state.policy !== 'custom' || this.customPolicy)) {
       this.policyName = state.policy;
-      this.policy = POLICIES[state.policy]();
+      this.policy = this.policyFor(state.policy);
     }
   }
 
@@ -285,6 +290,12 @@ export class Dispatcher {
   }
 
   // ------------------------------------------------------------------ internals
+
+  private policyFor(name: DispatchPolicy): RoutingPolicy {
+    if (name !== 'custom') return POLICIES[name]();
+    if (!this.customPolicy) throw new DispatchError('no_custom_policy', 'no custom routing policy is configured (--dispatch-policy-module)');
+    return this.customPolicy();
+  }
 
   /** Send the task to an instance chosen by the policy (avoiding `avoid` when there is another), or park it. */
   private route(task: DispatchTask, now: number, avoid: string | null, kind: 'task_queued' | 'task_rerouted'): DispatchTask {

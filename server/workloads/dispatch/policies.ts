@@ -7,7 +7,8 @@
  *     share of the weights, spread out rather than in bursts;
  *   - probabilistic: instance i with probability ∝ exp(−wait_i / τ), τ the mean expected wait of the candidates
  *     (at least `minTauMs`): shorter queues are likelier without starving the others.
- * A policy is a small object with `choose`; examples/ shows a custom one loaded from the config file.
+ * A policy is a small object with `choose`. A custom one is an ES module whose default export is a PolicyFactory
+ * (`--dispatch-policy-module`; examples/dispatch-policy.mjs), selected as `custom`.
  */
 import type { DispatchPolicy } from '../../../shared/dispatch.ts';
 
@@ -90,7 +91,9 @@ export function probabilistic(minTauMs = 1): RoutingPolicy {
   };
 }
 
-export const POLICIES: Record<DispatchPolicy, () => RoutingPolicy> = {
+export type PolicyFactory = () => RoutingPolicy;
+
+export const POLICIES: Record<Exclude<DispatchPolicy, 'custom'>, PolicyFactory> = {
   shortest_queue: shortestQueue,
   round_robin: roundRobin,
   weighted,
