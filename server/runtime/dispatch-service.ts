@@ -63,15 +63,16 @@ export class DispatchService {
           else opts.hub.publish('instance_update', c);
         }
       },
+      // deliveries start once the task is durable: an instance never runs a task a crash could make Arbiter forget
+      committed: (batch) => {
+        for (const c of batch) this.follow(c);
+      },
     });
   }
 
   start(): void {
     const d = this.opts.dispatcher;
-    this.off = d.onChange((batch) => {
-      this.commits.add(batch);
-      for (const c of batch) this.follow(c);
-    });
+    this.off = d.onChange(this.commits.add);
     if (this.opts.restore) d.restore(this.opts.restore);
     for (const i of d.instances.all()) if (i.state === 'down') this.downSince.set(i.id, this.opts.clock.now());
     for (const t of d.undelivered()) this.deliverSoon(t, 0);

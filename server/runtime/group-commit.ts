@@ -12,6 +12,8 @@ export type Transact = <T>(fn: () => T) => T;
 export interface GroupCommitOptions<C> {
   /** store and push one batch (called inside the transaction, batch by batch, in order) */
   write(batch: readonly C[]): void;
+  /** what to do once a batch is durable (e.g. act on the outside world), batch by batch, after the commit */
+  committed?(batch: readonly C[]): void;
   transact?: Transact;
   log: Logger;
   /** what the log says when a commit fails */
@@ -58,5 +60,6 @@ export class GroupCommit<C> {
     transact(() => {
       for (const batch of batches) this.opts.write(batch);
     });
+    if (this.opts.committed) for (const batch of batches) this.opts.committed(batch);
   }
 }
