@@ -1,4 +1,4 @@
-/** The command line: `arbiter serve` and `arbiter simulate`. Wires config to the app (or the simulator), nothing else. */
+/** The command line: `arbiter serve`, `arbiter simulate` and `arbiter instance`. Wires config to the app (or the simulator), nothing else. */
 import { Command, Option } from 'commander';
 import { ConfigError, OPTIONS, flagAttribute, loadConfig } from './config.ts';
 import { startApp } from './app.ts';
@@ -80,6 +80,25 @@ sim.action(async () => {
     process.stderr.write(`arbiter simulate: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
   }
+});
+
+const inst = program.command('instance').description('run a reference task instance (synthetic workload) that takes tasks from Arbiter and reports them done')
+  .option('--port <n>', 'port to listen on (0 = any free port)')
+  .option('--model <name>', 'the model it serves')
+  .option('--scheduler <url>', "Arbiter's URL, for completion notices and --register")
+  .option('--host <addr>', 'address to listen on (default: 127.0.0.1)')
+  .option('--exec-ms-mean <ms>', "mean of a task's execution time, unless its metadata.exec_ms says (default: 200)")
+  .option('--exec-ms-sd <ms>', 'its standard deviation (default: 50)')
+  .option('--concurrency <n>', 'tasks run at once (default: 1)')
+  .option('--token <token>', "Arbiter's API token (default: env ARBITER_TOKEN)")
+  .option('--register', 'register with Arbiter at start (POST /ti/register), remove itself at stop')
+  .option('--advertise-host <host>', 'host Arbiter reaches it at (default: --host, or 127.0.0.1)')
+  .option('--instance-id <id>', 'its id (default: a random UUID)')
+  .option('--max-pending-notices <n>', 'tasks held and completion notices Arbiter has not taken, at most; past it new tasks get 503 (default: 10000)')
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+inst.action(async () => {
+  const { runInstanceCommand } = await import('./instance/cli.ts');
+  await runInstanceCommand(inst.opts(), process.env);
 });
 
 await program.parseAsync(process.argv);

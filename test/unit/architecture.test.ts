@@ -64,7 +64,7 @@ const LAYERS: [string, RegExp][] = [
   ['leaf', /^server\/(clock|errors|rng|log|version|paths)\.ts$/],
   ['core', /^server\/(scheduler|monitor|hints|workloads\/dispatch)\//],
   ['services', /^server\/(sim|store|push)\//],
-  ['runtime', /^server\/(runtime\/|config\.ts)/],
+  ['runtime', /^server\/(runtime\/|instance\/|config\.ts)/],
   ['edge', /^server\/(http\/|metrics\.ts)/],
   ['wiring', /^server\/(app|main|webbuild|docs)\.ts$/],
 ];
@@ -76,6 +76,7 @@ const FORBIDDEN: [RegExp, RegExp, string][] = [
   [/^server\/store\//, /^server\/(sim|push\/(?!hub))/, 'the store implements the hub interfaces only'],
   [/^server\/sim\//, /^server\/(store|push)\//, 'the simulator depends on the core only'],
   [/^server\/(scheduler|workloads\/dispatch)\//, /^node:(?!crypto)/, 'the core does no I/O'],
+  [/^server\/(?!main\.ts$|instance\/)/, /^server\/instance\//, 'the reference instance is a program of its own: only the CLI starts it'],
 ];
 
 const layerOf = (path: string): number => LAYERS.findIndex(([, re]) => re.test(path));
