@@ -1,0 +1,155 @@
+/**
+ * Task dispatch with real reference instances (`startInstance`: real HTTP servers on loopback) and a real server:
+ * shortest_queue against round_robin on instances of different speeds, a re-route after an instance dies with a
+ * task it had accepted, and the scheduler killed with -9 while tasks wait (every acknowledged task finishes after
+ * the restart).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TaskQueryResponseSchema, type TaskQueryResponse } from '../../shared/dispatch.ts';
+import { startInstance, type RunningInstance } from '../../server/instance/instance.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+
+const BIN = new URL('../../bin/arbiter.js', import.meta.url).pathname;
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function client(url: string, token: string) {
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  return {
+    post: async (path: string, body: unknown) => {
+      const r = await fetch(`${url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    },
+    task: async (id: string): Promise<TaskQueryResponse> => {
+      const r = await fetch(`${url}/task/query?task_id=${id}`, { headers });
+      return TaskQueryResponseSchema.parse(await r.json());
+    },
+  };
+}
+
+async function instance(scheduler: string, token: string, model: string, execMsMean: number): Promise<RunningInstance> {
+  const i = await startInstance({ port: 0, model, scheduler, token, execMsMean, execMsSd: 0, backoff: { initialMs: 20, maxMs: 200 } });
+  cleanups.push(() => i.close({ deregister: false }));
+  return i;
+}
+
+async function server(configure: (c: TestServer['app']['config']) => void = () => {}): Promise<TestServer> {
+  const s = await startTestServer({ configure: (c) => { c.dispatch.probeMs = 100; configure(c); } });
+  cleanups.push(() => s.close());
+  return s;
+}
+
+describe('task dispatch with reference instances', () => {
+  it('shortest_queue waits less than round_robin when one instance is six times as fast (seeded, same arrivals)', async () => {
+    const meanWait = async (policy: 'shortest_queue' | 'round_robin') => {
+      const s = await server((c) => { c.dispatch.policy = policy; });
+      const api = client(s.url, s.token);
+      for (const ms of [10, 60, 60]) {
+        const i = await instance(s.url, s.token, 'llm', ms);
+        expect((await api.post('/ti/register', { host: '127.0.0.1', port: i.port, model_name: 'llm' })).status).toBe(200);
+      }
+      const ids: string[] = [];
+      for (let k = 0; k < 45; k++) {
+        ids.push((await api.post('/queue/submit', { model_name: 'llm', task_input: { k }, metadata: { seed: k } })).body.task_id as string);
+        await new Promise((r) => setTimeout(r, 15));
+      }
+      const done = await Promise.all(ids.map((id) => until(async () => {
+        const t = await api.task(id);
+        return t.task_status === 'completed' ? t : undefined;
+      }, `task ${id}`)));
+      // the time each task was not running: waiting at Arbiter and in its instance's queue
+      return done.reduce((sum, t) => sum + (t.total_time! - t.execution_time!), 0) / done.length;
+    };
+    const sq = await meanWait('shortest_queue');
+    const rr = await meanWait('round_robin');
+    expect(sq).toBeLessThan(rr);
+  }, 60_000);
+
+  it('re-dispatches, once, a task whose instance died after accepting it, and it completes elsewhere', async () => {
+    const s = await server((c) => { c.dispatch.downAfter = 1; c.dispatch.lostAfterMs = 300; });
+    const api = client(s.url, s.token);
+    const dying = await instance(s.url, s.token, 'llm', 60_000); // the task would run for a minute there
+    const other = await instance(s.url, s.token, 'llm', 5);
+    await api.post('/ti/register', { host: '127.0.0.1', port: dying.port, model_name: 'llm' });
+    const id = (await api.post('/queue/submit', { model_name: 'llm', task_input: {}, metadata: {} })).body.task_id as string;
+    expect((await api.task(id)).scheduled_ti).not.toBeNull();
+    await until(async () => ((await api.task(id)).task_status === 'scheduled' ? true : undefined), 'accepted');
+    await api.post('/ti/register', { host: '127.0.0.1', port: other.port, model_name: 'llm' });
+    await dying.close({ deregister: false }); // gone without a word, the task with it
+    const t = await until(async () => {
+      const q = await api.task(id);
+      return q.task_status === 'completed' ? q : undefined;
+    }, 'completed elsewhere');
+    expect(t).toMatchObject({ rerouted: true, attempts: 2 });
+    expect(s.app.dispatcher.instances.get(t.scheduled_ti!)!.port).toBe(other.port);
+  }, 60_000);
+
+  it('killed with -9 while tasks wait, loses no acknowledged task: after the restart every one completes', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'arbiter-kill-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const port = await freePort();
+    const token = 'kill-test-token-0123456789';
+    const url = `http://127.0.0.1:${port}`;
+    const start = async (): Promise<ChildProcess> => {
+      const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--data-dir', dataDir, '--token', token, '--no-gpu', '--no-docker', '--no-web-build', '--log-level', 'warn', '--dispatch-probe-ms', '200'],
+        { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ARBITER_NO_WEB_BUILD: '1' } });
+      cleanups.push(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.includes('Dashboard:')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`arbiter exited (${code})`)));
+      });
+      return child;
+    };
+    let arbiter = await start();
+    const api = client(url, token);
+    const inst = await instance(url, token, 'llm', 40);
+    await api.post('/ti/register', { host: '127.0.0.1', port: inst.port, model_name: 'llm' });
+    // a burst of submits; kill -9 in the middle of it: what was acknowledged must survive
+    const acknowledged: string[] = [];
+    const submits = Array.from({ length: 40 }, (_, k) => api.post('/queue/submit', { model_name: 'llm', task_input: { k }, metadata: { seed: k } })
+      .then((r) => { if (r.status === 200) acknowledged.push(r.body.task_id as string); })
+      .catch(() => {}));
+    await until(async () => (acknowledged.length >= 15 ? true : undefined), '15 acknowledged');
+    arbiter.kill('SIGKILL');
+    await Promise.all(submits);
+    // killed by a signal, exitCode stays null: signalCode says it has exited
+    await new Promise<void>((r) => (arbiter.signalCode !== null || arbiter.exitCode !== null ? r() : arbiter.once('exit', () => r())));
+    expect(acknowledged.length).toBeGreaterThanOrEqual(15);
+    arbiter = await start();
+    for (const id of acknowledged) {
+      await until(async () => ((await api.task(id)).task_status === 'completed' ? true : undefined), `acknowledged task ${id}`, 30_000);
+    }
+  }, 90_000);
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
