@@ -170,3 +170,15 @@ export const PredictorTableSchema = z.record(modelName, z.object({
   default: ExecPriorSchema.optional(),
 }));
 export type PredictorTable = z.infer<typeof PredictorTableSchema>;
+
+// ------------------------------------------------------------------ Arbiter's own dispatch routes (/api/dispatch/…)
+
+export const DispatchInstancesResponseSchema = z.object({ instances: z.array(TaskInstanceSchema) });
+export type DispatchInstancesResponse = z.infer<typeof DispatchInstancesResponseSchema>;
+export const DispatchTasksQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) });
+export const DispatchTasksResponseSchema = z.object({ tasks: z.array(DispatchTaskSchema) });
+export type DispatchTasksResponse = z.infer<typeof DispatchTasksResponseSchema>;
+/** `PUT /api/dispatch/policy` body and the answer of GET and PUT */
+export const DispatchPolicyBodySchema = z.strictObject({ policy: DispatchPolicySchema }).meta({ id: 'DispatchPolicyBody' });
+export const DispatchPolicyResponseSchema = z.object({ policy: DispatchPolicySchema });
+export type DispatchPolicyResponse = z.infer<typeof DispatchPolicyResponseSchema>;

@@ -8,8 +8,8 @@ import { VERSION } from '../version.ts';
 import { AllocationSchema, ConflictSchema, QueueEntrySchema, RequestInputSchema, RequestSchema } from '../../shared/scheduler.ts';
 import { HintSchema } from '../../shared/hints.ts';
 import {
-  DispatchErrorSchema, DispatchPolicySchema, DispatchTaskSchema, QueueInfoQuerySchema, QueueInfoResponseSchema, QueueSubmitBodySchema, QueueSubmitResponseSchema,
-  TaskCompleteBodySchema, TaskCompleteResponseSchema, TaskInstanceSchema, TaskQueryQuerySchema, TaskQueryResponseSchema, TiRegisterBodySchema,
+  DispatchErrorSchema, DispatchInstancesResponseSchema, DispatchPolicyBodySchema, DispatchPolicyResponseSchema, DispatchTasksQuerySchema, DispatchTasksResponseSchema, QueueInfoQuerySchema, QueueInfoResponseSchema, QueueSubmitBodySchema, QueueSubmitResponseSchema,
+  TaskCompleteBodySchema, TaskCompleteResponseSchema, TaskQueryQuerySchema, TaskQueryResponseSchema, TiRegisterBodySchema,
   TiRegisterResponseSchema, TiRemoveBodySchema, TiRemoveResponseSchema,
 } from '../../shared/dispatch.ts';
 import { CompareBodySchema, CompareResponseSchema, PerformanceResponseSchema, ResolveBodySchema, StrategiesResponseSchema, StrategyPutSchema, StrategyStateSchema } from '../../shared/strategy.ts';
@@ -97,10 +97,10 @@ export function buildOpenApi(): object {
     ['get', '/queue/info', 'Expected wait and its error per instance (seconds)', { query: QueueInfoQuerySchema }, { 200: ok(QueueInfoResponseSchema), 400: derr('bad query') }],
     ['get', '/task/query', "A task's status, instance, submit time, result and times", { query: TaskQueryQuerySchema }, { 200: ok(TaskQueryResponseSchema), 404: derr('unknown task') }],
     ['post', '/notify/task_complete', 'An instance reports a task done', body(TaskCompleteBodySchema), { 200: ok(TaskCompleteResponseSchema), 404: derr('unknown task'), 409: derr('already completed or failed: the first result is kept') }],
-    ['get', '/instances', 'Every registered task instance', {}, { 200: ok(z.object({ instances: z.array(TaskInstanceSchema) })) }],
-    ['get', '/tasks', 'Recent tasks, newest first', { query: z.object({ limit: z.int().min(1).max(1000).optional() }) }, { 200: ok(z.object({ tasks: z.array(DispatchTaskSchema) })) }],
-    ['get', '/policy', 'The routing policy in force', {}, { 200: ok(z.object({ policy: DispatchPolicySchema })) }],
-    ['put', '/policy', 'Switch the routing policy (admin token); kept across restarts, pushed as instance_update policy_changed', body(z.object({ policy: DispatchPolicySchema })), { 200: ok(z.object({ policy: DispatchPolicySchema })), 400: derr('unknown policy'), 403: derr('not the admin token') }],
+    ['get', '/instances', 'Every registered task instance', {}, { 200: ok(DispatchInstancesResponseSchema) }],
+    ['get', '/tasks', 'Recent tasks, newest first', { query: DispatchTasksQuerySchema }, { 200: ok(DispatchTasksResponseSchema) }],
+    ['get', '/policy', 'The routing policy in force', {}, { 200: ok(DispatchPolicyResponseSchema) }],
+    ['put', '/policy', 'Switch the routing policy (admin token); kept across restarts, pushed as instance_update policy_changed', body(DispatchPolicyBodySchema), { 200: ok(DispatchPolicyResponseSchema), 400: derr('unknown policy'), 403: derr('not the admin token') }],
   ];
   for (const [method, path, summary, request, responses] of dispatch) {
     reg.registerPath({ method: method as 'get', path: `/api/dispatch${path}`, summary, security: secured, request, responses: { ...responses, 401: derr('no or wrong token') } } as never);

@@ -5,11 +5,10 @@
  * policy. Every error of these routes is `{status: "error", message, detail}` (dispatchErrors).
  */
 import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
-import { z } from 'zod';
 import {
-  DispatchPolicySchema, QueueInfoQuerySchema, QueueSubmitBodySchema, TaskCompleteBodySchema, TaskQueryQuerySchema,
+  DispatchPolicyBodySchema, DispatchTasksQuerySchema, QueueInfoQuerySchema, QueueSubmitBodySchema, TaskCompleteBodySchema, TaskQueryQuerySchema,
   TiRegisterBodySchema, TiRemoveBodySchema,
-  type DispatchError, type QueueInfoResponse, type QueueSubmitResponse, type TaskCompleteResponse, type TiRegisterResponse, type TiRemoveResponse,
+  type DispatchError, type DispatchInstancesResponse, type DispatchPolicyResponse, type DispatchTasksResponse, type QueueInfoResponse, type QueueSubmitResponse, type TaskCompleteResponse, type TiRegisterResponse, type TiRemoveResponse,
 } from '../../../shared/dispatch.ts';
 import { ArbiterError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
@@ -97,21 +96,25 @@ export function dispatchRoutes(deps: DispatchRouteDeps): Router {
   });
 
   r.get('/api/dispatch/instances', (_req, res) => {
-    res.json({ instances: d.instances.all() });
+    const body: DispatchInstancesResponse = { instances: d.instances.all() };
+    res.json(body);
   });
   r.get('/api/dispatch/tasks', (req, res) => {
-    const q = parseInput(z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }), req.query, 'query');
+    const q = parseInput(DispatchTasksQuerySchema, req.query, 'query');
     const tasks = d.listTasks().sort((a, b) => b.submittedAt - a.submittedAt || (a.id < b.id ? 1 : -1)).slice(0, q.limit);
-    res.json({ tasks });
+    const body: DispatchTasksResponse = { tasks };
+    res.json(body);
   });
   r.get('/api/dispatch/policy', (_req, res) => {
-    res.json({ policy: d.policyInForce });
+    const body: DispatchPolicyResponse = { policy: d.policyInForce };
+    res.json(body);
   });
   r.put('/api/dispatch/policy', deps.requireAdmin, async (req, res) => {
-    const b = parseInput(z.strictObject({ policy: DispatchPolicySchema }), req.body ?? {}, 'body');
+    const b = parseInput(DispatchPolicyBodySchema, req.body ?? {}, 'body');
     if (b.policy !== d.policyInForce) d.setPolicy(b.policy);
     await committed();
-    res.json({ policy: d.policyInForce });
+    const body: DispatchPolicyResponse = { policy: d.policyInForce };
+    res.json(body);
   });
   return r;
 }
