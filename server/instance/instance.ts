@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../clock.ts';
 import type { BackoffOptions } from './backoff.ts';
-import { postJson, type PostJson } from './client.ts';
+import { postJson, type PostJson } from '../runtime/json-http.ts';
 import { CompletionNotifier } from './notifier.ts';
 import { advertisedHost, resolveInstanceOptions, type InstanceOptions } from './options.ts';
 import { TaskQueue } from './queue.ts';

@@ -8,7 +8,7 @@
 import type { Clock, Timer } from '../clock.ts';
 import type { TaskCompleteBody } from '../../shared/dispatch.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
-import { answerText, errorText, retryable, type JsonAnswer, type PostJson } from './client.ts';
+import { answerText, errorText, retryable, type JsonAnswer, type PostJson } from '../runtime/json-http.ts';
 
 export interface NotifierOptions {
   clock: Clock;

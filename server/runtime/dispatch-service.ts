@@ -13,6 +13,7 @@ import type { DispatchStore } from '../store/dispatch-store.ts';
 import type { Dispatcher } from '../workloads/dispatch/dispatcher.ts';
 import { InstanceHealthSchema, type DispatchChange, type DispatchTask, type InstanceTask, type TaskInstance } from '../../shared/dispatch.ts';
 import { GroupCommit, type Transact } from './group-commit.ts';
+import { answerText, errorText, getJson, postJson, type GetJson, type PostJson } from './json-http.ts';
 
 export interface DispatchServiceOptions {
   dispatcher: Dispatcher;
@@ -35,8 +36,8 @@ export interface DispatchServiceOptions {
   lostAfterMs?: number;
   /** ended tasks are kept this long @default 7 days */
   retentionMs?: number;
-  /** HTTP client (tests) @default globalThis.fetch */
-  fetch?: typeof fetch;
+  /** JSON over HTTP to the instances (tests) @default json-http.ts */
+  http?: { post: PostJson; get: GetJson };
 }
 
 export class DispatchService {
@@ -50,10 +51,10 @@ export class DispatchService {
   private prunedAt = 0;
   private stopped = false;
   private off: (() => void) | null = null;
-  private readonly fetch: typeof fetch;
+  private readonly http: { post: PostJson; get: GetJson };
 
   constructor(private readonly opts: DispatchServiceOptions) {
-    this.fetch = opts.fetch ?? globalThis.fetch;
+    this.http = opts.http ?? { post: postJson, get: getJson };
     this.commits = new GroupCommit<DispatchChange>({
       log: opts.log, what: 'dispatch changes', ...(opts.transact ? { transact: opts.transact } : {}),
       write: (batch) => {
@@ -134,14 +135,10 @@ export class DispatchService {
     const body: InstanceTask = { task_id: t.id, model_name: t.model, task_input: t.input, metadata: t.metadata };
     let failure: string | null = null;
     try {
-      const res = await this.fetch(`${baseUrl(instance)}/task/submit`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.opts.deliveryTimeoutMs ?? 5000),
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      if (!res.ok) failure = `HTTP ${res.status} from ${instance.host}:${instance.port}`;
+      const res = await this.http.post(`${baseUrl(instance)}/task/submit`, body, { timeoutMs: this.opts.deliveryTimeoutMs ?? 5000 });
+      if (res.status < 200 || res.status > 299) failure = `${answerText(res)} from ${instance.host}:${instance.port}`;
     } catch (err) {
-      failure = `${instance.host}:${instance.port}: ${describe(err)}`;
+      failure = `${instance.host}:${instance.port}: ${errorText(err)}`;
     }
     if (this.stopped) return;
     if (failure === null) d.accepted(t.id, instance.id);
@@ -174,9 +171,9 @@ export class DispatchService {
     let health: TaskInstance['health'] = null;
     let ok = false;
     try {
-      const res = await this.fetch(`${baseUrl(i)}/health`, { signal: AbortSignal.timeout(this.opts.deliveryTimeoutMs ?? 5000) });
-      ok = res.ok;
-      const parsed = InstanceHealthSchema.safeParse(await res.json().catch(() => null));
+      const res = await this.http.get(`${baseUrl(i)}/health`, { timeoutMs: this.opts.deliveryTimeoutMs ?? 5000 });
+      ok = res.status >= 200 && res.status <= 299;
+      const parsed = InstanceHealthSchema.safeParse(res.body);
       if (parsed.success) health = parsed.data;
     } catch {
       ok = false;
@@ -189,13 +186,4 @@ export class DispatchService {
 
 function baseUrl(i: TaskInstance): string {
   return `http://${i.host.includes(':') ? `[${i.host}]` : i.host}:${i.port}`;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    if (err.name === 'TimeoutError') return 'no answer in time';
-    return cause?.code ?? cause?.message ?? err.message;
-  }
-  return String(err);
 }

@@ -1,23 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { flushMicrotasks, ManualClock } from '../../server/clock.ts';
-import type { JsonAnswer, PostOptions } from '../../server/instance/client.ts';
+import type { CallOptions, JsonAnswer } from '../../server/runtime/json-http.ts';
 import { CompletionNotifier } from '../../server/instance/notifier.ts';
 import { Registration } from '../../server/instance/registration.ts';
 
 interface Call {
   url: string;
   body: Record<string, unknown>;
-  opts: PostOptions;
+  opts: CallOptions;
   at: number;
 }
 
 /** A scheduler answering from a script: a status per call (then 200), or a thrown error for 'down'. */
 function fakePost(clock: ManualClock, script: (number | 'down')[] = []) {
   const calls: Call[] = [];
-  const post = async (url: string, body: unknown, opts: PostOptions): Promise<JsonAnswer> => {
+  const post = async (url: string, body: unknown, opts: CallOptions): Promise<JsonAnswer> => {
     calls.push({ url, body: body as Record<string, unknown>, opts, at: clock.now() });
     const next = script.shift() ?? 200;
-    if (next === 'down') throw new Error('fetch failed', { cause: new Error('connect ECONNREFUSED') });
+    if (next === 'down') throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
     const b = body as Record<string, unknown>;
     return { status: next, body: next === 200 ? { status: 'success', message: 'ok', ti_uuid: `ti-${String(b.port)}` } : { status: 'error', message: `status ${next}` } };
   };
@@ -50,7 +50,7 @@ describe('completion notices', () => {
     expect(calls.map((c) => [c.body.task_id, c.at])).toEqual([['a', 0], ['a', 100], ['a', 300], ['a', 700], ['b', 700], ['b', 800]]);
     expect([n.delivered, n.pending]).toEqual([2, 0]);
     expect(lines[0]).toMatch(/task a not taken \(HTTP 503: status 503\); retrying in 100 ms/);
-    expect(lines[1]).toMatch(/fetch failed: connect ECONNREFUSED/);
+    expect(lines[1]).toMatch(/connect ECONNREFUSED 127\.0\.0\.1:9/);
   });
 
   it('takes 404 and 409 as final (unknown task, result already kept), and any other 4xx too', async () => {
