@@ -1,8 +1,8 @@
 /**
- * Task dispatch with real reference instances (`startInstance`: real HTTP servers on loopback) and a real server:
- * shortest_queue against round_robin on instances of different speeds, a re-route after an instance dies with a
- * task it had accepted, and the scheduler killed with -9 while tasks wait (every acknowledged task finishes after
- * the restart).
+ * Task dispatch with real reference instances (`arbiter instance` processes on loopback ports) and a real server:
+ * shortest_queue against round_robin on instances of different speeds, a re-route after /ti/remove and after an
+ * instance is killed (-9) with a task it had accepted, and the scheduler killed with -9 while tasks wait (every
+ * acknowledged task finishes after the restart).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TaskQueryResponseSchema, type TaskQueryResponse } from '../../shared/dispatch.ts';
-import { startInstance, type RunningInstance } from '../../server/instance/instance.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const BIN = new URL('../../bin/arbiter.js', import.meta.url).pathname;
@@ -44,10 +43,27 @@ function client(url: string, token: string) {
   };
 }
 
-async function instance(scheduler: string, token: string, model: string, execMsMean: number): Promise<RunningInstance> {
-  const i = await startInstance({ port: 0, model, scheduler, token, execMsMean, execMsSd: 0, backoff: { initialMs: 20, maxMs: 200 } });
-  cleanups.push(() => i.close({ deregister: false }));
-  return i;
+interface InstanceProcess {
+  port: number;
+  child: ChildProcess;
+}
+
+/** `arbiter instance` in a process of its own; stopped (by its pid) after the test. */
+async function instance(scheduler: string, token: string, model: string, execMsMean: number): Promise<InstanceProcess> {
+  const child = spawn(process.execPath, [BIN, 'instance', '--port', '0', '--model', model, '--scheduler', scheduler,
+    '--exec-ms-mean', String(execMsMean), '--exec-ms-sd', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ARBITER_TOKEN: token } });
+  cleanups.push(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (c: string) => {
+      out += c;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+) /.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`arbiter instance exited (${code}): ${out}`)));
+  });
+  return { port, child };
 }
 
 async function server(configure: (c: TestServer['app']['config']) => void = () => {}): Promise<TestServer> {
@@ -82,24 +98,27 @@ describe('task dispatch with reference instances', () => {
     expect(sq).toBeLessThan(rr);
   }, 60_000);
 
-  it('re-dispatches, once, a task whose instance died after accepting it, and it completes elsewhere', async () => {
-    const s = await server((c) => { c.dispatch.downAfter = 1; c.dispatch.lostAfterMs = 300; });
-    const api = client(s.url, s.token);
-    const dying = await instance(s.url, s.token, 'llm', 60_000); // the task would run for a minute there
-    const other = await instance(s.url, s.token, 'llm', 5);
-    await api.post('/ti/register', { host: '127.0.0.1', port: dying.port, model_name: 'llm' });
-    const id = (await api.post('/queue/submit', { model_name: 'llm', task_input: {}, metadata: {} })).body.task_id as string;
-    expect((await api.task(id)).scheduled_ti).not.toBeNull();
-    await until(async () => ((await api.task(id)).task_status === 'scheduled' ? true : undefined), 'accepted');
-    await api.post('/ti/register', { host: '127.0.0.1', port: other.port, model_name: 'llm' });
-    await dying.close({ deregister: false }); // gone without a word, the task with it
-    const t = await until(async () => {
-      const q = await api.task(id);
-      return q.task_status === 'completed' ? q : undefined;
-    }, 'completed elsewhere');
-    expect(t).toMatchObject({ rerouted: true, attempts: 2 });
-    expect(s.app.dispatcher.instances.get(t.scheduled_ti!)!.port).toBe(other.port);
-  }, 60_000);
+  for (const how of ['removed with /ti/remove', 'killed (-9)'] as const) {
+    it(`re-dispatches, once, a task accepted by an instance that is then ${how}; it completes on the other`, async () => {
+      const s = await server((c) => { c.dispatch.downAfter = 1; c.dispatch.lostAfterMs = 300; });
+      const api = client(s.url, s.token);
+      const leaving = await instance(s.url, s.token, 'llm', 60_000); // the task would run for a minute there
+      const other = await instance(s.url, s.token, 'llm', 5);
+      const registered = await api.post('/ti/register', { host: '127.0.0.1', port: leaving.port, model_name: 'llm' });
+      const id = (await api.post('/queue/submit', { model_name: 'llm', task_input: {}, metadata: {} })).body.task_id as string;
+      expect((await api.task(id)).scheduled_ti).toBe(registered.body.ti_uuid);
+      await until(async () => ((await api.task(id)).task_status === 'scheduled' ? true : undefined), 'accepted');
+      await api.post('/ti/register', { host: '127.0.0.1', port: other.port, model_name: 'llm' });
+      if (how === 'killed (-9)') leaving.child.kill('SIGKILL'); // gone without a word, the task with it
+      else expect((await api.post('/ti/remove', { host: '127.0.0.1', port: leaving.port })).body).toMatchObject({ status: 'success', ti_uuid: registered.body.ti_uuid });
+      const t = await until(async () => {
+        const q = await api.task(id);
+        return q.task_status === 'completed' ? q : undefined;
+      }, 'completed elsewhere');
+      expect(t).toMatchObject({ rerouted: true, attempts: 2 });
+      expect(s.app.dispatcher.instances.get(t.scheduled_ti!)!.port).toBe(other.port);
+    }, 60_000);
+  }
 
   it('killed with -9 while tasks wait, loses no acknowledged task: after the restart every one completes', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'arbiter-kill-'));
