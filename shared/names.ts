@@ -18,3 +18,9 @@ export const DISPATCH_POLICIES = ['shortest_queue', 'round_robin', 'weighted', '
 
 /** A dispatched task's states: the specification's three, and `failed` (Arbiter's addition). */
 export const TASK_STATUSES = ['queued', 'scheduled', 'completed', 'failed'] as const;
+
+/** A worker's states (issue: workers): waiting for its grant, starting, running, paused by time-slicing, ended. */
+export const WORKER_STATES = ['queued', 'starting', 'running', 'suspended', 'exited', 'failed', 'stopped', 'preempted'] as const;
+
+/** Where workers run: child processes of Arbiter's node, or containers of its Docker-API engine. */
+export const WORKER_BACKENDS = ['local', 'docker'] as const;

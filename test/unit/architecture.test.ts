@@ -62,9 +62,9 @@ function sources(dir: string): string[] {
 const LAYERS: [string, RegExp][] = [
   ['shared', /^shared\//],
   ['leaf', /^server\/(clock|errors|rng|log|version|paths)\.ts$/],
-  ['core', /^server\/(scheduler|monitor|hints|workloads\/dispatch)\//],
+  ['core', /^server\/(scheduler|monitor|hints|workloads\/(dispatch|workers))\//],
   ['services', /^server\/(sim|store|push)\//],
-  ['runtime', /^server\/(runtime\/|instance\/|config\.ts)/],
+  ['runtime', /^server\/(runtime\/|instance\/|worker\/|config\.ts)/],
   ['edge', /^server\/(http\/|metrics\.ts)/],
   ['wiring', /^server\/(app|main|webbuild|docs)\.ts$/],
 ];
@@ -75,8 +75,9 @@ const FORBIDDEN: [RegExp, RegExp, string][] = [
   [/^server\/push\//, /^server\/(store|sim)\//, 'push defines the archive and id-store interfaces the store implements'],
   [/^server\/store\//, /^server\/(sim|push\/(?!hub))/, 'the store implements the hub interfaces only'],
   [/^server\/sim\//, /^server\/(store|push)\//, 'the simulator depends on the core only'],
-  [/^server\/(scheduler|workloads\/dispatch)\//, /^node:(?!crypto)/, 'the core does no I/O'],
+  [/^server\/(scheduler|workloads)\//, /^node:(?!crypto)/, 'the core does no I/O'],
   [/^server\/(?!main\.ts$|instance\/)/, /^server\/instance\//, 'the reference instance is a program of its own: only the CLI starts it'],
+  [/^server\/(?!main\.ts$|worker\/)/, /^server\/worker\//, 'the worker runtime is a program of its own: only the CLI starts it'],
 ];
 
 const layerOf = (path: string): number => LAYERS.findIndex(([, re]) => re.test(path));
