@@ -144,6 +144,28 @@ export const WorkerHealthSchema = z.object({
 }).loose();
 export type WorkerHealth = z.infer<typeof WorkerHealthSchema>;
 
+// ------------------------------------------------------------------ Arbiter's record of a worker (the store)
+
+/** How to find a worker again after Arbiter restarts (server/runtime/workers/backend.ts). */
+export const WorkerRefSchema = z.discriminatedUnion('kind', [
+  /** a process group led by `pid`; `startTime` (field 22 of /proc/<pid>/stat) tells it from a later process with the same pid */
+  z.object({ kind: z.literal('local'), pid: z.int(), startTime: z.number(), logFile: z.string() }),
+  z.object({ kind: z.literal('docker'), containerId: z.string() }),
+]);
+export type WorkerRef = z.infer<typeof WorkerRefSchema>;
+
+/** What Arbiter keeps of a worker: its public view, the spec it runs, how it was asked for, where it runs. */
+export const WorkerRecordSchema = z.object({
+  worker: WorkerSchema,
+  spec: ContainerSpecSchema,
+  /** the scheduler request's fields */
+  ask: z.object({ owner: z.string(), group: z.string().optional(), priority: z.int(), preemptible: z.boolean() }),
+  ref: WorkerRefSchema.nullable(),
+  /** why Arbiter is stopping it: the state it ends in once it has exited */
+  stopping: z.enum(['stopped', 'preempted']).nullable(),
+});
+export type WorkerRecord = z.infer<typeof WorkerRecordSchema>;
+
 // ------------------------------------------------------------------ push
 
 const at = z.number();

@@ -4,7 +4,9 @@
  * its request is granted, stops on delete or preemption, pauses while time-slicing suspends its allocation); a
  * backend only does it, reports exits, and after a restart of Arbiter finds the workers that outlived it.
  */
-import type { ContainerSpec, WorkerBackend as BackendKind } from '../../../shared/workers.ts';
+import type { ContainerSpec, WorkerBackend as BackendKind, WorkerRef } from '../../../shared/workers.ts';
+
+export type { WorkerRef } from '../../../shared/workers.ts';
 
 /** Everything a backend needs to start one replica. */
 export interface Launch {
@@ -28,12 +30,6 @@ export interface Launch {
    */
   env: Record<string, string>;
 }
-
-/** How to find a worker again after Arbiter restarts. */
-export type WorkerRef =
-  /** a process group led by `pid`; `startTime` (field 22 of /proc/<pid>/stat) tells it from a later process with the same pid */
-  | { kind: 'local'; pid: number; startTime: number; logFile: string }
-  | { kind: 'docker'; containerId: string };
 
 /** A started (or adopted) worker. */
 export interface Running {
