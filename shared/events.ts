@@ -9,6 +9,7 @@ import { HintEventSchema } from './hints.ts';
 import { ResourceStatusSchema } from './resources.ts';
 import { EVENT_TYPES as EVENT_NAMES } from './names.ts';
 import { ConflictChangeSchema, SchedulingChangeSchema } from './scheduler.ts';
+import { WorkerChangeSchema } from './workers.ts';
 
 /**
  * Every event type and the schema of its `data`: exactly the names of shared/names.ts (the zod-free list the
@@ -29,6 +30,8 @@ export const EVENT_PAYLOADS = {
   task_update: TaskChangeSchema,
   /** a task instance registered, removed, down or up; the routing policy switched */
   instance_update: InstanceChangeSchema,
+  /** a worker created, its state changed (queued, starting, running, suspended, ended), an engine created in it, or removed */
+  worker_update: WorkerChangeSchema,
 } satisfies Record<(typeof EVENT_NAMES)[number], z.ZodType>;
 export type EventPayloads = typeof EVENT_PAYLOADS;
 

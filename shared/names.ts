@@ -11,7 +11,7 @@ export const REQUEST_STATUSES = ['queued', 'granted', 'released', 'cancelled', '
 export const CONFLICT_TYPES = ['resource_competition', 'priority_conflict', 'schedule_conflict'] as const;
 
 /** The pushed event types (a client filters by them on both transports). */
-export const EVENT_TYPES = ['resource_status', 'hint', 'conflict', 'scheduling_update', 'task_update', 'instance_update'] as const;
+export const EVENT_TYPES = ['resource_status', 'hint', 'conflict', 'scheduling_update', 'task_update', 'instance_update', 'worker_update'] as const;
 
 /** How submitted tasks are routed to task instances (task dispatch); `custom`: the module of --dispatch-policy-module. */
 export const DISPATCH_POLICIES = ['shortest_queue', 'round_robin', 'weighted', 'probabilistic', 'custom'] as const;

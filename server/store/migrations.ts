@@ -168,4 +168,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX dispatch_tasks_ended ON dispatch_tasks (ended_at) WHERE ended_at IS NOT NULL;
     `,
   },
+  {
+    version: 6,
+    name: 'workers',
+    up: `
+      -- Workers (worker-store.ts): the current record of each (its view, spec, request fields, where it runs);
+      -- live ones are adopted at start, ended ones kept until their group's name is used again.
+      CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX workers_by_group ON workers (name);
+    `,
+  },
 ];

@@ -4,6 +4,7 @@ import type { EventType, Payload } from '../../shared/events.ts';
 import type { HintEvent } from '../../shared/hints.ts';
 import type { ResourceStatus } from '../../shared/resources.ts';
 import type { ConflictChange, Request, SchedulingChange } from '../../shared/scheduler.ts';
+import type { WorkerChange } from '../../shared/workers.ts';
 import { fakeHostSample } from './fake-host.ts';
 
 const AT = 1_700_000_000_000;
@@ -66,6 +67,16 @@ export function taskPayload(id = 't1'): TaskChange {
   };
 }
 
+export function workerPayload(id = 'train-0'): WorkerChange {
+  return {
+    kind: 'worker_created', at: AT,
+    worker: {
+      id, name: 'train', replica: 0, state: 'queued', backend: 'local', owner: 'ana', host: '127.0.0.1', port: null, gpus: [], allocation_id: null,
+      request_id: null, exit_code: null, started_at: null, log_tail: [], engine: null, why: 'waiting for its grant',
+    },
+  };
+}
+
 const SAMPLES: { [K in EventType]: () => Payload<K> } = {
   resource_status: () => statusPayload(),
   hint: () => hintPayload(),
@@ -73,6 +84,7 @@ const SAMPLES: { [K in EventType]: () => Payload<K> } = {
   scheduling_update: () => schedulingPayload(),
   task_update: () => taskPayload(),
   instance_update: () => instancePayload(),
+  worker_update: () => workerPayload(),
 };
 
 /** A valid payload of any event type. */

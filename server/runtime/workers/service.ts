@@ -1,0 +1,509 @@
+/**
+ * Workers in the running server: each replica of a group is a resource request of the scheduler, started on its
+ * backend when granted and governed by what the scheduler decides about its allocation afterwards — paused and
+ * resumed by time-slicing, stopped gracefully on a preemption notice, stopped when its allocation ends — while
+ * this service renews its lease (a worker is never stopped by a lease it cannot see) and releases the allocation
+ * when it exits. Engines are created and called through it (`POST /engine`, `POST /call` on the worker's port).
+ * Every change of the book is stored and pushed (`worker_update`) in one group commit; after a restart, live
+ * workers are adopted from their backends, never started twice.
+ */
+import type { Change } from '../../../shared/scheduler.ts';
+import {
+  EngineErrorSchema, type CallBody, type EngineBody, type NotReadyDetail, type Worker, type WorkerBackend, type WorkerChange,
+  type WorkerRecord, type WorkersCreateBody,
+} from '../../../shared/workers.ts';
+import { ArbiterError } from '../../errors.ts';
+import type { Clock, Timer } from '../../clock.ts';
+import type { Logger } from '../../log.ts';
+import type { EventHub } from '../../push/hub.ts';
+import type { SchedulerEngine } from '../../scheduler/engine.ts';
+import { ENDED, LIVE, LOG_TAIL_LINES, WorkerBook, WorkerError } from '../../workloads/workers/book.ts';
+import { requestOf, whyQueued, workerEnv, WORKER_LABEL } from '../../workloads/workers/requests.ts';
+import { GroupCommit, type Transact } from '../group-commit.ts';
+import { errorText, getJson, postJson, type GetJson, type PostJson } from '../json-http.ts';
+import type { Backend, Running } from './backend.ts';
+
+export interface WorkerStore {
+  /** write the current records of the workers these changes are about (deleted: removed ones) */
+  apply(changes: readonly WorkerChange[], current: (id: string) => WorkerRecord | undefined): void;
+  load(): WorkerRecord[];
+}
+
+export interface WorkerServiceOptions {
+  engine: SchedulerEngine;
+  book: WorkerBook;
+  backends: Partial<Record<WorkerBackend, Backend>>;
+  defaultBackend: WorkerBackend;
+  hub: EventHub;
+  clock: Clock;
+  log: Logger;
+  store?: WorkerStore;
+  transact?: Transact;
+  /** a free port for a worker whose spec names none */
+  freePort: () => Promise<number>;
+  /** grace between SIGTERM / docker stop and the kill, ms @default 10000 */
+  graceMs?: number;
+  /** how often starting workers are asked for /health and leases renewed, ms @default 500 */
+  checkMs?: number;
+  /** renew a live worker's lease this often, ms @default 60000 */
+  renewMs?: number;
+  /** a call to an engine gets no answer within this, ms @default 300000 */
+  callTimeoutMs?: number;
+  http?: { get: GetJson; post: PostJson };
+}
+
+/** An exception the engine raised, as the worker reported it: 502 with the remote type and stack. */
+export class EngineCallError extends ArbiterError {
+  constructor(readonly remote: { message: string; remote_type: string; remote_stack: string }) {
+    super(502, 'engine_error', remote.message, remote);
+  }
+}
+
+/** A 408 of GET /api/workers?timeoutMs= */
+export class NotReadyError extends ArbiterError {
+  constructor(details: NotReadyDetail[]) {
+    super(408, 'not_ready', `${details.length} worker(s) not running yet: ${details.map((d) => `${d.id} ${d.state} (${d.why})`).join('; ')}`, details);
+  }
+}
+
+export class WorkerService {
+  readonly book: WorkerBook;
+  private readonly commits: GroupCommit<WorkerChange>;
+  private readonly offs: (() => void)[] = [];
+  private readonly http: { get: GetJson; post: PostJson };
+  private pending: Change[] = [];
+  private draining = false;
+  private timer: Timer | null = null;
+  private renewedAt = 0;
+  private stopped = false;
+  /** workers whose health check is in flight */
+  private readonly checking = new Set<string>();
+  /** waiters of waitReady, woken on every change */
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly opts: WorkerServiceOptions) {
+    this.book = opts.book;
+    this.http = opts.http ?? { get: getJson, post: postJson };
+    this.commits = new GroupCommit<WorkerChange>({
+      log: opts.log, what: 'worker changes', ...(opts.transact ? { transact: opts.transact } : {}),
+      write: (batch) => {
+        opts.store?.apply(batch, (id) => this.book.get(id));
+        for (const c of batch) opts.hub.publish('worker_update', c);
+      },
+    });
+  }
+
+  /** Restore, adopt what outlived the last run, follow the scheduler, and start checking. */
+  async start(): Promise<void> {
+    const { engine, book } = this.opts;
+    if (this.opts.store) book.restore(this.opts.store.load());
+    this.offs.push(book.onChange((batch) => {
+      this.commits.add(batch);
+      for (const w of this.waiters) w();
+    }));
+    for (const backend of Object.values(this.opts.backends)) {
+      this.offs.push(backend.onExit((id, exit) => void this.onExit(id, exit)));
+    }
+    this.offs.push(engine.onChange((batch) => {
+      this.pending.push(...batch);
+      if (!this.draining) queueMicrotask(() => this.drain());
+    }));
+    await this.adopt();
+    this.renewAll();
+    this.schedule();
+  }
+
+  /** Resolves once every change so far is stored and pushed. */
+  committed(): Promise<void> {
+    return this.commits.committed();
+  }
+
+  /** Stop following and checking; workers keep running (they are adopted at the next start). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const off of this.offs.splice(0)) off();
+    this.timer?.cancel();
+    this.commits.flush();
+    for (const b of Object.values(this.opts.backends)) await b.close();
+  }
+
+  // ------------------------------------------------------------------ the REST operations
+
+  /** A new group: its replicas become requests of the scheduler (granted ones start at once). */
+  async create(body: WorkersCreateBody, owner: string): Promise<Worker[]> {
+    const backend = body.backend ?? this.opts.defaultBackend;
+    if (!this.opts.backends[backend]) throw new ArbiterError(422, 'backend_unavailable', `the ${backend} backend is not available on this server${backend === 'docker' ? ' (no Docker engine: --no-docker, or none answered)' : ''}`);
+    if (backend === 'docker') {
+      const bad = body.specs.findIndex((s) => !s.container_image);
+      if (bad >= 0) throw new ArbiterError(400, 'invalid_request', `specs.${bad}.container_image: required by the docker backend`, [{ field: `specs.${bad}.container_image`, message: 'required by the docker backend' }]);
+    }
+    // every replica must be able to fit some day (422 otherwise), before anything is made
+    body.specs.forEach((s, i) => {
+      const reason = this.opts.engine.neverFits({ cpu: s.cpu, memoryMiB: s.mem, gpus: s.gpu });
+      if (reason) throw new ArbiterError(422, 'never_fits', `specs.${i}: ${reason}`, { field: `specs.${i}` });
+    });
+    const made = this.book.create(body, { backend, owner });
+    for (const r of made) {
+      const res = this.opts.engine.submit(requestOf(r));
+      this.book.requested(r.worker.id, res.request.id);
+    }
+    this.drain();
+    await this.settled();
+    return made.map((r) => this.view(this.book.must(r.worker.id)));
+  }
+
+  /** A group's workers, with `why` for those waiting in the scheduler's queue (from their request's conflict). */
+  list(name?: string): Worker[] {
+    const records = name === undefined ? this.book.all() : this.book.group(name);
+    return records.sort((a, b) => (a.worker.name === b.worker.name ? a.worker.replica - b.worker.replica : a.worker.name < b.worker.name ? -1 : 1)).map((r) => this.view(r));
+  }
+
+  /** Every replica of the group running and answering, or the NotReadyError at the timeout (now when 0). */
+  async waitReady(name: string, timeoutMs: number): Promise<Worker[]> {
+    if (!this.book.group(name).length) throw new WorkerError('not_found', `no worker group ${JSON.stringify(name)}`);
+    const deadline = this.opts.clock.now() + timeoutMs;
+    for (;;) {
+      const group = this.book.group(name);
+      const notReady = group.filter((r) => r.worker.state !== 'running');
+      if (!notReady.length) return group.map((r) => this.view(r));
+      const left = deadline - this.opts.clock.now();
+      const hopeless = notReady.every((r) => ENDED.has(r.worker.state));
+      if (left <= 0 || hopeless) {
+        throw new NotReadyError(notReady.map((r) => {
+          const v = this.view(r);
+          return { id: v.id, state: v.state, why: v.why ?? v.state };
+        }));
+      }
+      await this.nextChange(left);
+    }
+  }
+
+  /** Stop a group (graceful stop, then kill; queued replicas are withdrawn); resolves when every one has ended. */
+  async delete(name: string): Promise<Worker[]> {
+    const group = this.book.group(name);
+    if (!group.length) throw new WorkerError('not_found', `no worker group ${JSON.stringify(name)}`);
+    await Promise.all(group.map((r) => this.stopWorker(r.worker.id, 'stopped', 'deleted', this.opts.graceMs ?? 10_000)));
+    await this.settled();
+    return this.book.group(name).map((r) => this.view(r));
+  }
+
+  /** Groups with a worker still alive (those of `owner` when given). */
+  liveGroups(owner?: string): string[] {
+    return this.book.liveGroups().filter((g) => owner === undefined || this.book.group(g).some((r) => r.worker.owner === owner));
+  }
+
+  async logs(id: string, tail: number): Promise<string[]> {
+    const r = this.book.must(id);
+    const backend = this.opts.backends[r.worker.backend];
+    if (!backend || r.worker.state === 'queued') return r.worker.log_tail.slice(-tail);
+    const lines = await backend.logs(id, tail).catch(() => r.worker.log_tail);
+    return lines.slice(-tail);
+  }
+
+  /** Create (or replace) the engine of a running worker. */
+  async createEngine(id: string, body: EngineBody): Promise<{ engine: string }> {
+    const r = this.running(id);
+    const answer = await this.callWorker(r, '/engine', body);
+    this.book.engineCreated(id, body.engine);
+    await this.settled();
+    return answer as { engine: string };
+  }
+
+  /** Call a method of a running worker's engine. */
+  async call(id: string, body: CallBody): Promise<{ result: unknown }> {
+    const r = this.running(id);
+    return (await this.callWorker(r, '/call', body)) as { result: unknown };
+  }
+
+  // ------------------------------------------------------------------ following the scheduler
+
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.pending.length) {
+        const batch = this.pending.splice(0);
+        for (const c of batch) this.follow(c);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private workerOfRequest(requestId: string): WorkerRecord | undefined {
+    const byId = this.book.byRequest(requestId);
+    if (byId) return byId;
+    const label = this.opts.engine.request(requestId)?.labels?.[WORKER_LABEL];
+    return label ? this.book.get(label) : undefined;
+  }
+
+  private follow(c: Change): void {
+    const grace = this.opts.graceMs ?? 10_000;
+    switch (c.kind) {
+      case 'allocation_granted': {
+        const r = this.workerOfRequest(c.allocation.requestId);
+        if (!r || r.worker.state !== 'queued') return;
+        if (r.worker.request_id === null) this.book.requested(r.worker.id, c.allocation.requestId);
+        this.book.granted(r.worker.id, c.allocation);
+        void this.launch(r.worker.id);
+        return;
+      }
+      case 'request_cancelled': {
+        const r = this.workerOfRequest(c.request.id);
+        if (r && r.worker.state === 'queued') this.book.ended(r.worker.id, 'stopped', 'its request was cancelled');
+        return;
+      }
+      case 'allocation_preempting': {
+        const r = this.book.byAllocation(c.allocation.id);
+        if (!r || !LIVE.has(r.worker.state)) return;
+        const left = Math.max(0, (c.allocation.preemptAt ?? this.opts.clock.now()) - this.opts.clock.now());
+        void this.stopWorker(r.worker.id, 'preempted', `preempted for request ${c.allocation.preemptedFor ?? '?'}: stopping within its grace period`, Math.min(grace, Math.max(0, left - 500)));
+        return;
+      }
+      case 'allocation_preempted':
+      case 'allocation_expired':
+      case 'allocation_released': {
+        const r = this.book.byAllocation(c.allocation.id);
+        if (!r || !LIVE.has(r.worker.state)) return;
+        const as = c.kind === 'allocation_preempted' ? 'preempted' : 'stopped';
+        const why = c.kind === 'allocation_preempted' ? 'preempted: its allocation was taken' : c.kind === 'allocation_expired' ? 'its allocation’s lease expired' : 'its allocation was released';
+        void this.stopWorker(r.worker.id, as, why, c.kind === 'allocation_released' ? grace : 0);
+        return;
+      }
+      case 'allocation_suspended': {
+        const r = this.book.byAllocation(c.allocation.id);
+        if (r && (r.worker.state === 'running' || r.worker.state === 'starting')) void this.pause(r, true);
+        return;
+      }
+      case 'allocation_resumed': {
+        const r = this.book.byAllocation(c.allocation.id);
+        if (r && r.worker.state === 'suspended') void this.pause(r, false);
+        return;
+      }
+      default:
+    }
+  }
+
+  private async pause(r: WorkerRecord, pause: boolean): Promise<void> {
+    const backend = this.opts.backends[r.worker.backend];
+    if (!backend) return;
+    try {
+      if (pause) {
+        await backend.pause(r.worker.id);
+        if (r.worker.state === 'running' || r.worker.state === 'starting') this.book.suspended(r.worker.id);
+      } else {
+        await backend.resume(r.worker.id);
+        if (this.book.get(r.worker.id)?.worker.state === 'suspended') this.book.resumed(r.worker.id);
+      }
+    } catch (err) {
+      this.opts.log.warn({ err, worker: r.worker.id }, pause ? 'could not pause a worker' : 'could not resume a worker');
+    }
+  }
+
+  // ------------------------------------------------------------------ running workers
+
+  /** Start a granted worker on its backend. */
+  private async launch(id: string): Promise<void> {
+    const r = this.book.must(id);
+    const backend = this.opts.backends[r.worker.backend];
+    const allocationId = r.worker.allocation_id;
+    try {
+      if (!backend) throw new Error(`the ${r.worker.backend} backend is not available`);
+      const port = r.spec.port ?? (await this.opts.freePort());
+      const running = await backend.start({ id, group: r.worker.name, replica: r.worker.replica, spec: r.spec, gpus: r.worker.gpus, port, env: workerEnv(r, port, r.worker.gpus) });
+      if (this.book.get(id)?.worker.state !== 'starting') {
+        // deleted or preempted while it was being started: it stops now
+        await backend.stop(id, 0);
+        return;
+      }
+      this.book.started(id, running);
+    } catch (err) {
+      this.opts.log.warn({ err, worker: id }, 'a worker could not start');
+      if (this.book.get(id)?.worker.state === 'starting') this.book.ended(id, 'failed', `could not start: ${errorText(err)}`);
+      if (allocationId) this.release(allocationId);
+    }
+  }
+
+  /** Ask a worker to stop (or withdraw its request when it is still queued); resolves when it has ended. */
+  private async stopWorker(id: string, as: 'stopped' | 'preempted', why: string, graceMs: number): Promise<void> {
+    const r = this.book.get(id);
+    if (!r || ENDED.has(r.worker.state)) return;
+    if (r.worker.state === 'queued') {
+      if (r.worker.request_id) {
+        try {
+          this.opts.engine.cancel(r.worker.request_id);
+        } catch {
+          // granted meanwhile: the grant follows and is stopped below on the next call
+        }
+      }
+      if (this.book.get(id)?.worker.state === 'queued') this.book.ended(id, 'stopped', why);
+      return;
+    }
+    this.book.stopping(id, as, why);
+    const backend = this.opts.backends[r.worker.backend];
+    if (!backend || !r.ref) {
+      // granted but not started yet: launch() sees the state and stops it
+      this.book.ended(id, 'stopped', why);
+      if (r.worker.allocation_id) this.release(r.worker.allocation_id);
+      return;
+    }
+    await backend.stop(id, graceMs);
+    // the exit listener records how it ended; wait until it has
+    await this.until(() => ENDED.has(this.book.get(id)?.worker.state ?? 'stopped'), graceMs + 15_000);
+  }
+
+  private async onExit(id: string, exit: { code: number | null; signal: string | null }): Promise<void> {
+    const r = this.book.get(id);
+    if (!r || ENDED.has(r.worker.state)) return;
+    const backend = this.opts.backends[r.worker.backend];
+    const tail = backend ? await backend.logs(id, LOG_TAIL_LINES).catch(() => r.worker.log_tail) : r.worker.log_tail;
+    if (ENDED.has(this.book.get(id)?.worker.state ?? 'stopped')) return;
+    this.book.exited(id, exit, tail);
+    if (r.worker.allocation_id) this.release(r.worker.allocation_id);
+  }
+
+  private release(allocationId: string): void {
+    const a = this.opts.engine.allocation(allocationId);
+    if (!a || a.state !== 'active') return;
+    try {
+      this.opts.engine.release(allocationId);
+    } catch (err) {
+      this.opts.log.warn({ err, allocationId }, 'could not release a worker’s allocation');
+    }
+  }
+
+  // ------------------------------------------------------------------ checks: health of starting workers, leases
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = this.opts.clock.setTimeout(() => {
+      this.check();
+      this.schedule();
+    }, this.opts.checkMs ?? 500);
+  }
+
+  /** One round: ask starting workers for /health; renew leases when due. */
+  check(): void {
+    for (const r of this.book.all()) {
+      if (r.worker.state !== 'starting' || r.ref === null || r.worker.port === null || this.checking.has(r.worker.id)) continue;
+      this.checking.add(r.worker.id);
+      void this.http.get(`http://${r.worker.host}:${r.worker.port}/health`, { timeoutMs: 2000 })
+        .then((a) => {
+          if (a.status >= 200 && a.status < 300 && this.book.get(r.worker.id)?.worker.state === 'starting') this.book.healthy(r.worker.id);
+        })
+        .catch(() => {})
+        .finally(() => this.checking.delete(r.worker.id));
+    }
+    if (this.opts.clock.now() - this.renewedAt >= (this.opts.renewMs ?? 60_000)) this.renewAll();
+  }
+
+  /** Renew the lease of every worker that holds an allocation. */
+  private renewAll(): void {
+    this.renewedAt = this.opts.clock.now();
+    for (const r of this.book.all()) {
+      if (!LIVE.has(r.worker.state) || !r.worker.allocation_id) continue;
+      const a = this.opts.engine.allocation(r.worker.allocation_id);
+      if (!a || a.state !== 'active') continue;
+      try {
+        this.opts.engine.renew(a.id);
+      } catch (err) {
+        this.opts.log.warn({ err, worker: r.worker.id }, 'could not renew a worker’s lease');
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ restart
+
+  /** After a restart: live workers are taken back from their backends; those gone are recorded as ended. */
+  private async adopt(): Promise<void> {
+    const byBackend = new Map<WorkerBackend, Running[]>();
+    for (const r of this.book.all()) {
+      if (!LIVE.has(r.worker.state) || !r.ref) continue;
+      const list = byBackend.get(r.worker.backend) ?? [];
+      list.push({ id: r.worker.id, host: r.worker.host, port: r.worker.port ?? 0, startedAt: r.worker.started_at ?? 0, ref: r.ref });
+      byBackend.set(r.worker.backend, list);
+    }
+    for (const [kind, known] of byBackend) {
+      const backend = this.opts.backends[kind];
+      if (!backend) {
+        for (const k of known) this.book.exited(k.id, { code: null, signal: null }, [`the ${kind} backend is not available after the restart`]);
+        continue;
+      }
+      const { strangers } = await backend.adopt(known);
+      if (strangers.length) this.opts.log.warn({ strangers: strangers.map((s) => s.id) }, `${strangers.length} ${kind} worker(s) labelled as Arbiter's are not in its records: left alone`);
+    }
+    for (const r of this.book.all()) {
+      const id = r.worker.id;
+      const request = r.worker.request_id ? this.opts.engine.request(r.worker.request_id) : undefined;
+      if (r.worker.state === 'queued') {
+        // its request was never stored (a crash between the two commits): ask again
+        if (!request) this.book.requested(id, this.opts.engine.submit(requestOf(r)).request.id);
+        else if (request.status === 'granted' && request.allocationId) {
+          const a = this.opts.engine.allocation(request.allocationId);
+          if (a) {
+            this.book.granted(id, a);
+            void this.launch(id);
+          }
+        } else if (request.status !== 'queued') this.book.ended(id, 'stopped', `its request is ${request.status}`);
+      } else if (r.worker.state === 'starting' && !r.ref) {
+        // granted, not started before the restart
+        void this.launch(id);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private view(r: WorkerRecord): Worker {
+    if (r.worker.state !== 'queued' || !r.worker.request_id) return r.worker;
+    const conflict = this.opts.engine.openConflicts().find((c) => c.requestId === r.worker.request_id) ?? null;
+    return { ...r.worker, why: whyQueued(conflict) };
+  }
+
+  private running(id: string): WorkerRecord {
+    const r = this.book.must(id);
+    if (r.worker.state !== 'running') throw new WorkerError('invalid_state', `worker ${id} is ${r.worker.state}, not running`, { id, state: r.worker.state });
+    return r;
+  }
+
+  private async callWorker(r: WorkerRecord, path: string, body: unknown): Promise<unknown> {
+    const url = `http://${r.worker.host}:${r.worker.port}${path}`;
+    let answer;
+    try {
+      answer = await this.http.post(url, body, { timeoutMs: this.opts.callTimeoutMs ?? 300_000 });
+    } catch (err) {
+      throw new ArbiterError(502, 'worker_unreachable', `worker ${r.worker.id} did not answer ${path}: ${errorText(err)}`);
+    }
+    if (answer.status >= 200 && answer.status < 300) return answer.body;
+    const remote = EngineErrorSchema.safeParse(answer.body);
+    if (remote.success) throw new EngineCallError(remote.data.error);
+    const e = (answer.body as { error?: { code?: string; message?: string } } | null)?.error;
+    const status = [400, 404, 409].includes(answer.status) ? answer.status : 502;
+    throw new ArbiterError(status, e?.code ?? 'worker_error', e?.message ?? `worker ${r.worker.id} answered ${path} with HTTP ${answer.status}`);
+  }
+
+  /** Wait for the changes of this turn to be handled and committed. */
+  private async settled(): Promise<void> {
+    this.drain();
+    await this.committed();
+  }
+
+  private async until(cond: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = this.opts.clock.now() + timeoutMs;
+    while (!cond() && this.opts.clock.now() < deadline) await this.nextChange(deadline - this.opts.clock.now());
+  }
+
+  /** Resolves at the book's next change, or after `maxMs`. */
+  private nextChange(maxMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const waiters = this.waiters;
+      const timer = this.opts.clock.setTimeout(done, Math.max(1, maxMs));
+      function done(): void {
+        timer.cancel();
+        waiters.delete(done);
+        resolve();
+      }
+      waiters.add(done);
+    });
+  }
+}
