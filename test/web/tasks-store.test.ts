@@ -122,6 +122,16 @@ describe('TasksStore', () => {
     await flush();
     expect(api.count('queueInfo')).toBe(2);
     expect(model(store, 'llm').instances.find((i) => i.instance.id === 'slow')!.wait).toEqual({ expectSec: 1.7, errorSec: 0.52 });
+    // with the instances, whose health is not pushed
+    expect(api.count('instances')).toBe(2);
+
+    // what an instance's health probe said shows with the next read
+    api.instanceList = api.instanceList.map((i) => (i.id === 'slow' ? { ...i, health: { status: 'busy', replicas_running: 1, queue_size: 0 } } : i));
+    clock.advance(1000);
+    source.emit('task_update', [taskEnv('task_queued', dispatchTask('q5', { instance: 'slow', submittedAt: T0 + 1600 }), T0 + 1600)]);
+    await flush();
+    expect(model(store, 'llm').instances.find((i) => i.instance.id === 'slow')!.instance.health).toEqual({ status: 'busy', replicas_running: 1, queue_size: 0 });
+    expect(api.count('queueInfo')).toBe(3);
 
     // long after: the next event reads at once; events while that read is out make one more read after it
     clock.advance(5000);
@@ -129,24 +139,24 @@ describe('TasksStore', () => {
     api.onQueueInfo = () => new Promise<QueueInfoResponse>((ok) => (answer = () => ok({ status: 'success', queues: api.queues.map((q) => ({ ...q })) })));
     source.emit('task_update', [taskEnv('task_scheduled', dispatchTask('q0', { status: 'scheduled', instance: 'slow' }), T0 + 5500)]);
     await flush();
-    expect(api.count('queueInfo')).toBe(3);
+    expect(api.count('queueInfo')).toBe(4);
     source.emit('task_update', [taskEnv('task_scheduled', dispatchTask('q1', { status: 'scheduled', instance: 'slow' }), T0 + 5501)]);
     source.emit('task_update', [taskEnv('task_scheduled', dispatchTask('q2', { status: 'scheduled', instance: 'slow' }), T0 + 5502)]);
     await flush();
-    expect(api.count('queueInfo')).toBe(3);
+    expect(api.count('queueInfo')).toBe(4);
     clock.advance(600);
     answer();
     await flush();
-    expect(api.count('queueInfo')).toBe(4);
+    expect(api.count('queueInfo')).toBe(5);
     answer();
     await flush();
 
-    // a policy switch moves no wait; nothing is read while nobody watches
+    // a policy switch moves no wait
     api.onQueueInfo = () => Promise.resolve({ status: 'success', queues: [] });
     clock.advance(5000);
     source.emit('instance_update', [instanceEnv({ kind: 'policy_changed', at: T0 + 20_000, policy: 'round_robin', previous: 'shortest_queue' })]);
     await flush();
-    expect(api.count('queueInfo')).toBe(4);
+    expect(api.count('queueInfo')).toBe(5);
     expect(store.getSnapshot().policy).toBe('round_robin');
     expect(store.getSnapshot().policySince).toBe(T0 + 20_000);
   });
@@ -167,7 +177,38 @@ describe('TasksStore', () => {
     store.watch();
     await flush();
     expect(api.count('queueInfo')).toBe(2);
+    // one backfill only; the instances again with the waits
+    expect(api.count('tasks:50')).toBe(1);
+  });
+
+  it('reads the instances again while one last said tasks were queued there, until every queue said empty', async () => {
+    const api = new FakeDispatchApi();
+    twoInstances(api);
+    api.instanceList = api.instanceList.map((i) => (i.id === 'slow' ? { ...i, health: { status: 'ok', queue_size: 2 } } : i));
+    const { clock, store } = setup(api);
+    const release = store.watch();
+    await flush();
     expect(api.count('instances')).toBe(1);
+    clock.advance(4999);
+    await flush();
+    expect(api.count('instances')).toBe(1);
+    api.instanceList = api.instanceList.map((i) => (i.id === 'slow' ? { ...i, health: { status: 'ok', queue_size: 0 } } : i));
+    clock.advance(1);
+    await flush();
+    expect(api.count('instances')).toBe(2);
+    expect(model(store, 'llm').instances.find((i) => i.instance.id === 'slow')!.instance.health).toEqual({ status: 'ok', queue_size: 0 });
+    // every queue empty: no more reads
+    clock.advance(60_000);
+    await flush();
+    expect(api.count('instances')).toBe(2);
+    // nor while nobody watches
+    api.instanceList = api.instanceList.map((i) => (i.id === 'slow' ? { ...i, health: { status: 'ok', queue_size: 3 } } : i));
+    store.refresh();
+    await flush();
+    release();
+    clock.advance(60_000);
+    await flush();
+    expect(api.count('instances')).toBe(3);
   });
 
   it('counts completions per model over the sliding window, whether watched or not', async () => {

@@ -131,7 +131,7 @@ describe('Tasks view', () => {
     await push('task_update', [taskEnv('task_scheduled', scheduled, T0 + 1200)]);
     expect(cell(taskRow('new-0003'), 'task-status')).toBe('scheduled');
     expect(cell(taskRow('new-0003'), 'task-queue')).toBe('0.20 s');
-    expect(cell(taskRow('new-0003'), 'task-exec')).toBe('running');
+    expect(cell(taskRow('new-0003'), 'task-exec')).toBe('accepted');
 
     api.wait('llm', 'fast-0001-aaaa', 0, 0);
     await advance(2000);

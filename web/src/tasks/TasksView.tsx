@@ -132,7 +132,7 @@ function InstancesTable({ model, rows, scaleSec }: { model: string; rows: readon
             <th scope="col">Instance</th>
             <th scope="col">State</th>
             <th scope="col">Health</th>
-            <th scope="col" className="num">Weight</th>
+            <th scope="col" className="num col-weight">Weight</th>
             <th scope="col" className="col-expected">Expected wait ± error</th>
           </tr>
         </thead>
@@ -154,8 +154,10 @@ function InstancesTable({ model, rows, scaleSec }: { model: string; rows: readon
                 </span>
                 {i.failures > 0 ? <span className="muted num"> · {i.failures} failed</span> : null}
               </td>
-              <td data-testid="instance-health">{healthText(i.health)}</td>
-              <td className="num">{i.weight}</td>
+              <td className="col-health" data-testid="instance-health">
+                {healthText(i.health)}
+              </td>
+              <td className="num col-weight">{i.weight}</td>
               <td className="col-expected">
                 <WaitBar wait={wait} scaleSec={scaleSec} />
               </td>
@@ -201,7 +203,13 @@ const TaskRow = memo(function TaskRow({ task: t, instance }: { task: DispatchTas
         {queueMs !== null ? formatSeconds(queueMs / 1000) : t.status === 'queued' ? <span className="muted">waiting</span> : '—'}
       </td>
       <td className="num" data-testid="task-exec">
-        {t.executionMs !== null ? formatSeconds(t.executionMs / 1000) : t.status === 'scheduled' ? <span className="muted">running</span> : '—'}
+        {t.executionMs !== null ? formatSeconds(t.executionMs / 1000) : t.status === 'scheduled' ? (
+          <span className="muted" title="accepted by its instance: running, or in the instance's own queue">
+            accepted
+          </span>
+        ) : (
+          '—'
+        )}
       </td>
       <td className="num" data-testid="task-total">
         {totalMs !== null ? formatSeconds(totalMs / 1000) : '—'}

@@ -3,9 +3,9 @@
  * per model over a sliding window, and the routing policy. Pushed `task_update` and `instance_update` events keep
  * it current from the start; REST fills it once the push is live and the Tasks view is open (subscribe first,
  * then backfill, then replay on top what arrived meanwhile), and again after a replay gap. Expected waits change
- * with every task event: `GET /api/dispatch/queue/info` is asked again after events, at most once per
- * `waitsMinIntervalMs` and only while the view is open. Framework-free (React reads it through
- * useSyncExternalStore), time injected.
+ * with every task event: `GET /api/dispatch/queue/info` (and the instances, whose health is not pushed) is asked
+ * again after events, at most once per `waitsMinIntervalMs`, one read at a time, and only while the view is open.
+ * Framework-free (React reads it through useSyncExternalStore), time injected.
  */
 import type { DispatchPolicy, DispatchTask, InstanceChange, TaskChange, TaskInstance } from '../../../shared/dispatch.ts';
 import { errorMessage, isUnauthenticated } from '../lib/api.ts';
@@ -77,6 +77,8 @@ export interface TasksOptions {
   maxTasks?: number;
   /** expected waits read at most this often while events arrive; default 500 ms */
   waitsMinIntervalMs?: number;
+  /** while an instance's last health said tasks were queued there, read again after this; default 5 s */
+  healthRefreshMs?: number;
   /** first retry of a failed backfill (doubles up to a minute); default 2 s */
   retryMs?: number;
 }
@@ -96,6 +98,7 @@ export class TasksStore {
   private readonly windowMs: number;
   private readonly maxTasks: number;
   private readonly waitsMinMs: number;
+  private readonly healthMs: number;
   private readonly retryMs: number;
 
   private readonly instances = new Map<string, TaskInstance>();
@@ -127,6 +130,7 @@ export class TasksStore {
   private waitsTimer: unknown = null;
   private lastWaitsAsk = -Infinity;
   private windowTimer: unknown = null;
+  private healthTimer: unknown = null;
 
   private version = 0;
   private snapshot: TasksSnapshot;
@@ -141,6 +145,7 @@ export class TasksStore {
     this.windowMs = opts.windowMs ?? 60_000;
     this.maxTasks = opts.maxTasks ?? 200;
     this.waitsMinMs = opts.waitsMinIntervalMs ?? 500;
+    this.healthMs = opts.healthRefreshMs ?? 5000;
     this.retryMs = opts.retryMs ?? 2000;
     this.snapshot = this.build();
   }
@@ -172,6 +177,7 @@ export class TasksStore {
     this.clearTimer('retry');
     this.clearTimer('waits');
     this.clearTimer('window');
+    this.clearTimer('health');
   }
 
   /** A view shows the store: backfill when needed, keep the expected waits current. Returns the release. */
@@ -190,6 +196,7 @@ export class TasksStore {
       if (this.watchers === 0) {
         this.clearTimer('waits');
         this.clearTimer('window');
+        this.clearTimer('health');
       }
     };
   }
@@ -330,12 +337,17 @@ export class TasksStore {
     this.waitsDirty = false;
     this.waitsInFlight = true;
     this.lastWaitsAsk = this.deps.now();
-    this.deps.api.queueInfo().then(
-      (info) => {
+    // the instances too: what their health probes said is not pushed (an instance's queue grows with its tasks)
+    Promise.all([this.deps.api.queueInfo(), this.deps.api.instances().catch(() => null)]).then(
+      ([info, instances]) => {
         if (gen !== this.generation || !this.started) return;
         this.waitsInFlight = false;
         if (Array.isArray(info?.queues)) this.takeWaits(info.queues);
         else this.waitsError = 'GET /api/dispatch/queue/info answered something this page does not understand';
+        if (Array.isArray(instances?.instances)) {
+          this.instances.clear();
+          for (const i of instances.instances) this.instances.set(i.id, i);
+        }
         this.changed();
         if (this.waitsDirty) this.askWaits();
       },
@@ -417,7 +429,21 @@ export class TasksStore {
   private changed(): void {
     this.version++;
     this.snapshot = this.build();
+    this.scheduleHealth();
     for (const l of this.listeners) l();
+  }
+
+  /**
+   * An instance's health changes without an event (its probe is not pushed): while one last said tasks were
+   * queued there, read again after a while, until every queue said empty (or nobody watches).
+   */
+  private scheduleHealth(): void {
+    if (this.healthTimer !== null || !this.started || !this.ready || this.watchers === 0) return;
+    if (![...this.instances.values()].some((i) => (i.health?.queue_size ?? 0) > 0)) return;
+    this.healthTimer = this.deps.setTimeout(() => {
+      this.healthTimer = null;
+      this.askWaits();
+    }, this.healthMs);
   }
 
   private prune(now: number): void {
@@ -488,7 +514,7 @@ export class TasksStore {
     };
   }
 
-  private clearTimer(which: 'retry' | 'waits' | 'window'): void {
+  private clearTimer(which: 'retry' | 'waits' | 'window' | 'health'): void {
     const key = `${which}Timer` as const;
     if (this[key] !== null) {
       this.deps.clearTimeout(this[key]);
