@@ -18,7 +18,14 @@ export function isUnauthenticated(err: unknown): boolean {
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
-/** One JSON call: same-origin, cookie auth, no cache; a non-2xx answer becomes an `ApiError` with the body's code and details. */
+/** The error body of the task dispatch routes (the `Scheduler.md` shape; `code` is Arbiter's addition). */
+interface FlatErrorBody {
+  status?: unknown;
+  message?: unknown;
+  code?: string;
+}
+
+/** One JSON call: same-origin, cookie auth, no cache; a non-2xx answer becomes an `ApiError` with the body's code, message and details. */
 export async function callJson<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
@@ -35,13 +42,14 @@ export async function callJson<T>(method: Method, path: string, body?: unknown, 
     throw new ApiError(0, 'network_error', err instanceof Error ? err.message : String(err));
   }
   if (!res.ok) {
-    let parsed: Partial<ErrorBody> | undefined;
+    let parsed: (Partial<ErrorBody> & FlatErrorBody) | undefined;
     try {
-      parsed = (await res.json()) as Partial<ErrorBody>;
+      parsed = (await res.json()) as Partial<ErrorBody> & FlatErrorBody;
     } catch {
       parsed = undefined;
     }
-    const e = parsed?.error;
+    // `{error: {code, message, details}}`, or the task dispatch routes' `{status: "error", message, detail, code}`
+    const e = parsed?.error ?? (typeof parsed?.message === 'string' ? { code: parsed.code, message: parsed.message, details: undefined } : undefined);
     throw new ApiError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? res.statusText, e?.details);
   }
   return (await res.json()) as T;

@@ -111,3 +111,13 @@ export function formatResources(r: { cpu: number; memoryMiB: number; gpus: numbe
 export function strategyLabel(name: string): string {
   return name.replace(/_/g, ' ');
 }
+
+/** Seconds with a precision that suits their size: `0.35 s`, `12.3 s`, `245 s`, then `4m 05s`; `—` when unknown. */
+export function formatSeconds(sec: number | null): string {
+  if (sec === null || !Number.isFinite(sec)) return MISSING;
+  const s = Math.max(0, sec);
+  if (s < 10) return `${s.toFixed(2)} s`;
+  if (s < 100) return `${s.toFixed(1)} s`;
+  if (s < 600) return `${Math.round(s)} s`;
+  return formatDuration(s * 1000);
+}

@@ -10,6 +10,7 @@ export const VIEWS = [
   { path: '/containers', label: 'Containers' },
   { path: '/scheduler', label: 'Scheduler' },
   { path: '/strategy', label: 'Strategy' },
+  { path: '/tasks', label: 'Tasks' },
   { path: '/events', label: 'Events' },
   { path: '/history', label: 'History' },
 ] as const;

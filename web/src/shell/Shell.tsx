@@ -18,9 +18,11 @@ import { StrategyBadge } from './StrategyBadge.tsx';
 const loadScheduler = () => import('../scheduler/SchedulerView.tsx');
 const loadStrategy = () => import('../strategy/StrategyView.tsx');
 const loadHistory = () => import('../history/HistoryView.tsx');
+const loadTasks = () => import('../tasks/TasksView.tsx');
 const SchedulerView = lazy(() => loadScheduler().then((m) => ({ default: m.SchedulerView })));
 const StrategyView = lazy(() => loadStrategy().then((m) => ({ default: m.StrategyView })));
 const HistoryView = lazy(() => loadHistory().then((m) => ({ default: m.HistoryView })));
+const TasksView = lazy(() => loadTasks().then((m) => ({ default: m.TasksView })));
 const PREFETCH_AFTER_MS = 3000;
 
 /** sources whose errors their own view shows */
@@ -88,6 +90,8 @@ function View({ path, status }: { path: string; status: ResourceStatus | null })
       return <SchedulerView gpuIndices={gpuKey(status)} />;
     case '/strategy':
       return <StrategyView />;
+    case '/tasks':
+      return <TasksView />;
     case '/events':
       return <EventsView />;
     case '/history':
@@ -116,7 +120,7 @@ function ViewLoading() {
 function usePrefetch(): void {
   useEffect(() => {
     const t = setTimeout(() => {
-      for (const load of [loadScheduler, loadStrategy, loadHistory]) load().catch(() => undefined);
+      for (const load of [loadScheduler, loadStrategy, loadTasks, loadHistory]) load().catch(() => undefined);
     }, PREFETCH_AFTER_MS);
     return () => clearTimeout(t);
   }, []);
