@@ -180,5 +180,9 @@ export const DispatchTasksResponseSchema = z.object({ tasks: z.array(DispatchTas
 export type DispatchTasksResponse = z.infer<typeof DispatchTasksResponseSchema>;
 /** `PUT /api/dispatch/policy` body and the answer of GET and PUT */
 export const DispatchPolicyBodySchema = z.strictObject({ policy: DispatchPolicySchema }).meta({ id: 'DispatchPolicyBody' });
-export const DispatchPolicyResponseSchema = z.object({ policy: DispatchPolicySchema });
+export const DispatchPolicyResponseSchema = z.object({
+  policy: DispatchPolicySchema,
+  /** the policies this server can switch to (`custom` only with --dispatch-policy-module) */
+  available: z.array(DispatchPolicySchema),
+});
 export type DispatchPolicyResponse = z.infer<typeof DispatchPolicyResponseSchema>;

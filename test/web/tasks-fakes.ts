@@ -34,7 +34,7 @@ export class FakeDispatchApi implements DispatchApi {
   taskList: DispatchTask[] = [];
   queues: QueueInfoItem[] = [];
   current: DispatchPolicy = 'shortest_queue';
-  available: DispatchPolicy[] | undefined = undefined;
+  available: DispatchPolicy[] = ['shortest_queue', 'round_robin', 'weighted', 'probabilistic'];
   puts: DispatchPolicy[] = [];
   onPut: (p: DispatchPolicy) => Promise<PolicyAnswer> = (p) => {
     this.current = p;
@@ -44,7 +44,7 @@ export class FakeDispatchApi implements DispatchApi {
   onQueueInfo: () => Promise<QueueInfoResponse> = () => Promise.resolve({ status: 'success', queues: this.queues.map((q) => ({ ...q })) });
 
   private policyAnswer(): PolicyAnswer {
-    return this.available ? { policy: this.current, available: [...this.available] } : { policy: this.current };
+    return { policy: this.current, available: [...this.available] };
   }
   /** what queue/info says of one instance */
   wait(model: string, id: string, expect: number, error: number): void {

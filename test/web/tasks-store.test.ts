@@ -250,14 +250,15 @@ describe('TasksStore', () => {
     const { source, store } = setup(api);
     store.watch();
     await flush();
-    expect(store.getSnapshot().customPolicy).toBeNull();
-    store.noteNoCustomPolicy();
+    // the server said what it can switch to: no custom policy
+    expect(store.getSnapshot()).toMatchObject({ policy: 'shortest_queue', customPolicy: false });
+    store.notePolicy({ policy: 'weighted', available: ['shortest_queue', 'round_robin', 'weighted', 'probabilistic', 'custom'] });
+    expect(store.getSnapshot()).toMatchObject({ policy: 'weighted', customPolicy: true });
+    store.noteNoCustomPolicy(); // a switch to it was refused
     expect(store.getSnapshot().customPolicy).toBe(false);
-    store.notePolicy({ policy: 'weighted' });
-    expect(store.getSnapshot().policy).toBe('weighted');
     source.emit('instance_update', [instanceEnv({ kind: 'policy_changed', at: T0 + 1, policy: 'custom', previous: 'weighted' })]);
     expect(store.getSnapshot()).toMatchObject({ policy: 'custom', customPolicy: true });
-    // a server that lists what it can switch to
+    // a server that lists what it can switch to, without custom
     store.notePolicy({ policy: 'round_robin', available: ['shortest_queue', 'round_robin', 'weighted', 'probabilistic'] });
     expect(store.getSnapshot().customPolicy).toBe(false);
   });

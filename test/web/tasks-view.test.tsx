@@ -182,7 +182,12 @@ describe('Tasks view', () => {
     expect(api.puts).toEqual(['round_robin']);
   });
 
-  it('shows the server’s refusal inline, and offers custom no more once the server says it has none', async () => {
+  it('offers custom only when the server has one; shows a refusal inline and offers it no more', async () => {
+    expect(option('custom').disabled).toBe(true);
+    expect(option('custom').title).toContain('no custom policy');
+    view.unmount();
+    api.available = ['shortest_queue', 'round_robin', 'weighted', 'probabilistic', 'custom'];
+    await open();
     expect(option('custom').disabled).toBe(false);
     api.onPut = () => Promise.reject(new ApiError(422, 'no_custom_policy', 'no custom routing policy is configured (--dispatch-policy-module)'));
     await click(option('custom'));
@@ -214,6 +219,7 @@ describe('Tasks view', () => {
   it('offers custom when the server has one in force', async () => {
     view.unmount();
     api.current = 'custom';
+    api.available = ['shortest_queue', 'round_robin', 'weighted', 'probabilistic', 'custom'];
     await open();
     expect(pressed()).toEqual(['custom']);
     expect(option('custom').disabled).toBe(false);

@@ -106,14 +106,14 @@ export function dispatchRoutes(deps: DispatchRouteDeps): Router {
     res.json(body);
   });
   r.get('/api/dispatch/policy', (_req, res) => {
-    const body: DispatchPolicyResponse = { policy: d.policyInForce };
+    const body: DispatchPolicyResponse = { policy: d.policyInForce, available: d.availablePolicies };
     res.json(body);
   });
   r.put('/api/dispatch/policy', deps.requireAdmin, async (req, res) => {
     const b = parseInput(DispatchPolicyBodySchema, req.body ?? {}, 'body');
     if (b.policy !== d.policyInForce) d.setPolicy(b.policy);
     await committed();
-    const body: DispatchPolicyResponse = { policy: d.policyInForce };
+    const body: DispatchPolicyResponse = { policy: d.policyInForce, available: d.availablePolicies };
     res.json(body);
   });
   return r;

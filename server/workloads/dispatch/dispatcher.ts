@@ -17,6 +17,7 @@ import { ArbiterError } from '../../errors.ts';
 import { rng } from '../../rng.ts';
 import { ChangeBatch, type ChangeListener } from '../../scheduler/changes.ts';
 import type { DispatchChange, DispatchPolicy, DispatchTask, QueueInfoItem, TaskInstance } from '../../../shared/dispatch.ts';
+import { DISPATCH_POLICIES } from '../../../shared/names.ts';
 import { InstanceRegistry } from './instances.ts';
 import { POLICIES, type PolicyFactory, type RouteCandidate, type RoutingPolicy } from './policies.ts';
 import { Predictor } from './predictor.ts';
@@ -72,6 +73,11 @@ export class Dispatcher {
   private policyName: DispatchPolicy;
   private policy: RoutingPolicy;
   private readonly customPolicy: PolicyFactory | undefined;
+
+  /** The policies it can switch to: `custom` only when a module gave one. */
+  get availablePolicies(): DispatchPolicy[] {
+    return DISPATCH_POLICIES.filter((p) => p !== 'custom' || this.customPolicy !== undefined);
+  }
 
   constructor(opts: DispatcherOptions) {
     this.clock = opts.clock;

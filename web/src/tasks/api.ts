@@ -5,11 +5,8 @@ import type {
 } from '../../../shared/dispatch.ts';
 import { callJson, getJson } from '../lib/api.ts';
 
-/**
- * GET/PUT /api/dispatch/policy. `available` (the policies this server can switch to) is read when a server sends
- * it; without it, whether `custom` is there shows when it is in force or when switching to it is refused.
- */
-export type PolicyAnswer = DispatchPolicyResponse & { available?: DispatchPolicy[] };
+/** GET/PUT /api/dispatch/policy: the policy in force and those this server can switch to (`available`). */
+export type PolicyAnswer = DispatchPolicyResponse;
 
 export interface DispatchApi {
   /** GET /api/session: whether this session's token may switch the policy (the admin right) */

@@ -309,8 +309,7 @@ export class TasksStore {
   }
 
   private learnCustom(answer: PolicyAnswer): void {
-    if (Array.isArray(answer.available)) this.customPolicy = answer.available.includes('custom');
-    else if (answer.policy === 'custom') this.customPolicy = true;
+    this.customPolicy = answer.available.includes('custom');
   }
 
   // ---- expected waits ---------------------------------------------------------------------------------------
