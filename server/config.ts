@@ -8,7 +8,8 @@ import { z } from 'zod';
 import YAML from 'yaml';
 import { DeclaredInventorySchema, type DeclaredInventory } from './scheduler/inventory.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../shared/scheduler.ts';
-import { DISPATCH_POLICIES } from '../shared/names.ts';
+import { DISPATCH_POLICIES, WORKER_BACKENDS } from '../shared/names.ts';
+import type { WorkerBackend } from '../shared/workers.ts';
 import { PredictorTableSchema, TiRegisterBodySchema, type DispatchPolicy, type PredictorTable } from '../shared/dispatch.ts';
 
 /** `dispatch.instances` of the config file: task instances registered at start, as `POST /ti/register` takes them. */
@@ -86,6 +87,10 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'dispatch.timeoutMs', flag: '--dispatch-timeout-ms <ms>', env: ['ARBITER_DISPATCH_TIMEOUT_MS'], schema: int(100, 600_000), default: 5000, doc: 'time limit of one delivery or health probe' },
   { key: 'dispatch.probeMs', flag: '--dispatch-probe-ms <ms>', env: ['ARBITER_DISPATCH_PROBE_MS'], schema: int(100, 3_600_000), default: 5000, doc: "how often every instance's GET /health is probed" },
   { key: 'dispatch.lostAfterMs', flag: '--dispatch-lost-after-ms <ms>', env: ['ARBITER_DISPATCH_LOST_AFTER_MS'], schema: int(1000, 86_400_000), default: 30_000, doc: 'an instance down this long loses the tasks it accepted: they are dispatched again, once' },
+  { key: 'workers.backend', flag: '--worker-backend <name>', env: ['ARBITER_WORKER_BACKEND'], schema: z.enum(WORKER_BACKENDS), default: 'local', doc: 'where workers run when a group names no backend: local processes or containers (docker: needs the Docker engine the monitor uses)' },
+  { key: 'workers.graceMs', flag: '--worker-grace-ms <ms>', env: ['ARBITER_WORKER_GRACE_MS'], schema: int(0, 3_600_000), default: 10_000, doc: 'a worker asked to stop (delete, preemption) is killed after this long' },
+  { key: 'workers.callTimeoutMs', flag: '--worker-call-timeout-ms <ms>', env: ['ARBITER_WORKER_CALL_TIMEOUT_MS'], schema: int(100, 86_400_000), default: 300_000, doc: 'time limit of one engine creation or call through Arbiter' },
+  { key: 'workers.renewMs', flag: '--worker-renew-ms <ms>', env: ['ARBITER_WORKER_RENEW_MS'], schema: int(1000, 86_400_000), default: 60_000, doc: "how often Arbiter renews a running worker's lease (keep it well under --lease-default-ms)" },
   { key: 'dispatch.retentionMs', flag: '--dispatch-retention-ms <ms>', env: ['ARBITER_DISPATCH_RETENTION_MS'], schema: int(60_000, 3650 * 86_400_000), default: 7 * 86_400_000, doc: 'how long ended tasks are kept (default 7 days)' },
   { key: 'push.replayCount', flag: '--replay-count <n>', env: ['ARBITER_REPLAY_COUNT'], schema: int(1, 1_000_000), default: 1000, doc: 'events kept for resume (count)' },
   { key: 'push.replayMaxAgeMs', flag: '--replay-max-age-ms <ms>', env: ['ARBITER_REPLAY_MAX_AGE_MS'], schema: int(1000, 86_400_000), default: 600_000, doc: 'events kept for resume (age)' },
@@ -114,6 +119,7 @@ export interface Config {
   health: Record<'cpu' | 'memory' | 'disk' | 'gpuTemperature' | 'gpuMemory' | 'containerMemory', { warning: number; critical: number }>;
   scheduler: { leaseDefaultMs: number; leaseMaxMs: number; strategy: StrategyName; starvationMs: number };
   hints: { leaseWarningMs: number; longWaitMs: number };
+  workers: { backend: WorkerBackend; graceMs: number; callTimeoutMs: number; renewMs: number };
   dispatch: {
     policy: DispatchPolicy; policyModule?: string; maxAttempts: number; downAfter: number; timeoutMs: number; probeMs: number; lostAfterMs: number; retentionMs: number;
     /** config file only: instances registered at start */
@@ -254,6 +260,9 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
   const config = out as unknown as Config;
   if (config.scheduler.leaseDefaultMs > config.scheduler.leaseMaxMs) {
     throw new ConfigError(`invalid leases: default ${config.scheduler.leaseDefaultMs} ms must not exceed max ${config.scheduler.leaseMaxMs} ms`);
+  }
+  if (config.workers.renewMs >= config.scheduler.leaseDefaultMs) {
+    throw new ConfigError(`invalid --worker-renew-ms ${config.workers.renewMs}: workers' leases (--lease-default-ms ${config.scheduler.leaseDefaultMs}) would end before they are renewed`);
   }
   if (config.dispatch.policy === 'custom' && config.dispatch.policyModule === undefined) {
     throw new ConfigError('invalid --dispatch-policy "custom": it needs --dispatch-policy-module <file>');

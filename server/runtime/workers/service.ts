@@ -167,7 +167,8 @@ export class WorkerService {
       const notReady = group.filter((r) => r.worker.state !== 'running');
       if (!notReady.length) return group.map((r) => this.view(r));
       const left = deadline - this.opts.clock.now();
-      const hopeless = notReady.every((r) => ENDED.has(r.worker.state));
+      // a replica that has ended will never run: the group cannot become ready
+      const hopeless = notReady.some((r) => ENDED.has(r.worker.state));
       if (left <= 0 || hopeless) {
         throw new NotReadyError(notReady.map((r) => {
           const v = this.view(r);

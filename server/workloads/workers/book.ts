@@ -176,7 +176,8 @@ export class WorkerBook {
     const how = exit.signal ? `killed by ${exit.signal}` : exit.code === null ? 'ended (its exit status was not kept)' : `exited with code ${exit.code}`;
     const state: WorkerState = r.stopping ?? (exit.code === 0 && !exit.signal ? 'exited' : 'failed');
     const lastLines = logTail.slice(-LOG_TAIL_LINES);
-    const why = state === 'exited' ? null : `${how}${state === 'failed' && lastLines.length ? `; last lines: ${lastLines.slice(-5).join(' | ')}` : ''}`;
+    // stopped or preempted by Arbiter: the reason it was asked to stop; failed: how, and what it said last
+    const why = r.stopping ? r.worker.why : state === 'exited' ? null : `${how}${lastLines.length ? `; last lines: ${lastLines.slice(-5).join(' | ')}` : ''}`;
     this.transition(id, state, { exit_code: exit.code ?? (exit.signal ? null : r.worker.exit_code), log_tail: lastLines, why }, ['starting', 'running', 'suspended']);
   }
 
