@@ -1,8 +1,6 @@
 /** The command line: `arbiter serve`, `arbiter simulate` and `arbiter instance`. Wires config to the app (or the simulator), nothing else. */
 import { Command, Option } from 'commander';
 import { ConfigError, OPTIONS, flagAttribute, loadConfig } from './config.ts';
-import { startApp } from './app.ts';
-import { ensureWebBundle } from './webbuild.ts';
 import { VERSION } from './version.ts';
 
 const program = new Command('arbiter')
@@ -33,6 +31,8 @@ serve.action(async () => {
     }
     throw err;
   }
+  // the server's modules are loaded by `serve` only: the other commands start without them
+  const [{ startApp }, { ensureWebBundle }] = await Promise.all([import('./app.ts'), import('./webbuild.ts')]);
   if (config.webBuild) await ensureWebBundle((msg) => process.stderr.write(`${msg}\n`));
   const app = await startApp(config);
   const dashboard = config.auth ? `${app.url}/?token=${app.token}` : `${app.url}/`;
