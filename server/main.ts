@@ -1,4 +1,4 @@
-/** The command line: `arbiter serve`, `arbiter simulate` and `arbiter instance`. Wires config to the app (or the simulator), nothing else. */
+/** The command line: `arbiter serve`, `arbiter simulate`, `arbiter instance` and `arbiter worker`. Wires config to the app (or the simulator), nothing else. */
 import { Command, Option } from 'commander';
 import { ConfigError, OPTIONS, flagAttribute, loadConfig } from './config.ts';
 import { VERSION } from './version.ts';
@@ -99,6 +99,15 @@ const inst = program.command('instance').description('run a reference task insta
 inst.action(async () => {
   const { runInstanceCommand } = await import('./instance/cli.ts');
   await runInstanceCommand(inst.opts(), process.env);
+});
+
+const worker = program.command('worker').description('run a worker: hold an engine (an ES module export) and call its methods over HTTP (GET /health, POST /engine, POST /call)')
+  .option('--port <n>', 'port to listen on, 0 = any free port (default: env ARBITER_PORT)')
+  .option('--host <addr>', 'address to listen on (default: env ARBITER_HOST, else 127.0.0.1)')
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+worker.action(async () => {
+  const { runWorkerCommand } = await import('./worker/cli.ts');
+  await runWorkerCommand(worker.opts(), process.env);
 });
 
 await program.parseAsync(process.argv);
