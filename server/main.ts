@@ -1,8 +1,6 @@
-/** The command line: `arbiter serve`, `arbiter simulate` and `arbiter instance`. Wires config to the app (or the simulator), nothing else. */
+/** The command line: `arbiter serve`, `arbiter simulate`, `arbiter instance` and `arbiter worker`. Wires config to the app (or the simulator), nothing else. */
 import { Command, Option } from 'commander';
 import { ConfigError, OPTIONS, flagAttribute, loadConfig } from './config.ts';
-import { startApp } from './app.ts';
-import { ensureWebBundle } from './webbuild.ts';
 import { VERSION } from './version.ts';
 
 const program = new Command('arbiter')
@@ -33,6 +31,8 @@ serve.action(async () => {
     }
     throw err;
   }
+  // the server's modules are loaded by `serve` only: the other commands start without them
+  const [{ startApp }, { ensureWebBundle }] = await Promise.all([import('./app.ts'), import('./webbuild.ts')]);
   if (config.webBuild) await ensureWebBundle((msg) => process.stderr.write(`${msg}\n`));
   const app = await startApp(config);
   const dashboard = config.auth ? `${app.url}/?token=${app.token}` : `${app.url}/`;
@@ -99,6 +99,15 @@ const inst = program.command('instance').description('run a reference task insta
 inst.action(async () => {
   const { runInstanceCommand } = await import('./instance/cli.ts');
   await runInstanceCommand(inst.opts(), process.env);
+});
+
+const worker = program.command('worker').description('run a worker: hold an engine (an ES module export) and call its methods over HTTP (GET /health, POST /engine, POST /call)')
+  .option('--port <n>', 'port to listen on, 0 = any free port (default: env ARBITER_PORT)')
+  .option('--host <addr>', 'address to listen on (default: env ARBITER_HOST, else 127.0.0.1)')
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+worker.action(async () => {
+  const { runWorkerCommand } = await import('./worker/cli.ts');
+  await runWorkerCommand(worker.opts(), process.env);
 });
 
 await program.parseAsync(process.argv);
