@@ -39,6 +39,14 @@ import { HintService } from './runtime/hint-service.ts';
 import { hintRoutes } from './http/routes/hints.ts';
 import { DISPATCH_PATHS, dispatchErrors, dispatchHealth, dispatchRoutes } from './http/routes/dispatch.ts';
 import { DispatchService } from './runtime/dispatch-service.ts';
+import type { Backend } from './runtime/workers/backend.ts';
+import { LocalBackend } from './runtime/workers/local.ts';
+import { freePort } from './runtime/workers/ports.ts';
+import { WorkerService } from './runtime/workers/service.ts';
+import { engineErrors, workerRoutes } from './http/routes/workers.ts';
+import { WorkerStore } from './store/worker-store.ts';
+import { WorkerBook } from './workloads/workers/book.ts';
+import type { WorkerBackend as WorkerBackendKind } from '../shared/workers.ts';
 import { DispatchStore } from './store/dispatch-store.ts';
 import { Dispatcher } from './workloads/dispatch/dispatcher.ts';
 import { Predictor } from './workloads/dispatch/predictor.ts';
@@ -48,6 +56,8 @@ import { loadPolicyModule } from './runtime/policy-module.ts';
 export interface AppDeps extends NodeSources {
   clock?: Clock;
   log?: Logger;
+  /** where workers run (tests); default: local processes, and containers when the Docker source is on */
+  workerBackends?: Partial<Record<WorkerBackendKind, Backend>>;
 }
 
 export interface App {
@@ -59,6 +69,7 @@ export interface App {
   readonly board: StatusBoard;
   readonly engine: SchedulerEngine;
   readonly dispatcher: Dispatcher;
+  readonly workers: WorkerService;
   readonly hints: HintService;
   readonly http: HttpServer;
   close(): Promise<void>;
@@ -87,6 +98,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const customPolicy = await loadPolicyModule(config.dispatch.policyModule);
   const { dispatcher, dispatch } = dispatchParts(config, { clock, log, hub, stores, customPolicy });
   const loop = nodeMonitor({ config, clock, log, board, sources: deps });
+  const workers = workerParts(config, { clock, log, hub, stores, engine, backends: deps.workerBackends });
 
   const app = express();
   app.disable('x-powered-by');
@@ -112,6 +124,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     dispatcher, committed: () => dispatch.committed(), requireAdmin: auth.requireAdmin(), storedTask: (id) => stores.dispatchStore.task(id),
   }));
   app.use([...DISPATCH_PATHS, '/api/dispatch'], dispatchErrors(log));
+  app.use(workerRoutes(workers));
+  app.use('/api/workers', engineErrors);
   app.use(sessionRoutes(auth));
   app.use(hintRoutes(hints.book));
   app.use(openApiRoutes());
@@ -124,6 +138,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   scheduler.start();
   dispatch.start();
   for (const i of config.dispatch.instances ?? []) dispatcher.register(i.host, i.port, i.model_name, i.weight);
+  await workers.start();
   strategies.restored();
   hints.addSource(() => strategies.hints());
   hints.start();
@@ -137,6 +152,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       board.stop();
       scheduler.stop();
       dispatch.stop();
+      await workers.stop();
       hints.stop();
       sse.closeAll();
       await sockets.close();
@@ -147,7 +163,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       db.close();
     })());
 
-  return { config, url, token, hub, loop, board, engine, dispatcher, hints, http, close };
+  return { config, url, token, hub, loop, board, engine, dispatcher, workers, hints, http, close };
 }
 
 type Stores = ReturnType<typeof openStores>;
@@ -163,7 +179,8 @@ function openStores(config: Config, clock: Clock, log: Logger) {
     clock, history, bucketMs: config.monitor.historyBucketMs, retentionMs: config.monitor.historyRetentionMs, log: log.child({ part: 'history' }),
   });
   const dispatchStore = new DispatchStore(db);
-  return { db, history, schedulerStore, archive, historyStore, dispatchStore };
+  const workerStore = new WorkerStore(db);
+  return { db, history, schedulerStore, archive, historyStore, dispatchStore, workerStore };
 }
 
 /** The scheduling core and the runtime services that wire it to the store, the hub, the board and the hints. */
@@ -211,4 +228,26 @@ async function listen(http: HttpServer, config: Pick<Config, 'host' | 'port'>): 
   const { port } = http.address() as AddressInfo;
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   return `http://${hostForUrl}:${port}`;
+}
+
+/**
+ * Workers: the book (pure) and the service that runs them on the backends this server has — local processes
+ * always (their logs under <data-dir>/workers), containers when the Docker source is on.
+ */
+function workerParts(config: Config, p: { clock: Clock; log: Logger; hub: EventHub; stores: Stores; engine: SchedulerEngine; backends: AppDeps['workerBackends'] }) {
+  const { clock, log, hub, engine, stores: { db, workerStore } } = p;
+  const c = config.workers;
+  const backends = p.backends ?? defaultWorkerBackends(config, log);
+  return new WorkerService({
+    engine, book: new WorkerBook(clock), backends, defaultBackend: c.backend, hub, clock, log: log.child({ part: 'workers' }),
+    store: workerStore, transact: (fn) => db.transaction(fn)(), freePort: () => freePort('127.0.0.1'),
+    graceMs: c.graceMs, callTimeoutMs: c.callTimeoutMs, renewMs: c.renewMs,
+  });
+}
+
+function defaultWorkerBackends(config: Config, log: Logger): Partial<Record<WorkerBackendKind, Backend>> {
+  return {
+    local: new LocalBackend({ logDir: join(config.dataDir, 'workers'), log: log.child({ part: 'workers', backend: 'local' }) }),
+
+  };
 }

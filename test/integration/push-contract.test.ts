@@ -107,6 +107,9 @@ describe('the push contract on a running server', () => {
     } finally {
       await instance.close();
     }
+    // workers: a group asked for, then deleted (queued or started, it ends stopped)
+    await call('POST', '/api/workers', { name: 'contract', replicas: 1, specs: [{ cpu: 100, gpu: 1, mem: 64, cmd: ['sleep', '30'] }] });
+    await call('DELETE', '/api/workers/contract');
     await clock.advance(2000); // hints: a lease about to expire, a long wait
     await call('DELETE', `/api/allocations/${held.allocation!.id}`); // the waiting request gets the GPU
     await clock.advance(1000); // both hints clear
@@ -135,6 +138,7 @@ describe('the push contract on a running server', () => {
       'scheduling_update:request_cancelled', 'scheduling_update:allocation_renewed', 'scheduling_update:strategy_changed',
       'scheduling_update:allocation_released',
       'instance_update:instance_registered', 'task_update:task_queued', 'task_update:task_scheduled', 'task_update:task_completed',
+      'worker_update:worker_created', 'worker_update:worker_state',
     ]));
   });
 

@@ -222,8 +222,8 @@ describe('WorkerService', () => {
     await t.clock.advance(60_000);
     expect(lease()).toBeGreaterThan(before + 59_000);
 
-    expect(await t.service.createEngine('train-0', { engine: 'examples/workers/echo_engine.mjs#Echo' })).toEqual({ result: 42 });
-    expect(t.service.list('train')[0]!.engine).toBe('examples/workers/echo_engine.mjs#Echo');
+    expect(await t.service.createEngine('train-0', { engine: 'examples/workers/echo_engine.mjs#EchoEngine' })).toEqual({ result: 42 });
+    expect(t.service.list('train')[0]!.engine).toBe('examples/workers/echo_engine.mjs#EchoEngine');
     t.answer(() => ({ status: 500, body: { error: { code: 'engine_error', message: 'boom', remote_type: 'ValueError', remote_stack: 'Traceback…' } } }));
     const err = await t.service.call('train-0', { method: 'fail' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EngineCallError);
