@@ -4,6 +4,8 @@
     python3 -m unittest discover -s clients/python/tests -t clients/python      # from the repository's root
 """
 import contextlib
+import importlib.util
+import io
 import json
 import os
 import pickle
@@ -18,6 +20,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from unittest import mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from arbiter_client import (  # noqa: E402
@@ -436,6 +439,27 @@ class ClientTest(unittest.TestCase):
         for option in ({"wait_slice": 0}, {"wait_slice": 3601}, {"http_timeout": 0}, {"call_timeout": -1}):
             with self.subTest(option=option), self.assertRaisesRegex(ValueError, next(iter(option))):
                 Scheduler(good, **option)
+
+    # ------------------------------------------------------------------ the example
+
+    def test_the_example_runs_against_the_stand_in(self) -> None:
+        spec = importlib.util.spec_from_file_location("train_example", os.path.join(ROOT, "examples", "workers", "train.py"))
+        assert spec is not None and spec.loader is not None
+        train = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(train)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = train.main(["--endpoint", self.arbiter.url, "--expr", "demo", "--trial", "t1", "--timeout", "5"])
+        self.assertEqual(code, 0, out.getvalue())
+        create = self.arbiter.requests[0].body
+        self.assertEqual((create["name"], create["replicas"], create["specs"][0]["cmd"]), ("demo/t1", 2, "python3 -m arbiter_worker"))
+        pythonpath = create["specs"][0]["env_vars"]["PYTHONPATH"].split(os.pathsep)
+        self.assertIn(os.path.join(ROOT, "clients", "python"), pythonpath)
+        self.assertIn(os.path.join(ROOT, "examples", "workers"), pythonpath)
+        engines = [r.body["engine"] for r in self.arbiter.requests if r.path.endswith("/engine")]
+        self.assertEqual(engines, ["echo_engine:EchoEngine"] * 2)
+        self.assertEqual(self.arbiter.requests[-1].method, "DELETE")
+        self.assertIn("EchoError", out.getvalue())
 
 
 if __name__ == "__main__":
