@@ -40,6 +40,7 @@ import { hintRoutes } from './http/routes/hints.ts';
 import { DISPATCH_PATHS, dispatchErrors, dispatchHealth, dispatchRoutes } from './http/routes/dispatch.ts';
 import { DispatchService } from './runtime/dispatch-service.ts';
 import type { Backend } from './runtime/workers/backend.ts';
+import { DockerBackend } from './runtime/workers/docker.ts';
 import { LocalBackend } from './runtime/workers/local.ts';
 import { freePort } from './runtime/workers/ports.ts';
 import { WorkerService } from './runtime/workers/service.ts';
@@ -248,6 +249,7 @@ function workerParts(config: Config, p: { clock: Clock; log: Logger; hub: EventH
 function defaultWorkerBackends(config: Config, log: Logger): Partial<Record<WorkerBackendKind, Backend>> {
   return {
     local: new LocalBackend({ logDir: join(config.dataDir, 'workers'), log: log.child({ part: 'workers', backend: 'local' }) }),
+    ...(config.monitor.docker ? { docker: new DockerBackend({ ...(config.monitor.dockerHost ? { dockerHost: config.monitor.dockerHost } : {}), log: log.child({ part: 'workers', backend: 'docker' }) }) } : {}),
 
   };
 }
