@@ -93,6 +93,8 @@ export const WorkersQuerySchema = z.object({
   name: z.string().max(128).optional(),
   timeoutMs: z.coerce.number().int().min(0).max(3_600_000).optional(),
 });
+/** `DELETE /api/workers[?owner=]`: every live group (of that owner) */
+export const WorkersDeleteQuerySchema = z.object({ owner: z.string().min(1).max(256).optional() });
 /** The 408 of `GET /api/workers?timeoutMs=`: each replica that is not ready, and why. */
 export const NotReadyDetailSchema = z.object({ id: z.string(), state: WorkerStateSchema, why: z.string() });
 export type NotReadyDetail = z.infer<typeof NotReadyDetailSchema>;

@@ -14,6 +14,10 @@ import {
 } from '../../shared/dispatch.ts';
 import { CompareBodySchema, CompareResponseSchema, PerformanceResponseSchema, ResolveBodySchema, StrategiesResponseSchema, StrategyPutSchema, StrategyStateSchema } from '../../shared/strategy.ts';
 import { ConflictsQuerySchema, QueueQuerySchema, RenewBodySchema, SubmitHeadersSchema } from './routes/scheduler.ts';
+import {
+  CallBodySchema, CallResponseSchema, EngineBodySchema, EngineErrorSchema, EngineResponseSchema, NotReadyDetailSchema, WorkerGroupResponseSchema,
+  WorkerLogsQuerySchema, WorkerLogsResponseSchema, WorkersCreateBodySchema, WorkersDeleteQuerySchema, WorkersQuerySchema, WorkersResponseSchema,
+} from '../../shared/workers.ts';
 import { HintsQuerySchema } from './routes/hints.ts';
 
 export function buildOpenApi(): object {
@@ -85,6 +89,25 @@ export function buildOpenApi(): object {
     ['get', '/api/hints', 'Hints', { query: HintsQuerySchema }, { 200: ok(z.object({ status: z.string(), hints: z.array(HintSchema) })) }],
   ];
   for (const [method, path, summary, request, responses] of scheduling) {
+    reg.registerPath({ method: method as 'get', path, summary, security: secured, request, responses: { ...responses, 401: err('no or wrong token') } } as never);
+  }
+  // workers: groups of replicas on granted resources, their engines
+  const json = (schema: z.ZodType) => ({ body: { content: { 'application/json': { schema } } } });
+  const name = z.object({ name: z.string() });
+  const workers: [string, string, string, Record<string, unknown>, Record<number, unknown>][] = [
+    ['post', '/api/workers', 'Ask for a group of workers: each replica a resource request, started when granted', json(WorkersCreateBodySchema),
+      { 202: ok(WorkerGroupResponseSchema), 400: err('invalid body (the field)'), 409: err('a live group has that name'), 422: err('a replica can never fit, or the backend is not available') }],
+    ['get', '/api/workers', 'Workers (of one group with name); with timeoutMs: once every replica runs and answers, else 408 not_ready with why each is not', { query: WorkersQuerySchema },
+      { 200: ok(WorkersResponseSchema), 400: err('bad query'), 404: err('unknown group'), 408: { description: 'not_ready: error.details = [{id, state, why}]', content: { 'application/json': { schema: z.object({ error: z.object({ code: z.literal('not_ready'), message: z.string(), details: z.array(NotReadyDetailSchema) }) }) } } } }],
+    ['delete', '/api/workers', 'Stop every live group (of owner when given): graceful stop, then kill; allocations released', { query: WorkersDeleteQuerySchema }, { 200: ok(WorkersResponseSchema) }],
+    ['delete', '/api/workers/{name}', 'Stop a group (URL-encode the name); answers when every replica has ended', { params: name }, { 200: ok(WorkerGroupResponseSchema), 404: err('unknown group') }],
+    ['get', '/api/workers/{id}/logs', "A worker's output, its last lines", { params: idParam, query: WorkerLogsQuerySchema }, { 200: ok(WorkerLogsResponseSchema), 404: err('unknown worker') }],
+    ['post', '/api/workers/{id}/engine', 'Create (or replace) the engine of a running worker, named, never pickled', { params: idParam, ...json(EngineBodySchema) },
+      { 200: ok(EngineResponseSchema), 400: err('engine_not_found'), 404: err('unknown worker'), 409: err('not running'), 502: { description: 'engine_error: error.remote_type, error.remote_stack', content: { 'application/json': { schema: EngineErrorSchema } } } }],
+    ['post', '/api/workers/{id}/call', "Call a method of a running worker's engine", { params: idParam, ...json(CallBodySchema) },
+      { 200: ok(CallResponseSchema), 404: err('unknown worker or method'), 409: err('not running, or no engine'), 502: { description: 'engine_error: error.remote_type, error.remote_stack', content: { 'application/json': { schema: EngineErrorSchema } } } }],
+  ];
+  for (const [method, path, summary, request, responses] of workers) {
     reg.registerPath({ method: method as 'get', path, summary, security: secured, request, responses: { ...responses, 401: err('no or wrong token') } } as never);
   }
   // task dispatch (Scheduler.md): the same handlers also answer at /ti/…, /queue/…, /task/…, /notify/… and GET /health

@@ -6,7 +6,7 @@
 import { Router, type ErrorRequestHandler } from 'express';
 import { z } from 'zod';
 import {
-  CallBodySchema, EngineBodySchema, WorkerLogsQuerySchema, WorkersCreateBodySchema, WorkersQuerySchema,
+  CallBodySchema, EngineBodySchema, WorkerLogsQuerySchema, WorkersCreateBodySchema, WorkersDeleteQuerySchema, WorkersQuerySchema,
   type CallResponse, type EngineResponse, type WorkerGroupResponse, type WorkerLogsResponse, type WorkersResponse,
 } from '../../../shared/workers.ts';
 import { EngineCallError, type WorkerService } from '../../runtime/workers/service.ts';
@@ -14,7 +14,6 @@ import { parseInput } from '../errors.ts';
 
 const IdParams = z.object({ id: z.string().min(1).max(200) });
 const NameParams = z.object({ name: z.string().min(1).max(200) });
-export const WorkersDeleteQuerySchema = z.object({ owner: z.string().min(1).max(256).optional() });
 
 export function workerRoutes(workers: WorkerService): Router {
   const r = Router();
