@@ -95,11 +95,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     archive,
   });
   board.onSnapshot((s) => hub.publish('resource_status', s));
-  const { engine, scheduler, strategies, hints } = schedulerParts(config, { clock, log, node, board, hub, stores });
+  // a worker's GPU processes are its allocation's, not unmanaged users in the way (the workers come next)
+  const owners: { of: (user: { pid: number | null; containerId: string | null }) => string | null } = { of: () => null };
+  const { engine, scheduler, strategies, hints } = schedulerParts(config, { clock, log, node, board, hub, stores, ownerOf: (user) => owners.of(user) });
   const customPolicy = await loadPolicyModule(config.dispatch.policyModule);
   const { dispatcher, dispatch } = dispatchParts(config, { clock, log, hub, stores, customPolicy });
   const loop = nodeMonitor({ config, clock, log, board, sources: deps });
   const workers = workerParts(config, { clock, log, hub, stores, engine, backends: deps.workerBackends });
+  owners.of = (user) => workers.ownerOf(user);
 
   const app = express();
   app.disable('x-powered-by');
@@ -185,7 +188,7 @@ function openStores(config: Config, clock: Clock, log: Logger) {
 }
 
 /** The scheduling core and the runtime services that wire it to the store, the hub, the board and the hints. */
-function schedulerParts(config: Config, p: { clock: Clock; log: Logger; node: string; board: StatusBoard; hub: EventHub; stores: Stores }) {
+function schedulerParts(config: Config, p: { clock: Clock; log: Logger; node: string; board: StatusBoard; hub: EventHub; stores: Stores; ownerOf: (user: { pid: number | null; containerId: string | null }) => string | null }) {
   const { clock, log, node, board, hub, stores: { db, schedulerStore, archive } } = p;
   const engine = new SchedulerEngine({
     clock, node, leases: { defaultMs: config.scheduler.leaseDefaultMs, maxMs: config.scheduler.leaseMaxMs },
@@ -198,6 +201,7 @@ function schedulerParts(config: Config, p: { clock: Clock; log: Logger; node: st
     transact: (fn) => db.transaction(fn)(),
     restore: schedulerStore.load(),
     housekeeping: () => archive.trim({ maxCount: config.push.archiveCount, maxAgeMs: config.push.archiveMaxAgeMs }),
+    ownerOf: p.ownerOf,
     ...(config.resources ? { declared: { resources: config.resources } } : {}),
   });
   const strategies = new StrategyService({ engine, clock, store: schedulerStore, starvationMs: config.scheduler.starvationMs });

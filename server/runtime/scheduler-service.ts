@@ -9,7 +9,7 @@ import type { Logger } from '../log.ts';
 import type { EventHub } from '../push/hub.ts';
 import type { StatusBoard } from '../monitor/status.ts';
 import type { EngineState, SchedulerEngine } from '../scheduler/engine.ts';
-import { inventoryFrom, type DeclaredInventory } from '../scheduler/inventory.ts';
+import { inventoryFrom, type DeclaredInventory, type InventoryOptions } from '../scheduler/inventory.ts';
 import { GroupCommit, type Transact } from './group-commit.ts';
 
 export interface ChangeStore {
@@ -29,6 +29,8 @@ export interface SchedulerServiceOptions {
   transact?: Transact;
   /** what the store loaded at start: restored into the engine before anything else happens */
   restore?: EngineState;
+  /** which allocation a GPU user (a process or container the monitor sees) runs under: the workers' (inventory.ts) */
+  ownerOf?: InventoryOptions['ownerOf'];
   /** periodic housekeeping (event archive trimming), every minute */
   housekeeping?: () => void;
   tickMs?: number;
@@ -58,10 +60,11 @@ export class SchedulerService {
     // group commit: HTTP answers wait for committed(), so nothing is acknowledged before it is durable
     this.offs.push(engine.onChange(this.commits.add));
     if (this.opts.restore) engine.restore(this.opts.restore);
+    const owners: InventoryOptions = { ownerOf: (user) => this.opts.ownerOf?.(user) };
     this.offs.push(board.onSnapshot((s) => {
-      engine.onSnapshot(inventoryFrom(s, this.opts.declared));
+      engine.onSnapshot(inventoryFrom(s, this.opts.declared, owners));
     }));
-    engine.onSnapshot(inventoryFrom(board.snapshot(), this.opts.declared));
+    engine.onSnapshot(inventoryFrom(board.snapshot(), this.opts.declared, owners));
     this.schedule();
   }
 

@@ -89,7 +89,7 @@ function setup(opts: { gpus?: number; backend?: FakeBackend; book?: WorkerBook; 
   let port = 9000;
   const service = new WorkerService({
     engine, book: opts.book ?? new WorkerBook(clock), backends: { local: backend }, defaultBackend: 'local', hub, clock, log: createLogger('silent'),
-    freePort: async () => ++port, graceMs: 5000, checkMs: 100, renewMs: 60_000,
+    freePort: async () => ++port, graceMs: 5000, checkMs: 100, renewMs: 60_000, processGroupOf: (pid) => (pid === 4242 ? 1002 : null),
     store: {
       apply: (changes, current) => {
         for (const c of changes) {
@@ -231,6 +231,20 @@ describe('WorkerService', () => {
     t.answer(() => ({ status: 404, body: { error: { code: 'no_method', message: 'no method nope' } } }));
     await expect(t.service.call('train-0', { method: 'nope' })).rejects.toMatchObject({ status: 404, code: 'no_method' });
     expect(t.posts.map((p) => new URL(p.url).pathname)).toEqual(['/engine', '/call', '/call']);
+  });
+
+  it("says which allocation a GPU process runs under: a worker's own pid or a process of its group", async () => {
+    const t = setup();
+    await t.service.start();
+    const [w0, w1] = await t.service.create(body({ replicas: 2 }), 'ana');
+    await flush();
+    // the fake backend gave pids 1001 and 1002
+    expect(t.service.ownerOf({ pid: 1001, containerId: null })).toBe(w0!.allocation_id);
+    expect(t.service.ownerOf({ pid: 4242, containerId: null })).toBe(w1!.allocation_id); // a child in 1002's group
+    expect(t.service.ownerOf({ pid: 7, containerId: null })).toBeNull();
+    expect(t.service.ownerOf({ pid: null, containerId: 'abc' })).toBeNull();
+    await t.service.delete('train');
+    expect(t.service.ownerOf({ pid: 1001, containerId: null })).toBeNull();
   });
 
   it('a call to a worker that is not running is a 409', async () => {

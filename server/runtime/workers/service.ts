@@ -22,6 +22,7 @@ import { requestOf, whyQueued, workerEnv, WORKER_LABEL } from '../../workloads/w
 import { GroupCommit, type Transact } from '../group-commit.ts';
 import { errorText, getJson, postJson, type GetJson, type PostJson } from '../json-http.ts';
 import type { Backend, Running } from './backend.ts';
+import { readStat } from './proc.ts';
 
 export interface WorkerStore {
   /** write the current records of the workers these changes are about (deleted: removed ones) */
@@ -50,6 +51,12 @@ export interface WorkerServiceOptions {
   /** a call to an engine gets no answer within this, ms @default 300000 */
   callTimeoutMs?: number;
   http?: { get: GetJson; post: PostJson };
+  /** a process's group id (tests) @default /proc/<pid>/stat */
+  processGroupOf?: (pid: number) => number | null;
+}
+
+function processGroupOf(pid: number): number | null {
+  return readStat(pid)?.pgrp ?? null;
 }
 
 /** An exception the engine raised, as the worker reported it: 502 with the remote type and stack. */
@@ -451,6 +458,26 @@ export class WorkerService {
         void this.launch(id);
       }
     }
+  }
+
+  /**
+   * The allocation a GPU user runs under, when it is one of the workers: a container by its id, a process by its
+   * process group (a local worker leads its own). For the scheduler's inventory: a worker's GPU use is its
+   * allocation's, not an unmanaged process in the way.
+   */
+  ownerOf(user: { pid: number | null; containerId: string | null }): string | null {
+    const live = this.book.all().filter((r) => LIVE.has(r.worker.state) && r.ref && r.worker.allocation_id);
+    if (user.containerId) {
+      const id = user.containerId;
+      const r = live.find((w) => w.ref!.kind === 'docker' && (w.ref!.containerId.startsWith(id) || id.startsWith(w.ref!.containerId)));
+      if (r) return r.worker.allocation_id;
+    }
+    if (user.pid !== null) {
+      const group = (this.opts.processGroupOf ?? processGroupOf)(user.pid);
+      const r = live.find((w) => w.ref!.kind === 'local' && (w.ref!.pid === user.pid || w.ref!.pid === group));
+      if (r) return r.worker.allocation_id;
+    }
+    return null;
   }
 
   // ------------------------------------------------------------------ helpers
