@@ -16,6 +16,7 @@
  *   decisions        grants/s with 10,000 waiting on 16 nodes × 8 GPUs, per strategy                  (issue 6)
  *   simulate         the Alibaba GPU trace replayed under each strategy: wall time and the evaluation table
  *   dispatch         task dispatch: routing decisions/s, waits per policy, the predictor's error, loopback overhead (issue 12)
+ *   workers          20 local workers → all running (wall time), call_engine through Arbiter vs straight (issue 13)
  *   docker-stats     (only with --only) the docker source with 50 containers                       (issue 4)
  *   dom-latency      (only with --only) pushed event → DOM update in Chromium at 10 events/s, and the page's heap
  *                    over 31 min (--quick: 2 min; ARBITER_BENCH_DOM_MINUTES sets it)                  (issue 7)
@@ -44,13 +45,14 @@ const BENCHMARKS: Record<string, Bench> = {
   decisions: () => import('./decisions.ts'),
   simulate: () => import('./simulate.ts'),
   dispatch: () => import('./dispatch.ts'),
+  workers: () => import('./workers.ts'),
 };
 /**
  * Run by default (~7.75 min on the 2-core reference machine). docker-stats only with --only: it starts Podman itself
  * (test/podman.sh start, which may first apt-get install it) and 50 containers, and its ~2.5 min would take the
  * default run past the ~8 min budget; it also leaves the Podman service running for the other tests.
  */
-const DEFAULT = ['monitor-cpu', 'latency', 'heap-per-client', 'fanout', 'gpu-parse', 'gpu-cpu', 'scheduler-queue', 'store', 'api-requests', 'history', 'decisions', 'simulate', 'dispatch'];
+const DEFAULT = ['monitor-cpu', 'latency', 'heap-per-client', 'fanout', 'gpu-parse', 'gpu-cpu', 'scheduler-queue', 'store', 'api-requests', 'history', 'decisions', 'simulate', 'dispatch', 'workers'];
 
 const { values } = parseArgs({
   options: {
