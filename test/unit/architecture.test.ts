@@ -96,7 +96,7 @@ export function violations(edges: readonly Edge[]): string[] {
   return out;
 }
 
-const FILES = [...sources('server'), ...sources('shared'), ...sources('web/src')];
+const FILES = [...sources('server'), ...sources('shared'), ...sources('web/src'), ...sources('clients/typescript')];
 const EDGES = FILES.flatMap((f) => importsOf(f, readFileSync(join(ROOT, f), 'utf8')));
 
 /** Files that load zod at run time, directly or through their value imports. */
@@ -137,7 +137,7 @@ describe('architecture: the import graph', () => {
   });
 
   it('every server/ and shared/ module belongs to a layer', () => {
-    expect(FILES.filter((f) => !f.startsWith('web/') && layerOf(f) < 0)).toEqual([]);
+    expect(FILES.filter((f) => !f.startsWith('web/') && !f.startsWith('clients/') && layerOf(f) < 0)).toEqual([]);
   });
 
   it('keeps the layers: nothing imports upwards, the core imports no runtime module', () => {
@@ -150,5 +150,13 @@ describe('architecture: the import graph', () => {
     expect(bad).toEqual([]);
     // the check sees zod where it is: the shared schemas load it
     expect(loaders.has('shared/scheduler.ts')).toBe(true);
+  });
+
+  it('the TypeScript client imports only shared/, and nothing at run time that loads zod', () => {
+    const client = EDGES.filter((e) => e.from.startsWith('clients/typescript/'));
+    expect(client.length).toBeGreaterThan(0);
+    expect(client.filter((e) => !e.to.startsWith('shared/')).map((e) => `${e.from} → ${e.to}`)).toEqual([]);
+    const loaders = zodLoaders(EDGES);
+    expect(client.filter((e) => !e.typeOnly && loaders.has(e.to)).map((e) => `${e.from} → ${e.to}`)).toEqual([]);
   });
 });
