@@ -3,8 +3,7 @@
  * server, its FIFO with the synthetic workload, the completion notices, and the optional registration.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { systemClock, type Clock } from '../clock.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { postJson, type PostJson } from '../runtime/json-http.ts';
@@ -14,6 +13,7 @@ import { TaskQueue } from './queue.ts';
 import { Registration } from './registration.ts';
 import { instanceHandler } from './server.ts';
 import { execMsOf } from './workload.ts';
+import { listen } from '../runtime/small-http.ts';
 
 export interface InstanceDeps {
   /** time and the workload's sleep @default the system clock */
@@ -93,14 +93,4 @@ export async function startInstance(input: InstanceOptions & InstanceDeps): Prom
       return closing;
     },
   };
-}
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 }

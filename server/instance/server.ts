@@ -11,6 +11,7 @@ import { ArbiterError, invalidInput } from '../errors.ts';
 import type { CompletionNotifier } from './notifier.ts';
 import type { TaskQueue } from './queue.ts';
 import { WorkloadMetadataSchema } from './workload.ts';
+import { answerJson, readJsonBody } from '../runtime/small-http.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -25,7 +26,7 @@ export interface InstanceHandlerOptions {
 
 export function instanceHandler(opts: InstanceHandlerOptions): RequestListener {
   const routes: Record<string, Record<string, (req: IncomingMessage) => Promise<unknown> | unknown>> = {
-    '/task/submit': { POST: async (req) => submit(opts, await readJson(req)) },
+    '/task/submit': { POST: async (req) => submit(opts, await readJsonBody(req, MAX_BODY_BYTES, 'invalid_request')) },
     '/health': { GET: () => health(opts) },
   };
   return (req, res) => {
@@ -61,32 +62,8 @@ function health(opts: InstanceHandlerOptions): InstanceHealth {
   return { status: 'ok', instance_id: opts.instanceId, model_type: opts.model, replicas_running: opts.replicas, queue_size: opts.queue.size };
 }
 
-/** The body as JSON; past MAX_BODY_BYTES the rest is drained unread (the answer says 413 and closes). */
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) return reject(new ArbiterError(413, 'too_large', `body over ${MAX_BODY_BYTES} bytes`));
-      const text = Buffer.concat(chunks).toString('utf8');
-      try {
-        resolve(JSON.parse(text));
-      } catch (err) {
-        reject(new ArbiterError(400, 'invalid_request', `invalid body: (body): not JSON (${(err as Error).message})`));
-      }
-    });
-  });
-}
-
 function answer(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+  answerJson(res, status, JSON.stringify(body));
 }
 
 function answerError(res: ServerResponse, err: unknown): void {

@@ -9,12 +9,12 @@
  * Calls are taken as they come: a synchronous method holds the event loop until it returns (calls run one at a
  * time), a method returning a promise lets other calls run while it waits (they interleave) — Node's own way.
  */
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { CallBodySchema, EngineBodySchema, type CallResponse, type EngineResponse, type WorkerHealth } from '../../shared/workers.ts';
 import { ArbiterError, fieldProblems, problemsText } from '../errors.ts';
 import { EngineFailure, EngineHost } from './engine.ts';
 import { resolveWorkerOptions, type WorkerOptions } from './options.ts';
+import { answerJson, listen, readJsonBody } from '../runtime/small-http.ts';
 
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 export const RUNTIME = 'node';
@@ -27,8 +27,8 @@ export interface WorkerHandlerOptions {
 export function workerHandler(opts: WorkerHandlerOptions): RequestListener {
   const routes: Record<string, Record<string, (req: IncomingMessage) => Promise<string> | string>> = {
     '/health': { GET: () => JSON.stringify(health(opts)) },
-    '/engine': { POST: async (req) => JSON.stringify(await createEngine(opts, await readJson(req))) },
-    '/call': { POST: async (req) => call(opts, await readJson(req)) },
+    '/engine': { POST: async (req) => JSON.stringify(await createEngine(opts, await readJsonBody(req, MAX_BODY_BYTES, 'invalid_input'))) },
+    '/call': { POST: async (req) => call(opts, await readJsonBody(req, MAX_BODY_BYTES, 'invalid_input')) },
   };
   return (req, res) => {
     const path = new URL(req.url ?? '/', 'http://worker').pathname;
@@ -38,7 +38,7 @@ export function workerHandler(opts: WorkerHandlerOptions): RequestListener {
     if (!handle) return answerError(res, new ArbiterError(405, 'method_not_allowed', `${path} takes ${Object.keys(route).join(', ')}`));
     Promise.resolve()
       .then(() => handle(req))
-      .then((text) => answer(res, 200, text), (err: unknown) => answerError(res, err));
+      .then((text) => answerJson(res, 200, text), (err: unknown) => answerError(res, err));
   };
 }
 
@@ -82,37 +82,12 @@ export function resultJson(result: unknown): string {
 
 const invalidBody = (error: Parameters<typeof fieldProblems>[0]) => new ArbiterError(400, 'invalid_input', `invalid body: ${problemsText(fieldProblems(error))}`);
 
-/** The body as JSON; past MAX_BODY_BYTES the rest is drained unread (the answer says 413). */
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) return reject(new ArbiterError(413, 'too_large', `body over ${MAX_BODY_BYTES} bytes`));
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch (err) {
-        reject(new ArbiterError(400, 'invalid_input', `invalid body: (body): not JSON (${(err as Error).message})`));
-      }
-    });
-  });
-}
-
-function answer(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
 function answerError(res: ServerResponse, err: unknown): void {
-  if (err instanceof EngineFailure) return answer(res, 500, JSON.stringify(err.body()));
+  if (err instanceof EngineFailure) return answerJson(res, 500, JSON.stringify(err.body()));
   const known = err instanceof ArbiterError ? err : undefined;
   const message = known ? known.message : `internal error: ${err instanceof Error ? err.message : String(err)}`;
-  answer(res, known?.status ?? 500, JSON.stringify({ error: { code: known?.code ?? 'internal', message } }));
+  answerJson(res, known?.status ?? 500, JSON.stringify({ error: { code: known?.code ?? 'internal', message } }));
 }
 
 export interface WorkerDeps {
@@ -156,14 +131,4 @@ export async function startWorker(input: WorkerOptions & WorkerDeps): Promise<Ru
       return closing;
     },
   };
-}
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 }
