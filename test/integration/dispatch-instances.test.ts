@@ -6,11 +6,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TaskQueryResponseSchema, type TaskQueryResponse } from '../../shared/dispatch.ts';
+import { exited, freePort, startCliServer, until } from '../helpers/cli-server.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const BIN = new URL('../../bin/arbiter.js', import.meta.url).pathname;
@@ -19,15 +19,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function client(url: string, token: string) {
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -126,20 +117,7 @@ describe('task dispatch with reference instances', () => {
     const port = await freePort();
     const token = 'kill-test-token-0123456789';
     const url = `http://127.0.0.1:${port}`;
-    const start = async (): Promise<ChildProcess> => {
-      const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--data-dir', dataDir, '--token', token, '--no-gpu', '--no-docker', '--no-web-build', '--log-level', 'warn', '--dispatch-probe-ms', '200'],
-        { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ARBITER_NO_WEB_BUILD: '1' } });
-      cleanups.push(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-      await new Promise<void>((resolve, reject) => {
-        let out = '';
-        child.stdout!.on('data', (c: Buffer) => {
-          out += c.toString();
-          if (out.includes('Dashboard:')) resolve();
-        });
-        child.once('exit', (code) => reject(new Error(`arbiter exited (${code})`)));
-      });
-      return child;
-    };
+    const start = () => startCliServer({ port, dataDir, token, args: ['--dispatch-probe-ms', '200'], onCleanup: (fn) => cleanups.push(fn) });
     let arbiter = await start();
     const api = client(url, token);
     const inst = await instance(url, token, 'llm', 40);
@@ -152,8 +130,7 @@ describe('task dispatch with reference instances', () => {
     await until(async () => (acknowledged.length >= 15 ? true : undefined), '15 acknowledged');
     arbiter.kill('SIGKILL');
     await Promise.all(submits);
-    // killed by a signal, exitCode stays null: signalCode says it has exited
-    await new Promise<void>((r) => (arbiter.signalCode !== null || arbiter.exitCode !== null ? r() : arbiter.once('exit', () => r())));
+    await exited(arbiter);
     expect(acknowledged.length).toBeGreaterThanOrEqual(15);
     arbiter = await start();
     for (const id of acknowledged) {
@@ -161,14 +138,3 @@ describe('task dispatch with reference instances', () => {
     }
   }, 90_000);
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}

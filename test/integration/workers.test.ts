@@ -6,14 +6,13 @@
  * resumes a worker, delete leaves nothing running; and Arbiter killed with -9 adopts its workers after the restart
  * (same ids, one start each, engines still answering).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArbiterClientError, ArbiterScheduler, RemoteEngineError } from '../../clients/typescript/arbiter-scheduler.ts';
 import type { Worker } from '../../shared/workers.ts';
+import { exited, freePort, startCliServer, until } from '../helpers/cli-server.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
@@ -25,15 +24,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function until<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await Promise.resolve(fn()).catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A process's state letter (R, S, T, …) from /proc/<pid>/stat; null when it is gone. */
 function procState(pid: number): string | null {
@@ -157,20 +147,7 @@ describe('workers on real processes', () => {
     const url = `http://127.0.0.1:${port}`;
     const configFile = join(dataDir, 'arbiter.yaml');
     writeFileSync(configFile, 'resources:\n  cpu: 8000\n  memoryMiB: 16384\n  gpus: []\n');
-    const start = async (): Promise<ChildProcess> => {
-      const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--data-dir', dataDir, '--config', configFile, '--token', token,
-        '--no-gpu', '--no-docker', '--no-web-build', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ARBITER_NO_WEB_BUILD: '1' } });
-      cleanups.push(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-      await new Promise<void>((resolve, reject) => {
-        let out = '';
-        child.stdout!.on('data', (c: Buffer) => {
-          out += c.toString();
-          if (out.includes('Dashboard:')) resolve();
-        });
-        child.once('exit', (code) => reject(new Error(`arbiter exited (${code})`)));
-      });
-      return child;
-    };
+    const start = () => startCliServer({ port, dataDir, token, args: ['--config', configFile], onCleanup: (fn) => cleanups.push(fn) });
     let arbiter = await start();
     const c = client({ url, token }, 'kept');
     // whatever happens, no worker outlives the test
@@ -180,7 +157,7 @@ describe('workers on real processes', () => {
     for (const w of before) await c.create_engine(w.id, 'examples/workers/echo_engine.mjs#EchoEngine', { tag: w.id });
 
     arbiter.kill('SIGKILL');
-    await new Promise<void>((r) => (arbiter.signalCode !== null || arbiter.exitCode !== null ? r() : arbiter.once('exit', () => r())));
+    await exited(arbiter);
     // the workers outlived it
     for (const w of before) expect((await fetch(`http://${w.host}:${w.port}/health`)).status).toBe(200);
     arbiter = await start();
@@ -199,14 +176,3 @@ describe('workers on real processes', () => {
     expect(existsSync(dataDir)).toBe(true);
   }, 120_000);
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}

@@ -1,0 +1,65 @@
+/**
+ * `arbiter serve` as a process of its own, for the tests that kill it (-9) and start it again on the same data dir
+ * and port; and the small waits those tests share.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+const BIN = new URL('../../bin/arbiter.js', import.meta.url).pathname;
+
+export interface CliServerOptions {
+  port: number;
+  dataDir: string;
+  token: string;
+  /** more options of `serve` */
+  args?: string[];
+  /** called with a function that kills the process if it still runs: the test's cleanup */
+  onCleanup: (fn: () => void) => void;
+}
+
+/** Start `arbiter serve` (no GPU, Docker or web build); resolves once it says where the dashboard is. */
+export async function startCliServer(o: CliServerOptions): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(o.port), '--data-dir', o.dataDir, '--token', o.token,
+    '--no-gpu', '--no-docker', '--no-web-build', '--log-level', 'warn', ...(o.args ?? [])],
+  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ARBITER_NO_WEB_BUILD: '1' } });
+  o.onCleanup(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('Dashboard:')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`arbiter exited (${code})`)));
+  });
+  return child;
+}
+
+/** Resolves once the process has exited (killed by a signal, exitCode stays null: signalCode says it has). */
+export function exited(child: ChildProcess): Promise<void> {
+  return new Promise<void>((r) => (child.signalCode !== null || child.exitCode !== null ? r() : child.once('exit', () => r())));
+}
+
+/** A TCP port free on 127.0.0.1 now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Poll `fn` until it gives a value (undefined or a throw: not yet); fails naming `what` after `timeoutMs`. */
+export async function until<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await Promise.resolve().then(fn).catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
