@@ -163,6 +163,8 @@ export const WorkerRecordSchema = z.object({
   /** the scheduler request's fields */
   ask: z.object({ owner: z.string(), group: z.string().optional(), priority: z.int(), preemptible: z.boolean() }),
   ref: WorkerRefSchema.nullable(),
+  /** its port has answered GET /health at least once (a worker suspended while starting resumes to starting) */
+  answered: z.boolean().default(false),
   /** why Arbiter is stopping it: the state it ends in once it has exited */
   stopping: z.enum(['stopped', 'preempted']).nullable(),
 });

@@ -114,7 +114,7 @@ export class WorkerBook {
         exit_code: null, started_at: null, log_tail: [], engine: null, why: 'waiting for its grant',
       };
       const record: WorkerRecord = {
-        worker, spec, ref: null, stopping: null,
+        worker, spec, ref: null, stopping: null, answered: false,
         ask: { owner: worker.owner, ...(body.group !== undefined ? { group: body.group } : {}), priority: body.priority ?? 0, preemptible: body.preemptible ?? false },
       };
       this.records.set(worker.id, record);
@@ -145,15 +145,20 @@ export class WorkerBook {
   /** Its port answered `GET /health`. */
   healthy(id: string): void {
     const r = this.must(id);
-    if (r.worker.state === 'starting') this.transition(id, 'running', { why: null }, ['starting']);
+    if (r.worker.state !== 'starting') return;
+    r.answered = true;
+    this.transition(id, 'running', { why: null }, ['starting']);
   }
 
   suspended(id: string): void {
     this.transition(id, 'suspended', { why: 'suspended by time-slicing (its GPU turn is over; it resumes at its next turn)' }, ['running', 'starting']);
   }
 
+  /** Its turn again: running — or starting, when it was suspended before its port ever answered. */
   resumed(id: string): void {
-    this.transition(id, 'running', { why: null }, ['suspended']);
+    const r = this.must(id);
+    if (r.answered) this.transition(id, 'running', { why: null }, ['suspended']);
+    else this.transition(id, 'starting', { why: 'starting: waiting for its port to answer GET /health' }, ['suspended']);
   }
 
   /** Arbiter asked it to stop (delete, preemption, an ended lease): once it exits, it is `as`. */
