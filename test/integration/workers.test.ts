@@ -176,3 +176,25 @@ describe('workers on real processes', () => {
     expect(existsSync(dataDir)).toBe(true);
   }, 120_000);
 });
+
+describe('examples/workers/train.ts', () => {
+  it('runs against a real server: two node workers on their GPUs, engines called, deleted', async () => {
+    const s = await server(2);
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/workers/train.ts', '--endpoint', s.url, '--gpu', '1', '--timeout', '60'], {
+      cwd: REPO, env: { ...process.env, ARBITER_TOKEN: s.token }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(out).toMatch(/echo-demo\/trial-ts-0 running at 127\.0\.0\.1:\d+ on GPUs \[[01]\]/);
+    expect(out).toContain('add(2, 3) = 5');
+    expect(out).toMatch(/greet\('Ada', \{greeting: 'hi'\}\) = hi, Ada/);
+    expect(out).toMatch(/the engine raised EchoError: failed on purpose/);
+    expect(s.app.workers.list('echo-demo/trial-ts').map((w) => w.state)).toEqual(['stopped', 'stopped']);
+  }, 90_000);
+});
