@@ -1,6 +1,7 @@
 import { useEffect, useMemo } from 'react';
 import type { LiveSource } from './live/connection.ts';
 import { LiveContext } from './live/hooks.ts';
+import { realTimers } from './lib/timers.ts';
 import { FeedStore } from './feed/feed.ts';
 import { FeedContext } from './feed/hooks.ts';
 import { schedulerApi as defaultSchedulerApi, type SchedulerApi } from './scheduler/api.ts';
@@ -24,11 +25,7 @@ export interface AppProps {
   dispatchApi?: DispatchApi;
 }
 
-const timers = {
-  now: () => Date.now(),
-  setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, ms),
-  clearTimeout: (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
+const timers = realTimers;
 
 /** The dashboard: the live source and the stores built on it, given to every view. */
 export function App({ source, scheduler, feed, tasks, schedulerApi = defaultSchedulerApi, strategyApi = defaultStrategyApi, dispatchApi = defaultDispatchApi }: AppProps) {
