@@ -131,14 +131,14 @@ const GroupPanel = memo(function GroupPanel({ group: g, level, logsOf, onLogs, o
           <caption className="visually-hidden">Replicas of worker group {g.name}</caption>
           <thead>
             <tr>
-              <th scope="col">Replica</th>
-              <th scope="col">State</th>
-              <th scope="col">GPUs</th>
-              <th scope="col">Address</th>
-              <th scope="col">Engine</th>
-              <th scope="col" className="num">Started</th>
-              <th scope="col" className="num">Exit</th>
-              <th scope="col">Scheduler</th>
+              <th scope="col" className="col-replica">Replica</th>
+              <th scope="col" className="col-state">State</th>
+              <th scope="col" className="col-gpus">GPUs</th>
+              <th scope="col" className="col-addr">Address</th>
+              <th scope="col" className="col-engine">Engine</th>
+              <th scope="col" className="col-started num">Started</th>
+              <th scope="col" className="col-exit num">Exit</th>
+              <th scope="col" className="col-sched">Scheduler</th>
               <th scope="col" className="col-actions">
                 <span className="visually-hidden">Output</span>
               </th>
@@ -232,7 +232,7 @@ const WorkerRows = memo(function WorkerRows({ worker: w, logsOpen, onLogs }: { w
             {w.state}
           </span>
         </td>
-        <td className="col-gpus" data-testid="worker-gpus">
+        <td className={cls('col-gpus', w.gpus.length === 0)} data-testid="worker-gpus">
           {w.gpus.length === 0 ? (
             <span className="muted">{ended || w.state === 'queued' ? '—' : 'none'}</span>
           ) : (
@@ -247,13 +247,13 @@ const WorkerRows = memo(function WorkerRows({ worker: w, logsOpen, onLogs }: { w
             </ul>
           )}
         </td>
-        <td className="col-addr num" data-testid="worker-address">
+        <td className={cls('col-addr num', w.port === null)} data-testid="worker-address">
           {w.port === null ? <span className="muted">—</span> : `${w.host}:${w.port}`}
         </td>
-        <td className="col-engine" data-testid="worker-engine">
+        <td className={cls('col-engine', !w.engine)} data-testid="worker-engine">
           {w.engine ? <code title={w.engine}>{w.engine}</code> : <span className="muted">—</span>}
         </td>
-        <td className="col-started num" data-testid="worker-started">
+        <td className={cls('col-started num', w.started_at === null)} data-testid="worker-started">
           {w.started_at === null ? (
             <span className="muted">—</span>
           ) : (
@@ -262,7 +262,7 @@ const WorkerRows = memo(function WorkerRows({ worker: w, logsOpen, onLogs }: { w
             </span>
           )}
         </td>
-        <td className="col-exit num" data-testid="worker-exit">
+        <td className={cls('col-exit num', w.exit_code === null)} data-testid="worker-exit">
           {w.exit_code === null ? <span className="muted">—</span> : w.exit_code}
         </td>
         <td className="col-sched" data-testid="worker-sched">
@@ -320,6 +320,11 @@ function SchedulerLink({ worker: w }: { worker: Worker }) {
     );
   }
   return <span className="muted">—</span>;
+}
+
+/** a cell's classes; `empty`: it shows only a dash (left out of the phone layout) */
+function cls(base: string, empty: boolean): string {
+  return empty ? `${base} cell-empty` : base;
 }
 
 function whyTone(state: WorkerState): 'wait' | 'bad' | 'info' {
