@@ -1,6 +1,7 @@
 import { useEffect, useMemo } from 'react';
 import type { LiveSource } from './live/connection.ts';
 import { LiveContext } from './live/hooks.ts';
+import { realTimers, type Timers } from './lib/timers.ts';
 import { FeedStore } from './feed/feed.ts';
 import { FeedContext } from './feed/hooks.ts';
 import { schedulerApi as defaultSchedulerApi, type SchedulerApi } from './scheduler/api.ts';
@@ -11,6 +12,9 @@ import { dispatchApi as defaultDispatchApi, type DispatchApi } from './tasks/api
 import { TasksContext } from './tasks/hooks.ts';
 import { TasksStore } from './tasks/store.ts';
 import { Shell } from './shell/Shell.tsx';
+import { workersApi as defaultWorkersApi, type WorkersApi } from './workers/api.ts';
+import { WorkersContext } from './workers/hooks.ts';
+import { WorkersStore } from './workers/store.ts';
 
 export interface AppProps {
   source: LiveSource;
@@ -18,43 +22,51 @@ export interface AppProps {
   scheduler?: SchedulerStore;
   feed?: FeedStore;
   tasks?: TasksStore;
+  workers?: WorkersStore;
   /** REST calls (tests pass fakes) */
   schedulerApi?: SchedulerApi;
   strategyApi?: StrategyApi;
   dispatchApi?: DispatchApi;
+  workersApi?: WorkersApi;
+  /** clock and timers of the stores built here and of the views that poll (tests pass a manual clock); default the browser's */
+  timers?: Timers;
 }
 
-const timers = {
-  now: () => Date.now(),
-  setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, ms),
-  clearTimeout: (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
-
 /** The dashboard: the live source and the stores built on it, given to every view. */
-export function App({ source, scheduler, feed, tasks, schedulerApi = defaultSchedulerApi, strategyApi = defaultStrategyApi, dispatchApi = defaultDispatchApi }: AppProps) {
-  const store = useMemo(() => scheduler ?? new SchedulerStore(source, { api: schedulerApi, ...timers }), [scheduler, source, schedulerApi]);
-  const feedStore = useMemo(() => feed ?? new FeedStore(source, timers), [feed, source]);
+export function App({
+  source, scheduler, feed, tasks, workers, schedulerApi = defaultSchedulerApi, strategyApi = defaultStrategyApi, dispatchApi = defaultDispatchApi,
+  workersApi = defaultWorkersApi, timers = realTimers,
+}: AppProps) {
+  const store = useMemo(() => scheduler ?? new SchedulerStore(source, { api: schedulerApi, ...timers }), [scheduler, source, schedulerApi, timers]);
+  const feedStore = useMemo(() => feed ?? new FeedStore(source, timers), [feed, source, timers]);
   // listens from the start (tasks per second); asks the API only while the Tasks view is open
-  const tasksStore = useMemo(() => tasks ?? new TasksStore(source, { api: dispatchApi, ...timers }), [tasks, source, dispatchApi]);
+  const tasksStore = useMemo(() => tasks ?? new TasksStore(source, { api: dispatchApi, ...timers }), [tasks, source, dispatchApi, timers]);
+  // listens from the start; asks the API only while the Workers view is open
+  const workersStore = useMemo(() => workers ?? new WorkersStore(source, { api: workersApi, ...timers }), [workers, source, workersApi, timers]);
   useEffect(() => {
     store.start();
     feedStore.start();
     tasksStore.start();
+    workersStore.start();
     return () => {
       store.stop();
       feedStore.stop();
       tasksStore.stop();
+      workersStore.stop();
     };
-  }, [store, feedStore, tasksStore]);
+  }, [store, feedStore, tasksStore, workersStore]);
   const sched = useMemo(() => ({ store, api: schedulerApi }), [store, schedulerApi]);
   const dispatch = useMemo(() => ({ store: tasksStore, api: dispatchApi }), [tasksStore, dispatchApi]);
+  const work = useMemo(() => ({ store: workersStore, api: workersApi, timers }), [workersStore, workersApi, timers]);
   return (
     <LiveContext.Provider value={source}>
       <SchedulerContext.Provider value={sched}>
         <FeedContext.Provider value={feedStore}>
           <StrategyApiContext.Provider value={strategyApi}>
             <TasksContext.Provider value={dispatch}>
-              <Shell />
+              <WorkersContext.Provider value={work}>
+                <Shell />
+              </WorkersContext.Provider>
             </TasksContext.Provider>
           </StrategyApiContext.Provider>
         </FeedContext.Provider>

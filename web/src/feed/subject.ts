@@ -17,6 +17,8 @@ export const anchor = {
   container: (id: string) => `container-${id}`,
   conflict: (id: string) => `conflict-${id}`,
   strategy: (name: string) => `strategy-${name}`,
+  worker: (id: string) => `worker-${id}`,
+  workerGroup: (name: string) => `worker-group-${name}`,
 } as const;
 
 export function subjectPath(s: Subject): string {

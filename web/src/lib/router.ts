@@ -11,6 +11,7 @@ export const VIEWS = [
   { path: '/scheduler', label: 'Scheduler' },
   { path: '/strategy', label: 'Strategy' },
   { path: '/tasks', label: 'Tasks' },
+  { path: '/workers', label: 'Workers' },
   { path: '/events', label: 'Events' },
   { path: '/history', label: 'History' },
 ] as const;

@@ -7,9 +7,10 @@
 import type { AllocationView } from '../../../shared/api.ts';
 import type { Hint, HintEvent } from '../../../shared/hints.ts';
 import type { Conflict, ConflictChange, Request, SchedulingChange, StrategyName } from '../../../shared/scheduler.ts';
-import { errorMessage, isUnauthenticated } from '../lib/api.ts';
+import { Backfill } from '../lib/backfill.ts';
+import type { Timers } from '../lib/timers.ts';
 import type { LiveSource } from '../live/connection.ts';
-import type { SchedulerApi } from './api.ts';
+import type { AllocationList, ConflictPage, QueuePage, SchedulerApi, StrategyAnswer } from './api.ts';
 
 export interface StrategySummary {
   name: StrategyName;
@@ -42,11 +43,8 @@ export interface SchedulerSnapshot {
   readonly version: number;
 }
 
-export interface SchedulerDeps {
+export interface SchedulerDeps extends Timers {
   api: SchedulerApi;
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
 }
 
 export interface SchedulerOptions {
@@ -62,6 +60,7 @@ type Item =
   | { type: 'scheduling_update'; data: SchedulingChange }
   | { type: 'conflict'; data: ConflictChange }
   | { type: 'hint'; data: HintEvent };
+type Answer = [QueuePage, ConflictPage, AllocationList, { hints: Hint[] }, StrategyAnswer | null];
 
 /** a request that is neither waiting nor behind a kept allocation is forgotten after this */
 const REQUEST_GRACE_MS = 60_000;
@@ -69,7 +68,6 @@ const REQUEST_GRACE_MS = 60_000;
 export class SchedulerStore {
   private readonly windowMs: number;
   private readonly ownerFetches: number;
-  private readonly retryMs: number;
 
   private readonly requests = new Map<string, Request>();
   private readonly queued = new Set<string>();
@@ -79,14 +77,8 @@ export class SchedulerStore {
   private strategy: StrategySummary | null = null;
 
   private started = false;
-  private ready = false;
-  private loading = false;
-  private error: string | null = null;
-  private generation = 0;
-  /** events that arrived while a backfill was in flight, replayed on top of it */
-  private buffer: Item[] | null = null;
-  private retryTimer: unknown = null;
-  private failures = 0;
+  /** REST: read once live (whether a view shows it or not), again after a replay gap */
+  private readonly live: Backfill<Answer, Item>;
   private readonly ownerPending = new Set<string>();
   private ownerActive = 0;
   private version = 0;
@@ -101,7 +93,22 @@ export class SchedulerStore {
   ) {
     this.windowMs = opts.windowMs ?? 3600_000;
     this.ownerFetches = opts.ownerFetches ?? 4;
-    this.retryMs = opts.retryMs ?? 2000;
+    this.live = new Backfill(source, deps, {
+      read: () => {
+        const { api } = this.deps;
+        return Promise.all([
+          api.queue('fifo'),
+          api.conflicts('fifo'),
+          api.allocations(this.deps.now() - this.windowMs),
+          api.hints(),
+          api.strategy().catch(() => null),
+        ]);
+      },
+      take: (answer) => this.take(answer),
+      replay: (item) => this.apply(item),
+      done: () => this.fetchOwners(),
+      changed: () => this.changed(),
+    }, { retryMs: opts.retryMs ?? 2000, onlyWatched: false });
     this.snapshot = this.build();
   }
 
@@ -112,20 +119,15 @@ export class SchedulerStore {
       this.source.onEnvelopes('scheduling_update', (envs) => this.receive(envs.map((e) => ({ type: 'scheduling_update', data: e.data })))),
       this.source.onEnvelopes('conflict', (envs) => this.receive(envs.map((e) => ({ type: 'conflict', data: e.data })))),
       this.source.onEnvelopes('hint', (envs) => this.receive(envs.map((e) => ({ type: 'hint', data: e.data })))),
-      this.source.onGap(() => this.backfill()),
-      this.source.subscribe(() => this.onConnection()),
     ];
-    this.onConnection();
+    this.live.start();
   }
 
   stop(): void {
     if (!this.started) return;
     this.started = false;
     for (const off of this.offs.splice(0)) off();
-    this.generation++;
-    this.buffer = null;
-    this.loading = false;
-    this.clearRetry();
+    this.live.stop();
   }
 
   subscribe = (listener: () => void): (() => void) => {
@@ -145,85 +147,33 @@ export class SchedulerStore {
 
   /** Fetch everything again (after an error, or when asked). */
   refresh(): void {
-    if (this.started) this.backfill();
+    this.live.refresh();
   }
 
   // ---- backfill ---------------------------------------------------------------------------------------------
 
-  /** Backfill once the push is live: events from then on reach us, so REST plus what arrives meanwhile is whole. */
-  private onConnection(): void {
-    const state = this.source.getSnapshot().state;
-    if (state.kind === 'live' && !this.ready && !this.loading && this.retryTimer === null) this.backfill();
-  }
-
-  private backfill(): void {
-    const gen = ++this.generation;
-    this.clearRetry();
-    this.buffer = [];
-    this.loading = true;
-    this.changed();
-    const { api } = this.deps;
-    Promise.all([
-      api.queue('fifo'),
-      api.conflicts('fifo'),
-      api.allocations(this.deps.now() - this.windowMs),
-      api.hints(),
-      api.strategy().catch(() => null),
-    ]).then(
-      (answers) => {
-        if (gen !== this.generation || !this.started) return;
-        const [queue, conflicts, allocations, hints, strategy] = answers;
-        if (!Array.isArray(queue?.items) || !Array.isArray(conflicts?.items) || !Array.isArray(allocations?.allocations) || !Array.isArray(hints?.hints)) {
-          this.fail(new Error('the scheduler routes answered something this page does not understand'));
-          return;
-        }
-        this.queued.clear();
-        this.conflicts.clear();
-        this.hints.clear();
-        // the answer lists the allocations that ended within the window too; keep those seen live as well (an older
-        // server lists active ones only), with their owners
-        for (const [id, a] of this.allocations) if (a.state === 'active') this.allocations.delete(id);
-        const endedOwners = new Set([...this.allocations.values()].map((a) => a.requestId));
-        for (const id of this.requests.keys()) if (!endedOwners.has(id)) this.requests.delete(id);
-        for (const { request, conflict } of queue.items) {
-          this.requests.set(request.id, request);
-          this.queued.add(request.id);
-          if (conflict?.status === 'open') this.conflicts.set(conflict.id, conflict);
-        }
-        for (const c of conflicts.items) if (c.status === 'open') this.conflicts.set(c.id, c);
-        for (const a of allocations.allocations) this.allocations.set(a.id, withOwner(a, this.allocations.get(a.id)));
-        for (const h of hints.hints) if (h.status === 'active') this.hints.set(h.id, h);
-        if (strategy) this.strategy = { name: strategy.name, config: strategy.config ?? null, since: strategy.since ?? null };
-        const buffered = this.buffer ?? [];
-        this.buffer = null;
-        for (const item of buffered) this.apply(item);
-        this.ready = true;
-        this.loading = false;
-        this.error = null;
-        this.failures = 0;
-        this.changed();
-        this.fetchOwners();
-      },
-      (err: unknown) => {
-        if (gen === this.generation && this.started) this.fail(err);
-      },
-    );
-  }
-
-  private fail(err: unknown): void {
-    this.buffer = null;
-    this.loading = false;
-    this.error = errorMessage(err);
-    this.failures++;
-    // a 401 is the connection's to report; it backfills again once live
-    if (!isUnauthenticated(err)) {
-      const delay = Math.min(60_000, this.retryMs * 2 ** (this.failures - 1));
-      this.retryTimer = this.deps.setTimeout(() => {
-        this.retryTimer = null;
-        if (this.started) this.backfill();
-      }, delay);
+  /** The REST answers in place of what the page held (what arrived meanwhile is applied again after). */
+  private take([queue, conflicts, allocations, hints, strategy]: Answer): void {
+    if (!Array.isArray(queue?.items) || !Array.isArray(conflicts?.items) || !Array.isArray(allocations?.allocations) || !Array.isArray(hints?.hints)) {
+      throw new Error('the scheduler routes answered something this page does not understand');
     }
-    this.changed();
+    this.queued.clear();
+    this.conflicts.clear();
+    this.hints.clear();
+    // the answer lists the allocations that ended within the window too; keep those seen live as well (an older
+    // server lists active ones only), with their owners
+    for (const [id, a] of this.allocations) if (a.state === 'active') this.allocations.delete(id);
+    const endedOwners = new Set([...this.allocations.values()].map((a) => a.requestId));
+    for (const id of this.requests.keys()) if (!endedOwners.has(id)) this.requests.delete(id);
+    for (const { request, conflict } of queue.items) {
+      this.requests.set(request.id, request);
+      this.queued.add(request.id);
+      if (conflict?.status === 'open') this.conflicts.set(conflict.id, conflict);
+    }
+    for (const c of conflicts.items) if (c.status === 'open') this.conflicts.set(c.id, c);
+    for (const a of allocations.allocations) this.allocations.set(a.id, withOwner(a, this.allocations.get(a.id)));
+    for (const h of hints.hints) if (h.status === 'active') this.hints.set(h.id, h);
+    if (strategy) this.strategy = { name: strategy.name, config: strategy.config ?? null, since: strategy.since ?? null };
   }
 
   /**
@@ -252,21 +202,14 @@ export class SchedulerStore {
     }
   }
 
-  private clearRetry(): void {
-    if (this.retryTimer !== null) {
-      this.deps.clearTimeout(this.retryTimer);
-      this.retryTimer = null;
-    }
-  }
-
   // ---- events -----------------------------------------------------------------------------------------------
 
   private receive(items: Item[]): void {
     if (items.length === 0) return;
     for (const item of items) {
       this.apply(item);
-      this.buffer?.push(item);
     }
+    this.live.note(items);
     this.changed();
     this.fetchOwners();
   }
@@ -367,9 +310,9 @@ export class SchedulerStore {
     const allocations = [...this.allocations.values()].map((a) => this.ownerFromRequest(a)).sort((a, b) => a.grantedAt - b.grantedAt || (a.id < b.id ? -1 : 1));
     const hints = [...this.hints.values()].sort((a, b) => b.createdAt - a.createdAt);
     return {
-      ready: this.ready,
-      loading: this.loading,
-      error: this.error,
+      ready: this.live.ready,
+      loading: this.live.loading,
+      error: this.live.error,
       queue,
       conflicts,
       conflictByRequest,

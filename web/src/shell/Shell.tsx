@@ -19,10 +19,12 @@ const loadScheduler = () => import('../scheduler/SchedulerView.tsx');
 const loadStrategy = () => import('../strategy/StrategyView.tsx');
 const loadHistory = () => import('../history/HistoryView.tsx');
 const loadTasks = () => import('../tasks/TasksView.tsx');
+const loadWorkers = () => import('../workers/WorkersView.tsx');
 const SchedulerView = lazy(() => loadScheduler().then((m) => ({ default: m.SchedulerView })));
 const StrategyView = lazy(() => loadStrategy().then((m) => ({ default: m.StrategyView })));
 const HistoryView = lazy(() => loadHistory().then((m) => ({ default: m.HistoryView })));
 const TasksView = lazy(() => loadTasks().then((m) => ({ default: m.TasksView })));
+const WorkersView = lazy(() => loadWorkers().then((m) => ({ default: m.WorkersView })));
 const PREFETCH_AFTER_MS = 3000;
 
 /** sources whose errors their own view shows */
@@ -92,6 +94,8 @@ function View({ path, status }: { path: string; status: ResourceStatus | null })
       return <StrategyView />;
     case '/tasks':
       return <TasksView />;
+    case '/workers':
+      return <WorkersView />;
     case '/events':
       return <EventsView />;
     case '/history':
@@ -120,7 +124,7 @@ function ViewLoading() {
 function usePrefetch(): void {
   useEffect(() => {
     const t = setTimeout(() => {
-      for (const load of [loadScheduler, loadStrategy, loadTasks, loadHistory]) load().catch(() => undefined);
+      for (const load of [loadScheduler, loadStrategy, loadTasks, loadWorkers, loadHistory]) load().catch(() => undefined);
     }, PREFETCH_AFTER_MS);
     return () => clearTimeout(t);
   }, []);

@@ -7,8 +7,13 @@
  * again after events, at most once per `waitsMinIntervalMs`, one read at a time, and only while the view is open.
  * Framework-free (React reads it through useSyncExternalStore), time injected.
  */
-import type { DispatchPolicy, DispatchTask, InstanceChange, TaskChange, TaskInstance } from '../../../shared/dispatch.ts';
-import { errorMessage, isUnauthenticated } from '../lib/api.ts';
+import type {
+  DispatchInstancesResponse, DispatchPolicy, DispatchTask, DispatchTasksResponse, InstanceChange, QueueInfoResponse, TaskChange, TaskInstance,
+} from '../../../shared/dispatch.ts';
+import { errorMessage } from '../lib/api.ts';
+import { Backfill } from '../lib/backfill.ts';
+import { Reread } from '../lib/reread.ts';
+import type { Timers } from '../lib/timers.ts';
 import type { LiveSource } from '../live/connection.ts';
 import type { DispatchApi, PolicyAnswer } from './api.ts';
 
@@ -63,11 +68,8 @@ export interface TasksSnapshot {
   readonly version: number;
 }
 
-export interface TasksDeps {
+export interface TasksDeps extends Timers {
   api: DispatchApi;
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
 }
 
 export interface TasksOptions {
@@ -84,6 +86,7 @@ export interface TasksOptions {
 }
 
 type Item = { type: 'task_update'; data: TaskChange } | { type: 'instance_update'; data: InstanceChange };
+type Answer = [DispatchInstancesResponse, DispatchTasksResponse, PolicyAnswer, QueueInfoResponse];
 
 interface Completion {
   taskId: string;
@@ -97,9 +100,7 @@ const ended = (t: DispatchTask) => t.status === 'completed' || t.status === 'fai
 export class TasksStore {
   private readonly windowMs: number;
   private readonly maxTasks: number;
-  private readonly waitsMinMs: number;
   private readonly healthMs: number;
-  private readonly retryMs: number;
 
   private readonly instances = new Map<string, TaskInstance>();
   private readonly tasks = new Map<string, DispatchTask>();
@@ -114,21 +115,13 @@ export class TasksStore {
   private startedAt = 0;
 
   private started = false;
-  private watchers = 0;
-  private ready = false;
-  private loading = false;
-  private error: string | null = null;
-  private generation = 0;
-  private buffer: Item[] | null = null;
-  private retryTimer: unknown = null;
-  private failures = 0;
+  /** REST: read once live and watched, again after a replay gap */
+  private readonly live: Backfill<Answer, Item>;
+  /** the expected waits (and the instances' health), read again after events */
+  private readonly waitsRead: Reread<[QueueInfoResponse, DispatchInstancesResponse | null]>;
 
   private waitsAt: number | null = null;
   private waitsError: string | null = null;
-  private waitsInFlight = false;
-  private waitsDirty = false;
-  private waitsTimer: unknown = null;
-  private lastWaitsAsk = -Infinity;
   private windowTimer: unknown = null;
   private healthTimer: unknown = null;
 
@@ -144,9 +137,51 @@ export class TasksStore {
   ) {
     this.windowMs = opts.windowMs ?? 60_000;
     this.maxTasks = opts.maxTasks ?? 200;
-    this.waitsMinMs = opts.waitsMinIntervalMs ?? 500;
     this.healthMs = opts.healthRefreshMs ?? 5000;
-    this.retryMs = opts.retryMs ?? 2000;
+    this.live = new Backfill(source, deps, {
+      read: () => {
+        const { api } = this.deps;
+        return Promise.all([api.instances(), api.tasks(this.maxTasks), api.policy(), api.queueInfo()]);
+      },
+      take: (answer) => this.take(answer),
+      replay: (item) => this.apply(item),
+      // the backfill reads the waits too; a read under way is of the old state and is dropped
+      begin: () => this.waitsRead.supersede(),
+      // the waits read may predate what arrived meanwhile
+      done: (replayed) => {
+        if (replayed.some(movesWaits)) this.waitsRead.ask();
+      },
+      watched: () => {
+        if (this.live.ready) this.waitsRead.ask();
+        this.changed();
+      },
+      unwatched: () => {
+        this.waitsRead.pause();
+        this.clearTimer('window');
+        this.clearTimer('health');
+      },
+      changed: () => this.changed(),
+    }, { retryMs: opts.retryMs ?? 2000 });
+    this.waitsRead = new Reread(deps, {
+      minIntervalMs: opts.waitsMinIntervalMs ?? 500,
+      may: () => this.started && this.live.ready && this.live.watched,
+      // the instances too: what their health probes said is not pushed (an instance's queue grows with its tasks)
+      read: () => Promise.all([this.deps.api.queueInfo(), this.deps.api.instances().catch(() => null)]),
+      answer: ([info, instances]) => {
+        if (Array.isArray(info?.queues)) this.takeWaits(info.queues);
+        else this.waitsError = 'GET /api/dispatch/queue/info answered something this page does not understand';
+        if (Array.isArray(instances?.instances)) {
+          this.instances.clear();
+          for (const i of instances.instances) this.instances.set(i.id, i);
+        }
+        this.changed();
+      },
+      // no retry loop: the next event asks again
+      failed: (err) => {
+        this.waitsError = errorMessage(err);
+        this.changed();
+      },
+    });
     this.snapshot = this.build();
   }
 
@@ -158,47 +193,24 @@ export class TasksStore {
     this.offs = [
       this.source.onEnvelopes('task_update', (envs) => this.receive(envs.map((e) => ({ type: 'task_update', data: e.data })))),
       this.source.onEnvelopes('instance_update', (envs) => this.receive(envs.map((e) => ({ type: 'instance_update', data: e.data })))),
-      this.source.onGap(() => this.onGap()),
-      this.source.subscribe(() => this.onConnection()),
     ];
     this.changed();
-    // a view may watch before the store starts (React runs a child's effects before its parent's)
-    this.onConnection();
+    this.live.start();
   }
 
   stop(): void {
     if (!this.started) return;
     this.started = false;
     for (const off of this.offs.splice(0)) off();
-    this.generation++;
-    this.buffer = null;
-    this.loading = false;
-    this.waitsInFlight = false;
-    this.clearTimer('retry');
-    this.clearTimer('waits');
+    this.live.stop();
+    this.waitsRead.cancel();
     this.clearTimer('window');
     this.clearTimer('health');
   }
 
   /** A view shows the store: backfill when needed, keep the expected waits current. Returns the release. */
   watch(): () => void {
-    this.watchers++;
-    if (this.watchers === 1) {
-      this.onConnection();
-      if (this.ready) this.askWaits();
-      this.changed();
-    }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.watchers--;
-      if (this.watchers === 0) {
-        this.clearTimer('waits');
-        this.clearTimer('window');
-        this.clearTimer('health');
-      }
-    };
+    return this.live.watch();
   }
 
   subscribe = (listener: () => void): (() => void) => {
@@ -224,88 +236,24 @@ export class TasksStore {
 
   /** Fetch everything again (after an error, or when asked). */
   refresh(): void {
-    if (this.started) this.backfill();
+    this.live.refresh();
   }
 
   // ---- backfill ---------------------------------------------------------------------------------------------
 
-  private onConnection(): void {
-    if (!this.started || this.watchers === 0) return;
-    const state = this.source.getSnapshot().state;
-    if (state.kind === 'live' && !this.ready && !this.loading && this.retryTimer === null) this.backfill();
-  }
-
-  private onGap(): void {
-    // events were lost: what the page holds may be wrong until read again
-    if (this.watchers > 0) {
-      this.backfill();
-      return;
+  /** The REST answers in place of what the page held (what arrived meanwhile is applied again after). */
+  private take([instances, tasks, policy, info]: Answer): void {
+    if (!Array.isArray(instances?.instances) || !Array.isArray(tasks?.tasks) || typeof policy?.policy !== 'string' || !Array.isArray(info?.queues)) {
+      throw new Error('the task dispatch routes answered something this page does not understand');
     }
-    this.generation++;
-    this.buffer = null;
-    this.loading = false;
-    this.ready = false;
-    this.changed();
-  }
-
-  private backfill(): void {
-    const gen = ++this.generation;
-    this.clearTimer('retry');
-    // the backfill reads the waits too; a read under way is of the old generation and is dropped
-    this.clearTimer('waits');
-    this.waitsInFlight = false;
-    this.waitsDirty = false;
-    this.lastWaitsAsk = this.deps.now();
-    this.buffer = [];
-    this.loading = true;
-    this.changed();
-    const { api } = this.deps;
-    Promise.all([api.instances(), api.tasks(this.maxTasks), api.policy(), api.queueInfo()]).then(
-      ([instances, tasks, policy, info]) => {
-        if (gen !== this.generation || !this.started) return;
-        if (!Array.isArray(instances?.instances) || !Array.isArray(tasks?.tasks) || typeof policy?.policy !== 'string' || !Array.isArray(info?.queues)) {
-          this.fail(new Error('the task dispatch routes answered something this page does not understand'));
-          return;
-        }
-        this.instances.clear();
-        for (const i of instances.instances) this.instances.set(i.id, i);
-        this.tasks.clear();
-        for (const t of tasks.tasks) this.tasks.set(t.id, t);
-        if (policy.policy !== this.policy) this.policySince = null;
-        this.policy = policy.policy;
-        this.learnCustom(policy);
-        this.takeWaits(info.queues);
-        const buffered = this.buffer ?? [];
-        this.buffer = null;
-        for (const item of buffered) this.apply(item);
-        this.ready = true;
-        this.loading = false;
-        this.error = null;
-        this.failures = 0;
-        this.changed();
-        // the waits read may predate what arrived meanwhile
-        if (buffered.some(movesWaits)) this.askWaits();
-      },
-      (err: unknown) => {
-        if (gen === this.generation && this.started) this.fail(err);
-      },
-    );
-  }
-
-  private fail(err: unknown): void {
-    this.buffer = null;
-    this.loading = false;
-    this.error = errorMessage(err);
-    this.failures++;
-    // a 401 is the connection's to report; it backfills again once live
-    if (!isUnauthenticated(err)) {
-      const delay = Math.min(60_000, this.retryMs * 2 ** (this.failures - 1));
-      this.retryTimer = this.deps.setTimeout(() => {
-        this.retryTimer = null;
-        if (this.started && this.watchers > 0) this.backfill();
-      }, delay);
-    }
-    this.changed();
+    this.instances.clear();
+    for (const i of instances.instances) this.instances.set(i.id, i);
+    this.tasks.clear();
+    for (const t of tasks.tasks) this.tasks.set(t.id, t);
+    if (policy.policy !== this.policy) this.policySince = null;
+    this.policy = policy.policy;
+    this.learnCustom(policy);
+    this.takeWaits(info.queues);
   }
 
   private learnCustom(answer: PolicyAnswer): void {
@@ -313,53 +261,6 @@ export class TasksStore {
   }
 
   // ---- expected waits ---------------------------------------------------------------------------------------
-
-  /** Read the expected waits again: now, or when the interval since the last read has passed; one read at a time. */
-  private askWaits(): void {
-    if (!this.started || !this.ready || this.watchers === 0) return;
-    this.waitsDirty = true;
-    if (this.waitsInFlight || this.waitsTimer !== null) return;
-    const wait = this.lastWaitsAsk + this.waitsMinMs - this.deps.now();
-    if (wait <= 0) {
-      this.readWaits();
-      return;
-    }
-    this.waitsTimer = this.deps.setTimeout(() => {
-      this.waitsTimer = null;
-      this.readWaits();
-    }, wait);
-  }
-
-  private readWaits(): void {
-    if (!this.started || this.watchers === 0) return;
-    const gen = this.generation;
-    this.waitsDirty = false;
-    this.waitsInFlight = true;
-    this.lastWaitsAsk = this.deps.now();
-    // the instances too: what their health probes said is not pushed (an instance's queue grows with its tasks)
-    Promise.all([this.deps.api.queueInfo(), this.deps.api.instances().catch(() => null)]).then(
-      ([info, instances]) => {
-        if (gen !== this.generation || !this.started) return;
-        this.waitsInFlight = false;
-        if (Array.isArray(info?.queues)) this.takeWaits(info.queues);
-        else this.waitsError = 'GET /api/dispatch/queue/info answered something this page does not understand';
-        if (Array.isArray(instances?.instances)) {
-          this.instances.clear();
-          for (const i of instances.instances) this.instances.set(i.id, i);
-        }
-        this.changed();
-        if (this.waitsDirty) this.askWaits();
-      },
-      (err: unknown) => {
-        if (gen !== this.generation || !this.started) return;
-        this.waitsInFlight = false;
-        this.waitsError = errorMessage(err);
-        this.changed();
-        // no retry loop: the next event asks again
-        this.waitsDirty = false;
-      },
-    );
-  }
 
   private takeWaits(queues: readonly { ti_uuid: string; waiting_time_expect: number; waiting_time_error: number }[]): void {
     this.waits.clear();
@@ -376,10 +277,10 @@ export class TasksStore {
     for (const item of items) {
       if (item.type === 'task_update' && item.data.kind === 'task_completed') this.count(item.data);
       this.apply(item);
-      this.buffer?.push(item);
     }
+    this.live.note(items);
     this.changed();
-    if (items.some(movesWaits)) this.askWaits();
+    if (items.some(movesWaits)) this.waitsRead.ask();
   }
 
   /** A completion, at the page's time less its age against the newest change seen (a replayed one is old). */
@@ -437,11 +338,11 @@ export class TasksStore {
    * queued there, read again after a while, until every queue said empty (or nobody watches).
    */
   private scheduleHealth(): void {
-    if (this.healthTimer !== null || !this.started || !this.ready || this.watchers === 0) return;
+    if (this.healthTimer !== null || !this.started || !this.live.ready || !this.live.watched) return;
     if (![...this.instances.values()].some((i) => (i.health?.queue_size ?? 0) > 0)) return;
     this.healthTimer = this.deps.setTimeout(() => {
       this.healthTimer = null;
-      this.askWaits();
+      this.waitsRead.ask();
     }, this.healthMs);
   }
 
@@ -464,7 +365,7 @@ export class TasksStore {
   /** Build again when a completion leaves the window, and when the window has filled (only while watched). */
   private scheduleWindow(now: number): void {
     this.clearTimer('window');
-    if (!this.started || this.watchers === 0) return;
+    if (!this.started || !this.live.watched) return;
     let next = Infinity;
     for (const c of this.completions) next = Math.min(next, c.at + this.windowMs);
     if (now - this.startedAt < this.windowMs) next = Math.min(next, this.startedAt + this.windowMs);
@@ -497,9 +398,9 @@ export class TasksStore {
         return { model, instances: m.instances, tasks: m.tasks, completed: m.completed, tasksPerSec: m.completed / windowSec, waitScaleSec };
       });
     return {
-      ready: this.ready,
-      loading: this.loading,
-      error: this.error,
+      ready: this.live.ready,
+      loading: this.live.loading,
+      error: this.live.error,
       models,
       instances: new Map(this.instances),
       policy: this.policy,
@@ -513,7 +414,7 @@ export class TasksStore {
     };
   }
 
-  private clearTimer(which: 'retry' | 'waits' | 'window' | 'health'): void {
+  private clearTimer(which: 'window' | 'health'): void {
     const key = `${which}Timer` as const;
     if (this[key] !== null) {
       this.deps.clearTimeout(this[key]);
