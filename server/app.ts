@@ -119,17 +119,18 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // the API first (static files hold no data and need no token, but should not cost every API call a stat())
   app.use(['/api', '/metrics', ...DISPATCH_PATHS], auth.middleware());
   app.use(['/api', ...DISPATCH_PATHS], express.json({ limit: '1mb' }));
+  // first the routes that clients call in loops, per task or per engine call: express tries routers in order
+  app.use(workerRoutes(workers));
+  app.use('/api/workers', engineErrors);
+  app.use(dispatchRoutes({
+    dispatcher, committed: () => dispatch.committed(), requireAdmin: auth.requireAdmin(), storedTask: (id) => stores.dispatchStore.task(id),
+  }));
+  app.use([...DISPATCH_PATHS, '/api/dispatch'], dispatchErrors(log));
   app.use(eventRoutes(sse));
   app.use(statusRoutes(() => board.snapshot()));
   app.use(historyRoutes(historyStore, () => clock.now()));
   app.use(schedulerRoutes(engine, () => scheduler.committed(), () => clock.now()));
   app.use(strategyRoutes(engine, strategies, auth.requireAdmin(), () => scheduler.committed()));
-  app.use(dispatchRoutes({
-    dispatcher, committed: () => dispatch.committed(), requireAdmin: auth.requireAdmin(), storedTask: (id) => stores.dispatchStore.task(id),
-  }));
-  app.use([...DISPATCH_PATHS, '/api/dispatch'], dispatchErrors(log));
-  app.use(workerRoutes(workers));
-  app.use('/api/workers', engineErrors);
   app.use(sessionRoutes(auth));
   app.use(hintRoutes(hints.book));
   app.use(openApiRoutes());
