@@ -74,6 +74,8 @@ export const WorkerSchema = z.object({
   exit_code: z.int().nullable(),
   /** ms since epoch */
   started_at: z.number().nullable(),
+  /** when it ended (exited, failed, stopped, preempted), ms since epoch */
+  ended_at: z.number().nullable().default(null),
   /** the last lines of its output */
   log_tail: z.array(z.string()),
   /** the engine created in it (`module#Export` / `package.module:Class`) */

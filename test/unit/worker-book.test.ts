@@ -47,7 +47,7 @@ describe('WorkerBook', () => {
     const u = setup();
     u.book.healthy(u.id);
     u.book.exited(u.id, { code: 0, signal: null }, []);
-    expect(u.book.must(u.id).worker).toMatchObject({ state: 'exited', exit_code: 0, why: null });
+    expect(u.book.must(u.id).worker).toMatchObject({ state: 'exited', exit_code: 0, why: null, ended_at: 1000 });
   });
 
   it('a name is taken while a worker of the group lives; the ended group is replaced by a new one', () => {

@@ -146,6 +146,8 @@ describe('WorkerService', () => {
     const err = await t.service.waitReady('train', 0).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotReadyError);
     expect((err as NotReadyError).details).toEqual([{ id: 'train-2', state: 'queued', why: expect.stringMatching(/^queued behind ana/) }]);
+    // why it waits is pushed as its conflict changes
+    expect(t.pushed.filter((c) => c.worker.id === 'train-2').map((c) => c.worker.why)).toEqual(['waiting for its grant', 'waiting for its grant', made[2]!.why]);
     // the pushed records: created, then each state
     expect(t.pushed.filter((c) => c.worker.id === 'train-0').map((c) => `${c.kind}:${c.worker.state}`)).toEqual([
       'worker_created:queued', 'worker_state:queued', 'worker_state:starting', 'worker_state:starting', 'worker_state:running',

@@ -278,6 +278,13 @@ export class WorkerService {
         void this.stopWorker(r.worker.id, as, why, c.kind === 'allocation_released' ? grace : 0);
         return;
       }
+      case 'conflict_opened':
+      case 'conflict_updated': {
+        // a queued worker says behind whom it waits, pushed as it changes
+        const r = c.conflict.requestId ? this.workerOfRequest(c.conflict.requestId) : undefined;
+        if (r && r.worker.state === 'queued') this.book.waiting(r.worker.id, whyQueued(c.conflict));
+        return;
+      }
       case 'allocation_suspended': {
         const r = this.book.byAllocation(c.allocation.id);
         if (r && (r.worker.state === 'running' || r.worker.state === 'starting')) void this.pause(r, true);

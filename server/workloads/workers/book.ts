@@ -111,7 +111,7 @@ export class WorkerBook {
       const worker: Worker = {
         id: workerId(body.name, replica), name: body.name, replica, state: 'queued', backend: body.backend ?? defaults.backend,
         owner: body.owner ?? defaults.owner, host: '127.0.0.1', port: spec.port ?? null, gpus: [], allocation_id: null, request_id: null,
-        exit_code: null, started_at: null, log_tail: [], engine: null, why: 'waiting for its grant',
+        exit_code: null, started_at: null, ended_at: null, log_tail: [], engine: null, why: 'waiting for its grant',
       };
       const record: WorkerRecord = {
         worker, spec, ref: null, stopping: null, answered: false,
@@ -159,6 +159,13 @@ export class WorkerBook {
     const r = this.must(id);
     if (r.answered) this.transition(id, 'running', { why: null }, ['suspended']);
     else this.transition(id, 'starting', { why: 'starting: waiting for its port to answer GET /health' }, ['suspended']);
+  }
+
+  /** Why a queued worker waits changed (its request's conflict): the new words, pushed. */
+  waiting(id: string, why: string): void {
+    const r = this.must(id);
+    if (r.worker.state !== 'queued' || r.worker.why === why) return;
+    this.update(id, { why });
   }
 
   /** Arbiter asked it to stop (delete, preemption, an ended lease): once it exits, it is `as`. */
@@ -224,7 +231,10 @@ export class WorkerBook {
       throw new WorkerError('invalid_state', `worker ${id} is ${previous}; it cannot become ${to}`, { id, state: previous });
     }
     r.worker = { ...r.worker, ...fields, state: to };
-    if (ENDED.has(to)) r.stopping = null;
+    if (ENDED.has(to)) {
+      r.stopping = null;
+      r.worker.ended_at = this.clock.now();
+    }
     this.emit([{ kind: 'worker_state', at: this.clock.now(), worker: r.worker, previous }]);
   }
 
