@@ -5,6 +5,8 @@
  * Every container made here carries the label arbiter.test=docker-source and is removed in afterAll.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
@@ -216,7 +218,14 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
   // retried once: in about one full suite run in four on the 2-core VM the restarted Podman service's list did not
   // show the container made while it was down within 20 s; the failure message names what the source saw
   it.skipIf(!PODMAN_SCRIPT || !PODMAN_DIR)('reports an engine that goes away as an error, reconnects and resyncs the list', { retry: 1, timeout: 60_000 }, async () => {
-    const watched = new DockerSource({ dockerHost: HOST, reconnectMinMs: 200, reconnectMaxMs: 1000 });
+    // a Podman service of its own to stop and start (the same containers: the storage is shared), so that the
+    // other docker tests running meanwhile keep theirs
+    const ownDir = mkdtempSync(join(tmpdir(), 'arbiter-podman-restart-'));
+    const own = { ...process.env, ARBITER_PODMAN_DIR: ownDir };
+    const started = await run(PODMAN_SCRIPT!, ['start'], { env: own });
+    const ownHost = /^export ARBITER_TEST_DOCKER_HOST=(.*)$/m.exec(started.stdout)?.[1];
+    expect(ownHost).toMatch(/^unix:\/\//);
+    const watched = new DockerSource({ dockerHost: ownHost!, reconnectMinMs: 200, reconnectMaxMs: 1000 });
     const loop = new MonitorLoop<{ docker: Container[] }>({ clock: systemClock, timeoutMs: 5000, maxBackoffMs: 1000 });
     const statuses: SourceStatus[] = [];
     let latest: Container[] = [];
@@ -225,14 +234,14 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
       if (a.sample) latest = a.sample;
       statuses.push(a.status);
     });
-    const podman = (...args: string[]) => run('podman', args, { env: { ...process.env, CONTAINERS_CONF: join(PODMAN_DIR!, 'containers.conf') } });
+    const podman = (...args: string[]) => run('podman', args, { env: { ...process.env, CONTAINERS_CONF: join(ownDir, 'containers.conf') } });
     try {
       await loop.start();
       await until(async () => (byName(latest, name('busy')) ? true : undefined), 5000, 'first list');
       const doomed = byName(latest, name('created'))!;
       expect(doomed).toBeDefined();
 
-      await run(PODMAN_SCRIPT!, ['stop']);
+      await run(PODMAN_SCRIPT!, ['stop'], { env: own });
       const failed = await until(async () => statuses.find((s) => s.status === 'error'), 5000, 'error status');
       expect(failed.message).toMatch(/(lost the connection|cannot reconnect) to the Docker engine at unix:\/\/.*/);
       await expect(watched.sample()).rejects.toThrow(/Docker engine at unix:\/\//);
@@ -241,7 +250,7 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
       await podman('rm', '-f', doomed.id);
       await podman('run', '-d', '--name', name('while-down'), '--label', `${LABEL}=${SUITE}`, IMAGE, 'sleep', '600');
 
-      await run(PODMAN_SCRIPT!, ['start']);
+      await run(PODMAN_SCRIPT!, ['start'], { env: own });
       const list = await until(async () => {
         const s = statuses.at(-1);
         return s?.status === 'ok' && byName(latest, name('while-down')) ? latest : undefined;
@@ -260,6 +269,8 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
       await until(async () => (byName(watched.list(), name('while-down'))?.state === 'exited' ? true : undefined), 3000, 'event after reconnection');
     } finally {
       await loop.stop();
+      await run(PODMAN_SCRIPT!, ['stop'], { env: own }).catch(() => {});
+      rmSync(ownDir, { recursive: true, force: true });
     }
   });
 

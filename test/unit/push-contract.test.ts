@@ -35,7 +35,7 @@ describe('EVENT_PAYLOADS', () => {
 
   it('tells event types from other strings', () => {
     for (const type of EVENT_TYPES) expect(isEventType(type)).toBe(true);
-    for (const other of ['worker_update', 'replay_gap', 'toString', '', 1, null]) expect(isEventType(other)).toBe(false);
+    for (const other of ['job_update', 'replay_gap', 'toString', '', 1, null]) expect(isEventType(other)).toBe(false);
   });
 });
 
@@ -51,7 +51,7 @@ describe('EventHub.publish', () => {
     const seen: number[] = [];
     h.subscribe((ev) => seen.push(ev.id));
     // as a JavaScript caller would (the types refuse it at compile time)
-    for (const type of ['worker_update', 'toString', undefined]) {
+    for (const type of ['job_update', 'toString', undefined]) {
       expect(() => Reflect.apply(h.publish, h, [type, { any: 'thing' }])).toThrow(/cannot publish event type .*no payload schema in EVENT_PAYLOADS/);
     }
     expect(() => Reflect.apply(h.publish, h, ['workflow_update', {}])).toThrow('cannot publish event type "workflow_update"');
