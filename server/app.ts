@@ -247,7 +247,7 @@ function workerParts(config: Config, p: { clock: Clock; log: Logger; hub: EventH
   return new WorkerService({
     engine, book: new WorkerBook(clock), backends, defaultBackend: c.backend, hub, clock, log: log.child({ part: 'workers' }),
     store: workerStore, transact: (fn) => db.transaction(fn)(), freePort: () => freePort('127.0.0.1'),
-    graceMs: c.graceMs, callTimeoutMs: c.callTimeoutMs, renewMs: c.renewMs,
+    graceMs: c.graceMs, callTimeoutMs: c.callTimeoutMs, renewMs: c.renewMs, retentionMs: c.retentionMs,
   });
 }
 

@@ -91,6 +91,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'workers.graceMs', flag: '--worker-grace-ms <ms>', env: ['ARBITER_WORKER_GRACE_MS'], schema: int(0, 3_600_000), default: 10_000, doc: 'a worker asked to stop (delete, preemption) is killed after this long' },
   { key: 'workers.callTimeoutMs', flag: '--worker-call-timeout-ms <ms>', env: ['ARBITER_WORKER_CALL_TIMEOUT_MS'], schema: int(100, 86_400_000), default: 300_000, doc: 'time limit of one engine creation or call through Arbiter' },
   { key: 'workers.renewMs', flag: '--worker-renew-ms <ms>', env: ['ARBITER_WORKER_RENEW_MS'], schema: int(1000, 86_400_000), default: 60_000, doc: "how often Arbiter renews a running worker's lease (keep it well under --lease-default-ms)" },
+  { key: 'workers.retentionMs', flag: '--worker-retention-ms <ms>', env: ['ARBITER_WORKER_RETENTION_MS'], schema: int(60_000, 3650 * 86_400_000), default: 7 * 86_400_000, doc: 'how long ended workers stay listed (default 7 days)' },
   { key: 'dispatch.retentionMs', flag: '--dispatch-retention-ms <ms>', env: ['ARBITER_DISPATCH_RETENTION_MS'], schema: int(60_000, 3650 * 86_400_000), default: 7 * 86_400_000, doc: 'how long ended tasks are kept (default 7 days)' },
   { key: 'push.replayCount', flag: '--replay-count <n>', env: ['ARBITER_REPLAY_COUNT'], schema: int(1, 1_000_000), default: 1000, doc: 'events kept for resume (count)' },
   { key: 'push.replayMaxAgeMs', flag: '--replay-max-age-ms <ms>', env: ['ARBITER_REPLAY_MAX_AGE_MS'], schema: int(1000, 86_400_000), default: 600_000, doc: 'events kept for resume (age)' },
@@ -119,7 +120,7 @@ export interface Config {
   health: Record<'cpu' | 'memory' | 'disk' | 'gpuTemperature' | 'gpuMemory' | 'containerMemory', { warning: number; critical: number }>;
   scheduler: { leaseDefaultMs: number; leaseMaxMs: number; strategy: StrategyName; starvationMs: number };
   hints: { leaseWarningMs: number; longWaitMs: number };
-  workers: { backend: WorkerBackend; graceMs: number; callTimeoutMs: number; renewMs: number };
+  workers: { backend: WorkerBackend; graceMs: number; callTimeoutMs: number; renewMs: number; retentionMs: number };
   dispatch: {
     policy: DispatchPolicy; policyModule?: string; maxAttempts: number; downAfter: number; timeoutMs: number; probeMs: number; lostAfterMs: number; retentionMs: number;
     /** config file only: instances registered at start */

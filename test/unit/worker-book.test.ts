@@ -59,4 +59,20 @@ describe('WorkerBook', () => {
     expect(again!.worker).toMatchObject({ id: 'g-0', owner: 'bo', state: 'queued' });
     expect(t.changes.filter((c) => c.kind === 'worker_removed').map((c) => c.worker.owner)).toEqual(['ana']);
   });
+
+  it('forgets the workers that ended before a time, and says so; live ones stay', () => {
+    const clock = new ManualClock(1000);
+    const book = new WorkerBook(clock);
+    const removed: string[] = [];
+    book.onChange((b) => removed.push(...b.filter((c) => c.kind === 'worker_removed').map((c) => c.worker.id)));
+    book.create({ name: 'old', replicas: 1, specs: [{ cpu: 1, gpu: 0, mem: 1, cmd: 'x' }] }, { backend: 'local', owner: 'ana' });
+    book.ended('old-0', 'stopped', 'deleted');
+    clock.set(5000);
+    book.create({ name: 'live', replicas: 1, specs: [{ cpu: 1, gpu: 0, mem: 1, cmd: 'x' }] }, { backend: 'local', owner: 'ana' });
+    book.create({ name: 'recent', replicas: 1, specs: [{ cpu: 1, gpu: 0, mem: 1, cmd: 'x' }] }, { backend: 'local', owner: 'ana' });
+    book.ended('recent-0', 'stopped', 'deleted');
+    expect(book.forgetEnded(3000)).toEqual(['old-0']);
+    expect(removed).toEqual(['old-0']);
+    expect(book.all().map((r) => r.worker.id)).toEqual(['live-0', 'recent-0']);
+  });
 });

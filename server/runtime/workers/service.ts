@@ -48,6 +48,8 @@ export interface WorkerServiceOptions {
   checkMs?: number;
   /** renew a live worker's lease this often, ms @default 60000 */
   renewMs?: number;
+  /** ended workers are forgotten this long after they ended, ms @default 7 days */
+  retentionMs?: number;
   /** a call to an engine gets no answer within this, ms @default 300000 */
   callTimeoutMs?: number;
   http?: { get: GetJson; post: PostJson };
@@ -82,6 +84,7 @@ export class WorkerService {
   private draining = false;
   private timer: Timer | null = null;
   private renewedAt = 0;
+  private prunedAt = 0;
   private stopped = false;
   /** workers whose health check is in flight */
   private readonly checking = new Set<string>();
@@ -409,7 +412,12 @@ export class WorkerService {
         .catch(() => {})
         .finally(() => this.checking.delete(r.worker.id));
     }
-    if (this.opts.clock.now() - this.renewedAt >= (this.opts.renewMs ?? 60_000)) this.renewAll();
+    const now = this.opts.clock.now();
+    if (now - this.renewedAt >= (this.opts.renewMs ?? 60_000)) this.renewAll();
+    if (now - this.prunedAt >= 3_600_000) {
+      this.prunedAt = now;
+      this.book.forgetEnded(now - (this.opts.retentionMs ?? 7 * 86_400_000));
+    }
   }
 
   /** Renew the lease of every worker that holds an allocation. */

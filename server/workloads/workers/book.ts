@@ -211,15 +211,13 @@ export class WorkerBook {
     for (const r of records) this.records.set(r.worker.id, { ...r, worker: { ...r.worker } });
   }
 
-  /** Forget ended workers that ended before `before` (ms); returns their ids. */
-  forgetEnded(before: number, endedAt: (r: WorkerRecord) => number | null): string[] {
-    const gone: string[] = [];
-    for (const r of this.records.values()) {
-      const t = endedAt(r);
-      if (ENDED.has(r.worker.state) && t !== null && t < before) gone.push(r.worker.id);
-    }
-    for (const id of gone) this.records.delete(id);
-    return gone;
+  /** Forget the workers that ended before `before` (ms): worker_removed for each; returns their ids. */
+  forgetEnded(before: number): string[] {
+    const gone = this.all().filter((r) => ENDED.has(r.worker.state) && (r.worker.ended_at ?? 0) < before);
+    for (const r of gone) this.records.delete(r.worker.id);
+    const now = this.clock.now();
+    this.emit(gone.map((r) => ({ kind: 'worker_removed', at: now, worker: r.worker })));
+    return gone.map((r) => r.worker.id);
   }
 
   // ------------------------------------------------------------------ internals
