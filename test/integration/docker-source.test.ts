@@ -5,8 +5,6 @@
  * Every container made here carries the label arbiter.test=docker-source and is removed in afterAll.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
@@ -17,6 +15,7 @@ import { systemClock } from '../../server/clock.ts';
 import { MonitorLoop } from '../../server/monitor/loop.ts';
 import { parseDockerHost } from '../../server/monitor/sources/docker/connection.ts';
 import { DockerSource } from '../../server/monitor/sources/docker/docker.ts';
+import { ownPodman } from '../helpers/own-podman.ts';
 
 const run = promisify(execFile);
 const HOST = process.env.ARBITER_TEST_DOCKER_HOST;
@@ -218,14 +217,9 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
   // retried once: in about one full suite run in four on the 2-core VM the restarted Podman service's list did not
   // show the container made while it was down within 20 s; the failure message names what the source saw
   it.skipIf(!PODMAN_SCRIPT || !PODMAN_DIR)('reports an engine that goes away as an error, reconnects and resyncs the list', { retry: 1, timeout: 60_000 }, async () => {
-    // a Podman service of its own to stop and start (the same containers: the storage is shared), so that the
-    // other docker tests running meanwhile keep theirs
-    const ownDir = mkdtempSync(join(tmpdir(), 'arbiter-podman-restart-'));
-    const own = { ...process.env, ARBITER_PODMAN_DIR: ownDir };
-    const started = await run(PODMAN_SCRIPT!, ['start'], { env: own });
-    const ownHost = /^export ARBITER_TEST_DOCKER_HOST=(.*)$/m.exec(started.stdout)?.[1];
-    expect(ownHost).toMatch(/^unix:\/\//);
-    const watched = new DockerSource({ dockerHost: ownHost!, reconnectMinMs: 200, reconnectMaxMs: 1000 });
+    // a Podman service of its own to stop and start, so that the docker tests running meanwhile keep theirs
+    const own = await ownPodman(PODMAN_SCRIPT!);
+    const watched = new DockerSource({ dockerHost: own.host, reconnectMinMs: 200, reconnectMaxMs: 1000 });
     const loop = new MonitorLoop<{ docker: Container[] }>({ clock: systemClock, timeoutMs: 5000, maxBackoffMs: 1000 });
     const statuses: SourceStatus[] = [];
     let latest: Container[] = [];
@@ -234,14 +228,14 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
       if (a.sample) latest = a.sample;
       statuses.push(a.status);
     });
-    const podman = (...args: string[]) => run('podman', args, { env: { ...process.env, CONTAINERS_CONF: join(ownDir, 'containers.conf') } });
+    const podman = own.podman;
     try {
       await loop.start();
       await until(async () => (byName(latest, name('busy')) ? true : undefined), 5000, 'first list');
       const doomed = byName(latest, name('created'))!;
       expect(doomed).toBeDefined();
 
-      await run(PODMAN_SCRIPT!, ['stop'], { env: own });
+      await own.stop();
       const failed = await until(async () => statuses.find((s) => s.status === 'error'), 5000, 'error status');
       expect(failed.message).toMatch(/(lost the connection|cannot reconnect) to the Docker engine at unix:\/\/.*/);
       await expect(watched.sample()).rejects.toThrow(/Docker engine at unix:\/\//);
@@ -250,7 +244,7 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
       await podman('rm', '-f', doomed.id);
       await podman('run', '-d', '--name', name('while-down'), '--label', `${LABEL}=${SUITE}`, IMAGE, 'sleep', '600');
 
-      await run(PODMAN_SCRIPT!, ['start'], { env: own });
+      await own.start();
       const list = await until(async () => {
         const s = statuses.at(-1);
         return s?.status === 'ok' && byName(latest, name('while-down')) ? latest : undefined;
@@ -269,8 +263,7 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
       await until(async () => (byName(watched.list(), name('while-down'))?.state === 'exited' ? true : undefined), 3000, 'event after reconnection');
     } finally {
       await loop.stop();
-      await run(PODMAN_SCRIPT!, ['stop'], { env: own }).catch(() => {});
-      rmSync(ownDir, { recursive: true, force: true });
+      await own.close();
     }
   });
 

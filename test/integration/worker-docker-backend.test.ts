@@ -8,7 +8,6 @@
  */
 import { execFile } from 'node:child_process';
 import net from 'node:net';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import type { ContainerSpec } from '../../shared/workers.ts';
 import { parseDockerHost } from '../../server/monitor/sources/docker/connection.ts';
 import type { Exit, Launch, Running } from '../../server/runtime/workers/backend.ts';
 import { DockerBackend } from '../../server/runtime/workers/docker.ts';
+import { ownPodman } from '../helpers/own-podman.ts';
 
 const run = promisify(execFile);
 const HOST = process.env.ARBITER_TEST_DOCKER_HOST;
@@ -83,8 +83,8 @@ describe.skipIf(SKIP)('docker backend against a real engine', () => {
   const backends: DockerBackend[] = [];
   let seq = 0;
 
-  function backend(): { b: DockerBackend; exits: Exits } {
-    const b = new DockerBackend({ dockerHost: HOST, labels: LABELS, reconnectMinMs: 100, reconnectMaxMs: 1_000 });
+  function backend(dockerHost = HOST): { b: DockerBackend; exits: Exits } {
+    const b = new DockerBackend({ dockerHost, labels: LABELS, reconnectMinMs: 100, reconnectMaxMs: 1_000 });
     const exits = new Exits();
     b.onExit(exits.listener);
     backends.push(b);
@@ -294,22 +294,28 @@ describe.skipIf(SKIP)('docker backend against a real engine', () => {
   });
 
   it.skipIf(!PODMAN_SCRIPT || !PODMAN_DIR)('follows a worker across a restart of the engine: an exit while it was down is reported once', { timeout: 60_000 }, async () => {
-    const { b, exits } = backend();
-    const l = await launch(loop(5));
-    const r = await b.start(l);
-    await waitForLine(b, l.id, 'ready');
-    const podman = (...args: string[]) => run('podman', args, { env: { ...process.env, CONTAINERS_CONF: join(PODMAN_DIR!, 'containers.conf') } });
-    await run(PODMAN_SCRIPT!, ['stop']);
+    // an engine of its own to stop and start, so that the docker tests running meanwhile keep theirs
+    const own = await ownPodman(PODMAN_SCRIPT!);
+    const { b, exits } = backend(own.host);
     try {
-      // the container outlives the service (conmon); it ends while the engine does not answer
-      await podman('kill', '--signal', 'USR1', (r.ref as { containerId: string }).containerId);
-      await until(async () => (await podman('inspect', '--format', '{{.State.Status}}', (r.ref as { containerId: string }).containerId)).stdout.trim() === 'exited', 10_000, 'exited under conmon');
-      expect(exits.all).toEqual([]);
+      const l = await launch(loop(5));
+      const r = await b.start(l);
+      await waitForLine(b, l.id, 'ready');
+      await own.stop();
+      try {
+        // the container outlives the service (conmon); it ends while the engine does not answer
+        await own.podman('kill', '--signal', 'USR1', (r.ref as { containerId: string }).containerId);
+        await until(async () => (await own.podman('inspect', '--format', '{{.State.Status}}', (r.ref as { containerId: string }).containerId)).stdout.trim() === 'exited', 10_000, 'exited under conmon');
+        expect(exits.all).toEqual([]);
+      } finally {
+        await own.start();
+      }
+      expect(await exits.wait(l.id, 20_000)).toEqual({ code: 5, signal: null });
+      expect(exits.of(l.id)).toHaveLength(1);
+      expect(await b.logs(l.id, 5)).toEqual(['ready', 'usr1']);
     } finally {
-      await run(PODMAN_SCRIPT!, ['start']);
+      await b.close();
+      await own.close();
     }
-    expect(await exits.wait(l.id, 20_000)).toEqual({ code: 5, signal: null });
-    expect(exits.of(l.id)).toHaveLength(1);
-    expect(await b.logs(l.id, 5)).toEqual(['ready', 'usr1']);
   });
 });
