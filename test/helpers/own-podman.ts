@@ -26,9 +26,17 @@ export interface OwnPodman {
 export async function ownPodman(script: string): Promise<OwnPodman> {
   const dir = mkdtempSync(join(tmpdir(), 'arbiter-podman-own-'));
   const env = { ...process.env, ARBITER_PODMAN_DIR: dir };
-  const started = await run(script, ['start'], { env });
-  const host = /^export ARBITER_TEST_DOCKER_HOST=(.*)$/m.exec(started.stdout)?.[1];
-  if (!host) throw new Error(`test/podman.sh start printed no ARBITER_TEST_DOCKER_HOST: ${started.stdout}`);
+  let host: string | undefined;
+  try {
+    const started = await run(script, ['start'], { env });
+    host = /^export ARBITER_TEST_DOCKER_HOST=(.*)$/m.exec(started.stdout)?.[1];
+    if (!host) throw new Error(`test/podman.sh start printed no ARBITER_TEST_DOCKER_HOST: ${started.stdout}`);
+  } catch (err) {
+    // nothing of it may outlive the failure
+    await run(script, ['stop'], { env }).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     host,
     start: async () => void (await run(script, ['start'], { env })),
