@@ -13,14 +13,16 @@ export interface CliServerOptions {
   token: string;
   /** more options of `serve` */
   args?: string[];
+  /** the Docker engine to use (the docker source and the docker worker backend); none: --no-docker */
+  dockerHost?: string;
   /** called with a function that kills the process if it still runs: the test's cleanup */
   onCleanup: (fn: () => void) => void;
 }
 
-/** Start `arbiter serve` (no GPU, Docker or web build); resolves once it says where the dashboard is. */
+/** Start `arbiter serve` (no GPU, no web build, Docker only when named); resolves once it says where the dashboard is. */
 export async function startCliServer(o: CliServerOptions): Promise<ChildProcess> {
   const child = spawn(process.execPath, [BIN, 'serve', '--port', String(o.port), '--data-dir', o.dataDir, '--token', o.token,
-    '--no-gpu', '--no-docker', '--no-web-build', '--log-level', 'warn', ...(o.args ?? [])],
+    '--no-gpu', ...(o.dockerHost ? ['--docker-host', o.dockerHost] : ['--no-docker']), '--no-web-build', '--log-level', 'warn', ...(o.args ?? [])],
   { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ARBITER_NO_WEB_BUILD: '1' } });
   o.onCleanup(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -53,13 +55,21 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Poll `fn` until it gives a value (undefined or a throw: not yet); fails naming `what` after `timeoutMs`. */
-export async function until<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
+/**
+ * Poll `fn` until it gives a value (undefined, false or a throw: not yet); fails naming `what` after `timeoutMs`,
+ * with the last error it saw.
+ */
+export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
   const end = Date.now() + timeoutMs;
+  let last: unknown;
   for (;;) {
-    const v = await Promise.resolve().then(fn).catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last: ${String(last)})` : ''}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

@@ -15,6 +15,7 @@ import type { ContainerSpec } from '../../shared/workers.ts';
 import { parseDockerHost } from '../../server/monitor/sources/docker/connection.ts';
 import type { Exit, Launch, Running } from '../../server/runtime/workers/backend.ts';
 import { DockerBackend } from '../../server/runtime/workers/docker.ts';
+import { freePort, until } from '../helpers/cli-server.ts';
 import { ownPodman } from '../helpers/own-podman.ts';
 
 const run = promisify(execFile);
@@ -31,31 +32,7 @@ const LABELS = { 'arbiter.test': '1', 'arbiter.test.run': RUN };
 /** A sh loop that stays up (and can be told to end with USR1, exit status `code`). */
 const loop = (code = 0) => `trap 'echo usr1; exit ${code}' USR1; echo ready; while :; do sleep 0.1; done`;
 
-async function until<T>(fn: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Every exit reported, and a wait for the first of a worker. */
 class Exits {
@@ -106,7 +83,7 @@ describe.skipIf(SKIP)('docker backend against a real engine', () => {
   const containerOf = (r: Running) => docker.getContainer(r.ref.kind === 'docker' ? r.ref.containerId : 'none');
   const ofWorker = (id: string) => docker.listContainers({ all: true, filters: { label: [`arbiter.worker=${id}`] } });
   async function waitForLine(b: DockerBackend, id: string, line: string): Promise<void> {
-    await until(async () => (await b.logs(id, 50)).includes(line), 10_000, `line "${line}" from ${id}`);
+    await until(async () => (await b.logs(id, 50)).includes(line), `line "${line}" from ${id}`, 10_000);
   }
 
   beforeAll(async () => {
@@ -139,7 +116,7 @@ describe.skipIf(SKIP)('docker backend against a real engine', () => {
     const body = await until(async () => {
       const res = await fetch(`http://127.0.0.1:${r.port}/health`);
       return res.ok ? res.json() : undefined;
-    }, 10_000, 'GET /health');
+    }, 'GET /health', 10_000);
     expect(body).toEqual({ status: 'ok' });
     expect(await b.logs(l.id, 10)).toEqual([`id=${l.id} color=teal port=${l.port}`]);
 
@@ -168,7 +145,7 @@ describe.skipIf(SKIP)('docker backend against a real engine', () => {
       const text = await until(async () => {
         const res = await fetch(`http://127.0.0.1:${r.port}/health`);
         return res.ok ? res.text() : undefined;
-      }, 10_000, 'GET /health on the chosen port');
+      }, 'GET /health on the chosen port', 10_000);
       expect(text).toBe('ok\n');
       await b.stop(l.id, 0);
     } finally {
@@ -260,7 +237,7 @@ describe.skipIf(SKIP)('docker backend against a real engine', () => {
     // while nobody watches: b is removed, c exits with 7, and a stranger appears
     await containerOf(rb).remove({ force: true });
     await containerOf(rc).kill({ signal: 'SIGUSR1' });
-    await until(async () => (await containerOf(rc).inspect()).State.Status === 'exited', 10_000, 'c exited');
+    await until(async () => (await containerOf(rc).inspect()).State.Status === 'exited', 'c exited', 10_000);
     const strangerId = `stranger-${RUN}-0`;
     const stranger = await docker.createContainer({
       name: `arbiter-${strangerId}`, Image: IMAGE, Cmd: ['sleep', '600'],
@@ -305,7 +282,7 @@ describe.skipIf(SKIP)('docker backend against a real engine', () => {
       try {
         // the container outlives the service (conmon); it ends while the engine does not answer
         await own.podman('kill', '--signal', 'USR1', (r.ref as { containerId: string }).containerId);
-        await until(async () => (await own.podman('inspect', '--format', '{{.State.Status}}', (r.ref as { containerId: string }).containerId)).stdout.trim() === 'exited', 10_000, 'exited under conmon');
+        await until(async () => (await own.podman('inspect', '--format', '{{.State.Status}}', (r.ref as { containerId: string }).containerId)).stdout.trim() === 'exited', 'exited under conmon', 10_000);
         expect(exits.all).toEqual([]);
       } finally {
         await own.start();

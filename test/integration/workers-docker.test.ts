@@ -12,9 +12,7 @@
  * `test/podman.sh clean` removes them too). Every group made here has a name unique to this run, and afterAll
  * removes the containers labelled `arbiter.group=<that name>`, whatever the tests did. ARBITER_SKIP_DOCKER_TESTS=1 skips the suite. Nothing sleeps: each step waits for a condition.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -22,13 +20,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ArbiterClientError, ArbiterScheduler, RemoteEngineError } from '../../clients/typescript/arbiter-scheduler.ts';
 import { parseDockerHost } from '../../server/monitor/sources/docker/connection.ts';
 import type { ContainerSpec, Worker } from '../../shared/workers.ts';
+import { exited, freePort, startCliServer, until } from '../helpers/cli-server.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { ensureWorkerImage, podmanCli, type WorkerImage } from '../helpers/worker-image.ts';
 
 const HOST = process.env.ARBITER_TEST_DOCKER_HOST;
 const SKIP = process.env.ARBITER_SKIP_DOCKER_TESTS === '1';
-const REPO = new URL('../..', import.meta.url).pathname;
-const BIN = join(REPO, 'bin/arbiter.js');
 const RUN = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 const MiB = 2 ** 20;
 const CMD = ['python3', '-m', 'arbiter_worker', '--host', '0.0.0.0'];
@@ -41,31 +38,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(SKIP)('workers as containers (docker backend on a real engine)', () => {
   let docker: Docker;
@@ -258,20 +231,7 @@ describe.skipIf(SKIP)('workers as containers (docker backend on a real engine)',
     const url = `http://127.0.0.1:${port}`;
     const configFile = join(dataDir, 'arbiter.yaml');
     writeFileSync(configFile, 'resources:\n  cpu: 8000\n  memoryMiB: 16384\n  gpus: []\n');
-    const start = async (): Promise<ChildProcess> => {
-      const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--data-dir', dataDir, '--config', configFile, '--token', token,
-        '--no-gpu', '--docker-host', HOST!, '--no-web-build', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ARBITER_NO_WEB_BUILD: '1' } });
-      cleanups.push(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-      await new Promise<void>((resolve, reject) => {
-        let out = '';
-        child.stdout!.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          if (out.includes('Dashboard:')) resolve();
-        });
-        child.once('exit', (code) => reject(new Error(`arbiter exited (${code})`)));
-      });
-      return child;
-    };
+    const start = () => startCliServer({ port, dataDir, token, dockerHost: HOST!, args: ['--config', configFile], onCleanup: (fn) => cleanups.push(fn) });
     let arbiter = await start();
     const c = client({ url, token }, 'kept');
     // whatever happens, no worker outlives the test (afterAll removes what is left of the group)
@@ -283,7 +243,7 @@ describe.skipIf(SKIP)('workers as containers (docker backend on a real engine)',
     expect(containers).toHaveLength(2);
 
     arbiter.kill('SIGKILL');
-    await new Promise<void>((r) => (arbiter.signalCode !== null || arbiter.exitCode !== null ? r() : arbiter.once('exit', () => r())));
+    await exited(arbiter);
     // the containers outlived it, and still answer
     expect(await containersOf(c.group)).toEqual(containers);
     for (const w of before) expect((await fetch(`http://${w.host}:${w.port}/health`)).status).toBe(200);
