@@ -5,13 +5,13 @@
  * as many tasks and untaken completion notices as the notifier keeps (every task it accepts has its result kept
  * until the scheduler takes it; the scheduler sends the task elsewhere), 404/405.
  */
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { RequestListener, ServerResponse } from 'node:http';
 import { InstanceTaskSchema, type DispatchError, type InstanceHealth } from '../../shared/dispatch.ts';
 import { ArbiterError, invalidInput } from '../errors.ts';
 import type { CompletionNotifier } from './notifier.ts';
 import type { TaskQueue } from './queue.ts';
 import { WorkloadMetadataSchema } from './workload.ts';
-import { answerJson, readJsonBody } from '../runtime/small-http.ts';
+import { answerJson, readJsonBody, routeTable, type RouteTable } from '../runtime/small-http.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -25,20 +25,11 @@ export interface InstanceHandlerOptions {
 }
 
 export function instanceHandler(opts: InstanceHandlerOptions): RequestListener {
-  const routes: Record<string, Record<string, (req: IncomingMessage) => Promise<unknown> | unknown>> = {
+  const routes: RouteTable<unknown> = {
     '/task/submit': { POST: async (req) => submit(opts, await readJsonBody(req, MAX_BODY_BYTES, 'invalid_request')) },
     '/health': { GET: () => health(opts) },
   };
-  return (req, res) => {
-    const path = new URL(req.url ?? '/', 'http://instance').pathname;
-    const route = routes[path];
-    const handle = route?.[req.method ?? ''];
-    if (!route) return answerError(res, new ArbiterError(404, 'not_found', `no route ${req.method} ${path}`));
-    if (!handle) return answerError(res, new ArbiterError(405, 'method_not_allowed', `${path} takes ${Object.keys(route).join(', ')}`));
-    Promise.resolve()
-      .then(() => handle(req))
-      .then((body) => answer(res, 200, body), (err: unknown) => answerError(res, err));
-  };
+  return routeTable(routes, (res, body) => answer(res, 200, body), answerError);
 }
 
 function submit(opts: InstanceHandlerOptions, body: unknown) {

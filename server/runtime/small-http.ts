@@ -2,7 +2,7 @@
  * The pieces every small program of Arbiter's serving JSON on node:http shares (the reference task instance, the
  * worker runtime): reading a JSON body with a size limit, answering JSON, listening and learning the port.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ArbiterError } from '../errors.ts';
 
@@ -45,4 +45,25 @@ export function listen(server: Server, port: number, host: string): Promise<numb
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/** Handlers by path and method. */
+export type RouteTable<T> = Record<string, Record<string, (req: IncomingMessage) => Promise<T> | T>>;
+
+/**
+ * A request listener over a route table: an unknown path is 404 `not_found`, a known path with another method 405
+ * `method_not_allowed`; what a handler gives goes to `ok`, what it throws to `fail` (each program answers in its
+ * own shape).
+ */
+export function routeTable<T>(routes: RouteTable<T>, ok: (res: ServerResponse, value: T) => void, fail: (res: ServerResponse, err: unknown) => void): RequestListener {
+  return (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const route = routes[path];
+    const handle = route?.[req.method ?? ''];
+    if (!route) return fail(res, new ArbiterError(404, 'not_found', `no route ${req.method} ${path}`));
+    if (!handle) return fail(res, new ArbiterError(405, 'method_not_allowed', `${path} takes ${Object.keys(route).join(', ')}`));
+    Promise.resolve()
+      .then(() => handle(req))
+      .then((value) => ok(res, value), (err: unknown) => fail(res, err));
+  };
 }

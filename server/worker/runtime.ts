@@ -9,12 +9,12 @@
  * Calls are taken as they come: a synchronous method holds the event loop until it returns (calls run one at a
  * time), a method returning a promise lets other calls run while it waits (they interleave) — Node's own way.
  */
-import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer, type RequestListener, type ServerResponse } from 'node:http';
 import { CallBodySchema, EngineBodySchema, type CallResponse, type EngineResponse, type WorkerHealth } from '../../shared/workers.ts';
 import { ArbiterError, fieldProblems, problemsText } from '../errors.ts';
 import { EngineFailure, EngineHost } from './engine.ts';
 import { resolveWorkerOptions, type WorkerOptions } from './options.ts';
-import { answerJson, listen, readJsonBody } from '../runtime/small-http.ts';
+import { answerJson, listen, readJsonBody, routeTable, type RouteTable } from '../runtime/small-http.ts';
 
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 export const RUNTIME = 'node';
@@ -25,21 +25,12 @@ export interface WorkerHandlerOptions {
 }
 
 export function workerHandler(opts: WorkerHandlerOptions): RequestListener {
-  const routes: Record<string, Record<string, (req: IncomingMessage) => Promise<string> | string>> = {
+  const routes: RouteTable<string> = {
     '/health': { GET: () => JSON.stringify(health(opts)) },
     '/engine': { POST: async (req) => JSON.stringify(await createEngine(opts, await readJsonBody(req, MAX_BODY_BYTES, 'invalid_input'))) },
     '/call': { POST: async (req) => call(opts, await readJsonBody(req, MAX_BODY_BYTES, 'invalid_input')) },
   };
-  return (req, res) => {
-    const path = new URL(req.url ?? '/', 'http://worker').pathname;
-    const route = routes[path];
-    const handle = route?.[req.method ?? ''];
-    if (!route) return answerError(res, new ArbiterError(404, 'not_found', `no route ${req.method} ${path}`));
-    if (!handle) return answerError(res, new ArbiterError(405, 'method_not_allowed', `${path} takes ${Object.keys(route).join(', ')}`));
-    Promise.resolve()
-      .then(() => handle(req))
-      .then((text) => answerJson(res, 200, text), (err: unknown) => answerError(res, err));
-  };
+  return routeTable(routes, (res, text) => answerJson(res, 200, text), answerError);
 }
 
 function health(opts: WorkerHandlerOptions): WorkerHealth {
