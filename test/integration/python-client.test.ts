@@ -4,8 +4,9 @@
  * workers on their GPUs, the example engine created and called (positional and keyword arguments, a remote
  * exception), then deleted: nothing left running.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runToEnd } from '../helpers/cli-server.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
@@ -30,14 +31,9 @@ describe('the Python client', () => {
         c.resources = { cpu: 8000, memoryMiB: 16_384, gpus: [{ index: 0, memoryMiB: 16_384 }, { index: 1, memoryMiB: 16_384 }] };
       },
     });
-    const child = spawn('python3', ['examples/workers/train.py', '--endpoint', s.url, '--gpu', '1', '--timeout', '60'], {
-      cwd: REPO, env: { ...process.env, ARBITER_TOKEN: s.token, PYTHONDONTWRITEBYTECODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    const { code, out, err } = await runToEnd('python3', ['examples/workers/train.py', '--endpoint', s.url, '--gpu', '1', '--timeout', '60'], {
+      cwd: REPO, env: { ...process.env, ARBITER_TOKEN: s.token, PYTHONDONTWRITEBYTECODE: '1' },
     });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     expect(err).toBe('');
     expect(code).toBe(0);
     expect(out).toMatch(/echo-demo\/trial-1-0 running at 127\.0\.0\.1:\d+ on GPUs \[[01]\]/);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArbiterClientError, ArbiterScheduler, RemoteEngineError } from '../../clients/typescript/arbiter-scheduler.ts';
 import type { Worker } from '../../shared/workers.ts';
-import { exited, freePort, startCliServer, until } from '../helpers/cli-server.ts';
+import { exited, freePort, runToEnd, startCliServer, until } from '../helpers/cli-server.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
@@ -180,15 +180,9 @@ describe('workers on real processes', () => {
 describe('examples/workers/train.ts', () => {
   it('runs against a real server: two node workers on their GPUs, engines called, deleted', async () => {
     const s = await server(2);
-    const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/workers/train.ts', '--endpoint', s.url, '--gpu', '1', '--timeout', '60'], {
-      cwd: REPO, env: { ...process.env, ARBITER_TOKEN: s.token }, stdio: ['ignore', 'pipe', 'pipe'],
+    const { code, out, err } = await runToEnd(process.execPath, ['--import', 'tsx', 'examples/workers/train.ts', '--endpoint', s.url, '--gpu', '1', '--timeout', '60'], {
+      cwd: REPO, env: { ...process.env, ARBITER_TOKEN: s.token },
     });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     expect(err).toBe('');
     expect(code).toBe(0);
     expect(out).toMatch(/echo-demo\/trial-ts-0 running at 127\.0\.0\.1:\d+ on GPUs \[[01]\]/);
