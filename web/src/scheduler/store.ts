@@ -11,6 +11,7 @@ import { Backfill } from '../lib/backfill.ts';
 import type { Timers } from '../lib/timers.ts';
 import type { LiveSource } from '../live/connection.ts';
 import type { AllocationList, ConflictPage, QueuePage, SchedulerApi, StrategyAnswer } from './api.ts';
+import { ExternalStore } from '../lib/external-store.ts';
 
 export interface StrategySummary {
   name: StrategyName;
@@ -65,7 +66,7 @@ type Answer = [QueuePage, ConflictPage, AllocationList, { hints: Hint[] }, Strat
 /** a request that is neither waiting nor behind a kept allocation is forgotten after this */
 const REQUEST_GRACE_MS = 60_000;
 
-export class SchedulerStore {
+export class SchedulerStore extends ExternalStore<SchedulerSnapshot> {
   private readonly windowMs: number;
   private readonly ownerFetches: number;
 
@@ -81,9 +82,6 @@ export class SchedulerStore {
   private readonly live: Backfill<Answer, Item>;
   private readonly ownerPending = new Set<string>();
   private ownerActive = 0;
-  private version = 0;
-  private snapshot: SchedulerSnapshot;
-  private readonly listeners = new Set<() => void>();
   private offs: (() => void)[] = [];
 
   constructor(
@@ -91,6 +89,7 @@ export class SchedulerStore {
     private readonly deps: SchedulerDeps,
     opts: SchedulerOptions = {},
   ) {
+    super();
     this.windowMs = opts.windowMs ?? 3600_000;
     this.ownerFetches = opts.ownerFetches ?? 4;
     this.live = new Backfill(source, deps, {
@@ -109,7 +108,6 @@ export class SchedulerStore {
       done: () => this.fetchOwners(),
       changed: () => this.changed(),
     }, { retryMs: opts.retryMs ?? 2000, onlyWatched: false });
-    this.snapshot = this.build();
   }
 
   start(): void {
@@ -129,13 +127,6 @@ export class SchedulerStore {
     for (const off of this.offs.splice(0)) off();
     this.live.stop();
   }
-
-  subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
-
-  getSnapshot = (): SchedulerSnapshot => this.snapshot;
 
   /** The strategy as a REST answer gave it (e.g. PUT /api/strategy), unless a pushed change is newer. */
   noteStrategy(state: { name: StrategyName; config?: Record<string, unknown>; since?: number }): void {
@@ -278,11 +269,6 @@ export class SchedulerStore {
     return view;
   }
 
-  private changed(): void {
-    this.version++;
-    this.snapshot = this.build();
-    for (const l of this.listeners) l();
-  }
 
   private prune(now: number): void {
     const from = now - this.windowMs;
@@ -296,7 +282,7 @@ export class SchedulerStore {
     }
   }
 
-  private build(): SchedulerSnapshot {
+  protected build(): SchedulerSnapshot {
     this.prune(this.deps.now());
     const queue: Request[] = [];
     for (const id of this.queued) {

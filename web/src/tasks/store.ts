@@ -16,6 +16,7 @@ import { Reread } from '../lib/reread.ts';
 import type { Timers } from '../lib/timers.ts';
 import type { LiveSource } from '../live/connection.ts';
 import type { DispatchApi, PolicyAnswer } from './api.ts';
+import { ExternalStore } from '../lib/external-store.ts';
 
 /** An instance's expected wait for a task sent to it now, and its error (one standard deviation), seconds. */
 export interface Wait {
@@ -97,7 +98,7 @@ interface Completion {
 
 const ended = (t: DispatchTask) => t.status === 'completed' || t.status === 'failed';
 
-export class TasksStore {
+export class TasksStore extends ExternalStore<TasksSnapshot> {
   private readonly windowMs: number;
   private readonly maxTasks: number;
   private readonly healthMs: number;
@@ -125,9 +126,6 @@ export class TasksStore {
   private windowTimer: unknown = null;
   private healthTimer: unknown = null;
 
-  private version = 0;
-  private snapshot: TasksSnapshot;
-  private readonly listeners = new Set<() => void>();
   private offs: (() => void)[] = [];
 
   constructor(
@@ -135,6 +133,7 @@ export class TasksStore {
     private readonly deps: TasksDeps,
     opts: TasksOptions = {},
   ) {
+    super();
     this.windowMs = opts.windowMs ?? 60_000;
     this.maxTasks = opts.maxTasks ?? 200;
     this.healthMs = opts.healthRefreshMs ?? 5000;
@@ -182,7 +181,6 @@ export class TasksStore {
         this.changed();
       },
     });
-    this.snapshot = this.build();
   }
 
   /** Listen to the push (completions count from here on). Cheap: REST is asked only while watched. */
@@ -212,13 +210,6 @@ export class TasksStore {
   watch(): () => void {
     return this.live.watch();
   }
-
-  subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
-
-  getSnapshot = (): TasksSnapshot => this.snapshot;
 
   /** The policy as a REST answer gave it (PUT /api/dispatch/policy). */
   notePolicy(answer: PolicyAnswer): void {
@@ -326,11 +317,9 @@ export class TasksStore {
 
   // ---- snapshot ---------------------------------------------------------------------------------------------
 
-  private changed(): void {
-    this.version++;
-    this.snapshot = this.build();
+  protected override changed(): void {
     this.scheduleHealth();
-    for (const l of this.listeners) l();
+    super.changed();
   }
 
   /**
@@ -376,7 +365,7 @@ export class TasksStore {
     }, Math.max(1, next - now));
   }
 
-  private build(): TasksSnapshot {
+  protected build(): TasksSnapshot {
     const now = this.deps.now();
     this.prune(now);
     this.scheduleWindow(now);

@@ -17,6 +17,7 @@ import { Reread } from '../lib/reread.ts';
 import type { Timers } from '../lib/timers.ts';
 import type { LiveSource } from '../live/connection.ts';
 import type { WorkersApi } from './api.ts';
+import { ExternalStore } from '../lib/external-store.ts';
 
 /** States a worker never leaves. */
 const ENDED_STATES: ReadonlySet<WorkerState> = new Set<WorkerState>(['exited', 'failed', 'stopped', 'preempted']);
@@ -71,7 +72,7 @@ export interface WorkersOptions {
   retryMs?: number;
 }
 
-export class WorkersStore {
+export class WorkersStore extends ExternalStore<WorkersSnapshot> {
   private readonly workers = new Map<string, Worker>();
   /** queued workers whose `why` came from a REST read (the server's, from their request's conflict) */
   private readonly whyRead = new Set<string>();
@@ -84,9 +85,6 @@ export class WorkersStore {
   /** why queued replicas wait, read again after events */
   private readonly why: Reread<WorkersResponse>;
 
-  private version = 0;
-  private snapshot: WorkersSnapshot;
-  private readonly listeners = new Set<() => void>();
   private offs: (() => void)[] = [];
 
   constructor(
@@ -94,6 +92,7 @@ export class WorkersStore {
     private readonly deps: WorkersDeps,
     opts: WorkersOptions = {},
   ) {
+    super();
     this.live = new Backfill(source, deps, {
       read: () => this.deps.api.list(),
       take: (answer) => this.take(answer),
@@ -116,7 +115,6 @@ export class WorkersStore {
       // what is shown stays; the next event asks again
       failed: () => undefined,
     });
-    this.snapshot = this.build();
   }
 
   /** Listen to the push. Cheap: REST is asked only while watched. */
@@ -142,13 +140,6 @@ export class WorkersStore {
   watch(): () => void {
     return this.live.watch();
   }
-
-  subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
-
-  getSnapshot = (): WorkersSnapshot => this.snapshot;
 
   /** Read everything again (after an error, or when asked). */
   refresh(): void {
@@ -267,13 +258,8 @@ export class WorkersStore {
 
   // ---- snapshot ---------------------------------------------------------------------------------------------
 
-  private changed(): void {
-    this.version++;
-    this.snapshot = this.build();
-    for (const l of this.listeners) l();
-  }
 
-  private build(): WorkersSnapshot {
+  protected build(): WorkersSnapshot {
     const by = new Map<string, Worker[]>();
     for (const w of this.workers.values()) {
       let g = by.get(w.name);
