@@ -62,7 +62,7 @@ function sources(dir: string): string[] {
 const LAYERS: [string, RegExp][] = [
   ['shared', /^shared\//],
   ['leaf', /^server\/(clock|errors|rng|log|version|paths)\.ts$/],
-  ['core', /^server\/(scheduler|monitor|hints|workloads\/(dispatch|workers))\//],
+  ['core', /^server\/(scheduler|monitor|hints|workloads\/(dispatch|workers|workflows))\//],
   ['services', /^server\/(sim|store|push)\//],
   ['runtime', /^server\/(runtime\/|instance\/|worker\/|config\.ts)/],
   ['edge', /^server\/(http\/|metrics\.ts)/],
