@@ -1,0 +1,144 @@
+/**
+ * One workflow's states, pure: which jobs are ready, what a job's end does to the others and to the workflow.
+ *
+ *   job:      PENDING → READY → QUEUED (its request waits) → RUNNING → SUCCEEDED
+ *                                                              └──► READY again while it has retries left
+ *                                                              └──► FAILED: every descendant SKIPPED
+ *             any job not ended ──cancel──► CANCELLED
+ *   workflow: PENDING → RUNNING → SUCCEEDED (every job) | FAILED (a job failed, nothing else runs) | CANCELLED
+ *
+ * A job is ready when every parent has succeeded and, since jobs of one branch keep their order, so has the job of
+ * its branch listed before it (that job counts as one more parent). A manual job (no `run`) stays READY until its
+ * result is posted. The caller (the executor) turns READY jobs into requests and reports what happens.
+ */
+import type { DagJob } from './dag.ts';
+
+export const JOB_STATUSES = ['PENDING', 'READY', 'QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export type WorkflowStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+const ENDED: ReadonlySet<JobStatus> = new Set<JobStatus>(['SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED']);
+
+export interface RunJob extends DagJob {
+  branch_id: number | string;
+  retries: number;
+}
+
+export interface JobState {
+  status: JobStatus;
+  /** runs started so far */
+  attempts: number;
+}
+
+export class WorkflowRun {
+  readonly jobs: JobState[];
+  /** each job's parents, with the branch's previous job added */
+  private readonly after: number[][];
+  private readonly children: number[][];
+  private cancelled = false;
+
+  constructor(private readonly spec: readonly RunJob[], states?: readonly JobState[]) {
+    const lastOfBranch = new Map<number | string, number>();
+    this.after = spec.map((j, i) => {
+      const prev = lastOfBranch.get(j.branch_id);
+      lastOfBranch.set(j.branch_id, i);
+      return prev === undefined || j.parent_indices.includes(prev) ? [...j.parent_indices] : [...j.parent_indices, prev];
+    });
+    this.children = spec.map(() => []);
+    this.after.forEach((ps, i) => ps.forEach((p) => this.children[p]!.push(i)));
+    this.jobs = states ? states.map((s) => ({ ...s })) : spec.map(() => ({ status: 'PENDING', attempts: 0 }));
+  }
+
+  get status(): WorkflowStatus {
+    if (this.cancelled) return 'CANCELLED';
+    const s = this.jobs.map((j) => j.status);
+    if (s.every((x) => x === 'SUCCEEDED')) return 'SUCCEEDED';
+    const busy = s.some((x) => x === 'READY' || x === 'QUEUED' || x === 'RUNNING');
+    if (!busy && s.some((x) => x === 'FAILED')) return 'FAILED';
+    if (s.every((x) => x === 'PENDING')) return 'PENDING';
+    return 'RUNNING';
+  }
+
+  /** Start (or resume): every job whose parents have succeeded becomes READY. Returns the jobs made ready. */
+  start(): number[] {
+    return this.spec.map((_, i) => i).filter((i) => this.promote(i));
+  }
+
+  queued(i: number): void {
+    this.move(i, 'QUEUED', ['READY']);
+  }
+
+  running(i: number): void {
+    this.move(i, 'RUNNING', ['READY', 'QUEUED']);
+    this.jobs[i]!.attempts++;
+  }
+
+  /** The job succeeded: returns the jobs that became ready. */
+  succeeded(i: number): number[] {
+    this.move(i, 'SUCCEEDED', ['READY', 'QUEUED', 'RUNNING']);
+    return this.children[i]!.filter((c) => this.promote(c));
+  }
+
+  /**
+   * The job failed: READY again while it has retries left (`retry`), else FAILED and every job after it SKIPPED
+   * (returned).
+   */
+  failed(i: number): { retry: boolean; skipped: number[] } {
+    const j = this.jobs[i]!;
+    if (j.status === 'RUNNING' && j.attempts <= this.spec[i]!.retries) {
+      j.status = 'READY';
+      return { retry: true, skipped: [] };
+    }
+    this.move(i, 'FAILED', ['READY', 'QUEUED', 'RUNNING']);
+    const skipped: number[] = [];
+    const stack = [...this.children[i]!];
+    while (stack.length) {
+      const c = stack.pop()!;
+      if (ENDED.has(this.jobs[c]!.status)) continue;
+      this.jobs[c]!.status = 'SKIPPED';
+      skipped.push(c);
+      stack.push(...this.children[c]!);
+    }
+    return { retry: false, skipped: skipped.sort((a, b) => a - b) };
+  }
+
+  /** Cancel: every job not ended is CANCELLED; returns those that were QUEUED or RUNNING (to withdraw or stop). */
+  cancel(): number[] {
+    this.cancelled = true;
+    const stop: number[] = [];
+    this.jobs.forEach((j, i) => {
+      if (ENDED.has(j.status)) return;
+      if (j.status === 'QUEUED' || j.status === 'RUNNING') stop.push(i);
+      j.status = 'CANCELLED';
+    });
+    return stop;
+  }
+
+  /** Run the failed and skipped jobs again (what succeeded stays): returns the jobs made ready. */
+  retry(): number[] {
+    if (this.cancelled) return [];
+    for (const j of this.jobs) {
+      if (j.status === 'FAILED' || j.status === 'SKIPPED') {
+        j.status = 'PENDING';
+        j.attempts = 0;
+      }
+    }
+    return this.start();
+  }
+
+  /** PENDING → READY when everything before it has succeeded. */
+  private promote(i: number): boolean {
+    const j = this.jobs[i]!;
+    if (j.status !== 'PENDING' || this.cancelled) return false;
+    if (!this.after[i]!.every((p) => this.jobs[p]!.status === 'SUCCEEDED')) return false;
+    j.status = 'READY';
+    return true;
+  }
+
+  private move(i: number, to: JobStatus, from: readonly JobStatus[]): void {
+    const j = this.jobs[i];
+    if (!j) throw new RangeError(`no job ${i}`);
+    if (!from.includes(j.status)) throw new Error(`job ${i} is ${j.status}; it cannot become ${to}`);
+    j.status = to;
+  }
+}
