@@ -9,7 +9,8 @@ import {
   CallBodySchema, EngineBodySchema, WorkerLogsQuerySchema, WorkersCreateBodySchema, WorkersDeleteQuerySchema, WorkersQuerySchema,
   type CallResponse, type EngineResponse, type WorkerGroupResponse, type WorkerLogsResponse, type WorkersResponse,
 } from '../../../shared/workers.ts';
-import { EngineCallError, type WorkerService } from '../../runtime/workers/service.ts';
+import { EngineCallError } from '../../runtime/workers/engine-calls.ts';
+import type { WorkerService } from '../../runtime/workers/service.ts';
 import { parseInput } from '../errors.ts';
 
 const IdParams = z.object({ id: z.string().min(1).max(200) });

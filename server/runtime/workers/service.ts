@@ -9,11 +9,11 @@
  */
 import type { Change } from '../../../shared/scheduler.ts';
 import {
-  EngineErrorSchema, type CallBody, type EngineBody, type NotReadyDetail, type Worker, type WorkerBackend, type WorkerChange,
+  type CallBody, type EngineBody, type NotReadyDetail, type Worker, type WorkerBackend, type WorkerChange,
   type WorkerRecord, type WorkersCreateBody,
 } from '../../../shared/workers.ts';
 import { ArbiterError } from '../../errors.ts';
-import type { Clock, Timer } from '../../clock.ts';
+import type { Clock } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
 import type { EventHub } from '../../push/hub.ts';
 import type { SchedulerEngine } from '../../scheduler/engine.ts';
@@ -21,8 +21,11 @@ import { ENDED, LIVE, LOG_TAIL_LINES, WorkerBook, WorkerError } from '../../work
 import { requestOf, whyQueued, workerEnv, WORKER_LABEL } from '../../workloads/workers/requests.ts';
 import { GroupCommit, type Transact } from '../group-commit.ts';
 import { errorText, getJson, postJson, type GetJson, type PostJson } from '../json-http.ts';
-import type { Backend, Running } from './backend.ts';
-import { readStat } from './proc.ts';
+import type { Backend } from './backend.ts';
+import { callWorker } from './engine-calls.ts';
+import { allocationOfGpuUser, type GpuUser } from './owners.ts';
+import { adoptWorkers } from './restart.ts';
+import { WorkerUpkeep } from './upkeep.ts';
 
 export interface WorkerStore {
   /** write the current records of the workers these changes are about (deleted: removed ones) */
@@ -57,17 +60,6 @@ export interface WorkerServiceOptions {
   processGroupOf?: (pid: number) => number | null;
 }
 
-function processGroupOf(pid: number): number | null {
-  return readStat(pid)?.pgrp ?? null;
-}
-
-/** An exception the engine raised, as the worker reported it: 502 with the remote type and stack. */
-export class EngineCallError extends ArbiterError {
-  constructor(readonly remote: { message: string; remote_type: string; remote_stack: string }) {
-    super(502, 'engine_error', remote.message, remote);
-  }
-}
-
 /** A 408 of GET /api/workers?timeoutMs= */
 export class NotReadyError extends ArbiterError {
   constructor(details: NotReadyDetail[]) {
@@ -82,18 +74,16 @@ export class WorkerService {
   private readonly http: { get: GetJson; post: PostJson };
   private pending: Change[] = [];
   private draining = false;
-  private timer: Timer | null = null;
-  private renewedAt = 0;
-  private prunedAt = 0;
-  private stopped = false;
-  /** workers whose health check is in flight */
-  private readonly checking = new Set<string>();
-  /** waiters of waitReady, woken on every change */
-  private readonly waiters = new Set<() => void>();
+  private readonly upkeep: WorkerUpkeep;
 
   constructor(private readonly opts: WorkerServiceOptions) {
     this.book = opts.book;
     this.http = opts.http ?? { get: getJson, post: postJson };
+    this.upkeep = new WorkerUpkeep({
+      book: opts.book, engine: opts.engine, clock: opts.clock, log: opts.log, get: this.http.get,
+      ...(opts.checkMs !== undefined ? { checkMs: opts.checkMs } : {}), ...(opts.renewMs !== undefined ? { renewMs: opts.renewMs } : {}),
+      ...(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {}),
+    });
     this.commits = new GroupCommit<WorkerChange>({
       log: opts.log, what: 'worker changes', ...(opts.transact ? { transact: opts.transact } : {}),
       write: (batch) => {
@@ -107,10 +97,7 @@ export class WorkerService {
   async start(): Promise<void> {
     const { engine, book } = this.opts;
     if (this.opts.store) book.restore(this.opts.store.load());
-    this.offs.push(book.onChange((batch) => {
-      this.commits.add(batch);
-      for (const w of this.waiters) w();
-    }));
+    this.offs.push(book.onChange(this.commits.add));
     for (const backend of Object.values(this.opts.backends)) {
       this.offs.push(backend.onExit((id, exit) => void this.onExit(id, exit)));
     }
@@ -119,8 +106,7 @@ export class WorkerService {
       if (!this.draining) queueMicrotask(() => this.drain());
     }));
     await this.adopt();
-    this.renewAll();
-    this.schedule();
+    this.upkeep.start();
   }
 
   /** Resolves once every change so far is stored and pushed. */
@@ -130,9 +116,8 @@ export class WorkerService {
 
   /** Stop following and checking; workers keep running (they are adopted at the next start). */
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.upkeep.stop();
     for (const off of this.offs.splice(0)) off();
-    this.timer?.cancel();
     this.commits.flush();
     for (const b of Object.values(this.opts.backends)) await b.close();
   }
@@ -185,7 +170,7 @@ export class WorkerService {
           return { id: v.id, state: v.state, why: v.why ?? v.state };
         }));
       }
-      await this.nextChange(left);
+      await this.book.nextChange(left);
     }
   }
 
@@ -214,7 +199,7 @@ export class WorkerService {
   /** Create (or replace) the engine of a running worker. */
   async createEngine(id: string, body: EngineBody): Promise<{ engine: string }> {
     const r = this.running(id);
-    const answer = await this.callWorker(r, '/engine', body);
+    const answer = await callWorker(this.http.post, r, '/engine', body, this.opts.callTimeoutMs ?? 300_000);
     this.book.engineCreated(id, body.engine);
     await this.settled();
     return answer as { engine: string };
@@ -223,7 +208,7 @@ export class WorkerService {
   /** Call a method of a running worker's engine. */
   async call(id: string, body: CallBody): Promise<{ result: unknown }> {
     const r = this.running(id);
-    return (await this.callWorker(r, '/call', body)) as { result: unknown };
+    return (await callWorker(this.http.post, r, '/call', body, this.opts.callTimeoutMs ?? 300_000)) as { result: unknown };
   }
 
   // ------------------------------------------------------------------ following the scheduler
@@ -390,109 +375,20 @@ export class WorkerService {
     }
   }
 
-  // ------------------------------------------------------------------ checks: health of starting workers, leases
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = this.opts.clock.setTimeout(() => {
-      this.check();
-      this.schedule();
-    }, this.opts.checkMs ?? 500);
-  }
-
-  /** One round: ask starting workers for /health; renew leases when due. */
-  check(): void {
-    for (const r of this.book.all()) {
-      if (r.worker.state !== 'starting' || r.ref === null || r.worker.port === null || this.checking.has(r.worker.id)) continue;
-      this.checking.add(r.worker.id);
-      void this.http.get(`http://${r.worker.host}:${r.worker.port}/health`, { timeoutMs: 2000 })
-        .then((a) => {
-          if (a.status >= 200 && a.status < 300 && this.book.get(r.worker.id)?.worker.state === 'starting') this.book.healthy(r.worker.id);
-        })
-        .catch(() => {})
-        .finally(() => this.checking.delete(r.worker.id));
-    }
-    const now = this.opts.clock.now();
-    if (now - this.renewedAt >= (this.opts.renewMs ?? 60_000)) this.renewAll();
-    if (now - this.prunedAt >= 3_600_000) {
-      this.prunedAt = now;
-      this.book.forgetEnded(now - (this.opts.retentionMs ?? 7 * 86_400_000));
-    }
-  }
-
-  /** Renew the lease of every worker that holds an allocation. */
-  private renewAll(): void {
-    this.renewedAt = this.opts.clock.now();
-    for (const r of this.book.all()) {
-      if (!LIVE.has(r.worker.state) || !r.worker.allocation_id) continue;
-      const a = this.opts.engine.allocation(r.worker.allocation_id);
-      if (!a || a.state !== 'active') continue;
-      try {
-        this.opts.engine.renew(a.id);
-      } catch (err) {
-        this.opts.log.warn({ err, worker: r.worker.id }, 'could not renew a worker’s lease');
-      }
-    }
-  }
-
   // ------------------------------------------------------------------ restart
 
-  /** After a restart: live workers are taken back from their backends; those gone are recorded as ended. */
+  /** After a restart: live workers are taken back from their backends (restart.ts); granted ones not started, started. */
   private async adopt(): Promise<void> {
-    const byBackend = new Map<WorkerBackend, Running[]>();
-    for (const r of this.book.all()) {
-      if (!LIVE.has(r.worker.state) || !r.ref) continue;
-      const list = byBackend.get(r.worker.backend) ?? [];
-      list.push({ id: r.worker.id, host: r.worker.host, port: r.worker.port ?? 0, startedAt: r.worker.started_at ?? 0, ref: r.ref });
-      byBackend.set(r.worker.backend, list);
-    }
-    for (const [kind, known] of byBackend) {
-      const backend = this.opts.backends[kind];
-      if (!backend) {
-        for (const k of known) this.book.exited(k.id, { code: null, signal: null }, [`the ${kind} backend is not available after the restart`]);
-        continue;
-      }
-      const { strangers } = await backend.adopt(known);
-      if (strangers.length) this.opts.log.warn({ strangers: strangers.map((s) => s.id) }, `${strangers.length} ${kind} worker(s) labelled as Arbiter's are not in its records: left alone`);
-    }
-    for (const r of this.book.all()) {
-      const id = r.worker.id;
-      const request = r.worker.request_id ? this.opts.engine.request(r.worker.request_id) : undefined;
-      if (r.worker.state === 'queued') {
-        // its request was never stored (a crash between the two commits): ask again
-        if (!request) this.book.requested(id, this.opts.engine.submit(requestOf(r)).request.id);
-        else if (request.status === 'granted' && request.allocationId) {
-          const a = this.opts.engine.allocation(request.allocationId);
-          if (a) {
-            this.book.granted(id, a);
-            void this.launch(id);
-          }
-        } else if (request.status !== 'queued') this.book.ended(id, 'stopped', `its request is ${request.status}`);
-      } else if (r.worker.state === 'starting' && !r.ref) {
-        // granted, not started before the restart
-        void this.launch(id);
-      }
-    }
+    const { engine, backends, log } = this.opts;
+    for (const id of await adoptWorkers({ book: this.book, engine, backends, log })) void this.launch(id);
   }
 
   /**
-   * The allocation a GPU user runs under, when it is one of the workers: a container by its id, a process by its
-   * process group (a local worker leads its own). For the scheduler's inventory: a worker's GPU use is its
-   * allocation's, not an unmanaged process in the way.
+   * The allocation a GPU user runs under, when it is one of the workers (owners.ts): for the scheduler's
+   * inventory, a worker's GPU use is its allocation's, not an unmanaged process in the way.
    */
-  ownerOf(user: { pid: number | null; containerId: string | null }): string | null {
-    const live = this.book.all().filter((r) => LIVE.has(r.worker.state) && r.ref && r.worker.allocation_id);
-    if (user.containerId) {
-      const id = user.containerId;
-      const r = live.find((w) => w.ref!.kind === 'docker' && (w.ref!.containerId.startsWith(id) || id.startsWith(w.ref!.containerId)));
-      if (r) return r.worker.allocation_id;
-    }
-    if (user.pid !== null) {
-      const group = (this.opts.processGroupOf ?? processGroupOf)(user.pid);
-      const r = live.find((w) => w.ref!.kind === 'local' && (w.ref!.pid === user.pid || w.ref!.pid === group));
-      if (r) return r.worker.allocation_id;
-    }
-    return null;
+  ownerOf(user: GpuUser): string | null {
+    return allocationOfGpuUser(this.book.all(), user, this.opts.processGroupOf);
   }
 
   // ------------------------------------------------------------------ helpers
@@ -509,22 +405,6 @@ export class WorkerService {
     return r;
   }
 
-  private async callWorker(r: WorkerRecord, path: string, body: unknown): Promise<unknown> {
-    const url = `http://${r.worker.host}:${r.worker.port}${path}`;
-    let answer;
-    try {
-      answer = await this.http.post(url, body, { timeoutMs: this.opts.callTimeoutMs ?? 300_000 });
-    } catch (err) {
-      throw new ArbiterError(502, 'worker_unreachable', `worker ${r.worker.id} did not answer ${path}: ${errorText(err)}`);
-    }
-    if (answer.status >= 200 && answer.status < 300) return answer.body;
-    const remote = EngineErrorSchema.safeParse(answer.body);
-    if (remote.success) throw new EngineCallError(remote.data.error);
-    const e = (answer.body as { error?: { code?: string; message?: string } } | null)?.error;
-    const status = [400, 404, 409].includes(answer.status) ? answer.status : 502;
-    throw new ArbiterError(status, e?.code ?? 'worker_error', e?.message ?? `worker ${r.worker.id} answered ${path} with HTTP ${answer.status}`);
-  }
-
   /** Wait for the changes of this turn to be handled and committed. */
   private async settled(): Promise<void> {
     this.drain();
@@ -533,20 +413,6 @@ export class WorkerService {
 
   private async until(cond: () => boolean, timeoutMs: number): Promise<void> {
     const deadline = this.opts.clock.now() + timeoutMs;
-    while (!cond() && this.opts.clock.now() < deadline) await this.nextChange(deadline - this.opts.clock.now());
-  }
-
-  /** Resolves at the book's next change, or after `maxMs`. */
-  private nextChange(maxMs: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const waiters = this.waiters;
-      const timer = this.opts.clock.setTimeout(done, Math.max(1, maxMs));
-      function done(): void {
-        timer.cancel();
-        waiters.delete(done);
-        resolve();
-      }
-      waiters.add(done);
-    });
+    while (!cond() && this.opts.clock.now() < deadline) await this.book.nextChange(deadline - this.opts.clock.now());
   }
 }

@@ -52,6 +52,19 @@ export class WorkerBook {
     return () => this.listeners.delete(listener);
   }
 
+  /** Resolves at the next change (after its listeners have run), or after `maxMs`. */
+  nextChange(maxMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = this.clock.setTimeout(done, Math.max(1, maxMs));
+      const off = this.onChange(() => done());
+      function done(): void {
+        timer.cancel();
+        off();
+        resolve();
+      }
+    });
+  }
+
   // ------------------------------------------------------------------ reading
 
   get(id: string): WorkerRecord | undefined {
