@@ -144,13 +144,13 @@ export class WorkerService {
     }
     this.drain();
     await this.settled();
-    return made.map((r) => this.view(this.book.must(r.worker.id)));
+    return made.map((r) => this.book.must(r.worker.id).worker);
   }
 
-  /** A group's workers, with `why` for those waiting in the scheduler's queue (from their request's conflict). */
+  /** Workers (of a group); a queued one says why it waits (its request's conflict, followed as it changes). */
   list(name?: string): Worker[] {
     const records = name === undefined ? this.book.all() : this.book.group(name);
-    return records.sort((a, b) => (a.worker.name === b.worker.name ? a.worker.replica - b.worker.replica : a.worker.name < b.worker.name ? -1 : 1)).map((r) => this.view(r));
+    return records.sort((a, b) => (a.worker.name === b.worker.name ? a.worker.replica - b.worker.replica : a.worker.name < b.worker.name ? -1 : 1)).map((r) => r.worker);
   }
 
   /** Every replica of the group running and answering, or the NotReadyError at the timeout (now when 0). */
@@ -160,14 +160,14 @@ export class WorkerService {
     for (;;) {
       const group = this.book.group(name);
       const notReady = group.filter((r) => r.worker.state !== 'running');
-      if (!notReady.length) return group.map((r) => this.view(r));
+      if (!notReady.length) return group.map((r) => r.worker);
       const left = deadline - this.opts.clock.now();
       // a replica that has ended will never run: the group cannot become ready
       const hopeless = notReady.some((r) => ENDED.has(r.worker.state));
       if (left <= 0 || hopeless) {
         throw new NotReadyError(notReady.map((r) => {
-          const v = this.view(r);
-          return { id: v.id, state: v.state, why: v.why ?? v.state };
+          const w = r.worker;
+          return { id: w.id, state: w.state, why: w.why ?? w.state };
         }));
       }
       await this.book.nextChange(left);
@@ -180,7 +180,7 @@ export class WorkerService {
     if (!group.length) throw new WorkerError('not_found', `no worker group ${JSON.stringify(name)}`);
     await Promise.all(group.map((r) => this.stopWorker(r.worker.id, 'stopped', 'deleted', this.opts.graceMs ?? 10_000)));
     await this.settled();
-    return this.book.group(name).map((r) => this.view(r));
+    return this.book.group(name).map((r) => r.worker);
   }
 
   /** Groups with a worker still alive (those of `owner` when given). */
@@ -392,12 +392,6 @@ export class WorkerService {
   }
 
   // ------------------------------------------------------------------ helpers
-
-  private view(r: WorkerRecord): Worker {
-    if (r.worker.state !== 'queued' || !r.worker.request_id) return r.worker;
-    const conflict = this.opts.engine.openConflicts().find((c) => c.requestId === r.worker.request_id) ?? null;
-    return { ...r.worker, why: whyQueued(conflict) };
-  }
 
   private running(id: string): WorkerRecord {
     const r = this.book.must(id);
