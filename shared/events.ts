@@ -10,6 +10,7 @@ import { ResourceStatusSchema } from './resources.ts';
 import { EVENT_TYPES as EVENT_NAMES } from './names.ts';
 import { ConflictChangeSchema, SchedulingChangeSchema } from './scheduler.ts';
 import { WorkerChangeSchema } from './workers.ts';
+import { WorkflowChangeSchema } from './workflows.ts';
 
 /**
  * Every event type and the schema of its `data`: exactly the names of shared/names.ts (the zod-free list the
@@ -32,6 +33,8 @@ export const EVENT_PAYLOADS = {
   instance_update: InstanceChangeSchema,
   /** a worker created, its state changed (queued, starting, running, suspended, ended), an engine created in it, or removed */
   worker_update: WorkerChangeSchema,
+  /** a workflow created, its state changed, or one of its jobs changed state */
+  workflow_update: WorkflowChangeSchema,
 } satisfies Record<(typeof EVENT_NAMES)[number], z.ZodType>;
 export type EventPayloads = typeof EVENT_PAYLOADS;
 

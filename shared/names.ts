@@ -11,7 +11,7 @@ export const REQUEST_STATUSES = ['queued', 'granted', 'released', 'cancelled', '
 export const CONFLICT_TYPES = ['resource_competition', 'priority_conflict', 'schedule_conflict'] as const;
 
 /** The pushed event types (a client filters by them on both transports). */
-export const EVENT_TYPES = ['resource_status', 'hint', 'conflict', 'scheduling_update', 'task_update', 'instance_update', 'worker_update'] as const;
+export const EVENT_TYPES = ['resource_status', 'hint', 'conflict', 'scheduling_update', 'task_update', 'instance_update', 'worker_update', 'workflow_update'] as const;
 
 /** How submitted tasks are routed to task instances (task dispatch); `custom`: the module of --dispatch-policy-module. */
 export const DISPATCH_POLICIES = ['shortest_queue', 'round_robin', 'weighted', 'probabilistic', 'custom'] as const;
@@ -24,3 +24,9 @@ export const WORKER_STATES = ['queued', 'starting', 'running', 'suspended', 'exi
 
 /** Where workers run: child processes of Arbiter's node, or containers of its Docker-API engine. */
 export const WORKER_BACKENDS = ['local', 'docker'] as const;
+
+/** A workflow job's states: waiting for its parents, ready (a manual job waits here for its result), its request queued, running, ended. */
+export const JOB_STATUSES = ['PENDING', 'READY', 'QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED'] as const;
+
+/** A workflow's states. */
+export const WORKFLOW_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;

@@ -1,9 +1,11 @@
 /**
  * Workflows: a user's DAG of jobs, each run as a worker on granted resources once its parents have succeeded. The
  * bodies keep the reference's paths' field names (`user_id`, `job_type`, `branch_id`, `parent_indices`, snake_case);
- * `resources` uses the scheduler's names (`cpu` millicores, `memoryMiB`, `gpus` or `gpuMemoryMiB`).
+ * `resources` uses the scheduler's names (`cpu` millicores, `memoryMiB`, `gpus` or `gpuMemoryMiB`). Times are ISO 8601
+ * strings, like the reference's `created_at`. Also the `workflow_update` payload.
  */
 import { z } from 'zod';
+import { JOB_STATUSES, WORKFLOW_STATUSES } from './names.ts';
 
 const text = z.string().min(1).max(256);
 
@@ -54,3 +56,102 @@ export const WorkflowCreateBodySchema = z.strictObject({
 export type WorkflowCreateBody = z.infer<typeof WorkflowCreateBodySchema>;
 export const WorkflowCreatedSchema = z.object({ workflow_id: z.string(), job_count: z.int() });
 export type WorkflowCreated = z.infer<typeof WorkflowCreatedSchema>;
+
+export const JobStatusSchema = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+export const WorkflowStatusSchema = z.enum(WORKFLOW_STATUSES);
+export type WorkflowStatus = z.infer<typeof WorkflowStatusSchema>;
+
+const isoTime = z.string().nullable();
+const id = z.string().nullable();
+
+/** How a job runs, as GET answers it: the environment's names, never its values. */
+export const JobRunViewSchema = z.object({
+  cmd: z.union([z.string(), z.array(z.string())]),
+  container_image: z.string().optional(),
+  backend: z.enum(['local', 'docker']).optional(),
+  env_names: z.array(z.string()),
+});
+export type JobRunView = z.infer<typeof JobRunViewSchema>;
+
+/** One job of a workflow, as it is now. */
+export const JobSchema = z.object({
+  index: z.int().nonnegative(),
+  name: z.string(),
+  job_type: z.string(),
+  branch_id: z.union([z.int(), z.string()]),
+  parent_indices: z.array(z.int()),
+  status: JobStatusSchema,
+  /** no `run`: it waits READY until its result is posted (POST /workflows/{id}/jobs/{index}/complete) */
+  manual: z.boolean(),
+  /** what its request asks for (the default when the job named none), null for a manual job */
+  resources: z.object({ cpu: z.int(), memoryMiB: z.int(), gpus: z.int(), gpuMemoryMiB: z.int().optional() }).nullable(),
+  run: JobRunViewSchema.nullable(),
+  timeoutMs: z.int().nullable(),
+  retries: z.int(),
+  /** runs started so far (a run preempted by the scheduler is not counted: it starts again) */
+  attempts: z.int(),
+  /** longest path from a root (the DAG view draws by it) */
+  depth: z.int(),
+  ready_at: isoTime,
+  started_at: isoTime,
+  ended_at: isoTime,
+  exit_code: z.int().nullable(),
+  /** the last lines of its last run's output */
+  log_tail: z.array(z.string()),
+  /** what a manual job's completion posted */
+  result: z.unknown().optional(),
+  /** why it is where it is, in words: queued behind whom, how it failed, which failure skipped it */
+  why: z.string().nullable(),
+  request_id: id,
+  allocation_id: id,
+  /** its last run's worker (GET /api/workers/{id}/logs has its whole output) */
+  worker_id: id,
+}).meta({ id: 'Job' });
+export type Job = z.infer<typeof JobSchema>;
+
+/** A workflow without its jobs (lists and events): how many jobs are in which state. */
+export const WorkflowSummarySchema = z.object({
+  id: z.string(),
+  user_id: z.string(),
+  username: z.string(),
+  name: z.string().nullable(),
+  status: WorkflowStatusSchema,
+  created_at: z.string(),
+  started_at: isoTime,
+  ended_at: isoTime,
+  job_count: z.int(),
+  counts: z.partialRecord(JobStatusSchema, z.int()),
+}).meta({ id: 'WorkflowSummary' });
+export type WorkflowSummary = z.infer<typeof WorkflowSummarySchema>;
+
+/** `GET /workflows/{id}` */
+export const WorkflowSchema = WorkflowSummarySchema.extend({ jobs: z.array(JobSchema) }).meta({ id: 'Workflow' });
+export type Workflow = z.infer<typeof WorkflowSchema>;
+
+/** `GET /workflows?user_id=&status=` */
+export const WorkflowsQuerySchema = z.object({
+  user_id: z.string().max(128).optional(),
+  status: WorkflowStatusSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(200),
+});
+export const WorkflowsResponseSchema = z.object({ workflows: z.array(WorkflowSummarySchema) });
+export type WorkflowsResponse = z.infer<typeof WorkflowsResponseSchema>;
+
+/** `POST /workflows/{id}/jobs/{index}/complete`: a manual job's result. */
+export const JobCompleteBodySchema = z.strictObject({
+  status: z.enum(['SUCCEEDED', 'FAILED']),
+  result: z.unknown().optional(),
+}).meta({ id: 'JobCompleteBody' });
+export type JobCompleteBody = z.infer<typeof JobCompleteBodySchema>;
+
+/** The `data` of a `workflow_update` event: the workflow's summary, and the job that changed (job_state). */
+export const WorkflowChangeSchema = z.object({
+  kind: z.enum(['workflow_created', 'workflow_state', 'job_state']),
+  at: z.number(),
+  workflow: WorkflowSummarySchema,
+  job: JobSchema.optional(),
+  /** the state before: the job's (job_state) or the workflow's (workflow_state) */
+  previous: z.union([JobStatusSchema, WorkflowStatusSchema]).optional(),
+});
+export type WorkflowChange = z.infer<typeof WorkflowChangeSchema>;

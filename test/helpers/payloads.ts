@@ -5,6 +5,7 @@ import type { HintEvent } from '../../shared/hints.ts';
 import type { ResourceStatus } from '../../shared/resources.ts';
 import type { ConflictChange, Request, SchedulingChange } from '../../shared/scheduler.ts';
 import type { WorkerChange } from '../../shared/workers.ts';
+import type { WorkflowChange } from '../../shared/workflows.ts';
 import { fakeHostSample } from './fake-host.ts';
 
 const AT = 1_700_000_000_000;
@@ -77,6 +78,16 @@ export function workerPayload(id = 'train-0'): WorkerChange {
   };
 }
 
+export function workflowPayload(id = 'wf1'): WorkflowChange {
+  return {
+    kind: 'workflow_created', at: AT,
+    workflow: {
+      id, user_id: 'u1', username: 'ana', name: 'tiles', status: 'PENDING', created_at: new Date(AT).toISOString(), started_at: null, ended_at: null,
+      job_count: 3, counts: { PENDING: 3 },
+    },
+  };
+}
+
 const SAMPLES: { [K in EventType]: () => Payload<K> } = {
   resource_status: () => statusPayload(),
   hint: () => hintPayload(),
@@ -85,6 +96,7 @@ const SAMPLES: { [K in EventType]: () => Payload<K> } = {
   task_update: () => taskPayload(),
   instance_update: () => instancePayload(),
   worker_update: () => workerPayload(),
+  workflow_update: () => workflowPayload(),
 };
 
 /** A valid payload of any event type. */

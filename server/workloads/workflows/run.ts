@@ -11,11 +11,10 @@
  * its branch listed before it (that job counts as one more parent). A manual job (no `run`) stays READY until its
  * result is posted. The caller (the executor) turns READY jobs into requests and reports what happens.
  */
+import type { JobStatus, WorkflowStatus } from '../../../shared/workflows.ts';
 import type { DagJob } from './dag.ts';
 
-export const JOB_STATUSES = ['PENDING', 'READY', 'QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED'] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-export type WorkflowStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+export type { JobStatus, WorkflowStatus };
 
 const ENDED: ReadonlySet<JobStatus> = new Set<JobStatus>(['SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED']);
 
