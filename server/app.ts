@@ -25,7 +25,7 @@ import { openApiRoutes } from './http/routes/openapi.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { StrategyService } from './runtime/strategy-service.ts';
 import { historyRoutes } from './http/routes/history.ts';
-import { staticRoutes } from './http/static.ts';
+import { dashboardPage, staticRoutes } from './http/static.ts';
 import { Metrics, bindMetrics } from './metrics.ts';
 import { openDatabase } from './store/db.ts';
 import { SchedulerStore } from './store/scheduler-store.ts';
@@ -47,6 +47,10 @@ import { WorkerService } from './runtime/workers/service.ts';
 import { engineErrors, workerRoutes } from './http/routes/workers.ts';
 import { WorkerStore } from './store/worker-store.ts';
 import { WorkerBook } from './workloads/workers/book.ts';
+import { WorkflowBook } from './workloads/workflows/book.ts';
+import { WorkflowService } from './runtime/workflows/service.ts';
+import { WORKFLOW_PATHS, workflowErrors, workflowRoutes } from './http/routes/workflows.ts';
+import { WorkflowStore } from './store/workflow-store.ts';
 import type { WorkerBackend as WorkerBackendKind } from '../shared/workers.ts';
 import { DispatchStore } from './store/dispatch-store.ts';
 import { Dispatcher } from './workloads/dispatch/dispatcher.ts';
@@ -71,6 +75,7 @@ export interface App {
   readonly engine: SchedulerEngine;
   readonly dispatcher: Dispatcher;
   readonly workers: WorkerService;
+  readonly workflows: WorkflowService;
   readonly hints: HintService;
   readonly http: HttpServer;
   close(): Promise<void>;
@@ -103,6 +108,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const loop = nodeMonitor({ config, clock, log, board, sources: deps });
   const workers = workerParts(config, { clock, log, hub, stores, engine, backends: deps.workerBackends });
   owners.of = (user) => workers.ownerOf(user);
+  const workflows = new WorkflowService({
+    book: new WorkflowBook(clock), workers, engine, hub, clock, log: log.child({ part: 'workflows' }),
+    store: stores.workflowStore, transact: (fn) => db.transaction(fn)(),
+  });
 
   const app = express();
   app.disable('x-powered-by');
@@ -116,8 +125,12 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses() }));
   app.get('/health', dispatchHealth(dispatcher));
   app.get('/', auth.loginRedirect());
+  // /workflows is a view of the dashboard too: a browser opening it gets the page, API clients the JSON
+  app.use('/workflows', dashboardPage(undefined, 'prefers-html'));
   // the API first (static files hold no data and need no token, but should not cost every API call a stat())
-  app.use(['/api', '/metrics', ...DISPATCH_PATHS], auth.middleware());
+  app.use(['/api', '/metrics', ...DISPATCH_PATHS, ...WORKFLOW_PATHS], auth.middleware());
+  // a workflow of 100,000 jobs is a large body (parsed here, the next parser leaves it)
+  app.use([...WORKFLOW_PATHS, '/api/workflows'], express.json({ limit: '64mb' }));
   app.use(['/api', ...DISPATCH_PATHS], express.json({ limit: '1mb' }));
   // first the routes that clients call in loops, per task or per engine call: express tries routers in order
   app.use(workerRoutes(workers));
@@ -126,6 +139,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     dispatcher, committed: () => dispatch.committed(), requireAdmin: auth.requireAdmin(), storedTask: (id) => stores.dispatchStore.task(id),
   }));
   app.use([...DISPATCH_PATHS, '/api/dispatch'], dispatchErrors(log));
+  app.use(workflowRoutes(workflows));
+  app.use([...WORKFLOW_PATHS, '/api/users', '/api/workflows'], workflowErrors(log));
   app.use(eventRoutes(sse));
   app.use(statusRoutes(() => board.snapshot()));
   app.use(historyRoutes(historyStore, () => clock.now()));
@@ -144,6 +159,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   dispatch.start();
   for (const i of config.dispatch.instances ?? []) dispatcher.register(i.host, i.port, i.model_name, i.weight);
   await workers.start();
+  workflows.start();
   strategies.restored();
   hints.addSource(() => strategies.hints());
   hints.start();
@@ -157,6 +173,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       board.stop();
       scheduler.stop();
       dispatch.stop();
+      workflows.stop();
       await workers.stop();
       hints.stop();
       sse.closeAll();
@@ -168,7 +185,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       db.close();
     })());
 
-  return { config, url, token, hub, loop, board, engine, dispatcher, workers, hints, http, close };
+  return { config, url, token, hub, loop, board, engine, dispatcher, workers, workflows, hints, http, close };
 }
 
 type Stores = ReturnType<typeof openStores>;
@@ -185,7 +202,8 @@ function openStores(config: Config, clock: Clock, log: Logger) {
   });
   const dispatchStore = new DispatchStore(db);
   const workerStore = new WorkerStore(db);
-  return { db, history, schedulerStore, archive, historyStore, dispatchStore, workerStore };
+  const workflowStore = new WorkflowStore(db);
+  return { db, history, schedulerStore, archive, historyStore, dispatchStore, workerStore, workflowStore };
 }
 
 /** The scheduling core and the runtime services that wire it to the store, the hub, the board and the hints. */

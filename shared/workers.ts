@@ -28,6 +28,8 @@ export const ContainerSpecSchema = z.strictObject({
   gpu: z.int().min(0).max(1024),
   /** MiB */
   mem: z.int().min(0).max(1 << 30),
+  /** MiB of one GPU, shared with others whose memory fits (instead of whole GPUs; gpu then 0 or 1) */
+  gpu_mem: z.int().min(1).max(1 << 24).optional(),
   /** the image (docker backend) */
   container_image: text.optional(),
   /** a command line (run by /bin/sh -c) or an argv */

@@ -21,7 +21,10 @@ export const JobResourcesSchema = z.strictObject({
   memoryMiB: z.int().min(0).max(1 << 30).optional(),
   gpus: z.int().min(0).max(1024).optional(),
   gpuMemoryMiB: z.int().min(0).max(1 << 24).optional(),
-}).refine((r) => !(r.gpus && r.gpuMemoryMiB), { message: 'gpus or gpuMemoryMiB, not both' });
+}).superRefine((r, ctx) => {
+  if (r.gpus && r.gpuMemoryMiB) ctx.addIssue({ code: 'custom', path: ['gpuMemoryMiB'], message: 'gpus or gpuMemoryMiB, not both' });
+  if (!(r.cpu || r.memoryMiB || r.gpus || r.gpuMemoryMiB)) ctx.addIssue({ code: 'custom', message: 'ask for at least one resource > 0 (cpu, memoryMiB, gpus or gpuMemoryMiB), or leave resources out for one core' });
+});
 export type JobResources = z.infer<typeof JobResourcesSchema>;
 
 /** How a job runs: as a worker (a command, in a container when an image is named). Without it the job is manual. */

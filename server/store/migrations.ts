@@ -183,4 +183,39 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX workers_by_group ON workers (name);
     `,
   },
+  {
+    version: 7,
+    name: 'workflows',
+    up: `
+      -- Workflows (workflow-store.ts): users (the reference's User), workflows (the reference's Workflow; data: the
+      -- rest of the record as JSON) and their jobs (the reference's Job: parents as a JSON list of indices, like its
+      -- parent_ids_json; spec: the job as submitted; state: its state and what is known of its runs).
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE workflows (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id),
+        name TEXT,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX workflows_by_user ON workflows (user_id);
+      CREATE TABLE workflow_jobs (
+        workflow_id TEXT NOT NULL REFERENCES workflows (id),
+        idx INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        job_type TEXT NOT NULL,
+        branch_id TEXT NOT NULL,
+        parent_ids_json TEXT NOT NULL,
+        status TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (workflow_id, idx)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -122,19 +122,28 @@ export class WorkerService {
     for (const b of Object.values(this.opts.backends)) await b.close();
   }
 
+  /** Where a worker runs when its body names no backend. */
+  get defaultBackend(): WorkerBackend {
+    return this.opts.defaultBackend;
+  }
+
+  hasBackend(b: WorkerBackend): boolean {
+    return this.opts.backends[b] !== undefined;
+  }
+
   // ------------------------------------------------------------------ the REST operations
 
   /** A new group: its replicas become requests of the scheduler (granted ones start at once). */
   async create(body: WorkersCreateBody, owner: string): Promise<Worker[]> {
     const backend = body.backend ?? this.opts.defaultBackend;
-    if (!this.opts.backends[backend]) throw new ArbiterError(422, 'backend_unavailable', `the ${backend} backend is not available on this server${backend === 'docker' ? ' (no Docker engine: --no-docker, or none answered)' : ''}`);
+    if (!this.hasBackend(backend)) throw new ArbiterError(422, 'backend_unavailable', `the ${backend} backend is not available on this server${backend === 'docker' ? ' (no Docker engine: --no-docker, or none answered)' : ''}`);
     if (backend === 'docker') {
       const bad = body.specs.findIndex((s) => !s.container_image);
       if (bad >= 0) throw new ArbiterError(400, 'invalid_request', `specs.${bad}.container_image: required by the docker backend`, [{ field: `specs.${bad}.container_image`, message: 'required by the docker backend' }]);
     }
     // every replica must be able to fit some day (422 otherwise), before anything is made
     body.specs.forEach((s, i) => {
-      const reason = this.opts.engine.neverFits({ cpu: s.cpu, memoryMiB: s.mem, gpus: s.gpu });
+      const reason = this.opts.engine.neverFits({ cpu: s.cpu, memoryMiB: s.mem, gpus: s.gpu, ...(s.gpu_mem ? { gpuMemMiB: s.gpu_mem } : {}) });
       if (reason) throw new ArbiterError(422, 'never_fits', `specs.${i}: ${reason}`, { field: `specs.${i}` });
     });
     const made = this.book.create(body, { backend, owner });

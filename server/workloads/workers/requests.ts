@@ -1,7 +1,7 @@
 /**
  * A worker in the scheduler's terms and back: the resource request of a replica (cpu → millicores, mem →
  * memoryMiB, gpu → whole GPUs; owner, group, priority, preemptible as asked; labelled with the worker and its
- * group), the environment it starts with, and why it waits, in words, from its request's open conflict.
+ * group; `gpu_mem` → gpuMemMiB, a share of one GPU), the environment it starts with, and why it waits, in words, from its request's open conflict.
  */
 import type { Conflict, ConflictHolder, RequestInputBody } from '../../../shared/scheduler.ts';
 import type { WorkerRecord } from '../../../shared/workers.ts';
@@ -17,7 +17,7 @@ export function requestOf(r: WorkerRecord): RequestInputBody {
     ...(ask.group !== undefined ? { group: ask.group } : {}),
     priority: ask.priority,
     preemptible: ask.preemptible,
-    resources: { cpu: spec.cpu, memoryMiB: spec.mem, gpus: spec.gpu },
+    resources: { cpu: spec.cpu, memoryMiB: spec.mem, gpus: spec.gpu, ...(spec.gpu_mem ? { gpuMemMiB: spec.gpu_mem } : {}) },
     labels: { [WORKER_LABEL]: worker.id, [GROUP_LABEL]: worker.name },
   };
 }

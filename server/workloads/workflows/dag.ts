@@ -9,6 +9,23 @@ import type { FieldProblem } from '../../errors.ts';
 export interface DagJob {
   name: string;
   parent_indices: readonly number[];
+  /** jobs of one branch run in list order: the branch's previous job counts as one more parent */
+  branch_id?: number | string;
+}
+
+/**
+ * Each job's parents as the run sees them: its `parent_indices`, and the job of its branch listed before it (jobs of
+ * one branch keep their order). The cycle check and the depths use these, so a branch order that contradicts the
+ * parents is refused like any other cycle.
+ */
+export function withBranchOrder<J extends DagJob>(jobs: readonly J[]): J[] {
+  const lastOfBranch = new Map<number | string, number>();
+  return jobs.map((j, i) => {
+    if (j.branch_id === undefined) return j;
+    const prev = lastOfBranch.get(j.branch_id);
+    lastOfBranch.set(j.branch_id, i);
+    return prev === undefined || j.parent_indices.includes(prev) ? j : { ...j, parent_indices: [...j.parent_indices, prev] };
+  });
 }
 
 export interface DagShape {
@@ -38,8 +55,13 @@ export function dagProblems(jobs: readonly DagJob[]): FieldProblem[] {
     });
   });
   if (problems.length) return problems;
-  const cycle = findCycle(jobs);
-  if (cycle) problems.push({ field: `jobs.${cycle[0]}.parent_indices`, message: `a cycle: ${[...cycle, cycle[0]].join(' → ')} (each the parent of the next)` });
+  const ordered = withBranchOrder(jobs);
+  const cycle = findCycle(ordered);
+  if (cycle) {
+    const byBranch = cycle.some((c, k) => !jobs[cycle[(k + 1) % cycle.length]!]!.parent_indices.includes(c));
+    const how = byBranch ? 'each the parent of the next, or listed before it in its branch' : 'each the parent of the next';
+    problems.push({ field: `jobs.${cycle[0]}.parent_indices`, message: `a cycle: ${[...cycle, cycle[0]].join(' → ')} (${how})` });
+  }
   return problems;
 }
 
@@ -83,8 +105,9 @@ export function findCycle(jobs: readonly DagJob[]): number[] | null {
   return null;
 }
 
-/** Order and depth of a valid DAG (dagProblems empty). */
-export function dagShape(jobs: readonly DagJob[]): DagShape {
+/** Order and depth of a valid DAG (dagProblems empty), by the parents the run sees (withBranchOrder). */
+export function dagShape(given: readonly DagJob[]): DagShape {
+  const jobs = withBranchOrder(given);
   const children = childrenOf(jobs);
   const pending = jobs.map((j) => j.parent_indices.length);
   const depth = new Array<number>(jobs.length).fill(0);

@@ -4,6 +4,8 @@
  *   job:      PENDING → READY → QUEUED (its request waits) → RUNNING → SUCCEEDED
  *                                                              └──► READY again while it has retries left
  *                                                              └──► FAILED: every descendant SKIPPED
+ *                                                              └──► READY again, not counted, when interrupted
+ *                                                                   (its run was preempted by the scheduler)
  *             any job not ended ──cancel──► CANCELLED
  *   workflow: PENDING → RUNNING → SUCCEEDED (every job) | FAILED (a job failed, nothing else runs) | CANCELLED
  *
@@ -12,7 +14,7 @@
  * result is posted. The caller (the executor) turns READY jobs into requests and reports what happens.
  */
 import type { JobStatus, WorkflowStatus } from '../../../shared/workflows.ts';
-import type { DagJob } from './dag.ts';
+import { withBranchOrder, type DagJob } from './dag.ts';
 
 export type { JobStatus, WorkflowStatus };
 
@@ -36,16 +38,12 @@ export class WorkflowRun {
   private readonly children: number[][];
   private cancelled = false;
 
-  constructor(private readonly spec: readonly RunJob[], states?: readonly JobState[]) {
-    const lastOfBranch = new Map<number | string, number>();
-    this.after = spec.map((j, i) => {
-      const prev = lastOfBranch.get(j.branch_id);
-      lastOfBranch.set(j.branch_id, i);
-      return prev === undefined || j.parent_indices.includes(prev) ? [...j.parent_indices] : [...j.parent_indices, prev];
-    });
+  constructor(private readonly spec: readonly RunJob[], states?: readonly JobState[], opts: { cancelled?: boolean } = {}) {
+    this.after = withBranchOrder(spec).map((j) => [...j.parent_indices]);
     this.children = spec.map(() => []);
     this.after.forEach((ps, i) => ps.forEach((p) => this.children[p]!.push(i)));
     this.jobs = states ? states.map((s) => ({ ...s })) : spec.map(() => ({ status: 'PENDING', attempts: 0 }));
+    this.cancelled = opts.cancelled ?? false;
   }
 
   get status(): WorkflowStatus {
@@ -99,6 +97,13 @@ export class WorkflowRun {
       stack.push(...this.children[c]!);
     }
     return { retry: false, skipped: skipped.sort((a, b) => a - b) };
+  }
+
+  /** The run was taken away (preempted), not failed: READY again, and this run is not counted against its retries. */
+  interrupted(i: number): void {
+    const j = this.jobs[i]!;
+    if (j.status === 'RUNNING') j.attempts = Math.max(0, j.attempts - 1);
+    this.move(i, 'READY', ['QUEUED', 'RUNNING']);
   }
 
   /** Cancel: every job not ended is CANCELLED; returns those that were QUEUED or RUNNING (to withdraw or stop). */
