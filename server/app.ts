@@ -22,6 +22,7 @@ import { statusRoutes } from './http/routes/status.ts';
 import { strategyRoutes } from './http/routes/strategy.ts';
 import { sessionRoutes } from './http/routes/session.ts';
 import { openApiRoutes } from './http/routes/openapi.ts';
+import { docsRoutes } from './http/routes/docs.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { StrategyService } from './runtime/strategy-service.ts';
 import { historyRoutes } from './http/routes/history.ts';
@@ -149,6 +150,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.use(sessionRoutes(auth));
   app.use(hintRoutes(hints.book));
   app.use(openApiRoutes());
+  app.use(docsRoutes(auth));
   app.use(metricsRoutes(metrics));
   app.use(staticRoutes());
   app.use(notFound);

@@ -35,8 +35,9 @@ serve.action(async () => {
   const [{ startApp }, { ensureWebBundle }] = await Promise.all([import('./app.ts'), import('./webbuild.ts')]);
   if (config.webBuild) await ensureWebBundle((msg) => process.stderr.write(`${msg}\n`));
   const app = await startApp(config);
-  const dashboard = config.auth ? `${app.url}/?token=${app.token}` : `${app.url}/`;
-  process.stdout.write(`Arbiter ${VERSION} is running.\n  Dashboard: ${dashboard}\n  API:       ${app.url}/api (token in ${config.dataDir}/token)\n`);
+  const signIn = config.auth ? `?token=${app.token}` : '';
+  process.stdout.write(`Arbiter ${VERSION} is running.\n  Dashboard: ${app.url}/${signIn}\n  API:       ${app.url}/api (token in ${config.dataDir}/token)\n`
+    + `  API docs:  ${app.url}/docs${signIn}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {

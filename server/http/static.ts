@@ -15,8 +15,8 @@ export function staticRoutes(dir = WEB_DIST): Router {
   r.use(express.static(dir, { index: 'index.html', maxAge: '1h', setHeaders: (res, path) => {
     if (path.endsWith('index.html')) res.setHeader('Cache-Control', 'no-cache');
   } }));
-  // never for the API, the push, the metrics, or the task dispatch routes (/ti, /queue, /task, /notify, /health)
-  r.get(/^\/(?!api\/|api$|socket\.io|metrics|health$|(?:ti|queue|task|notify)(?:\/|$)).*/, dashboardPage(dir, 'html'));
+  // never for the API, the push, the metrics, the API page (/docs), or the task dispatch routes (/ti, /queue, /task, /notify, /health)
+  r.get(/^\/(?!api\/|api$|socket\.io|metrics|health$|(?:docs|ti|queue|task|notify)(?:\/|$)).*/, dashboardPage(dir, 'html'));
   return r;
 }
 

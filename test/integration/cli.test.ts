@@ -41,7 +41,7 @@ describe('arbiter CLI', () => {
     expect(e.stderr).toBe('arbiter: invalid ARBITER_PORT "x": expected an integer 0–65535\n');
   });
 
-  it('prints the dashboard URL with the token, serves, and exits 0 within 5 s on SIGTERM', async () => {
+  it('prints the dashboard and API page URLs with the token, serves, and exits 0 within 5 s on SIGTERM', async () => {
     const dataDir = tmp();
     const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -55,6 +55,7 @@ describe('arbiter CLI', () => {
       child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
     });
     const [base, token] = url.split('|') as [string, string];
+    expect(out).toContain(`API docs:  ${base}/docs?token=${token}\n`);
     expect((await fetch(`${base}/api/status`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
     const stream = await openSse(`${base}/api/events?access_token=${token}`);
     const t0 = Date.now();
