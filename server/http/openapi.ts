@@ -19,6 +19,10 @@ import {
   WorkerLogsQuerySchema, WorkerLogsResponseSchema, WorkersCreateBodySchema, WorkersDeleteQuerySchema, WorkersQuerySchema, WorkersResponseSchema,
 } from '../../shared/workers.ts';
 import { HintsQuerySchema } from './routes/hints.ts';
+import { IdParamsSchema } from './routes/workflows.ts';
+import {
+  JobCompleteBodySchema, UserCreateBodySchema, UserSchema, WorkflowCreateBodySchema, WorkflowCreatedSchema, WorkflowSchema, WorkflowsQuerySchema, WorkflowsResponseSchema,
+} from '../../shared/workflows.ts';
 
 export function buildOpenApi(): object {
   const reg = new OpenAPIRegistry();
@@ -129,10 +133,49 @@ export function buildOpenApi(): object {
     reg.registerPath({ method: method as 'get', path: `/api/dispatch${path}`, summary, security: secured, request, responses: { ...responses, 401: derr('no or wrong token') } } as never);
   }
   reg.registerPath({ method: 'get', path: '/health', summary: 'Liveness of the task dispatch API (no auth; Scheduler.md)', responses: { 200: ok(z.object({ status: z.literal('ok') }).loose()) } });
+  // workflows: under /api and at the reference's own paths (FastAPI's, with its `detail` in errors)
+  const werr = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBodySchema.extend({ detail: z.string() }) } } });
+  const jobParams = z.object({ id: z.string(), index: z.int().nonnegative() });
+  for (const base of ['/api', '']) {
+    const slash = base ? '' : '/';
+    const flows: [string, string, string, Record<string, unknown>, Record<number, unknown>][] = [
+      ['post', `${base}/users${slash}`, 'Create a user (the owner of its workflows\' resource requests)', body(UserCreateBodySchema), { 201: ok(UserSchema), 400: werr('invalid body'), 409: werr('the username is taken') }],
+      ['get', `${base}/users/{id}`, 'A user', { params: IdParamsSchema }, { 200: ok(UserSchema), 404: werr('unknown user') }],
+      ['post', `${base}/workflows${slash}`, 'Submit a workflow: a DAG of jobs by parent_indices; jobs with `run` run as workers when their parents have succeeded, jobs without wait for their result', body(WorkflowCreateBodySchema),
+        { 201: ok(WorkflowCreatedSchema), 400: werr('invalid: error.details names each job index and field (unknown user_id, bad parent index, own parent, duplicate name, a cycle by its indices)'), 422: werr('a job can never run here (resources, backend)') }],
+      ['get', `${base}/workflows${slash}`, 'Workflows, newest first, of a user and in a status when given', { query: WorkflowsQuerySchema }, { 200: ok(WorkflowsResponseSchema), 400: werr('bad query') }],
+      ['get', `${base}/workflows/{id}`, 'A workflow with every job: status, times, attempts, exit code, log tail, request / allocation / worker ids', { params: IdParamsSchema }, { 200: ok(WorkflowSchema), 404: werr('unknown workflow') }],
+      ['delete', `${base}/workflows/{id}`, 'Cancel: running jobs stopped, queued requests withdrawn; answers once they have ended', { params: IdParamsSchema }, { 200: ok(WorkflowSchema), 404: werr('unknown workflow'), 409: werr('already ended') }],
+      ['post', `${base}/workflows/{id}/retry`, 'Run the failed and skipped jobs again (what succeeded stays)', { params: IdParamsSchema }, { 200: ok(WorkflowSchema), 404: werr('unknown workflow'), 409: werr('nothing failed, or cancelled') }],
+      ['post', `${base}/workflows/{id}/jobs/{index}/complete`, "A manual job's result (a job without `run`, READY)", { params: jobParams, ...body(JobCompleteBodySchema) },
+        { 200: ok(WorkflowSchema), 400: werr('invalid body'), 404: werr('unknown workflow or job'), 409: werr('not a manual job, or not READY') }],
+    ];
+    for (const [method, path, summary, request, responses] of flows) {
+      reg.registerPath({ method: method as 'get', path, summary, security: secured, request, responses: { ...responses, 401: werr('no or wrong token') } } as never);
+    }
+  }
   reg.registerPath({ method: 'get', path: '/metrics', summary: 'Prometheus metrics', security: secured, responses: { 200: { description: 'Prometheus text format' } } });
 
-  return new OpenApiGeneratorV31(reg.definitions).generateDocument({
+  const doc = new OpenApiGeneratorV31(reg.definitions).generateDocument({
     openapi: '3.1.0',
-    info: { title: 'Arbiter API', version: VERSION, description: 'Resource monitor and scheduler. Push over socket.io (path /socket.io) and SSE.' },
+    info: { title: 'Arbiter API', version: VERSION, description: 'Resource monitor and scheduler. Push over socket.io (path /socket.io) and SSE. Interactive page: /docs.' },
+    tags: TAGS.map(([name, description]) => ({ name, description })),
   });
+  for (const [path, ops] of Object.entries(doc.paths ?? {})) {
+    for (const op of Object.values(ops as Record<string, { tags?: string[] }>)) if (op && typeof op === 'object') op.tags = [tagOf(path)];
+  }
+  return doc;
+}
+
+/** The document's sections, in order, with the paths each holds. */
+const TAGS: [string, string, RegExp][] = [
+  ['monitoring', 'The node: CPU, memory, disks, network, GPUs, containers, their history, the event stream', /^\/(api\/(health|status|history|events|openapi)|metrics)/],
+  ['scheduling', 'Resource requests, allocations with leases, the queue, conflicts, strategies, hints', /^\/api\/(requests|allocations|queue|conflicts|strateg|session|hints)/],
+  ['workers', 'Workers on granted resources, their engines', /^\/api\/workers/],
+  ['workflows', 'Users and their DAGs of jobs (also at the reference paths /users/ and /workflows/)', /^\/(api\/)?(users|workflows)/],
+  ['task dispatch', 'Task instances and routed tasks (Scheduler.md; also at /ti, /queue, /task, /notify, /health)', /^\/(api\/dispatch|health$)/],
+];
+
+function tagOf(path: string): string {
+  return TAGS.find(([, , re]) => re.test(path))?.[0] ?? 'monitoring';
 }

@@ -110,6 +110,12 @@ describe('the push contract on a running server', () => {
     // workers: a group asked for, then deleted (queued or started, it ends stopped)
     await call('POST', '/api/workers', { name: 'contract', replicas: 1, specs: [{ cpu: 100, gpu: 1, mem: 64, cmd: ['sleep', '30'] }] });
     await call('DELETE', '/api/workers/contract');
+    // workflows: a user's one-job manual workflow, created and completed
+    const answer = async (method: string, path: string, body: unknown) =>
+      (await (await fetch(`${s.url}${path}`, { method, headers: { Authorization: `Bearer ${s.token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) })).json()) as Record<string, string>;
+    const user = await answer('POST', '/api/users', { username: 'contract' });
+    const flow = await answer('POST', '/api/workflows', { user_id: user.id, jobs: [{ name: 'review', job_type: 'manual', branch_id: 0, parent_indices: [] }] });
+    await answer('POST', `/api/workflows/${flow.workflow_id}/jobs/0/complete`, { status: 'SUCCEEDED' });
     await clock.advance(2000); // hints: a lease about to expire, a long wait
     await call('DELETE', `/api/allocations/${held.allocation!.id}`); // the waiting request gets the GPU
     await clock.advance(1000); // both hints clear
@@ -139,6 +145,7 @@ describe('the push contract on a running server', () => {
       'scheduling_update:allocation_released',
       'instance_update:instance_registered', 'task_update:task_queued', 'task_update:task_scheduled', 'task_update:task_completed',
       'worker_update:worker_created', 'worker_update:worker_state',
+      'workflow_update:workflow_created', 'workflow_update:job_state', 'workflow_update:workflow_state',
     ]));
   });
 
