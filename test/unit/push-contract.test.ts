@@ -54,7 +54,7 @@ describe('EventHub.publish', () => {
     for (const type of ['job_update', 'toString', undefined]) {
       expect(() => Reflect.apply(h.publish, h, [type, { any: 'thing' }])).toThrow(/cannot publish event type .*no payload schema in EVENT_PAYLOADS/);
     }
-    expect(() => Reflect.apply(h.publish, h, ['workflow_update', {}])).toThrow('cannot publish event type "workflow_update"');
+    expect(() => Reflect.apply(h.publish, h, ['node_update', {}])).toThrow('cannot publish event type "node_update"');
     expect(seen).toEqual([]);
     expect(h.lastId).toBe(0);
     expect(h.publish('hint', payload('hint'))?.id).toBe(1);

@@ -58,6 +58,6 @@ describe('workflow DAG', () => {
     const empty = WorkflowCreateBodySchema.safeParse({ user_id: 'u1', jobs: [] });
     expect(empty.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['jobs', 'a workflow has at least one job']]);
     const both = WorkflowCreateBodySchema.safeParse({ user_id: 'u1', jobs: [{ name: 'a', job_type: 't', branch_id: 1, resources: { gpus: 1, gpuMemoryMiB: 100 } }] });
-    expect(both.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['jobs.0.resources', 'gpus or gpuMemoryMiB, not both']]);
+    expect(both.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['jobs.0.resources.gpuMemoryMiB', 'gpus or gpuMemoryMiB, not both']]);
   });
 });
