@@ -7,10 +7,10 @@ import { T0 } from './scheduler-fakes.ts';
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
-/** A PENDING job `j<index>` at depth 0 without parents, unless told otherwise. */
+/** A PENDING job `j<index>` at depth 0 without parents, on a branch of its own, unless told otherwise. */
 export function job(index: number, over: Partial<Job> = {}): Job {
   return {
-    index, name: `j${index}`, job_type: 'train', branch_id: 0, parent_indices: [], status: 'PENDING', manual: false,
+    index, name: `j${index}`, job_type: 'train', branch_id: index, parent_indices: [], status: 'PENDING', manual: false,
     resources: { cpu: 1000, memoryMiB: 512, gpus: 0 }, run: { cmd: ['python', 'train.py'], env_names: [] }, timeoutMs: null, retries: 0,
     attempts: 0, depth: 0, ready_at: null, started_at: null, ended_at: null, exit_code: null, log_tail: [], why: null,
     request_id: null, allocation_id: null, worker_id: null, ...over,
@@ -36,18 +36,19 @@ export function workflow(id: string, jobs: Job[], over: Partial<WorkflowSummary>
 }
 
 /**
- * prep (0) → train-a (1), train-b (2) → eval (3): depths 0, 1, 1, 2; four edges. prep has succeeded, train-a runs on
- * worker w-1, train-b waits in the queue, eval waits for both.
+ * prep (0) → train-a (1), train-b (2) → eval (3): depths 0, 1, 1, 2; four edges, and prep → eval by branch order
+ * (both on branch `main`). prep has succeeded, train-a runs on worker w-1, train-b waits in the queue, eval waits for
+ * both.
  */
 export function diamond(id = 'wf-1'): Workflow {
   return workflow(id, [
-    job(0, { name: 'prep', job_type: 'data', status: 'SUCCEEDED', attempts: 1, exit_code: 0, started_at: iso(T0 + 1000), ended_at: iso(T0 + 61_000), log_tail: ['prepared 10 shards'] }),
+    job(0, { name: 'prep', job_type: 'data', branch_id: 'main', status: 'SUCCEEDED', attempts: 1, exit_code: 0, started_at: iso(T0 + 1000), ended_at: iso(T0 + 61_000), log_tail: ['prepared 10 shards'] }),
     job(1, {
       name: 'train-a', parent_indices: [0], depth: 1, status: 'RUNNING', attempts: 1, retries: 2, started_at: iso(T0 + 62_000),
       request_id: 'req-1', allocation_id: 'alloc-1', worker_id: 'w-1', branch_id: 'a',
     }),
     job(2, { name: 'train-b', parent_indices: [0], depth: 1, status: 'QUEUED', request_id: 'req-2', why: 'queued behind bo (request req-9): gpu: needs 1, 0 free', branch_id: 'b' }),
-    job(3, { name: 'eval', job_type: 'eval', parent_indices: [1, 2], depth: 2 }),
+    job(3, { name: 'eval', job_type: 'eval', branch_id: 'main', parent_indices: [1, 2], depth: 2 }),
   ]);
 }
 

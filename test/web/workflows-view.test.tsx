@@ -164,7 +164,11 @@ describe('Workflows view: one workflow', () => {
     expect(left).toEqual([...left].sort((a, b) => a - b));
     expect(new Set(left).size).toBe(3);
     const edges = view.byTestId('dag-edge');
-    expect(edges.map((e) => `${e.dataset.from}→${e.dataset.to}`)).toEqual(['0→1', '0→2', '1→3', '2→3']);
+    expect(edges.filter((e) => e.dataset.kind === 'parent').map((e) => `${e.dataset.from}→${e.dataset.to}`)).toEqual(['0→1', '0→2', '1→3', '2→3']);
+    // eval runs after prep, the job of its branch listed before it: dashed
+    const branch = edges.filter((e) => e.dataset.kind === 'branch');
+    expect(branch.map((e) => `${e.dataset.from}→${e.dataset.to}`)).toEqual(['0→3']);
+    expect(branch[0]!.getAttribute('class')).toBe('dag-edge dag-edge-branch');
 
     expect(node(0)!.className).toBe('dag-node status-succeeded');
     expect(node(1)!.className).toBe('dag-node status-running');
@@ -226,6 +230,7 @@ describe('Workflows view: one workflow', () => {
     expect(view.text('log-lines', panel)).toBe('epoch 1 loss 0.9\nepoch 2 loss 0.7');
     // the selected job's edges stand out
     expect(view.byTestId('dag-edge-selected')).toHaveLength(2);
+    expect(view.text('job-branch', panel)).toBe('a');
 
     // a queued job: why it waits, its request linked into the queue
     await click(node(2));
@@ -234,8 +239,13 @@ describe('Workflows view: one workflow', () => {
     expect(queued.querySelector<HTMLAnchorElement>('[data-testid="job-request"] a')!.getAttribute('href')).toBe('/scheduler#request-req-2');
     expect(node(1)!.getAttribute('aria-expanded')).toBe('false');
 
+    // the job of its branch listed before it, and a way to it
+    await click(node(3));
+    expect(view.text('job-branch')).toBe('main · runs after prep');
+    await click(buttonByText(view.byTestId('job-branch')[0]!, 'prep'));
+    expect(view.byTestId('job-panel')[0]!.dataset.index).toBe('0');
+
     // a job without a worker: the lines kept with it
-    await click(node(0));
     expect(view.text('job-log-tail')).toBe('prepared 10 shards');
     expect(view.text('job-exit')).toBe('0');
 
@@ -308,6 +318,7 @@ describe('Workflows view: one workflow', () => {
     expect(view.byTestId('dag-column')).toHaveLength(10);
     expect(view.byTestId('dag-node')).toHaveLength(1000);
     expect(view.byTestId('dag-edge')).toHaveLength(900);
+    expect(view.byTestId('dag-edge').every((e) => e.dataset.kind === 'parent')).toBe(true);
     const laidOut = layouts();
     const changed = new Set<Node>();
     const watch = new MutationObserver((records) => records.forEach((r) => changed.add(r.target)));

@@ -1,7 +1,7 @@
 import { memo, useMemo } from 'react';
 import type { Job } from '../../../shared/workflows.ts';
 import { StatusBadge } from './badges.tsx';
-import { layoutDag, NODE_H, NODE_W, type DagColumn, type DagLayout } from './layout.ts';
+import { layoutDag, NODE_H, NODE_W, type DagColumn, type DagEdge, type DagLayout } from './layout.ts';
 import type { JobShape } from './store.ts';
 
 /** The element id of a job's box (focus goes back to it when its panel closes). */
@@ -18,7 +18,7 @@ interface DagProps {
 
 /**
  * A workflow drawn left to right by depth: a column per depth, a box per job (name, type, state in its colour, runs),
- * the edges from parents to children under them. Laid out once per structure (`shape`); a change of state redraws
+ * the edges from parents to children under them (dashed: from the job of its branch listed before it). Laid out once per structure (`shape`); a change of state redraws
  * only that job's box. Scrolls in both directions inside its frame.
  */
 export const Dag = memo(function Dag({ jobs, shape, selected, onSelect, panelId }: DagProps) {
@@ -43,7 +43,7 @@ const Edges = memo(function Edges({ layout }: { layout: DagLayout }) {
   return (
     <g className="dag-edge-set">
       {layout.edges.map((e) => (
-        <path key={`${e.from}-${e.to}`} d={e.d} className="dag-edge" data-testid="dag-edge" data-from={e.from} data-to={e.to} />
+        <path key={`${e.kind}-${e.from}-${e.to}`} d={e.d} className={edgeClass(e)} data-testid="dag-edge" data-kind={e.kind} data-from={e.from} data-to={e.to} />
       ))}
     </g>
   );
@@ -55,10 +55,15 @@ function SelectedEdges({ layout, index }: { layout: DagLayout; index: number }) 
     <g className="dag-edge-set dag-edges-selected">
       {(layout.edgesOf[index] ?? []).map((k) => {
         const e = layout.edges[k]!;
-        return <path key={k} d={e.d} className={e.to === index ? 'dag-edge dag-edge-in' : 'dag-edge dag-edge-out'} data-testid="dag-edge-selected" />;
+        return <path key={k} d={e.d} className={edgeClass(e)} data-testid="dag-edge-selected" />;
       })}
     </g>
   );
+}
+
+/** A branch edge (runs after the job of its branch listed before it) is dashed. */
+function edgeClass(e: DagEdge): string {
+  return e.kind === 'branch' ? 'dag-edge dag-edge-branch' : 'dag-edge';
 }
 
 interface ColumnProps {

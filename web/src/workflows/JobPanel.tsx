@@ -6,6 +6,7 @@ import { formatDuration, formatResources } from '../lib/format.ts';
 import { Link } from '../lib/router.ts';
 import { LogsPanel } from '../workers/LogsPanel.tsx';
 import { StatusBadge, When } from './badges.tsx';
+import { branchPredecessors } from './layout.ts';
 import { jobEnded, jobWaiting } from './states.ts';
 import type { JobShape } from './store.ts';
 
@@ -20,8 +21,9 @@ interface JobPanelProps {
 }
 
 /**
- * One job of the open workflow: its state and why, its times, exit code and runs, what it asks for and runs, its
- * request, allocation and worker (linked into their views), its parents and children, and its output — its worker's
+ * One job of the open workflow: its state and why, its branch (and the job of it that runs before), its times, exit
+ * code and runs, what it asks for and runs, its request, allocation and worker (linked into their views), its parents
+ * and children, and its output — its worker's
  * (read from the worker's logs) when it has one, else the last lines kept with the job. Escape or Close closes it.
  */
 export function JobPanel({ job: j, jobs, shape, id, onSelect, onClose }: JobPanelProps) {
@@ -30,6 +32,7 @@ export function JobPanel({ job: j, jobs, shape, id, onSelect, onClose }: JobPane
   // a job opened from the DAG: the keyboard continues in its panel
   useEffect(() => ref.current?.focus(), [j.index]);
   const children = useMemo(() => shape.flatMap((s, i) => (s.parents.includes(j.index) ? [i] : [])), [shape, j.index]);
+  const after = useMemo(() => branchPredecessors(shape), [shape])[j.index] ?? null;
   const onKeyDown = (e: KeyboardEvent) => {
     if (e.key === 'Escape') {
       e.stopPropagation();
@@ -59,7 +62,15 @@ export function JobPanel({ job: j, jobs, shape, id, onSelect, onClose }: JobPane
           {j.job_type}
           {j.manual ? <span className="tag">manual</span> : null}
         </Fact>
-        <Fact label="Branch">{String(j.branch_id)}</Fact>
+        <Fact label="Branch" testId="job-branch">
+          {String(j.branch_id)}
+          {after !== null ? (
+            <>
+              {' '}
+              <span className="muted">· runs after</span> <JobLinks indices={[after]} jobs={jobs} onSelect={onSelect} />
+            </>
+          ) : null}
+        </Fact>
         <Fact label="Runs" testId="job-runs">
           {j.attempts} of {j.retries + 1}
           {j.retries > 0 ? <span className="muted"> ({j.retries} retr{j.retries === 1 ? 'y' : 'ies'})</span> : null}

@@ -1,9 +1,11 @@
 /**
  * A workflow's DAG as it is drawn, pure: a column per depth from left to right, a box per job, and each edge from a
- * parent's right side to its child's left side as an SVG path. Within a column the jobs are ordered by the mean row
- * of their parents (one sweep from the left), so that edges cross little; columns are centred on the tallest. It
- * depends on the structure only (parents and depths), never on the jobs' states: a state change does not lay it
- * out again. Linear in jobs and edges, apart from sorting each column.
+ * parent's right side to its child's left side as an SVG path. Jobs of one branch run in list order, so the job of
+ * its branch listed before a job counts as one more parent (the server's depths count it too): drawn as a `branch`
+ * edge unless it is a parent already. Within a column the jobs are ordered by the mean row of their parents (one
+ * sweep from the left), so that edges cross little; columns are centred on the tallest. It depends on the structure
+ * only (parents, branches, depths), never on the jobs' states: a state change does not lay it out again. Linear in
+ * jobs and edges, apart from sorting each column.
  */
 import type { JobShape } from './opened.ts';
 
@@ -28,6 +30,8 @@ export interface DagColumn {
 export interface DagEdge {
   from: number;
   to: number;
+  /** one of the child's parents, or the job of its branch listed before it */
+  kind: 'parent' | 'branch';
   /** the SVG path */
   d: string;
 }
@@ -43,8 +47,19 @@ export interface DagLayout {
   height: number;
 }
 
+/** The job of the same branch listed before each job, when it is not one of its parents already; else null. */
+export function branchPredecessors(shape: readonly JobShape[]): (number | null)[] {
+  const last = new Map<number | string, number>();
+  return shape.map((s, i) => {
+    const prev = last.get(s.branch);
+    last.set(s.branch, i);
+    return prev === undefined || s.parents.includes(prev) ? null : prev;
+  });
+}
+
 export function layoutDag(shape: readonly JobShape[]): DagLayout {
   const n = shape.length;
+  const after = branchPredecessors(shape);
   // columns by depth; a depth without jobs is closed up
   const depths = [...new Set(shape.map((s) => s.depth))].sort((a, b) => a - b);
   const columnOf = new Map(depths.map((d, k) => [d, k]));
@@ -58,7 +73,7 @@ export function layoutDag(shape: readonly JobShape[]): DagLayout {
   const columns: DagColumn[] = members.map((jobs, k) => {
     if (k > 0) {
       const key = new Map<number, number>();
-      for (const i of jobs) key.set(i, meanRow(shape[i]!.parents, y));
+      for (const i of jobs) key.set(i, meanRow(after[i] === null ? shape[i]!.parents : [...shape[i]!.parents, after[i]!], y));
       jobs.sort((a, b) => key.get(a)! - key.get(b)! || a - b);
     }
     const left = PAD + k * (NODE_W + GAP_X);
@@ -72,14 +87,18 @@ export function layoutDag(shape: readonly JobShape[]): DagLayout {
 
   const edges: DagEdge[] = [];
   const edgesOf: number[][] = shape.map(() => []);
+  const edge = (from: number, to: number, kind: DagEdge['kind']) => {
+    // a parent the workflow does not have (the server refuses those): nothing to draw
+    if (!(from >= 0 && from < n) || from === to) return;
+    edgesOf[from]!.push(edges.length);
+    edgesOf[to]!.push(edges.length);
+    edges.push({ from, to, kind, d: edgePath(x[from]! + NODE_W, y[from]! + NODE_H / 2, x[to]!, y[to]! + NODE_H / 2) });
+  };
   shape.forEach((s, child) => {
-    for (const parent of s.parents) {
-      // a parent the workflow does not have (the server refuses those): nothing to draw
-      if (!(parent >= 0 && parent < n) || parent === child) continue;
-      edgesOf[parent]!.push(edges.length);
-      edgesOf[child]!.push(edges.length);
-      edges.push({ from: parent, to: child, d: edgePath(x[parent]! + NODE_W, y[parent]! + NODE_H / 2, x[child]!, y[child]! + NODE_H / 2) });
-    }
+    for (const parent of s.parents) edge(parent, child, 'parent');
+  });
+  after.forEach((prev, child) => {
+    if (prev !== null) edge(prev, child, 'branch');
   });
 
   return {

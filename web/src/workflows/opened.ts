@@ -2,7 +2,7 @@
  * The workflow open in the Workflows view: its summary and its jobs. Read over REST once the push is live (the
  * same backfill as the list: changes that arrive while the read is out are applied again on top of it) and again
  * after a replay gap; kept current by the pushed changes of this workflow (`job_state` replaces its job). `shape`
- * (each job's parents and depth) keeps its identity while the structure stays the same, so the DAG is laid out
+ * (each job's parents, branch and depth) keeps its identity while the structure stays the same, so the DAG is laid out
  * again only when the jobs themselves change, never for a change of state. Cancel and retry answer the workflow;
  * the answer is taken the same way (what was pushed while it was out applied on top). Framework-free.
  */
@@ -13,9 +13,10 @@ import type { Timers } from '../lib/timers.ts';
 import type { LiveSource } from '../live/connection.ts';
 import type { WorkflowsApi } from './api.ts';
 
-/** What the DAG's layout depends on: a job's parents and its depth (longest path from a root). */
+/** What the DAG's layout depends on: a job's parents, its branch and its depth (longest path from a root). */
 export interface JobShape {
   readonly parents: readonly number[];
+  readonly branch: number | string;
   readonly depth: number;
 }
 
@@ -212,11 +213,11 @@ export class OpenedWorkflow {
 }
 
 function shapeOf(j: Job): JobShape {
-  return { parents: j.parent_indices, depth: j.depth };
+  return { parents: j.parent_indices, branch: j.branch_id, depth: j.depth };
 }
 
 function sameJobShape(a: JobShape | undefined, b: JobShape): boolean {
-  return a !== undefined && a.depth === b.depth && a.parents.length === b.parents.length && a.parents.every((p, k) => p === b.parents[k]);
+  return a !== undefined && a.depth === b.depth && a.branch === b.branch && a.parents.length === b.parents.length && a.parents.every((p, k) => p === b.parents[k]);
 }
 
 function sameShape(a: readonly JobShape[], b: readonly JobShape[]): boolean {
