@@ -15,6 +15,9 @@ import { Shell } from './shell/Shell.tsx';
 import { workersApi as defaultWorkersApi, type WorkersApi } from './workers/api.ts';
 import { WorkersContext } from './workers/hooks.ts';
 import { WorkersStore } from './workers/store.ts';
+import { workflowsApi as defaultWorkflowsApi, type WorkflowsApi } from './workflows/api.ts';
+import { WorkflowsContext } from './workflows/hooks.ts';
+import { WorkflowsStore } from './workflows/store.ts';
 
 export interface AppProps {
   source: LiveSource;
@@ -23,19 +26,21 @@ export interface AppProps {
   feed?: FeedStore;
   tasks?: TasksStore;
   workers?: WorkersStore;
+  workflows?: WorkflowsStore;
   /** REST calls (tests pass fakes) */
   schedulerApi?: SchedulerApi;
   strategyApi?: StrategyApi;
   dispatchApi?: DispatchApi;
   workersApi?: WorkersApi;
+  workflowsApi?: WorkflowsApi;
   /** clock and timers of the stores built here and of the views that poll (tests pass a manual clock); default the browser's */
   timers?: Timers;
 }
 
 /** The dashboard: the live source and the stores built on it, given to every view. */
 export function App({
-  source, scheduler, feed, tasks, workers, schedulerApi = defaultSchedulerApi, strategyApi = defaultStrategyApi, dispatchApi = defaultDispatchApi,
-  workersApi = defaultWorkersApi, timers = realTimers,
+  source, scheduler, feed, tasks, workers, workflows, schedulerApi = defaultSchedulerApi, strategyApi = defaultStrategyApi, dispatchApi = defaultDispatchApi,
+  workersApi = defaultWorkersApi, workflowsApi = defaultWorkflowsApi, timers = realTimers,
 }: AppProps) {
   const store = useMemo(() => scheduler ?? new SchedulerStore(source, { api: schedulerApi, ...timers }), [scheduler, source, schedulerApi, timers]);
   const feedStore = useMemo(() => feed ?? new FeedStore(source, timers), [feed, source, timers]);
@@ -43,21 +48,26 @@ export function App({
   const tasksStore = useMemo(() => tasks ?? new TasksStore(source, { api: dispatchApi, ...timers }), [tasks, source, dispatchApi, timers]);
   // listens from the start; asks the API only while the Workers view is open
   const workersStore = useMemo(() => workers ?? new WorkersStore(source, { api: workersApi, ...timers }), [workers, source, workersApi, timers]);
+  // listens from the start; asks the API only while the Workflows view is open
+  const workflowsStore = useMemo(() => workflows ?? new WorkflowsStore(source, { api: workflowsApi, ...timers }), [workflows, source, workflowsApi, timers]);
   useEffect(() => {
     store.start();
     feedStore.start();
     tasksStore.start();
     workersStore.start();
+    workflowsStore.start();
     return () => {
       store.stop();
       feedStore.stop();
       tasksStore.stop();
       workersStore.stop();
+      workflowsStore.stop();
     };
-  }, [store, feedStore, tasksStore, workersStore]);
+  }, [store, feedStore, tasksStore, workersStore, workflowsStore]);
   const sched = useMemo(() => ({ store, api: schedulerApi }), [store, schedulerApi]);
   const dispatch = useMemo(() => ({ store: tasksStore, api: dispatchApi }), [tasksStore, dispatchApi]);
   const work = useMemo(() => ({ store: workersStore, api: workersApi, timers }), [workersStore, workersApi, timers]);
+  const flows = useMemo(() => ({ store: workflowsStore, api: workflowsApi }), [workflowsStore, workflowsApi]);
   return (
     <LiveContext.Provider value={source}>
       <SchedulerContext.Provider value={sched}>
@@ -65,7 +75,9 @@ export function App({
           <StrategyApiContext.Provider value={strategyApi}>
             <TasksContext.Provider value={dispatch}>
               <WorkersContext.Provider value={work}>
-                <Shell />
+                <WorkflowsContext.Provider value={flows}>
+                  <Shell />
+                </WorkflowsContext.Provider>
               </WorkersContext.Provider>
             </TasksContext.Provider>
           </StrategyApiContext.Provider>

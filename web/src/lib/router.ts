@@ -12,6 +12,7 @@ export const VIEWS = [
   { path: '/strategy', label: 'Strategy' },
   { path: '/tasks', label: 'Tasks' },
   { path: '/workers', label: 'Workers' },
+  { path: '/workflows', label: 'Workflows' },
   { path: '/events', label: 'Events' },
   { path: '/history', label: 'History' },
 ] as const;

@@ -20,11 +20,13 @@ const loadStrategy = () => import('../strategy/StrategyView.tsx');
 const loadHistory = () => import('../history/HistoryView.tsx');
 const loadTasks = () => import('../tasks/TasksView.tsx');
 const loadWorkers = () => import('../workers/WorkersView.tsx');
+const loadWorkflows = () => import('../workflows/WorkflowsView.tsx');
 const SchedulerView = lazy(() => loadScheduler().then((m) => ({ default: m.SchedulerView })));
 const StrategyView = lazy(() => loadStrategy().then((m) => ({ default: m.StrategyView })));
 const HistoryView = lazy(() => loadHistory().then((m) => ({ default: m.HistoryView })));
 const TasksView = lazy(() => loadTasks().then((m) => ({ default: m.TasksView })));
 const WorkersView = lazy(() => loadWorkers().then((m) => ({ default: m.WorkersView })));
+const WorkflowsView = lazy(() => loadWorkflows().then((m) => ({ default: m.WorkflowsView })));
 const PREFETCH_AFTER_MS = 3000;
 
 /** sources whose errors their own view shows */
@@ -96,6 +98,8 @@ function View({ path, status }: { path: string; status: ResourceStatus | null })
       return <TasksView />;
     case '/workers':
       return <WorkersView />;
+    case '/workflows':
+      return <WorkflowsView />;
     case '/events':
       return <EventsView />;
     case '/history':
@@ -124,7 +128,7 @@ function ViewLoading() {
 function usePrefetch(): void {
   useEffect(() => {
     const t = setTimeout(() => {
-      for (const load of [loadScheduler, loadStrategy, loadTasks, loadWorkers, loadHistory]) load().catch(() => undefined);
+      for (const load of [loadScheduler, loadStrategy, loadTasks, loadWorkers, loadWorkflows, loadHistory]) load().catch(() => undefined);
     }, PREFETCH_AFTER_MS);
     return () => clearTimeout(t);
   }, []);

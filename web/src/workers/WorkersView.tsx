@@ -149,7 +149,9 @@ const GroupPanel = memo(function GroupPanel({ group: g, level, logsOf, onLogs, o
           ))}
         </table>
       </div>
-      {shownLogs ? <LogsPanel worker={shownLogs} id={logsPanelId(shownLogs.id)} onClose={onCloseLogs} /> : null}
+      {shownLogs ? (
+        <LogsPanel workerId={shownLogs.id} live={!hasEnded(shownLogs)} waiting={shownLogs.state === 'queued'} id={logsPanelId(shownLogs.id)} onClose={onCloseLogs} />
+      ) : null}
     </section>
   );
 });
