@@ -84,6 +84,8 @@ export const JobSchema = z.object({
   job_type: z.string(),
   branch_id: z.union([z.int(), z.string()]),
   parent_indices: z.array(z.int()),
+  /** the job of its branch listed before it, when that is not a parent already: it runs after that one too */
+  branch_after: z.int().nullable(),
   status: JobStatusSchema,
   /** no `run`: it waits READY until its result is posted (POST /workflows/{id}/jobs/{index}/complete) */
   manual: z.boolean(),

@@ -118,6 +118,13 @@ describe('the DAG with branch order', () => {
     expect(dagShape([{ ...jobs[0]!, branch_id: 'x' }, { ...jobs[1]!, branch_id: 'y' }]).depth).toEqual([1, 0]);
   });
 
+  it('says which job of its branch a job runs after, when that is not a parent already', () => {
+    const { b } = book();
+    make(b, [job('a', [], { branch_id: 'x' }), job('b', [], { branch_id: 'x' }), job('c', [1], { branch_id: 'x' }), job('d', [], { branch_id: 'y' })]);
+    expect(b.view(ID).jobs.map((j) => j.branch_after)).toEqual([null, 0, null, null]);
+    expect(b.view(ID).jobs.map((j) => j.status)).toEqual(['READY', 'PENDING', 'PENDING', 'READY']);
+  });
+
   it('a job’s worker: one replica owned by the user, its resources, its environment naming the workflow and job', () => {
     const body = jobWorkerBody(ID, 3, 2, job('tile', [], { resources: { gpuMemoryMiB: 4096 }, run: { cmd: 'x', env_vars: { A: '1' } } }), 'ana', 'local');
     expect(body).toEqual({

@@ -5,11 +5,11 @@
  * 1,000-job workflow.
  */
 import { describe, expect, it } from 'vitest';
-import { branchPredecessors, GAP_X, GAP_Y, layoutDag, NODE_H, NODE_W, PAD } from '../../web/src/workflows/layout.ts';
+import { GAP_X, GAP_Y, layoutDag, NODE_H, NODE_W, PAD } from '../../web/src/workflows/layout.ts';
 import type { JobShape } from '../../web/src/workflows/store.ts';
 
 /** jobs as [parents, depth], each on a branch of its own, or [parents, depth, branch] */
-const shape = (...jobs: [number[], number, (number | string)?][]): JobShape[] => jobs.map(([parents, depth, branch], i) => ({ parents, depth, branch: branch ?? `b${i}` }));
+const shape = (...jobs: [number[], number, (number | null)?][]): JobShape[] => jobs.map(([parents, depth, after]) => ({ parents, depth, after: after ?? null }));
 const pitch = NODE_H + GAP_Y;
 
 describe('layoutDag', () => {
@@ -39,10 +39,9 @@ describe('layoutDag', () => {
     expect(l.columns[1]!.jobs).toEqual([4, 5, 3]);
   });
 
-  it('draws the branch order: a job runs after the job of its branch listed before it, unless that is a parent already', () => {
-    // branch x: 0, 2, 3 (2 has 0 as a parent already); branch 1 and "1" are different branches
-    const s = shape([[], 0, 'x'], [[], 0, 1], [[0], 1, 'x'], [[1], 2, 'x'], [[], 1, '1'], [[], 1, 1]);
-    expect(branchPredecessors(s)).toEqual([null, null, null, 2, null, 1]);
+  it('draws the branch order: a job runs after the job of its branch listed before it (branch_after)', () => {
+    // branch x: 0, 2, 3 (2 has 0 as a parent already); 5 runs after 1
+    const s = shape([[], 0], [[], 0], [[0], 1], [[1], 2, 2], [[], 1], [[], 1, 1]);
     const l = layoutDag(s);
     expect(l.edges.filter((e) => e.kind === 'branch').map((e) => [e.from, e.to])).toEqual([[2, 3], [1, 5]]);
     expect(l.edgesOf[3]).toEqual([1, 2]);
@@ -63,7 +62,7 @@ describe('layoutDag', () => {
     const jobs: JobShape[] = [];
     for (let i = 0; i < 1000; i++) {
       const layer = Math.floor(i / 100);
-      jobs.push({ parents: layer === 0 ? [] : [i - 100, (layer - 1) * 100 + ((i + 37) % 100)], depth: layer, branch: i });
+      jobs.push({ parents: layer === 0 ? [] : [i - 100, (layer - 1) * 100 + ((i + 37) % 100)], depth: layer, after: null });
     }
     const l = layoutDag(jobs);
     expect(l.columns).toHaveLength(10);

@@ -10,7 +10,7 @@ export const iso = (ms: number) => new Date(ms).toISOString();
 /** A PENDING job `j<index>` at depth 0 without parents, on a branch of its own, unless told otherwise. */
 export function job(index: number, over: Partial<Job> = {}): Job {
   return {
-    index, name: `j${index}`, job_type: 'train', branch_id: index, parent_indices: [], status: 'PENDING', manual: false,
+    index, name: `j${index}`, job_type: 'train', branch_id: index, parent_indices: [], branch_after: null, status: 'PENDING', manual: false,
     resources: { cpu: 1000, memoryMiB: 512, gpus: 0 }, run: { cmd: ['python', 'train.py'], env_names: [] }, timeoutMs: null, retries: 0,
     attempts: 0, depth: 0, ready_at: null, started_at: null, ended_at: null, exit_code: null, log_tail: [], why: null,
     request_id: null, allocation_id: null, worker_id: null, ...over,
@@ -48,7 +48,7 @@ export function diamond(id = 'wf-1'): Workflow {
       request_id: 'req-1', allocation_id: 'alloc-1', worker_id: 'w-1', branch_id: 'a',
     }),
     job(2, { name: 'train-b', parent_indices: [0], depth: 1, status: 'QUEUED', request_id: 'req-2', why: 'queued behind bo (request req-9): gpu: needs 1, 0 free', branch_id: 'b' }),
-    job(3, { name: 'eval', job_type: 'eval', branch_id: 'main', parent_indices: [1, 2], depth: 2 }),
+    job(3, { name: 'eval', job_type: 'eval', branch_id: 'main', parent_indices: [1, 2], branch_after: 0, depth: 2 }),
   ]);
 }
 

@@ -8,6 +8,7 @@ import type { Clock } from '../../clock.ts';
 import type { Job, JobInput, JobStatus, Workflow, WorkflowChange, WorkflowStatus, WorkflowSummary } from '../../../shared/workflows.ts';
 import { ArbiterError } from '../../../shared/error.ts';
 import { jobResources } from './jobs.ts';
+import { withBranchOrder } from './dag.ts';
 import { WorkflowRun, type JobState } from './run.ts';
 
 /** What is known of a job's runs, beside its state. Times are ms since epoch. */
@@ -56,6 +57,12 @@ export class WorkflowError extends ArbiterError {
 interface Entry {
   rec: WorkflowRecord;
   run: WorkflowRun;
+  /** each job's branch predecessor when it is not a parent (withBranchOrder), else null */
+  after: (number | null)[];
+}
+
+function branchAfter(jobs: readonly JobInput[]): (number | null)[] {
+  return withBranchOrder(jobs).map((j, i) => (j.parent_indices.length > jobs[i]!.parent_indices.length ? j.parent_indices.at(-1)! : null));
 }
 
 const freshRuns = (): JobRuns => ({
@@ -122,7 +129,7 @@ export class WorkflowBook {
     for (const rec of records) {
       const run = new WorkflowRun(rec.jobs, rec.states, { cancelled: rec.cancelled });
       rec.states = run.jobs;
-      this.entries.set(rec.id, { rec, run });
+      this.entries.set(rec.id, { rec, run, after: branchAfter(rec.jobs) });
     }
   }
 
@@ -133,7 +140,7 @@ export class WorkflowBook {
       ...w, created_at: this.clock.now(), started_at: null, ended_at: null, cancelled: false,
       states: run.jobs, runs: w.jobs.map(freshRuns),
     };
-    const e = { rec, run };
+    const e = { rec, run, after: branchAfter(rec.jobs) };
     this.entries.set(rec.id, e);
     this.emit([{ kind: 'workflow_created', at: rec.created_at, workflow: this.summary(e) }]);
     return this.mutate(e, () => run.start());
@@ -295,7 +302,7 @@ export class WorkflowBook {
     const state = e.run.jobs[i]!;
     const runs = e.rec.runs[i]!;
     return {
-      index: i, name: spec.name, job_type: spec.job_type, branch_id: spec.branch_id, parent_indices: spec.parent_indices,
+      index: i, name: spec.name, job_type: spec.job_type, branch_id: spec.branch_id, parent_indices: spec.parent_indices, branch_after: e.after[i] ?? null,
       status: state.status, manual: !spec.run, resources: jobResources(spec),
       run: spec.run ? {
         cmd: spec.run.cmd, ...(spec.run.container_image ? { container_image: spec.run.container_image } : {}),

@@ -6,7 +6,6 @@ import { formatDuration, formatResources } from '../lib/format.ts';
 import { Link } from '../lib/router.ts';
 import { LogsPanel } from '../workers/LogsPanel.tsx';
 import { StatusBadge, When } from './badges.tsx';
-import { branchPredecessors } from './layout.ts';
 import { jobEnded, jobWaiting } from './states.ts';
 import type { JobShape } from './store.ts';
 
@@ -32,7 +31,7 @@ export function JobPanel({ job: j, jobs, shape, id, onSelect, onClose }: JobPane
   // a job opened from the DAG: the keyboard continues in its panel
   useEffect(() => ref.current?.focus(), [j.index]);
   const children = useMemo(() => shape.flatMap((s, i) => (s.parents.includes(j.index) ? [i] : [])), [shape, j.index]);
-  const after = useMemo(() => branchPredecessors(shape), [shape])[j.index] ?? null;
+  const after = j.branch_after;
   const onKeyDown = (e: KeyboardEvent) => {
     if (e.key === 'Escape') {
       e.stopPropagation();

@@ -1,8 +1,8 @@
 /**
  * A workflow's DAG as it is drawn, pure: a column per depth from left to right, a box per job, and each edge from a
  * parent's right side to its child's left side as an SVG path. Jobs of one branch run in list order, so the job of
- * its branch listed before a job counts as one more parent (the server's depths count it too): drawn as a `branch`
- * edge unless it is a parent already. Within a column the jobs are ordered by the mean row of their parents (one
+ * its branch listed before a job counts as one more parent (the server says which: `branch_after`; its depths count
+ * it too): drawn as a `branch` edge. Within a column the jobs are ordered by the mean row of their parents (one
  * sweep from the left), so that edges cross little; columns are centred on the tallest. It depends on the structure
  * only (parents, branches, depths), never on the jobs' states: a state change does not lay it out again. Linear in
  * jobs and edges, apart from sorting each column.
@@ -47,19 +47,9 @@ export interface DagLayout {
   height: number;
 }
 
-/** The job of the same branch listed before each job, when it is not one of its parents already; else null. */
-export function branchPredecessors(shape: readonly JobShape[]): (number | null)[] {
-  const last = new Map<number | string, number>();
-  return shape.map((s, i) => {
-    const prev = last.get(s.branch);
-    last.set(s.branch, i);
-    return prev === undefined || s.parents.includes(prev) ? null : prev;
-  });
-}
-
 export function layoutDag(shape: readonly JobShape[]): DagLayout {
   const n = shape.length;
-  const after = branchPredecessors(shape);
+  const after = shape.map((s) => s.after);
   // columns by depth; a depth without jobs is closed up
   const depths = [...new Set(shape.map((s) => s.depth))].sort((a, b) => a - b);
   const columnOf = new Map(depths.map((d, k) => [d, k]));

@@ -13,10 +13,13 @@ import type { Timers } from '../lib/timers.ts';
 import type { LiveSource } from '../live/connection.ts';
 import type { WorkflowsApi } from './api.ts';
 
-/** What the DAG's layout depends on: a job's parents, its branch and its depth (longest path from a root). */
+/**
+ * What the DAG's layout depends on: a job's parents, the job of its branch it runs after (when not a parent) and its
+ * depth (longest path from a root).
+ */
 export interface JobShape {
   readonly parents: readonly number[];
-  readonly branch: number | string;
+  readonly after: number | null;
   readonly depth: number;
 }
 
@@ -213,11 +216,11 @@ export class OpenedWorkflow {
 }
 
 function shapeOf(j: Job): JobShape {
-  return { parents: j.parent_indices, branch: j.branch_id, depth: j.depth };
+  return { parents: j.parent_indices, after: j.branch_after, depth: j.depth };
 }
 
 function sameJobShape(a: JobShape | undefined, b: JobShape): boolean {
-  return a !== undefined && a.depth === b.depth && a.branch === b.branch && a.parents.length === b.parents.length && a.parents.every((p, k) => p === b.parents[k]);
+  return a !== undefined && a.depth === b.depth && a.after === b.after && a.parents.length === b.parents.length && a.parents.every((p, k) => p === b.parents[k]);
 }
 
 function sameShape(a: readonly JobShape[], b: readonly JobShape[]): boolean {
