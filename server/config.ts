@@ -34,6 +34,8 @@ export interface OptionSpec {
   schema: z.ZodType;
   default: unknown;
   doc: string;
+  /** a token: an error names the option but never repeats its value (which may be a mistyped secret) */
+  secret?: boolean;
 }
 
 /** @see README "Configuration" — generated from this table. */
@@ -41,8 +43,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'port', flag: '--port <n>', env: ['ARBITER_PORT', 'PORT'], schema: int(0, 65535), default: 7070, doc: 'TCP port for API, push and dashboard (0 = any free port)' },
   { key: 'host', flag: '--host <addr>', env: ['ARBITER_HOST'], schema: z.string().min(1), default: '127.0.0.1', doc: 'address to listen on' },
   { key: 'dataDir', flag: '--data-dir <dir>', env: ['ARBITER_DATA_DIR'], schema: z.string().min(1), default: './.arbiter', doc: 'directory for the token, event ids and the database' },
-  { key: 'token', flag: '--token <token>', env: ['ARBITER_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, doc: 'API token; default: generated once and kept in <data-dir>/token' },
-  { key: 'adminToken', flag: '--admin-token <token>', env: ['ARBITER_ADMIN_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, doc: 'token that may switch the scheduling strategy (PUT /api/strategy); default: the API token has that right' },
+  { key: 'token', flag: '--token <token>', env: ['ARBITER_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, secret: true, doc: 'API token; default: generated once and kept in <data-dir>/token' },
+  { key: 'adminToken', flag: '--admin-token <token>', env: ['ARBITER_ADMIN_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, secret: true, doc: 'token that may switch the scheduling strategy (PUT /api/strategy); default: the API token has that right' },
   { key: 'auth', flag: '--no-auth', env: ['ARBITER_NO_AUTH'], schema: bool, default: true, doc: 'turn token checks off (ARBITER_NO_AUTH=1); only for trusted networks' },
   { key: 'webBuild', flag: '--no-web-build', env: ['ARBITER_NO_WEB_BUILD'], schema: bool, default: true, doc: 'do not build the dashboard bundle at start when it is missing (ARBITER_NO_WEB_BUILD=1)' },
   { key: 'nodeName', flag: '--node-name <name>', env: ['ARBITER_NODE_NAME'], schema: z.string().min(1).optional(), default: undefined, doc: "this node's name; default: the hostname" },
@@ -236,7 +238,8 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
     }
     const parsed = opt.schema.safeParse(raw);
     if (!parsed.success) {
-      throw new ConfigError(`invalid ${origin} "${String(raw)}": expected ${allowedText(opt.schema, parsed.error.issues[0]!)}`);
+      const shown = opt.secret ? '' : ` "${String(raw)}"`;
+      throw new ConfigError(`invalid ${origin}${shown}: expected ${allowedText(opt.schema, parsed.error.issues[0]!)}`);
     }
     setPath(out, opt.key, parsed.data);
   }
