@@ -102,6 +102,9 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'push.heartbeatMs', flag: '--heartbeat-ms <ms>', env: ['ARBITER_HEARTBEAT_MS'], schema: int(1000, 15_000), default: 15_000, doc: 'SSE comment heartbeat interval (at most 15 s)' },
   { key: 'push.retryMs', flag: '--sse-retry-ms <ms>', env: ['ARBITER_SSE_RETRY_MS'], schema: int(100, 600_000), default: 2000, doc: 'reconnect delay advised to SSE clients (`retry:`)' },
   { key: 'push.maxBufferedEvents', flag: '--max-buffered-events <n>', env: ['ARBITER_MAX_BUFFERED_EVENTS'], schema: int(10, 1_000_000), default: 1000, doc: 'events a stalled client may have pending before it is disconnected' },
+  { key: 'agents.token', flag: '--agent-token <token>', env: ['ARBITER_AGENT_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, secret: true, doc: 'token the agents of other nodes present to join this hub (`arbiter agent --token`), not one of the API tokens; absent: no agent is accepted' },
+  { key: 'agents.unreachableAfterMs', flag: '--unreachable-after-ms <ms>', env: ['ARBITER_UNREACHABLE_AFTER_MS'], schema: int(1000, 86_400_000), default: 30_000, doc: "a node whose agent has not reported for this long is unreachable: its allocations are flagged and a conflict is opened, they are not freed" },
+  { key: 'agents.localNode', flag: '--no-local-node', env: ['ARBITER_NO_LOCAL_NODE'], schema: bool, default: true, doc: "the hub's own machine is not a node (ARBITER_NO_LOCAL_NODE=1): only the agents' nodes are listed and scheduled on; needs --agent-token" },
 ];
 
 export interface Config {
@@ -133,6 +136,8 @@ export interface Config {
   /** declared inventory (config file only, key `resources`): replaces what the monitor reports for what it names */
   resources?: DeclaredInventory['resources'];
   push: { replayCount: number; replayMaxAgeMs: number; archiveCount: number; archiveMaxAgeMs: number; heartbeatMs: number; retryMs: number; maxBufferedEvents: number };
+  /** the hub's side of agents: who may join, when a silent node is unreachable, whether the hub's machine is a node */
+  agents: { token?: string; unreachableAfterMs: number; localNode: boolean };
 }
 
 export class ConfigError extends Error {}
@@ -284,8 +289,19 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
       throw new ConfigError(`invalid health thresholds for ${kind}: warning ${t.warning} must not exceed critical ${t.critical}`);
     }
   }
+  checkAgents(config);
   config.dataDir = resolve(config.dataDir);
   return config;
+}
+
+/** Agents and users are told apart by their tokens, and a hub needs some node to schedule on. Names options, never tokens. */
+function checkAgents({ agents, token, adminToken }: Config): void {
+  if (agents.token !== undefined && (agents.token === token || agents.token === adminToken)) {
+    throw new ConfigError(`invalid --agent-token: it must differ from ${agents.token === token ? '--token' : '--admin-token'} (agents and users are told apart by their tokens)`);
+  }
+  if (!agents.localNode && agents.token === undefined) {
+    throw new ConfigError('invalid --no-local-node: without --agent-token no agent may join, and the hub would have no node at all');
+  }
 }
 
 /** The option table of the README (kept in step by `npm run docs`; a test checks it). */
