@@ -34,6 +34,8 @@ export interface OptionSpec {
   schema: z.ZodType;
   default: unknown;
   doc: string;
+  /** a token: an error names the option but never repeats its value (which may be a mistyped secret) */
+  secret?: boolean;
 }
 
 /** @see README "Configuration" — generated from this table. */
@@ -41,8 +43,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'port', flag: '--port <n>', env: ['ARBITER_PORT', 'PORT'], schema: int(0, 65535), default: 7070, doc: 'TCP port for API, push and dashboard (0 = any free port)' },
   { key: 'host', flag: '--host <addr>', env: ['ARBITER_HOST'], schema: z.string().min(1), default: '127.0.0.1', doc: 'address to listen on' },
   { key: 'dataDir', flag: '--data-dir <dir>', env: ['ARBITER_DATA_DIR'], schema: z.string().min(1), default: './.arbiter', doc: 'directory for the token, event ids and the database' },
-  { key: 'token', flag: '--token <token>', env: ['ARBITER_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, doc: 'API token; default: generated once and kept in <data-dir>/token' },
-  { key: 'adminToken', flag: '--admin-token <token>', env: ['ARBITER_ADMIN_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, doc: 'token that may switch the scheduling strategy (PUT /api/strategy); default: the API token has that right' },
+  { key: 'token', flag: '--token <token>', env: ['ARBITER_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, secret: true, doc: 'API token; default: generated once and kept in <data-dir>/token' },
+  { key: 'adminToken', flag: '--admin-token <token>', env: ['ARBITER_ADMIN_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, secret: true, doc: 'token that may switch the scheduling strategy (PUT /api/strategy); default: the API token has that right' },
   { key: 'auth', flag: '--no-auth', env: ['ARBITER_NO_AUTH'], schema: bool, default: true, doc: 'turn token checks off (ARBITER_NO_AUTH=1); only for trusted networks' },
   { key: 'webBuild', flag: '--no-web-build', env: ['ARBITER_NO_WEB_BUILD'], schema: bool, default: true, doc: 'do not build the dashboard bundle at start when it is missing (ARBITER_NO_WEB_BUILD=1)' },
   { key: 'nodeName', flag: '--node-name <name>', env: ['ARBITER_NODE_NAME'], schema: z.string().min(1).optional(), default: undefined, doc: "this node's name; default: the hostname" },
@@ -100,6 +102,9 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'push.heartbeatMs', flag: '--heartbeat-ms <ms>', env: ['ARBITER_HEARTBEAT_MS'], schema: int(1000, 15_000), default: 15_000, doc: 'SSE comment heartbeat interval (at most 15 s)' },
   { key: 'push.retryMs', flag: '--sse-retry-ms <ms>', env: ['ARBITER_SSE_RETRY_MS'], schema: int(100, 600_000), default: 2000, doc: 'reconnect delay advised to SSE clients (`retry:`)' },
   { key: 'push.maxBufferedEvents', flag: '--max-buffered-events <n>', env: ['ARBITER_MAX_BUFFERED_EVENTS'], schema: int(10, 1_000_000), default: 1000, doc: 'events a stalled client may have pending before it is disconnected' },
+  { key: 'agents.token', flag: '--agent-token <token>', env: ['ARBITER_AGENT_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, secret: true, doc: 'token the agents of other nodes present to join this hub (`arbiter agent --token`), not one of the API tokens; absent: no agent is accepted' },
+  { key: 'agents.unreachableAfterMs', flag: '--unreachable-after-ms <ms>', env: ['ARBITER_UNREACHABLE_AFTER_MS'], schema: int(1000, 86_400_000), default: 30_000, doc: "a node whose agent has not reported for this long is unreachable: its allocations are flagged and a conflict is opened, they are not freed" },
+  { key: 'agents.localNode', flag: '--no-local-node', env: ['ARBITER_NO_LOCAL_NODE'], schema: bool, default: true, doc: "the hub's own machine is not a node (ARBITER_NO_LOCAL_NODE=1): only the agents' nodes are listed and scheduled on; needs --agent-token" },
 ];
 
 export interface Config {
@@ -131,6 +136,8 @@ export interface Config {
   /** declared inventory (config file only, key `resources`): replaces what the monitor reports for what it names */
   resources?: DeclaredInventory['resources'];
   push: { replayCount: number; replayMaxAgeMs: number; archiveCount: number; archiveMaxAgeMs: number; heartbeatMs: number; retryMs: number; maxBufferedEvents: number };
+  /** the hub's side of agents: who may join, when a silent node is unreachable, whether the hub's machine is a node */
+  agents: { token?: string; unreachableAfterMs: number; localNode: boolean };
 }
 
 export class ConfigError extends Error {}
@@ -236,7 +243,8 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
     }
     const parsed = opt.schema.safeParse(raw);
     if (!parsed.success) {
-      throw new ConfigError(`invalid ${origin} "${String(raw)}": expected ${allowedText(opt.schema, parsed.error.issues[0]!)}`);
+      const shown = opt.secret ? '' : ` "${String(raw)}"`;
+      throw new ConfigError(`invalid ${origin}${shown}: expected ${allowedText(opt.schema, parsed.error.issues[0]!)}`);
     }
     setPath(out, opt.key, parsed.data);
   }
@@ -281,8 +289,19 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
       throw new ConfigError(`invalid health thresholds for ${kind}: warning ${t.warning} must not exceed critical ${t.critical}`);
     }
   }
+  checkAgents(config);
   config.dataDir = resolve(config.dataDir);
   return config;
+}
+
+/** Agents and users are told apart by their tokens, and a hub needs some node to schedule on. Names options, never tokens. */
+function checkAgents({ agents, token, adminToken }: Config): void {
+  if (agents.token !== undefined && (agents.token === token || agents.token === adminToken)) {
+    throw new ConfigError(`invalid --agent-token: it must differ from ${agents.token === token ? '--token' : '--admin-token'} (agents and users are told apart by their tokens)`);
+  }
+  if (!agents.localNode && agents.token === undefined) {
+    throw new ConfigError('invalid --no-local-node: without --agent-token no agent may join, and the hub would have no node at all');
+  }
 }
 
 /** The option table of the README (kept in step by `npm run docs`; a test checks it). */

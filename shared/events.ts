@@ -66,6 +66,17 @@ interface EnvelopeOf<T extends EventType> {
 /** Every pushed event; `Envelope` alone is the union over every type, narrowed by `type`. */
 export type Envelope<T extends EventType = EventType> = { [K in T]: EnvelopeOf<K> }[T];
 
+/**
+ * What a newer event replaces, for the coalesced types: a status snapshot replaces the previous snapshot of the
+ * same node only (with several nodes publishing, each node's latest is kept); another coalesced type replaces
+ * its previous event. Undefined for the types that are never coalesced. Type names hold no `:`, so a key is
+ * never shared by two (type, node) pairs.
+ */
+export function coalesceKey(env: Envelope): string | undefined {
+  if (!COALESCED_TYPES.has(env.type)) return undefined;
+  return env.type === 'resource_status' ? `${env.type}:${env.data.node}` : env.type;
+}
+
 const envelopeSchema = <T extends EventType>(type: T) =>
   z.object({ id: z.int().positive(), type: z.literal(type), ts: z.number(), data: EVENT_PAYLOADS[type] });
 /** The envelope as a schema (the OpenAPI document shows it; the type to use is `Envelope`). */

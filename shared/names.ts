@@ -30,3 +30,6 @@ export const JOB_STATUSES = ['PENDING', 'READY', 'QUEUED', 'RUNNING', 'SUCCEEDED
 
 /** A workflow's states. */
 export const WORKFLOW_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+
+/** A node's reachability as the hub sees it (GET /api/nodes): its agent reports, or has not for too long. */
+export const NODE_STATUSES = ['reachable', 'unreachable'] as const;

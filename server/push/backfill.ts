@@ -1,10 +1,10 @@
 /**
  * What a client gets when it connects, before any live event (both transports): the events after its resume
  * point, with the gap first when some are lost to it; or, without a resume point, the newest event of each
- * coalesced type it takes (the latest resource_status), so a new client shows the current state at once.
+ * coalesce key it takes (the latest resource_status of every node), so a new client shows the current state at once.
  * The caller subscribes in the same tick, so nothing published in between is missed or doubled.
  */
-import { COALESCED_TYPES, EVENT_TYPES, type EventType, type ReplayGap } from '../../shared/events.ts';
+import { EVENT_TYPES, type EventType, type ReplayGap } from '../../shared/events.ts';
 import type { EventHub, StoredEvent } from './hub.ts';
 
 /** What a client asked for: its event types (none or empty: all) and where to resume. */
@@ -32,6 +32,5 @@ export function backfill(hub: EventHub, types: ReadonlySet<EventType>, lastEvent
     for (const ev of events) to.event(ev);
     return;
   }
-  const latest = [...COALESCED_TYPES].filter((t) => types.has(t)).map((t) => hub.latest(t)).filter((ev) => ev !== undefined);
-  for (const ev of latest.sort((a, b) => a.id - b.id)) to.event(ev);
+  for (const ev of hub.latestOf(types)) to.event(ev);
 }

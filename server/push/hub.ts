@@ -7,7 +7,7 @@
  * `type`, and a type that is not in EVENT_PAYLOADS is refused (also at run time, for callers without types).
  */
 import type { Clock } from '../clock.ts';
-import { COALESCED_TYPES, isEventType, type Envelope, type EventType, type Payload, type ReplayGap } from '../../shared/events.ts';
+import { COALESCED_TYPES, coalesceKey, isEventType, type Envelope, type EventType, type Payload, type ReplayGap } from '../../shared/events.ts';
 import { encodeSseFrame } from './sse-frame.ts';
 
 /** An envelope with its serialized forms, computed once and shared by every client. */
@@ -77,7 +77,8 @@ export class EventHub {
   private head = 0;
   private size = 0;
   private readonly listeners = new Set<HubListener>();
-  private readonly latestByType = new Map<EventType, StoredEvent>();
+  /** the newest event of each coalesce key: one status snapshot per node, one event per other coalesced type */
+  private readonly latestByKey = new Map<string, StoredEvent>();
   private readonly counts = new Map<EventType, number>();
 
   constructor(private readonly opts: HubOptions) {
@@ -116,7 +117,8 @@ export class EventHub {
     if (this.size < cap) this.size++;
     else this.head = (this.head + 1) % cap;
     this.trimByAge();
-    this.latestByType.set(ev.type, ev);
+    const key = coalesceKey(ev.env);
+    if (key !== undefined) this.latestByKey.set(key, ev);
     this.counts.set(ev.type, (this.counts.get(ev.type) ?? 0) + 1);
     for (const l of this.listeners) l(ev);
   }
@@ -126,8 +128,18 @@ export class EventHub {
     return () => this.listeners.delete(listener);
   }
 
+  /** The newest event of a coalesced type, whichever node it came from; undefined for the other types. */
   latest(type: EventType): StoredEvent | undefined {
-    return this.latestByType.get(type);
+    return this.latestOf(new Set([type])).at(-1);
+  }
+
+  /**
+   * The newest event of each coalesce key among `types` (a status snapshot per node), in id order: what a new
+   * client is shown at once.
+   */
+  latestOf(types: ReadonlySet<EventType>): StoredEvent[] {
+    const out = [...this.latestByKey.values()].filter((ev) => types.has(ev.type));
+    return out.sort((a, b) => a.id - b.id);
   }
 
   published(): Map<EventType, number> {

@@ -80,6 +80,61 @@ describe('config', () => {
     expect(msg(() => loadConfig({ config: file('u.json', '{"prot": 1}') }, {}))).toMatch(/unknown option "prot"/);
     expect(msg(() => loadConfig({ config: join(dir, 'missing.yaml') }, {}))).toMatch(/cannot read it \(ENOENT\)/);
     expect(msg(() => loadConfig({}, { ARBITER_HEALTH_CPU_WARNING: '99' }))).toBe('invalid health thresholds for cpu: warning 99 must not exceed critical 95');
-    expect(msg(() => loadConfig({ token: 'short' }, {}))).toMatch(/^invalid --token "short": /);
+    // a token is never repeated, only the option named
+    expect(msg(() => loadConfig({ token: 'short' }, {}))).toBe('invalid --token: expected at least 16 characters');
+    expect(msg(() => loadConfig({}, { ARBITER_ADMIN_TOKEN: 'tiny' }))).toBe('invalid ARBITER_ADMIN_TOKEN: expected at least 16 characters');
+  });
+
+  describe('agents (the hub side)', () => {
+    const AGENT = 'agent-token-0123456789';
+    const msg = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as Error).message;
+      }
+      throw new Error('no error');
+    };
+
+    it('accepts no agent, waits 30 s before a node is unreachable, and counts its own machine by default', () => {
+      expect(loadConfig({}, {}).agents).toEqual({ token: undefined, unreachableAfterMs: 30_000, localNode: true });
+    });
+
+    it('reads each from its flag, its environment variable and the config file, flags first', () => {
+      expect(loadConfig({ agentToken: AGENT, unreachableAfterMs: '5000', localNode: false }, {}).agents)
+        .toEqual({ token: AGENT, unreachableAfterMs: 5000, localNode: false });
+      expect(loadConfig({}, { ARBITER_AGENT_TOKEN: AGENT, ARBITER_UNREACHABLE_AFTER_MS: '60000', ARBITER_NO_LOCAL_NODE: '1' }).agents)
+        .toEqual({ token: AGENT, unreachableAfterMs: 60_000, localNode: false });
+      expect(loadConfig({}, { ARBITER_NO_LOCAL_NODE: '0' }).agents.localNode).toBe(true);
+      const yaml = file('agents.yaml', `agents:\n  token: ${AGENT}-file\n  unreachableAfterMs: 1000\n  localNode: false\n`);
+      expect(loadConfig({ config: yaml }, {}).agents).toEqual({ token: `${AGENT}-file`, unreachableAfterMs: 1000, localNode: false });
+      const both = loadConfig({ config: yaml, agentToken: `${AGENT}-flag` }, { ARBITER_AGENT_TOKEN: `${AGENT}-env`, ARBITER_UNREACHABLE_AFTER_MS: '2000' });
+      expect(both.agents).toEqual({ token: `${AGENT}-flag`, unreachableAfterMs: 2000, localNode: false });
+      expect(() => loadConfig({ config: file('agents-typo.json', '{"agents": {"tokn": "x"}}') }, {})).toThrow(/unknown option "agents.tokn"/);
+    });
+
+    it('refuses a short agent token without repeating it', () => {
+      expect(msg(() => loadConfig({ agentToken: 'short-secret' }, {}))).toBe('invalid --agent-token: expected at least 16 characters');
+      expect(msg(() => loadConfig({}, { ARBITER_AGENT_TOKEN: 'short-secret' }))).toBe('invalid ARBITER_AGENT_TOKEN: expected at least 16 characters');
+      const yaml = file('agents-short.yaml', 'agents:\n  token: short-secret\n');
+      expect(msg(() => loadConfig({ config: yaml }, {}))).toBe(`invalid "agents.token" in ${yaml}: expected at least 16 characters`);
+    });
+
+    it('refuses an unreachable delay outside 1 s – 1 day, naming the value', () => {
+      for (const bad of ['999', '86400001', 'soon', '1.5']) {
+        expect(msg(() => loadConfig({ unreachableAfterMs: bad }, {}))).toBe(`invalid --unreachable-after-ms "${bad}": expected an integer 1000–86400000`);
+      }
+      expect(msg(() => loadConfig({}, { ARBITER_NO_LOCAL_NODE: 'perhaps', ARBITER_AGENT_TOKEN: AGENT }))).toMatch(/^invalid ARBITER_NO_LOCAL_NODE "perhaps"/);
+    });
+
+    it('refuses an agent token that is also an API token, and a hub with no node at all, never repeating a token', () => {
+      const same = msg(() => loadConfig({ agentToken: AGENT, token: AGENT }, {}));
+      expect(same).toBe('invalid --agent-token: it must differ from --token (agents and users are told apart by their tokens)');
+      const admin = msg(() => loadConfig({ agentToken: AGENT, adminToken: AGENT }, {}));
+      expect(admin).toMatch(/must differ from --admin-token/);
+      for (const m of [same, admin]) expect(m).not.toContain(AGENT);
+      expect(msg(() => loadConfig({ localNode: false }, {}))).toBe('invalid --no-local-node: without --agent-token no agent may join, and the hub would have no node at all');
+    });
   });
 });

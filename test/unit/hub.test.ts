@@ -170,4 +170,14 @@ describe('Outbox', () => {
     expect(box.take().map((x) => [x.id, x.type])).toEqual([[2, 'hint'], [4, 'resource_status'], [5, 'conflict'], [6, 'conflict']]);
     expect(box.length).toBe(0);
   });
+
+  it('keeps the newest resource_status of each node, not only of the last node that published', () => {
+    const { hub: h } = hub();
+    const box = new Outbox(10);
+    const status = (node: string) => h.publish('resource_status', statusPayload({ node }))!;
+    for (const node of ['a', 'b', 'a', 'b', 'c', 'a']) box.add(status(node));
+    box.add(h.publish('hint', payload('hint'))!);
+    expect(box.take().map(({ id, env }) => [id, env.type === 'resource_status' ? env.data.node : env.type]))
+      .toEqual([[4, 'b'], [5, 'c'], [6, 'a'], [7, 'hint']]);
+  });
 });

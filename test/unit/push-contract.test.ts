@@ -8,8 +8,8 @@ import { z } from 'zod';
 import { ManualClock } from '../../server/clock.ts';
 import { EventHub } from '../../server/push/hub.ts';
 import { MemoryIdStore } from '../../server/store/event-ids.ts';
-import { COALESCED_TYPES, EVENT_PAYLOADS, EVENT_TYPES, EventTypeSchema, isEventType } from '../../shared/events.ts';
-import { payload } from '../helpers/payloads.ts';
+import { COALESCED_TYPES, EVENT_PAYLOADS, EVENT_TYPES, EventTypeSchema, coalesceKey, isEventType, type Envelope } from '../../shared/events.ts';
+import { payload, statusPayload } from '../helpers/payloads.ts';
 
 const hub = () => new EventHub({ clock: new ManualClock(), replayCount: 10, replayMaxAgeMs: 60_000, ids: new MemoryIdStore() });
 
@@ -31,6 +31,16 @@ describe('EVENT_PAYLOADS', () => {
     expect(EVENT_PAYLOADS.conflict.safeParse(payload('scheduling_update')).success).toBe(false);
     expect(EVENT_PAYLOADS.scheduling_update.safeParse(payload('conflict')).success).toBe(false);
     expect(EVENT_PAYLOADS.resource_status.safeParse({ cpu: 1 }).success).toBe(false);
+  });
+
+  it('coalesces a status snapshot with the earlier one of its node only, and never the other types', () => {
+    const env = (node: string): Envelope => ({ id: 1, type: 'resource_status', ts: 0, data: statusPayload({ node }) });
+    expect(coalesceKey(env('gpu-a'))).toBe(coalesceKey(env('gpu-a')));
+    expect(coalesceKey(env('gpu-a'))).not.toBe(coalesceKey(env('gpu-b')));
+    expect(coalesceKey(env(''))).toBe('resource_status:');
+    for (const type of EVENT_TYPES.filter((t) => !COALESCED_TYPES.has(t))) {
+      expect(coalesceKey({ id: 1, type, ts: 0, data: payload(type) } as Envelope), type).toBeUndefined();
+    }
   });
 
   it('tells event types from other strings', () => {

@@ -7,12 +7,14 @@ import { SlowClientPolicy, type ClientLink } from '../../server/push/slow-client
 import { encodeSseFrame } from '../../server/push/sse-frame.ts';
 import { MemoryIdStore } from '../../server/store/event-ids.ts';
 import { EVENT_TYPES, type EventType, type ReplayGap } from '../../shared/events.ts';
-import { payload } from '../helpers/payloads.ts';
+import { payload, statusPayload } from '../helpers/payloads.ts';
 
 function hub(replayCount = 100) {
   const h = new EventHub({ clock: new ManualClock(), replayCount, replayMaxAgeMs: 60_000, ids: new MemoryIdStore() });
   const publish = (type: EventType) => h.publish(type, payload(type))!;
-  return { h, publish };
+  /** a status snapshot of the named node */
+  const status = (node: string) => h.publish('resource_status', statusPayload({ node }))!;
+  return { h, publish, status };
 }
 
 describe('encodeSseFrame', () => {
@@ -64,6 +66,23 @@ describe('backfill', () => {
     const hints = recorder();
     backfill(h, subscribedTypes(['hint']), undefined, hints.to);
     expect(hints.out).toEqual([]);
+  });
+
+  it('gives a new client the latest status of every node, in id order, when several nodes publish', () => {
+    const { h, publish, status } = hub();
+    status('gpu-a'); // 1
+    status('gpu-b'); // 2
+    publish('hint'); // 3
+    status('gpu-a'); // 4
+    status('gpu-c'); // 5
+    status('gpu-b'); // 6
+    status('gpu-a'); // 7
+    const r = recorder();
+    backfill(h, subscribedTypes(['resource_status', 'hint']), undefined, r.to);
+    expect(r.out).toEqual([5, 6, 7]);
+    expect(h.latestOf(new Set(['resource_status'])).map((e) => e.env.type === 'resource_status' && e.env.data.node)).toEqual(['gpu-c', 'gpu-b', 'gpu-a']);
+    expect(h.latest('resource_status')?.id).toBe(7);
+    expect(h.latest('hint')).toBeUndefined(); // not a coalesced type: nothing is kept as its latest
   });
 
   it('replays exactly what followed the resume point, of the client\'s types', () => {
@@ -139,6 +158,22 @@ describe('SlowClientPolicy', () => {
     p.deliver(publish('scheduling_update'));
     expect(st.written.at(-1)).toEqual([6, 'scheduling_update']);
     expect(st.disconnected).toBe(0);
+  });
+
+  it('keeps the newest status of each node while a client is behind, in id order, one per node', () => {
+    const { publish, status } = hub();
+    const { st, l } = link();
+    const p = new SlowClientPolicy(l, 4);
+    st.busy = true;
+    for (let round = 0; round < 10; round++) {
+      p.deliver(status('gpu-a')); // 1, 3, …, 19
+      p.deliver(status('gpu-b')); // 2, 4, …, 20
+    }
+    p.deliver(status('gpu-c')); // 21
+    p.deliver(publish('hint')); // 22
+    expect(st.disconnected).toBe(0); // three nodes' statuses and a hint: within the bound of 4
+    p.drain();
+    expect(st.written).toEqual([[19, 'resource_status'], [20, 'resource_status'], [21, 'resource_status'], [22, 'hint']]);
   });
 
   it('disconnects a client whose waiting events pass the bound (statuses coalesce and do not count up)', () => {

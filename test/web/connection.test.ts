@@ -4,6 +4,11 @@ import { LiveConnection } from '../../web/src/live/connection.ts';
 import { ApiError } from '../../web/src/lib/api.ts';
 import { envelope, makeDeps, makeStatus } from './fakes.ts';
 
+/** Let every promise already settled run its callbacks (no timers: the clock is a fake). */
+async function settled(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
 function setup(options: ConstructorParameters<typeof LiveConnection>[1] = {}) {
   const t = makeDeps();
   const conn = new LiveConnection(t.deps, options);
@@ -232,6 +237,95 @@ describe('LiveConnection', () => {
     frames.flush();
     expect(hints.map((h) => h.id)).toEqual([1]);
     expect(conn.getSnapshot().latest.hint?.id).toBe(1);
+  });
+
+  it('keeps the home node\'s snapshots as latest and for the listeners, and every node\'s latest apart', async () => {
+    const { conn, ws, frames, setHealthResult } = setup();
+    setHealthResult(() => Promise.resolve({ node: 'node-a' }));
+    const received: string[] = [];
+    const nodeFrames = vi.fn();
+    conn.onEnvelopes('resource_status', (envs) => received.push(...envs.map((e) => `${e.id}:${e.data.node}`)));
+    conn.subscribeNodes(nodeFrames);
+    conn.start();
+    await Promise.resolve();
+    await Promise.resolve();
+    ws.last.h.open();
+    // the hub's backfill: the latest of each node in id order, another node's first; then both interleaved
+    ws.last.h.envelope(envelope(7, makeStatus({ node: 'gpu-b', load: 70 })));
+    ws.last.h.envelope(envelope(8, makeStatus({ node: 'node-a', load: 10 })));
+    frames.flush();
+    ws.last.h.envelope(envelope(9, makeStatus({ node: 'node-a', load: 11 })));
+    ws.last.h.envelope(envelope(10, makeStatus({ node: 'gpu-b', load: 71 })));
+    ws.last.h.envelope(envelope(11, makeStatus({ node: 'gpu-c', load: 90 })));
+    frames.flush();
+    const snap = conn.getSnapshot();
+    expect(snap.latest.resource_status?.id).toBe(9);
+    expect(snap.lastEventId).toBe(11);
+    expect(received).toEqual(['8:node-a', '9:node-a']);
+    const nodes = conn.getNodes();
+    expect(nodes.home).toBe('node-a');
+    expect(nodes.homeConfirmed).toBe(true);
+    expect([...nodes.latestByNode].map(([n, e]) => [n, e.id])).toEqual([['gpu-b', 10], ['node-a', 9], ['gpu-c', 11]]);
+    expect(nodeFrames).toHaveBeenCalledTimes(2); // the answer and the first two envelopes in one frame, then one more
+    // another node's snapshot alone changes the nodes, not the home snapshot
+    ws.last.h.envelope(envelope(12, makeStatus({ node: 'gpu-b', load: 72 })));
+    frames.flush();
+    expect(conn.getSnapshot()).toBe(snap);
+    expect(conn.getNodes()).not.toBe(nodes);
+    expect(conn.getNodes().latestByNode.get('gpu-b')?.id).toBe(12);
+  });
+
+  it('lets the first snapshot\'s node stand in until the server says which node it is, then shows that one', async () => {
+    const { conn, ws, frames, setHealthResult } = setup();
+    let answer: (h: { node: string }) => void = () => undefined;
+    setHealthResult(() => new Promise((r) => (answer = r)));
+    conn.start();
+    ws.last.h.open();
+    ws.last.h.envelope(envelope(1, makeStatus({ node: 'gpu-b', load: 70 })));
+    frames.flush();
+    expect(conn.getSnapshot().latest.resource_status?.data.node).toBe('gpu-b');
+    expect(conn.getNodes()).toMatchObject({ home: 'gpu-b', homeConfirmed: false });
+    ws.last.h.envelope(envelope(2, makeStatus({ node: 'node-a', load: 10 })));
+    frames.flush();
+    expect(conn.getSnapshot().latest.resource_status?.id).toBe(1);
+    answer({ node: 'node-a' });
+    await Promise.resolve();
+    await Promise.resolve();
+    frames.flush();
+    expect(conn.getSnapshot().latest.resource_status?.id).toBe(2);
+    expect(conn.getNodes()).toMatchObject({ home: 'node-a', homeConfirmed: true });
+    ws.last.h.envelope(envelope(3, makeStatus({ node: 'gpu-b', load: 75 })));
+    frames.flush();
+    expect(conn.getSnapshot().latest.resource_status?.id).toBe(2);
+  });
+
+  it('shows no status while the home node has sent none, and asks again for the home node after a failure', async () => {
+    const { conn, ws, frames, setHealthResult } = setup();
+    const asked = vi.fn(() => Promise.reject(new Error('network down')));
+    setHealthResult(asked);
+    conn.start();
+    await settled();
+    expect(asked).toHaveBeenCalledTimes(1);
+    ws.last.h.open();
+    ws.last.h.envelope(envelope(1, makeStatus({ node: 'gpu-b' })));
+    setHealthResult(() => Promise.resolve({ node: 'node-a' }));
+    ws.last.h.fail('transport close'); // a failure asks again
+    await settled();
+    frames.flush();
+    expect(conn.getNodes()).toMatchObject({ home: 'node-a', homeConfirmed: true });
+    expect(conn.getSnapshot().latest.resource_status).toBeUndefined();
+    expect(conn.getNodes().latestByNode.get('gpu-b')?.id).toBe(1);
+  });
+
+  it('seeds a node\'s status from REST only when it is newer than that node\'s', () => {
+    const { conn, ws, frames } = setup();
+    conn.start();
+    ws.last.h.open();
+    ws.last.h.envelope(envelope(1, makeStatus({ node: 'node-a', sampledAt: 2000 })));
+    ws.last.h.envelope(envelope(2, makeStatus({ node: 'gpu-b', sampledAt: 5000 })));
+    conn.seed(makeStatus({ node: 'node-a', sampledAt: 3000, load: 33 }));
+    frames.flush();
+    expect(conn.getSnapshot().latest.resource_status?.data.host?.cpu.loadPercent).toBe(33);
   });
 
   it('rejects inconsistent options', () => {

@@ -9,6 +9,7 @@ import type {
   TransportHandlers,
   TransportOptions,
 } from '../../web/src/live/connection.ts';
+import type { NodesSnapshot } from '../../web/src/live/nodes.ts';
 
 export interface FakeAttempt {
   opts: TransportOptions;
@@ -78,10 +79,12 @@ export function makeDeps(overrides: Partial<ConnectionDeps> = {}) {
   const clock = new FakeClock();
   const frames = new FakeFrames();
   let statusResult: () => Promise<ResourceStatus> = () => new Promise(() => undefined); // pending forever
+  let healthResult: () => Promise<{ node: string }> = () => new Promise(() => undefined); // pending forever
   const deps: ConnectionDeps = {
     websocket: ws.factory,
     sse: sse.factory,
     fetchStatus: () => statusResult(),
+    fetchHealth: () => healthResult(),
     now: () => clock.now,
     setTimeout: clock.setTimeout,
     clearTimeout: clock.clearTimeout,
@@ -98,14 +101,18 @@ export function makeDeps(overrides: Partial<ConnectionDeps> = {}) {
     setStatusResult(fn: () => Promise<ResourceStatus>) {
       statusResult = fn;
     },
+    /** what GET /api/health answers from now on (the node the server is) */
+    setHealthResult(fn: () => Promise<{ node: string }>) {
+      healthResult = fn;
+    },
   };
 }
 
-export function makeStatus(over: { sampledAt?: number; load?: number; cores?: number[]; rx?: number } = {}): ResourceStatus {
+export function makeStatus(over: { node?: string; sampledAt?: number; load?: number; cores?: number[]; rx?: number } = {}): ResourceStatus {
   const sampledAt = over.sampledAt ?? 1_700_000_000_000;
   const perCore = over.cores ?? [10, 20, 30, 40];
   return {
-    node: 'node-a',
+    node: over.node ?? 'node-a',
     sampledAt,
     health: 'healthy',
     gpus: [],
@@ -177,7 +184,10 @@ export class StaticSource implements LiveSource {
   private envListeners = new Map<EventType, Set<(envs: readonly Envelope<EventType>[]) => void>>();
   private gapListeners = new Set<(gap: ReplayGap) => void>();
   retries = 0;
+  nodes: NodesSnapshot = { home: null, homeConfirmed: false, latestByNode: new Map() };
   constructor(public snapshot: LiveSnapshot) {}
+  subscribeNodes = (l: () => void) => this.subscribe(l);
+  getNodes = () => this.nodes;
   subscribe = (l: () => void) => {
     this.listeners.add(l);
     return () => void this.listeners.delete(l);

@@ -2,7 +2,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { EVENT_TYPES } from '../../shared/names.ts';
 import { App } from './App.tsx';
-import { fetchStatus } from './lib/api.ts';
+import { fetchHealth, fetchStatus } from './lib/api.ts';
 import { LiveConnection, requestFrame } from './live/connection.ts';
 import { socketIoTransport, sseTransport } from './live/transports.ts';
 import './styles.css';
@@ -13,6 +13,7 @@ const connection = new LiveConnection(
     websocket: socketIoTransport,
     sse: sseTransport,
     fetchStatus: () => fetchStatus(),
+    fetchHealth: () => fetchHealth(),
     now: () => Date.now(),
     setTimeout: (fn, ms) => setTimeout(fn, ms),
     clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),

@@ -1,5 +1,5 @@
 /** REST helpers: same-origin fetch (the auth cookie goes along by itself), JSON errors as `ApiError`. */
-import type { ErrorBody, HistoryResponse } from '../../../shared/api.ts';
+import type { ErrorBody, HealthResponse, HistoryResponse } from '../../../shared/api.ts';
 import type { ResourceStatus } from '../../../shared/resources.ts';
 import { ArbiterError } from '../../../shared/error.ts';
 
@@ -80,6 +80,11 @@ export function errorMessage(err: unknown): string {
 
 export function fetchStatus(signal?: AbortSignal): Promise<ResourceStatus> {
   return getJson<ResourceStatus>('/api/status', signal);
+}
+
+/** GET /api/health (no auth): among others, the node this server is. */
+export function fetchHealth(signal?: AbortSignal): Promise<HealthResponse> {
+  return getJson<HealthResponse>('/api/health', signal);
 }
 
 export interface HistoryRequest {

@@ -3,12 +3,18 @@
  * WebSocket later. Keeps the last envelope id seen, resumes from it on every reconnect (the server replays
  * what was missed), drops duplicates by id, and hands updates to the UI at most once per animation frame.
  *
+ * With several nodes publishing resource_status (a hub and its agents), `latest` and the resource_status
+ * listeners get the home node's snapshots only (nodes.ts); every node's latest is a snapshot of its own
+ * (`getNodes`), so views of the home node do not re-render for the other nodes.
+ *
  * Transports are injected (see transports.ts for the real ones), and so are time and frames, so the state
  * machine is tested without a network or a clock.
  */
+import type { HealthResponse } from '../../../shared/api.ts';
 import type { Envelope, EventType, ReplayGap, SocketAuth } from '../../../shared/events.ts';
 import type { ResourceStatus } from '../../../shared/resources.ts';
 import { isUnauthenticated } from '../lib/api.ts';
+import { NodeStatuses, type NodesSnapshot, type StatusEnvelope } from './nodes.ts';
 
 /** The latest envelope of each type (the payload types are the push contract's, shared/events.ts). */
 export type LatestEnvelopes = { [K in EventType]?: Envelope<K> };
@@ -54,7 +60,7 @@ export interface LiveSnapshot {
   readonly state: ConnectionState;
   /** highest envelope id seen (0: none yet) */
   readonly lastEventId: number;
-  /** latest envelope per type; a status fetched over REST has id 0 */
+  /** latest envelope per type (resource_status: the home node's); a status fetched over REST has id 0 */
   readonly latest: LatestEnvelopes;
   /** how many replay gaps the server reported (events lost to this client) */
   readonly gaps: number;
@@ -65,7 +71,13 @@ export interface LiveSnapshot {
 export interface LiveSource {
   subscribe(listener: () => void): () => void;
   getSnapshot(): LiveSnapshot;
-  /** called once per frame with every new envelope of `type` since the last frame, oldest first */
+  /** every node's latest resource_status and which node is home; notified at most once per frame, when it changed */
+  subscribeNodes(listener: () => void): () => void;
+  getNodes(): NodesSnapshot;
+  /**
+   * called once per frame with every new envelope of `type` since the last frame, oldest first (resource_status:
+   * the home node's only)
+   */
   onEnvelopes<K extends EventType>(type: K, listener: EnvelopeListener<K>): () => void;
   /** called when the server reports a replay gap (after the frame's envelopes) */
   onGap(listener: (gap: ReplayGap) => void): () => void;
@@ -97,6 +109,8 @@ export interface ConnectionDeps {
   sse: TransportFactory;
   /** GET /api/status: seeds the first paint and tells a 401 from a network failure */
   fetchStatus(): Promise<ResourceStatus>;
+  /** GET /api/health: the node this server is (no auth), whose snapshots the home views show */
+  fetchHealth(): Promise<Pick<HealthResponse, 'node'>>;
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
@@ -156,6 +170,9 @@ export class LiveConnection implements LiveSource {
   private readonly pendingTypes = new Set<EventType>();
   private readonly pendingGaps: ReplayGap[] = [];
   private readonly subscribers = new Set<() => void>();
+  private readonly nodes = new NodeStatuses();
+  private readonly nodeSubscribers = new Set<() => void>();
+  private homeCheck: Promise<void> | null = null;
   private readonly gapListeners = new Set<(gap: ReplayGap) => void>();
 
   private started = false;
@@ -194,6 +211,7 @@ export class LiveConnection implements LiveSource {
     if (this.started) return;
     this.started = true;
     this.attempt('websocket');
+    this.learnHome();
     this.checkAuth();
   }
 
@@ -232,6 +250,13 @@ export class LiveConnection implements LiveSource {
 
   getSnapshot = (): LiveSnapshot => this.snapshot;
 
+  subscribeNodes = (listener: () => void): (() => void) => {
+    this.nodeSubscribers.add(listener);
+    return () => this.nodeSubscribers.delete(listener);
+  };
+
+  getNodes = (): NodesSnapshot => this.nodes.snapshot;
+
   onEnvelopes<K extends EventType>(type: K, listener: EnvelopeListener<K>): () => void {
     const { listeners } = this.channel(type);
     listeners.add(listener);
@@ -243,11 +268,11 @@ export class LiveConnection implements LiveSource {
     return () => this.gapListeners.delete(listener);
   }
 
-  /** Use a status fetched over REST until (or unless) a newer one arrives live. */
+  /** Use a status fetched over REST until (or unless) a newer one of its node arrives live. */
   seed(status: ResourceStatus): void {
-    const cur = this.latest.resource_status;
+    const cur = this.nodes.latestOf(status.node);
     if (cur && cur.data.sampledAt >= status.sampledAt) return;
-    this.keep('resource_status', { id: 0, type: 'resource_status', ts: status.sampledAt, data: status });
+    this.keepStatus({ id: 0, type: 'resource_status', ts: status.sampledAt, data: status });
   }
 
   // ---- attempts ---------------------------------------------------------------------------------------------
@@ -384,6 +409,7 @@ export class LiveConnection implements LiveSource {
 
   /** After a failure: is it a 401? Also refreshes the status over REST, so a page behind a broken push still shows data. */
   private checkAuth(): void {
+    this.learnHome();
     if (this.authCheck) return;
     this.authCheck = this.deps
       .fetchStatus()
@@ -398,6 +424,38 @@ export class LiveConnection implements LiveSource {
       .finally(() => {
         this.authCheck = null;
       });
+  }
+
+  /** Ask the server which node it is, until it has answered once (again after each failure). */
+  private learnHome(): void {
+    if (this.nodes.homeConfirmed || this.homeCheck) return;
+    this.homeCheck = this.deps
+      .fetchHealth()
+      .then(
+        (health) => {
+          if (this.started) this.setHome(health.node);
+        },
+        () => undefined, // asked again after the next failure; meanwhile the first snapshot's node stands in
+      )
+      .finally(() => {
+        this.homeCheck = null;
+      });
+  }
+
+  /**
+   * The server said which node it is. When the first snapshot was another node's, `latest` takes the home node's
+   * (or none yet); envelopes already handed to listeners are not taken back.
+   */
+  private setHome(node: string): void {
+    const switched = this.nodes.confirmHome(node);
+    if (switched !== undefined) {
+      const next = { ...this.latest };
+      if (switched) next.resource_status = switched;
+      else delete next.resource_status;
+      this.latest = next;
+      this.dirty = true;
+    }
+    this.scheduleFrame();
   }
 
   private enterUnauthenticated(): void {
@@ -453,7 +511,14 @@ export class LiveConnection implements LiveSource {
     }
     if (raw.id <= this.lastEventId) return; // duplicate (replay overlap, transport switch)
     this.lastEventId = raw.id;
-    this.keep(raw.type, raw);
+    if (raw.type === 'resource_status') this.keepStatus(raw);
+    else this.keep(raw.type, raw);
+  }
+
+  /** Every node's snapshot is kept for getNodes; the home node's also as `latest` and for the listeners. */
+  private keepStatus(env: StatusEnvelope): void {
+    if (this.nodes.put(env)) this.keep('resource_status', env);
+    else this.scheduleFrame();
   }
 
   /** The newest envelope of its type, queued for this frame's listeners. */
@@ -484,6 +549,10 @@ export class LiveConnection implements LiveSource {
 
   private markDirty(): void {
     this.dirty = true;
+    this.scheduleFrame();
+  }
+
+  private scheduleFrame(): void {
     if (this.frameScheduled) return;
     this.frameScheduled = true;
     this.deps.requestFrame(() => this.flush());
@@ -496,6 +565,7 @@ export class LiveConnection implements LiveSource {
     this.pendingTypes.clear();
     const gaps = this.pendingGaps.splice(0);
     for (const gap of gaps) for (const l of this.gapListeners) this.safely(() => l(gap));
+    if (this.nodes.refresh()) for (const s of this.nodeSubscribers) this.safely(s);
     if (!this.dirty) return;
     this.dirty = false;
     this.snapshot = this.makeSnapshot();

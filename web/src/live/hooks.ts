@@ -2,6 +2,7 @@
 import { createContext, useCallback, useContext, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { Envelope, EventType } from '../../../shared/events.ts';
 import type { LiveSnapshot, LiveSource } from './connection.ts';
+import type { NodesSnapshot } from './nodes.ts';
 
 export const LiveContext = createContext<LiveSource | null>(null);
 
@@ -14,6 +15,12 @@ export function useLiveSource(): LiveSource {
 export function useLiveSnapshot(): LiveSnapshot {
   const source = useLiveSource();
   return useSyncExternalStore(source.subscribe, source.getSnapshot, source.getSnapshot);
+}
+
+/** Every node's latest snapshot and the home node (re-renders when any node's snapshot changes, once per frame). */
+export function useNodes(): NodesSnapshot {
+  const source = useLiveSource();
+  return useSyncExternalStore(source.subscribeNodes, source.getNodes, source.getNodes);
 }
 
 /** Every new envelope of `type`, batched per frame, without re-rendering (for charts that draw imperatively). */
