@@ -51,9 +51,9 @@ const BENCHMARKS: Record<string, Bench> = {
   workflows: () => import('./workflows.ts'),
 };
 /**
- * Run by default (~7.75 min on the 2-core reference machine). docker-stats only with --only: it starts Podman itself
- * (test/podman.sh start, which may first apt-get install it) and 50 containers, and its ~2.5 min would take the
- * default run past the ~8 min budget; it also leaves the Podman service running for the other tests.
+ * Run by default (~10 min on the 2-core reference machine: ~7.75 min, and ~2.5 min of workflows). docker-stats only
+ * with --only: it starts Podman itself (test/podman.sh start, which may first apt-get install it) and 50 containers,
+ * and would add its ~2.5 min to the default run; it also leaves the Podman service running for the other tests.
  */
 const DEFAULT = ['monitor-cpu', 'latency', 'heap-per-client', 'fanout', 'gpu-parse', 'gpu-cpu', 'scheduler-queue', 'store', 'api-requests', 'history', 'decisions', 'simulate', 'dispatch', 'workers', 'workflows'];
 
