@@ -27,7 +27,7 @@ import { checkWorkflow, type WorkflowChecks } from '../server/workloads/workflow
 import type { Allocation } from '../shared/scheduler.ts';
 import type { WorkersResponse } from '../shared/workers.ts';
 import { WorkflowCreateBodySchema, type User, type Workflow, type WorkflowChange, type WorkflowCreateBody, type WorkflowCreated, type WorkflowsResponse } from '../shared/workflows.ts';
-import { clockTicks, fmt, percentile, procTimes, sleep, spawnServer, table, tempDir, withTimeout, type BenchOptions, type BenchResult, type ServerProcess } from './lib.ts';
+import { clockTicks, fmt, percentile, procTimes, removeDir, sleep, spawnServer, table, tempDir, withTimeout, type BenchOptions, type BenchResult, type ServerProcess } from './lib.ts';
 import { bareDag, spawnBaseline, type BareRun, type SpawnBaseline, type SpawnTimes } from './process-starts.ts';
 
 const LAYERS = 20;
@@ -411,6 +411,7 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
   } finally {
     watch.close();
     await server.stop();
+    removeDir(scratch);
   }
   const markdown = report({ dag, wide, bytes, steps, spawns, bare, arbiter, small, big, serverRssMiB });
   return {
