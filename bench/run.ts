@@ -17,6 +17,8 @@
  *   simulate         the Alibaba GPU trace replayed under each strategy: wall time and the evaluation table
  *   dispatch         task dispatch: routing decisions/s, waits per policy, the predictor's error, loopback overhead (issue 12)
  *   workers          20 local workers → all running (wall time), call_engine through Arbiter vs straight (issue 13)
+ *   workflows        a 1,000-job DAG (depth 20) of jobs that exit at once: submit + validate, ready → process started
+ *                    p50/p99, wall time, against process starts from Node and a bare executor of the same DAG   (issue 14)
  *   docker-stats     (only with --only) the docker source with 50 containers                       (issue 4)
  *   dom-latency      (only with --only) pushed event → DOM update in Chromium at 10 events/s, and the page's heap
  *                    over 31 min (--quick: 2 min; ARBITER_BENCH_DOM_MINUTES sets it)                  (issue 7)
@@ -46,13 +48,14 @@ const BENCHMARKS: Record<string, Bench> = {
   simulate: () => import('./simulate.ts'),
   dispatch: () => import('./dispatch.ts'),
   workers: () => import('./workers.ts'),
+  workflows: () => import('./workflows.ts'),
 };
 /**
- * Run by default (~7.75 min on the 2-core reference machine). docker-stats only with --only: it starts Podman itself
- * (test/podman.sh start, which may first apt-get install it) and 50 containers, and its ~2.5 min would take the
- * default run past the ~8 min budget; it also leaves the Podman service running for the other tests.
+ * Run by default (~10 min on the 2-core reference machine: ~7.75 min, and ~2.5 min of workflows). docker-stats only
+ * with --only: it starts Podman itself (test/podman.sh start, which may first apt-get install it) and 50 containers,
+ * and would add its ~2.5 min to the default run; it also leaves the Podman service running for the other tests.
  */
-const DEFAULT = ['monitor-cpu', 'latency', 'heap-per-client', 'fanout', 'gpu-parse', 'gpu-cpu', 'scheduler-queue', 'store', 'api-requests', 'history', 'decisions', 'simulate', 'dispatch', 'workers'];
+const DEFAULT = ['monitor-cpu', 'latency', 'heap-per-client', 'fanout', 'gpu-parse', 'gpu-cpu', 'scheduler-queue', 'store', 'api-requests', 'history', 'decisions', 'simulate', 'dispatch', 'workers', 'workflows'];
 
 const { values } = parseArgs({
   options: {
