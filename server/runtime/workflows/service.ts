@@ -121,8 +121,9 @@ export class WorkflowService {
     const id = randomUUID();
     const user = this.users.get(body.user_id)!;
     const ready = this.book.create({ id, user_id: user.id, username: user.username, name: body.name ?? null, jobs: body.jobs, depth: dagShape(body.jobs).depth });
-    for (const i of ready) void this.launch(id, i);
+    // stored first, answered, then its first jobs asked for: the 201 does not wait for their processes to start
     await this.commits.committed();
+    setImmediate(() => this.launchAll(id, ready));
     return { workflow_id: id, job_count: body.jobs.length };
   }
 
@@ -213,6 +214,12 @@ export class WorkflowService {
       case 'starting':
       case 'running':
       case 'suspended': {
+        if (w.started_at === null) {
+          // granted, its process not started yet: still QUEUED (RUNNING is a running process; timeoutMs counts from it)
+          const why = 'granted: its process is starting';
+          if (status === 'READY' || runs.why !== why || runs.allocation_id !== w.allocation_id) this.book.queued(id, i, { request_id: w.request_id, why, allocation_id: w.allocation_id });
+          return;
+        }
         const why = w.state === 'suspended' ? w.why : null;
         if (status !== 'RUNNING' || runs.allocation_id !== w.allocation_id || runs.why !== why) this.book.running(id, i, { request_id: w.request_id, allocation_id: w.allocation_id, why });
         this.armTimeout(id, i, w.id);

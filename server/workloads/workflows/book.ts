@@ -156,8 +156,8 @@ export class WorkflowBook {
     }, [i]);
   }
 
-  /** Its worker waits for its grant (why: behind whom). */
-  queued(id: string, i: number, p: { request_id: string | null; why: string | null }): void {
+  /** Its worker waits for its grant (why: behind whom), or is granted and its process starting (allocation_id). */
+  queued(id: string, i: number, p: { request_id: string | null; why: string | null; allocation_id?: string | null }): void {
     const e = this.entry(id);
     this.mutate(e, () => {
       if (e.run.jobs[i]!.status === 'READY') e.run.queued(i);
@@ -244,31 +244,27 @@ export class WorkflowBook {
 
   /**
    * Apply `fn` and report what it changed: a job_state for each job whose state changed (and for `touched` ones),
-   * with its times kept, then a workflow_state when the workflow's changed.
+   * with its times kept, then a workflow_state when the workflow's changed. Costs what changed, not the workflow's
+   * size (the run tracks its changes and its tally).
    */
   private mutate<T>(e: Entry, fn: () => T, touched: readonly number[] = []): T {
-    const before = e.run.jobs.map((j) => j.status);
+    e.run.takeChanges();
     const wasStatus = e.run.status;
     const out = fn();
     const now = this.clock.now();
-    const changes: WorkflowChange[] = [];
-    const changed: number[] = [];
-    e.run.jobs.forEach((j, i) => {
-      if (j.status !== before[i]) changed.push(i);
-    });
-    for (const i of touched) if (!changed.includes(i)) changed.push(i);
-    for (const i of changed.sort((a, b) => a - b)) {
+    const before = e.run.takeChanges();
+    const changed = [...new Set([...before.keys(), ...touched])].sort((a, b) => a - b);
+    for (const i of changed) {
       const status = e.run.jobs[i]!.status;
       const runs = e.rec.runs[i]!;
-      if (status !== before[i]) {
-        if (status === 'READY') Object.assign(runs, { ready_at: now, started_at: null, ended_at: null });
-        if (status === 'RUNNING') runs.started_at = now;
-        if (ENDED_JOB.has(status)) runs.ended_at = now;
-        // a manual job (or a run that ended while nobody watched) started when it ended, as far as is known
-        if ((status === 'SUCCEEDED' || status === 'FAILED') && runs.started_at === null) runs.started_at = now;
-        if (status === 'CANCELLED') runs.why = 'cancelled';
-        if (status === 'PENDING') Object.assign(runs, { ready_at: null, started_at: null, ended_at: null, why: null });
-      }
+      if (!before.has(i) || before.get(i) === status) continue;
+      if (status === 'READY') Object.assign(runs, { ready_at: now, started_at: null, ended_at: null });
+      if (status === 'RUNNING') runs.started_at = now;
+      if (ENDED_JOB.has(status)) runs.ended_at = now;
+      // a manual job (or a run that ended while nobody watched) started when it ended, as far as is known
+      if ((status === 'SUCCEEDED' || status === 'FAILED') && runs.started_at === null) runs.started_at = now;
+      if (status === 'CANCELLED') runs.why = 'cancelled';
+      if (status === 'PENDING') Object.assign(runs, { ready_at: null, started_at: null, ended_at: null, why: null });
     }
     const status = e.run.status;
     if (status !== wasStatus) {
@@ -276,7 +272,7 @@ export class WorkflowBook {
       e.rec.ended_at = ENDED_WORKFLOW.has(status) ? now : null;
     }
     const summary = this.summary(e);
-    for (const i of changed) changes.push({ kind: 'job_state', at: now, workflow: summary, job: this.jobView(e, i), previous: before[i]! });
+    const changes: WorkflowChange[] = changed.map((i) => ({ kind: 'job_state', at: now, workflow: summary, job: this.jobView(e, i), previous: before.get(i) ?? e.run.jobs[i]!.status }));
     if (status !== wasStatus) changes.push({ kind: 'workflow_state', at: now, workflow: summary, previous: wasStatus });
     this.emit(changes);
     return out;
@@ -290,7 +286,7 @@ export class WorkflowBook {
   private summary(e: Entry): WorkflowSummary {
     const { rec, run } = e;
     const counts: Partial<Record<JobStatus, number>> = {};
-    for (const j of run.jobs) counts[j.status] = (counts[j.status] ?? 0) + 1;
+    for (const [status, n] of Object.entries(run.counts) as [JobStatus, number][]) if (n) counts[status] = n;
     return {
       id: rec.id, user_id: rec.user_id, username: rec.username, name: rec.name, status: run.status,
       created_at: iso(rec.created_at)!, started_at: iso(rec.started_at), ended_at: iso(rec.ended_at), job_count: rec.jobs.length, counts,

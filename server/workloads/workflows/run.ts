@@ -13,6 +13,7 @@
  * its branch listed before it (that job counts as one more parent). A manual job (no `run`) stays READY until its
  * result is posted. The caller (the executor) turns READY jobs into requests and reports what happens.
  */
+import { JOB_STATUSES } from '../../../shared/names.ts';
 import type { JobStatus, WorkflowStatus } from '../../../shared/workflows.ts';
 import { withBranchOrder, type DagJob } from './dag.ts';
 
@@ -33,6 +34,10 @@ export interface JobState {
 
 export class WorkflowRun {
   readonly jobs: JobState[];
+  /** how many jobs are in each state (the workflow's state and the summaries read these, not every job) */
+  private readonly tally = Object.fromEntries(JOB_STATUSES.map((x) => [x, 0])) as Record<JobStatus, number>;
+  /** jobs whose state changed since the last takeChanges, with the state each had before */
+  private changed = new Map<number, JobStatus>();
   /** each job's parents, with the branch's previous job added */
   private readonly after: number[][];
   private readonly children: number[][];
@@ -43,16 +48,30 @@ export class WorkflowRun {
     this.children = spec.map(() => []);
     this.after.forEach((ps, i) => ps.forEach((p) => this.children[p]!.push(i)));
     this.jobs = states ? states.map((s) => ({ ...s })) : spec.map(() => ({ status: 'PENDING', attempts: 0 }));
+    for (const j of this.jobs) this.tally[j.status]++;
     this.cancelled = opts.cancelled ?? false;
+  }
+
+  /** Jobs in each state. */
+  get counts(): Readonly<Record<JobStatus, number>> {
+    return this.tally;
+  }
+
+  /** The jobs whose state changed since the last call, each with the state it had before (and forget them). */
+  takeChanges(): Map<number, JobStatus> {
+    const out = this.changed;
+    this.changed = new Map();
+    return out;
   }
 
   get status(): WorkflowStatus {
     if (this.cancelled) return 'CANCELLED';
-    const s = this.jobs.map((j) => j.status);
-    if (s.every((x) => x === 'SUCCEEDED')) return 'SUCCEEDED';
-    const busy = s.some((x) => x === 'READY' || x === 'QUEUED' || x === 'RUNNING');
-    if (!busy && s.some((x) => x === 'FAILED')) return 'FAILED';
-    if (s.every((x) => x === 'PENDING')) return 'PENDING';
+    const n = this.jobs.length;
+    const c = this.tally;
+    if (c.SUCCEEDED === n) return 'SUCCEEDED';
+    const busy = c.READY + c.QUEUED + c.RUNNING > 0;
+    if (!busy && c.FAILED > 0) return 'FAILED';
+    if (c.PENDING === n) return 'PENDING';
     return 'RUNNING';
   }
 
@@ -83,7 +102,7 @@ export class WorkflowRun {
   failed(i: number): { retry: boolean; skipped: number[] } {
     const j = this.jobs[i]!;
     if (j.status === 'RUNNING' && j.attempts <= this.spec[i]!.retries) {
-      j.status = 'READY';
+      this.set(i, 'READY');
       return { retry: true, skipped: [] };
     }
     this.move(i, 'FAILED', ['READY', 'QUEUED', 'RUNNING']);
@@ -92,7 +111,7 @@ export class WorkflowRun {
     while (stack.length) {
       const c = stack.pop()!;
       if (ENDED.has(this.jobs[c]!.status)) continue;
-      this.jobs[c]!.status = 'SKIPPED';
+      this.set(c, 'SKIPPED');
       skipped.push(c);
       stack.push(...this.children[c]!);
     }
@@ -113,7 +132,7 @@ export class WorkflowRun {
     this.jobs.forEach((j, i) => {
       if (ENDED.has(j.status)) return;
       if (j.status === 'QUEUED' || j.status === 'RUNNING') stop.push(i);
-      j.status = 'CANCELLED';
+      this.set(i, 'CANCELLED');
     });
     return stop;
   }
@@ -121,12 +140,12 @@ export class WorkflowRun {
   /** Run the failed and skipped jobs again (what succeeded stays): returns the jobs made ready. */
   retry(): number[] {
     if (this.cancelled) return [];
-    for (const j of this.jobs) {
+    this.jobs.forEach((j, i) => {
       if (j.status === 'FAILED' || j.status === 'SKIPPED') {
-        j.status = 'PENDING';
+        this.set(i, 'PENDING');
         j.attempts = 0;
       }
-    }
+    });
     return this.start();
   }
 
@@ -135,7 +154,7 @@ export class WorkflowRun {
     const j = this.jobs[i]!;
     if (j.status !== 'PENDING' || this.cancelled) return false;
     if (!this.after[i]!.every((p) => this.jobs[p]!.status === 'SUCCEEDED')) return false;
-    j.status = 'READY';
+    this.set(i, 'READY');
     return true;
   }
 
@@ -143,6 +162,16 @@ export class WorkflowRun {
     const j = this.jobs[i];
     if (!j) throw new RangeError(`no job ${i}`);
     if (!from.includes(j.status)) throw new Error(`job ${i} is ${j.status}; it cannot become ${to}`);
+    this.set(i, to);
+  }
+
+  /** Every change of a job's state goes through here: the tally and the changes follow. */
+  private set(i: number, to: JobStatus): void {
+    const j = this.jobs[i]!;
+    if (j.status === to) return;
+    if (!this.changed.has(i)) this.changed.set(i, j.status);
+    this.tally[j.status]--;
+    this.tally[to]++;
     j.status = to;
   }
 }
