@@ -104,6 +104,8 @@ describe('an unreachable node', () => {
     });
     // saying it again changes nothing
     expect(s.engine.setNodeReachable('b', false)).toEqual([]);
+    // no strategy resolves it: the node comes back, or its allocations go
+    expect(schedulerError(() => s.engine.resolveConflict(c.id)).message).toMatch(/: bring the node back, or release its allocations and remove it$/);
   });
 
   it('places nothing there, and neither its holders nor its free GPU are in the way or victims', async () => {
