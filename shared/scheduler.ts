@@ -129,6 +129,11 @@ export const AllocationSchema = z.object({
   /** preemption notice: its resources are taken at this time (grace period), for request `preemptedFor` */
   preemptAt: z.number().optional(),
   preemptedFor: z.string().optional(),
+  /**
+   * its node cannot be reached since then: the allocation is kept (never freed for it) and nothing new is placed
+   * there; null once the node is reachable again; absent when it never was unreachable
+   */
+  unreachableSince: z.number().nullable().optional(),
 }).meta({ id: 'Allocation' });
 export type Allocation = z.infer<typeof AllocationSchema>;
 
@@ -152,6 +157,8 @@ export const ConflictHolderSchema = z.discriminatedUnion('kind', [
     owner: z.string(),
     priority: z.int(),
     gpuIndices: z.array(z.int()),
+    /** the node the allocation is on */
+    node: z.string().optional(),
   }),
   z.object({
     kind: z.literal('process'),
@@ -162,13 +169,22 @@ export const ConflictHolderSchema = z.discriminatedUnion('kind', [
     usedMemoryMiB: z.number().nullable(),
     /** the allocation it belongs to (an ended one for an expired lease still in use); null when unmanaged */
     allocationId: z.string().nullable(),
+    /** the node it runs on */
+    node: z.string().optional(),
   }),
 ]);
 export type ConflictHolder = z.infer<typeof ConflictHolderSchema>;
 
 export const ConflictSchema = z.object({
   id: z.string(),
-  /** one open conflict per key: `request:<id>`, `unmanaged:gpu:<index>`, `lease:<allocationId>`, `overrun:<allocationId>` */
+  /**
+   * one open conflict per key: `request:<id>` (a waiting request); schedule_conflicts: `unmanaged:gpu:<index>` (a GPU
+   * of the home node — the machine the server runs on — used without an allocation), `unmanaged:gpu:<index>@<node>`
+   * (the same on another node), `lease:<allocationId>` (an ended allocation's processes still run), `overrun:<allocationId>`
+   * (a suspended one's do), `unreachable:<node>` (the node does not report; its allocations are kept),
+   * `missing:<node>:gpu:<index>` (an allocation holds a GPU the node no longer reports), `overcommit:<node>` (the
+   * node's allocations hold more cpu or memory than it reports)
+   */
   key: z.string(),
   type: ConflictTypeSchema,
   /** 1 (mild) – 5 (severe); see server/scheduler/conflicts.ts for the formula */
@@ -176,8 +192,13 @@ export const ConflictSchema = z.object({
   /** the waiting request, or the request whose allocation reality contradicts; null for unmanaged usage of a free GPU */
   requestId: z.string().nullable(),
   holders: z.array(ConflictHolderSchema),
-  /** short dimensions, comma-separated (`cpu`, `memory`, `gpu`), or `gpu:<index>` for a schedule_conflict */
+  /**
+   * short dimensions, comma-separated (`cpu`, `memory`, `gpu`); for a schedule_conflict `gpu:<index>` (GPUs of its
+   * node, comma-separated), the short dimensions (overcommit), or `node:<name>` (unreachable)
+   */
   resource: z.string(),
+  /** the node a schedule_conflict is about */
+  node: z.string().optional(),
   message: z.string(),
   openedAt: z.number(),
   updatedAt: z.number(),
@@ -220,6 +241,8 @@ export const SchedulingChangeSchema = z.discriminatedUnion('kind', [
   /** time-slicing rotation: the worker pauses it (`docker pause`) / resumes it */
   z.object({ kind: z.literal('allocation_suspended'), at, allocation: AllocationSchema }),
   z.object({ kind: z.literal('allocation_resumed'), at, allocation: AllocationSchema }),
+  /** its node became unreachable (allocation.unreachableSince is set) or reachable again (null) */
+  z.object({ kind: z.literal('allocation_flagged'), at, allocation: AllocationSchema }),
   z.object({ kind: z.literal('strategy_changed'), at, strategy: StrategyNameSchema, previous: StrategyNameSchema, config: z.record(z.string(), z.unknown()).optional() }),
 ]);
 export type SchedulingChange = z.infer<typeof SchedulingChangeSchema>;

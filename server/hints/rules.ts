@@ -49,18 +49,23 @@ export function fragmentation(input: HintInput): HintCandidate[] {
   return out;
 }
 
-/** A GPU is used by a process or container that holds no allocation. */
+/**
+ * A GPU is used by a process or container that holds no allocation. On the home node the subject is the GPU's index;
+ * on another node (key `unmanaged:gpu:<i>@<node>`) it is `<i>@<node>` and the text names the node.
+ */
 export function unmanagedGpuUse(input: HintInput): HintCandidate[] {
   return input.openConflicts
     .filter((c) => c.type === 'schedule_conflict' && c.key.startsWith('unmanaged:'))
     .map((c) => {
       const who = c.holders.filter((h) => h.kind === 'process').map((h) => `${h.name}${h.pid !== null ? ` (pid ${h.pid})` : ''}`);
-      const gpu = c.resource.replace(/^gpu:/, '');
+      const index = c.resource.replace(/^gpu:/, '');
+      const node = c.key.includes('@') ? c.node ?? c.key.slice(c.key.indexOf('@') + 1) : null;
+      const gpu = node === null ? `GPU ${index}` : `GPU ${index} of node ${node}`;
       return {
         key: c.key, kind: 'unmanaged_gpu_use' as const, severity: 4,
-        title: `GPU ${gpu} is used without an allocation`,
-        message: `${who.join(', ') || 'a process'} uses GPU ${gpu} without an allocation; the scheduler counts that memory as taken`,
-        subject: { kind: 'gpu' as const, id: gpu },
+        title: `${gpu} is used without an allocation`,
+        message: `${who.join(', ') || 'a process'} uses ${gpu} without an allocation; the scheduler counts that memory as taken`,
+        subject: { kind: 'gpu' as const, id: node === null ? index : `${index}@${node}` },
       };
     });
 }

@@ -27,7 +27,11 @@ export interface EngineOptions {
   newId?: () => string;
   /** @default priority_based */
   strategy?: Strategy;
-  /** node name until the first inventory names it @default "local" */
+  /**
+   * the home node's name (the machine the engine runs on: its unmanaged-GPU conflicts keep the key
+   * `unmanaged:gpu:<i>`), kept as given. Without one, "local" is a guess that the first inventory — or the first
+   * allocation restored before any inventory — replaces (cluster.ts). @default "local"
+   */
   node?: string;
   leases?: LeaseOptions;
   severity?: Partial<SeverityConfig>;
@@ -57,7 +61,7 @@ export function assemble(opts: EngineOptions): EngineParts {
   const newId = opts.newId ?? randomUUID;
   const gpuUtilisation = opts.gpuUtilisation ?? (() => null);
   const leases = new Leases(opts.leases);
-  const cluster = new Cluster(opts.node ?? 'local');
+  const cluster = new Cluster(opts.node ?? 'local', opts.node !== undefined);
   const usage = new UsageTracker();
   // the collaborators that start and end allocations reach Booking through this (it needs them to exist first)
   const lifecycle: Lifecycle = {

@@ -1,13 +1,16 @@
 /**
- * The cluster: one Ledger per node (pure, no I/O). The running server has one node (the machine it monitors);
- * the simulator declares many. Fit, capacity and "what is in the way" are answered over all nodes; a placement
- * names its node.
+ * The cluster: one Ledger per node (pure, no I/O). The running server has its own node (the machine it monitors)
+ * and, as a hub, the nodes of its agents; the simulator declares many. Fit, capacity and "what is in the way" are
+ * answered over all nodes; a placement names its node. Only reachable nodes place, are in the way or give victims
+ * (NodeState); capacity and never-fits count every node.
  *
- * The first inventory may rename the node the engine started with (its name was a guess until the monitor
- * reported), as long as that node has received no inventory yet.
+ * The home node is the one the engine started with (the machine it runs on). When the engine was given no name for
+ * it, its name is a guess: the first inventory, or the first allocation restored before any inventory, renames it —
+ * only while it has received no inventory and holds nothing, so an allocation never changes node. A name given is
+ * kept (a node of another name is another node).
  */
 import type { Inventory } from './inventory.ts';
-import { Ledger, type FreeView, type GpuPicker, type Holding, type HoldingMeta, type InTheWay, type Shape } from './ledger.ts';
+import { Ledger, type FreeView, type GpuPicker, type Holding, type HoldingMeta, type InTheWay, type NodeState, type Shape } from './ledger.ts';
 
 export interface Placement {
   node: string;
@@ -30,16 +33,28 @@ export class Cluster {
   private readonly byNode = new Map<string, Ledger>();
   private list: Ledger[] = [];
   private readonly nodeOf = new Map<string, Ledger>();
+  /** bumped when nodes come or go (by more than the versions of a node that goes: the sums only grow) */
   private structure = 0;
+  /** the home ledger while it may still be renamed (no inventory, nothing restored onto it) */
   private fresh: Ledger | null;
+  private homeName: string;
+  /** since when each unreachable node is so */
+  private readonly downSince = new Map<string, number>();
   private replicas = 1;
   private multiSlot = false;
 
-  constructor(defaultNode = 'local') {
+  /** `named`: the home node's name is known, not a guess (nothing renames it) */
+  constructor(defaultNode = 'local', private readonly named = false) {
     const l = new Ledger();
     l.node = defaultNode;
+    this.homeName = defaultNode;
     this.add(l);
     this.fresh = l;
+  }
+
+  /** The home node's name: its unmanaged-GPU conflicts keep the unqualified key (see node-conflicts.ts). */
+  get home(): string {
+    return this.homeName;
   }
 
   /** bumped on every change of capacity or allocations on any node */
@@ -64,31 +79,51 @@ export class Cluster {
     return this.byNode.get(node);
   }
 
-  /** The only node's ledger (the running server). */
-  get first(): Ledger {
-    return this.list[0]!;
-  }
-
   get size(): number {
     return this.list.length;
   }
 
-  setInventory(inv: Inventory): void {
+  /** A node's new inventory; returns the node's state before it (a pending node becomes reachable: it reported). */
+  setInventory(inv: Inventory): NodeState {
     let l = this.byNode.get(inv.node);
-    if (!l && this.fresh && this.list.length === 1) {
-      l = this.fresh;
-      this.byNode.delete(l.node);
-      this.byNode.set(inv.node, l);
-      for (const h of l.holdingsList()) this.nodeOf.set(h.allocationId, l);
-      this.structure++;
-    }
+    if (!l && this.fresh && !this.named && this.list.length === 1 && this.fresh.holdingCount === 0) l = this.rename(this.fresh, inv.node);
     if (!l) {
       l = new Ledger();
       l.node = inv.node;
       this.add(l);
     }
     this.fresh = null;
+    const was = l.state;
     l.setInventory(inv);
+    if (was === 'pending') l.setState('reachable');
+    return was;
+  }
+
+  /** Reachability as the caller declares it (`at`: when; a node already unreachable keeps its first time). */
+  setReachable(l: Ledger, reachable: boolean, at: number): void {
+    l.setState(reachable ? 'reachable' : 'unreachable');
+    if (reachable) this.downSince.delete(l.node);
+    else if (!this.downSince.has(l.node)) this.downSince.set(l.node, at);
+  }
+
+  /** Since when a node is unreachable; null when it is not. */
+  unreachableSince(node: string): number | null {
+    return this.downSince.get(node) ?? null;
+  }
+
+  /**
+   * Forget a node; refused (throws) while it holds allocations, and for the last node (a cluster keeps one).
+   */
+  remove(node: string): void {
+    const l = this.byNode.get(node);
+    if (!l) return;
+    if (l.holdingCount > 0) throw new Error(`node ${node} holds ${l.holdingCount} allocation(s)`);
+    if (this.list.length === 1) throw new Error(`node ${node} is the only node`);
+    this.byNode.delete(node);
+    this.list = this.list.filter((x) => x !== l);
+    if (this.fresh === l) this.fresh = null;
+    this.downSince.delete(node);
+    this.structure += l.version + l.capacityEpoch + 1;
   }
 
   /** Time-slicing replicas on every node (present and future). */
@@ -113,6 +148,7 @@ export class Cluster {
       let whole = 0;
       let share = 0;
       for (const l of this.list) {
+        if (!l.placeable) continue;
         cpu = Math.max(cpu, l.freeCpu);
         mem = Math.max(mem, l.freeMemoryMiB);
         whole = Math.max(whole, l.multiSlot ? Infinity : l.wholeFreeGpus);
@@ -169,9 +205,10 @@ export class Cluster {
     return best;
   }
 
-  /** The free view of the only node (the running server), or of the first one. */
-  free(): FreeView {
-    return this.first.free();
+  /** The free view of `node` (undefined: no such node), by default of the home node (else the first one). */
+  free(node?: string): FreeView | undefined {
+    if (node !== undefined) return this.byNode.get(node)?.free();
+    return (this.byNode.get(this.homeName) ?? this.list[0]!).free();
   }
 
   *holdings(): Generator<Holding> {
@@ -182,17 +219,20 @@ export class Cluster {
     let l = this.byNode.get(node);
     if (!l) {
       if (!force) throw new Error(`allocation ${allocationId}: no node ${node}`);
-      if (this.fresh && this.list.length === 1 && this.fresh.holdingCount === 0) {
-        // restoring before any inventory: the engine's guess of the node name was wrong
-        l = this.fresh;
-        this.byNode.delete(l.node);
-        l.node = node;
-        this.byNode.set(node, l);
+      if (this.fresh && !this.named && this.list.length === 1 && this.fresh.holdingCount === 0) {
+        // restoring before any inventory: the engine's guess of its node's name was wrong
+        l = this.rename(this.fresh, node);
       } else {
         l = new Ledger();
         l.node = node;
         this.add(l);
       }
+    }
+    if (force) {
+      // restored (or re-booked by time-slicing): the home ledger keeps its name from now on, and a node that has not
+      // reported since the restart is pending until it does
+      this.fresh = null;
+      if (!l.reported) l.setState('pending');
     }
     l.allocate(allocationId, shape, gpuIndices, meta, force);
     this.nodeOf.set(allocationId, l);
@@ -210,15 +250,20 @@ export class Cluster {
    * them would suffice), see Ledger.inTheWay. On one node, that node's answer.
    */
   inTheWay(shape: Shape, priority: number): InTheWay {
-    if (this.list.length === 1) return this.first.inTheWay(shape, priority);
+    if (this.list.length === 1 && this.list[0]!.placeable) return this.list[0]!.inTheWay(shape, priority);
     const key = `${shape.cpu}|${shape.memoryMiB}|${shape.whole}|${shape.fracMiB}|${priority}`;
     let best: InTheWay | null = null;
     for (const l of this.list) {
-      if (!l.knows(shape) || l.neverFits(shape)) continue;
+      if (!l.placeable || !l.knows(shape) || l.neverFits(shape)) continue;
       const w = l.inTheWay(shape, priority, undefined, key);
       if (!best || rankWay(w) < rankWay(best)) best = w;
     }
-    return best ?? this.first.inTheWay(shape, priority);
+    if (best) return best;
+    // no reachable node could take it even empty: the nodes that could, if they were reachable, are what it waits for
+    const down = this.list.filter((l) => !l.placeable && l.knows(shape) && !l.neverFits(shape)).map((l) => l.node);
+    const open = this.list.find((l) => l.placeable);
+    if (open && !down.length) return open.inTheWay(shape, priority);
+    return { dims: shortDims(shape), holders: [], foreign: [], sufficient: false, lowerOnly: false, unreachable: down.length ? down : this.list.filter((l) => !l.placeable).map((l) => l.node) };
   }
 
   /**
@@ -231,7 +276,7 @@ export class Cluster {
   preemptionPlan(shape: Shape, priority: number, eligible: (h: Holding) => boolean, cacheKey?: string): PreemptionPlan | null {
     let best: { plan: PreemptionPlan; top: number; latest: number } | null = null;
     for (const l of this.list) {
-      if (!l.knows(shape) || l.neverFits(shape)) continue;
+      if (!l.placeable || !l.knows(shape) || l.neverFits(shape)) continue;
       if (l.fits(shape)) return { node: l.node, victims: [] };
       const w = l.inTheWay(shape, priority, eligible, cacheKey);
       if (!w.sufficient || !w.holders.length) continue;
@@ -254,12 +299,13 @@ export class Cluster {
    * GPU fragmentation: the share of the free GPU capacity that is stranded on partly used GPUs (a GPU shared by
    * fractional allocations with room left counts its free MiB ÷ its MiB; a GPU free as a whole counts 1 and is not
    * stranded), over all nodes; null when nothing is free. 0: every free GPU is whole; near 1: what is free is
-   * scattered in slivers no whole-GPU request can use.
+   * scattered in slivers no whole-GPU request can use. Nodes that are not reachable are left out (nothing goes there).
    */
   fragmentation(): number | null {
     let free = 0;
     let stranded = 0;
     for (const l of this.list) {
+      if (!l.placeable) continue;
       for (const g of l.slots()) {
         if (!g.present || !g.available) continue;
         if (l.isWholeFree(g)) {
@@ -276,12 +322,31 @@ export class Cluster {
     return free > 0 ? stranded / free : null;
   }
 
+  /** The home ledger takes the name its first inventory or restored allocation gives it (see the file's comment). */
+  private rename(l: Ledger, node: string): Ledger {
+    if (this.homeName === l.node) this.homeName = node;
+    this.byNode.delete(l.node);
+    l.node = node;
+    this.byNode.set(node, l);
+    this.structure++;
+    return l;
+  }
+
   private add(l: Ledger): void {
     l.setReplicas(this.replicas, this.multiSlot);
     this.byNode.set(l.node, l);
     this.list = [...this.list, l];
     this.structure++;
   }
+}
+
+/** Every dimension `shape` asks for. */
+function shortDims(shape: Shape): InTheWay['dims'] {
+  const dims: InTheWay['dims'] = [];
+  if (shape.cpu > 0) dims.push('cpu');
+  if (shape.memoryMiB > 0) dims.push('memory');
+  if (shape.whole > 0 || shape.fracMiB > 0) dims.push('gpu');
+  return dims;
 }
 
 /** Smaller is a better node to report: sufficient first, then fewer holders in the way. */

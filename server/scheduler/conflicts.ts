@@ -13,12 +13,12 @@
  *   allocation's process still runs), W as above over the time since the conflict opened.
  * The thresholds are options (SeverityConfig).
  *
- * What a conflict says is computed here too, from the ledger (pure): why a request waits (`evaluateWait`) and
- * where the monitor contradicts the ledger (`scheduleConflicts`).
+ * Why a request waits is computed here too, from the ledger (pure: `evaluateWait`); where reality contradicts the
+ * ledger, in node-conflicts.ts.
  */
-import type { Allocation, Conflict, ConflictChange, ConflictHolder, ConflictResolution, ConflictType } from '../../shared/scheduler.ts';
+import type { Conflict, ConflictChange, ConflictHolder, ConflictResolution, ConflictType } from '../../shared/scheduler.ts';
 import type { GpuUsage } from './inventory.ts';
-import type { Holding, InTheWay, Ledger, Shape } from './ledger.ts';
+import type { Holding, InTheWay, Shape } from './ledger.ts';
 
 /** What explaining a wait needs: a node's Ledger, or the Cluster of them. */
 export interface WaitView {
@@ -66,6 +66,8 @@ export interface ConflictInit {
   holders: ConflictHolder[];
   resource: string;
   message: string;
+  /** the node a schedule_conflict is about */
+  node?: string;
 }
 
 export type ConflictPatch = Partial<Omit<ConflictInit, 'key'>>;
@@ -131,8 +133,9 @@ export class ConflictBook {
     const requestChanged = patch.requestId !== undefined && patch.requestId !== c.requestId;
     const resourceChanged = patch.resource !== undefined && patch.resource !== c.resource;
     const messageChanged = patch.message !== undefined && patch.message !== c.message;
+    const nodeChanged = patch.node !== undefined && patch.node !== c.node;
     const holdersChanged = patch.holders !== undefined && patch.holders !== c.holders && !sameHolders(c.holders, patch.holders);
-    if (!(typeChanged || severityChanged || requestChanged || resourceChanged || messageChanged || holdersChanged)) return null;
+    if (!(typeChanged || severityChanged || requestChanged || resourceChanged || messageChanged || nodeChanged || holdersChanged)) return null;
     const next: Conflict = {
       ...c,
       type: typeChanged ? patch.type! : c.type,
@@ -141,6 +144,7 @@ export class ConflictBook {
       resource: resourceChanged ? patch.resource! : c.resource,
       message: messageChanged ? patch.message! : c.message,
       holders: holdersChanged ? patch.holders! : c.holders,
+      ...(nodeChanged ? { node: patch.node! } : {}),
       updatedAt: at,
     };
     this.byId.set(id, next);
@@ -185,7 +189,7 @@ export class ConflictBook {
 
 /** Identity of a holder; a process's memory figure is left out (it moves every sample: not worth a record). */
 function holderKey(h: ConflictHolder): string {
-  return h.kind === 'allocation' ? `a:${h.allocationId}` : `p:${h.pid}:${h.containerId}:${h.gpuIndex}:${h.allocationId}`;
+  return h.kind === 'allocation' ? `a:${h.allocationId}` : `p:${h.pid}:${h.containerId}:${h.gpuIndex}:${h.allocationId}@${h.node}`;
 }
 
 export function sameHolders(a: readonly ConflictHolder[], b: readonly ConflictHolder[]): boolean {
@@ -196,29 +200,41 @@ export function sameHolders(a: readonly ConflictHolder[], b: readonly ConflictHo
 
 export type WaitEvaluation = Omit<ConflictInit, 'key' | 'requestId' | 'severity'>;
 
-export function allocationHolder(h: Holding): ConflictHolder {
-  return { kind: 'allocation', allocationId: h.allocationId, requestId: h.requestId, owner: h.owner, priority: h.priority, gpuIndices: [...h.gpuIndices] };
+/** A holding as a conflict's holder, on `node` when known. */
+export function allocationHolder(h: Holding, node?: string): ConflictHolder {
+  return {
+    kind: 'allocation', allocationId: h.allocationId, requestId: h.requestId, owner: h.owner, priority: h.priority, gpuIndices: [...h.gpuIndices],
+    ...(node !== undefined ? { node } : {}),
+  };
 }
 
-export function processHolder(u: GpuUsage): ConflictHolder {
-  return { kind: 'process', pid: u.pid, containerId: u.containerId, name: u.name, gpuIndex: u.gpuIndex, usedMemoryMiB: u.usedMemoryMiB, allocationId: u.allocationId };
+/** A GPU user as a conflict's holder, on `node` when known. */
+export function processHolder(u: GpuUsage, node?: string): ConflictHolder {
+  return {
+    kind: 'process', pid: u.pid, containerId: u.containerId, name: u.name, gpuIndex: u.gpuIndex, usedMemoryMiB: u.usedMemoryMiB, allocationId: u.allocationId,
+    ...(node !== undefined ? { node } : {}),
+  };
 }
 
 /**
  * Why `shape` (asked at `priority`) waits: priority_conflict when releasing lower-priority allocations alone would
  * make it fit, else resource_competition; the holders in the way (see Ledger.inTheWay), plus the GPU users no
- * allocation accounts for when releasing every allocation would not be enough; the short dimensions.
+ * allocation accounts for when releasing every allocation would not be enough; the short dimensions; or the nodes
+ * that could take it but cannot be reached, when no reachable node could.
  * Messages carry no free figures, so that they change only when the reason does.
  */
-export function evaluateWait(ledger: WaitView, shape: Shape, priority: number, strategy: string, holderOf: (h: Holding) => ConflictHolder = allocationHolder): WaitEvaluation {
+export function evaluateWait(ledger: WaitView, shape: Shape, priority: number, strategy: string, holderOf: (h: Holding, node?: string) => ConflictHolder = allocationHolder): WaitEvaluation {
   if (!ledger.knows(shape)) {
     return { type: 'resource_competition', holders: [], resource: unknownDims(shape, ledger).join(','), message: 'waiting for the monitor to report the node’s capacity' };
   }
   const w = ledger.inTheWay(shape, priority);
   if (!w.dims.length) return { type: 'resource_competition', holders: [], resource: '', message: `fits, but the ${strategy} strategy did not place it` };
-  const holders: ConflictHolder[] = w.holders.map(holderOf);
-  if (!w.sufficient) holders.push(...w.foreign.map(processHolder));
   const short = w.dims.map((d) => describeShort(d, shape)).join('; ');
+  if (w.unreachable) {
+    return { type: 'resource_competition', holders: [], resource: w.dims.join(','), message: `${short}: no reachable node can take it (not reachable: ${w.unreachable.join(', ') || 'none'})` };
+  }
+  const holders: ConflictHolder[] = w.holders.map((h) => holderOf(h, w.node));
+  if (!w.sufficient) holders.push(...w.foreign.map((u) => processHolder(u, w.node)));
   const lower = w.holders.filter((h) => h.priority < priority).length;
   const message = w.lowerOnly
     ? `${short}: blocked only by ${w.holders.length} lower-priority allocation(s)`
@@ -242,67 +258,4 @@ function describeShort(dim: 'cpu' | 'memory' | 'gpu', shape: Shape): string {
   if (dim === 'memory') return `needs ${shape.memoryMiB} MiB of memory`;
   if (shape.fracMiB > 0) return `needs ${shape.fracMiB} MiB of one GPU`;
   return `needs ${shape.whole} whole GPU(s)`;
-}
-
-export type ScheduleConflictWant = Omit<ConflictInit, 'key' | 'severity'> & { touches: boolean };
-
-/**
- * The schedule_conflicts the ledger's GPUs call for, by key: one per GPU with users that no allocation accounts
- * for (`unmanaged:gpu:<i>`; its request is the allocation holding that GPU, if any), one per ended allocation
- * whose processes still run (`lease:<allocationId>`), one per allocation suspended by time-slicing whose processes
- * still run on its GPU (`overrun:<allocationId>`). `touches`: it concerns an allocation (severity).
- */
-export function scheduleConflicts(ledger: Ledger, allocationOf: (id: string) => Allocation | undefined): Map<string, ScheduleConflictWant> {
-  const want = new Map<string, ScheduleConflictWant>();
-  const byLease = new Map<string, GpuUsage[]>();
-  const overrun = new Map<string, GpuUsage[]>();
-  for (const s of ledger.slots()) {
-    const unmanaged: GpuUsage[] = [];
-    for (const u of s.foreign) {
-      const a = u.allocationId === null ? undefined : allocationOf(u.allocationId);
-      if (a && a.state !== 'active') {
-        const list = byLease.get(a.id) ?? [];
-        list.push(u);
-        byLease.set(a.id, list);
-      } else if (a && a.suspendedAt !== undefined) {
-        // time-slicing suspended it, yet its processes still run on the GPU it gave up
-        const list = overrun.get(a.id) ?? [];
-        list.push(u);
-        overrun.set(a.id, list);
-      } else {
-        unmanaged.push(u);
-      }
-    }
-    if (!unmanaged.length) continue;
-    const victim = s.wholeBy ?? s.shared.keys().next().value ?? null;
-    const h = victim === null ? undefined : ledger.holding(victim);
-    want.set(`unmanaged:gpu:${s.index}`, {
-      type: 'schedule_conflict',
-      requestId: h?.requestId ?? null,
-      holders: unmanaged.map(processHolder),
-      resource: `gpu:${s.index}`,
-      message: `${unmanaged.length} process(es)/container(s) use GPU ${s.index} without an allocation${h ? `; allocation ${h.allocationId} holds it` : ''}`,
-      touches: h !== undefined,
-    });
-  }
-  // processes of an allocation that should not be on a GPU any more: suspended by time-slicing, or ended
-  const stray: [string, Map<string, GpuUsage[]>, (a: Allocation) => string][] = [
-    ['overrun', overrun, () => 'suspended by time-slicing'],
-    ['lease', byLease, (a) => `${a.state}${a.state === 'expired' ? ' (lease expired)' : ''}`],
-  ];
-  for (const [prefix, byAllocation, what] of stray) {
-    for (const [allocationId, usages] of byAllocation) {
-      const a = allocationOf(allocationId)!;
-      const gpus = [...new Set(usages.map((u) => u.gpuIndex))].sort((x, y) => x - y);
-      want.set(`${prefix}:${allocationId}`, {
-        type: 'schedule_conflict',
-        requestId: a.requestId,
-        holders: usages.map(processHolder),
-        resource: gpus.map((g) => `gpu:${g}`).join(','),
-        message: `allocation ${allocationId} is ${what(a)} but ${usages.length} of its process(es) still use GPU ${gpus.join(', ')}${prefix === 'overrun' ? ' (time-slice overrun)' : ''}`,
-        touches: true,
-      });
-    }
-  }
-  return want;
 }

@@ -1,6 +1,6 @@
 /**
  * Timed work per allocation — lease ends, preemption deadlines — in a heap ordered by time, with O(log n) add, move
- * and remove by allocation id.
+ * and remove by allocation id. A deadline may be held: kept, but out of `due` and `next`, until it is let go.
  */
 import { IndexedHeap } from './queue.ts';
 
@@ -13,9 +13,11 @@ export interface Deadline {
 export class Deadlines {
   private readonly heap = new IndexedHeap<Deadline>((a, b) => a.at < b.at);
   private readonly byAllocation = new Map<string, Deadline>();
+  /** held deadlines: allocation id → time */
+  private readonly held = new Map<string, number>();
 
   has(allocationId: string): boolean {
-    return this.byAllocation.has(allocationId);
+    return this.byAllocation.has(allocationId) || this.held.has(allocationId);
   }
 
   add(allocationId: string, at: number): void {
@@ -26,6 +28,10 @@ export class Deadlines {
 
   /** Move an allocation's deadline (nothing when it has none). */
   move(allocationId: string, at: number): void {
+    if (this.held.has(allocationId)) {
+      this.held.set(allocationId, at);
+      return;
+    }
     const item = this.byAllocation.get(allocationId);
     if (!item) return;
     item.at = at;
@@ -34,11 +40,29 @@ export class Deadlines {
 
   /** @returns whether the allocation had a deadline */
   remove(allocationId: string): boolean {
+    if (this.held.delete(allocationId)) return true;
     const item = this.byAllocation.get(allocationId);
     if (!item) return false;
     this.heap.remove(item);
     this.byAllocation.delete(allocationId);
     return true;
+  }
+
+  /** Keep the allocation's deadline out of `due` and `next` until `letGo`. */
+  hold(allocationId: string): void {
+    const item = this.byAllocation.get(allocationId);
+    if (!item) return;
+    this.heap.remove(item);
+    this.byAllocation.delete(allocationId);
+    this.held.set(allocationId, item.at);
+  }
+
+  /** A held deadline back in time order (due at once when its time has passed). */
+  letGo(allocationId: string): void {
+    const at = this.held.get(allocationId);
+    if (at === undefined) return;
+    this.held.delete(allocationId);
+    this.add(allocationId, at);
   }
 
   /** The earliest deadline, if it is due by `now`. */

@@ -12,8 +12,9 @@
  * - RequestConflicts / ScheduleConflicts: the conflicts of waiting requests (cached evaluations, severities) and of
  *   reality disagreeing with the ledger;
  * - DecisionPass (pass.ts): grant in the strategy's order, one preemption attempt, conflict refresh.
- * Mutations that free or change capacity (release, expiry, snapshot, strategy switch) run a decision pass in the
- * same batch (`autoDecide`, default on). The cluster has one node in the running server and many in the simulator.
+ * Mutations that free or change capacity (release, expiry, snapshot, strategy switch, a node's reachability) run a
+ * decision pass in the same batch (`autoDecide`, default on). The cluster has the server's own node (the home node)
+ * plus those of its agents, and many in the simulator; a node that cannot be reached keeps its allocations (nodes.ts).
  */
 import type { Allocation, Change, Conflict, QueueOrder, Request, RequestInputBody, RequestStatus, Resources, StrategyName } from '../../shared/scheduler.ts';
 import { assemble, type EngineOptions } from './assemble.ts';
@@ -22,15 +23,20 @@ import type { Core, EngineParts } from './core.ts';
 import { SchedulerError } from './errors.ts';
 import type { Inventory } from './inventory.ts';
 import { shapeOf, type FreeView } from './ledger.ts';
+import { nodeView, type NodeView } from './node-views.ts';
+import { followCapacity, markReachable, removeNode, requireNode, setReachable } from './nodes.ts';
 import { requestFields } from './records.ts';
 import { resolveConflict, type Resolution } from './resolve.ts';
 import { restoreState, type EngineState } from './restore.ts';
 import type { Strategy } from './strategy.ts';
+import { advance, expireDue, heldBack, nextWakeup, tick } from './timed.ts';
 
 export { SchedulerError } from './errors.ts';
 export type { EngineOptions } from './assemble.ts';
 export type { ChangeListener } from './changes.ts';
 export type { LeaseOptions } from './leases.ts';
+export type { NodeState } from './ledger.ts';
+export type { NodeView } from './node-views.ts';
 export type { EngineState } from './restore.ts';
 
 export interface SubmitResult {
@@ -152,7 +158,8 @@ export class SchedulerEngine {
     const a = records.requireAllocation(allocationId);
     if (a.state !== 'active') throw new SchedulerError('invalid_state', `allocation ${allocationId} is ${a.state}`, { state: a.state });
     const now = this.core.clock.now();
-    if (now >= a.leaseExpiresAt) {
+    // a lease that ran out while its node cannot be reached is held, not ended: it may be renewed
+    if (now >= a.leaseExpiresAt && !heldBack(this.core, a)) {
       this.expireLeases();
       throw new SchedulerError('invalid_state', `the lease of allocation ${allocationId} expired at ${new Date(a.leaseExpiresAt).toISOString()}`, { state: 'expired' });
     }
@@ -167,35 +174,30 @@ export class SchedulerEngine {
     }).value;
   }
 
-  /** Expire every lease that ended by now (allocation and request `expired`) and carry out due preemptions, then let the queue move. */
+  /**
+   * Expire every lease that ended by now (allocation and request `expired`) and carry out due preemptions, then let
+   * the queue move. A lease of an allocation whose node is unreachable is held until the node is reachable again.
+   */
   expireLeases(): Change[] {
-    return this.transact(() => {
-      const { records } = this.core;
-      const { leases, booking, preemption } = this.parts;
-      const now = this.core.clock.now();
-      let any = false;
-      for (let d = leases.due(now); d; d = leases.due(now)) {
-        const a = records.allocations.get(d.allocationId);
-        if (a?.state === 'active') booking.end(a, 'expired', now);
-        else leases.remove(d.allocationId);
-        any = true;
-      }
-      if (preemption.carryOutDue(now)) any = true;
-      if (any) {
-        this.parts.scheduleConflicts.sync(now);
-        if (this.autoDecide) this.parts.pass.run();
-      }
-    }).changes;
+    return this.transact(() => expireDue(this.parts, this.autoDecide)).changes;
   }
 
-  /** The node's capacity and GPU users changed (a new snapshot): schedule_conflicts follow, then a decision pass. */
+  /**
+   * A node's capacity and GPU users changed (a new snapshot; a node not known yet joins): schedule_conflicts follow,
+   * then a decision pass. A node pending since a restart becomes reachable; an unreachable one stays so
+   * (setNodeReachable).
+   */
   onSnapshot(inventory: Inventory): Change[] {
     return this.transact(() => {
       const core = this.core;
       const before = core.cluster.version;
-      core.cluster.setInventory(inventory);
-      const c = core.cluster.capacity;
-      core.usage.setCapacity({ cpu: c.cpu ?? 0, memoryMiB: c.memoryMiB ?? 0, gpus: c.gpus ?? 0 });
+      const was = core.cluster.setInventory(inventory);
+      if (was === 'pending') {
+        // it reported: flags restored from before the restart clear, and lease ends held meanwhile take effect
+        markReachable(this.parts, core.cluster.ledger(inventory.node)!, core.clock.now());
+        expireDue(this.parts, false);
+      }
+      followCapacity(core);
       this.parts.scheduleConflicts.sync(core.clock.now());
       if (core.cluster.version !== before) core.dirty = true;
       if (core.strategy.usesUtilisation && core.queue.size) {
@@ -204,6 +206,26 @@ export class SchedulerEngine {
       }
       if (core.dirty && this.autoDecide) this.parts.pass.run();
     }).changes;
+  }
+
+  /**
+   * The node stopped reporting (`reachable` false) or reports again (true), as the caller (the node registry) says.
+   * Unreachable: its allocations are kept and flagged (`allocation_flagged`, unreachableSince), their lease ends held
+   * and preemption notices withdrawn, nothing is placed there, `unreachable:<node>` opens. Reachable: the flags clear,
+   * held lease ends take effect when due, the conflict clears and the node's latest inventory is reconciled with the
+   * ledger (`missing:…`, `overcommit:…`). A decision pass follows. Throws not_found for a node the engine does not know.
+   */
+  setNodeReachable(node: string, reachable: boolean): Change[] {
+    const l = requireNode(this.core, node);
+    return this.transact(() => setReachable(this.parts, l, reachable, this.autoDecide)).changes;
+  }
+
+  /**
+   * Forget a node (decommissioned): its schedule_conflicts clear. Refused (invalid_state) while it holds allocations,
+   * and for the only node; not_found for a node the engine does not know.
+   */
+  removeNode(node: string): Change[] {
+    return this.transact(() => removeNode(this.parts, node, this.autoDecide)).changes;
   }
 
   /**
@@ -221,20 +243,7 @@ export class SchedulerEngine {
    * is over, grow severities with waiting, decide if anything changed.
    */
   tick(): Change[] {
-    return this.transact(() => {
-      const { core, parts: { pass, preemption, requestConflicts } } = this;
-      this.expireLeases();
-      const now = core.clock.now();
-      this.rotateIfDue(now);
-      requestConflicts.refreshSeverities(now);
-      this.parts.scheduleConflicts.refreshSeverities(now);
-      // waiting makes preemption possible (age, starvation timeouts): a queue with candidates gets a pass each tick
-      if (this.autoDecide && core.queue.size && pass.canPreempt()) pass.force = true;
-      preemption.check = false;
-      // a pass also when only grants changed the ledger since the last one: waiting requests' holders follow
-      if (this.autoDecide && (core.dirty || pass.force || pass.stale)) pass.run();
-      else if (requestConflicts.pending) requestConflicts.refresh(now, core.queue.requests());
-    }).changes;
+    return this.transact(() => tick(this.parts, this.autoDecide)).changes;
   }
 
   /**
@@ -242,20 +251,12 @@ export class SchedulerEngine {
    * when something changed — without the per-second severity refresh of `tick`.
    */
   advance(): Change[] {
-    return this.transact(() => {
-      const { core, parts: { pass, preemption } } = this;
-      this.expireLeases();
-      this.rotateIfDue(core.clock.now());
-      if (preemption.check && core.queue.size && pass.canPreempt()) pass.force = true;
-      preemption.check = false;
-      if (this.autoDecide && (core.dirty || pass.force)) pass.run();
-    }).changes;
+    return this.transact(() => advance(this.parts, this.autoDecide)).changes;
   }
 
   /** When the engine next has timed work (a lease end, a preemption deadline, a rotation), or null. */
   nextWakeup(): number | null {
-    const { leases, preemption, slicing } = this.parts;
-    return earliest(earliest(leases.next, preemption.next), slicing.nextWakeup());
+    return nextWakeup(this.parts);
   }
 
   /**
@@ -340,17 +341,26 @@ export class SchedulerEngine {
     return this.core.queue.size;
   }
 
-  free(): FreeView {
-    return this.core.cluster.free();
+  /** What is free on `node` (not_found when unknown), by default on the home node (the machine the server runs on). */
+  free(node?: string): FreeView {
+    const f = this.core.cluster.free(node);
+    if (!f) throw new SchedulerError('not_found', `no node ${node}`, { node });
+    return f;
   }
 
   capacity(): { cpu: number | null; memoryMiB: number | null; gpus: number | null } {
     return this.core.cluster.capacity;
   }
 
-  /** Node names, in order. */
+  /** Node names, in order (the home node first unless a restore named another before it reported). */
   nodes(): string[] {
     return this.core.cluster.ledgers().map((l) => l.node);
+  }
+
+  /** Every node: its state (reachable, unreachable, pending), capacity and what its allocations hold. */
+  nodeViews(): NodeView[] {
+    const { cluster } = this.core;
+    return cluster.ledgers().map((l) => nodeView(l, cluster.unreachableSince(l.node)));
   }
 
   /** GPU fragmentation over all nodes (Cluster.fragmentation). */
@@ -392,10 +402,6 @@ export class SchedulerEngine {
     return a ? { request: r, allocation: a } : { request: r };
   }
 
-  private rotateIfDue(now: number): void {
-    if (this.parts.slicing.due(now) && this.parts.slicing.rotate(now)) this.core.dirty = true;
-  }
-
   /** The strategy's cluster-wide settings: time-slicing replicas, the rotation clock, fair-share half-life. */
   private applyStrategySettings(): void {
     const { cluster, strategy, usage, clock } = this.core;
@@ -404,8 +410,4 @@ export class SchedulerEngine {
     const half = (strategy.config as { halfLifeMs?: unknown }).halfLifeMs;
     if (typeof half === 'number') usage.setHalfLife(half, clock.now());
   }
-}
-
-function earliest(a: number | null, b: number | null): number | null {
-  return a === null || (b !== null && b < a) ? b : a;
 }

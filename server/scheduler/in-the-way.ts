@@ -9,6 +9,8 @@ import { wholeCount, type GpuSlot, type Holding, type InTheWay, type Shape } fro
 
 /** What the search reads of one ledger (the ledger keeps the holder orders cached between changes). */
 export interface WayView {
+  /** the ledger's node (named in the answer) */
+  node(): string;
   /** free cpu / memory now; null: capacity unknown */
   cpuFree(): number | null;
   memFree(): number | null;
@@ -34,7 +36,7 @@ export function findWay(v: WayView, shape: Shape, priority: number, eligible?: (
   if (shape.memoryMiB > memFree) dims.push('memory');
   const gpuShort = !v.gpuFits(shape);
   if (gpuShort) dims.push('gpu');
-  if (!dims.length) return { dims, holders: [], foreign: [], sufficient: true, lowerOnly: true };
+  if (!dims.length) return { node: v.node(), dims, holders: [], foreign: [], sufficient: true, lowerOnly: true };
 
   const cpuShort = dims.includes('cpu');
   const memShort = dims.includes('memory');
@@ -59,7 +61,7 @@ export function findWay(v: WayView, shape: Shape, priority: number, eligible?: (
   let n = 0;
   while (n < candidates.length && candidates[n]!.priority < priority) sim.free(candidates[n++]!, 1);
   while (n < candidates.length && !sim.fitsNow()) sim.free(candidates[n++]!, 1);
-  if (!sim.fitsNow()) return { dims, holders: candidates, foreign, sufficient: false, lowerOnly: false };
+  if (!sim.fitsNow()) return { node: v.node(), dims, holders: candidates, foreign, sufficient: false, lowerOnly: false };
   // reprieve: keep back every chosen holder whose release is not needed, highest priority first, then the
   // smaller holders (so that few allocations are in the way), then the older
   const chosen = new Set(candidates.slice(0, n));
@@ -70,7 +72,33 @@ export function findWay(v: WayView, shape: Shape, priority: number, eligible?: (
     else sim.free(h, 1);
   }
   const holders = candidates.filter((h) => chosen.has(h));
-  return { dims, holders, foreign, sufficient: true, lowerOnly: holders.every((h) => h.priority < priority) };
+  return { node: v.node(), dims, holders, foreign, sufficient: true, lowerOnly: holders.every((h) => h.priority < priority) };
+}
+
+/**
+ * One ledger's findWay answers at its version, by shape and priority; with an eligibility filter, cached only under
+ * a key that names what the filter depends on.
+ */
+export class WayAnswers {
+  private readonly cache = new Map<string, InTheWay>();
+  private version = -1;
+
+  constructor(private readonly view: WayView) {}
+
+  answer(version: number, shape: Shape, priority: number, eligible?: (h: Holding) => boolean, cacheKey?: string): InTheWay {
+    if (eligible && cacheKey === undefined) return findWay(this.view, shape, priority, eligible);
+    if (this.version !== version) {
+      this.cache.clear();
+      this.version = version;
+    }
+    const key = cacheKey ?? `${shape.cpu}|${shape.memoryMiB}|${shape.whole}|${shape.fracMiB}|${priority}`;
+    let w = this.cache.get(key);
+    if (!w) {
+      if (this.cache.size > 4096) this.cache.clear();
+      this.cache.set(key, (w = findWay(this.view, shape, priority, eligible)));
+    }
+    return w;
+  }
 }
 
 /** Highest priority first, then the smaller holders (so that few allocations end up in the way), then the older. */

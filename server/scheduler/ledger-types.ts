@@ -86,8 +86,20 @@ export interface FreeView {
   gpus: { index: number; memoryMiB: number; freeMiB: number; wholeFree: boolean; available: boolean; allocations: number; foreign: number }[];
 }
 
+/**
+ * Whether anything may be placed on a node. `reachable`: it reports. `unreachable`: its node stopped reporting (the
+ * caller says so). `pending`: it holds allocations restored from the store and has not reported since the restart.
+ * A node that is not reachable places nothing, its holders are never in the way nor preempted, its allocations are
+ * kept.
+ */
+export type NodeState = 'reachable' | 'unreachable' | 'pending';
+
 /** What is in the way of a request that does not fit. */
 export interface InTheWay {
+  /** the node the answer is about (absent: no reachable node could take the request) */
+  node?: string;
+  /** nodes that could take the request but are not reachable, when no reachable node could */
+  unreachable?: string[];
   /** short dimensions: cpu, memory, gpu */
   dims: ('cpu' | 'memory' | 'gpu')[];
   /** allocations whose release would make it fit, lowest priority (then newest) first; every relevant one when no set suffices */

@@ -10,12 +10,14 @@
  * - Foreign usage: a process/container on a GPU that no active allocation holding that GPU accounts for
  *   (unmanaged, or its allocation ended): the GPU is not free as a whole and its memory counts as used.
  * Which GPUs a request gets is the strategy's choice (`place(shape, pick)`); `firstFit` is the default.
+ * A ledger whose node is not `reachable` (see NodeState) places nothing: `fits` is false and `place` null.
  */
-import { findWay, reprieveOrder, victimOrder, type WayView } from './in-the-way.ts';
+import { reprieveOrder, victimOrder, WayAnswers, type WayView } from './in-the-way.ts';
 import type { Inventory } from './inventory.ts';
-import { firstFit, wholeCount, type FreeView, type GpuPicker, type GpuSlot, type Holding, type HoldingMeta, type InTheWay, type Placement, type Shape } from './ledger-types.ts';
+import { firstFit, wholeCount, type FreeView, type GpuPicker, type GpuSlot, type Holding, type HoldingMeta, type InTheWay, type NodeState, type Placement, type Shape } from './ledger-types.ts';
+import { freeView } from './node-views.ts';
 
-export { firstFit, shapeOf, type FreeView, type GpuPicker, type GpuSlot, type Holding, type HoldingMeta, type InTheWay, type Placement, type Shape } from './ledger-types.ts';
+export { firstFit, shapeOf, type FreeView, type GpuPicker, type GpuSlot, type Holding, type HoldingMeta, type InTheWay, type NodeState, type Placement, type Shape } from './ledger-types.ts';
 
 const holdsGpus = (h: Holding) => h.gpuIndices.length > 0;
 
@@ -23,6 +25,10 @@ type Slot = { -readonly [K in keyof GpuSlot]: GpuSlot[K] };
 
 export class Ledger {
   node = 'local';
+  /** whether anything may be placed here (NodeState); changed by the cluster, bumps `version` */
+  private nodeState: NodeState = 'reachable';
+  /** an inventory was received (capacity, as far as it reported, is this node's own) */
+  reported = false;
   /** whole-GPU slots per GPU (time-slicing replicas) */
   private replicaCount = 1;
   /** a whole request may take several slots of one GPU */
@@ -31,9 +37,6 @@ export class Ledger {
   version = 0;
   /** bumped when capacity (not allocations) changes */
   capacityEpoch = 0;
-  /** inTheWay answers (without an eligibility filter) at `wayVersion`, by shape and priority */
-  private wayCache = new Map<string, InTheWay>();
-  private wayVersion = -1;
   private cpuCap: number | null = null;
   private memCap: number | null = null;
   private gpusKnown = false;
@@ -50,6 +53,8 @@ export class Ledger {
   private foreignCount = 0;
   private presentCount = 0;
   private largestGpuMiB = 0;
+  /** GPUs the latest inventory does not report that an allocation still holds */
+  private absentHeldCount = 0;
   /** holdings lowest priority, then newest first; and the order to reprieve them in; rebuilt lazily after a change */
   private byVictimOrder: Holding[] | null = null;
   private byReprieveOrder: Holding[] | null = null;
@@ -60,6 +65,7 @@ export class Ledger {
 
   /** What findWay reads of this ledger (created once; the holder orders are cached until the next change). */
   private readonly way: WayView = {
+    node: () => this.node,
     cpuFree: () => (this.cpuCap === null ? null : this.cpuCap - this.cpuUsed),
     memFree: () => (this.memCap === null ? null : this.memCap - this.memUsed),
     gpuFits: (shape) => this.gpuFit(shape),
@@ -74,11 +80,14 @@ export class Ledger {
       ? (this.gpuReprieveOrder ??= reprieveOrder(this.holdings.values(), this.cpuCap, this.memCap, holdsGpus))
       : (this.byReprieveOrder ??= reprieveOrder(this.holdings.values(), this.cpuCap, this.memCap))),
   };
+  /** its answers, cached while the ledger stays the same */
+  private readonly ways = new WayAnswers(this.way);
 
   /** New capacity; a null figure keeps the last known one. */
   setInventory(inv: Inventory): void {
     const before = this.signature();
     this.node = inv.node;
+    this.reported = true;
     if (inv.cpu !== null) this.cpuCap = inv.cpu;
     if (inv.memoryMiB !== null) this.memCap = inv.memoryMiB;
     if (inv.gpus !== null) {
@@ -125,6 +134,27 @@ export class Ledger {
 
   get replicas(): number {
     return this.replicaCount;
+  }
+
+  get state(): NodeState {
+    return this.nodeState;
+  }
+
+  /** Nothing is placed on a node that is not reachable: fit answers change, hence the version. */
+  setState(state: NodeState): void {
+    if (state === this.nodeState) return;
+    this.nodeState = state;
+    this.version++;
+  }
+
+  /** Requests may be placed here, and its holders may be in the way or preempted. */
+  get placeable(): boolean {
+    return this.nodeState === 'reachable';
+  }
+
+  /** GPUs held by an allocation that the latest inventory no longer reports. */
+  get absentHeld(): number {
+    return this.gpusKnown ? this.absentHeldCount : 0;
   }
 
   get multiSlot(): boolean {
@@ -207,6 +237,7 @@ export class Ledger {
   }
 
   fits(shape: Shape): boolean {
+    if (this.nodeState !== 'reachable') return false;
     if (this.fitVersion !== this.version) {
       this.fitCache = new WeakMap();
       this.fitVersion = this.version;
@@ -222,7 +253,7 @@ export class Ledger {
 
   /** A placement for `shape`, GPUs chosen by `pick`; null when it does not fit. */
   place(shape: Shape, pick: GpuPicker = firstFit): Placement | null {
-    if (!this.cpuMemFit(shape) || !this.gpuFit(shape)) return null;
+    if (this.nodeState !== 'reachable' || !this.cpuMemFit(shape) || !this.gpuFit(shape)) return null;
     const gpuIndices = pick(shape, this);
     return gpuIndices ? { gpuIndices } : null;
   }
@@ -289,19 +320,7 @@ export class Ledger {
   }
 
   free(): FreeView {
-    return {
-      cpu: this.cpuCap === null ? null : Math.max(0, this.cpuCap - this.cpuUsed),
-      memoryMiB: this.memCap === null ? null : Math.max(0, this.memCap - this.memUsed),
-      gpus: this.gpuSlots.map((s) => ({
-        index: s.index,
-        memoryMiB: s.memoryMiB,
-        freeMiB: Math.max(0, this.shareRoom(s)),
-        wholeFree: this.isWholeFree(s),
-        available: s.present && s.available,
-        allocations: s.whole.size + s.shared.size,
-        foreign: s.foreign.length,
-      })),
-    };
+    return freeView(this);
   }
 
   /** Why `shape` can never fit this node, even empty; null when it could (or the capacity it needs is not known yet). */
@@ -331,19 +350,7 @@ export class Ledger {
    * whose release would make it fit (findWay, in-the-way.ts), cached per shape and priority while nothing changes.
    */
   inTheWay(shape: Shape, priority: number, eligible?: (h: Holding) => boolean, cacheKey?: string): InTheWay {
-    // with an eligibility filter, cached only under a key that names what the filter depends on
-    if (eligible && cacheKey === undefined) return findWay(this.way, shape, priority, eligible);
-    if (this.wayVersion !== this.version) {
-      this.wayCache.clear();
-      this.wayVersion = this.version;
-    }
-    const key = cacheKey ?? `${shape.cpu}|${shape.memoryMiB}|${shape.whole}|${shape.fracMiB}|${priority}`;
-    let w = this.wayCache.get(key);
-    if (!w) {
-      if (this.wayCache.size > 4096) this.wayCache.clear();
-      this.wayCache.set(key, (w = findWay(this.way, shape, priority, eligible)));
-    }
-    return w;
+    return this.ways.answer(this.version, shape, priority, eligible, cacheKey);
   }
 
   private cpuMemFit(shape: Shape): boolean {
@@ -393,6 +400,7 @@ export class Ledger {
     let present = 0;
     let largest = 0;
     let foreign = 0;
+    let absentHeld = 0;
     this.byVictimOrder = null;
     this.byReprieveOrder = null;
     this.gpuVictimOrder = null;
@@ -405,7 +413,7 @@ export class Ledger {
       if (s.present) {
         present++;
         largest = Math.max(largest, s.memoryMiB);
-      }
+      } else if (s.whole.size > 0 || s.shared.size > 0) absentHeld++;
       if (s.usages.length || s.foreign.length) {
         s.foreign = s.usages.filter((u) => u.allocationId === null || (!s.whole.has(u.allocationId) && !s.shared.has(u.allocationId)));
         s.foreignMiB = s.foreign.reduce((sum, u) => sum + (u.usedMemoryMiB ?? 0), 0);
@@ -413,6 +421,7 @@ export class Ledger {
       if (this.isWholeFree(s)) whole++;
       foreign += s.foreign.length;
     }
+    this.absentHeldCount = absentHeld;
     this.wholeFreeCount = whole;
     this.foreignCount = foreign;
     this.presentCount = present;

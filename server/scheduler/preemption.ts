@@ -83,6 +83,21 @@ export class Preemption {
     }
   }
 
+  /**
+   * The allocation's node stopped being reachable: its notice, if it has one, is withdrawn (`allocation_renewed`
+   * without `preemptAt`), so that it is not ended while its node cannot be reached, and the request it was for may
+   * look elsewhere.
+   */
+  withdrawNotice(allocationId: string, now: number): void {
+    if (!this.clear(allocationId)) return;
+    for (const [requestId, set] of this.forRequest) if (set.delete(allocationId) && set.size === 0) this.forRequest.delete(requestId);
+    const a = this.core.records.allocations.get(allocationId);
+    if (a?.state !== 'active') return;
+    const { preemptAt: _p, preemptedFor: _f, ...rest } = a;
+    this.core.records.allocations.set(allocationId, rest);
+    this.core.changes.emit({ kind: 'allocation_renewed', at: now, allocation: rest });
+  }
+
   /** End every allocation whose notice has run out by `now`; returns whether any did. */
   carryOutDue(now: number): boolean {
     let any = false;
@@ -135,6 +150,8 @@ export class Preemption {
     if (strategy.preempts === 'none') return null;
     let floor: number | null = null;
     for (const l of this.core.cluster.ledgers()) {
+      // the holders of a node that is not reachable are no victims
+      if (!l.placeable) continue;
       const f = this.ledgerFloor(l);
       if (f !== null && (floor === null || f < floor)) floor = f;
     }

@@ -25,11 +25,11 @@ export class RequestConflicts {
   private evalVersion = -1;
   private shareEpoch = -1;
   private shareCache = new WeakMap<Shape, number>();
-  /** one holder object per holding, so that equal holder lists compare by identity */
+  /** one holder object per holding (an allocation never changes node), so that equal holder lists compare by identity */
   private readonly holderObjects = new WeakMap<Holding, ConflictHolder>();
-  private readonly holderOf = (h: Holding): ConflictHolder => {
+  private readonly holderOf = (h: Holding, node?: string): ConflictHolder => {
     let o = this.holderObjects.get(h);
-    if (!o) this.holderObjects.set(h, (o = allocationHolder(h)));
+    if (!o) this.holderObjects.set(h, (o = allocationHolder(h, node)));
     return o;
   };
 

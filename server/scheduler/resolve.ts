@@ -23,7 +23,7 @@ export function resolveConflict(parts: EngineParts, conflictId: string, strategy
   if (!c) throw new SchedulerError('not_found', `no conflict ${conflictId}`);
   if (c.status !== 'open') throw new SchedulerError('invalid_state', `conflict ${conflictId} is already resolved (${c.resolution ?? 'resolved'})`, { conflict: c });
   if (c.type === 'schedule_conflict' || c.requestId === null || !queue.has(c.requestId)) {
-    throw new SchedulerError('invalid_state', `conflict ${conflictId} is about reality disagreeing with the ledger (${c.message}): stop the process or give it an allocation`, { conflict: c });
+    throw new SchedulerError('invalid_state', `conflict ${conflictId} is about reality disagreeing with the ledger (${c.message}): ${remedyOf(c.key)}`, { conflict: c });
   }
   const s = strategy ?? core.strategy;
   const entry = queue.get(c.requestId)!;
@@ -61,4 +61,11 @@ export function resolveConflict(parts: EngineParts, conflictId: string, strategy
     const why = preemption.pendingFor(r.id) ? 'holders are already under a preemption notice for it' : s.noRoomReason;
     throw new SchedulerError('invalid_state', `${s.name} cannot resolve it now: ${c.message}; ${why}`, { conflict: c });
   }).value;
+}
+
+/** What settles a schedule_conflict (by its key, node-conflicts.ts): not a strategy, an act on the node or the ledger. */
+function remedyOf(key: string): string {
+  if (key.startsWith('unreachable:')) return 'bring the node back, or release its allocations and remove it';
+  if (key.startsWith('missing:') || key.startsWith('overcommit:')) return 'release the allocations it names';
+  return 'stop the process or give it an allocation';
 }

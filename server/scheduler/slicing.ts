@@ -4,6 +4,7 @@
  * the time-sliced holders running, suspended or waiting are ranked by the strategy, and when a waiting one outranks
  * a running one the GPUs change hands (`allocation_suspended` / `allocation_resumed`). A suspended holder keeps its
  * cpu and memory booked (a paused container keeps its RAM), gives up its GPU slot, and resumes only on its own GPUs.
+ * Holders on a node that is not reachable sit rotations out: they neither give up their GPUs nor resume.
  */
 import type { Allocation, Request } from '../../shared/scheduler.ts';
 import { cpuMemOnly, holdingMeta, usageAmount } from './booking.ts';
@@ -151,13 +152,13 @@ export class Slicing {
       }
       const a = records.allocations.get(id);
       const r = a && records.requests.get(a.requestId);
-      if (!a || !r || a.state !== 'active') continue;
+      if (!a || !r || a.state !== 'active' || !this.reachable(a)) continue;
       const rank = this.rankOf(a, r, st, now);
       waiting.push({ a, st, r, rank });
       if (rank < best) best = rank;
     }
     let slots = 0;
-    for (const l of cluster.ledgers()) slots += (l.capacity.gpus ?? 0) * l.replicas;
+    for (const l of cluster.ledgers()) if (l.placeable) slots += (l.capacity.gpus ?? 0) * l.replicas;
     let taken = 0;
     for (const e of queue.entries()) {
       if (taken >= slots) break;
@@ -177,7 +178,7 @@ export class Slicing {
       if (st.runningSince === null) continue;
       const a = records.allocations.get(id);
       const r = a && records.requests.get(a.requestId);
-      if (!a || !r || a.state !== 'active') continue;
+      if (!a || !r || a.state !== 'active' || !this.reachable(a)) continue;
       const rank = this.rankOf(a, r, st, now);
       if (rank > best) running.push({ a, st, r, rank });
     }
@@ -262,6 +263,11 @@ export class Slicing {
     }
   }
 
+  /** The allocation's node is reachable (holders elsewhere sit rotations out). */
+  private reachable(a: Allocation): boolean {
+    return this.core.cluster.ledger(a.node)?.placeable ?? false;
+  }
+
   /** The strategy's rotation rank of a time-sliced allocation (one scratch candidate: rotations rank many). */
   private rankOf(a: Allocation, r: Request, st: SliceState, now: number): number {
     const c = this.rankScratch;
@@ -291,7 +297,7 @@ export class Slicing {
   private reclaim(a: Allocation, st: SliceState, now: number): boolean {
     const { cluster, records, usage } = this.core;
     const l = cluster.ledger(a.node);
-    if (!l) return false;
+    if (!l || !l.placeable) return false;
     const shape = shapeOf(a.resources);
     for (const i of new Set(a.gpuIndices)) {
       const g = l.slots().find((x) => x.index === i);

@@ -307,6 +307,7 @@ export class SchedulerStore {
       case 'allocation_preempting':
       case 'allocation_suspended':
       case 'allocation_resumed':
+      case 'allocation_flagged':
         this.putAllocation(c.allocation);
         entityId = c.allocation.id;
         requestId = c.allocation.requestId;

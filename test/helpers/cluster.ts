@@ -64,6 +64,7 @@ export function sim(opts: SimOptions) {
       case 'allocation_renewed': return c.allocation.preemptAt === undefined ? `withdrawn ${nameOf(c.allocation.requestId)}` : `renewed ${nameOf(c.allocation.requestId)}`;
       case 'allocation_suspended': return `suspended ${nameOf(c.allocation.requestId)}`;
       case 'allocation_resumed': return `resumed ${nameOf(c.allocation.requestId)}`;
+      case 'allocation_flagged': return `${c.allocation.unreachableSince != null ? 'flagged' : 'unflagged'} ${nameOf(c.allocation.requestId)}`;
       case 'conflict_resolved': return c.conflict.requestId !== null ? `resolved ${nameOf(c.conflict.requestId)} ${c.conflict.resolution}` : null;
       case 'strategy_changed': return `strategy ${c.strategy}`;
       default: return null;

@@ -82,4 +82,14 @@ describe('hints', () => {
     expect(h.message).toMatch(/python rogue\.py \(pid 777\)/);
     expect(h.subject).toEqual({ kind: 'gpu', id: '1' });
   });
+
+  it('names the node of an unmanaged GPU user on another node than its own', () => {
+    const { engine, hints, pushed } = setup();
+    const other = declaredInventory('n2', { resources: { cpu: 8000, memoryMiB: 64 * GiB, gpus: [{ index: 0, memoryMiB: 16 * GiB }] } });
+    engine.onSnapshot({ ...other, gpus: other.gpus!.map((g) => ({ ...g, usages: [{ pid: 9, containerId: null, name: 'rogue', gpuIndex: 0, usedMemoryMiB: 512, allocationId: null }] })) });
+    hints.evaluate();
+    const h = pushed.find((e) => e.hint.kind === 'unmanaged_gpu_use')!.hint;
+    expect(h.title).toBe('GPU 0 of node n2 is used without an allocation');
+    expect(h.subject).toEqual({ kind: 'gpu', id: '0@n2' });
+  });
 });

@@ -117,7 +117,7 @@ describe('conflicts', () => {
     const high = engine.submit({ owner: 'high', priority: 10, resources: { gpus: 1 } });
     const urgent = engine.submit({ owner: 'u', priority: 5, resources: { gpus: 1 } });
     expect(urgent.conflict).toMatchObject({ type: 'priority_conflict', resource: 'gpu' });
-    expect(urgent.conflict!.holders).toEqual([{ kind: 'allocation', allocationId: low.allocation!.id, requestId: low.request.id, owner: 'low', priority: 1, gpuIndices: [0] }]);
+    expect(urgent.conflict!.holders).toEqual([{ kind: 'allocation', allocationId: low.allocation!.id, requestId: low.request.id, owner: 'low', priority: 1, gpuIndices: [0], node: 'n1' }]);
     expect(urgent.conflict!.message).toMatch(/lower-priority/);
     const both = engine.submit({ owner: 'u', priority: 5, resources: { gpus: 2 } });
     expect(both.conflict).toMatchObject({ type: 'resource_competition' });

@@ -86,6 +86,31 @@ async function scenario(clock: ManualClock, engine: SchedulerEngine) {
 }
 
 describe('SchedulerStore: apply and load with a real engine', () => {
+  it('keeps an allocation flagged on an unreachable node, and its open conflict, across a restart', () => {
+    const { store } = openStore();
+    const clock = new ManualClock();
+    const a = engineWith(clock, store, 0);
+    a.engine.onSnapshot(node());
+    a.engine.onSnapshot(declaredInventory('n2', { resources: { cpu: 8000, memoryMiB: 16 * GiB, gpus: [{ index: 0, memoryMiB: 16 * GiB }] } }));
+    const held = a.engine.submit({ owner: 'ana', resources: { gpus: 2 } });
+    const there = a.engine.submit({ owner: 'bob', resources: { gpus: 1 } });
+    expect(there.allocation!.node).toBe('n2');
+    a.engine.setNodeReachable('n2', false);
+    const loaded = store.load();
+    expect(loaded.allocations.find((x) => x.id === there.allocation!.id)).toMatchObject({ node: 'n2', state: 'active', unreachableSince: clock.now() });
+    expect(loaded.allocations.find((x) => x.id === held.allocation!.id)).not.toHaveProperty('unreachableSince');
+    expect(loaded.conflicts.filter((c) => c.status === 'open').map((c) => [c.key, c.node])).toEqual([['unreachable:n2', 'n2']]);
+    // a new engine: n2 is pending until it reports; its report settles it, and the store follows
+    const b = engineWith(clock, store, a.lastId());
+    b.engine.restore(loaded);
+    b.engine.onSnapshot(node());
+    expect(b.engine.nodeViews().map((v) => [v.name, v.state]).sort()).toEqual([['n1', 'reachable'], ['n2', 'pending']]);
+    expect(b.engine.allocation(there.allocation!.id)!.unreachableSince).toBe(clock.now());
+    b.engine.onSnapshot(declaredInventory('n2', { resources: { cpu: 8000, memoryMiB: 16 * GiB, gpus: [{ index: 0, memoryMiB: 16 * GiB }] } }));
+    expect(store.load().allocations.find((x) => x.id === there.allocation!.id)).toMatchObject({ state: 'active', unreachableSince: null });
+    expect(store.load().conflicts.filter((c) => c.status === 'open')).toEqual([]);
+  });
+
   it('a new engine restored from the store has the same queue, allocations, leases and conflicts, and then behaves the same', async () => {
     const { store, db } = openStore();
     const clock = new ManualClock();

@@ -132,6 +132,9 @@ describe('SchedulerStore', () => {
     expect(api.calls.filter((c) => c.startsWith('request:'))).toEqual(['request:r1']);
     change(source, { kind: 'allocation_suspended', at: T0 + 61_000, allocation: allocation('a1', 'r1', { suspendedAt: T0 + 61_000 }) });
     expect(store.getSnapshot().allocations.find((a) => a.id === 'a1')).toMatchObject({ suspendedAt: T0 + 61_000, owner: 'ana' });
+    // its node stops reporting: the allocation is flagged, kept, with its owner
+    change(source, { kind: 'allocation_flagged', at: T0 + 62_000, allocation: allocation('a1', 'r1', { suspendedAt: T0 + 61_000, unreachableSince: T0 + 62_000 }) });
+    expect(store.getSnapshot().allocations.find((a) => a.id === 'a1')).toMatchObject({ state: 'active', unreachableSince: T0 + 62_000, owner: 'ana' });
   });
 
   it('asks for the owners of allocations an older server lists without one', async () => {

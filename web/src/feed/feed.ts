@@ -218,6 +218,10 @@ export function schedulingEntry(env: Envelope<'scheduling_update'>): FeedEntry {
       return { ...b, title: `Suspended on ${gpusOf(c.allocation.gpuIndices)}`, detail: 'time-slicing rotation', subject: { kind: 'allocation', id: c.allocation.id } };
     case 'allocation_resumed':
       return { ...b, title: `Resumed on ${gpusOf(c.allocation.gpuIndices)}`, detail: 'time-slicing rotation', subject: { kind: 'allocation', id: c.allocation.id } };
+    case 'allocation_flagged':
+      return c.allocation.unreachableSince != null
+        ? { ...b, severity: 3, title: `Node ${c.allocation.node} unreachable: allocation on ${gpusOf(c.allocation.gpuIndices)} kept`, detail: `since ${formatClock(c.allocation.unreachableSince)}`, subject: { kind: 'allocation', id: c.allocation.id } }
+        : { ...b, title: `Node ${c.allocation.node} reachable again`, detail: gpusOf(c.allocation.gpuIndices), subject: { kind: 'allocation', id: c.allocation.id } };
     case 'strategy_changed':
       return { ...b, title: `Strategy: ${c.previous} → ${c.strategy}`, detail: 'takes effect at the next decision', subject: null };
     default: {

@@ -227,6 +227,7 @@ export class SchedulerStore extends ExternalStore<SchedulerSnapshot> {
       case 'allocation_preempting':
       case 'allocation_suspended':
       case 'allocation_resumed':
+      case 'allocation_flagged':
         this.allocations.set(c.allocation.id, withOwner(c.allocation, this.allocations.get(c.allocation.id)));
         return;
       case 'allocation_released':
