@@ -52,6 +52,11 @@ import { WorkflowBook } from './workloads/workflows/book.ts';
 import { WorkflowService } from './runtime/workflows/service.ts';
 import { WORKFLOW_PATHS, workflowErrors, workflowRoutes } from './http/routes/workflows.ts';
 import { WorkflowStore } from './store/workflow-store.ts';
+import { AgentGateway } from './runtime/agents/gateway.ts';
+import { NodeRegistry } from './runtime/agents/registry.ts';
+import { nodesView } from './runtime/agents/nodes-view.ts';
+import { nodeRoutes } from './http/routes/nodes.ts';
+import type { ResourceStatus } from '../shared/resources.ts';
 import type { WorkerBackend as WorkerBackendKind } from '../shared/workers.ts';
 import { DispatchStore } from './store/dispatch-store.ts';
 import { Dispatcher } from './workloads/dispatch/dispatcher.ts';
@@ -103,7 +108,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   board.onSnapshot((s) => hub.publish('resource_status', s));
   // a worker's GPU processes are its allocation's, not unmanaged users in the way (the workers come next)
   const owners: { of: (user: { pid: number | null; containerId: string | null }) => string | null } = { of: () => null };
-  const { engine, scheduler, strategies, hints } = schedulerParts(config, { clock, log, node, board, hub, stores, ownerOf: (user) => owners.of(user) });
+  // every node's latest snapshot (the hub's own, the agents'), once the agents' registry exists
+  const latestOf: { node: (n: string) => ResourceStatus | null } = { node: () => board.snapshot() };
+  const { engine, scheduler, strategies, hints } = schedulerParts(config, { clock, log, node, board, hub, stores, ownerOf: (user) => owners.of(user), latestOf: (n) => latestOf.node(n) });
   const customPolicy = await loadPolicyModule(config.dispatch.policyModule);
   const { dispatcher, dispatch } = dispatchParts(config, { clock, log, hub, stores, customPolicy });
   const loop = nodeMonitor({ config, clock, log, board, sources: deps });
@@ -120,6 +127,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const http = createServer(app);
   const sse = new SseServer(hub, config.push);
   const sockets = new SocketServer(http, hub, { checkToken: (t) => auth.check(t), tokenOf: (req) => Auth.tokenOf(req), maxBufferedEvents: config.push.maxBufferedEvents });
+  const { registry, agents } = agentParts(config, { clock, log, engine, scheduler, sockets, node });
+  latestOf.node = (n) => (n === node ? board.snapshot() : registry.get(n)?.latest ?? null);
   const metrics = new Metrics();
   bindMetrics(metrics, { board, hub, engine, clientCounts: () => ({ sse: sse.clientCount, 'socket.io': sockets.clientCount }) });
 
@@ -149,6 +158,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.use(strategyRoutes(engine, strategies, auth.requireAdmin(), () => scheduler.committed()));
   app.use(sessionRoutes(auth));
   app.use(hintRoutes(hints.book));
+  const local = config.agents.localNode ? { name: node, sampledAt: () => board.snapshot().sampledAt } : null;
+  app.use(nodeRoutes(() => nodesView({ engine, registry, local })));
   app.use(openApiRoutes());
   app.use(docsRoutes(auth));
   app.use(metricsRoutes(metrics));
@@ -158,6 +169,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   const url = await listen(http, config);
   scheduler.start();
+  registry.start();
   dispatch.start();
   for (const i of config.dispatch.instances ?? []) dispatcher.register(i.host, i.port, i.model_name, i.weight);
   await workers.start();
@@ -178,6 +190,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       workflows.stop();
       await workers.stop();
       hints.stop();
+      registry.stop();
+      await agents.close();
       sse.closeAll();
       await sockets.close();
       http.closeAllConnections();
@@ -209,12 +223,12 @@ function openStores(config: Config, clock: Clock, log: Logger) {
 }
 
 /** The scheduling core and the runtime services that wire it to the store, the hub, the board and the hints. */
-function schedulerParts(config: Config, p: { clock: Clock; log: Logger; node: string; board: StatusBoard; hub: EventHub; stores: Stores; ownerOf: (user: { pid: number | null; containerId: string | null }) => string | null }) {
+function schedulerParts(config: Config, p: { clock: Clock; log: Logger; node: string; board: StatusBoard; hub: EventHub; stores: Stores; ownerOf: (user: { pid: number | null; containerId: string | null }) => string | null; latestOf: (node: string) => ResourceStatus | null }) {
   const { clock, log, node, board, hub, stores: { db, schedulerStore, archive } } = p;
   const engine = new SchedulerEngine({
     clock, node, leases: { defaultMs: config.scheduler.leaseDefaultMs, maxMs: config.scheduler.leaseMaxMs },
     strategy: StrategyService.initialStrategy(schedulerStore, config.scheduler.strategy),
-    gpuUtilisation: (_node, index) => board.snapshot().gpus.find((g) => g.index === index)?.utilizationGpuPercent ?? null,
+    gpuUtilisation: (n, index) => p.latestOf(n)?.gpus.find((g) => g.index === index)?.utilizationGpuPercent ?? null,
   });
   const scheduler = new SchedulerService({
     engine, hub, board, clock, log: log.child({ part: 'scheduler' }),
@@ -223,6 +237,7 @@ function schedulerParts(config: Config, p: { clock: Clock; log: Logger; node: st
     restore: schedulerStore.load(),
     housekeeping: () => archive.trim({ maxCount: config.push.archiveCount, maxAgeMs: config.push.archiveMaxAgeMs }),
     ownerOf: p.ownerOf,
+    localNode: config.agents.localNode,
     ...(config.resources ? { declared: { resources: config.resources } } : {}),
   });
   const strategies = new StrategyService({ engine, clock, store: schedulerStore, starvationMs: config.scheduler.starvationMs });
@@ -269,6 +284,21 @@ function workerParts(config: Config, p: { clock: Clock; log: Logger; hub: EventH
     store: workerStore, transact: (fn) => db.transaction(fn)(), freePort: () => freePort('127.0.0.1'),
     graceMs: c.graceMs, callTimeoutMs: c.callTimeoutMs, renewMs: c.renewMs, retentionMs: c.retentionMs,
   });
+}
+
+/**
+ * Other nodes: agents join on their own socket.io namespace with the agent token (none given: no agent is
+ * accepted), their snapshots go to the engine and the push, and the registry declares silent nodes unreachable.
+ */
+function agentParts(config: Config, p: { clock: Clock; log: Logger; engine: SchedulerEngine; scheduler: SchedulerService; sockets: SocketServer; node: string }) {
+  const log = p.log.child({ part: 'nodes' });
+  const registry = new NodeRegistry({ engine: p.engine, clock: p.clock, log, unreachableAfterMs: config.agents.unreachableAfterMs, localNode: p.node });
+  const agentAuth = config.agents.token !== undefined ? new Auth(config.agents.token, true) : undefined;
+  const agents = new AgentGateway((name) => p.sockets.namespace(name), {
+    registry, clock: p.clock, log, take: (status) => p.scheduler.nodeSnapshot(status),
+    ...(agentAuth ? { checkToken: (t: string) => agentAuth.check(t) } : {}),
+  });
+  return { registry, agents };
 }
 
 function defaultWorkerBackends(config: Config, log: Logger): Partial<Record<WorkerBackendKind, Backend>> {

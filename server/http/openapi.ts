@@ -19,6 +19,7 @@ import {
   WorkerLogsQuerySchema, WorkerLogsResponseSchema, WorkersCreateBodySchema, WorkersDeleteQuerySchema, WorkersQuerySchema, WorkersResponseSchema,
 } from '../../shared/workers.ts';
 import { HintsQuerySchema } from './routes/hints.ts';
+import { NodesResponseSchema } from '../../shared/agents.ts';
 import { IdParamsSchema } from './routes/workflows.ts';
 import {
   JobCompleteBodySchema, UserCreateBodySchema, UserSchema, WorkflowCreateBodySchema, WorkflowCreatedSchema, WorkflowSchema, WorkflowsQuerySchema, WorkflowsResponseSchema,
@@ -154,6 +155,10 @@ export function buildOpenApi(): object {
       reg.registerPath({ method: method as 'get', path, summary, security: secured, request, responses: { ...responses, 401: werr('no or wrong token') } } as never);
     }
   }
+  reg.registerPath({
+    method: 'get', path: '/api/nodes', summary: "Every node the hub schedules on (its own first, then the agents'): reachability, last snapshot, capacity, what is allocated", security: secured,
+    responses: { 200: ok(NodesResponseSchema), 401: err('no or wrong token') },
+  });
   reg.registerPath({ method: 'get', path: '/metrics', summary: 'Prometheus metrics', security: secured, responses: { 200: { description: 'Prometheus text format' } } });
 
   const doc = new OpenApiGeneratorV31(reg.definitions).generateDocument({
@@ -170,7 +175,7 @@ export function buildOpenApi(): object {
 /** The document's sections, in order, with the paths each holds. */
 const TAGS: [string, string, RegExp][] = [
   ['monitoring', 'The node: CPU, memory, disks, network, GPUs, containers, their history, the event stream', /^\/(api\/(health|status|history|events|openapi)|metrics)/],
-  ['scheduling', 'Resource requests, allocations with leases, the queue, conflicts, strategies, hints', /^\/api\/(requests|allocations|queue|conflicts|strateg|session|hints)/],
+  ['scheduling', 'Resource requests, allocations with leases, the queue, conflicts, strategies, hints, the nodes', /^\/api\/(requests|allocations|queue|conflicts|strateg|session|hints|nodes)/],
   ['workers', 'Workers on granted resources, their engines', /^\/api\/workers/],
   ['workflows', 'Users and their DAGs of jobs (also at the reference paths /users/ and /workflows/)', /^\/(api\/)?(users|workflows)/],
   ['task dispatch', 'Task instances and routed tasks (Scheduler.md; also at /ti, /queue, /task, /notify, /health)', /^\/(api\/dispatch|health$)/],

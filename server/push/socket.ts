@@ -6,7 +6,7 @@
  * Who may connect is decided by the injected token check: push/ knows nothing of HTTP auth.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { Server, type Socket } from 'socket.io';
+import { Server, type Namespace, type Socket } from 'socket.io';
 import {
   EVENT_TYPES, REPLAY_GAP_EVENT, SocketAuthSchema, SubscribeSchema,
   type ClientToServerEvents, type Envelope, type EventType, type ServerToClientEvents, type SocketAuth,
@@ -75,6 +75,11 @@ export class SocketServer {
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
     this.unsubscribe = hub.subscribe((ev) => this.broadcast(ev));
+  }
+
+  /** Another namespace on the same server (the agents'): the clients' auth and events do not apply there. */
+  namespace(name: string): Namespace {
+    return (this.io as unknown as Server).of(name);
   }
 
   get clientCount(): number {

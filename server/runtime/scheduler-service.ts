@@ -4,6 +4,7 @@
  * conflict changes as `conflict` events, everything else as `scheduling_update` events.
  */
 import { isConflictChange, type Change } from '../../shared/scheduler.ts';
+import type { ResourceStatus } from '../../shared/resources.ts';
 import type { Clock, Timer } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { EventHub } from '../push/hub.ts';
@@ -25,6 +26,8 @@ export interface SchedulerServiceOptions {
   clock: Clock;
   log: Logger;
   declared?: DeclaredInventory;
+  /** false: the hub's own machine is not a node (--no-local-node): its snapshots do not reach the engine */
+  localNode?: boolean;
   store?: ChangeStore;
   transact?: Transact;
   /** what the store loaded at start: restored into the engine before anything else happens */
@@ -61,11 +64,23 @@ export class SchedulerService {
     this.offs.push(engine.onChange(this.commits.add));
     if (this.opts.restore) engine.restore(this.opts.restore);
     const owners: InventoryOptions = { ownerOf: (user) => this.opts.ownerOf?.(user) };
-    this.offs.push(board.onSnapshot((s) => {
-      engine.onSnapshot(inventoryFrom(s, this.opts.declared, owners));
-    }));
-    engine.onSnapshot(inventoryFrom(board.snapshot(), this.opts.declared, owners));
+    if (this.opts.localNode !== false) {
+      this.offs.push(board.onSnapshot((s) => {
+        engine.onSnapshot(inventoryFrom(s, this.opts.declared, owners));
+      }));
+      engine.onSnapshot(inventoryFrom(board.snapshot(), this.opts.declared, owners));
+    }
     this.schedule();
+  }
+
+  /**
+   * Another node's snapshot (an agent's): its inventory to the engine (its GPU users are unmanaged from here: no
+   * worker of this process runs there), the snapshot to every client; resolves once the engine's changes are durable.
+   */
+  async nodeSnapshot(status: ResourceStatus): Promise<void> {
+    this.opts.engine.onSnapshot(inventoryFrom(status));
+    this.opts.hub.publish('resource_status', status);
+    await this.committed();
   }
 
   private schedule(): void {

@@ -25,12 +25,13 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function hub(token: string | undefined = AGENT_TOKEN): Promise<{ s: TestServer; clock: ManualClock }> {
+async function hub(token: string | null = AGENT_TOKEN, localNode = true): Promise<{ s: TestServer; clock: ManualClock }> {
   const clock = new ManualClock(Date.now());
   const s = await startTestServer({
     clock,
     configure: (c) => {
       if (token) c.agents.token = token;
+      c.agents.localNode = localNode;
       c.agents.unreachableAfterMs = 5000;
       // the hub's own node: no GPU
       c.resources = { cpu: 4000, memoryMiB: 8192, gpus: [] };
@@ -75,7 +76,7 @@ async function call<T>(s: TestServer, method: string, path: string, body?: unkno
 
 describe('agents joining the hub', () => {
   it('refuses agents without a hub agent token, with a wrong token, a user token or a bad hello', async () => {
-    const closed = await hub(undefined);
+    const closed = await hub(null);
     await expect(agent(closed.s, 'n1')).rejects.toThrow('agents disabled (start the hub with --agent-token)');
     const { s } = await hub();
     await expect(agent(s, 'n1', 'wrong-token-0123456789')).rejects.toThrow('unauthorized agent token');
@@ -141,6 +142,19 @@ describe('agents joining the hub', () => {
     expect(after.filter((c) => c.status === 'open' && c.key.startsWith('missing:n2'))).toHaveLength(1);
     const flagged = (await call<{ allocations: Allocation[] }>(s, 'GET', '/api/allocations')).body.allocations.filter((a) => a.node === 'n2');
     expect(flagged.map((a) => a.unreachableSince ?? null)).toEqual([null, null]);
+  });
+
+  it('--no-local-node: only the agents’ nodes are listed and scheduled on', async () => {
+    const { s } = await hub(AGENT_TOKEN, false);
+    const a = await agent(s, 'n1');
+    expect(await a.send(snapshot('n1', 1), 1)).toEqual({ ok: true, seq: 1 });
+    const nodes = (await call<NodesResponse>(s, 'GET', '/api/nodes')).body.nodes;
+    expect(nodes.map((n) => [n.name, n.local])).toEqual([['n1', false]]);
+    // the hub's declared 4 cores are not a node: a request for them waits
+    const cpu = await call<{ allocation?: Allocation }>(s, 'POST', '/api/requests', { owner: 'ana', resources: { cpu: 3000 } });
+    expect(cpu.body.allocation?.node ?? null).not.toBe(s.app.board.snapshot().node);
+    const gpu = await call<{ allocation?: Allocation }>(s, 'POST', '/api/requests', { owner: 'ana', resources: { gpus: 1 } });
+    expect(gpu.body.allocation).toMatchObject({ node: 'n1', gpuIndices: [0] });
   });
 
   it('sends each node’s resource_status to clients, and the latest of every node to a new one', async () => {
