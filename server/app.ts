@@ -114,7 +114,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const customPolicy = await loadPolicyModule(config.dispatch.policyModule);
   const { dispatcher, dispatch } = dispatchParts(config, { clock, log, hub, stores, customPolicy });
   const loop = nodeMonitor({ config, clock, log, board, sources: deps });
-  const workers = workerParts(config, { clock, log, hub, stores, engine, backends: deps.workerBackends });
+  const workers = workerParts(config, { clock, log, node, hub, stores, engine, backends: deps.workerBackends });
   owners.of = (user) => workers.ownerOf(user);
   const workflows = new WorkflowService({
     book: new WorkflowBook(clock), workers, engine, hub, clock, log: log.child({ part: 'workflows' }),
@@ -273,14 +273,15 @@ async function listen(http: HttpServer, config: Pick<Config, 'host' | 'port'>): 
 
 /**
  * Workers: the book (pure) and the service that runs them on the backends this server has — local processes
- * always (their logs under <data-dir>/workers), containers when the Docker source is on.
+ * always (their logs under <data-dir>/workers), containers when the Docker source is on. Workers run on this machine:
+ * their requests are pinned to its node (`node`), not placed on an agent's.
  */
-function workerParts(config: Config, p: { clock: Clock; log: Logger; hub: EventHub; stores: Stores; engine: SchedulerEngine; backends: AppDeps['workerBackends'] }) {
-  const { clock, log, hub, engine, stores: { db, workerStore } } = p;
+function workerParts(config: Config, p: { clock: Clock; log: Logger; node: string; hub: EventHub; stores: Stores; engine: SchedulerEngine; backends: AppDeps['workerBackends'] }) {
+  const { clock, log, node, hub, engine, stores: { db, workerStore } } = p;
   const c = config.workers;
   const backends = p.backends ?? defaultWorkerBackends(config, log);
   return new WorkerService({
-    engine, book: new WorkerBook(clock), backends, defaultBackend: c.backend, hub, clock, log: log.child({ part: 'workers' }),
+    engine, node, book: new WorkerBook(clock), backends, defaultBackend: c.backend, hub, clock, log: log.child({ part: 'workers' }),
     store: workerStore, transact: (fn) => db.transaction(fn)(), freePort: () => freePort('127.0.0.1'),
     graceMs: c.graceMs, callTimeoutMs: c.callTimeoutMs, renewMs: c.renewMs, retentionMs: c.retentionMs,
   });

@@ -79,6 +79,11 @@ export const RequestInputSchema = z.strictObject({
   /** lease asked for; default and maximum are the server's (`scheduler.lease*` options) */
   leaseMs: z.int().min(1).max(LIMITS.durationMs).optional(),
   labels: LabelsSchema.optional(),
+  /**
+   * place only on this node (a name of GET /api/nodes): it waits for room there even when other nodes have it, and
+   * is refused (never_fits) when the node is not known or could never hold it. Absent: any node.
+   */
+  node: text.optional(),
 }).meta({ id: 'RequestInput' });
 /** As sent (defaults not applied). */
 export type RequestInputBody = z.input<typeof RequestInputSchema>;
@@ -98,6 +103,8 @@ export const RequestSchema = z.object({
   preemptible: z.boolean(),
   leaseMs: z.int().optional(),
   labels: z.record(z.string(), z.string()).optional(),
+  /** the only node it may be placed on (absent: any node) */
+  node: z.string().optional(),
   submittedAt: z.number(),
   /** last status change */
   updatedAt: z.number(),

@@ -2,7 +2,8 @@
  * The cluster: one Ledger per node (pure, no I/O). The running server has its own node (the machine it monitors)
  * and, as a hub, the nodes of its agents; the simulator declares many. Fit, capacity and "what is in the way" are
  * answered over all nodes; a placement names its node. Only reachable nodes place, are in the way or give victims
- * (NodeState); capacity and never-fits count every node.
+ * (NodeState); capacity and never-fits count every node. A shape that names a node (a request's `node`) is answered
+ * over that node alone: it fits, waits, never fits and preempts there only.
  *
  * The home node is the one the engine started with (the machine it runs on). When the engine was given no name for
  * it, its name is a guess: the first inventory, or the first allocation restored before any inventory, renames it —
@@ -10,7 +11,7 @@
  * kept (a node of another name is another node).
  */
 import type { Inventory } from './inventory.ts';
-import { Ledger, type FreeView, type GpuPicker, type Holding, type HoldingMeta, type InTheWay, type NodeState, type Shape } from './ledger.ts';
+import { Ledger, shapeKey, type FreeView, type GpuPicker, type Holding, type HoldingMeta, type InTheWay, type NodeState, type Shape } from './ledger.ts';
 
 export interface Placement {
   node: string;
@@ -133,12 +134,20 @@ export class Cluster {
     for (const l of this.list) l.setReplicas(replicas, multiSlot);
   }
 
+  /** The nodes `shape` may go to: the one it names (none when that node is not known), else every node. */
+  nodesFor(shape: Shape): readonly Ledger[] {
+    if (shape.node === undefined) return this.list;
+    const l = this.byNode.get(shape.node);
+    return l ? [l] : [];
+  }
+
   knows(shape: Shape): boolean {
-    for (const l of this.list) if (l.knows(shape)) return true;
+    for (const l of this.nodesFor(shape)) if (l.knows(shape)) return true;
     return false;
   }
 
   fits(shape: Shape): boolean {
+    if (shape.node !== undefined) return this.byNode.get(shape.node)?.fits(shape) ?? false;
     // the most any one node has free: most shapes of a full cluster are turned away here, without asking each node
     const v = this.version;
     if (v !== this.bestVersion) {
@@ -167,15 +176,24 @@ export class Cluster {
 
   /** The first placement in node order whose GPUs `pick` chooses. */
   place(shape: Shape, pick?: GpuPicker): Placement | null {
-    for (const l of this.list) {
+    for (const l of this.nodesFor(shape)) {
       const p = l.place(shape, pick);
       if (p) return { node: l.node, gpuIndices: p.gpuIndices };
     }
     return null;
   }
 
-  /** Why `shape` fits no node even empty (the reason of the node it misses least by), or null. */
+  /**
+   * Why `shape` fits no node even empty (the reason of the node it misses least by), or null. A shape that names a
+   * node: why it never fits that one, or that the node is not known.
+   */
   neverFits(shape: Shape): string | null {
+    if (shape.node !== undefined) {
+      const l = this.byNode.get(shape.node);
+      if (!l) return `node ${shape.node} is not known`;
+      const r = l.neverFits(shape);
+      return r && `on node ${shape.node}: ${r}`;
+    }
     let reason: string | null = null;
     for (const l of this.list) {
       const r = l.neverFits(shape);
@@ -201,7 +219,7 @@ export class Cluster {
   /** The request's largest share of one node, 0–1 (of the largest node that could hold it). */
   dominantShare(shape: Shape): number {
     let best = 1;
-    for (const l of this.list) best = Math.min(best, l.dominantShare(shape));
+    for (const l of this.nodesFor(shape)) best = Math.min(best, l.dominantShare(shape));
     return best;
   }
 
@@ -247,11 +265,17 @@ export class Cluster {
 
   /**
    * What is in the way of `shape`: the node where the fewest allocations stand in the way (and where releasing
-   * them would suffice), see Ledger.inTheWay. On one node, that node's answer.
+   * them would suffice), see Ledger.inTheWay. On one node, that node's answer; for a shape that names a node, that
+   * node's answer (or that node, as unreachable, while it cannot be reached or is not known).
    */
   inTheWay(shape: Shape, priority: number): InTheWay {
+    if (shape.node !== undefined) {
+      const l = this.byNode.get(shape.node);
+      if (l?.placeable) return l.inTheWay(shape, priority);
+      return { dims: shortDims(shape), holders: [], foreign: [], sufficient: false, lowerOnly: false, unreachable: [shape.node] };
+    }
     if (this.list.length === 1 && this.list[0]!.placeable) return this.list[0]!.inTheWay(shape, priority);
-    const key = `${shape.cpu}|${shape.memoryMiB}|${shape.whole}|${shape.fracMiB}|${priority}`;
+    const key = `${shapeKey(shape)}|${priority}`;
     let best: InTheWay | null = null;
     for (const l of this.list) {
       if (!l.placeable || !l.knows(shape) || l.neverFits(shape)) continue;
@@ -271,11 +295,12 @@ export class Cluster {
    * lower priority and preemptible, plus what `eligible` allows), check the fit, reprieve from the highest priority
    * down while it still fits; among nodes, the lowest highest-victim priority, then the fewest victims, then the
    * latest-started victims. Null when no node can make room. `cacheKey`: what `eligible` depends on besides the
-   * shape (the per-node answers are then cached while the node's ledger is unchanged).
+   * shape (the per-node answers are then cached while the node's ledger is unchanged). A shape that names a node
+   * takes its victims there only.
    */
   preemptionPlan(shape: Shape, priority: number, eligible: (h: Holding) => boolean, cacheKey?: string): PreemptionPlan | null {
     let best: { plan: PreemptionPlan; top: number; latest: number } | null = null;
-    for (const l of this.list) {
+    for (const l of this.nodesFor(shape)) {
       if (!l.placeable || !l.knows(shape) || l.neverFits(shape)) continue;
       if (l.fits(shape)) return { node: l.node, victims: [] };
       const w = l.inTheWay(shape, priority, eligible, cacheKey);

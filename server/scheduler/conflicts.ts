@@ -225,6 +225,8 @@ export function processHolder(u: GpuUsage, node?: string): ConflictHolder {
  */
 export function evaluateWait(ledger: WaitView, shape: Shape, priority: number, strategy: string, holderOf: (h: Holding, node?: string) => ConflictHolder = allocationHolder): WaitEvaluation {
   if (!ledger.knows(shape)) {
+    // a request pinned to a node waits for that node (the cluster's capacity may be known without it)
+    if (shape.node !== undefined) return { type: 'resource_competition', holders: [], resource: askedDims(shape).join(','), message: `waiting for node ${shape.node} to report its capacity` };
     return { type: 'resource_competition', holders: [], resource: unknownDims(shape, ledger).join(','), message: 'waiting for the monitor to report the node’s capacity' };
   }
   const w = ledger.inTheWay(shape, priority);
@@ -242,6 +244,15 @@ export function evaluateWait(ledger: WaitView, shape: Shape, priority: number, s
       ? `${short}: ${w.holders.length} allocation(s) in the way (${lower} of lower priority)`
       : `${short}: does not fit even if every allocation were released${w.foreign.length ? ` (${w.foreign.length} GPU user(s) without an allocation)` : ''}`;
   return { type: w.lowerOnly ? 'priority_conflict' : 'resource_competition', holders, resource: w.dims.join(','), message };
+}
+
+/** Every dimension `shape` asks for. */
+function askedDims(shape: Shape): string[] {
+  const dims: string[] = [];
+  if (shape.cpu > 0) dims.push('cpu');
+  if (shape.memoryMiB > 0) dims.push('memory');
+  if (shape.whole > 0 || shape.fracMiB > 0) dims.push('gpu');
+  return dims;
 }
 
 function unknownDims(shape: Shape, ledger: WaitView): string[] {

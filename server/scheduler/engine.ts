@@ -76,7 +76,8 @@ export class SchedulerEngine {
    * Submit a request (a body validated at the edge against RequestInputSchema). Granted at once when it fits (and
    * nothing freed since the last decision is still to be handed out), else queued with an open conflict. With an
    * idempotency key, a retry returns the request the first submit made, in its current state (`replayed: true`); the
-   * same key with another body is `idempotency_conflict`. Throws never_fits (more than any node has).
+   * same key with another body is `idempotency_conflict`. Throws never_fits (more than any node has; with `node`: more
+   * than that node has, or no such node).
    */
   submit(input: RequestInputBody, opts: { idempotencyKey?: string } = {}): SubmitResult {
     const { records, cluster } = this.core;
@@ -87,9 +88,9 @@ export class SchedulerEngine {
       const prev = records.idempotent(key, fields);
       if (prev) return { ...this.resultOf(prev), replayed: true };
     }
-    const shape = shapeOf(fields.resources);
+    const shape = shapeOf(fields.resources, fields.node);
     const reason = cluster.neverFits(shape);
-    if (reason) throw new SchedulerError('never_fits', reason, { resources: fields.resources, capacity: cluster.capacity });
+    if (reason) throw new SchedulerError('never_fits', reason, { resources: fields.resources, capacity: cluster.capacity, ...(fields.node !== undefined ? { node: fields.node } : {}) });
 
     return this.transact(() => {
       if (this.core.dirty && this.autoDecide) pass.run();
@@ -381,9 +382,9 @@ export class SchedulerEngine {
     return this.core.strategy.config;
   }
 
-  /** Why these resources can never fit the node (for a 422), or null. */
-  neverFits(resources: Resources): string | null {
-    return this.core.cluster.neverFits(shapeOf(resources));
+  /** Why these resources can never fit any node, or `node` when given (for a 422), or null. */
+  neverFits(resources: Resources, node?: string): string | null {
+    return this.core.cluster.neverFits(shapeOf(resources, node));
   }
 
   /** When the next lease ends (schedule `expireLeases`/`tick` for then), or null. */

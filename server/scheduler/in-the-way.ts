@@ -5,7 +5,7 @@
  * then the older. Minimal (no holder can be left out), not necessarily the smallest set. Cost O(h log h + h·g) for
  * h relevant holdings and g GPUs. Pure: it reads the ledger through a WayView.
  */
-import { wholeCount, type GpuSlot, type Holding, type InTheWay, type Shape } from './ledger-types.ts';
+import { shapeKey, wholeCount, type GpuSlot, type Holding, type InTheWay, type Shape } from './ledger-types.ts';
 
 /** What the search reads of one ledger (the ledger keeps the holder orders cached between changes). */
 export interface WayView {
@@ -91,7 +91,7 @@ export class WayAnswers {
       this.cache.clear();
       this.version = version;
     }
-    const key = cacheKey ?? `${shape.cpu}|${shape.memoryMiB}|${shape.whole}|${shape.fracMiB}|${priority}`;
+    const key = cacheKey ?? `${shapeKey(shape)}|${priority}`;
     let w = this.cache.get(key);
     if (!w) {
       if (this.cache.size > 4096) this.cache.clear();

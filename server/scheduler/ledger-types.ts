@@ -14,11 +14,25 @@ export interface Shape {
   whole: number;
   /** MiB of one shared GPU; 0: not fractional */
   fracMiB: number;
+  /** the only node it may be placed on (a request's `node`); absent: any node */
+  node?: string;
 }
 
-export function shapeOf(r: Resources): Shape {
+/** The shape of `r`; `node`: the node a request is pinned to (absent for an allocation's own resources). */
+export function shapeOf(r: Resources, node?: string): Shape {
   const fracMiB = r.gpuMemMiB ?? 0;
-  return { cpu: r.cpu, memoryMiB: r.memoryMiB, whole: fracMiB > 0 ? 0 : r.gpus, fracMiB };
+  const shape: Shape = { cpu: r.cpu, memoryMiB: r.memoryMiB, whole: fracMiB > 0 ? 0 : r.gpus, fracMiB };
+  if (node !== undefined) shape.node = node;
+  return shape;
+}
+
+/**
+ * A shape as a cache key: what it asks for and the node it is pinned to, so that an answer about one node is not
+ * taken for another (or for any node). The node follows the figures: a name may hold any character.
+ */
+export function shapeKey(shape: Shape): string {
+  const key = `${shape.cpu}|${shape.memoryMiB}|${shape.whole}|${shape.fracMiB}`;
+  return shape.node === undefined ? key : `${key}@${shape.node}`;
 }
 
 /** One GPU as the ledger books it. */

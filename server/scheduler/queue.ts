@@ -8,7 +8,7 @@
  * whatever the queue's size.
  */
 import type { Conflict, QueueOrder, Request } from '../../shared/scheduler.ts';
-import { shapeOf, type Shape } from './ledger.ts';
+import { shapeKey, shapeOf, type Shape } from './ledger.ts';
 
 export interface HeapItem {
   /** position in the heap; -1 when not in it */
@@ -180,7 +180,7 @@ export interface QueueEntry extends HeapItem {
   effectivePriority: number;
   /** the request's resources as the ledger sees them */
   shape: Shape;
-  /** shape and priority: requests with the same key wait for the same reasons */
+  /** shape (with its node) and priority: requests with the same key wait for the same reasons */
   shapeKey: string;
   /** insertion number (arrival order) */
   seq: number;
@@ -190,7 +190,7 @@ export interface QueueEntry extends HeapItem {
 }
 
 function keyOf(shape: Shape, priority: number): string {
-  return `${shape.cpu}|${shape.memoryMiB}|${shape.whole}|${shape.fracMiB}|${priority}`;
+  return `${shapeKey(shape)}|${priority}`;
 }
 
 /** Priority order: severity, effective priority, age, id. */
@@ -244,7 +244,7 @@ export class ConflictQueue implements QueueView {
 
   insert(request: Request, conflict: Conflict | null, evaluatedAt = -1): QueueEntry {
     if (this.fifo.has(request.id)) throw new Error(`request ${request.id} is already queued`);
-    const shape = shapeOf(request.resources);
+    const shape = shapeOf(request.resources, request.node);
     const e: QueueEntry = {
       request, conflict, severity: conflict?.severity ?? 0, effectivePriority: this.priorityOf(request),
       shape, shapeKey: keyOf(shape, request.priority), evaluatedAt, evaluation: null, heapIndex: -1, seq: this.insertions,
@@ -277,7 +277,7 @@ export class ConflictQueue implements QueueView {
     if (!e) throw new Error(`request ${requestId} is not queued`);
     if (patch.request) {
       e.request = patch.request;
-      e.shape = shapeOf(e.request.resources);
+      e.shape = shapeOf(e.request.resources, e.request.node);
       this.countShape(e.shapeKey, e.shape, -1, 0, e);
       e.shapeKey = keyOf(e.shape, e.request.priority);
       this.countShape(e.shapeKey, e.shape, 1, e.request.priority, e);

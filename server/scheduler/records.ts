@@ -7,7 +7,7 @@ import { normalizeResources, type Allocation, type AllocationState, type Request
 import { SchedulerError } from './errors.ts';
 
 /** The fields of a submit that identify its body (idempotency: a retry must send the same ones). */
-export type RequestFields = Pick<Request, 'owner' | 'group' | 'priority' | 'resources' | 'expectedDurationMs' | 'preemptible' | 'leaseMs' | 'labels'>;
+export type RequestFields = Pick<Request, 'owner' | 'group' | 'priority' | 'resources' | 'expectedDurationMs' | 'preemptible' | 'leaseMs' | 'labels' | 'node'>;
 
 export const ENDED: ReadonlySet<RequestStatus> = new Set(['released', 'cancelled', 'expired', 'preempted']);
 
@@ -96,7 +96,7 @@ export function placeholderRequest(a: Allocation): Request {
 function fingerprint(r: RequestFields): string {
   return stableJson({
     owner: r.owner, group: r.group, priority: r.priority, resources: r.resources, expectedDurationMs: r.expectedDurationMs,
-    preemptible: r.preemptible, leaseMs: r.leaseMs, labels: r.labels,
+    preemptible: r.preemptible, leaseMs: r.leaseMs, labels: r.labels, node: r.node,
   });
 }
 
@@ -121,5 +121,6 @@ export function requestFields(body: RequestInputBody): RequestFields {
     preemptible: body.preemptible ?? false,
     ...(body.leaseMs !== undefined ? { leaseMs: body.leaseMs } : {}),
     ...(body.labels !== undefined ? { labels: { ...body.labels } } : {}),
+    ...(body.node !== undefined ? { node: body.node } : {}),
   };
 }

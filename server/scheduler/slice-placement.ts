@@ -17,7 +17,7 @@ function gpusNeeded(shape: Shape): number {
 
 /** The first node (in order) with room for `shape` on GPUs outside `claims` (`node:gpu`), fewest holders first. */
 export function placeUnclaimed(cluster: Cluster, shape: Shape, claims: ReadonlySet<string>): Placement | null {
-  for (const l of cluster.ledgers()) {
+  for (const l of cluster.nodesFor(shape)) {
     if (!l.fits(shape)) continue;
     const need = gpusNeeded(shape);
     if (need === 0) return { node: l.node, gpuIndices: [] };
@@ -36,7 +36,7 @@ export function placeUnclaimed(cluster: Cluster, shape: Shape, claims: ReadonlyS
 export function placeAvoidingClaims(cluster: Cluster, shape: Shape, claim: ReadonlyMap<string, number>): Placement | null {
   let best: Placement | null = null;
   let bestKey = -Infinity;
-  for (const l of cluster.ledgers()) {
+  for (const l of cluster.nodesFor(shape)) {
     if (!l.fits(shape)) continue;
     const need = gpusNeeded(shape);
     if (need === 0) return { node: l.node, gpuIndices: [] };

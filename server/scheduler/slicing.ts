@@ -202,7 +202,7 @@ export class Slicing {
         continue;
       }
       if (!queue.has(w.r.id)) continue;
-      const shape = shapeOf(w.r.resources);
+      const shape = shapeOf(w.r.resources, w.r.node);
       if (!cluster.fits(shape)) continue;
       const better = new Set<string>();
       for (const [k, rank] of claims) if (rank < w.rank) better.add(k);
@@ -255,7 +255,7 @@ export class Slicing {
           this.tryResume(c.a, c.st, now);
         }
       } else if (queue.has(c.r.id)) {
-        const shape = shapeOf(c.r.resources);
+        const shape = shapeOf(c.r.resources, c.r.node);
         if (!cluster.fits(shape)) continue;
         const p = placeAvoidingClaims(cluster, shape, claim);
         if (p) this.lifecycle.grant(c.r, p, now);

@@ -4,7 +4,8 @@
  * replicas as requests (GPUs granted → CUDA_VISIBLE_DEVICES), starting → running once /health answers, a replica
  * that does not fit waits and says behind whom, an exit releases the allocation and the next replica starts,
  * delete stops live ones and withdraws queued ones, a preemption notice stops gracefully (preempted), leases are
- * renewed, engine errors come back with their remote type, and a restart adopts instead of starting again.
+ * renewed, engine errors come back with their remote type, a restart adopts instead of starting again, and the
+ * requests are pinned to the server's own node (another node with room is not used).
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../server/clock.ts';
@@ -89,7 +90,7 @@ function setup(opts: { gpus?: number; backend?: FakeBackend; book?: WorkerBook; 
   const stored = new Map<string, WorkerRecord>((opts.records ?? []).map((r) => [r.worker.id, r]));
   let port = 9000;
   const service = new WorkerService({
-    engine, book: opts.book ?? new WorkerBook(clock), backends: { local: backend }, defaultBackend: 'local', hub, clock, log: createLogger('silent'),
+    engine, node: 'n1', book: opts.book ?? new WorkerBook(clock), backends: { local: backend }, defaultBackend: 'local', hub, clock, log: createLogger('silent'),
     freePort: async () => ++port, graceMs: 5000, checkMs: 100, renewMs: 60_000, processGroupOf: (pid) => (pid === 4242 ? 1002 : null),
     store: {
       apply: (changes, current) => {
@@ -153,6 +154,20 @@ describe('WorkerService', () => {
     expect(t.pushed.filter((c) => c.worker.id === 'train-0').map((c) => `${c.kind}:${c.worker.state}`)).toEqual([
       'worker_created:queued', 'worker_state:queued', 'worker_state:starting', 'worker_state:starting', 'worker_state:running',
     ]);
+  });
+
+  it("pins every replica's request to the server's own node: an agent's node with room is not used", async () => {
+    const t = setup();
+    t.engine.onSnapshot(declaredInventory('agent-1', { resources: { cpu: 64_000, memoryMiB: 262_144, gpus: Array.from({ length: 8 }, (_, index) => ({ index, memoryMiB: 81_920 })) } }));
+    await t.service.start();
+    const made = await t.service.create(body(), 'ana');
+    expect(made.map((w) => w.state)).toEqual(['starting', 'starting', 'queued']);
+    expect(t.engine.listRequests().map((r) => r.node)).toEqual(['n1', 'n1', 'n1']);
+    expect(made.slice(0, 2).map((w) => t.engine.allocation(w.allocation_id!)!.node)).toEqual(['n1', 'n1']);
+    expect(made[2]!.why).toMatch(/^queued behind ana/);
+    // more than the server's node has is refused, though the agent's node could hold it
+    const err = await t.service.create(body({ name: 'big', replicas: 1, specs: [{ cpu: 32_000, gpu: 1, mem: 1024, cmd: 'x' }] }), 'ana').catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 422, code: 'never_fits', message: 'specs.0: on node n1: needs 32000 millicores of cpu; the node has 16000' });
   });
 
   it('a worker that exits fails with its code and last lines, its GPU goes to the waiting replica, which starts', async () => {

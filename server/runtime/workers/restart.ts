@@ -16,10 +16,12 @@ export interface RestartParts {
   engine: SchedulerEngine;
   backends: Partial<Record<WorkerBackend, Backend>>;
   log: Logger;
+  /** the node workers start on: a request asked again is pinned to it (requestOf) */
+  node: string;
 }
 
 /** Adopt and reconcile; returns the workers that are granted but not started: the caller starts them. */
-export async function adoptWorkers({ book, engine, backends, log }: RestartParts): Promise<string[]> {
+export async function adoptWorkers({ book, engine, backends, log, node }: RestartParts): Promise<string[]> {
   const byBackend = new Map<WorkerBackend, Running[]>();
   for (const r of book.all()) {
     if (!LIVE.has(r.worker.state) || !r.ref) continue;
@@ -42,7 +44,7 @@ export async function adoptWorkers({ book, engine, backends, log }: RestartParts
     const request = r.worker.request_id ? engine.request(r.worker.request_id) : undefined;
     if (r.worker.state === 'queued') {
       // its request was never stored (a crash between the two commits): ask again
-      if (!request) book.requested(id, engine.submit(requestOf(r)).request.id);
+      if (!request) book.requested(id, engine.submit(requestOf(r, node)).request.id);
       else if (request.status === 'granted' && request.allocationId) {
         const a = engine.allocation(request.allocationId);
         if (a) {

@@ -35,6 +35,8 @@ export interface WorkerStore {
 
 export interface WorkerServiceOptions {
   engine: SchedulerEngine;
+  /** the node workers start on (this server's machine): their requests are placed there only, never on an agent's */
+  node: string;
   book: WorkerBook;
   backends: Partial<Record<WorkerBackend, Backend>>;
   defaultBackend: WorkerBackend;
@@ -143,12 +145,12 @@ export class WorkerService {
     }
     // every replica must be able to fit some day (422 otherwise), before anything is made
     body.specs.forEach((s, i) => {
-      const reason = this.opts.engine.neverFits({ cpu: s.cpu, memoryMiB: s.mem, gpus: s.gpu, ...(s.gpu_mem ? { gpuMemMiB: s.gpu_mem } : {}) });
+      const reason = this.opts.engine.neverFits({ cpu: s.cpu, memoryMiB: s.mem, gpus: s.gpu, ...(s.gpu_mem ? { gpuMemMiB: s.gpu_mem } : {}) }, this.opts.node);
       if (reason) throw new ArbiterError(422, 'never_fits', `specs.${i}: ${reason}`, { field: `specs.${i}` });
     });
     const made = this.book.create(body, { backend, owner });
     for (const r of made) {
-      const res = this.opts.engine.submit(requestOf(r));
+      const res = this.opts.engine.submit(requestOf(r, this.opts.node));
       this.book.requested(r.worker.id, res.request.id);
     }
     this.drain();
@@ -388,8 +390,8 @@ export class WorkerService {
 
   /** After a restart: live workers are taken back from their backends (restart.ts); granted ones not started, started. */
   private async adopt(): Promise<void> {
-    const { engine, backends, log } = this.opts;
-    for (const id of await adoptWorkers({ book: this.book, engine, backends, log })) void this.launch(id);
+    const { engine, backends, log, node } = this.opts;
+    for (const id of await adoptWorkers({ book: this.book, engine, backends, log, node })) void this.launch(id);
   }
 
   /**

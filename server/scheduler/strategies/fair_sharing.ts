@@ -265,7 +265,7 @@ export class FairSharing extends BaseStrategy {
     const fair = (o: string) => this.ownerWeight(o) / weights;
     const shareNow = (o: string) => ctx.usage.dominantShare(`owner:${o}`, ctx.now);
     if (shareNow(request.owner) >= fair(request.owner) / 2) return null;
-    const plan = ctx.cluster.preemptionPlan(shapeOf(request.resources), Number.POSITIVE_INFINITY,
+    const plan = ctx.cluster.preemptionPlan(shapeOf(request.resources, request.node), Number.POSITIVE_INFINITY,
       (h) => h.owner !== request.owner && !ctx.preempting(h.allocationId) && shareNow(h.owner) > fair(h.owner));
     return plan && plan.victims.length ? plan : null;
   }

@@ -54,7 +54,7 @@ export class ResourcePooling extends RankedStrategy {
   override preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null {
     if (!this.hasQuotas || !this.withinQuota(request, ctx)) return null;
     const over = (g: string | undefined) => (g === undefined ? 0 : ctx.usage.held(`group:${g}`).gpus) > this.quotaOf(g);
-    const plan = ctx.cluster.preemptionPlan(shapeOf(request.resources), Number.POSITIVE_INFINITY,
+    const plan = ctx.cluster.preemptionPlan(shapeOf(request.resources, request.node), Number.POSITIVE_INFINITY,
       (h) => h.gpuIndices.length > 0 && h.group !== request.group && over(h.group) && !ctx.preempting(h.allocationId));
     return plan && plan.victims.length ? plan : null;
   }

@@ -1,7 +1,7 @@
 /**
  * A worker in the scheduler's terms and back: the resource request of a replica (cpu → millicores, mem →
  * memoryMiB, gpu → whole GPUs; owner, group, priority, preemptible as asked; labelled with the worker and its
- * group; `gpu_mem` → gpuMemMiB, a share of one GPU), the environment it starts with, and why it waits, in words, from its request's open conflict.
+ * group; `gpu_mem` → gpuMemMiB, a share of one GPU; pinned to the node the worker starts on), the environment it starts with, and why it waits, in words, from its request's open conflict.
  */
 import type { Conflict, ConflictHolder, RequestInputBody } from '../../../shared/scheduler.ts';
 import type { WorkerRecord } from '../../../shared/workers.ts';
@@ -10,7 +10,11 @@ import type { WorkerRecord } from '../../../shared/workers.ts';
 export const WORKER_LABEL = 'arbiter.worker';
 export const GROUP_LABEL = 'arbiter.group';
 
-export function requestOf(r: WorkerRecord): RequestInputBody {
+/**
+ * The request of a replica. `node`: the node its process starts on (the server's own machine): the request is placed
+ * there only, so that the GPUs granted are that machine's.
+ */
+export function requestOf(r: WorkerRecord, node: string): RequestInputBody {
   const { spec, ask, worker } = r;
   return {
     owner: ask.owner,
@@ -19,6 +23,7 @@ export function requestOf(r: WorkerRecord): RequestInputBody {
     preemptible: ask.preemptible,
     resources: { cpu: spec.cpu, memoryMiB: spec.mem, gpus: spec.gpu, ...(spec.gpu_mem ? { gpuMemMiB: spec.gpu_mem } : {}) },
     labels: { [WORKER_LABEL]: worker.id, [GROUP_LABEL]: worker.name },
+    node,
   };
 }
 
