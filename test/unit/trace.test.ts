@@ -170,18 +170,11 @@ const traceTitle = files
   : `the Alibaba GPU trace v2023 (openb) — SKIPPED: no openb_pod_list_default.csv at ${tracePath} (set ARBITER_TRACE to its directory or file)`;
 
 describe.skipIf(!files)(traceTitle, () => {
-  it('parses the 8,152 pods in well under 100 ms and matches the published profile', () => {
+  // (how fast it parses is measured by the simulate benchmark, not asserted here: tests must not depend on a quiet machine)
+  it('parses the 8,152 pods and matches the published profile', () => {
     const text = readFileSync(files!.pods, 'utf8');
-    const times: number[] = [];
-    let pods: TracePod[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      pods = parsePods(text);
-      podsToJobs(pods);
-      times.push(performance.now() - t0);
-    }
-    // the first run includes compiling the parser; steady runs are a few ms
-    expect(Math.min(...times)).toBeLessThan(50);
+    const pods: TracePod[] = parsePods(text);
+    expect(podsToJobs(pods)).toHaveLength(8152);
     expect(pods).toHaveLength(8152);
     const count = (key: (p: TracePod) => unknown) => {
       const m: Record<string, number> = {};
