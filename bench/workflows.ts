@@ -177,10 +177,14 @@ interface Api {
 function api(server: ServerProcess): Api {
   return {
     async call<T>(method: string, path: string, body?: string) {
-      const res = await fetch(`${server.url}${path}`, {
-        method, headers: { authorization: `Bearer ${server.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body } : {}),
-      });
-      return { status: res.status, body: (await res.json()) as T };
+      try {
+        const res = await fetch(`${server.url}${path}`, {
+          method, headers: { authorization: `Bearer ${server.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body } : {}),
+        });
+        return { status: res.status, body: (await res.json()) as T };
+      } catch (err) {
+        throw new Error(`${method} ${path}${body !== undefined ? ` (${body.length} bytes)` : ''}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
     },
   };
 }
@@ -408,6 +412,9 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
       big.cancelMs.push(...w.cancelMs);
     }
     serverRssMiB = rssMiB(server.pid);
+  } catch (err) {
+    // what the server said last tells why a call failed
+    throw new Error(`${err instanceof Error ? `${err.message}${err.cause ? ` (${String(err.cause)})` : ""}` : String(err)}; the server's last output: ${server.stderr().slice(-2000)}`, { cause: err });
   } finally {
     watch.close();
     await server.stop();
@@ -458,7 +465,7 @@ function report(f: Figures): string {
     '',
     '### Submit + validate',
     '',
-    `\`POST /api/workflows\` sent → 201 received, each workflow cancelled right after (a workflow starts when it is submitted). *Roots started*: as in a run, the roots are granted and their processes started before the 201. *Cluster held*: another allocation holds every core, so the roots' requests wait and no process starts. Then the steps the server takes, timed in this process on the compiled modules with the same body (median):`,
+    `\`POST /api/workflows\` sent → 201 received, each workflow cancelled right after (a workflow starts when it is submitted). *Roots started*: as in a run — the 201 answers once the workflow is stored, its roots are asked for and their processes started right after it. *Cluster held*: another allocation holds every core, so the roots' requests wait and no process starts. Then the steps the server takes, timed in this process on the compiled modules with the same body (median):`,
     '',
     table(['', `${n(jobs)} jobs`, `${n(wide.jobs.length)} jobs`], [
       ['**POST → 201, roots started** (median, max)', timed(f.small.started), timed(f.big.started)],
@@ -470,8 +477,8 @@ function report(f: Figures): string {
       ['dagShape (depths)', ...step('dagShape')],
       [`the book: create, and each root launching → QUEUED → RUNNING (${dag.roots} / ${wide.roots} roots)`, ...step('book')],
       ['sum of these steps', `${fmt(inProc(steps.small), 1)} ms`, `${fmt(inProc(steps.wide), 1)} ms`],
-      ['the rest of the 201, cluster held (HTTP, the store\'s write of every job, the roots\' workers and requests, group commit, events)', rest(f.small.held, steps.small), rest(f.big.held, steps.wide)],
-      ['the rest of the 201, roots started (the same, and the roots\' process starts)', rest(f.small.started, steps.small), rest(f.big.started, steps.wide)],
+      ['the rest of the 201, cluster held (HTTP, the store\'s write of every job, group commit, events)', rest(f.small.held, steps.small), rest(f.big.held, steps.wide)],
+      ['the rest of the 201, roots started (the same, and whatever of the previous workflow\'s stop and this one\'s starts shares its time)', rest(f.small.started, steps.small), rest(f.big.started, steps.wide)],
     ]),
     '',
     `Cancel of a just-submitted ${n(jobs)}-job workflow (DELETE, its roots' workers stopped): median ${fmt(median(f.small.cancelMs), 0)} ms. The book's bookkeeping during a run, in this process (each job launching → QUEUED → RUNNING → SUCCEEDED, no workers), per job: **${fmt(steps.small.bookPerJob * 1000, 0)} µs** in the ${n(jobs)}-job workflow (its whole run: ${fmt(steps.small.bookPerJob * jobs, 0)} ms), **${fmt(steps.wide.bookPerJob * 1000, 0)} µs** in the ${n(wide.jobs.length)}-job one (over its first ${n(steps.wide.runJobs)} jobs; its whole run ≈ ${fmt((steps.wide.bookPerJob * wide.jobs.length) / 1000, 1)} s).`,
@@ -485,13 +492,13 @@ function report(f: Figures): string {
       ...f.bare.map((b, k) => [`bare executor, run ${k + 1}`, `${fmt(b.wallMs / 1000, 2)} s`, fmt(jobs / (b.wallMs / 1000), 0), `${fmt(b.wallMs / dag.depth, 0)} ms`, b.maxLive, '']),
     ]),
     '',
-    `Per job, over ${f.arbiter.length} run(s) (${n(pool('readyToGranted').length)} jobs; the server's times are whole ms, so a 0 is under 1 ms). *Ready*: the job's \`ready_at\` (its last parent SUCCEEDED); *QUEUED*: the \`at\` of its job_state event to QUEUED; *granted*: its \`started_at\`, which is when its worker's request was granted (the job is RUNNING from then, before its process exists); *process started*: its worker's \`started_at\` (spawn() has returned the wrapper's pid); *exit seen*: its worker's \`ended_at\`.`,
+    `Per job, over ${f.arbiter.length} run(s) (${n(pool('readyToGranted').length)} jobs; the server's times are whole ms, so a 0 is under 1 ms). *Ready*: the job's \`ready_at\` (its last parent SUCCEEDED); *QUEUED*: the \`at\` of its job_state event to QUEUED; *RUNNING*: its \`started_at\`, once its worker's process has started (granted and starting, the job is still QUEUED); *process started*: its worker's \`started_at\` (spawn() has returned the wrapper's pid); *exit seen*: its worker's \`ended_at\`.`,
     '',
     table(['interval', 'p50', 'p90', 'p99', 'max'], [
       ['ready → QUEUED', ...quantiles(pool('readyToQueued'), 0)],
-      ['QUEUED → granted (RUNNING)', ...quantiles(pool('queuedToGranted'), 0)],
+      ['QUEUED → RUNNING (granted, its process started)', ...quantiles(pool('queuedToGranted'), 0)],
       ['ready → RUNNING (`ready_at` → `started_at`)', ...quantiles(pool('readyToGranted'), 0)],
-      ['granted → process started', ...quantiles(pool('grantedToProcess'), 0)],
+      ['RUNNING → its worker\'s process start (the same moment, two clocks)', ...quantiles(pool('grantedToProcess'), 0)],
       ['**ready → process started**', ...quantiles(pool('readyToProcess'), 0)],
       [`of which the roots (${dag.roots} a run, made ready together by the submit)`, ...quantiles(pool('readyToProcessRoots'), 0)],
       ['of which the other jobs', ...quantiles(pool('readyToProcessOthers'), 0)],
