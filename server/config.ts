@@ -206,17 +206,15 @@ function checkUnknownKeys(file: Record<string, unknown>, path: string, prefix = 
 }
 
 /**
- * Resolve the configuration.
- * @param flags values given on the command line, keyed by `flagAttribute` (only those the user gave)
- * @param env the environment (process.env)
+ * Each option of `specs` from the first place that gives it (flags > env > file), checked with its schema, else its
+ * default: an object keyed by the options' dotted keys. A bad value is named by where it came from.
  */
-export function loadConfig(flags: Record<string, unknown>, env: Record<string, string | undefined>): Config {
-  const configPath = (flags.config as string | undefined) ?? env.ARBITER_CONFIG;
-  const file = configPath ? readConfigFile(configPath) : {};
-  if (configPath) checkUnknownKeys(file, configPath);
-
+function readOptions(
+  specs: readonly OptionSpec[], flags: Record<string, unknown>, env: Record<string, string | undefined>,
+  file: Record<string, unknown> = {}, configPath?: string,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const opt of OPTIONS) {
+  for (const opt of specs) {
     const attr = flagAttribute(opt.flag);
     let raw: unknown;
     let origin: string;
@@ -248,6 +246,20 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
     }
     setPath(out, opt.key, parsed.data);
   }
+  return out;
+}
+
+/**
+ * Resolve the configuration.
+ * @param flags values given on the command line, keyed by `flagAttribute` (only those the user gave)
+ * @param env the environment (process.env)
+ */
+export function loadConfig(flags: Record<string, unknown>, env: Record<string, string | undefined>): Config {
+  const configPath = (flags.config as string | undefined) ?? env.ARBITER_CONFIG;
+  const file = configPath ? readConfigFile(configPath) : {};
+  if (configPath) checkUnknownKeys(file, configPath);
+
+  const out = readOptions(OPTIONS, flags, env, file, configPath);
   if (file.resources !== undefined) {
     const parsed = DeclaredInventorySchema.safeParse({ resources: file.resources });
     if (!parsed.success) {
@@ -283,15 +295,19 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
   if (bucket * 2 > window * 1000) {
     throw new ConfigError(`invalid history bucket ${bucket} ms: must be at most half the in-memory history of ${window} s (buckets are rolled up from it)`);
   }
+  checkHealth(config.health);
+  checkAgents(config);
+  config.dataDir = resolve(config.dataDir);
+  return config;
+}
+
+function checkHealth(health: Config['health']): void {
   for (const kind of ['cpu', 'memory', 'disk', 'gpuTemperature', 'gpuMemory', 'containerMemory'] as const) {
-    const t = config.health[kind];
+    const t = health[kind];
     if (t.warning > t.critical) {
       throw new ConfigError(`invalid health thresholds for ${kind}: warning ${t.warning} must not exceed critical ${t.critical}`);
     }
   }
-  checkAgents(config);
-  config.dataDir = resolve(config.dataDir);
-  return config;
 }
 
 /** Agents and users are told apart by their tokens, and a hub needs some node to schedule on. Names options, never tokens. */
@@ -302,6 +318,34 @@ function checkAgents({ agents, token, adminToken }: Config): void {
   if (!agents.localNode && agents.token === undefined) {
     throw new ConfigError('invalid --no-local-node: without --agent-token no agent may join, and the hub would have no node at all');
   }
+}
+
+/** What a node's monitor samples and how (the history options are the server's: it keeps and serves the history). */
+export type MonitorSampling = Omit<Config['monitor'], 'historySeconds' | 'historyBucketMs' | 'historyRetentionMs'>;
+
+/** The configuration of a process that only monitors its node and reports it elsewhere (`arbiter agent`). */
+export interface NodeMonitorConfig {
+  nodeName?: string;
+  logLevel: Config['logLevel'];
+  monitor: MonitorSampling;
+  health: Config['health'];
+}
+
+const SERVER_ONLY_MONITOR_KEYS = new Set(['monitor.historySeconds', 'monitor.historyBucketMs', 'monitor.historyRetentionMs']);
+
+/** The options of OPTIONS that `arbiter agent` takes too, with the same flags, environment and defaults as `serve`. */
+export const NODE_MONITOR_OPTIONS: readonly OptionSpec[] = OPTIONS.filter((o) =>
+  o.key === 'nodeName' || o.key === 'logLevel' || o.key.startsWith('health.') || (o.key.startsWith('monitor.') && !SERVER_ONLY_MONITOR_KEYS.has(o.key)));
+
+/**
+ * Resolve a node monitor's configuration: flags > ARBITER_* environment > defaults (no config file), checked as
+ * loadConfig checks them.
+ * @param flags values given on the command line, keyed by `flagAttribute` (only those the user gave)
+ */
+export function loadNodeMonitorConfig(flags: Record<string, unknown>, env: Record<string, string | undefined>): NodeMonitorConfig {
+  const config = readOptions(NODE_MONITOR_OPTIONS, flags, env) as unknown as NodeMonitorConfig;
+  checkHealth(config.health);
+  return config;
 }
 
 /** The option table of the README (kept in step by `npm run docs`; a test checks it). */

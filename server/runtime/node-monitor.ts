@@ -2,7 +2,7 @@
  * This node's monitor: the loop with the sources the config turns on (host always; gpu and docker unless disabled),
  * the status board attached to it, and each source's changes of state logged.
  */
-import type { Config } from '../config.ts';
+import type { Config, MonitorSampling } from '../config.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Container, Gpu, HostSample } from '../../shared/resources.ts';
@@ -20,7 +20,7 @@ export interface NodeSources {
 }
 
 export interface NodeMonitorOptions {
-  config: Pick<Config, 'monitor' | 'health'>;
+  config: { monitor: MonitorSampling; health: Config['health'] };
   clock: Clock;
   log: Logger;
   board: StatusBoard;
