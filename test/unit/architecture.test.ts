@@ -64,7 +64,7 @@ const LAYERS: [string, RegExp][] = [
   ['leaf', /^server\/(clock|errors|rng|log|version|paths)\.ts$/],
   ['core', /^server\/(scheduler|monitor|hints|workloads\/(dispatch|workers|workflows))\//],
   ['services', /^server\/(sim|store|push)\//],
-  ['runtime', /^server\/(runtime\/|instance\/|worker\/|config\.ts)/],
+  ['runtime', /^server\/(runtime\/|instance\/|worker\/|agent\/|config\.ts)/],
   ['edge', /^server\/(http\/|metrics\.ts)/],
   ['wiring', /^server\/(app|main|webbuild|docs)\.ts$/],
 ];
@@ -78,6 +78,7 @@ const FORBIDDEN: [RegExp, RegExp, string][] = [
   [/^server\/(scheduler|workloads)\//, /^node:(?!crypto)/, 'the core does no I/O'],
   [/^server\/(?!main\.ts$|instance\/)/, /^server\/instance\//, 'the reference instance is a program of its own: only the CLI starts it'],
   [/^server\/(?!main\.ts$|worker\/)/, /^server\/worker\//, 'the worker runtime is a program of its own: only the CLI starts it'],
+  [/^server\/(?!main\.ts$|agent\/)/, /^server\/agent\//, 'the agent is a program of its own: only the CLI starts it'],
 ];
 
 const layerOf = (path: string): number => LAYERS.findIndex(([, re]) => re.test(path));
@@ -134,6 +135,16 @@ describe('architecture: the import graph', () => {
     expect(found[0]).toMatch(/server\/scheduler\/engine\.ts \(core\) imports server\/runtime\/scheduler-service\.ts \(runtime\)/);
     expect(found.join('\n')).toMatch(/push\/sse\.ts \(services\) imports server\/http\/auth\.ts \(edge\)/);
     expect(found.join('\n')).toMatch(/node:fs: the core does no I\/O/);
+  });
+
+  it('only the CLI starts the agent: main.ts may import it, the app and the runtime may not', () => {
+    expect(violations(importsOf('server/main.ts', "const m = await import('./agent/cli.ts');"))).toEqual([]);
+    expect(violations(importsOf('server/agent/cli.ts', "import { startAgent } from './agent.ts';"))).toEqual([]);
+    expect(violations(importsOf('server/app.ts', "import { AgentLink } from './agent/link.ts';"))).toEqual([
+      'server/app.ts imports server/agent/link.ts: the agent is a program of its own: only the CLI starts it',
+    ]);
+    expect(violations(importsOf('server/runtime/agents/gateway.ts', "import type { LinkState } from '../../agent/link.ts';"))).toHaveLength(1);
+    expect(layerOf('server/agent/agent.ts')).toBe(LAYERS.findIndex(([name]) => name === 'runtime'));
   });
 
   it('every server/ and shared/ module belongs to a layer', () => {
