@@ -1,26 +1,36 @@
-/** The command line: `arbiter serve`, `arbiter simulate`, `arbiter instance` and `arbiter worker`. Wires config to the app (or the simulator), nothing else. */
+/** The command line: `arbiter serve`, `agent`, `simulate`, `instance` and `worker`. Wires config to the app (or the simulator), nothing else. */
 import { Command, Option } from 'commander';
-import { ConfigError, OPTIONS, flagAttribute, loadConfig } from './config.ts';
+import { ConfigError, NODE_MONITOR_OPTIONS, OPTIONS, flagAttribute, loadConfig, type OptionSpec } from './config.ts';
 import { VERSION } from './version.ts';
 
 const program = new Command('arbiter')
   .description('Arbiter: live resource monitor and scheduler for shared GPU/CPU machines')
   .version(VERSION);
 
-const serve = program.command('serve').description('sample this machine and serve the API, push streams and dashboard');
-serve.addOption(new Option('--config <file>', 'JSON or YAML config file (env ARBITER_CONFIG)'));
-for (const opt of OPTIONS) {
-  const def = opt.default === undefined ? '' : ` (default: ${JSON.stringify(opt.default)})`;
-  serve.addOption(new Option(opt.flag, `${opt.doc}; env ${opt.env.join(' or ')}${opt.flag.startsWith('--no-') ? '' : def}`));
+/** The config options as the command's flags, each with its meaning, environment and default. */
+function addConfigOptions(cmd: Command, specs: readonly OptionSpec[]): void {
+  for (const opt of specs) {
+    const def = opt.default === undefined ? '' : ` (default: ${JSON.stringify(opt.default)})`;
+    cmd.addOption(new Option(opt.flag, `${opt.doc}; env ${opt.env.join(' or ')}${opt.flag.startsWith('--no-') ? '' : def}`));
+  }
 }
 
-serve.action(async () => {
-  // only what the user typed counts as a flag: defaults come later, after env and file
-  const flags: Record<string, unknown> = {};
-  for (const opt of [...OPTIONS.map((o) => o.flag), '--config <file>']) {
-    const attr = flagAttribute(opt);
-    if (serve.getOptionValueSource(attr) === 'cli') flags[attr] = serve.getOptionValue(attr);
+/** Only what the user typed counts as a flag: defaults come later, after env (and file). */
+function typedFlags(cmd: Command, flags: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const flag of flags) {
+    const attr = flagAttribute(flag);
+    if (cmd.getOptionValueSource(attr) === 'cli') out[attr] = cmd.getOptionValue(attr);
   }
+  return out;
+}
+
+const serve = program.command('serve').description('sample this machine and serve the API, push streams and dashboard');
+serve.addOption(new Option('--config <file>', 'JSON or YAML config file (env ARBITER_CONFIG)'));
+addConfigOptions(serve, OPTIONS);
+
+serve.action(async () => {
+  const flags = typedFlags(serve, [...OPTIONS.map((o) => o.flag), '--config <file>']);
   let config;
   try {
     config = loadConfig(flags, process.env);
@@ -50,6 +60,18 @@ serve.action(async () => {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+});
+
+const AGENT_FLAGS = ['--hub <url>', '--token <token>', '--ack-timeout-ms <ms>'];
+const agent = program.command('agent').description("monitor this node (host, GPUs, containers) and report it to a hub's /agents namespace")
+  .option(AGENT_FLAGS[0]!, "the hub's base URL, e.g. http://hub:7070")
+  .option(AGENT_FLAGS[1]!, "the hub's agent token (its --agent-token); default: env ARBITER_AGENT_TOKEN")
+  .option(AGENT_FLAGS[2]!, "how long a snapshot waits for the hub's ack before it is sent again (default: 10000)")
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+addConfigOptions(agent, NODE_MONITOR_OPTIONS);
+agent.action(async () => {
+  const { runAgentCommand } = await import('./agent/cli.ts');
+  await runAgentCommand(typedFlags(agent, [...AGENT_FLAGS, ...NODE_MONITOR_OPTIONS.map((o) => o.flag)]), process.env);
 });
 
 const sim = program.command('simulate').description('replay a GPU cluster trace (Alibaba v2023 format) under each strategy and print the evaluation table')
