@@ -74,6 +74,9 @@ export async function runAgentCommand(flags: Record<string, unknown>, env: Recor
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // the process lives until a signal or a refusal: the monitor's timers do not hold it open (the system clock unrefs
+  // them), and between two connections the link may hold nothing that does
+  setInterval(() => {}, 1 << 30);
   const started = startAgent(config, { log: createLogger(logLevel), onLinkState });
   const agent = await started;
 

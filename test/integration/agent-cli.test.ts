@@ -1,15 +1,17 @@
 /**
  * `arbiter agent` as a program: the compiled CLI against a stand-in of the hub's /agents namespace on 127.0.0.1,
- * monitoring GPUs through the nvidia-smi stand-in replaying a real 4-GPU capture (test/fixtures/nvidia-smi/).
+ * monitoring GPUs through the nvidia-smi stand-in replaying a real 4-GPU capture (test/fixtures/nvidia-smi/); and
+ * once against a real hub (the app with an agent token), whose GET /api/nodes lists the agent's node.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ensureServerBuild } from '../../bin/build.js';
-import { AGENT_HANDSHAKE_ERRORS, AGENT_PROTOCOL } from '../../shared/agents.ts';
+import { AGENT_HANDSHAKE_ERRORS, AGENT_PROTOCOL, type NodesResponse } from '../../shared/agents.ts';
 import { VERSION } from '../../server/version.ts';
 import { STAND_IN, fixture } from '../stand-ins/gpu-fixtures.ts';
 import { StandInHub } from '../helpers/agent-hub.ts';
+import { startTestServer } from '../helpers/server.ts';
 
 const BIN = new URL('../../bin/arbiter.js', import.meta.url).pathname;
 const TOKEN = 'agent-cli-token-0123456789abcdef';
@@ -115,4 +117,48 @@ describe('arbiter agent', () => {
     expect(name.stderr).toMatch(/^arbiter agent: --node-name "gpu 01": letters, digits and \. _ - only/);
     expect(short.stdout + path.stdout + name.stdout + name.stderr).not.toContain(TOKEN);
   });
+});
+
+describe('arbiter agent with a real hub', () => {
+  it("makes its node one of the hub's, with the capture's GPUs, and leaves it unreachable at once on SIGTERM (bye)", async () => {
+    const s = await startTestServer({ configure: (c) => void (c.agents.token = TOKEN) });
+    try {
+      const nodes = async () => ((await (await fetch(`${s.url}/api/nodes`, { headers: { Authorization: `Bearer ${s.token}` } })).json()) as NodesResponse).nodes;
+      const child = spawn(process.execPath, [BIN, ...args(s.url, '--token', TOKEN)], { env: env(), stdio: 'ignore' });
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      await vi.waitFor(async () => expect((await nodes()).find((n) => n.name === 'n1')).toMatchObject({ local: false, status: 'reachable', connected: true, capacity: { gpus: 4 } }), { timeout: 20_000, interval: 100 });
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect((await nodes()).find((n) => n.name === 'n1')).toMatchObject({ status: 'unreachable', connected: false });
+    } finally {
+      await s.close();
+    }
+  }, 40_000);
+
+  it('comes back by itself when the hub restarts (the hub disconnects its agents when it stops)', async () => {
+    const first = await startTestServer({ configure: (c) => void (c.agents.token = TOKEN) });
+    const port = Number(new URL(first.url).port);
+    const child = spawn(process.execPath, [BIN, ...args(first.url, '--token', TOKEN, '--no-gpu')], { env: env(), stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    let second: Awaited<ReturnType<typeof startTestServer>> | undefined;
+    try {
+      await vi.waitFor(() => expect(out).toContain(`agent n1 connected to ${first.url}`), { timeout: 20_000, interval: 50 });
+      await first.close();
+      await vi.waitFor(() => expect(out).toContain(`agent n1 lost ${first.url}: the hub closed the connection; reconnecting`), { timeout: 10_000, interval: 50 });
+      // meanwhile the agent outlives its hub, although between two connections nothing of the link's holds it open
+      second = await startTestServer({ configure: (c) => { c.agents.token = TOKEN; c.port = port; } });
+      const hub = second;
+      await vi.waitFor(() => expect(out).toContain(`agent n1 reconnected to ${first.url}`), { timeout: 20_000, interval: 50 });
+      await vi.waitFor(async () => {
+        const listed = ((await (await fetch(`${hub.url}/api/nodes`, { headers: { Authorization: `Bearer ${hub.token}` } })).json()) as NodesResponse).nodes;
+        expect(listed.find((n) => n.name === 'n1')).toMatchObject({ status: 'reachable', connected: true });
+      }, { timeout: 10_000, interval: 100 });
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      await second?.close();
+    }
+  }, 60_000);
 });
