@@ -5,6 +5,7 @@ import { PolicySwitch } from './PolicySwitch.tsx';
 import { useTasks, useTasksStore } from './hooks.ts';
 import type { InstanceView, ModelView } from './store.ts';
 import { WaitBar } from './WaitBar.tsx';
+import { ReadError } from '../components/ReadError.tsx';
 
 /** tasks shown per model before "show all" */
 const TASKS_SHOWN = 10;
@@ -23,12 +24,7 @@ export function TasksView() {
     <div className="view grid tasks-view">
       <PolicySwitch policy={snap.policy} since={snap.policySince} customPolicy={snap.customPolicy} />
       {snap.error ? (
-        <p className="notice notice-bad panel-wide" role="alert" data-testid="tasks-error">
-          Task dispatch could not be read: {snap.error}{' '}
-          <button type="button" className="link-button" onClick={() => store.refresh()}>
-            Try again
-          </button>
-        </p>
+        <ReadError what="Task dispatch" error={snap.error} onRetry={() => store.refresh()} testId="tasks-error" />
       ) : null}
       {snap.waitsError ? (
         <p className="notice notice-warn panel-wide" data-testid="waits-error">

@@ -7,6 +7,7 @@ import { Link } from '../lib/router.ts';
 import { useWorkers, useWorkersContext } from './hooks.ts';
 import { LogsPanel } from './LogsPanel.tsx';
 import { hasEnded, type GroupView } from './store.ts';
+import { ReadError } from '../components/ReadError.tsx';
 
 /** columns of a replica's row (the why line spans them) */
 const COLUMNS = 9;
@@ -35,12 +36,7 @@ export function WorkersView() {
   return (
     <div className="view grid workers-view">
       {snap.error ? (
-        <p className="notice notice-bad panel-wide" role="alert" data-testid="workers-error">
-          The workers could not be read: {snap.error}{' '}
-          <button type="button" className="link-button" onClick={() => store.refresh()}>
-            Try again
-          </button>
-        </p>
+        <ReadError what="The workers" error={snap.error} onRetry={() => store.refresh()} testId="workers-error" />
       ) : null}
       {empty ? (
         <section className="panel panel-wide" data-testid="workers-empty">

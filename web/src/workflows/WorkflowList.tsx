@@ -5,6 +5,7 @@ import { Link, navigate } from '../lib/router.ts';
 import { JobCounts, StatusBadge, When } from './badges.tsx';
 import { useWorkflowsContext } from './hooks.ts';
 import type { WorkflowsSnapshot } from './store.ts';
+import { ReadError } from '../components/ReadError.tsx';
 
 export interface ListFilter {
   status: WorkflowStatus | null;
@@ -28,12 +29,7 @@ export function WorkflowList({ snap, filter, onFilter }: { snap: WorkflowsSnapsh
   return (
     <>
       {snap.error ? (
-        <p className="notice notice-bad panel-wide" role="alert" data-testid="workflows-error">
-          The workflows could not be read: {snap.error}{' '}
-          <button type="button" className="link-button" onClick={() => store.refresh()}>
-            Try again
-          </button>
-        </p>
+        <ReadError what="The workflows" error={snap.error} onRetry={() => store.refresh()} testId="workflows-error" />
       ) : null}
       <section className="panel panel-wide workflows-panel" aria-labelledby={id} data-testid="workflows">
         <header className="panel-head">

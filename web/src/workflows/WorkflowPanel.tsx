@@ -6,6 +6,7 @@ import { Dag, jobNodeId } from './Dag.tsx';
 import { useWorkflowsContext } from './hooks.ts';
 import { JobPanel } from './JobPanel.tsx';
 import type { OpenedView } from './store.ts';
+import { ReadError } from '../components/ReadError.tsx';
 
 /**
  * One workflow (`/workflows?id=…`): its state, user, times and jobs per state, Cancel and Retry; its DAG, live; a
@@ -35,12 +36,7 @@ export const WorkflowPanel = memo(function WorkflowPanel({ id, opened }: { id: s
         </Link>
       </p>
       {o?.error ? (
-        <p className="notice notice-bad panel-wide" role="alert" data-testid="workflow-error">
-          The workflow could not be read: {o.error}{' '}
-          <button type="button" className="link-button" onClick={() => store.refresh()}>
-            Try again
-          </button>
-        </p>
+        <ReadError what="The workflow" error={o.error} onRetry={() => store.refresh()} testId="workflow-error" />
       ) : null}
       {o?.missing ? (
         <section className="panel panel-wide" data-testid="workflow-missing">
