@@ -167,8 +167,21 @@ export class WorkflowService {
 
   // ------------------------------------------------------------------ running jobs
 
+  /**
+   * Ask for these jobs' workers one after the other, yielding to I/O between them: a process start holds the event
+   * loop (spawn returns after exec), and 500 roots started in one go would stall every connection for seconds.
+   */
   private launchAll(id: string, jobs: readonly number[]): void {
-    for (const i of jobs) void this.launch(id, i);
+    if (jobs.length <= 1) {
+      for (const i of jobs) void this.launch(id, i);
+      return;
+    }
+    void (async () => {
+      for (const i of jobs) {
+        await this.launch(id, i);
+        await new Promise<void>((r) => setImmediate(r));
+      }
+    })();
   }
 
   /** Ask for the worker of a READY job's next launch (a manual job waits for its result instead). */
