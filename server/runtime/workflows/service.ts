@@ -36,6 +36,9 @@ export interface WorkflowServiceOptions {
   transact?: Transact;
 }
 
+/** jobs asked for in one turn of the event loop (each a process start soon after) */
+const LAUNCH_BATCH = 8;
+
 /** `wf-<workflow uuid>-<index>-<launch>-0`: a job's worker (jobs.ts names them) */
 const JOB_WORKER = /^wf-([0-9a-f-]{36})-(\d+)-(\d+)-0$/;
 
@@ -168,20 +171,14 @@ export class WorkflowService {
   // ------------------------------------------------------------------ running jobs
 
   /**
-   * Ask for these jobs' workers one after the other, yielding to I/O between them: a process start holds the event
+   * Ask for these jobs' workers a few at a time, yielding to I/O between batches: a process start holds the event
    * loop (spawn returns after exec), and 500 roots started in one go would stall every connection for seconds.
    */
   private launchAll(id: string, jobs: readonly number[]): void {
-    if (jobs.length <= 1) {
-      for (const i of jobs) void this.launch(id, i);
-      return;
-    }
-    void (async () => {
-      for (const i of jobs) {
-        await this.launch(id, i);
-        await new Promise<void>((r) => setImmediate(r));
-      }
-    })();
+    const first = jobs.slice(0, LAUNCH_BATCH);
+    for (const i of first) void this.launch(id, i);
+    if (jobs.length <= LAUNCH_BATCH) return;
+    setImmediate(() => this.launchAll(id, jobs.slice(LAUNCH_BATCH)));
   }
 
   /** Ask for the worker of a READY job's next launch (a manual job waits for its result instead). */
