@@ -19,6 +19,9 @@
  *   workers          20 local workers → all running (wall time), call_engine through Arbiter vs straight (issue 13)
  *   workflows        a 1,000-job DAG (depth 20) of jobs that exit at once: submit + validate, ready → process started
  *                    p50/p99, wall time, against process starts from Node and a bare executor of the same DAG   (issue 14)
+ *   agents           (only with --only) 50 simulated agents at 1 Hz into one hub: agent → client latency p50/p99 (socket.io
+ *                    and SSE), ack round trip, hub CPU and RSS against the same hub with no agents; idle GPUs, then a
+ *                    process no allocation accounts for on every GPU (~3 min)                        (issue 15)
  *   docker-stats     (only with --only) the docker source with 50 containers                       (issue 4)
  *   dom-latency      (only with --only) pushed event → DOM update in Chromium at 10 events/s, and the page's heap
  *                    over 31 min (--quick: 2 min; ARBITER_BENCH_DOM_MINUTES sets it)                  (issue 7)
@@ -49,6 +52,7 @@ const BENCHMARKS: Record<string, Bench> = {
   dispatch: () => import('./dispatch.ts'),
   workers: () => import('./workers.ts'),
   workflows: () => import('./workflows.ts'),
+  agents: () => import('./agents.ts'),
 };
 /**
  * Run by default (~10 min on the 2-core reference machine: ~7.75 min, and ~2.5 min of workflows). docker-stats only
