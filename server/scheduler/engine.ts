@@ -199,7 +199,7 @@ export class SchedulerEngine {
         expireDue(this.parts, false);
       }
       followCapacity(core);
-      this.parts.scheduleConflicts.sync(core.clock.now());
+      this.parts.scheduleConflicts.sync(core.clock.now(), inventory.node);
       if (core.cluster.version !== before) core.dirty = true;
       if (core.strategy.usesUtilisation && core.queue.size) {
         core.dirty = true;

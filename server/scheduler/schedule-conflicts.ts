@@ -23,15 +23,20 @@ export class ScheduleConflicts {
 
   constructor(private readonly core: Core) {}
 
-  /** Open, update and clear schedule_conflicts to match the ledgers now. */
-  sync(now: number): void {
+  /**
+   * Open, update and clear schedule_conflicts to match the ledgers now — of one node (`only`: its snapshot came, the
+   * others have not changed), or of all. A hub with many nodes pays per snapshot for that node's conflicts only.
+   */
+  sync(now: number, only?: string): void {
     const { cluster, records, book, changes, severity } = this.core;
     const want = new Map<string, ScheduleConflictWant>();
     const allocationOf = (id: string) => records.allocations.get(id);
-    for (const l of cluster.ledgers()) nodeConflicts(l, l.node === cluster.home, allocationOf, want);
+    for (const l of cluster.ledgers()) if (only === undefined || l.node === only) nodeConflicts(l, l.node === cluster.home, allocationOf, want);
     if (!want.size && !this.keys.size) return;
+    // a conflict stored without its node is the home node's
+    const ofOnly = (node: string | null) => only === undefined || (node ?? cluster.home) === only;
     for (const [key, open] of [...this.keys]) {
-      if (want.has(key)) continue;
+      if (want.has(key) || !ofOnly(open.node)) continue;
       // nothing is known about a node that does not report (or has not since the restart): what was open stays
       const l = open.node === null ? undefined : cluster.ledger(open.node);
       if (l && !l.placeable) continue;
