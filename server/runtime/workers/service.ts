@@ -9,7 +9,7 @@
  */
 import type { Change } from '../../../shared/scheduler.ts';
 import {
-  type CallBody, type EngineBody, type NotReadyDetail, type Worker, type WorkerBackend, type WorkerChange,
+  type CallBody, type EngineBody, type Worker, type WorkerBackend, type WorkerChange,
   type WorkerRecord, type WorkersCreateBody,
 } from '../../../shared/workers.ts';
 import { ArbiterError } from '../../errors.ts';
@@ -24,6 +24,7 @@ import { errorText, getJson, postJson, type GetJson, type PostJson } from '../js
 import type { Backend } from './backend.ts';
 import { callWorker } from './engine-calls.ts';
 import { allocationOfGpuUser, type GpuUser } from './owners.ts';
+import { groupReady } from './ready.ts';
 import { adoptWorkers } from './restart.ts';
 import { WorkerUpkeep } from './upkeep.ts';
 
@@ -62,12 +63,7 @@ export interface WorkerServiceOptions {
   processGroupOf?: (pid: number) => number | null;
 }
 
-/** A 408 of GET /api/workers?timeoutMs= */
-export class NotReadyError extends ArbiterError {
-  constructor(details: NotReadyDetail[]) {
-    super(408, 'not_ready', `${details.length} worker(s) not running yet: ${details.map((d) => `${d.id} ${d.state} (${d.why})`).join('; ')}`, details);
-  }
-}
+export { NotReadyError } from './ready.ts';
 
 export class WorkerService {
   readonly book: WorkerBook;
@@ -165,24 +161,8 @@ export class WorkerService {
   }
 
   /** Every replica of the group running and answering, or the NotReadyError at the timeout (now when 0). */
-  async waitReady(name: string, timeoutMs: number): Promise<Worker[]> {
-    if (!this.book.group(name).length) throw new WorkerError('not_found', `no worker group ${JSON.stringify(name)}`);
-    const deadline = this.opts.clock.now() + timeoutMs;
-    for (;;) {
-      const group = this.book.group(name);
-      const notReady = group.filter((r) => r.worker.state !== 'running');
-      if (!notReady.length) return group.map((r) => r.worker);
-      const left = deadline - this.opts.clock.now();
-      // a replica that has ended will never run: the group cannot become ready
-      const hopeless = notReady.some((r) => ENDED.has(r.worker.state));
-      if (left <= 0 || hopeless) {
-        throw new NotReadyError(notReady.map((r) => {
-          const w = r.worker;
-          return { id: w.id, state: w.state, why: w.why ?? w.state };
-        }));
-      }
-      await this.book.nextChange(left);
-    }
+  waitReady(name: string, timeoutMs: number): Promise<Worker[]> {
+    return groupReady(this.book, this.opts.clock, name, timeoutMs);
   }
 
   /** Stop a group (graceful stop, then kill; queued replicas are withdrawn); resolves when every one has ended. */

@@ -97,9 +97,10 @@ export class WorkflowService {
   // ------------------------------------------------------------------ users
 
   createUser(username: string): User {
-    if (this.usernames.has(username)) throw new ArbiterError(409, 'username_taken', `the username ${JSON.stringify(username)} is taken`, { field: 'username' });
+    const taken = () => new ArbiterError(409, 'username_taken', `the username ${JSON.stringify(username)} is taken`, { field: 'username' });
+    if (this.usernames.has(username)) throw taken();
     const user: User = { id: randomUUID(), username, created_at: new Date(this.opts.clock.now()).toISOString() };
-    if (this.opts.store && !this.opts.store.addUser(user)) throw new ArbiterError(409, 'username_taken', `the username ${JSON.stringify(username)} is taken`, { field: 'username' });
+    if (this.opts.store && !this.opts.store.addUser(user)) throw taken();
     this.addUser(user);
     return user;
   }
