@@ -12,7 +12,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../server/clock.ts';
 import { History } from '../server/monitor/history.ts';
-import { openDatabase, type Db } from '../server/store/db.ts';
+import { openDatabase, type SqliteDb } from '../server/store/db.ts';
 import { HistoryStore } from '../server/store/history-store.ts';
 import { fmt, machine, percentile, removeDir, table, tempDir, type BenchOptions, type BenchResult } from './lib.ts';
 
@@ -43,7 +43,7 @@ function seriesNames(): string[] {
 }
 
 /** Bytes of the pages of tables (and their indexes) whose names start with `prefix`, after a checkpoint. */
-function tableBytes(db: Db, prefix: string): number {
+function tableBytes(db: SqliteDb, prefix: string): number {
   db.pragma('wal_checkpoint(TRUNCATE)');
   const row = db.prepare('SELECT sum(pgsize) AS b FROM dbstat WHERE name LIKE ? OR name LIKE ?').get(`${prefix}%`, `sqlite_autoindex_${prefix}%`) as { b: number | null };
   return row.b ?? 0;

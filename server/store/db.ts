@@ -14,8 +14,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, type Migration } from './migrations.ts';
+import type { Db, SqlStatement, SqlTransaction } from './sql.ts';
 
-export type Db = Database.Database;
+export type { Db } from './sql.ts';
 
 export const DB_FILE = 'arbiter.db';
 
@@ -59,8 +60,35 @@ export function databasePath(dataDir: string): string {
   return join(dataDir, DB_FILE);
 }
 
+/** better-sqlite3's connection as the stores' Db (sql.ts); `raw` for what only SQLite has (pragmas). */
+export class SqliteDb implements Db {
+  readonly dialect = 'sqlite' as const;
+  constructor(readonly raw: Database.Database) {}
+  get name(): string {
+    return this.raw.name;
+  }
+  get open(): boolean {
+    return this.raw.open;
+  }
+  prepare<P extends unknown[] = unknown[], R = unknown>(sql: string): SqlStatement<P, R> {
+    return this.raw.prepare<P, R>(sql) as unknown as SqlStatement<P, R>;
+  }
+  exec(sql: string): void {
+    this.raw.exec(sql);
+  }
+  transaction<F extends (...args: never[]) => unknown>(fn: F): SqlTransaction<F> {
+    return this.raw.transaction(fn as unknown as (...args: unknown[]) => unknown) as unknown as SqlTransaction<F>;
+  }
+  pragma(source: string, options?: { simple?: boolean }): unknown {
+    return this.raw.pragma(source, options);
+  }
+  close(): void {
+    this.raw.close();
+  }
+}
+
 /** Open (or create) `<dataDir>/arbiter.db`, set the pragmas and apply the migrations it lacks. */
-export function openDatabase(opts: OpenOptions): Db {
+export function openDatabase(opts: OpenOptions): SqliteDb {
   const synchronous = opts.synchronous ?? 'normal';
   if (synchronous !== 'normal' && synchronous !== 'full') throw new Error(`synchronous must be "normal" or "full", not ${JSON.stringify(synchronous)}`);
   const busy = opts.busyTimeoutMs ?? 5000;
@@ -77,8 +105,9 @@ export function openDatabase(opts: OpenOptions): Db {
     db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma(`wal_autocheckpoint = ${checkpoint}`);
     db.pragma('foreign_keys = ON');
-    migrate(db, opts.migrations ?? MIGRATIONS, file);
-    return db;
+    const sqlite = new SqliteDb(db);
+    migrate(sqlite, opts.migrations ?? MIGRATIONS, file);
+    return sqlite;
   } catch (err) {
     db.close();
     throw err;
@@ -87,7 +116,9 @@ export function openDatabase(opts: OpenOptions): Db {
 
 /** The highest migration applied to the file (0 for a new file). */
 export function schemaVersion(db: Db): number {
-  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  const exists = db.prepare(db.dialect === 'sqlite'
+    ? "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    : "SELECT 1 WHERE to_regclass('schema_migrations') IS NOT NULL").get();
   if (!exists) return 0;
   const row = db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null };
   return row.v ?? 0;
@@ -108,17 +139,23 @@ export interface MigrationReport {
 export function migrate(db: Db, migrations: readonly Migration[], file = db.name): MigrationReport {
   checkMigrations(migrations);
   const latest = migrations.length;
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    applied_at INTEGER NOT NULL
-  )`);
+  // replicas starting together on one PostgreSQL database migrate one after the other (SQLite: IMMEDIATE's lock)
+  const serialise = db.dialect === 'postgres' ? db.prepare(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`) : undefined;
+  db.transaction(() => {
+    serialise?.get();
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER NOT NULL PRIMARY KEY,
+      name TEXT NOT NULL,
+      applied_at INTEGER NOT NULL
+    )`);
+  }).immediate();
   const from = schemaVersion(db);
   if (from > latest) throw new SchemaTooNewError(file, from, latest);
   const applied: number[] = [];
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const m of migrations) {
     const step = db.transaction(() => {
+      serialise?.get();
       // re-read inside the lock: another process may have migrated since
       const current = schemaVersion(db);
       if (current > latest) throw new SchemaTooNewError(file, current, latest);
@@ -132,6 +169,9 @@ export function migrate(db: Db, migrations: readonly Migration[], file = db.name
   }
   return { from, to: schemaVersion(db), applied };
 }
+
+/** PostgreSQL advisory-lock key that serialises migrations ('arbiter' in ASCII). */
+const MIGRATION_LOCK = 0x6172626974657200n;
 
 /** Versions must be 1, 2, 3… in order: a gap or a duplicate is a mistake in the code, named here. */
 function checkMigrations(migrations: readonly Migration[]): void {

@@ -3,7 +3,7 @@
  * routing policy. `apply` writes one batch of the dispatcher's change records; `load` gives `Dispatcher.restore`
  * what it needs at start (every instance, every unfinished task, the recently ended ones, the policy).
  */
-import type { Statement } from 'better-sqlite3';
+import type { SqlStatement as Statement } from './sql.ts';
 import {
   DispatchPolicySchema, DispatchTaskSchema, TaskInstanceSchema,
   type DispatchChange, type DispatchPolicy, type DispatchTask, type TaskInstance,

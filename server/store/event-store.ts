@@ -5,7 +5,7 @@
  * hub appends what it publishes and replays from it). `SqliteIdStore` keeps the hub's id high-water mark in `meta`,
  * so ids go on increasing across restarts.
  */
-import type { Statement, Transaction } from 'better-sqlite3';
+import type { SqlStatement as Statement, SqlTransaction as Transaction } from './sql.ts';
 import type { Clock } from '../clock.ts';
 import type { EventArchive, IdStore } from '../push/hub.ts';
 import { COALESCED_TYPES, isEventType, type Envelope, type EventType } from '../../shared/events.ts';

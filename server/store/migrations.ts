@@ -1,15 +1,16 @@
 /**
  * The schema, as versioned migrations (applied by db.ts, in order, one transaction each). Never edit a migration
- * that has shipped: add the next version. Entities are stored whole as JSON (`data`, the source of truth) next to
+ * that has shipped: add the next version. Written in SQLite's dialect; on PostgreSQL, postgres/dialect.ts translates
+ * the few words that differ (types, rowid, WITHOUT ROWID). Entities are stored whole as JSON (`data`, the source of truth) next to
  * the columns that queries filter and sort on.
  */
-import type Database from 'better-sqlite3';
+import type { Db } from './sql.ts';
 
 export interface Migration {
   /** 1, 2, 3… in order */
   version: number;
   name: string;
-  up: string | ((db: Database.Database) => void);
+  up: string | ((db: Db) => void);
 }
 
 export const MIGRATIONS: readonly Migration[] = [

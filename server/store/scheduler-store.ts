@@ -4,7 +4,7 @@
  * records (`engine.onChange`) in one transaction: when it returns, the batch is committed (see db.ts for what
  * survives what). `load` gives `engine.restore` what it needs at start.
  */
-import type { Statement, Transaction } from 'better-sqlite3';
+import type { SqlStatement as Statement, SqlTransaction as Transaction } from './sql.ts';
 import type { EngineState } from '../scheduler/engine.ts';
 import {
   StrategyNameSchema,
@@ -127,7 +127,7 @@ export class SchedulerStore {
       openPeriod: db.prepare('INSERT INTO strategy_periods (name, started_at) VALUES (?, ?)'),
       periods: db.prepare('SELECT name, started_at, ended_at FROM strategy_periods ORDER BY id'),
       current: db.prepare('SELECT name, started_at FROM strategy_periods WHERE ended_at IS NULL ORDER BY id DESC LIMIT 1'),
-      tail: db.prepare('SELECT data FROM (SELECT seq, data FROM decisions ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
+      tail: db.prepare('SELECT data FROM (SELECT seq, data FROM decisions ORDER BY seq DESC LIMIT ?) AS newest ORDER BY seq'),
       requestsSince: db.prepare(`SELECT r.data AS data, a.data AS alloc FROM requests r LEFT JOIN allocations a ON a.id = r.allocation_id
         WHERE r.submitted_at >= ? ORDER BY r.submitted_at, r.rowid`),
     };
@@ -143,7 +143,7 @@ export class SchedulerStore {
           UNION ALL
           SELECT a.rowid AS n, a.data FROM requests r JOIN allocations a ON a.id = r.allocation_id
             WHERE r.id IN (${endedIds}) AND a.state <> 'active'
-        ) ORDER BY n`),
+        ) AS loaded ORDER BY n`),
       conflicts: db.prepare(`
         SELECT data FROM conflicts WHERE status = 'open' OR id IN (
           SELECT id FROM conflicts INDEXED BY conflicts_resolved WHERE status = 'resolved' ORDER BY resolved_at DESC LIMIT ?)

@@ -2,7 +2,7 @@
  * The workers table: the current record of every worker (WorkerRecord: its public view, the spec it runs, its
  * request's fields, where it runs), written after each batch of the worker book's changes and loaded at start.
  */
-import type { Statement } from 'better-sqlite3';
+import type { SqlStatement as Statement } from './sql.ts';
 import { WorkerRecordSchema, type WorkerChange, type WorkerRecord } from '../../shared/workers.ts';
 import type { Db } from './db.ts';
 

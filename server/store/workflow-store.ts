@@ -3,7 +3,7 @@
  * its jobs when submitted, then each job and the workflow as their states change (after each batch of the
  * workflow book's changes, in the caller's transaction). Loaded whole at start.
  */
-import type { Statement } from 'better-sqlite3';
+import type { SqlStatement as Statement } from './sql.ts';
 import type { User } from '../../shared/workflows.ts';
 import { JobInputSchema, type WorkflowChange } from '../../shared/workflows.ts';
 import type { JobRuns, WorkflowRecord } from '../workloads/workflows/book.ts';
@@ -29,7 +29,7 @@ export class WorkflowStore {
   private readonly updateJob: Statement;
 
   constructor(private readonly db: Db) {
-    this.insertUser = db.prepare('INSERT INTO users (id, username, created_at) VALUES (?, ?, ?)');
+    this.insertUser = db.prepare('INSERT INTO users (id, username, created_at) VALUES (?, ?, ?) ON CONFLICT (username) DO NOTHING');
     this.putWorkflow = db.prepare(
       'INSERT INTO workflows (id, user_id, name, status, created_at, data) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, data = excluded.data',
     );
@@ -43,13 +43,8 @@ export class WorkflowStore {
 
   /** Adds a user; false when the username is taken. */
   addUser(u: User): boolean {
-    try {
-      this.insertUser.run(u.id, u.username, u.created_at);
-      return true;
-    } catch (err) {
-      if (err instanceof Error && 'code' in err && err.code === 'SQLITE_CONSTRAINT_UNIQUE') return false;
-      throw err;
-    }
+    // no exception for a taken name: on PostgreSQL a failed statement would abort the transaction around it
+    return this.insertUser.run(u.id, u.username, u.created_at).changes === 1;
   }
 
   users(): User[] {

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DB_FILE, SchemaTooNewError, migrate, openDatabase, schemaVersion, type Db } from '../../server/store/db.ts';
+import { DB_FILE, SchemaTooNewError, SqliteDb, migrate, openDatabase, schemaVersion } from '../../server/store/db.ts';
 import { MIGRATIONS, type Migration } from '../../server/store/migrations.ts';
 
 const dirs: string[] = [];
-const open: Db[] = [];
+const open: SqliteDb[] = [];
 afterEach(() => {
   for (const db of open.splice(0)) if (db.open) db.close();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -17,12 +17,12 @@ function tmp(): string {
   dirs.push(d);
   return d;
 }
-function opened(db: Db): Db {
+function opened(db: SqliteDb): SqliteDb {
   open.push(db);
   return db;
 }
-const tables = (db: Db) => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-const applied = (db: Db) => db.prepare('SELECT version, name, applied_at AS appliedAt FROM schema_migrations ORDER BY version').all() as { version: number; name: string; appliedAt: number }[];
+const tables = (db: SqliteDb) => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+const applied = (db: SqliteDb) => db.prepare('SELECT version, name, applied_at AS appliedAt FROM schema_migrations ORDER BY version').all() as { version: number; name: string; appliedAt: number }[];
 
 const m1: Migration = { version: 1, name: 'one', up: 'CREATE TABLE a (x INTEGER)' };
 const m2: Migration = { version: 2, name: 'two', up: 'CREATE TABLE b (y INTEGER)' };
@@ -74,7 +74,7 @@ describe('openDatabase', () => {
     const dir = tmp();
     const bad: Migration = { version: 2, name: 'bad', up: 'CREATE TABLE b (y INTEGER); INSERT INTO nowhere VALUES (1);' };
     expect(() => openDatabase({ dataDir: dir, migrations: [m1, bad] })).toThrow(/no such table: nowhere/);
-    const db = opened(new Database(join(dir, DB_FILE)));
+    const db = opened(new SqliteDb(new Database(join(dir, DB_FILE))));
     expect(schemaVersion(db)).toBe(1);
     expect(tables(db)).toEqual(['a', 'schema_migrations']);
   });

@@ -5,7 +5,7 @@
  * A chunk found on disk (written by an earlier run) is read into the open one first, so that its slots are merged
  * into rather than overwritten.
  */
-import type { Statement, Transaction } from 'better-sqlite3';
+import type { SqlStatement as Statement, SqlTransaction as Transaction } from '../sql.ts';
 import type { Db } from '../db.ts';
 import { BUCKETS_PER_CHUNK, CHUNK_BYTES, mergeSlot, SLOT_BYTES, type Bucket } from './slots.ts';
 
@@ -51,7 +51,8 @@ export class HistoryTables {
     this.chunkMs = bucketMs * BUCKETS_PER_CHUNK;
     this.selectNames = db.prepare('SELECT id, name FROM history_series');
     this.insertName = db.prepare('INSERT INTO history_series (name, chunks_until) VALUES (?, ?) RETURNING id');
-    this.extendSeries = db.prepare('UPDATE history_series SET chunks_until = max(chunks_until, ?) WHERE id = ?');
+    const larger = db.dialect === 'postgres' ? 'greatest' : 'max';
+    this.extendSeries = db.prepare(`UPDATE history_series SET chunks_until = ${larger}(chunks_until, ?) WHERE id = ?`);
     this.selectChunk = db.prepare('SELECT data FROM history_chunks WHERE start = ? AND series_id = ? AND bucket_s = ?');
     this.upsertChunk = db.prepare(`INSERT INTO history_chunks (start, series_id, bucket_s, data) VALUES (?, ?, ?, ?)
       ON CONFLICT (start, series_id, bucket_s) DO UPDATE SET data = excluded.data`);

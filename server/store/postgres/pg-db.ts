@@ -1,0 +1,109 @@
+/**
+ * The stores' Db (../sql.ts) on PostgreSQL: one synchronous connection (sync-client.ts), statements translated from
+ * SQLite's dialect once when prepared (dialect.ts), transactions as BEGIN/COMMIT with savepoints when nested.
+ * `openPostgres` connects and applies the migrations the database lacks (the same ones as SQLite's, serialised
+ * between replicas by an advisory lock).
+ */
+import { migrate } from '../db.ts';
+import { MIGRATIONS, type Migration } from '../migrations.ts';
+import type { Db, RunResult, SqlStatement, SqlTransaction } from '../sql.ts';
+import { ddlToPostgres, statementToPostgres } from './dialect.ts';
+import { SyncClient } from './sync-client.ts';
+
+export interface PostgresOpenOptions {
+  /** postgres://… or postgresql://… */
+  url: string;
+  /** how long one statement may take @default 30000 */
+  timeoutMs?: number;
+  /** @default MIGRATIONS */
+  migrations?: readonly Migration[];
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+/** The connection string without its password, for logs and messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
+
+export class PostgresDb implements Db {
+  readonly dialect = 'postgres' as const;
+  readonly name: string;
+  private depth = 0;
+
+  constructor(readonly client: SyncClient, url: string) {
+    this.name = redactUrl(url);
+  }
+
+  get open(): boolean {
+    return this.client.open;
+  }
+
+  prepare<P extends unknown[] = unknown[], R = unknown>(sql: string): SqlStatement<P, R> {
+    const text = statementToPostgres(sql);
+    const client = this.client;
+    const all = (params: P): R[] => client.query(text, params).rows as R[];
+    return {
+      run: (...params: P): RunResult => ({ changes: client.query(text, params).changes }),
+      get: (...params: P) => all(params)[0],
+      all: (...params: P) => all(params),
+      iterate: (...params: P) => all(params)[Symbol.iterator](),
+    };
+  }
+
+  exec(sql: string): void {
+    this.client.exec(ddlToPostgres(sql));
+  }
+
+  transaction<F extends (...args: never[]) => unknown>(fn: F): SqlTransaction<F> {
+    const run = (...args: Parameters<F>): ReturnType<F> => {
+      const savepoint = this.depth > 0 ? `s${this.depth}` : null;
+      this.client.exec(savepoint ? `SAVEPOINT ${savepoint}` : 'BEGIN');
+      this.depth++;
+      try {
+        const result = fn(...args) as ReturnType<F>;
+        // a deferred constraint fails here, at COMMIT (PostgreSQL has then rolled the transaction back)
+        this.client.exec(savepoint ? `RELEASE SAVEPOINT ${savepoint}` : 'COMMIT');
+        return result;
+      } catch (err) {
+        if (this.client.open) {
+          try {
+            this.client.exec(savepoint ? `ROLLBACK TO SAVEPOINT ${savepoint}` : 'ROLLBACK');
+          } catch {
+            // the connection is gone: PostgreSQL rolls back what it held
+          }
+        }
+        throw err;
+      } finally {
+        this.depth--;
+      }
+    };
+    return Object.assign(run, { immediate: run });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** Connect to PostgreSQL and bring the database to the code's schema. */
+export function openPostgres(opts: PostgresOpenOptions): PostgresDb {
+  if (!isPostgresUrl(opts.url)) throw new Error(`not a PostgreSQL connection string: ${redactUrl(opts.url)} (postgres://user:password@host:port/database)`);
+  const client = new SyncClient({ connectionString: opts.url, timeoutMs: opts.timeoutMs });
+  const db = new PostgresDb(client, opts.url);
+  try {
+    migrate(db, opts.migrations ?? MIGRATIONS, db.name);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
