@@ -171,7 +171,7 @@ export function migrate(db: Db, migrations: readonly Migration[], file = db.name
 }
 
 /** PostgreSQL advisory-lock key that serialises migrations ('arbiter' in ASCII). */
-const MIGRATION_LOCK = 0x6172626974657200n;
+export const MIGRATION_LOCK = 0x6172626974657200n;
 
 /** Versions must be 1, 2, 3… in order: a gap or a duplicate is a mistake in the code, named here. */
 function checkMigrations(migrations: readonly Migration[]): void {

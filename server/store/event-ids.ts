@@ -1,6 +1,6 @@
 /**
  * Where the hub keeps its event-id high-water mark (`IdStore`): a small file in the data dir (`FileIdStore`,
- * written atomically: temp file, fsync, rename) or memory (`MemoryIdStore`, for tests). `SqliteIdStore`
+ * written atomically: temp file, fsync, rename) or memory (`MemoryIdStore`, for tests). `DbIdStore`
  * (event-store.ts) keeps it in the database instead.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';

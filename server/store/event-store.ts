@@ -2,7 +2,7 @@
  * Pushed events that must survive a restart: an append-only `events` table keyed by the hub's envelope id
  * (every type except the coalesced `resource_status`, of which only the newest matters), read back in id order
  * for clients that resume after a restart. `EventStore` is the hub's `EventArchive` (`new EventHub({archive})`: the
- * hub appends what it publishes and replays from it). `SqliteIdStore` keeps the hub's id high-water mark in `meta`,
+ * hub appends what it publishes and replays from it). `DbIdStore` keeps the hub's id high-water mark in `meta`,
  * so ids go on increasing across restarts.
  */
 import type { SqlStatement as Statement, SqlTransaction as Transaction } from './sql.ts';
@@ -139,7 +139,7 @@ export class EventStore implements EventArchive {
  * The hub's id high-water mark in `meta` (`IdStore`): the next id is the larger of what was saved and the newest
  * stored event + 1, so ids keep increasing across restarts without the `event-id` file.
  */
-export class SqliteIdStore implements IdStore {
+export class DbIdStore implements IdStore {
   private readonly get: Statement<[string], { value: string }>;
   private readonly set: Statement<[string, string]>;
   private readonly maxEvent: Statement<[], { v: number | null }>;

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../server/clock.ts';
 import { SchedulerEngine } from '../../server/scheduler/engine.ts';
 import { openDatabase, type Db } from '../../server/store/db.ts';
-import { EventStore, SqliteIdStore } from '../../server/store/event-store.ts';
+import { EventStore, DbIdStore } from '../../server/store/event-store.ts';
 import { SchedulerStore } from '../../server/store/scheduler-store.ts';
 
 const WRITER = fileURLToPath(new URL('../helpers/store-crash-writer.ts', import.meta.url));
@@ -95,7 +95,7 @@ describe('store crash safety', () => {
     }
     for (const { eventId } of acked) expect(stored.has(eventId), `event ${eventId}`).toBe(true);
     expect(Math.min(...second.acks.map((a) => a.eventId))).toBeGreaterThan(Math.max(...first.acks.map((a) => a.eventId)));
-    expect(new SqliteIdStore(db).load()).toBeGreaterThan(Math.max(...stored));
+    expect(new DbIdStore(db).load()).toBeGreaterThan(Math.max(...stored));
 
     // and it restores into a fresh engine
     const engine = new SchedulerEngine({ clock: new ManualClock(Date.now()) });

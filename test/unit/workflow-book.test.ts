@@ -1,16 +1,10 @@
 /**
  * The workflow book (pure) and its store: the changes a workflow's life makes (created, each job's state with its
  * times, the workflow's state), what a job says of its runs (why it waits, how it failed, which failure skipped
- * it), preemption not counted against retries, errors of state; and the store's round trip through SQLite — what
- * is loaded after a restart is what was there, and goes on from there.
+ * it), preemption not counted against retries, errors of state. The store's round trip: store-workloads.test.ts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../server/clock.ts';
-import { openDatabase } from '../../server/store/db.ts';
-import { WorkflowStore } from '../../server/store/workflow-store.ts';
 import { WorkflowBook } from '../../server/workloads/workflows/book.ts';
 import { dagProblems, dagShape } from '../../server/workloads/workflows/dag.ts';
 import { jobWorkerBody } from '../../server/workloads/workflows/jobs.ts';
@@ -131,42 +125,5 @@ describe('the DAG with branch order', () => {
       name: `wf-${ID}-3-2`, replicas: 1, backend: 'local', owner: 'ana',
       specs: [{ cpu: 0, mem: 0, gpu: 0, gpu_mem: 4096, cmd: 'x', env_vars: { A: '1', ARBITER_WORKFLOW_ID: ID, ARBITER_JOB_INDEX: '3', ARBITER_JOB_NAME: 'tile' } }],
     });
-  });
-});
-
-describe('WorkflowStore', () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-
-  it('keeps users (a taken name refused), workflows and every job’s state across a reopen', () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'arbiter-wf-store-'));
-    dirs.push(dataDir);
-    let db = openDatabase({ dataDir });
-    let store = new WorkflowStore(db);
-    expect(store.addUser({ id: 'u1', username: 'ana', created_at: new Date(T0).toISOString() })).toBe(true);
-    expect(store.addUser({ id: 'u2', username: 'ana', created_at: new Date(T0).toISOString() })).toBe(false);
-    const { b } = book();
-    b.onChange((c) => db.transaction(() => store.apply(c, (id) => b.record(id)))());
-    b.create({ id: ID, user_id: 'u1', username: 'ana', name: 'w', jobs: [job('a', []), job('b', [0], { retries: 2, timeoutMs: 500 })], depth: [0, 1] });
-    b.launching(ID, 0, 'w-0');
-    b.running(ID, 0, { request_id: 'r1', allocation_id: 'a1', why: null });
-    b.succeeded(ID, 0, { exit_code: 0, log_tail: ['done'] });
-    b.running(ID, 1, { request_id: 'r2', allocation_id: 'a2', why: null });
-    const before = b.view(ID);
-    db.close();
-
-    db = openDatabase({ dataDir });
-    store = new WorkflowStore(db);
-    expect(store.users().map((u) => u.username)).toEqual(['ana']);
-    const again = new WorkflowBook(new ManualClock(T0 + 10_000));
-    again.restore(store.load());
-    expect(again.view(ID)).toEqual(before);
-    expect(db.prepare('SELECT parent_ids_json, status FROM workflow_jobs ORDER BY idx').all()).toEqual([{ parent_ids_json: '[]', status: 'SUCCEEDED' }, { parent_ids_json: '[0]', status: 'RUNNING' }]);
-    // and it goes on from there
-    again.succeeded(ID, 1, { exit_code: 0, log_tail: [] });
-    expect(again.status(ID)).toBe('SUCCEEDED');
-    db.close();
   });
 });
