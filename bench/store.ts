@@ -18,7 +18,7 @@ import { EventHub } from '../server/push/hub.ts';
 import { SchedulerEngine } from '../server/scheduler/engine.ts';
 import { declaredInventory } from '../server/scheduler/inventory.ts';
 import { openDatabase, type Synchronous } from '../server/store/db.ts';
-import { EventStore, SqliteIdStore } from '../server/store/event-store.ts';
+import { EventStore, DbIdStore } from '../server/store/event-store.ts';
 import { SchedulerStore } from '../server/store/scheduler-store.ts';
 import type { Envelope } from '../shared/events.ts';
 import type { Allocation, Change, Conflict, Request } from '../shared/scheduler.ts';
@@ -100,7 +100,7 @@ function benchSubmit(n: number, mode: SubmitMode): Rate {
   try {
     const store = new SchedulerStore(db);
     const archive = new EventStore(db, { clock: systemClock });
-    const hub = new EventHub({ clock: systemClock, replayCount: 1000, replayMaxAgeMs: 60_000, ids: new SqliteIdStore(db), archive });
+    const hub = new EventHub({ clock: systemClock, replayCount: 1000, replayMaxAgeMs: 60_000, ids: new DbIdStore(db), archive });
     const engine = new SchedulerEngine({ clock: systemClock });
     const persist = (batch: readonly Change[]) => {
       store.apply(batch);

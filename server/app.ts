@@ -29,8 +29,9 @@ import { historyRoutes } from './http/routes/history.ts';
 import { dashboardPage, staticRoutes } from './http/static.ts';
 import { Metrics, bindMetrics } from './metrics.ts';
 import { openDatabase } from './store/db.ts';
+import { openPostgres } from './store/postgres/pg-db.ts';
 import { SchedulerStore } from './store/scheduler-store.ts';
-import { EventStore } from './store/event-store.ts';
+import { DbIdStore, EventStore } from './store/event-store.ts';
 import { FileIdStore } from './store/event-ids.ts';
 import { HistoryStore } from './store/history-store.ts';
 import { SchedulerEngine } from './scheduler/engine.ts';
@@ -102,7 +103,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     clock,
     replayCount: config.push.replayCount,
     replayMaxAgeMs: config.push.replayMaxAgeMs,
-    ids: new FileIdStore(join(config.dataDir, 'event-id')),
+    // PostgreSQL (replicas): the ids in the database they share; SQLite: a file beside it (one fsync per id block)
+    ids: db.dialect === 'postgres' ? new DbIdStore(db) : new FileIdStore(join(config.dataDir, 'event-id')),
     archive,
   });
   board.onSnapshot((s) => hub.publish('resource_status', s));
@@ -209,7 +211,8 @@ type Stores = ReturnType<typeof openStores>;
 /** The database and what lives in it: scheduler state, the event archive, history older than the memory window. */
 function openStores(config: Config, clock: Clock, log: Logger) {
   const history = new History(config.monitor.historySeconds);
-  const db = openDatabase({ dataDir: config.dataDir });
+  const db = config.database ? openPostgres({ url: config.database }) : openDatabase({ dataDir: config.dataDir });
+  log.info({ database: db.name }, 'store opened');
   const schedulerStore = new SchedulerStore(db);
   const archive = new EventStore(db, { clock });
   // history older than the in-memory window: buckets rolled up into the database

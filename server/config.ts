@@ -43,6 +43,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'port', flag: '--port <n>', env: ['ARBITER_PORT', 'PORT'], schema: int(0, 65535), default: 7070, doc: 'TCP port for API, push and dashboard (0 = any free port)' },
   { key: 'host', flag: '--host <addr>', env: ['ARBITER_HOST'], schema: z.string().min(1), default: '127.0.0.1', doc: 'address to listen on' },
   { key: 'dataDir', flag: '--data-dir <dir>', env: ['ARBITER_DATA_DIR'], schema: z.string().min(1), default: './.arbiter', doc: 'directory for the token, event ids and the database' },
+  { key: 'database', flag: '--database <url>', env: ['ARBITER_DATABASE', 'DATABASE_URL'], schema: z.string().regex(/^postgres(ql)?:\/\/.+/i, 'a postgres://user:password@host:port/database connection string').optional(), default: undefined, secret: true, doc: 'keep the store in PostgreSQL (postgres://user:password@host:port/database; the same schema and migrations) instead of SQLite in <data-dir>/arbiter.db; for hub replicas' },
   { key: 'token', flag: '--token <token>', env: ['ARBITER_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, secret: true, doc: 'API token; default: generated once and kept in <data-dir>/token' },
   { key: 'adminToken', flag: '--admin-token <token>', env: ['ARBITER_ADMIN_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, secret: true, doc: 'token that may switch the scheduling strategy (PUT /api/strategy); default: the API token has that right' },
   { key: 'auth', flag: '--no-auth', env: ['ARBITER_NO_AUTH'], schema: bool, default: true, doc: 'turn token checks off (ARBITER_NO_AUTH=1); only for trusted networks' },
@@ -111,6 +112,8 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
+  /** PostgreSQL connection string; absent: SQLite in dataDir */
+  database?: string;
   token?: string;
   adminToken?: string;
   auth: boolean;

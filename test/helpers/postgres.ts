@@ -14,6 +14,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from './cli-server.ts';
 
 const ROOT = '/usr/lib/postgresql';
@@ -142,4 +143,32 @@ export class TestPostgres {
     }
     throw new Error(`postgres did not accept connections within 30 s: ${String(last)}\n${this.log.join('')}`);
   }
+}
+
+/**
+ * The database a test file's servers use, per engine: SQLite (nothing to pass: the data dir) and, when its binaries
+ * are here, PostgreSQL (a cluster started once for the file; each call of `url()` a new empty schema). For
+ * `describe.each(serverDatabases())('… on $name', (db) => …)` at a file's top level.
+ */
+export interface ServerDatabase {
+  readonly name: 'sqlite' | 'postgres';
+  /** the --database value for a new, empty database; undefined: SQLite in the data dir */
+  url(): Promise<string | undefined>;
+}
+
+export function serverDatabases(): ServerDatabase[] {
+  const sqlite: ServerDatabase = { name: 'sqlite', url: () => Promise.resolve(undefined) };
+  const why = postgresUnavailable();
+  if (why) {
+    console.warn(`skipped: ${why}`);
+    return [sqlite];
+  }
+  let server: TestPostgres | undefined;
+  beforeAll(async () => {
+    server = await TestPostgres.start();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return [sqlite, { name: 'postgres', url: () => server!.schema() }];
 }

@@ -1,7 +1,7 @@
 /**
  * Child process of test/unit/store-crash.test.ts: `node --import tsx test/helpers/store-crash-writer.ts <dataDir>`.
  * Restores a real engine from the store, then submits, releases and cancels in a loop without pause, persisting
- * every batch (SchedulerStore) and the events pushed for it (EventStore through the hub, SqliteIdStore), and prints
+ * every batch (SchedulerStore) and the events pushed for it (EventStore through the hub, DbIdStore), and prints
  * `ack <requestId> <eventId>` only after the commits returned. The test kills it with SIGKILL mid-way.
  */
 import { writeSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { EventHub } from '../../server/push/hub.ts';
 import { SchedulerEngine } from '../../server/scheduler/engine.ts';
 import { declaredInventory } from '../../server/scheduler/inventory.ts';
 import { openDatabase } from '../../server/store/db.ts';
-import { EventStore, SqliteIdStore } from '../../server/store/event-store.ts';
+import { EventStore, DbIdStore } from '../../server/store/event-store.ts';
 import { SchedulerStore } from '../../server/store/scheduler-store.ts';
 import { isConflictChange, type Change } from '../../shared/scheduler.ts';
 
@@ -19,7 +19,7 @@ if (!dataDir) throw new Error('usage: store-crash-writer.ts <dataDir>');
 const db = openDatabase({ dataDir });
 const store = new SchedulerStore(db);
 const events = new EventStore(db, { clock: systemClock });
-const hub = new EventHub({ clock: systemClock, replayCount: 1000, replayMaxAgeMs: 60_000, ids: new SqliteIdStore(db), idBlock: 100, archive: events });
+const hub = new EventHub({ clock: systemClock, replayCount: 1000, replayMaxAgeMs: 60_000, ids: new DbIdStore(db), idBlock: 100, archive: events });
 
 const engine = new SchedulerEngine({
   clock: systemClock,

@@ -1,10 +1,12 @@
 /** A restart — clean or kill -9 in the middle of submits — loses no acknowledged request, allocation or event. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FakeHostSource } from '../helpers/fake-host.ts';
+import { serverDatabases } from '../helpers/postgres.ts';
 import { openSse } from '../helpers/sse.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { Config } from '../../server/config.ts';
@@ -21,10 +23,15 @@ afterAll(() => {
 });
 const resources: NonNullable<Config['resources']> = { cpu: 4000, memoryMiB: 8192, gpus: [{ index: 0, memoryMiB: 16384 }] };
 
-describe('scheduler across restarts', () => {
+describe.each(serverDatabases())('scheduler across restarts, the store on $name', (database) => {
   it('comes back with the same queue and allocations, and a resuming client gets the events it missed', async () => {
     const dataDir = tmp();
-    const opts = { dataDir, hostSource: new FakeHostSource(), hostIntervalMs: 3_600_000, configure: (c: Config) => void (c.resources = resources) };
+    const url = await database.url();
+    const configure = (c: Config) => {
+      c.resources = resources;
+      if (url) c.database = url;
+    };
+    const opts = { dataDir, hostSource: new FakeHostSource(), hostIntervalMs: 3_600_000, configure };
     const a = await startTestServer(opts);
     const post = (url: string, token: string, body: unknown) =>
       fetch(`${url}/api/requests`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
@@ -60,11 +67,12 @@ describe('scheduler across restarts', () => {
 
   it('keeps every acknowledged request exactly once after kill -9 in the middle of 200 concurrent submits', async () => {
     const dataDir = tmp();
+    const dbUrl = await database.url();
     const config = join(dataDir, 'config.json');
     writeFileSync(config, JSON.stringify({ resources: { cpu: 1000, memoryMiB: 1024, gpus: [] } }));
     const env = { ...process.env, ARBITER_NO_WEB_BUILD: '1', ARBITER_LOG_LEVEL: 'warn', ARBITER_NO_GPU: '1', ARBITER_NO_DOCKER: '1', ARBITER_TOKEN: 'restart-test-token-0123456789' };
     const start = async (): Promise<{ child: ChildProcess; url: string }> => {
-      const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir, '--config', config], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir, '--config', config, ...(dbUrl ? ['--database', dbUrl] : [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout!.setEncoding('utf8');
       const url = await new Promise<string>((resolve, reject) => {
@@ -106,6 +114,15 @@ describe('scheduler across restarts', () => {
       const all = [...queue.items.map((x) => x.request.id), ...allocs.allocations.map((x) => x.requestId)];
       expect(new Set(all).size).toBe(all.length);
       for (const id of acked.values()) expect(all).toContain(id);
+      if (dbUrl) {
+        // and they are in PostgreSQL, not in a file of the data dir
+        expect(existsSync(join(dataDir, 'arbiter.db'))).toBe(false);
+        const c = new pg.Client({ connectionString: dbUrl });
+        await c.connect();
+        const { rows } = await c.query<{ id: string }>('SELECT id FROM requests');
+        await c.end();
+        for (const id of acked.values()) expect(rows.map((r) => r.id)).toContain(id);
+      }
     } finally {
       b.child.kill('SIGTERM');
       await new Promise((r) => b.child.on('exit', r));
