@@ -24,7 +24,7 @@ export const TARGET_PER_SEC = 2000;
 const CONNECTIONS = 32;
 const GPUS = 2;
 
-interface Phase {
+export interface Phase {
   load: LoadResult;
   serverCpuPercent: number;
   mainThreadPercent: number;
@@ -32,7 +32,7 @@ interface Phase {
   machineBusyPercent: number;
 }
 
-async function runLoad(server: ServerProcess, kind: LoadConfig['kind'], warmupMs: number, windowMs: number): Promise<Phase> {
+export async function runLoad(server: ServerProcess, kind: LoadConfig['kind'], warmupMs: number, windowMs: number): Promise<Phase> {
   const cfg: LoadConfig = { url: server.url, token: server.token, kind, connections: CONNECTIONS, warmupMs, windowMs };
   const child = track(spawn(process.execPath, [...NODE_TS, join(BENCH, 'http-load.ts'), JSON.stringify(cfg)], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }));
   let err = '';
@@ -86,7 +86,7 @@ async function runLoad(server: ServerProcess, kind: LoadConfig['kind'], warmupMs
   }
 }
 
-async function api(server: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+export async function api(server: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${server.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${server.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },

@@ -30,6 +30,9 @@ import { dashboardPage, staticRoutes } from './http/static.ts';
 import { Metrics, bindMetrics } from './metrics.ts';
 import { openDatabase } from './store/db.ts';
 import { openPostgres } from './store/postgres/pg-db.ts';
+import type { Db } from './store/sql.ts';
+import { EventStreamWriter, streamKey } from './runtime/replicas/event-stream.ts';
+import { storeId } from './runtime/replicas/leader.ts';
 import { SchedulerStore } from './store/scheduler-store.ts';
 import { DbIdStore, EventStore } from './store/event-store.ts';
 import { FileIdStore } from './store/event-ids.ts';
@@ -70,6 +73,8 @@ export interface AppDeps extends NodeSources {
   log?: Logger;
   /** where workers run (tests); default: local processes, and containers when the Docker source is on */
   workerBackends?: Partial<Record<WorkerBackendKind, Backend>>;
+  /** the store, opened already (a replica's PostgreSQL connection, which holds the leader's lock); default: opened from config */
+  db?: Db;
 }
 
 export interface App {
@@ -96,7 +101,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const token = loadOrCreateToken(config.dataDir, config.token);
   const auth = new Auth(token, config.auth, config.adminToken);
 
-  const stores = openStores(config, clock, log);
+  const stores = openStores(config, clock, log, deps.db);
   const { db, archive, historyStore } = stores;
   const board = new StatusBoard(node, stores.history, clock);
   const hub = new EventHub({
@@ -108,6 +113,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     archive,
   });
   board.onSnapshot((s) => hub.publish('resource_status', s));
+  // hub replicas: every event into the Redis stream the followers serve from
+  const stream = config.redis
+    ? new EventStreamWriter({ url: config.redis, key: streamKey(storeId(db)), log: log.child({ part: 'redis' }), maxLen: Math.max(10_000, config.push.replayCount) })
+    : undefined;
+  stream?.attach(hub);
   // a worker's GPU processes are its allocation's, not unmanaged users in the way (the workers come next)
   const owners: { of: (user: { pid: number | null; containerId: string | null }) => string | null } = { of: () => null };
   // every node's latest snapshot (the hub's own, the agents'), once the agents' registry exists
@@ -199,6 +209,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       http.closeAllConnections();
       await new Promise<void>((r) => http.close(() => r()));
       hub.close();
+      await stream?.close();
       historyStore.close();
       db.close();
     })());
@@ -209,9 +220,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 type Stores = ReturnType<typeof openStores>;
 
 /** The database and what lives in it: scheduler state, the event archive, history older than the memory window. */
-function openStores(config: Config, clock: Clock, log: Logger) {
+function openStores(config: Config, clock: Clock, log: Logger, opened?: Db) {
   const history = new History(config.monitor.historySeconds);
-  const db = config.database ? openPostgres({ url: config.database }) : openDatabase({ dataDir: config.dataDir });
+  const db = opened ?? (config.database ? openPostgres({ url: config.database }) : openDatabase({ dataDir: config.dataDir }));
   log.info({ database: db.name }, 'store opened');
   const schedulerStore = new SchedulerStore(db);
   const archive = new EventStore(db, { clock });
@@ -264,7 +275,7 @@ function dispatchParts(config: Config, p: { clock: Clock; log: Logger; hub: Even
 }
 
 /** Listens on the configured host and port; resolves to the URL clients use (port 0 becomes the real port). */
-async function listen(http: HttpServer, config: Pick<Config, 'host' | 'port'>): Promise<string> {
+export async function listen(http: HttpServer, config: Pick<Config, 'host' | 'port'>): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.port, config.host, () => resolve());

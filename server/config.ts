@@ -105,6 +105,9 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'push.maxBufferedEvents', flag: '--max-buffered-events <n>', env: ['ARBITER_MAX_BUFFERED_EVENTS'], schema: int(10, 1_000_000), default: 1000, doc: 'events a stalled client may have pending before it is disconnected' },
   { key: 'agents.token', flag: '--agent-token <token>', env: ['ARBITER_AGENT_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, secret: true, doc: 'token the agents of other nodes present to join this hub (`arbiter agent --token`), not one of the API tokens; absent: no agent is accepted' },
   { key: 'agents.unreachableAfterMs', flag: '--unreachable-after-ms <ms>', env: ['ARBITER_UNREACHABLE_AFTER_MS'], schema: int(1000, 86_400_000), default: 30_000, doc: "a node whose agent has not reported for this long is unreachable: its allocations are flagged and a conflict is opened, they are not freed" },
+  { key: 'redis', flag: '--redis <url>', env: ['ARBITER_REDIS', 'REDIS_URL'], schema: z.string().regex(/^rediss?:\/\/.+/i, 'a redis://host:port connection string').optional(), default: undefined, secret: true, doc: "push across hub replicas: the leader appends every event to a Redis stream, the followers serve it to their clients with the same ids (needs --database)" },
+  { key: 'replicas.advertiseUrl', flag: '--advertise-url <url>', env: ['ARBITER_ADVERTISE_URL'], schema: z.url({ protocol: /^https?$/ }).optional(), default: undefined, doc: "the URL the other hub replicas reach this one at, to forward writes when it leads; default: the address it listens on" },
+  { key: 'replicas.leaderPollMs', flag: '--leader-poll-ms <ms>', env: ['ARBITER_LEADER_POLL_MS'], schema: int(100, 60_000), default: 1000, doc: "how often a follower replica asks for the leader's lock: a dead leader is replaced after about this long plus the follower's start as leader" },
   { key: 'agents.localNode', flag: '--no-local-node', env: ['ARBITER_NO_LOCAL_NODE'], schema: bool, default: true, doc: "the hub's own machine is not a node (ARBITER_NO_LOCAL_NODE=1): only the agents' nodes are listed and scheduled on; needs --agent-token" },
 ];
 
@@ -141,6 +144,10 @@ export interface Config {
   push: { replayCount: number; replayMaxAgeMs: number; archiveCount: number; archiveMaxAgeMs: number; heartbeatMs: number; retryMs: number; maxBufferedEvents: number };
   /** the hub's side of agents: who may join, when a silent node is unreachable, whether the hub's machine is a node */
   agents: { token?: string; unreachableAfterMs: number; localNode: boolean };
+  /** Redis connection string for push across replicas */
+  redis?: string;
+  /** hub replicas (with --database): where this one is reached, how often a follower asks to lead */
+  replicas: { advertiseUrl?: string; leaderPollMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -300,6 +307,9 @@ export function loadConfig(flags: Record<string, unknown>, env: Record<string, s
   }
   checkHealth(config.health);
   checkAgents(config);
+  if (config.redis !== undefined && config.database === undefined) {
+    throw new ConfigError('invalid --redis: it carries push between hub replicas, which share a PostgreSQL store (--database)');
+  }
   config.dataDir = resolve(config.dataDir);
   return config;
 }

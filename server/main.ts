@@ -44,7 +44,8 @@ serve.action(async () => {
   // the server's modules are loaded by `serve` only: the other commands start without them
   const [{ startApp }, { ensureWebBundle }] = await Promise.all([import('./app.ts'), import('./webbuild.ts')]);
   if (config.webBuild) await ensureWebBundle((msg) => process.stderr.write(`${msg}\n`));
-  const app = await startApp(config);
+  // with a shared PostgreSQL store, one of the hub replicas leads and the others follow (server/replica.ts)
+  const app = config.database ? await (await import('./replica.ts')).serveReplica(config) : await startApp(config);
   const signIn = config.auth ? `?token=${app.token}` : '';
   process.stdout.write(`Arbiter ${VERSION} is running.\n  Dashboard: ${app.url}/${signIn}\n  API:       ${app.url}/api (token in ${config.dataDir}/token)\n`
     + `  API docs:  ${app.url}/docs${signIn}\n`);

@@ -69,6 +69,8 @@ export const REPLAY_ARCHIVE_LIMIT = 10_000;
 
 export class EventHub {
   private nextId: number;
+  /** the id of the last event relayed (a follower replica's hub) */
+  private relayedUpTo = 0;
   private closed = false;
   private reservedUntil: number;
   private readonly idBlock: number;
@@ -109,9 +111,22 @@ export class EventHub {
     return ev;
   }
 
+  /**
+   * An event another hub published (the leader replica's, relayed through Redis): kept and fanned out with its own
+   * id, not archived again (the publisher archived it in the database the replicas share). Ids at or below the last
+   * one relayed are duplicates and ignored; returns whether it was taken.
+   */
+  relay(env: Envelope): boolean {
+    if (this.closed || env.id <= this.relayedUpTo) return false;
+    this.relayedUpTo = env.id;
+    if (env.id >= this.nextId) this.nextId = env.id + 1;
+    this.keep(new StoredEvent(env), false);
+    return true;
+  }
+
   /** Archive, keep in the window, count and fan out a new event. */
-  private keep(ev: StoredEvent): void {
-    if (this.opts.archive && !COALESCED_TYPES.has(ev.type)) this.opts.archive.append(ev.env);
+  private keep(ev: StoredEvent, archive = true): void {
+    if (archive && this.opts.archive && !COALESCED_TYPES.has(ev.type)) this.opts.archive.append(ev.env);
     const cap = this.ring.length;
     this.ring[(this.head + this.size) % cap] = ev;
     if (this.size < cap) this.size++;

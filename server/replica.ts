@@ -1,0 +1,158 @@
+/**
+ * Hub replicas (`serve --database postgres://…`): every replica opens the shared store and asks for the leader's
+ * lock (runtime/replicas/leader.ts). The one that gets it runs the whole app — the only scheduler that writes — and
+ * records the URL the others forward to. Each other replica is a follower: it answers what it can without writing
+ * and forwards the rest to the leader (runtime/replicas/forward.ts); with `--redis` it serves push itself, from the
+ * Redis stream the leader writes (runtime/replicas/event-stream.ts: the same ids on every replica), without it the
+ * push streams are forwarded too. A follower asks for the lock every --leader-poll-ms; when the leader dies, its
+ * session ends, PostgreSQL frees the lock, and the first follower to ask becomes the leader: it closes its follower
+ * server and starts the app on the same port from the database — the queue, the allocations, the conflicts, the
+ * event ids — so that nothing acknowledged is lost. Its clients reconnect and resume by their last event id.
+ */
+import { createServer } from 'node:http';
+import express from 'express';
+import { startApp, listen, type AppDeps } from './app.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import { Auth, loadOrCreateToken } from './http/auth.ts';
+import { eventRoutes } from './http/routes/events.ts';
+import { createLogger, type Logger } from './log.ts';
+import { EventHub } from './push/hub.ts';
+import { SseServer } from './push/sse.ts';
+import { SocketServer } from './push/socket.ts';
+import { EventStreamReader, streamKey } from './runtime/replicas/event-stream.ts';
+import { Forwarder } from './runtime/replicas/forward.ts';
+import { currentLeader, recordLeader, storeId, tryLead } from './runtime/replicas/leader.ts';
+import { MemoryIdStore } from './store/event-ids.ts';
+import { EventStore } from './store/event-store.ts';
+import { openPostgres } from './store/postgres/pg-db.ts';
+import type { Db } from './store/sql.ts';
+
+export type Role = 'leader' | 'follower';
+
+/** What `serve` runs with --database: the app when leading, the follower's server otherwise. */
+export interface Replica {
+  readonly url: string;
+  readonly token: string;
+  role(): Role;
+  /** resolves when this replica has become the leader (at once if it started as one) */
+  readonly leading: Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Running {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function serveReplica(config: Config, deps: AppDeps = {}): Promise<Replica> {
+  if (!config.database) throw new Error('serveReplica needs --database');
+  const log = deps.log ?? createLogger(config.logLevel);
+  const clock = deps.clock ?? systemClock;
+  const db = openPostgres({ url: config.database });
+  const lead = async (port: number): Promise<Running> => {
+    const app = await startApp({ ...config, port }, { ...deps, log, clock, db });
+    const record = recordLeader(db, config.replicas.advertiseUrl ?? app.url, clock.now());
+    log.info({ url: record.url, term: record.term }, 'leading the hub replicas');
+    return app;
+  };
+  const token = loadOrCreateToken(config.dataDir, config.token);
+  if (tryLead(db)) {
+    const app = await lead(config.port);
+    return { url: app.url, token, role: () => 'leader', leading: Promise.resolve(), close: () => app.close() };
+  }
+
+  const follower = await startFollower(config, db, token, log, clock);
+  let current: Running = follower;
+  let role: Role = 'follower';
+  let closing = false;
+  const leading = follower.promoted.then(async () => {
+    if (closing) return;
+    const port = Number(new URL(follower.url).port);
+    await follower.close();
+    current = await lead(port);
+    role = 'leader';
+  });
+  leading.catch((err: unknown) => log.fatal({ err }, 'taking over as leader failed'));
+  return {
+    url: follower.url,
+    token,
+    role: () => role,
+    leading,
+    close: async () => {
+      closing = true;
+      await current.close();
+      if (role === 'follower') db.close();
+    },
+  };
+}
+
+interface Follower extends Running {
+  /** resolves once this replica holds the leader's lock */
+  promoted: Promise<void>;
+}
+
+async function startFollower(config: Config, db: Db, token: string, log: Logger, clock: Clock): Promise<Follower> {
+  const auth = new Auth(token, config.auth, config.adminToken);
+  let leader = currentLeader(db)?.url ?? null;
+  const forwarder = new Forwarder({
+    leader: () => leader,
+    unreachable: () => void (leader = currentLeader(db)?.url ?? null),
+  });
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  const http = createServer(app);
+  let push: { reader: EventStreamReader; sse: SseServer; sockets: SocketServer; hub: EventHub } | undefined;
+  if (config.redis) {
+    // its own push: the leader's events from the Redis stream, older ones from the database's archive
+    const hub = new EventHub({
+      clock, replayCount: config.push.replayCount, replayMaxAgeMs: config.push.replayMaxAgeMs, ids: new MemoryIdStore(), archive: new EventStore(db, { clock }),
+    });
+    const reader = new EventStreamReader({ url: config.redis, key: streamKey(storeId(db)), log: log.child({ part: 'redis' }), backlog: config.push.replayCount });
+    await reader.start(hub);
+    const sse = new SseServer(hub, config.push);
+    const sockets = new SocketServer(http, hub, { checkToken: (t) => auth.check(t), tokenOf: (req) => Auth.tokenOf(req), maxBufferedEvents: config.push.maxBufferedEvents });
+    push = { reader, sse, sockets, hub };
+    app.use('/api/events', auth.middleware());
+    app.use(eventRoutes(sse));
+  } else {
+    http.on('upgrade', forwarder.upgrade);
+  }
+  app.use(forwarder.http);
+  const url = await listen(http, config);
+  log.info({ url, leader }, 'following the leader replica');
+
+  let timer: NodeJS.Timeout | undefined;
+  const promoted = new Promise<void>((resolve) => {
+    timer = setInterval(() => {
+      try {
+        if (tryLead(db)) {
+          clearInterval(timer);
+          log.warn({ previous: leader }, 'the leader is gone: taking over');
+          resolve();
+        } else {
+          leader = currentLeader(db)?.url ?? leader;
+        }
+      } catch (err) {
+        log.error({ err }, 'asking for the leader lock failed');
+      }
+    }, config.replicas.leaderPollMs);
+  });
+  return {
+    url,
+    promoted,
+    close: async () => {
+      clearInterval(timer);
+      forwarder.close();
+      if (push) {
+        push.sse.closeAll();
+        await push.sockets.close();
+        await push.reader.close();
+        push.hub.close();
+      }
+      http.closeAllConnections();
+      await new Promise<void>((r) => http.close(() => r()));
+    },
+  };
+}
