@@ -110,7 +110,9 @@ export class AgentWorkers {
     try {
       const port = msg.port || (await this.o.freePort());
       const r = await backend.start({
-        id: msg.workerId, group: msg.group, replica: msg.replica, spec: msg.spec, gpus: msg.gpus, port, env: { ...msg.env, ARBITER_PORT: String(port) },
+        id: msg.workerId, group: msg.group, replica: msg.replica, spec: msg.spec, gpus: msg.gpus, port,
+        // the hub reaches it from another machine: the worker runtimes listen on every interface unless told
+        env: { ARBITER_HOST: '0.0.0.0', ...msg.env, ARBITER_PORT: String(port) },
       });
       const running = { port: r.port, startedAt: r.startedAt, ref: r.ref };
       this.kept.set(msg.workerId, { workerId: msg.workerId, backend: msg.backend, running, exit: null, lastLines: [] });

@@ -30,6 +30,8 @@ export interface WorkerChannelOptions {
   log: Logger;
   /** how long a call waits for the agent's ack, ms @default 15000 */
   callTimeoutMs?: number;
+  /** how long a worker_start waits for it (a container may need its image pulled first), ms @default 300000 */
+  startTimeoutMs?: number;
 }
 
 /** The address a connection comes from, as a host of a URL (IPv4-mapped IPv6 as IPv4, IPv6 in brackets). */
@@ -90,7 +92,7 @@ export class AgentWorkerChannelImpl implements AgentWorkerChannel {
   async call<K extends WorkerCall>(node: string, event: K, msg: WorkerCalls[K][0]): Promise<WorkerCalls[K][1]> {
     const c = this.nodes.get(node);
     if (!c || !c.socket.connected) throw new Error(`no agent of node ${node} is connected`);
-    const timeoutMs = this.o.callTimeoutMs ?? 15_000;
+    const timeoutMs = event === 'worker_start' ? this.o.startTimeoutMs ?? 300_000 : this.o.callTimeoutMs ?? 15_000;
     // the typed emit of one event of the union: socket.io's types cannot follow a generic event name
     const s = c.socket.timeout(timeoutMs);
     let res: unknown;
