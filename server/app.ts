@@ -59,6 +59,8 @@ import { WorkflowStore } from './store/workflow-store.ts';
 import { AgentGateway } from './runtime/agents/gateway.ts';
 import { NodeRegistry } from './runtime/agents/registry.ts';
 import { nodesView } from './runtime/agents/nodes-view.ts';
+import { AgentWorkerChannelImpl } from './runtime/agents/worker-channel.ts';
+import { RemoteBackends } from './runtime/workers/remote.ts';
 import { nodeRoutes } from './http/routes/nodes.ts';
 import type { ResourceStatus } from '../shared/resources.ts';
 import type { WorkerBackend as WorkerBackendKind } from '../shared/workers.ts';
@@ -126,7 +128,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const customPolicy = await loadPolicyModule(config.dispatch.policyModule);
   const { dispatcher, dispatch } = dispatchParts(config, { clock, log, hub, stores, customPolicy });
   const loop = nodeMonitor({ config, clock, log, board, sources: deps });
-  const workers = workerParts(config, { clock, log, node, hub, stores, engine, backends: deps.workerBackends });
+  // workers on agents' nodes: the agents' side carries the hub's calls and their reports
+  const agentWorkers = new AgentWorkerChannelImpl({ log: log.child({ part: 'agents' }) });
+  const workers = workerParts(config, { clock, log, node, hub, stores, engine, backends: deps.workerBackends, agentWorkers });
   owners.of = (user) => workers.ownerOf(user);
   const workflows = new WorkflowService({
     book: new WorkflowBook(clock), workers, engine, hub, clock, log: log.child({ part: 'workflows' }),
@@ -139,7 +143,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const http = createServer(app);
   const sse = new SseServer(hub, config.push);
   const sockets = new SocketServer(http, hub, { checkToken: (t) => auth.check(t), tokenOf: (req) => Auth.tokenOf(req), maxBufferedEvents: config.push.maxBufferedEvents });
-  const { registry, agents } = agentParts(config, { clock, log, engine, scheduler, sockets, node });
+  const { registry, agents } = agentParts(config, { clock, log, engine, scheduler, sockets, node, agentWorkers });
   latestOf.node = (n) => (n === node ? board.snapshot() : registry.get(n)?.latest ?? null);
   const metrics = new Metrics();
   bindMetrics(metrics, { board, hub, engine, clientCounts: () => ({ sse: sse.clientCount, 'socket.io': sockets.clientCount }) });
@@ -287,15 +291,16 @@ export async function listen(http: HttpServer, config: Pick<Config, 'host' | 'po
 
 /**
  * Workers: the book (pure) and the service that runs them on the backends this server has — local processes
- * always (their logs under <data-dir>/workers), containers when the Docker source is on. Workers run on this machine:
- * their requests are pinned to its node (`node`), not placed on an agent's.
+ * always (their logs under <data-dir>/workers), containers when the Docker source is on — and on the agents' nodes,
+ * where their agents run them (RemoteBackends).
  */
-function workerParts(config: Config, p: { clock: Clock; log: Logger; node: string; hub: EventHub; stores: Stores; engine: SchedulerEngine; backends: AppDeps['workerBackends'] }) {
-  const { clock, log, node, hub, engine, stores: { db, workerStore } } = p;
+function workerParts(config: Config, p: { clock: Clock; log: Logger; node: string; hub: EventHub; stores: Stores; engine: SchedulerEngine; backends: AppDeps['workerBackends']; agentWorkers: AgentWorkerChannelImpl }) {
+  const { clock, log, hub, engine, stores: { db, workerStore } } = p;
+  const node = config.agents.localNode ? p.node : null;
   const c = config.workers;
   const backends = p.backends ?? defaultWorkerBackends(config, log);
   return new WorkerService({
-    engine, node, book: new WorkerBook(clock), backends, defaultBackend: c.backend, hub, clock, log: log.child({ part: 'workers' }),
+    engine, node, remote: new RemoteBackends(p.agentWorkers), book: new WorkerBook(clock), backends, defaultBackend: c.backend, hub, clock, log: log.child({ part: 'workers' }),
     store: workerStore, transact: (fn) => db.transaction(fn)(), freePort: () => freePort('127.0.0.1'),
     graceMs: c.graceMs, callTimeoutMs: c.callTimeoutMs, renewMs: c.renewMs, retentionMs: c.retentionMs,
   });
@@ -305,12 +310,12 @@ function workerParts(config: Config, p: { clock: Clock; log: Logger; node: strin
  * Other nodes: agents join on their own socket.io namespace with the agent token (none given: no agent is
  * accepted), their snapshots go to the engine and the push, and the registry declares silent nodes unreachable.
  */
-function agentParts(config: Config, p: { clock: Clock; log: Logger; engine: SchedulerEngine; scheduler: SchedulerService; sockets: SocketServer; node: string }) {
+function agentParts(config: Config, p: { clock: Clock; log: Logger; engine: SchedulerEngine; scheduler: SchedulerService; sockets: SocketServer; node: string; agentWorkers: AgentWorkerChannelImpl }) {
   const log = p.log.child({ part: 'nodes' });
   const registry = new NodeRegistry({ engine: p.engine, clock: p.clock, log, unreachableAfterMs: config.agents.unreachableAfterMs, localNode: p.node });
   const agentAuth = config.agents.token !== undefined ? new Auth(config.agents.token, true) : undefined;
   const agents = new AgentGateway((name) => p.sockets.namespace(name), {
-    registry, clock: p.clock, log, take: (status) => p.scheduler.nodeSnapshot(status),
+    registry, clock: p.clock, log, take: (status) => p.scheduler.nodeSnapshot(status), workers: p.agentWorkers,
     ...(agentAuth ? { checkToken: (t: string) => agentAuth.check(t) } : {}),
   });
   return { registry, agents };

@@ -63,11 +63,14 @@ serve.action(async () => {
   process.on('SIGTERM', () => stop('SIGTERM'));
 });
 
-const AGENT_FLAGS = ['--hub <url>', '--token <token>', '--ack-timeout-ms <ms>'];
+const AGENT_FLAGS = ['--hub <url>', '--token <token>', '--ack-timeout-ms <ms>', '--advertise-host <host>', '--data-dir <dir>', '--no-workers'];
 const agent = program.command('agent').description("monitor this node (host, GPUs, containers) and report it to a hub's /agents namespace")
   .option(AGENT_FLAGS[0]!, "the hub's base URL, e.g. http://hub:7070")
   .option(AGENT_FLAGS[1]!, "the hub's agent token (its --agent-token); default: env ARBITER_AGENT_TOKEN")
   .option(AGENT_FLAGS[2]!, "how long a snapshot waits for the hub's ack before it is sent again (default: 10000)")
+  .option(AGENT_FLAGS[3]!, "where the hub reaches this node's workers (default: the address the hub sees this agent connect from)")
+  .option(AGENT_FLAGS[4]!, "where the workers' logs and state are kept (default: ./.arbiter-agent)")
+  .option(AGENT_FLAGS[5]!, 'run no workers: only report this node')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 addConfigOptions(agent, NODE_MONITOR_OPTIONS);
 agent.action(async () => {

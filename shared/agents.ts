@@ -3,18 +3,22 @@
  * socket.io namespace AGENT_NAMESPACE with `auth: AgentHello` (an agent token, distinct from the users' tokens);
  * the hub refuses the handshake with one of AGENT_HANDSHAKE_ERRORS, or answers `welcome`. The agent then streams
  * its node's snapshots (`snapshot`, each acknowledged by its `seq`), resends after a reconnect what the hub has
- * not acknowledged (welcome's `lastSeq`), and says `bye` before a clean stop.
+ * not acknowledged (welcome's `lastSeq`), and says `bye` before a clean stop. An agent that runs workers says so in
+ * its hello (`workers`); the hub then starts on it the workers granted on its node (shared/agent-workers.ts).
  * GET /api/nodes answers NodesResponse: every node, the hub's own included unless it runs without one.
  */
 import { z } from 'zod';
 import { NODE_STATUSES } from './names.ts';
+import {
+  AgentWorkerOfferSchema, type AgentToHubWorkerEvents, type HubToAgentWorkerEvents,
+} from './agent-workers.ts';
 import { ResourceStatusSchema } from './resources.ts';
 
 /** The socket.io namespace of agents (users' clients use the default one). */
 export const AGENT_NAMESPACE = '/agents';
 
-/** The protocol version this code speaks; a hello with another one is refused. */
-export const AGENT_PROTOCOL = 1;
+/** The protocol version this code speaks; a hello with another one is refused. 2: workers on agents. */
+export const AGENT_PROTOCOL = 2;
 
 /** A node's name as an agent gives it: letters, digits and `._-`, starting with a letter or digit, 1–63 characters. */
 export const NodeNameSchema = z
@@ -31,6 +35,8 @@ export const AgentHelloSchema = z.strictObject({
   /** the agent's Arbiter version */
   version: z.string().min(1).max(64),
   protocol: z.int().min(1),
+  /** it runs workers (with these backends); absent: it only reports its node */
+  workers: AgentWorkerOfferSchema.optional(),
 });
 export type AgentHello = z.infer<typeof AgentHelloSchema>;
 
@@ -43,6 +49,8 @@ export const AgentWelcomeSchema = z.object({
   hubNow: z.number(),
   /** the highest `seq` of this boot the hub has acknowledged; null: none (a new boot), send from the first */
   lastSeq: z.int().min(1).nullable(),
+  /** the same for its `worker_state` messages; null: send every one it has not seen acknowledged */
+  lastWorkerSeq: z.int().min(1).nullable().default(null),
 });
 export type AgentWelcome = z.infer<typeof AgentWelcomeSchema>;
 
@@ -65,13 +73,13 @@ export const AgentByeSchema = z.strictObject({});
 export type AgentBye = z.infer<typeof AgentByeSchema>;
 
 /** socket.io event maps of the agents' namespace. */
-export interface AgentToHubEvents {
+export interface AgentToHubEvents extends AgentToHubWorkerEvents {
   snapshot: (msg: AgentSnapshot, ack: (res: SnapshotAck) => void) => void;
   bye: (msg: AgentBye) => void;
 }
-export interface HubToAgentEvents {
+export type HubToAgentEvents = HubToAgentWorkerEvents & {
   welcome: (msg: AgentWelcome) => void;
-}
+};
 
 /**
  * Why the hub refuses a handshake (the socket.io `connect_error` message), checked in this order. None of them

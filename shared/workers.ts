@@ -50,6 +50,8 @@ export const WorkersCreateBodySchema = z.strictObject({
   group: text.optional(),
   priority: z.int().min(-1_000_000).max(1_000_000).optional(),
   preemptible: z.boolean().optional(),
+  /** run on this node only (a name of GET /api/nodes); absent: where the strategy places it */
+  node: text.optional(),
 }).superRefine((b, ctx) => {
   if (b.specs.length !== 1 && b.specs.length !== b.replicas) {
     ctx.addIssue({ code: 'custom', path: ['specs'], message: `one spec for every replica or one per replica (${b.replicas}), not ${b.specs.length}` });
@@ -66,6 +68,8 @@ export const WorkerSchema = z.object({
   state: WorkerStateSchema,
   backend: WorkerBackendSchema,
   owner: z.string(),
+  /** the node it runs on (its allocation's); null before its grant */
+  node: z.string().nullable().default(null),
   /** where its port is reached */
   host: z.string(),
   port: z.int().nullable(),
@@ -165,7 +169,7 @@ export const WorkerRecordSchema = z.object({
   worker: WorkerSchema,
   spec: ContainerSpecSchema,
   /** the scheduler request's fields */
-  ask: z.object({ owner: z.string(), group: z.string().optional(), priority: z.int(), preemptible: z.boolean() }),
+  ask: z.object({ owner: z.string(), group: z.string().optional(), priority: z.int(), preemptible: z.boolean(), node: z.string().optional() }),
   ref: WorkerRefSchema.nullable(),
   /** its port has answered GET /health at least once (a worker suspended while starting resumes to starting) */
   answered: z.boolean().default(false),

@@ -6,6 +6,7 @@
  * No line repeats the token.
  */
 import os from 'node:os';
+import { resolve } from 'node:path';
 import { AGENT_PROTOCOL, type HandshakeErrorKind } from '../../shared/agents.ts';
 import { ConfigError, loadNodeMonitorConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
@@ -40,10 +41,14 @@ export async function runAgentCommand(flags: Record<string, unknown>, env: Recor
   let logLevel: string;
   try {
     const monitor = loadNodeMonitorConfig(flags, env);
-    const own = resolveAgentOptions({
+    const { workers, dataDir, advertiseHost, ...own } = resolveAgentOptions({
       hub: flags.hub, token: (flags.token as string | undefined) ?? (env.ARBITER_AGENT_TOKEN || undefined), ackTimeoutMs: flags.ackTimeoutMs,
+      advertiseHost: flags.advertiseHost, dataDir: flags.dataDir, workers: flags.workers,
     } as AgentOptions);
-    config = { ...own, node: resolveNodeName(monitor.nodeName, os.hostname()), monitor: monitor.monitor, health: monitor.health };
+    config = {
+      ...own, node: resolveNodeName(monitor.nodeName, os.hostname()), monitor: monitor.monitor, health: monitor.health,
+      dataDir: workers ? resolve(dataDir) : null, ...(advertiseHost ? { advertiseHost } : {}),
+    };
     logLevel = monitor.logLevel;
   } catch (err) {
     if (err instanceof ConfigError || err instanceof AgentOptionsError) {

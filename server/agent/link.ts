@@ -12,10 +12,12 @@
  * socket.io-client reconnects by itself, with backoff and jitter, after a lost connection; a handshake the hub
  * refuses is final (the socket is no longer `active`) and ends the link. A disconnect the hub initiates is not
  * retried by socket.io-client: the link reconnects itself after a backoff of its own. Each change of state is
- * reported once (not every retry).
+ * reported once (not every retry). The workers' messages (shared/agent-workers.ts) go through `handle` (the hub's
+ * calls) and `call` (the agent's reports, on a welcomed connection only); server/agent/workers.ts decides them.
  */
 import { randomUUID } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
+import type { AgentToHubWorkerEvents, AgentWorkerOffer, WorkerCall, WorkerCalls } from '../../shared/agent-workers.ts';
 import {
   AGENT_NAMESPACE, AGENT_PROTOCOL, AgentWelcomeSchema, SnapshotAckSchema, handshakeErrorKind,
   type AgentHello, type AgentSnapshot, type AgentToHubEvents, type AgentWelcome, type HandshakeErrorKind, type HubToAgentEvents,
@@ -54,6 +56,8 @@ export interface AgentLinkOptions {
   reconnectionDelayMaxMs?: number;
   /** wait before a snapshot the hub refused (`ok: false`) is sent again @default 1000 */
   refusedRetryMs?: number;
+  /** what it offers for workers (the hello's `workers`); absent: it runs none */
+  workers?: AgentWorkerOffer;
 }
 
 type AgentSocket = Socket<HubToAgentEvents, AgentToHubEvents>;
@@ -91,7 +95,9 @@ export class AgentLink {
     this.clock = o.clock ?? systemClock;
     this.bootId = o.bootId ?? randomUUID();
     this.ended = new Promise((r) => (this.resolveEnd = r));
-    const hello: AgentHello = { token: o.token, node: o.node, bootId: this.bootId, version: o.version ?? VERSION, protocol: AGENT_PROTOCOL };
+    const hello: AgentHello = {
+      token: o.token, node: o.node, bootId: this.bootId, version: o.version ?? VERSION, protocol: AGENT_PROTOCOL, ...(o.workers ? { workers: o.workers } : {}),
+    };
     const delayMs = o.reconnectionDelayMs ?? 500;
     const delayMaxMs = o.reconnectionDelayMaxMs ?? 10_000;
     this.kicks = new Backoff(delayMs, delayMaxMs, 0.5);
@@ -118,6 +124,26 @@ export class AgentLink {
 
   start(): void {
     this.socket.connect();
+  }
+
+  /** Welcomed on a connection that is up: reports may go. */
+  get ready(): boolean {
+    return this.welcomed && this.socket.connected && !this.finished;
+  }
+
+  /** One of the hub's calls: `fn` reads the message and its answer is the ack. */
+  handle<K extends WorkerCall>(event: K, fn: (msg: unknown) => Promise<WorkerCalls[K][1]>): void {
+    const on = this.socket.on.bind(this.socket) as unknown as (e: string, l: (msg: unknown, ack: unknown) => void) => void;
+    on(event, (msg, ack) => {
+      void fn(msg).then((res) => typeof ack === 'function' && ack(res));
+    });
+  }
+
+  /** A report to the hub on a welcomed connection: its ack (unread); rejects when not connected or after `timeoutMs`. */
+  async call<K extends keyof AgentToHubWorkerEvents>(event: K, msg: Parameters<AgentToHubWorkerEvents[K]>[0], timeoutMs: number): Promise<unknown> {
+    if (!this.ready) throw new Error('not connected to the hub');
+    const s = this.socket.timeout(timeoutMs);
+    return (s.emitWithAck as unknown as (e: K, m: typeof msg) => Promise<unknown>).call(s, event, msg);
   }
 
   /** The node's newest state: numbered, and sent as soon as nothing is in flight (replacing one that waits). */

@@ -25,6 +25,12 @@ export const AgentOptionsSchema = z.object({
     .min(16, 'at least 16 characters (the hub\'s --agent-token)').max(1024, 'at most 1024 characters'),
   /** how long a snapshot waits for the hub's ack before it is sent again, ms @default 10000 */
   ackTimeoutMs: numeric(z.number({ error: (i) => (i.code === 'invalid_type' ? 'expected a number' : undefined) }).int().min(100).max(600_000)).default(10_000),
+  /** where the hub reaches the ports of this node's workers @default the address the hub sees the agent connect from */
+  advertiseHost: z.string().min(1).max(255).regex(/^[A-Za-z0-9.:\[\]_-]+$/, 'a host name or an IP address').optional(),
+  /** where the workers' logs, exit statuses and state are kept @default ./.arbiter-agent */
+  dataDir: z.string().min(1).default('./.arbiter-agent'),
+  /** false (--no-workers): this agent runs no workers, it only reports its node @default true */
+  workers: z.boolean().default(true),
 });
 export type AgentOptions = z.input<typeof AgentOptionsSchema>;
 export type ResolvedAgentOptions = z.output<typeof AgentOptionsSchema>;

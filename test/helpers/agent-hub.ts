@@ -146,7 +146,7 @@ export class StandInHub {
       const hello = socket.data.hello!;
       const lastSeq = this.welcomeLastSeq(hello);
       this.record({ type: 'connect', id: socket.id, hello, lastSeq });
-      socket.emit('welcome', { node: hello.node, protocol: AGENT_PROTOCOL, hubNow: Date.now(), lastSeq });
+      socket.emit('welcome', { node: hello.node, protocol: AGENT_PROTOCOL, hubNow: Date.now(), lastSeq, lastWorkerSeq: null });
       socket.on('snapshot', (msg, ack) => {
         const { seq, status } = AgentSnapshotSchema.parse(msg);
         this.record({ type: 'snapshot', id: socket.id, seq, status });

@@ -72,7 +72,7 @@ export function workerPayload(id = 'train-0'): WorkerChange {
   return {
     kind: 'worker_created', at: AT,
     worker: {
-      id, name: 'train', replica: 0, state: 'queued', backend: 'local', owner: 'ana', host: '127.0.0.1', port: null, gpus: [], allocation_id: null,
+      id, name: 'train', replica: 0, state: 'queued', backend: 'local', owner: 'ana', node: null, host: '127.0.0.1', port: null, gpus: [], allocation_id: null,
       request_id: null, exit_code: null, started_at: null, ended_at: null, log_tail: [], engine: null, why: 'waiting for its grant',
     },
   };

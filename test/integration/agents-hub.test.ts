@@ -92,7 +92,7 @@ describe('agents joining the hub', () => {
   it('places across the agents’ nodes, lists them, and handles a node that stops reporting and comes back', async () => {
     const { s, clock } = await hub();
     const agents = await Promise.all(['n1', 'n2', 'n3'].map((n) => agent(s, n)));
-    expect(agents.map((a) => a.welcome)).toEqual(['n1', 'n2', 'n3'].map((node) => ({ node, protocol: AGENT_PROTOCOL, hubNow: clock.now(), lastSeq: null })));
+    expect(agents.map((a) => a.welcome)).toEqual(['n1', 'n2', 'n3'].map((node) => ({ node, protocol: AGENT_PROTOCOL, hubNow: clock.now(), lastSeq: null, lastWorkerSeq: null })));
     for (const [k, a] of agents.entries()) expect(await a.send(snapshot(`n${k + 1}`, 2), 1)).toEqual({ ok: true, seq: 1 });
     // a resend of what was taken is acknowledged again; a snapshot of another node is refused
     expect(await agents[0]!.send(snapshot('n1', 2), 1)).toEqual({ ok: true, seq: 1 });

@@ -15,9 +15,11 @@ const problem = (fn: () => unknown) => {
 };
 
 describe('agent options', () => {
-  it('takes the hub as its origin, the token, and an ack timeout of 10 s by default', () => {
-    expect(resolveAgentOptions({ hub: 'http://hub.lab:7070/', token: TOKEN })).toEqual({ hub: 'http://hub.lab:7070', token: TOKEN, ackTimeoutMs: 10_000 });
+  it('takes the hub as its origin, the token, an ack timeout of 10 s, workers kept under ./.arbiter-agent by default', () => {
+    expect(resolveAgentOptions({ hub: 'http://hub.lab:7070/', token: TOKEN })).toEqual({ hub: 'http://hub.lab:7070', token: TOKEN, ackTimeoutMs: 10_000, dataDir: './.arbiter-agent', workers: true });
     expect(resolveAgentOptions({ hub: 'https://hub.lab', token: TOKEN, ackTimeoutMs: '2500' }).ackTimeoutMs).toBe(2500);
+    expect(resolveAgentOptions({ hub: 'https://hub.lab', token: TOKEN, advertiseHost: '10.0.0.7', workers: false })).toMatchObject({ advertiseHost: '10.0.0.7', workers: false });
+    expect(problem(() => resolveAgentOptions({ hub: 'https://hub.lab', token: TOKEN, advertiseHost: 'a b' }))).toBe('--advertise-host: a host name or an IP address');
   });
 
   it('names each bad option by its flag, never repeating the token', () => {

@@ -38,7 +38,7 @@ describe('the hello', () => {
   });
 
   it('refuses another protocol before looking at the rest (a newer hello may differ)', () => {
-    expect(refusal(hello({ protocol: 2 }))).toBe('protocol 2 unsupported');
+    expect(refusal(hello({ protocol: 1 }))).toBe('protocol 1 unsupported');
     expect(refusal({ protocol: 3, something: 'else' })).toBe('protocol 3 unsupported');
     expect(refusal(hello({ protocol: 0 }))).toBe('protocol 0 unsupported');
     expect(AGENT_HANDSHAKE_ERRORS.protocol(2)).toBe('protocol 2 unsupported');
@@ -72,7 +72,8 @@ describe('the hello', () => {
 describe('the messages', () => {
   it('welcome: the node, the protocol, the hub\'s clock and the last acknowledged seq or null', () => {
     const w = { node: 'gpu-01', protocol: 1, hubNow: 1_700_000_000_000, lastSeq: null };
-    expect(AgentWelcomeSchema.parse(w)).toEqual(w);
+    expect(AgentWelcomeSchema.parse(w)).toEqual({ ...w, lastWorkerSeq: null });
+    expect(AgentWelcomeSchema.parse({ ...w, lastWorkerSeq: 7 }).lastWorkerSeq).toBe(7);
     expect(AgentWelcomeSchema.parse({ ...w, lastSeq: 41 }).lastSeq).toBe(41);
     for (const lastSeq of [0, -1, 1.5, undefined]) expect(AgentWelcomeSchema.safeParse({ ...w, lastSeq }).success, String(lastSeq)).toBe(false);
   });

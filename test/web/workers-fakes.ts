@@ -8,7 +8,7 @@ import { T0 } from './scheduler-fakes.ts';
 /** A running replica `<name>-<replica>` on GPU `replica`, unless told otherwise. */
 export function worker(name: string, replica: number, over: Partial<Worker> = {}): Worker {
   return {
-    id: `${name}-${replica}`, name, replica, state: 'running', backend: 'local', owner: 'exp', host: '127.0.0.1', port: 9100 + replica,
+    id: `${name}-${replica}`, name, replica, state: 'running', backend: 'local', owner: 'exp', node: null, host: '127.0.0.1', port: 9100 + replica,
     gpus: [replica], allocation_id: `alloc-${name}-${replica}`, request_id: `req-${name}-${replica}`, exit_code: null, started_at: T0 - 60_000, ended_at: null,
     log_tail: [], engine: null, why: null, ...over,
   };

@@ -4,7 +4,8 @@
  * never repeated), the agent is welcomed with the last seq of its boot the hub has, and each snapshot of its node
  * goes to the engine (the node's inventory), to the registry and to every client (`resource_status` of that node),
  * then is acknowledged once the engine's changes are durable. A resend of a snapshot already taken is acknowledged
- * again and dropped; a snapshot of another node than the hello's is refused.
+ * again and dropped; a snapshot of another node than the hello's is refused. An agent that runs workers is handed
+ * to the worker channel (worker-channel.ts), which takes its reports and carries the hub's calls to it.
  */
 import type { Namespace } from 'socket.io';
 import {
@@ -15,6 +16,7 @@ import type { ResourceStatus } from '../../../shared/resources.ts';
 import type { Clock } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
 import type { NodeRegistry } from './registry.ts';
+import type { AgentWorkerChannelImpl } from './worker-channel.ts';
 
 export interface AgentGatewayOptions {
   registry: NodeRegistry;
@@ -24,6 +26,8 @@ export interface AgentGatewayOptions {
   checkToken?: (token: string) => boolean;
   /** the node's snapshot into the engine and the push; resolves once the engine's changes are durable */
   take(status: ResourceStatus): Promise<void>;
+  /** workers on agents: their calls and reports */
+  workers?: AgentWorkerChannelImpl;
 }
 
 interface AgentData {
@@ -53,7 +57,9 @@ export class AgentGateway {
       }
       const lastSeq = o.registry.connected(node, bootId, hello.version);
       o.log.info({ node, version: hello.version }, 'agent connected');
-      socket.emit('welcome', { node, protocol: AGENT_PROTOCOL, hubNow: o.clock.now(), lastSeq });
+      const lastWorkerSeq = o.workers?.lastSeq(node, bootId) ?? null;
+      o.workers?.connected(socket, hello);
+      socket.emit('welcome', { node, protocol: AGENT_PROTOCOL, hubNow: o.clock.now(), lastSeq, lastWorkerSeq });
       socket.on('snapshot', (msg, ack) => {
         void this.snapshot(hello, msg).then((res) => typeof ack === 'function' && ack(res));
       });

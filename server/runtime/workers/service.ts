@@ -18,13 +18,16 @@ import type { Logger } from '../../log.ts';
 import type { EventHub } from '../../push/hub.ts';
 import type { SchedulerEngine } from '../../scheduler/engine.ts';
 import { ENDED, LIVE, LOG_TAIL_LINES, WorkerBook, WorkerError } from '../../workloads/workers/book.ts';
-import { requestOf, whyQueued, workerEnv, WORKER_LABEL } from '../../workloads/workers/requests.ts';
+import { requestOf, workerEnv, WORKER_LABEL } from '../../workloads/workers/requests.ts';
 import { GroupCommit, type Transact } from '../group-commit.ts';
 import { errorText, getJson, postJson, type GetJson, type PostJson } from '../json-http.ts';
 import type { Backend } from './backend.ts';
 import { callWorker } from './engine-calls.ts';
+import { followChange, type FollowParts } from './follow.ts';
 import { allocationOfGpuUser, type GpuUser } from './owners.ts';
 import { groupReady } from './ready.ts';
+import { RemoteSync } from './remote-sync.ts';
+import { RemoteBackend, type RemoteBackends } from './remote.ts';
 import { adoptWorkers } from './restart.ts';
 import { WorkerUpkeep } from './upkeep.ts';
 
@@ -36,8 +39,13 @@ export interface WorkerStore {
 
 export interface WorkerServiceOptions {
   engine: SchedulerEngine;
-  /** the node workers start on (this server's machine): their requests are placed there only, never on an agent's */
-  node: string;
+  /**
+   * this server's own node, where workers run on `backends`; null: it is not a node (--no-local-node). While no agent
+   * runs workers, workers are placed there only
+   */
+  node: string | null;
+  /** workers on agents' nodes: granted there, started by their agents */
+  remote?: RemoteBackends;
   book: WorkerBook;
   backends: Partial<Record<WorkerBackend, Backend>>;
   defaultBackend: WorkerBackend;
@@ -73,6 +81,7 @@ export class WorkerService {
   private pending: Change[] = [];
   private draining = false;
   private readonly upkeep: WorkerUpkeep;
+  private readonly followParts: FollowParts;
 
   constructor(private readonly opts: WorkerServiceOptions) {
     this.book = opts.book;
@@ -82,6 +91,10 @@ export class WorkerService {
       ...(opts.checkMs !== undefined ? { checkMs: opts.checkMs } : {}), ...(opts.renewMs !== undefined ? { renewMs: opts.renewMs } : {}),
       ...(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {}),
     });
+    this.followParts = {
+      book: opts.book, clock: opts.clock, graceMs: opts.graceMs ?? 10_000, workerOfRequest: (id) => this.workerOfRequest(id),
+      launch: (id) => this.launch(id), stopWorker: (...a) => this.stopWorker(...a), pause: (r, p) => this.pause(r, p),
+    };
     this.commits = new GroupCommit<WorkerChange>({
       log: opts.log, what: 'worker changes', ...(opts.transact ? { transact: opts.transact } : {}),
       write: (batch) => {
@@ -104,6 +117,10 @@ export class WorkerService {
       if (!this.draining) queueMicrotask(() => this.drain());
     }));
     await this.adopt();
+    this.opts.remote?.channel.attach(new RemoteSync({
+      book, remote: this.opts.remote, log: this.opts.log, graceMs: this.opts.graceMs ?? 10_000,
+      exit: (id, exit) => this.onExit(id, exit), committed: () => this.settled(),
+    }));
     this.upkeep.start();
   }
 
@@ -125,8 +142,20 @@ export class WorkerService {
     return this.opts.defaultBackend;
   }
 
+  /** This server runs workers with `b`, or an agent does. */
   hasBackend(b: WorkerBackend): boolean {
-    return this.opts.backends[b] !== undefined;
+    const ch = this.opts.remote?.channel;
+    return this.opts.backends[b] !== undefined || !!ch?.workerNodes().some((n) => ch.backendsOf(n).includes(b));
+  }
+
+  /**
+   * The node a worker's request is pinned to: the one its body names; else this server's while no agent runs
+   * workers; else none (the strategy places it, and the worker starts on the agent of the node it lands on).
+   */
+  pinOf(ask: { node?: string }): string | undefined {
+    if (ask.node !== undefined) return ask.node;
+    if (this.opts.node === null || this.opts.remote?.channel.workerNodes().length) return undefined;
+    return this.opts.node;
   }
 
   // ------------------------------------------------------------------ the REST operations
@@ -141,12 +170,12 @@ export class WorkerService {
     }
     // every replica must be able to fit some day (422 otherwise), before anything is made
     body.specs.forEach((s, i) => {
-      const reason = this.opts.engine.neverFits({ cpu: s.cpu, memoryMiB: s.mem, gpus: s.gpu, ...(s.gpu_mem ? { gpuMemMiB: s.gpu_mem } : {}) }, this.opts.node);
+      const reason = this.opts.engine.neverFits({ cpu: s.cpu, memoryMiB: s.mem, gpus: s.gpu, ...(s.gpu_mem ? { gpuMemMiB: s.gpu_mem } : {}) }, this.pinOf(body));
       if (reason) throw new ArbiterError(422, 'never_fits', `specs.${i}: ${reason}`, { field: `specs.${i}` });
     });
     const made = this.book.create(body, { backend, owner });
     for (const r of made) {
-      const res = this.opts.engine.submit(requestOf(r, this.opts.node));
+      const res = this.opts.engine.submit(requestOf(r, this.pinOf(r.ask)));
       this.book.requested(r.worker.id, res.request.id);
     }
     this.drain();
@@ -181,7 +210,7 @@ export class WorkerService {
 
   async logs(id: string, tail: number): Promise<string[]> {
     const r = this.book.must(id);
-    const backend = this.opts.backends[r.worker.backend];
+    const backend = this.backendOf(r);
     if (!backend || r.worker.state === 'queued') return r.worker.log_tail.slice(-tail);
     const lines = await backend.logs(id, tail).catch(() => r.worker.log_tail);
     return lines.slice(-tail);
@@ -210,7 +239,7 @@ export class WorkerService {
     try {
       while (this.pending.length) {
         const batch = this.pending.splice(0);
-        for (const c of batch) this.follow(c);
+        for (const c of batch) followChange(c, this.followParts);
       }
     } finally {
       this.draining = false;
@@ -224,62 +253,8 @@ export class WorkerService {
     return label ? this.book.get(label) : undefined;
   }
 
-  private follow(c: Change): void {
-    const grace = this.opts.graceMs ?? 10_000;
-    switch (c.kind) {
-      case 'allocation_granted': {
-        const r = this.workerOfRequest(c.allocation.requestId);
-        if (!r || r.worker.state !== 'queued') return;
-        if (r.worker.request_id === null) this.book.requested(r.worker.id, c.allocation.requestId);
-        this.book.granted(r.worker.id, c.allocation);
-        void this.launch(r.worker.id);
-        return;
-      }
-      case 'request_cancelled': {
-        const r = this.workerOfRequest(c.request.id);
-        if (r && r.worker.state === 'queued') this.book.ended(r.worker.id, 'stopped', 'its request was cancelled');
-        return;
-      }
-      case 'allocation_preempting': {
-        const r = this.book.byAllocation(c.allocation.id);
-        if (!r || !LIVE.has(r.worker.state)) return;
-        const left = Math.max(0, (c.allocation.preemptAt ?? this.opts.clock.now()) - this.opts.clock.now());
-        void this.stopWorker(r.worker.id, 'preempted', `preempted for request ${c.allocation.preemptedFor ?? '?'}: stopping within its grace period`, Math.min(grace, Math.max(0, left - 500)));
-        return;
-      }
-      case 'allocation_preempted':
-      case 'allocation_expired':
-      case 'allocation_released': {
-        const r = this.book.byAllocation(c.allocation.id);
-        if (!r || !LIVE.has(r.worker.state)) return;
-        const as = c.kind === 'allocation_preempted' ? 'preempted' : 'stopped';
-        const why = c.kind === 'allocation_preempted' ? 'preempted: its allocation was taken' : c.kind === 'allocation_expired' ? 'its allocation’s lease expired' : 'its allocation was released';
-        void this.stopWorker(r.worker.id, as, why, c.kind === 'allocation_released' ? grace : 0);
-        return;
-      }
-      case 'conflict_opened':
-      case 'conflict_updated': {
-        // a queued worker says behind whom it waits, pushed as it changes
-        const r = c.conflict.requestId ? this.workerOfRequest(c.conflict.requestId) : undefined;
-        if (r && r.worker.state === 'queued') this.book.waiting(r.worker.id, whyQueued(c.conflict));
-        return;
-      }
-      case 'allocation_suspended': {
-        const r = this.book.byAllocation(c.allocation.id);
-        if (r && (r.worker.state === 'running' || r.worker.state === 'starting')) void this.pause(r, true);
-        return;
-      }
-      case 'allocation_resumed': {
-        const r = this.book.byAllocation(c.allocation.id);
-        if (r && r.worker.state === 'suspended') void this.pause(r, false);
-        return;
-      }
-      default:
-    }
-  }
-
   private async pause(r: WorkerRecord, pause: boolean): Promise<void> {
-    const backend = this.opts.backends[r.worker.backend];
+    const backend = this.backendOf(r);
     if (!backend) return;
     try {
       if (pause) {
@@ -299,11 +274,12 @@ export class WorkerService {
   /** Start a granted worker on its backend. */
   private async launch(id: string): Promise<void> {
     const r = this.book.must(id);
-    const backend = this.opts.backends[r.worker.backend];
+    const backend = this.backendOf(r);
     const allocationId = r.worker.allocation_id;
     try {
       if (!backend) throw new Error(`the ${r.worker.backend} backend is not available`);
-      const port = r.spec.port ?? (await this.opts.freePort());
+      // on another node its agent picks a free port there
+      const port = r.spec.port ?? (backend instanceof RemoteBackend ? 0 : await this.opts.freePort());
       const running = await backend.start({ id, group: r.worker.name, replica: r.worker.replica, spec: r.spec, gpus: r.worker.gpus, port, env: workerEnv(r, port, r.worker.gpus) });
       if (this.book.get(id)?.worker.state !== 'starting') {
         // deleted or preempted while it was being started: it stops now
@@ -334,14 +310,14 @@ export class WorkerService {
       return;
     }
     this.book.stopping(id, as, why);
-    const backend = this.opts.backends[r.worker.backend];
+    const backend = this.backendOf(r);
     if (!backend || !r.ref) {
       // granted but not started yet: launch() sees the state and stops it
       this.book.ended(id, 'stopped', why);
       if (r.worker.allocation_id) this.release(r.worker.allocation_id);
       return;
     }
-    await backend.stop(id, graceMs);
+    await backend.stop(id, graceMs).catch((err: unknown) => this.opts.log.warn({ err, worker: id }, 'could not stop a worker'));
     // the exit listener records how it ended; wait until it has
     await this.until(() => ENDED.has(this.book.get(id)?.worker.state ?? 'stopped'), graceMs + 15_000);
   }
@@ -349,7 +325,7 @@ export class WorkerService {
   private async onExit(id: string, exit: { code: number | null; signal: string | null }): Promise<void> {
     const r = this.book.get(id);
     if (!r || ENDED.has(r.worker.state)) return;
-    const backend = this.opts.backends[r.worker.backend];
+    const backend = this.backendOf(r);
     const tail = backend ? await backend.logs(id, LOG_TAIL_LINES).catch(() => r.worker.log_tail) : r.worker.log_tail;
     if (ENDED.has(this.book.get(id)?.worker.state ?? 'stopped')) return;
     this.book.exited(id, exit, tail);
@@ -371,7 +347,7 @@ export class WorkerService {
   /** After a restart: live workers are taken back from their backends (restart.ts); granted ones not started, started. */
   private async adopt(): Promise<void> {
     const { engine, backends, log, node } = this.opts;
-    for (const id of await adoptWorkers({ book: this.book, engine, backends, log, node })) void this.launch(id);
+    for (const id of await adoptWorkers({ book: this.book, engine, backends, log, node, pinOf: (r) => this.pinOf(r.ask) })) void this.launch(id);
   }
 
   /**
@@ -383,6 +359,13 @@ export class WorkerService {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** Where a worker runs: this server's backend, or the agent of its node's. */
+  private backendOf(r: WorkerRecord): Backend | undefined {
+    const node = r.worker.node;
+    if (node !== null && node !== this.opts.node && this.opts.remote) return this.opts.remote.of(node, r.worker.backend);
+    return this.opts.backends[r.worker.backend];
+  }
 
   private running(id: string): WorkerRecord {
     const r = this.book.must(id);

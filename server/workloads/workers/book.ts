@@ -123,12 +123,15 @@ export class WorkerBook {
       const spec: ContainerSpec = body.specs.length === 1 ? body.specs[0]! : body.specs[replica]!;
       const worker: Worker = {
         id: workerId(body.name, replica), name: body.name, replica, state: 'queued', backend: body.backend ?? defaults.backend,
-        owner: body.owner ?? defaults.owner, host: '127.0.0.1', port: spec.port ?? null, gpus: [], allocation_id: null, request_id: null,
+        owner: body.owner ?? defaults.owner, node: null, host: '127.0.0.1', port: spec.port ?? null, gpus: [], allocation_id: null, request_id: null,
         exit_code: null, started_at: null, ended_at: null, log_tail: [], engine: null, why: 'waiting for its grant',
       };
       const record: WorkerRecord = {
         worker, spec, ref: null, stopping: null, answered: false,
-        ask: { owner: worker.owner, ...(body.group !== undefined ? { group: body.group } : {}), priority: body.priority ?? 0, preemptible: body.preemptible ?? false },
+        ask: {
+          owner: worker.owner, ...(body.group !== undefined ? { group: body.group } : {}), priority: body.priority ?? 0, preemptible: body.preemptible ?? false,
+          ...(body.node !== undefined ? { node: body.node } : {}),
+        },
       };
       this.records.set(worker.id, record);
       made.push(record);
@@ -143,9 +146,9 @@ export class WorkerBook {
     this.update(id, { request_id: requestId });
   }
 
-  /** Its request was granted: it is starting, on these GPUs. */
-  granted(id: string, allocation: { id: string; gpuIndices: number[] }): void {
-    this.transition(id, 'starting', { allocation_id: allocation.id, gpus: [...allocation.gpuIndices], why: 'starting' }, ['queued']);
+  /** Its request was granted: it is starting, on this node and these GPUs. */
+  granted(id: string, allocation: { id: string; gpuIndices: number[]; node?: string }): void {
+    this.transition(id, 'starting', { allocation_id: allocation.id, node: allocation.node ?? null, gpus: [...allocation.gpuIndices], why: 'starting' }, ['queued']);
   }
 
   /** The backend started it (it may not answer yet). */

@@ -1,7 +1,8 @@
 /**
  * A worker in the scheduler's terms and back: the resource request of a replica (cpu → millicores, mem →
  * memoryMiB, gpu → whole GPUs; owner, group, priority, preemptible as asked; labelled with the worker and its
- * group; `gpu_mem` → gpuMemMiB, a share of one GPU; pinned to the node the worker starts on), the environment it starts with, and why it waits, in words, from its request's open conflict.
+ * group; `gpu_mem` → gpuMemMiB, a share of one GPU; pinned to a node or placed by the strategy), the environment it
+ * starts with, and why it waits, in words, from its request's open conflict.
  */
 import type { Conflict, ConflictHolder, RequestInputBody } from '../../../shared/scheduler.ts';
 import type { WorkerRecord } from '../../../shared/workers.ts';
@@ -11,10 +12,10 @@ export const WORKER_LABEL = 'arbiter.worker';
 export const GROUP_LABEL = 'arbiter.group';
 
 /**
- * The request of a replica. `node`: the node its process starts on (the server's own machine): the request is placed
- * there only, so that the GPUs granted are that machine's.
+ * The request of a replica. `node`: the only node it may be placed on (the worker's own `node`, or the server's
+ * machine when no agent runs workers); undefined: any node, where the worker then starts on that node's agent.
  */
-export function requestOf(r: WorkerRecord, node: string): RequestInputBody {
+export function requestOf(r: WorkerRecord, node: string | undefined): RequestInputBody {
   const { spec, ask, worker } = r;
   return {
     owner: ask.owner,
@@ -23,7 +24,7 @@ export function requestOf(r: WorkerRecord, node: string): RequestInputBody {
     preemptible: ask.preemptible,
     resources: { cpu: spec.cpu, memoryMiB: spec.mem, gpus: spec.gpu, ...(spec.gpu_mem ? { gpuMemMiB: spec.gpu_mem } : {}) },
     labels: { [WORKER_LABEL]: worker.id, [GROUP_LABEL]: worker.name },
-    node,
+    ...(node !== undefined ? { node } : {}),
   };
 }
 
