@@ -87,7 +87,7 @@ describe.skipIf(why !== null)('hub replicas on PostgreSQL and Redis', () => {
     expect((await allocs(a.url))).toEqual([...ids].sort());
     for (const r of [a, b]) r.child.kill('SIGTERM');
     await Promise.all([exited(a.child), exited(b.child)]);
-  });
+  }, 120_000);
 
   it('the leader killed with -9 under 100 concurrent submits: the follower takes over from the database, every acknowledged request is there', async () => {
     const database = await pg.schema();
@@ -125,12 +125,13 @@ describe.skipIf(why !== null)('hub replicas on PostgreSQL and Redis', () => {
     console.info(`replicas: leader killed after ${before} acknowledged submits; the follower answered the next one ${firstAfter - killedAt} ms later`);
 
     // every acknowledged request is in the new leader, once; a retry with its key finds it
-    for (const [key, id] of acked) {
+    await Promise.all([...acked].map(async ([key, id]) => {
       const r = await fetch(`${b.url}/api/requests/${id}`, { headers });
       expect(r.status, `request ${id}`).toBe(200);
+      await r.body?.cancel();
       const again = await post(b.url, { owner: `u${Number(key.slice(2)) % 7}`, resources: { cpu: 5 } }, key);
       expect(((await again.json()) as { request: { id: string } }).request.id).toBe(id);
-    }
+    }));
     const allocs = ((await (await fetch(`${b.url}/api/allocations`, { headers })).json()) as { allocations: { requestId: string }[] }).allocations.map((x) => x.requestId);
     expect(new Set(allocs).size).toBe(allocs.length);
     expect(new Set(allocs)).toEqual(new Set(acked.values()));
@@ -149,5 +150,5 @@ describe.skipIf(why !== null)('hub replicas on PostgreSQL and Redis', () => {
     resumed.close();
     b.child.kill('SIGTERM');
     await exited(b.child);
-  });
+  }, 120_000);
 });
