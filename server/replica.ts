@@ -4,12 +4,14 @@
  * records the URL the others forward to. Each other replica is a follower: it answers what it can without writing
  * and forwards the rest to the leader (runtime/replicas/forward.ts); with `--redis` it serves push itself, from the
  * Redis stream the leader writes (runtime/replicas/event-stream.ts: the same ids on every replica), without it the
- * push streams are forwarded too. A follower asks for the lock every --leader-poll-ms; when the leader dies, its
+ * push streams are forwarded too. Agents may connect to any replica: a follower pipes their WebSocket to the leader,
+ * and when the leader dies they reconnect and reach the new one. A follower asks for the lock every --leader-poll-ms; when the leader dies, its
  * session ends, PostgreSQL frees the lock, and the first follower to ask becomes the leader: it closes its follower
  * server and starts the app on the same port from the database — the queue, the allocations, the conflicts, the
  * event ids — so that nothing acknowledged is lost. Its clients reconnect and resume by their last event id.
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import express from 'express';
 import { startApp, listen, type AppDeps } from './app.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -27,6 +29,7 @@ import { MemoryIdStore } from './store/event-ids.ts';
 import { EventStore } from './store/event-store.ts';
 import { openPostgres } from './store/postgres/pg-db.ts';
 import type { Db } from './store/sql.ts';
+import { isAgentUpgrade } from '../shared/agents.ts';
 
 export type Role = 'leader' | 'follower';
 
@@ -87,6 +90,20 @@ export async function serveReplica(config: Config, deps: AppDeps = {}): Promise<
   };
 }
 
+/**
+ * Agents report to the leader: their WebSocket upgrades (marked by AGENT_QUERY) are piped to it, every other upgrade
+ * goes to this follower's own socket.io server. Node hands an upgrade to every 'upgrade' listener, so socket.io's
+ * listener is taken off and called from here for what is not an agent's.
+ */
+function routeAgentsToLeader(http: HttpServer, forwarder: Forwarder): void {
+  const own = http.listeners('upgrade') as ((...args: unknown[]) => void)[];
+  http.removeAllListeners('upgrade');
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (isAgentUpgrade(req.url)) forwarder.upgrade(req, socket, head);
+    else for (const l of own) l.call(http, req, socket, head);
+  });
+}
+
 interface Follower extends Running {
   /** resolves once this replica holds the leader's lock */
   promoted: Promise<void>;
@@ -114,6 +131,7 @@ async function startFollower(config: Config, db: Db, token: string, log: Logger,
     const sse = new SseServer(hub, config.push);
     const sockets = new SocketServer(http, hub, { checkToken: (t) => auth.check(t), tokenOf: (req) => Auth.tokenOf(req), maxBufferedEvents: config.push.maxBufferedEvents });
     push = { reader, sse, sockets, hub };
+    routeAgentsToLeader(http, forwarder);
     app.use('/api/events', auth.middleware());
     app.use(eventRoutes(sse));
   } else {

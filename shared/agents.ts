@@ -17,6 +17,17 @@ import { ResourceStatusSchema } from './resources.ts';
 /** The socket.io namespace of agents (users' clients use the default one). */
 export const AGENT_NAMESPACE = '/agents';
 
+/**
+ * Added to an agent's connection URL (`/socket.io/?agent=1&…`): the namespace is known only after the upgrade, so a
+ * follower hub replica tells an agent's WebSocket from a user's by it and pipes the agent's to the leader.
+ */
+export const AGENT_QUERY = { agent: '1' } as const;
+
+/** Whether an upgrade request's URL is an agent's (AGENT_QUERY). */
+export function isAgentUpgrade(url: string | undefined): boolean {
+  return new URLSearchParams((url ?? '').split('?')[1] ?? '').get('agent') === AGENT_QUERY.agent;
+}
+
 /** The protocol version this code speaks; a hello with another one is refused. 2: workers on agents. */
 export const AGENT_PROTOCOL = 2;
 

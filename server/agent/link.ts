@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import type { AgentToHubWorkerEvents, AgentWorkerOffer, WorkerCall, WorkerCalls } from '../../shared/agent-workers.ts';
 import {
-  AGENT_NAMESPACE, AGENT_PROTOCOL, AgentWelcomeSchema, SnapshotAckSchema, handshakeErrorKind,
+  AGENT_NAMESPACE, AGENT_PROTOCOL, AGENT_QUERY, AgentWelcomeSchema, SnapshotAckSchema, handshakeErrorKind,
   type AgentHello, type AgentSnapshot, type AgentToHubEvents, type AgentWelcome, type HandshakeErrorKind, type HubToAgentEvents,
 } from '../../shared/agents.ts';
 import type { ResourceStatus } from '../../shared/resources.ts';
@@ -102,7 +102,8 @@ export class AgentLink {
     const delayMaxMs = o.reconnectionDelayMaxMs ?? 10_000;
     this.kicks = new Backoff(delayMs, delayMaxMs, 0.5);
     this.socket = io(`${o.hub}${AGENT_NAMESPACE}`, {
-      auth: hello, transports: ['websocket'], forceNew: true, autoConnect: false,
+      // AGENT_QUERY marks the upgrade request as an agent's: a follower hub replica routes it to the leader
+      auth: hello, query: AGENT_QUERY, transports: ['websocket'], forceNew: true, autoConnect: false,
       reconnectionDelay: delayMs, reconnectionDelayMax: delayMaxMs, randomizationFactor: 0.5,
     });
     this.socket.on('connect', () => this.onConnect());
