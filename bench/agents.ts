@@ -10,7 +10,7 @@
  *     same length in the same hub before any agent joined (its own monitor and the two clients only).
  * Two windows with the agents: GPUs without processes, then (half as long) every GPU held by a process no allocation
  * accounts for, so that the hub keeps 400 schedule_conflicts open and re-derives them at every snapshot.
- * Replicas behind Redis and PostgreSQL are not measured: they do not exist yet.
+ * Two hub replicas behind Redis and PostgreSQL: bench/agents-replicas.ts.
  * `node --import tsx --import ./bench/compiled.ts bench/agents.ts [--quick]` or `npm run bench -- --only agents`.
  */
 import { randomUUID } from 'node:crypto';
@@ -28,11 +28,11 @@ import {
   type BenchOptions, type BenchResult, type ProcTimes, type ServerProcess,
 } from './lib.ts';
 
-const AGENTS = 50;
+export const AGENTS = 50;
 const GPUS_PER_NODE = 8;
 const CORES_PER_NODE = 8;
 const PERIOD_MS = 1000;
-const AGENT_TOKEN = 'bench-agent-token-0123456789abcdef';
+export const AGENT_TOKEN = 'bench-agent-token-0123456789abcdef';
 /** CPU of the hub is read every SEGMENT_MS within a window, to show how steady it is */
 const SEGMENT_MS = 5000;
 
@@ -85,7 +85,7 @@ function nodeStatus(node: string, at: number, seq: number, withProcesses: boolea
 
 // ------------------------------------------------------------------ agents
 
-type AgentSocket = Socket<HubToAgentEvents, AgentToHubEvents>;
+export type AgentSocket = Socket<HubToAgentEvents, AgentToHubEvents>;
 
 /** A measured window's figures, filled as the snapshots sent in it are acknowledged and received. */
 interface Phase {
@@ -97,9 +97,15 @@ interface Phase {
   lastError: string | null;
   io: Receiver;
   sse: Receiver;
+  /** clients of a follower hub replica (bench/agents-replicas.ts) */
+  followerIo: Receiver;
+  followerSse: Receiver;
 }
 
-const phase = (): Phase => ({ sent: 0, ackMs: [], acked: 0, refused: 0, ackTimeouts: 0, lastError: null, io: receiver(), sse: receiver() });
+/** Where a client's receipts are counted. */
+export type Slot = 'io' | 'sse' | 'followerIo' | 'followerSse';
+
+const phase = (): Phase => ({ sent: 0, ackMs: [], acked: 0, refused: 0, ackTimeouts: 0, lastError: null, io: receiver(), sse: receiver(), followerIo: receiver(), followerSse: receiver() });
 
 interface Sent {
   /** performance.now() when emitted */
@@ -108,7 +114,7 @@ interface Sent {
   phase: Phase | null;
 }
 
-interface Tally {
+export interface Tally {
   /** node:sampledAt → the send */
   sent: Map<string, Sent>;
   /** the window open now */
@@ -117,7 +123,7 @@ interface Tally {
   withProcesses: boolean;
 }
 
-function connectAgent(url: string, node: string): Promise<AgentSocket> {
+export function connectAgent(url: string, node: string): Promise<AgentSocket> {
   const socket: AgentSocket = io(`${url}${AGENT_NAMESPACE}`, {
     auth: { token: AGENT_TOKEN, node, bootId: randomUUID(), version: 'bench', protocol: AGENT_PROTOCOL },
     transports: ['websocket'], forceNew: true, reconnection: false,
@@ -132,7 +138,7 @@ function connectAgent(url: string, node: string): Promise<AgentSocket> {
 }
 
 /** Each agent sends at t0 + k·PERIOD + its offset; returns a stop function. */
-function startSending(agents: { node: string; socket: AgentSocket }[], tally: Tally): () => void {
+export function startSending(agents: { node: string; socket: AgentSocket }[], tally: Tally): () => void {
   const t0 = performance.now() + 50;
   let stopped = false;
   const timers: NodeJS.Timeout[] = [];
@@ -192,7 +198,7 @@ interface Receiver {
 
 const receiver = (): Receiver => ({ latencies: [], samples: [], received: 0, duplicates: 0, others: 0, seen: new Set() });
 
-function onStatus(transport: 'io' | 'sse', others: Receiver, tally: Tally, data: ResourceStatus): void {
+function onStatus(transport: Slot, others: Receiver, tally: Tally, data: ResourceStatus): void {
   const at = performance.now();
   const key = `${data.node}:${data.sampledAt}`;
   const sent = tally.sent.get(key);
@@ -206,18 +212,18 @@ function onStatus(transport: 'io' | 'sse', others: Receiver, tally: Tally, data:
   r.samples.push([at - sent.at, sent.at, data.node]);
 }
 
-async function connectClients(server: ServerProcess, tally: Tally) {
+export async function connectClients(server: Pick<ServerProcess, 'url' | 'token'>, tally: Tally, slots: [Slot, Slot] = ['io', 'sse']) {
   const rio = receiver();
   const rsse = receiver();
   const client: Socket<ServerToClientEvents, ClientToServerEvents> = io(server.url, {
     transports: ['websocket'], forceNew: true, reconnection: false, auth: { token: server.token, types: ['resource_status'] },
   });
   let disconnects = 0;
-  client.on('resource_status', (env) => onStatus('io', rio, tally, env.data));
+  client.on('resource_status', (env) => onStatus(slots[0], rio, tally, env.data));
   client.on('disconnect', () => disconnects++);
   const es = new EventSource(`${server.url}/api/events?types=resource_status&access_token=${server.token}`);
   let sseErrors = 0;
-  es.addEventListener('resource_status', (e) => onStatus('sse', rsse, tally, (JSON.parse((e as MessageEvent<string>).data) as Envelope<'resource_status'>).data));
+  es.addEventListener('resource_status', (e) => onStatus(slots[1], rsse, tally, (JSON.parse((e as MessageEvent<string>).data) as Envelope<'resource_status'>).data));
   await withTimeout(Promise.all([
     new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
@@ -260,7 +266,7 @@ function hwmMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-async function measure(pid: number, ms: number): Promise<Window> {
+export async function measure(pid: number, ms: number): Promise<Window> {
   const tck = clockTicks();
   const m0 = machineTicks();
   const c0 = process.cpuUsage();
@@ -297,13 +303,13 @@ async function measure(pid: number, ms: number): Promise<Window> {
 
 const sorted = (v: number[]) => Float64Array.from(v).sort();
 
-function summary(v: number[]) {
+export function summary(v: number[]) {
   const s = sorted(v);
   return { n: s.length, p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), max: s.length ? s[s.length - 1]! : NaN };
 }
 
 /** A window with the agents sending: warm-up, then `ms` measured; the snapshots sent in it make its figures. */
-async function agentWindow(pid: number, tally: Tally, settleMs: number, ms: number): Promise<{ w: Window; p: Phase }> {
+export async function agentWindow(pid: number, tally: Tally, settleMs: number, ms: number): Promise<{ w: Window; p: Phase }> {
   await sleep(settleMs);
   const p = phase();
   tally.current = p;

@@ -12,6 +12,8 @@
  *   scheduler-queue  the scheduler's queue (100k waiting) and decision pass (10k waiting)           (issue 5)
  *   store            SQLite store throughput
  *   api-requests     end-to-end POST /api/requests/s with persistence, vs GET /api/health
+ *   agents-replicas  (only with --only) the agents benchmark with two hub replicas behind PostgreSQL and Redis: client
+ *                    latency on the follower vs the leader, and the takeover time after the leader's kill -9 (issue 15)
  *   store-engines    (only with --only) POST /api/requests/s with the store on PostgreSQL vs SQLite    (issue 15)
  *   history          the on-disk history tier: roll-up per minute and bytes per series-day for 200 series
  *   decisions        grants/s with 10,000 waiting on 16 nodes × 8 GPUs, per strategy                  (issue 6)
@@ -46,6 +48,7 @@ const BENCHMARKS: Record<string, Bench> = {
   store: () => import('./store.ts'),
   'api-requests': () => import('./api-requests.ts'),
   'store-engines': () => import('./store-engines.ts'),
+  'agents-replicas': () => import('./agents-replicas.ts'),
   'gpu-cpu': () => import('./gpu-cpu.ts'),
   'dom-latency': () => import('./dom-latency.ts'),
   history: () => import('./history.ts'),
