@@ -3,6 +3,7 @@
  * and port; and the small waits those tests share.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 const BIN = new URL('../../bin/arbiter.js', import.meta.url).pathname;
@@ -84,4 +85,14 @@ export function runToEnd(cmd: string, args: string[], opts: { cwd: string; env: 
     child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     child.on('exit', (code) => resolve({ code, out, err }));
   });
+}
+
+/** A process's state letter (R, S, T, …) from /proc/<pid>/stat; null when it is gone. */
+export function procState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
 }

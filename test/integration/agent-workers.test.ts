@@ -16,7 +16,7 @@ import type { InventoryItem } from '../../shared/agent-workers.ts';
 import type { NodesResponse } from '../../shared/agents.ts';
 import type { Worker } from '../../shared/workers.ts';
 import { STAND_IN, fixture } from '../stand-ins/gpu-fixtures.ts';
-import { exited, freePort, startCliServer, until } from '../helpers/cli-server.ts';
+import { exited, freePort, procState, startCliServer, until } from '../helpers/cli-server.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
 const BIN = join(REPO, 'bin/arbiter.js');
@@ -27,15 +27,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** A process's state letter from /proc (null: gone). */
-function procState(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
 const alive = (pid: number) => { const s = procState(pid); return s !== null && s !== 'Z'; };
 
 function agent(hub: string, dataDir: string): ChildProcess {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArbiterClientError, ArbiterScheduler, RemoteEngineError } from '../../clients/typescript/arbiter-scheduler.ts';
 import type { Worker } from '../../shared/workers.ts';
-import { exited, freePort, runToEnd, startCliServer, until } from '../helpers/cli-server.ts';
+import { exited, freePort, procState, runToEnd, startCliServer, until } from '../helpers/cli-server.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
@@ -25,15 +25,6 @@ afterEach(async () => {
 });
 
 
-/** A process's state letter (R, S, T, …) from /proc/<pid>/stat; null when it is gone. */
-function procState(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
 
 async function server(gpus: number, configure: (c: TestServer['app']['config']) => void = () => {}): Promise<TestServer> {
   const s = await startTestServer({

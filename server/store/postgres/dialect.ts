@@ -16,29 +16,16 @@
 
 /** The DDL of one or more statements in PostgreSQL's dialect. */
 export function ddlToPostgres(sql: string): string {
-  const text = stripComments(sql);
-  return splitStatements(text).map(tableToPostgres).join(';\n');
+  return splitStatements(segments(sql).filter((p) => p.kind !== 'comment')).map(tableToPostgres).join(';\n');
 }
 
 /** One statement's `?` parameters numbered and SQLite-only hints removed. */
 export function statementToPostgres(sql: string): string {
-  let out = '';
   let n = 0;
-  let quote: string | null = null;
-  for (const ch of sql) {
-    if (quote) {
-      if (ch === quote) quote = null;
-      out += ch;
-    } else if (ch === "'" || ch === '"') {
-      quote = ch;
-      out += ch;
-    } else if (ch === '?') {
-      out += `$${++n}`;
-    } else {
-      out += ch;
-    }
-  }
-  return out.replace(/\s+INDEXED\s+BY\s+\w+/gi, '');
+  return segments(sql)
+    .map((p) => (p.kind === 'code' ? p.text.replace(/\?/g, () => `$${++n}`) : p.text))
+    .join('')
+    .replace(/\s+INDEXED\s+BY\s+\w+/gi, '');
 }
 
 function tableToPostgres(stmt: string): string {
@@ -59,45 +46,55 @@ function tableToPostgres(stmt: string): string {
   return s;
 }
 
-/** `-- …` to the end of the line, outside string literals. */
-function stripComments(sql: string): string {
-  let out = '';
-  let quote: string | null = null;
-  for (let i = 0; i < sql.length; i++) {
-    const ch = sql[i]!;
-    if (quote) {
-      if (ch === quote) quote = null;
-      out += ch;
-    } else if (ch === "'" || ch === '"') {
-      quote = ch;
-      out += ch;
-    } else if (ch === '-' && sql[i + 1] === '-') {
-      while (i < sql.length && sql[i] !== '\n') i++;
-      out += '\n';
-    } else {
-      out += ch;
-    }
-  }
-  return out;
+interface Part {
+  /** code; a string literal or quoted name (quotes included); a `-- …` comment (to the end of its line) */
+  kind: 'code' | 'quoted' | 'comment';
+  text: string;
 }
 
-/** Statements separated by `;` outside string literals; empty ones left out. */
-function splitStatements(sql: string): string[] {
-  const parts: string[] = [];
+/** The SQL cut into code, quoted and comment parts: what the rewrites above may touch is the code. */
+function segments(sql: string): Part[] {
+  const parts: Part[] = [];
+  let i = 0;
+  while (i < sql.length) {
+    const ch = sql[i]!;
+    let end: number;
+    let kind: Part['kind'];
+    if (ch === "'" || ch === '"') {
+      const close = sql.indexOf(ch, i + 1);
+      end = close < 0 ? sql.length : close + 1;
+      kind = 'quoted';
+    } else if (ch === '-' && sql[i + 1] === '-') {
+      const nl = sql.indexOf('\n', i);
+      end = nl < 0 ? sql.length : nl;
+      kind = 'comment';
+    } else {
+      const next = sql.slice(i).search(/['"]|--/);
+      end = next < 0 ? sql.length : i + next;
+      kind = 'code';
+    }
+    parts.push({ kind, text: sql.slice(i, end) });
+    i = end;
+  }
+  return parts;
+}
+
+/** Statements separated by `;` in code parts; empty ones left out. */
+function splitStatements(parts: Part[]): string[] {
+  const out: string[] = [];
   let cur = '';
-  let quote: string | null = null;
-  for (const ch of sql) {
-    if (quote) {
-      if (ch === quote) quote = null;
-    } else if (ch === "'" || ch === '"') {
-      quote = ch;
-    } else if (ch === ';') {
-      if (cur.trim()) parts.push(cur.trim());
-      cur = '';
+  for (const p of parts) {
+    if (p.kind !== 'code') {
+      cur += p.text;
       continue;
     }
-    cur += ch;
+    const pieces = p.text.split(';');
+    cur += pieces[0];
+    for (const piece of pieces.slice(1)) {
+      if (cur.trim()) out.push(cur.trim());
+      cur = piece;
+    }
   }
-  if (cur.trim()) parts.push(cur.trim());
-  return parts;
+  if (cur.trim()) out.push(cur.trim());
+  return out;
 }
