@@ -76,7 +76,12 @@ export async function serveReplica(config: Config, deps: AppDeps = {}): Promise<
     current = await lead(port);
     role = 'leader';
   });
-  leading.catch((err: unknown) => log.fatal({ err }, 'taking over as leader failed'));
+  // a replica that holds the lock but cannot serve must let it go: it ends, and another replica takes over
+  leading.catch((err: unknown) => {
+    log.fatal({ err }, 'taking over as leader failed; exiting so that another replica takes over');
+    db.close();
+    process.exit(1);
+  });
   return {
     url: follower.url,
     token,
@@ -163,14 +168,17 @@ async function startFollower(config: Config, db: Db, token: string, log: Logger,
     close: async () => {
       clearInterval(timer);
       forwarder.close();
+      // every connection ends now (requests in flight, kept-alive ones, push streams): closing the server waits for them
+      push?.sse.closeAll();
+      http.closeAllConnections();
+      const closed = new Promise<void>((r) => http.close(() => r()));
       if (push) {
-        push.sse.closeAll();
         await push.sockets.close();
         await push.reader.close();
         push.hub.close();
       }
       http.closeAllConnections();
-      await new Promise<void>((r) => http.close(() => r()));
+      await closed;
     },
   };
 }

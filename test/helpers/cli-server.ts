@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { STAND_IN, fixture } from '../stand-ins/gpu-fixtures.ts';
 import { createServer } from 'node:net';
 
 const BIN = new URL('../../bin/arbiter.js', import.meta.url).pathname;
@@ -95,4 +96,33 @@ export function procState(pid: number): string | null {
   } catch {
     return null;
   }
+}
+
+export interface AgentProcessOptions {
+  hub: string;
+  node: string;
+  /** the agent token */
+  token: string;
+  /** an nvidia-smi capture of test/fixtures/nvidia-smi/, replayed by the stand-in */
+  capture: string;
+  /** more options of `arbiter agent` */
+  args?: string[];
+  /** its working directory @default this process's */
+  cwd?: string;
+  /** called with a function that kills the process if it still runs: the test's cleanup */
+  onCleanup: (fn: () => void) => void;
+}
+
+/**
+ * `arbiter agent` as a process of its own (no Docker, GPUs from the nvidia-smi stand-in replaying a capture), with
+ * none of this process's ARBITER_* / NVIDIA_SMI_* settings.
+ */
+export function spawnAgent(o: AgentProcessOptions): ChildProcess {
+  const env: Record<string, string> = { NVIDIA_SMI_FIXTURE: fixture(o.capture), ARBITER_AGENT_TOKEN: o.token };
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ARBITER_') && !k.startsWith('NVIDIA_SMI_') && v !== undefined) env[k] ??= v;
+  const child = spawn(process.execPath, [BIN, 'agent', '--hub', o.hub, '--node-name', o.node, '--no-docker', '--nvidia-smi', STAND_IN, '--log-level', 'warn', ...(o.args ?? [])], { env, stdio: 'ignore', cwd: o.cwd });
+  o.onCleanup(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return child;
 }

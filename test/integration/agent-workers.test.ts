@@ -7,7 +7,7 @@
  * takes the other back and reports how the ended one ended (the status its wrapper left), and the hub's book says
  * so. DELETE stops the survivor: its process is gone.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { InventoryItem } from '../../shared/agent-workers.ts';
 import type { NodesResponse } from '../../shared/agents.ts';
 import type { Worker } from '../../shared/workers.ts';
-import { STAND_IN, fixture } from '../stand-ins/gpu-fixtures.ts';
-import { exited, freePort, procState, startCliServer, until } from '../helpers/cli-server.ts';
+import { exited, freePort, procState, spawnAgent, startCliServer, until } from '../helpers/cli-server.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
 const BIN = join(REPO, 'bin/arbiter.js');
@@ -29,16 +28,10 @@ afterEach(async () => {
 
 const alive = (pid: number) => { const s = procState(pid); return s !== null && s !== 'Z'; };
 
-function agent(hub: string, dataDir: string): ChildProcess {
-  const env: Record<string, string> = { NVIDIA_SMI_FIXTURE: fixture('pai-rtx-2080ti-x2-v10-410.73.xml'), ARBITER_AGENT_TOKEN: AGENT_TOKEN };
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ARBITER_') && !k.startsWith('NVIDIA_SMI_') && v !== undefined) env[k] ??= v;
-  const child = spawn(process.execPath, [BIN, 'agent', '--hub', hub, '--node-name', 'gpu-a', '--no-docker', '--nvidia-smi', STAND_IN, '--data-dir', dataDir,
-    '--advertise-host', '127.0.0.1', '--ack-timeout-ms', '2000', '--log-level', 'warn'], { env, stdio: 'ignore', cwd: REPO });
-  cleanups.push(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return child;
-}
+const agent = (hub: string, dataDir: string): ChildProcess => spawnAgent({
+  hub, node: 'gpu-a', capture: 'pai-rtx-2080ti-x2-v10-410.73.xml', token: AGENT_TOKEN, onCleanup: (fn) => cleanups.push(fn),
+  args: ['--data-dir', dataDir, '--advertise-host', '127.0.0.1', '--ack-timeout-ms', '2000'], cwd: REPO,
+});
 
 describe('workers on an agent’s node', () => {
   it('starts a granted worker under the agent, reconciles after the agent is killed with -9, and DELETE stops it', async () => {

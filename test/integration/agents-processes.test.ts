@@ -5,17 +5,15 @@
  * becomes unreachable after --unreachable-after-ms, its allocations stay (flagged) and a conflict names them; a new
  * agent process for that node makes it reachable again and resolves the conflict.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NodesResponse } from '../../shared/agents.ts';
 import type { Allocation, Conflict } from '../../shared/scheduler.ts';
-import { STAND_IN, fixture } from '../stand-ins/gpu-fixtures.ts';
-import { exited, freePort, startCliServer, until } from '../helpers/cli-server.ts';
+import { exited, freePort, spawnAgent, startCliServer, until } from '../helpers/cli-server.ts';
 
-const BIN = new URL('../../bin/arbiter.js', import.meta.url).pathname;
 const AGENT_TOKEN = 'agents-processes-token-0123456789';
 const USER_TOKEN = 'agents-processes-user-token-01';
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -23,15 +21,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function agent(hub: string, node: string, capture: string): ChildProcess {
-  const env: Record<string, string> = { NVIDIA_SMI_FIXTURE: fixture(capture), ARBITER_AGENT_TOKEN: AGENT_TOKEN };
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ARBITER_') && !k.startsWith('NVIDIA_SMI_') && v !== undefined) env[k] ??= v;
-  const child = spawn(process.execPath, [BIN, 'agent', '--hub', hub, '--node-name', node, '--no-docker', '--nvidia-smi', STAND_IN, '--log-level', 'warn'], { env, stdio: 'ignore' });
-  cleanups.push(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return child;
-}
+const agent = (hub: string, node: string, capture: string): ChildProcess =>
+  spawnAgent({ hub, node, capture, token: AGENT_TOKEN, onCleanup: (fn) => cleanups.push(fn) });
 
 describe('a hub and its agents as processes', () => {
   it('places on the agents’ GPUs; an agent killed with -9 leaves its node unreachable (allocations kept, a conflict), a new one brings it back', async () => {

@@ -7,17 +7,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exited, freePort, startCliServer, until } from '../helpers/cli-server.ts';
+import { exited, freePort, spawnAgent, startCliServer, until } from '../helpers/cli-server.ts';
 import { postgresUnavailable, TestPostgres } from '../helpers/postgres.ts';
 import { redisUnavailable, TestRedis } from '../helpers/redis.ts';
 import { openSse, type SseFrame } from '../helpers/sse.ts';
-import { STAND_IN, fixture } from '../stand-ins/gpu-fixtures.ts';
 import type { NodesResponse } from '../../shared/agents.ts';
 import type { Allocation } from '../../shared/scheduler.ts';
 
-const BIN = new URL('../../bin/arbiter.js', import.meta.url).pathname;
 const AGENT_TOKEN = 'replicas-agent-token-0123456789';
 
 const TOKEN = 'replicas-test-token-0123456789';
@@ -164,15 +162,9 @@ describe.skipIf(why !== null)('hub replicas on PostgreSQL and Redis', () => {
     const a = await replica(database, hubArgs);
     const b = await replica(database, hubArgs);
     const agent = (node: string, capture: string) => {
-      const env: Record<string, string> = { NVIDIA_SMI_FIXTURE: fixture(capture), ARBITER_AGENT_TOKEN: AGENT_TOKEN };
-      for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ARBITER_') && !k.startsWith('NVIDIA_SMI_') && v !== undefined) env[k] ??= v;
       const dataDir = mkdtempSync(join(tmpdir(), 'arbiter-replica-agent-'));
       dirs.push(dataDir);
-      const child = spawn(process.execPath, [BIN, 'agent', '--hub', b.url, '--node-name', node, '--data-dir', dataDir, '--no-docker', '--nvidia-smi', STAND_IN, '--log-level', 'warn'], { env, stdio: 'ignore' });
-      cleanups.push(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      });
-      return child;
+      return spawnAgent({ hub: b.url, node, capture, token: AGENT_TOKEN, args: ['--data-dir', dataDir], onCleanup: (fn) => cleanups.push(fn) });
     };
     const agents = [agent('k80', 'pai-tesla-k80-x4-azure-v10-430.26.xml'), agent('turing', 'pai-rtx-2080ti-x2-v10-410.73.xml'), agent('t4', 'telegraf-tesla-t4-v11-515.105.01.xml')];
     const get = async <T>(url: string, path: string): Promise<T> => (await (await fetch(`${url}${path}`, { headers })).json()) as T;
