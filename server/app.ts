@@ -38,7 +38,7 @@ import { DbIdStore, EventStore } from './store/event-store.ts';
 import { FileIdStore } from './store/event-ids.ts';
 import { HistoryStore } from './store/history-store.ts';
 import { SchedulerEngine } from './scheduler/engine.ts';
-import { SchedulerService } from './runtime/scheduler-service.ts';
+import { SchedulerService, type SchedulerServiceOptions } from './runtime/scheduler-service.ts';
 import { schedulerRoutes } from './http/routes/scheduler.ts';
 import { HintService } from './runtime/hint-service.ts';
 import { hintRoutes } from './http/routes/hints.ts';
@@ -121,17 +121,17 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     : undefined;
   stream?.attach(hub);
   // a worker's GPU processes are its allocation's, not unmanaged users in the way (the workers come next)
-  const owners: { of: (user: { pid: number | null; containerId: string | null }) => string | null } = { of: () => null };
+  const owners: { of: NonNullable<SchedulerServiceOptions['ownerOf']> } = { of: () => null };
   // every node's latest snapshot (the hub's own, the agents'), once the agents' registry exists
   const latestOf: { node: (n: string) => ResourceStatus | null } = { node: () => board.snapshot() };
-  const { engine, scheduler, strategies, hints } = schedulerParts(config, { clock, log, node, board, hub, stores, ownerOf: (user) => owners.of(user), latestOf: (n) => latestOf.node(n) });
+  const { engine, scheduler, strategies, hints } = schedulerParts(config, { clock, log, node, board, hub, stores, ownerOf: (user, n) => owners.of(user, n), latestOf: (n) => latestOf.node(n) });
   const customPolicy = await loadPolicyModule(config.dispatch.policyModule);
   const { dispatcher, dispatch } = dispatchParts(config, { clock, log, hub, stores, customPolicy });
   const loop = nodeMonitor({ config, clock, log, board, sources: deps });
   // workers on agents' nodes: the agents' side carries the hub's calls and their reports
   const agentWorkers = new AgentWorkerChannelImpl({ log: log.child({ part: 'agents' }) });
   const workers = workerParts(config, { clock, log, node, hub, stores, engine, backends: deps.workerBackends, agentWorkers });
-  owners.of = (user) => workers.ownerOf(user);
+  owners.of = (user, n) => workers.ownerOf(user, n);
   const workflows = new WorkflowService({
     book: new WorkflowBook(clock), workers, engine, hub, clock, log: log.child({ part: 'workflows' }),
     store: stores.workflowStore, transact: (fn) => db.transaction(fn)(),
@@ -241,7 +241,7 @@ function openStores(config: Config, clock: Clock, log: Logger, opened?: Db) {
 }
 
 /** The scheduling core and the runtime services that wire it to the store, the hub, the board and the hints. */
-function schedulerParts(config: Config, p: { clock: Clock; log: Logger; node: string; board: StatusBoard; hub: EventHub; stores: Stores; ownerOf: (user: { pid: number | null; containerId: string | null }) => string | null; latestOf: (node: string) => ResourceStatus | null }) {
+function schedulerParts(config: Config, p: { clock: Clock; log: Logger; node: string; board: StatusBoard; hub: EventHub; stores: Stores; ownerOf: NonNullable<SchedulerServiceOptions['ownerOf']>; latestOf: (node: string) => ResourceStatus | null }) {
   const { clock, log, node, board, hub, stores: { db, schedulerStore, archive } } = p;
   const engine = new SchedulerEngine({
     clock, node, leases: { defaultMs: config.scheduler.leaseDefaultMs, maxMs: config.scheduler.leaseMaxMs },

@@ -106,6 +106,12 @@ export const GpuProcessSchema = z.object({
   containerId: z.string().nullable(),
   /** that container's name, filled in where the docker source knows it */
   containerName: z.string().nullable().optional(),
+  /**
+   * its process group on its node, filled in by an agent (`arbiter agent`) where it can read /proc/<pid>/stat: a
+   * worker's processes share the group its agent started it in, so the hub tells a worker's GPU use from an
+   * unmanaged process's on a node whose /proc it cannot read
+   */
+  processGroup: z.number().int().nullable().optional(),
 });
 export type GpuProcess = z.infer<typeof GpuProcessSchema>;
 

@@ -15,6 +15,8 @@ import type { Backend } from '../runtime/workers/backend.ts';
 import { DockerBackend } from '../runtime/workers/docker.ts';
 import { LocalBackend } from '../runtime/workers/local.ts';
 import { freePort } from '../runtime/workers/ports.ts';
+import { readStat } from '../runtime/workers/proc.ts';
+import type { ResourceStatus } from '../../shared/resources.ts';
 import type { WorkerBackend } from '../../shared/workers.ts';
 import { AgentLink, type AgentLinkOptions, type LinkEnd, type LinkState } from './link.ts';
 import { AgentWorkers } from './workers.ts';
@@ -74,7 +76,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
     ...(kinds.length ? { workers: { backends: kinds, ...(config.advertiseHost ? { host: config.advertiseHost } : {}) } } : {}),
   });
   if (deps.onLinkState) link.onState(deps.onLinkState);
-  board.onSnapshot((s) => link.send(s));
+  board.onSnapshot((s) => link.send(withProcessGroups(s)));
   const loop = nodeMonitor({ config, clock, log, board, sources: deps.sources });
   const workers = backends && kinds.length ? new AgentWorkers({
     link, backends, stateFile: join(config.dataDir!, 'workers.json'), freePort: () => freePort('0.0.0.0'), clock, log: log.child({ part: 'workers' }), ackTimeoutMs: config.ackTimeoutMs,
@@ -101,4 +103,13 @@ function workerBackends(config: AgentConfig, dataDir: string, log: Logger): Part
     local: new LocalBackend({ logDir: join(dataDir, 'workers'), log: log.child({ part: 'workers', backend: 'local' }) }),
     ...(m.docker ? { docker: new DockerBackend({ ...(m.dockerHost ? { dockerHost: m.dockerHost } : {}), log: log.child({ part: 'workers', backend: 'docker' }) }) } : {}),
   };
+}
+
+/**
+ * Each GPU process with its process group on this node: the hub, which cannot read this node's /proc, tells the
+ * processes of the workers this agent started (each leads its own group) from unmanaged ones by it.
+ */
+export function withProcessGroups(s: ResourceStatus, groupOf: (pid: number) => number | null = (pid) => readStat(pid)?.pgrp ?? null): ResourceStatus {
+  if (!s.gpus.some((g) => g.processes.length)) return s;
+  return { ...s, gpus: s.gpus.map((g) => ({ ...g, processes: g.processes.map((p) => ({ ...p, processGroup: groupOf(p.pid) })) })) };
 }

@@ -32,8 +32,8 @@ export interface SchedulerServiceOptions {
   transact?: Transact;
   /** what the store loaded at start: restored into the engine before anything else happens */
   restore?: EngineState;
-  /** which allocation a GPU user (a process or container the monitor sees) runs under: the workers' (inventory.ts) */
-  ownerOf?: InventoryOptions['ownerOf'];
+  /** which allocation a GPU user (a process or container the monitor sees on `node`) runs under: the workers' (inventory.ts) */
+  ownerOf?: (user: Parameters<NonNullable<InventoryOptions['ownerOf']>>[0], node: string) => string | null | undefined;
   /** periodic housekeeping (event archive trimming), every minute */
   housekeeping?: () => void;
   tickMs?: number;
@@ -63,12 +63,12 @@ export class SchedulerService {
     // group commit: HTTP answers wait for committed(), so nothing is acknowledged before it is durable
     this.offs.push(engine.onChange(this.commits.add));
     if (this.opts.restore) engine.restore(this.opts.restore);
-    const owners: InventoryOptions = { ownerOf: (user) => this.opts.ownerOf?.(user) };
     if (this.opts.localNode !== false) {
       this.offs.push(board.onSnapshot((s) => {
-        engine.onSnapshot(inventoryFrom(s, this.opts.declared, owners));
+        engine.onSnapshot(inventoryFrom(s, this.opts.declared, this.owners(s.node)));
       }));
-      engine.onSnapshot(inventoryFrom(board.snapshot(), this.opts.declared, owners));
+      const first = board.snapshot();
+      engine.onSnapshot(inventoryFrom(first, this.opts.declared, this.owners(first.node)));
     }
     this.schedule();
   }
@@ -78,9 +78,13 @@ export class SchedulerService {
    * worker of this process runs there), the snapshot to every client; resolves once the engine's changes are durable.
    */
   async nodeSnapshot(status: ResourceStatus): Promise<void> {
-    this.opts.engine.onSnapshot(inventoryFrom(status));
+    this.opts.engine.onSnapshot(inventoryFrom(status, undefined, this.owners(status.node)));
     this.opts.hub.publish('resource_status', status);
     await this.committed();
+  }
+
+  private owners(node: string): InventoryOptions {
+    return { ownerOf: (user) => this.opts.ownerOf?.(user, node) };
   }
 
   private schedule(): void {

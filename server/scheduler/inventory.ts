@@ -70,7 +70,7 @@ export interface InventoryOptions {
    * Which allocation a GPU user runs under (from the workloads layer: a pid or container it started for an
    * allocation); null or undefined: unmanaged. Default: every user is unmanaged.
    */
-  ownerOf?: (user: { pid: number | null; containerId: string | null }) => string | null | undefined;
+  ownerOf?: (user: { pid: number | null; containerId: string | null; processGroup?: number | null }) => string | null | undefined;
 }
 
 /**
@@ -135,7 +135,7 @@ function collectUsages(snapshot: ResourceStatus, ownerOf: NonNullable<InventoryO
         name: p.containerName ? `${p.name} (${p.containerName})` : p.name,
         gpuIndex,
         usedMemoryMiB: p.usedMemoryMiB,
-        allocationId: ownerOf({ pid: p.pid, containerId: p.containerId }) ?? null,
+        allocationId: ownerOf({ pid: p.pid, containerId: p.containerId, processGroup: p.processGroup ?? null }) ?? null,
       });
       if (p.containerId) byContainerGpu.add(`${p.containerId}:${gpuIndex}`);
     }

@@ -12,7 +12,9 @@ import {
   type AgentWorkerState, type InventoryItem, type WorkerCall, type WorkerCalls, type WorkerInventory,
 } from '../../shared/agent-workers.ts';
 import { AgentHelloSchema, AGENT_PROTOCOL } from '../../shared/agents.ts';
+import type { ResourceStatus } from '../../shared/resources.ts';
 import type { WorkerBackend, WorkerRecord, WorkersCreateBody } from '../../shared/workers.ts';
+import { withProcessGroups } from '../../server/agent/agent.ts';
 import { ManualClock } from '../../server/clock.ts';
 import { createLogger } from '../../server/log.ts';
 import { EventHub } from '../../server/push/hub.ts';
@@ -245,6 +247,27 @@ describe('WorkerService with agents', () => {
     expect(t.engine.request(pinned!.request_id!)?.node).toBe('hub');
     await flush();
     expect(t.local.launches.map((l) => l.id)).toEqual(['cpu-0']);
+  });
+
+  it('a GPU process on an agent’s node is its worker’s when the agent says it runs in that worker’s process group', async () => {
+    const t = setup();
+    t.channel.nodes.set('n2', { backends: ['local'], host: 'h2' });
+    await t.service.start();
+    await t.service.create(gpuBody(), 'ana');
+    await flush();
+    const w = t.service.book.get('train-0')!;
+    const leader = w.ref?.kind === 'local' ? w.ref.pid : -1;
+    expect(leader).toBeGreaterThan(0);
+    const child = { pid: leader + 7, containerId: null };
+    expect(t.service.ownerOf({ ...child, processGroup: leader }, 'n2')).toBe(w.worker.allocation_id);
+    // without the group (an agent that could not read it), or another group: not the worker's
+    expect(t.service.ownerOf(child, 'n2')).toBeNull();
+    expect(t.service.ownerOf({ ...child, processGroup: leader + 1 }, 'n2')).toBeNull();
+    // the same numbers on the hub's own node are another machine's processes
+    expect(t.service.ownerOf({ pid: leader, containerId: null, processGroup: leader }, 'hub')).toBeNull();
+    // and the agent fills the group in from its /proc
+    const status = withProcessGroups({ node: 'n2', gpus: [{ index: 0, processes: [{ pid: 11 }, { pid: 12 }] }] } as unknown as ResourceStatus, (pid) => (pid === 11 ? leader : null));
+    expect(status.gpus[0]!.processes.map((p) => p.processGroup)).toEqual([leader, null]);
   });
 
   it('takes an exit the agent reports (its last lines kept, the allocation released); a started report of an unknown worker stops it', async () => {

@@ -7,13 +7,14 @@ import type { WorkerRecord } from '../../../shared/workers.ts';
 import { LIVE } from '../../workloads/workers/book.ts';
 import { readStat } from './proc.ts';
 
-export type GpuUser = { pid: number | null; containerId: string | null };
+export type GpuUser = { pid: number | null; containerId: string | null; processGroup?: number | null };
 
 /** A process's group id from /proc/<pid>/stat; null when it is gone. */
 export function processGroupOf(pid: number): number | null {
   return readStat(pid)?.pgrp ?? null;
 }
 
+/** `records`: the workers of the node the user was seen on; `groupOf`: a pid's process group there. */
 export function allocationOfGpuUser(records: readonly WorkerRecord[], user: GpuUser, groupOf: (pid: number) => number | null = processGroupOf): string | null {
   const live = records.filter((r) => LIVE.has(r.worker.state) && r.ref && r.worker.allocation_id);
   if (user.containerId) {

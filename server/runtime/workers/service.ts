@@ -351,11 +351,16 @@ export class WorkerService {
   }
 
   /**
-   * The allocation a GPU user runs under, when it is one of the workers (owners.ts): for the scheduler's
-   * inventory, a worker's GPU use is its allocation's, not an unmanaged process in the way.
+   * The allocation a GPU user seen on `node` runs under, when it is one of the workers there (owners.ts): for the
+   * scheduler's inventory, a worker's GPU use is its allocation's, not an unmanaged process in the way.
    */
-  ownerOf(user: GpuUser): string | null {
-    return allocationOfGpuUser(this.book.all(), user, this.opts.processGroupOf);
+  ownerOf(user: GpuUser, node: string | null = this.opts.node): string | null {
+    if (node === this.opts.node || node === null) {
+      const here = this.book.all().filter((r) => r.worker.node === null || r.worker.node === node);
+      return allocationOfGpuUser(here, user, this.opts.processGroupOf);
+    }
+    // another node's process: its agent read its group there
+    return allocationOfGpuUser(this.book.all().filter((r) => r.worker.node === node), user, () => user.processGroup ?? null);
   }
 
   // ------------------------------------------------------------------ helpers
