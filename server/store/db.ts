@@ -71,7 +71,9 @@ export class SqliteDb implements Db {
     return this.raw.open;
   }
   prepare<P extends unknown[] = unknown[], R = unknown>(sql: string): SqlStatement<P, R> {
-    return this.raw.prepare<P, R>(sql) as unknown as SqlStatement<P, R>;
+    const st = this.raw.prepare<P, R>(sql);
+    // SQLite writes in-process: nothing to gain by waiting
+    return Object.assign(st, { write: (...params: P) => void st.run(...params) }) as unknown as SqlStatement<P, R>;
   }
   exec(sql: string): void {
     this.raw.exec(sql);

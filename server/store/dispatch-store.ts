@@ -37,17 +37,17 @@ export class DispatchStore {
         case 'instance_registered':
         case 'instance_up':
         case 'instance_down':
-          this.putInstance.run(c.instance.id, JSON.stringify(c.instance));
+          this.putInstance.write(c.instance.id, JSON.stringify(c.instance));
           break;
         case 'instance_removed':
-          this.deleteInstance.run(c.instance.id);
+          this.deleteInstance.write(c.instance.id);
           break;
         case 'policy_changed':
-          this.setMeta.run(POLICY_KEY, c.policy);
+          this.setMeta.write(POLICY_KEY, c.policy);
           break;
         default: {
           const t = c.task;
-          this.putTask.run(t.id, t.status, t.model, t.submittedAt, t.endedAt, JSON.stringify(t));
+          this.putTask.write(t.id, t.status, t.model, t.submittedAt, t.endedAt, JSON.stringify(t));
         }
       }
     }
@@ -55,7 +55,7 @@ export class DispatchStore {
 
   /** Save an instance's record outside a change (its failures and health as the runtime learns them). */
   saveInstance(instance: TaskInstance): void {
-    this.putInstance.run(instance.id, JSON.stringify(instance));
+    this.putInstance.write(instance.id, JSON.stringify(instance));
   }
 
   /** What the dispatcher restores: instances, unfinished tasks and those ended since `endedSince`, the policy. */

@@ -47,7 +47,7 @@ export class EventStore implements EventArchive {
     this.clock = opts.clock;
     this.insert = db.prepare('INSERT INTO events (id, type, ts, data) VALUES (?, ?, ?, ?)');
     this.appendManyTx = db.transaction((envs: readonly Envelope[]) => {
-      for (const e of envs) this.insert.run(e.id, e.type, e.ts, json(e.data));
+      for (const e of envs) this.insert.write(e.id, e.type, e.ts, json(e.data));
     });
     this.minId = db.prepare('SELECT min(id) AS v FROM events');
     this.maxIdStmt = db.prepare('SELECT max(id) AS v FROM events');
@@ -57,9 +57,9 @@ export class EventStore implements EventArchive {
     this.oldestFirst = db.prepare('SELECT id, ts FROM events ORDER BY id');
   }
 
-  /** Store one envelope (its own transaction: committed when this returns). A duplicate id throws. */
+  /** Store one envelope (its own transaction, or the caller's). A duplicate id throws (within a transaction: at its commit). */
   append(env: Envelope): void {
-    this.insert.run(env.id, env.type, env.ts, json(env.data));
+    this.insert.write(env.id, env.type, env.ts, json(env.data));
   }
 
   /** Store several envelopes in one transaction. */
@@ -158,7 +158,7 @@ export class DbIdStore implements IdStore {
 
   save(next: number): void {
     if (!(Number.isSafeInteger(next) && next > 0)) throw new RangeError(`next event id must be a positive integer, not ${next}`);
-    this.set.run(this.key, String(next));
+    this.set.write(this.key, String(next));
   }
 }
 

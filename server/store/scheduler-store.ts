@@ -328,10 +328,10 @@ export class SchedulerStore {
         requestId = c.conflict.requestId;
         break;
       case 'strategy_changed':
-        this.setMeta.run('strategy', c.strategy);
-        if (c.config !== undefined) this.strategyStmts.putConfig.run(c.strategy, JSON.stringify(c.config), c.at);
-        this.strategyStmts.closePeriods.run(c.at);
-        this.strategyStmts.openPeriod.run(c.strategy, c.at);
+        this.setMeta.write('strategy', c.strategy);
+        if (c.config !== undefined) this.strategyStmts.putConfig.write(c.strategy, JSON.stringify(c.config), c.at);
+        this.strategyStmts.closePeriods.write(c.at);
+        this.strategyStmts.openPeriod.write(c.strategy, c.at);
         entityId = c.strategy;
         break;
       default: {
@@ -339,22 +339,22 @@ export class SchedulerStore {
         throw new Error(`unknown change record ${JSON.stringify(never)}`);
       }
     }
-    this.insertDecision.run(batch, c.at, c.kind, entityId, requestId, JSON.stringify(c));
+    this.insertDecision.write(batch, c.at, c.kind, entityId, requestId, JSON.stringify(c));
   }
 
   private putRequest(r: Request): void {
     const key = r.idempotencyKey ?? null;
     // the engine forgets the keys of old ended requests and may reuse one for a new request: the newest holds it
-    if (key !== null) this.releaseKey.run(key, r.id);
-    this.upsertRequest.run(r.id, r.status, r.owner, r.group ?? null, r.priority, r.submittedAt, r.updatedAt, key, r.allocationId ?? null, JSON.stringify(r));
+    if (key !== null) this.releaseKey.write(key, r.id);
+    this.upsertRequest.write(r.id, r.status, r.owner, r.group ?? null, r.priority, r.submittedAt, r.updatedAt, key, r.allocationId ?? null, JSON.stringify(r));
   }
 
   private putAllocation(a: Allocation): void {
-    this.upsertAllocation.run(a.id, a.requestId, a.state, a.node, a.grantedAt, a.leaseExpiresAt, a.endedAt ?? null, JSON.stringify(a));
+    this.upsertAllocation.write(a.id, a.requestId, a.state, a.node, a.grantedAt, a.leaseExpiresAt, a.endedAt ?? null, JSON.stringify(a));
   }
 
   private putConflict(c: Conflict): void {
-    this.upsertConflict.run(c.id, c.key, c.type, c.severity, c.requestId, c.status, c.openedAt, c.updatedAt, c.resolvedAt ?? null, JSON.stringify(c));
+    this.upsertConflict.write(c.id, c.key, c.type, c.severity, c.requestId, c.status, c.openedAt, c.updatedAt, c.resolvedAt ?? null, JSON.stringify(c));
   }
 
   private query(key: string, make: () => Statement<unknown[]>, makeCount?: () => Statement<unknown[]>): { count: Statement<unknown[]>; page: Statement<unknown[]> } {

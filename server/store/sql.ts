@@ -15,6 +15,12 @@ export interface RunResult {
 
 export interface SqlStatement<P extends unknown[] = unknown[], R = unknown> {
   run(...params: P): RunResult;
+  /**
+   * Run it without reading its result. Inside a transaction on PostgreSQL it is sent with the next statement that
+   * reads, or with the COMMIT: a transaction of writes is one round trip. A failure surfaces there, and the whole
+   * transaction fails, as it would have here.
+   */
+  write(...params: P): void;
   get(...params: P): R | undefined;
   all(...params: P): R[];
   iterate(...params: P): IterableIterator<R>;

@@ -23,8 +23,8 @@ export class WorkerStore {
       if (seen.has(id)) continue;
       seen.add(id);
       const r = current(id);
-      if (!r) this.remove.run(id);
-      else this.put.run(id, r.worker.name, r.worker.state, JSON.stringify(r));
+      if (!r) this.remove.write(id);
+      else this.put.write(id, r.worker.name, r.worker.state, JSON.stringify(r));
     }
   }
 

@@ -74,10 +74,10 @@ export class WorkflowStore {
       this.writeWorkflow(rec, status);
       if (created.has(id)) {
         rec.jobs.forEach((j, i) => {
-          this.putJob.run(rec.id, i, j.name, j.job_type, String(j.branch_id), JSON.stringify(j.parent_indices), rec.states[i]!.status, JSON.stringify(j), JSON.stringify(this.stateOf(rec, i)));
+          this.putJob.write(rec.id, i, j.name, j.job_type, String(j.branch_id), JSON.stringify(j.parent_indices), rec.states[i]!.status, JSON.stringify(j), JSON.stringify(this.stateOf(rec, i)));
         });
       } else {
-        for (const i of jobs.get(id) ?? []) this.updateJob.run(rec.states[i]!.status, JSON.stringify(this.stateOf(rec, i)), rec.id, i);
+        for (const i of jobs.get(id) ?? []) this.updateJob.write(rec.states[i]!.status, JSON.stringify(this.stateOf(rec, i)), rec.id, i);
       }
     }
   }
@@ -104,7 +104,7 @@ export class WorkflowStore {
     const data: WorkflowData = {
       username: rec.username, started_at: rec.started_at, ended_at: rec.ended_at, cancelled: rec.cancelled, created_ms: rec.created_at, depth: rec.depth,
     };
-    this.putWorkflow.run(rec.id, rec.user_id, rec.name, status, new Date(rec.created_at).toISOString(), JSON.stringify(data));
+    this.putWorkflow.write(rec.id, rec.user_id, rec.name, status, new Date(rec.created_at).toISOString(), JSON.stringify(data));
   }
 
   private stateOf(rec: WorkflowRecord, i: number): JobStateData {

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATION_LOCK, migrate, SchemaTooNewError, schemaVersion } from '../../server/store/db.ts';
 import { MIGRATIONS, type Migration } from '../../server/store/migrations.ts';
-import { ddlToPostgres, statementToPostgres } from '../../server/store/postgres/dialect.ts';
+import { ddlToPostgres, inlineParams, literal, statementToPostgres } from '../../server/store/postgres/dialect.ts';
 import { openPostgres, redactUrl } from '../../server/store/postgres/pg-db.ts';
 import { PostgresError, SyncClient } from '../../server/store/postgres/sync-client.ts';
 import { isUniqueViolation } from '../../server/store/sql.ts';
@@ -40,6 +40,13 @@ describe('SQLite → PostgreSQL dialect', () => {
   it('statements: ? numbered outside quotes, INDEXED BY dropped', () => {
     expect(statementToPostgres("SELECT '?' AS q, \"a?\" FROM t INDEXED BY t_i WHERE x = ? AND y IN (?, ?)"))
       .toBe("SELECT '?' AS q, \"a?\" FROM t WHERE x = $1 AND y IN ($2, $3)");
+  });
+
+  it('parameters written in as literals: quotes doubled, backslashes escaped, negatives parenthesised, bytea in hex', () => {
+    expect(inlineParams("INSERT INTO t VALUES ($1, $2, $3, $4, $5, '$1')", ["it's", 'a\\b', -5, null, Buffer.from([0, 255])]))
+      .toBe("INSERT INTO t VALUES ('it''s', E'a\\\\b', (-5), NULL, '\\x00ff'::bytea, '$1')");
+    expect([literal(1.5), literal(true), literal(10n)]).toEqual(['1.5', 'TRUE', '10']);
+    expect(() => literal(Number.NaN)).toThrow(/cannot be stored/);
   });
 
   it('connection strings are named without their password', () => {
@@ -86,6 +93,49 @@ describe.skipIf(why !== null)('on a PostgreSQL cluster', () => {
     expect(() => c.query('SELECT pg_sleep(5)', [])).toThrow(/did not answer within 300 ms/);
     expect(c.open).toBe(false);
     expect(() => c.query('SELECT 1', [])).toThrow(/closed/);
+  });
+
+  it('a transaction of writes is one round trip; a read sends what waits first; a failing write fails the whole', async () => {
+    const db = openPostgres({ url: await server.schema(), migrations: [{ version: 1, name: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)' }] });
+    try {
+      const put = db.prepare<[string, string]>('INSERT INTO kv (k, v) VALUES (?, ?)');
+      const get = db.prepare<[string], { v: string }>('SELECT v FROM kv WHERE k = ?');
+      const before = db.client.calls;
+      db.transaction(() => {
+        for (let i = 0; i < 20; i++) put.write(`k${i}`, `it's \\ ${i}`);
+      })();
+      expect(db.client.calls - before).toBe(1);
+      expect(get.get('k3')).toEqual({ v: "it's \\ 3" });
+      // a read inside the transaction sees the writes before it
+      db.transaction(() => {
+        put.write('a', '1');
+        expect(get.get('a')).toEqual({ v: '1' });
+      })();
+      // a duplicate key among queued writes: nothing of the transaction is stored
+      expect(() => db.transaction(() => {
+        put.write('b', '1');
+        put.write('k0', 'again');
+      })()).toThrow(/duplicate key/);
+      expect(get.get('b')).toBeUndefined();
+      // a failing inner level is undone alone, the outer one commits
+      db.transaction(() => {
+        put.write('c', '1');
+        expect(() => db.transaction(() => {
+          put.write('d', '1');
+          throw new Error('inner');
+        })()).toThrow('inner');
+        expect(() => db.transaction(() => {
+          put.write('e', '1');
+          get.get('e'); // sent: the savepoint is on the server now
+          put.write('k1', 'dup');
+          get.get('k1');
+        })()).toThrow(/duplicate key/);
+        put.write('f', '1');
+      })();
+      expect(['c', 'd', 'e', 'f'].map((k) => get.get(k)?.v ?? null)).toEqual(['1', null, null, '1']);
+    } finally {
+      db.close();
+    }
   });
 
   it('applies every migration once; a second opener finds nothing to do', async () => {

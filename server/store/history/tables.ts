@@ -63,7 +63,7 @@ export class HistoryTables {
 
     this.writeTx = db.transaction((bucketStartMs: number, buckets: [string, Bucket][]) => {
       if (!this.bucketSizes.includes(this.bucketS)) {
-        this.setMeta.run(BUCKET_SIZES_KEY, JSON.stringify([...this.bucketSizes, this.bucketS]));
+        this.setMeta.write(BUCKET_SIZES_KEY, JSON.stringify([...this.bucketSizes, this.bucketS]));
         this.bucketSizes = [...this.bucketSizes, this.bucketS];
       }
       const chunkStartMs = Math.floor(bucketStartMs / this.chunkMs) * this.chunkMs;
@@ -73,7 +73,7 @@ export class HistoryTables {
         const id = this.idOf(name, start + this.chunkMs / 1000);
         const chunk = this.chunkOf(id, start);
         mergeSlot(chunk.data, slot, b);
-        this.upsertChunk.run(start, id, this.bucketS, chunk.data);
+        this.upsertChunk.write(start, id, this.bucketS, chunk.data);
       }
     });
   }
@@ -172,7 +172,7 @@ export class HistoryTables {
     if (open && open.start === start) return open;
     const data = Buffer.alloc(CHUNK_BYTES);
     this.selectChunk.get(start, id, this.bucketS)?.data.copy(data, 0, 0, CHUNK_BYTES);
-    this.extendSeries.run(start + this.chunkMs / 1000, id);
+    this.extendSeries.write(start + this.chunkMs / 1000, id);
     const chunk = { start, data };
     this.open.set(id, chunk);
     return chunk;

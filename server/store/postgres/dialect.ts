@@ -28,6 +28,31 @@ export function statementToPostgres(sql: string): string {
     .replace(/\s+INDEXED\s+BY\s+\w+/gi, '');
 }
 
+/**
+ * A translated statement with its `$n` parameters written in as literals (for several statements sent as one
+ * simple query): strings quoted as PostgreSQL's escapeLiteral does, numbers as they are, NULL, bytea in hex.
+ */
+export function inlineParams(text: string, params: readonly unknown[]): string {
+  return segments(text)
+    .map((p) => (p.kind === 'code' ? p.text.replace(/\$(\d+)/g, (_, n: string) => literal(params[Number(n) - 1])) : p.text))
+    .join('');
+}
+
+export function literal(v: unknown): string {
+  if (v === null || v === undefined) return 'NULL';
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new RangeError(`${v} cannot be stored`);
+    // parenthesised below zero: `x-$1` must not become a comment
+    return v < 0 ? `(${v})` : String(v);
+  }
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
+  if (v instanceof Uint8Array) return `'\\x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}'::bytea`;
+  const s = String(v);
+  const quoted = `'${s.replace(/'/g, "''").replace(/\\/g, '\\\\')}'`;
+  return s.includes('\\') ? `E${quoted}` : quoted;
+}
+
 function tableToPostgres(stmt: string): string {
   let s = stmt;
   const create = /^\s*CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s*\(/i.exec(s);

@@ -7,7 +7,7 @@
 import { migrate } from '../db.ts';
 import { MIGRATIONS, type Migration } from '../migrations.ts';
 import type { Db, RunResult, SqlStatement, SqlTransaction } from '../sql.ts';
-import { ddlToPostgres, statementToPostgres } from './dialect.ts';
+import { ddlToPostgres, inlineParams, statementToPostgres } from './dialect.ts';
 import { SyncClient } from './sync-client.ts';
 
 export interface PostgresOpenOptions {
@@ -38,6 +38,10 @@ export class PostgresDb implements Db {
   readonly dialect = 'postgres' as const;
   readonly name: string;
   private depth = 0;
+  /** statements of the open transaction not sent yet (its BEGIN, its writes), as literal SQL */
+  private pending: string[] = [];
+  /** how many times `pending` was sent */
+  private flushes = 0;
 
   constructor(readonly client: SyncClient, url: string) {
     this.name = redactUrl(url);
@@ -49,10 +53,17 @@ export class PostgresDb implements Db {
 
   prepare<P extends unknown[] = unknown[], R = unknown>(sql: string): SqlStatement<P, R> {
     const text = statementToPostgres(sql);
-    const client = this.client;
-    const all = (params: P): R[] => client.query(text, params).rows as R[];
+    const query = (params: P) => {
+      this.flush();
+      return this.client.query(text, params);
+    };
+    const all = (params: P): R[] => query(params).rows as R[];
     return {
-      run: (...params: P): RunResult => ({ changes: client.query(text, params).changes }),
+      run: (...params: P): RunResult => ({ changes: query(params).changes }),
+      write: (...params: P) => {
+        if (this.depth > 0) this.pending.push(inlineParams(text, params));
+        else query(params);
+      },
       get: (...params: P) => all(params)[0],
       all: (...params: P) => all(params),
       iterate: (...params: P) => all(params)[Symbol.iterator](),
@@ -60,20 +71,34 @@ export class PostgresDb implements Db {
   }
 
   exec(sql: string): void {
+    this.flush();
     this.client.exec(ddlToPostgres(sql));
   }
 
+  /**
+   * `fn` in a transaction. Its BEGIN and its writes wait (`write`) until a statement reads or the transaction
+   * ends: a transaction of writes is one round trip, BEGIN … COMMIT as one simple query.
+   */
   transaction<F extends (...args: never[]) => unknown>(fn: F): SqlTransaction<F> {
     const run = (...args: Parameters<F>): ReturnType<F> => {
       const savepoint = this.depth > 0 ? `s${this.depth}` : null;
-      this.client.exec(savepoint ? `SAVEPOINT ${savepoint}` : 'BEGIN');
+      const mark = this.pending.length;
+      const flushes = this.flushes;
+      this.pending.push(savepoint ? `SAVEPOINT ${savepoint}` : 'BEGIN');
       this.depth++;
       try {
         const result = fn(...args) as ReturnType<F>;
-        // a deferred constraint fails here, at COMMIT (PostgreSQL has then rolled the transaction back)
-        this.client.exec(savepoint ? `RELEASE SAVEPOINT ${savepoint}` : 'COMMIT');
+        // a deferred constraint, or a queued write, fails here (PostgreSQL has then rolled the transaction back)
+        this.pending.push(savepoint ? `RELEASE SAVEPOINT ${savepoint}` : 'COMMIT');
+        if (!savepoint) this.flush();
         return result;
       } catch (err) {
+        if (this.flushes === flushes) {
+          // nothing of this level reached the server: forget it, the levels around it go on
+          this.pending.length = mark;
+          throw err;
+        }
+        this.pending = [];
         if (this.client.open) {
           try {
             this.client.exec(savepoint ? `ROLLBACK TO SAVEPOINT ${savepoint}` : 'ROLLBACK');
@@ -90,7 +115,17 @@ export class PostgresDb implements Db {
   }
 
   close(): void {
+    this.pending = [];
     this.client.close();
+  }
+
+  /** Send what waits, as one simple query (the first failing statement stops the rest). */
+  private flush(): void {
+    if (!this.pending.length) return;
+    const batch = this.pending.join(';\n');
+    this.pending = [];
+    this.flushes++;
+    this.client.exec(batch);
   }
 }
 

@@ -83,6 +83,8 @@ export class SyncClient {
   private readonly names = new Map<string, string>();
   private seq = 0;
   private closed = false;
+  /** round trips made (each call waits for one answer) */
+  calls = 0;
 
   constructor(opts: SyncClientOptions) {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
@@ -140,6 +142,7 @@ export class SyncClient {
 
   private call(msg: Record<string, unknown>, timeoutMs = this.timeoutMs): Answer {
     if (this.closed) throw new PostgresError('the PostgreSQL connection is closed', '08003');
+    this.calls++;
     const id = ++this.seq;
     this.port.postMessage({ ...msg, id });
     const deadline = Date.now() + timeoutMs;
