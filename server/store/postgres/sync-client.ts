@@ -4,9 +4,9 @@
  * its transactions and its group commits stay the same on both engines, and nothing else runs between a
  * transaction's statements (one writer, as on SQLite).
  *
- * The cost is that each statement blocks the event loop for one round trip to the database (≈ 0.1–0.3 ms on
- * loopback; bench/store-engines.ts): keep the database near the hub. Group commit makes it one transaction per
- * event-loop turn, not one per request.
+ * The cost is that each call blocks the event loop for one round trip to the database (≈ 0.1–0.3 ms on loopback):
+ * keep the database near the hub. Group commit makes it one transaction per event-loop turn, and pg-db.ts sends a
+ * transaction's writes with its COMMIT: one round trip per turn (bench/store-engines.ts).
  *
  * A call that gets no answer within `timeoutMs` throws and the connection is closed: its state (inside a
  * transaction or not) is unknown, so it is not used again. PostgreSQL ends what the connection held (its open
