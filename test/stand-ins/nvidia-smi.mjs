@@ -423,7 +423,11 @@ function loop(produce) {
   const dieAfter = mine && env.NVIDIA_SMI_DIE_AFTER ? Number(env.NVIDIA_SMI_DIE_AFTER) : Infinity;
   const garbage = mine && env.NVIDIA_SMI_GARBAGE === '1';
   let n = 0;
+  // a loop that prints nothing (no compute process) never finds its reader gone, as the real one would not: the
+  // stand-in ends when the process that started it has (a server or agent killed with -9), so tests leave none behind
+  const parent = process.ppid;
   const once = () => {
+    if (process.ppid !== parent) process.exit(0);
     if (n >= dieAfter) {
       process.stderr.write(`nvidia-smi stand-in: exiting after ${n} loops (NVIDIA_SMI_DIE_AFTER)\n`);
       process.exit(1);
