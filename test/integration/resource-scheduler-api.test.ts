@@ -226,6 +226,14 @@ describe('strategy', () => {
     expect((await failure(await call('GET', 'strategy/performance?strategy=nope'), 400)).fields).toEqual(['strategy']);
   });
 
+  it('is in the OpenAPI document, every route tagged as the compatibility surface', async () => {
+    const doc = (await (await fetch(`${s.url}/api/openapi.json`, { headers: { Authorization: `Bearer ${s.token}` } })).json()) as { paths: Record<string, Record<string, { tags: string[] }>> };
+    const paths = Object.keys(doc.paths).filter((p) => p.startsWith(`${BASE}/`));
+    expect(paths).toEqual(expect.arrayContaining(['status/cpu', 'status/gpu', 'status/containers', 'conflicts/queue', 'conflicts/{id}/resolve', 'strategy/set', 'strategy', 'strategy/performance', 'allocate', 'push/sse'].map((p) => `${BASE}/${p}`)));
+    for (const p of paths) for (const op of Object.values(doc.paths[p]!)) expect(op.tags).toEqual(['compatibility: resource-scheduler']);
+    expect(doc.paths['/api/status/cpu']!.get!.tags).toEqual(['monitoring']);
+  });
+
   it('answers 401 without a token and 404 for a path the surface does not have', async () => {
     expect((await call('GET', 'status/cpu', undefined, 'wrong')).status).toBe(401);
     expect((await failure(await call('GET', 'status/disks'), 404)).code).toBe('not_found');
