@@ -5,7 +5,7 @@
  * specification's keys beside Arbiter's records. Errors go through the one error boundary: 400 naming the field,
  * 404 unknown ids, 409 state conflicts, 422 what can never be honoured, 403 strategy/set without the admin right.
  */
-import { Router, type RequestHandler } from 'express';
+import { Router, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { ResourceStatus } from '../../../shared/resources.ts';
 import {
@@ -63,7 +63,7 @@ export function resourceSchedulerRoutes(d: ResourceSchedulerDeps): Router {
     const { total, items } = engine.listQueue(order, q.limit, 0);
     res.json({ success: true, use_priority: q.use_priority, order, count: conflicts.length, conflicts, queue: items, waiting: total });
   });
-  const resolve = async (id: string, strategy: StrategyName | null | undefined, res: import('express').Response) => {
+  const resolve = async (id: string, strategy: StrategyName | null | undefined, res: Response) => {
     const out = resolveWith(engine, strategies, id, strategy ?? undefined);
     await d.committed();
     const { action, strategy: used, resolvesAt, ...conflict } = out;
