@@ -20,6 +20,7 @@ import { eventRoutes } from './http/routes/events.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { statusRoutes } from './http/routes/status.ts';
 import { strategyRoutes } from './http/routes/strategy.ts';
+import { resourceSchedulerRoutes } from './http/routes/resource-scheduler.ts';
 import { sessionRoutes } from './http/routes/session.ts';
 import { openApiRoutes } from './http/routes/openapi.ts';
 import { docsRoutes } from './http/routes/docs.ts';
@@ -172,6 +173,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.use(historyRoutes(historyStore, () => clock.now()));
   app.use(schedulerRoutes(engine, () => scheduler.committed(), () => clock.now()));
   app.use(strategyRoutes(engine, strategies, auth.requireAdmin(), () => scheduler.committed()));
+  app.use(resourceSchedulerRoutes({ snapshot: () => board.snapshot(), engine, strategies, sse, requireAdmin: auth.requireAdmin(), committed: () => scheduler.committed() }));
   app.use(sessionRoutes(auth));
   app.use(hintRoutes(hints.book));
   const local = config.agents.localNode ? { name: node, sampledAt: () => board.snapshot().sampledAt } : null;

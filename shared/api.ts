@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { SourceStatusSchema } from './resources.ts';
 import { EventTypesParamSchema } from './events.ts';
+import { SSE_FORMATS } from './names.ts';
 import { AllocationSchema } from './scheduler.ts';
 
 export const ErrorBodySchema = z.object({
@@ -35,6 +36,8 @@ export const ContainerIdParamsSchema = z.object({ id: z.string().min(1).max(256)
 export const EventsQuerySchema = z.object({
   types: EventTypesParamSchema.optional(),
   lastEventId: nonNegInt.optional(),
+  /** `event` (default): named frames, `event: <type>`; `message`: unnamed frames for `EventSource.onmessage`, the type inside `data` */
+  format: z.enum(SSE_FORMATS).default('event'),
 });
 
 export const HistoryQuerySchema = z.object({

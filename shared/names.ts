@@ -13,6 +13,13 @@ export const CONFLICT_TYPES = ['resource_competition', 'priority_conflict', 'sch
 /** The pushed event types (a client filters by them on both transports). */
 export const EVENT_TYPES = ['resource_status', 'hint', 'conflict', 'scheduling_update', 'task_update', 'instance_update', 'worker_update', 'workflow_update'] as const;
 
+/**
+ * How an SSE stream names its events: `event` (the default of /api/events) gives every frame an `event:` line with
+ * its type, for `addEventListener(type)`; `message` writes unnamed frames, which `EventSource.onmessage` receives,
+ * the type being the envelope's `type` inside `data`. Both carry `id:` lines and resume alike.
+ */
+export const SSE_FORMATS = ['event', 'message'] as const;
+
 /** How submitted tasks are routed to task instances (task dispatch); `custom`: the module of --dispatch-policy-module. */
 export const DISPATCH_POLICIES = ['shortest_queue', 'round_robin', 'weighted', 'probabilistic', 'custom'] as const;
 

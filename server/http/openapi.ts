@@ -19,6 +19,7 @@ import {
   WorkerLogsQuerySchema, WorkerLogsResponseSchema, WorkersCreateBodySchema, WorkersDeleteQuerySchema, WorkersQuerySchema, WorkersResponseSchema,
 } from '../../shared/workers.ts';
 import { HintsQuerySchema } from './routes/hints.ts';
+import { RS_TAG, registerResourceScheduler } from './openapi-resource-scheduler.ts';
 import { NodesResponseSchema } from '../../shared/agents.ts';
 import { IdParamsSchema } from './routes/workflows.ts';
 import {
@@ -68,7 +69,7 @@ export function buildOpenApi(): object {
   reg.registerPath({
     method: 'get', path: '/api/events', summary: 'Server-Sent Events stream of envelopes (resume with Last-Event-ID)', security: secured,
     request: { query: EventsQuerySchema },
-    responses: { 200: { description: 'text/event-stream: `id:` envelope id, `event:` type, `data:` envelope JSON', content: { 'text/event-stream': { schema: EnvelopeSchema } } }, 400: err('bad query'), 401: err('no or wrong token') },
+    responses: { 200: { description: 'text/event-stream: `id:` envelope id, `event:` type (none with format=message, for EventSource.onmessage), `data:` envelope JSON', content: { 'text/event-stream': { schema: EnvelopeSchema } } }, 400: err('bad query'), 401: err('no or wrong token') },
   });
   const idParam = z.object({ id: z.string() });
   const scheduling: [string, string, string, Record<string, unknown>, Record<number, unknown>][] = [
@@ -159,11 +160,12 @@ export function buildOpenApi(): object {
     method: 'get', path: '/api/nodes', summary: "Every node the hub schedules on (its own first, then the agents'): reachability, last snapshot, capacity, what is allocated", security: secured,
     responses: { 200: ok(NodesResponseSchema), 401: err('no or wrong token') },
   });
+  registerResourceScheduler(reg);
   reg.registerPath({ method: 'get', path: '/metrics', summary: 'Prometheus metrics', security: secured, responses: { 200: { description: 'Prometheus text format' } } });
 
   const doc = new OpenApiGeneratorV31(reg.definitions).generateDocument({
     openapi: '3.1.0',
-    info: { title: 'Arbiter API', version: VERSION, description: 'Resource monitor and scheduler. Push over socket.io (path /socket.io) and SSE. Interactive page: /docs.' },
+    info: { title: 'Arbiter API', version: VERSION, description: 'Resource monitor and scheduler. Push over socket.io (path /socket.io) and SSE (named frames, or unnamed with format=message). Interactive page: /docs.' },
     tags: TAGS.map(([name, description]) => ({ name, description })),
   });
   for (const [path, ops] of Object.entries(doc.paths ?? {})) {
@@ -174,6 +176,7 @@ export function buildOpenApi(): object {
 
 /** The document's sections, in order, with the paths each holds. */
 const TAGS: [string, string, RegExp][] = [
+  RS_TAG,
   ['monitoring', 'The node: CPU, memory, disks, network, GPUs, containers, their history, the event stream', /^\/(api\/(health|status|history|events|openapi)|metrics)/],
   ['scheduling', 'Resource requests, allocations with leases, the queue, conflicts, strategies, hints, the nodes', /^\/api\/(requests|allocations|queue|conflicts|strateg|session|hints|nodes)/],
   ['workers', 'Workers on granted resources, their engines', /^\/api\/workers/],

@@ -8,11 +8,12 @@
  */
 import type { Clock } from '../clock.ts';
 import { COALESCED_TYPES, coalesceKey, isEventType, type Envelope, type EventType, type Payload, type ReplayGap } from '../../shared/events.ts';
-import { encodeSseFrame } from './sse-frame.ts';
+import { encodeSseFrame, type SseFormat } from './sse-frame.ts';
 
 /** An envelope with its serialized forms, computed once and shared by every client. */
 export class StoredEvent<T extends EventType = EventType> {
   private sseFrame: Buffer | undefined;
+  private sseMessageFrame: Buffer | undefined;
   readonly json: string;
   constructor(readonly env: Envelope<T>) {
     this.json = JSON.stringify(env);
@@ -26,6 +27,17 @@ export class StoredEvent<T extends EventType = EventType> {
   /** The SSE frame: `id:`, `event:`, one `data:` line with the whole envelope; encoded once for every client. */
   get sse(): Buffer {
     return (this.sseFrame ??= Buffer.from(encodeSseFrame({ id: this.env.id, event: this.env.type, data: this.json })));
+  }
+  /**
+   * The unnamed SSE frame (the `message` format, for `EventSource.onmessage`): `id:` and one `data:` line with the
+   * whole envelope, no `event:` line; encoded once for every client of that format.
+   */
+  get sseMessage(): Buffer {
+    return (this.sseMessageFrame ??= Buffer.from(encodeSseFrame({ id: this.env.id, data: this.json })));
+  }
+  /** The frame of one SSE format. */
+  sseFrameOf(format: SseFormat): Buffer {
+    return format === 'message' ? this.sseMessage : this.sse;
   }
 }
 

@@ -3,6 +3,11 @@
  * built here. A field value must not contain CR or LF: it would end the field and let the rest inject fields of its
  * own (Hono's sse.ts rejects them too). `data` is always one line here (JSON), so one `data:` field carries it.
  */
+import type { SSE_FORMATS } from '../../shared/names.ts';
+
+/** `event` (named frames) or `message` (unnamed, for `EventSource.onmessage`): SSE_FORMATS in shared/names.ts. */
+export type SseFormat = (typeof SSE_FORMATS)[number];
+
 export interface SseFrameFields {
   /** reconnection delay advised to the client, ms */
   retry?: number;

@@ -2,7 +2,9 @@
  * Server-Sent Events for `GET /api/events` (the route, http/routes/events.ts, parses the request and calls `open`):
  * a `retry:` hint, the backfill (a `replay_gap` event without id first when the resume point is out of the
  * window; the latest `resource_status` for a new client), then live events of the client's types through the
- * slow-client policy, and a comment heartbeat.
+ * slow-client policy, and a comment heartbeat. Two frame formats over the same stream (SseFormat): named frames
+ * (`event: <type>`), or unnamed ones for `EventSource.onmessage` whose `data` is the envelope; in that format the gap
+ * notice is an unnamed frame too, `{type: "replay_gap", data: gap}` without an id.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { REPLAY_GAP_EVENT } from '../../shared/events.ts';
@@ -10,7 +12,7 @@ import { backfill, subscribedTypes, type Subscription } from './backfill.ts';
 import type { EventHub, StoredEvent } from './hub.ts';
 import { SSE_HEADERS, SSE_HIGH_WATER_BYTES } from './protocol.ts';
 import { SlowClientPolicy } from './slow-client.ts';
-import { encodeSseFrame } from './sse-frame.ts';
+import { encodeSseFrame, type SseFormat } from './sse-frame.ts';
 
 export interface SseOptions {
   heartbeatMs: number;
@@ -27,15 +29,15 @@ export class SseServer {
     return this.clients.size;
   }
 
-  /** Start the stream of one client on `res`. */
-  open(req: IncomingMessage, res: ServerResponse, sub: Subscription): void {
+  /** Start the stream of one client on `res`, in the named (`event`, the default) or unnamed (`message`) format. */
+  open(req: IncomingMessage, res: ServerResponse, sub: Subscription, format: SseFormat = 'event'): void {
     const types = subscribedTypes(sub.types);
     res.writeHead(200, SSE_HEADERS);
     req.socket.setNoDelay(true);
     req.socket.setKeepAlive(true);
     res.write(encodeSseFrame({ retry: this.opts.retryMs, comment: 'arbiter' }));
 
-    const write = (ev: StoredEvent) => void res.write(ev.sse);
+    const write = (ev: StoredEvent) => void res.write(ev.sseFrameOf(format));
     const policy = new SlowClientPolicy({
       busy: () => res.writableLength > SSE_HIGH_WATER_BYTES,
       write,
@@ -48,7 +50,9 @@ export class SseServer {
       if (types.has(ev.type)) policy.deliver(ev);
     });
     backfill(this.hub, types, sub.lastEventId, {
-      gap: (gap) => void res.write(encodeSseFrame({ event: REPLAY_GAP_EVENT, data: JSON.stringify(gap) })),
+      gap: (gap) => void res.write(encodeSseFrame(format === 'message'
+        ? { data: JSON.stringify({ type: REPLAY_GAP_EVENT, data: gap }) }
+        : { event: REPLAY_GAP_EVENT, data: JSON.stringify(gap) })),
       event: write,
     });
 

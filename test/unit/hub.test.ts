@@ -32,6 +32,10 @@ describe('EventHub', () => {
       { id: 2, type: 'hint', ts: clock.now(), data: hint },
     ]);
     expect(seen[0]!.sse.toString()).toBe(`id: 1\nevent: resource_status\ndata: ${JSON.stringify(seen[0]!.env)}\n\n`);
+    // the unnamed frame (format message, for EventSource.onmessage): no event line, encoded once
+    expect(seen[1]!.sseFrameOf('message').toString()).toBe(`id: 2\ndata: ${JSON.stringify(seen[1]!.env)}\n\n`);
+    expect(seen[1]!.sseMessage).toBe(seen[1]!.sseFrameOf('message'));
+    expect(seen[1]!.sseFrameOf('event')).toBe(seen[1]!.sse);
     expect(h.lastId).toBe(2);
   });
 

@@ -5,7 +5,7 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
-import { QueueOrderSchema, RequestInputSchema } from '../../../shared/scheduler.ts';
+import { QueueOrderSchema, RequestInputSchema, type Conflict, type QueueOrder } from '../../../shared/scheduler.ts';
 import { AllocationsQuerySchema, type AllocationView } from '../../../shared/api.ts';
 import type { SchedulerEngine } from '../../scheduler/engine.ts';
 import { HttpError, parseInput } from '../errors.ts';
@@ -22,6 +22,13 @@ export const RenewBodySchema = z.strictObject({ leaseMs: z.int().min(1).max(7 * 
 export const SubmitHeadersSchema = z.object({
   'Idempotency-Key': z.string().regex(/^[\x21-\x7e]{1,128}$/, '1–128 printable ASCII characters').optional(),
 });
+
+/** Conflicts in FIFO order (opened first) or priority order (severity, then opened first). */
+export function orderConflicts(list: readonly Conflict[], order: QueueOrder): Conflict[] {
+  return [...list].sort(order === 'fifo'
+    ? (a, b) => a.openedAt - b.openedAt || (a.id < b.id ? -1 : 1)
+    : (a, b) => b.severity - a.severity || a.openedAt - b.openedAt || (a.id < b.id ? -1 : 1));
+}
 
 /** `committed()` resolves when every change so far is durable: answers wait for it (group commit). */
 export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promise<void> = () => Promise.resolve(), now: () => number = Date.now): Router {
@@ -89,9 +96,7 @@ export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promis
     const q = parseInput(ConflictsQuerySchema, req.query, 'query');
     let list = q.status === 'open' ? engine.openConflicts() : engine.conflicts();
     if (q.status === 'resolved') list = list.filter((c) => c.status === 'resolved');
-    list = [...list].sort(q.order === 'fifo'
-      ? (a, b) => a.openedAt - b.openedAt || (a.id < b.id ? -1 : 1)
-      : (a, b) => b.severity - a.severity || a.openedAt - b.openedAt || (a.id < b.id ? -1 : 1));
+    list = orderConflicts(list, q.order);
     res.json({ status: q.status, order: q.order, total: list.length, items: list.slice(q.offset, q.offset + q.limit) });
   });
   r.get('/api/conflicts/:id', (req, res) => {

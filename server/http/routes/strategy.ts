@@ -6,10 +6,26 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { CompareBodySchema, ResolveBodySchema, StrategyPutSchema } from '../../../shared/strategy.ts';
+import type { StrategyName } from '../../../shared/scheduler.ts';
 import type { SchedulerEngine } from '../../scheduler/engine.ts';
 import type { StrategyService } from '../../runtime/strategy-service.ts';
 import { createStrategy } from '../../scheduler/strategies/index.ts';
 import { parseInput } from '../errors.ts';
+
+/**
+ * Resolve conflict `id` as the named strategy would (its last config), or as the one in force: the conflict with
+ * what was done (also the compatibility surface's resolve).
+ */
+export function resolveWith(engine: SchedulerEngine, service: StrategyService, id: string, name: StrategyName | undefined) {
+  const strategy = name !== undefined && name !== engine.strategyName ? createStrategy(name, service.resolveConfig(name, undefined)) : undefined;
+  const out = engine.resolveConflict(id, strategy);
+  return {
+    ...out.conflict,
+    action: out.action,
+    strategy: name ?? engine.strategyName,
+    ...(out.resolvesAt !== undefined ? { resolvesAt: out.resolvesAt } : {}),
+  };
+}
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
 
@@ -38,18 +54,9 @@ export function strategyRoutes(engine: SchedulerEngine, service: StrategyService
   r.post('/api/conflicts/:id/resolve', async (req, res) => {
     const { id } = parseInput(IdParams, req.params, 'params');
     const body = parseInput(ResolveBodySchema, req.body ?? {}, 'body');
-    let strategy;
-    if (body.strategy !== undefined && body.strategy !== engine.strategyName) {
-      strategy = createStrategy(body.strategy, service.resolveConfig(body.strategy, undefined));
-    }
-    const out = engine.resolveConflict(id, strategy);
+    const out = resolveWith(engine, service, id, body.strategy);
     await committed();
-    res.status(out.action === 'preempting' ? 202 : 200).json({
-      ...out.conflict,
-      action: out.action,
-      strategy: body.strategy ?? engine.strategyName,
-      ...(out.resolvesAt !== undefined ? { resolvesAt: out.resolvesAt } : {}),
-    });
+    res.status(out.action === 'preempting' ? 202 : 200).json(out);
   });
   return r;
 }

@@ -1,0 +1,45 @@
+/** The resource-scheduler specification's surface in the OpenAPI document (tagged `compatibility: resource-scheduler`). */
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { ErrorBodySchema, EventsQuerySchema } from '../../shared/api.ts';
+import { EnvelopeSchema } from '../../shared/events.ts';
+import {
+  RsAllocateBodySchema, RsAllocateResponseSchema, RsContainersResponseSchema, RsCpuResponseSchema, RsGpuResponseSchema, RsPerformanceQuerySchema,
+  RsPerformanceResponseSchema, RsQueueQuerySchema, RsQueueResponseSchema, RsResolveBodySchema, RsResolveByIdBodySchema, RsResolveResponseSchema,
+  RsStrategySetBodySchema, RsStrategySetResponseSchema, RsStrategyStateSchema,
+} from '../../shared/resource-scheduler.ts';
+import { RS_BASE } from './routes/resource-scheduler.ts';
+
+export const RS_TAG: [string, string, RegExp] = [
+  'compatibility: resource-scheduler',
+  "The resource-scheduler specification's API, its names and units (requested_amount: cpu % of the machine, GPU count, memory MiB; time_slice in s), over Arbiter's own",
+  /^\/api\/resource-scheduler\//,
+];
+
+export function registerResourceScheduler(reg: OpenAPIRegistry): void {
+  const err = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBodySchema } } });
+  const ok = (schema: z.ZodType, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
+  const json = (schema: z.ZodType) => ({ body: { content: { 'application/json': { schema } } } });
+  const idParam = z.object({ id: z.string() });
+  const routes: [string, string, string, Record<string, unknown>, Record<number, unknown>][] = [
+    ['get', 'status/cpu', 'CPU figures as `cpu_state`', {}, { 200: ok(RsCpuResponseSchema), 503: err('no host sample yet') }],
+    ['get', 'status/gpu', 'GPUs, each with `state` available | in_use (an allocation or a process) | error, as a list and keyed by index (`gpu_states`)', {}, { 200: ok(RsGpuResponseSchema) }],
+    ['get', 'status/containers', 'Containers, as a list and keyed by id (`container_states`)', {}, { 200: ok(RsContainersResponseSchema) }],
+    ['get', 'conflicts/queue', 'Open conflicts and waiting requests, FIFO or (use_priority=true) priority order', { query: RsQueueQuerySchema }, { 200: ok(RsQueueResponseSchema), 400: err('bad query (the field)') }],
+    ['post', 'conflicts/{id}/resolve', 'Resolve a conflict as the named (or current) strategy would', { params: idParam, ...json(RsResolveBodySchema) },
+      { 200: ok(RsResolveResponseSchema), 202: ok(RsResolveResponseSchema, 'preempting: resolved when the grace period ends'), 400: err('unknown strategy'), 404: err('unknown conflict'), 409: err('cannot be resolved now (why)') }],
+    ['post', 'conflicts/resolve', 'The same, the conflict named in the body (`conflict_id`)', json(RsResolveByIdBodySchema),
+      { 200: ok(RsResolveResponseSchema), 202: ok(RsResolveResponseSchema, 'preempting'), 400: err('invalid body'), 404: err('unknown conflict'), 409: err('cannot be resolved now') }],
+    ['post', 'strategy/set', 'Switch strategy (admin token); config: time_slice (s) → quantumMs of time_slicing / hybrid, and the strategy\'s own keys', json(RsStrategySetBodySchema),
+      { 200: ok(RsStrategySetResponseSchema), 400: err('unknown strategy, unknown config key or invalid value (the field)'), 403: err('not the admin token') }],
+    ['get', 'strategy', 'The current strategy and its config (also at strategy/current)', {}, { 200: ok(RsStrategyStateSchema) }],
+    ['get', 'strategy/performance', 'Figures per strategy over the time it was active', { query: RsPerformanceQuerySchema }, { 200: ok(RsPerformanceResponseSchema), 400: err('unknown strategy') }],
+    ['post', 'allocate', 'A resource request owned by task_id: requested_amount in cpu % of the machine, GPUs, or memory MiB (201 granted, 202 queued)', json(RsAllocateBodySchema),
+      { 201: ok(RsAllocateResponseSchema, 'granted'), 202: ok(RsAllocateResponseSchema, 'queued'), 400: err('invalid body (the field)'), 422: err('can never fit'), 503: err('CPU capacity not known yet') }],
+    ['get', 'push/sse', 'SSE of unnamed frames for EventSource.onmessage: `id:` and `data:` the envelope {id, type, data, ts}; resume with Last-Event-ID', { query: EventsQuerySchema.omit({ format: true }) },
+      { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: EnvelopeSchema } } }, 400: err('bad query') }],
+  ];
+  for (const [method, path, summary, request, responses] of routes) {
+    reg.registerPath({ method: method as 'get', path: `${RS_BASE}/${path}`, summary, security: [{ bearer: [] }], request, responses: { ...responses, 401: err('no or wrong token') } } as never);
+  }
+}
