@@ -139,7 +139,7 @@ describe('several nodes on the dashboard', () => {
     expect(byTestId('tile-gpu')).toHaveLength(3);
   });
 
-  it('groups the GPU view by node with labelled cards and each node\'s allocations; a reload keeps the filter', async () => {
+  it('groups the GPU view by node with labelled cards and each node\'s allocations; a reload keeps the filter; a silent node\'s GPUs are dimmed', async () => {
     await showTwoNodes('/gpus', true);
     const groups = byTestId('gpu-group');
     expect(groups.map((g) => [g.getAttribute('data-node'), g.querySelector('h2')?.textContent])).toEqual([['hub', 'GPUs · hub'], ['gpu-b', 'GPUs · gpu-b']]);
@@ -156,12 +156,16 @@ describe('several nodes on the dashboard', () => {
     expect(byTestId('gpu-sparkline', card('hub', 0))).toHaveLength(1);
     expect(byTestId('gpu-sparkline', card('gpu-b', 0))).toHaveLength(0);
 
-    // opened again with the filter in the URL (a reload)
+    expect(all('.gpu-grid.stale')).toHaveLength(0);
+
+    // opened again with the filter in the URL (a reload), gpu-b gone silent meanwhile: its last figures dimmed
     act(() => root.unmount());
     root = createRoot(container);
-    await showTwoNodes('/gpus?node=gpu-b', true);
+    await showTwoNodes('/gpus?node=gpu-b');
     expect(byTestId('gpu-group').map((g) => g.getAttribute('data-node'))).toEqual(['gpu-b']);
     expect(labels('[data-testid="gpu-label"]')).toEqual(['gpu-b · GPU 0', 'gpu-b · GPU 1']);
+    expect(text('node-reachability', byTestId('gpu-group')[0])).toBe('unreachable · last seen 40s ago');
+    expect(all('.gpu-grid.stale')).toHaveLength(1);
     await click(filterButton('All nodes'));
     expect(location.search).toBe('');
     expect(byTestId('gpu-group')).toHaveLength(2);

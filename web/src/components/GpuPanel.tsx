@@ -17,6 +17,8 @@ export interface GpuPanelProps {
   node?: GpuNode;
   /** more of the header (the node's health and reachability) */
   aside?: ReactNode;
+  /** the figures are old (the node does not report): dimmed */
+  stale?: boolean;
 }
 
 export interface GpuNode {
@@ -29,7 +31,7 @@ export interface GpuNode {
  * The GPUs of the node: a card each; a quiet line on a machine without NVIDIA GPUs; the source's
  * message, prominently, when nvidia-smi fails (with the last figures dimmed below it, if any).
  */
-export function GpuPanel({ gpus, source, node, aside }: GpuPanelProps) {
+export function GpuPanel({ gpus, source, node, aside, stale = false }: GpuPanelProps) {
   const id = useId();
   const sched = useScheduler();
   const failed = source?.status === 'error';
@@ -78,7 +80,7 @@ export function GpuPanel({ gpus, source, node, aside }: GpuPanelProps) {
         </div>
       ) : null}
       {count > 0 ? (
-        <div className={failed ? 'gpu-grid stale' : 'gpu-grid'}>
+        <div className={failed || stale ? 'gpu-grid stale' : 'gpu-grid'}>
           {gpus!.map((g) => (
             <GpuCard
               key={g.uuid}

@@ -12,7 +12,7 @@ import { formatRate } from '../lib/format.ts';
 import { NodeFilter } from './NodeFilter.tsx';
 import { NodeState } from './Reachability.tsx';
 import { useNodeFilter, useNodeRows, useWatchNodes } from './hooks.ts';
-import { NODE_VIEWS, filterRows } from './rows.ts';
+import { NODE_VIEWS, filterRows, isUnreachable } from './rows.ts';
 import './nodes.css';
 
 /** The GPUs: of the one node as ever; with several, a group per node, every card labelled `node · GPU i`. */
@@ -31,7 +31,7 @@ export function GpusView({ status }: { status: ResourceStatus | null }) {
     <div className="view grid">
       {shown.length === 0 ? <NoSuchNode name={filter} /> : null}
       {shown.map((r) => (
-        <GpuPanel key={r.name} gpus={r.status?.gpus ?? null} source={r.status?.sources.gpu} node={{ name: r.name, home: r.home }} aside={<NodeState row={r} />} />
+        <GpuPanel key={r.name} gpus={r.status?.gpus ?? null} source={r.status?.sources.gpu} node={{ name: r.name, home: r.home }} aside={<NodeState row={r} />} stale={isUnreachable(r)} />
       ))}
     </div>
   );
