@@ -1,4 +1,4 @@
-import { useId, useMemo, useState } from 'react';
+import { useId, useMemo, useState, type ReactNode } from 'react';
 import type { Container, SourceStatus } from '../../../shared/resources.ts';
 import { DEFAULT_CONTAINER_SORT, filterContainers, nextSort, sortContainers, type ContainerSort } from '../lib/containers.ts';
 import { formatClock } from '../lib/format.ts';
@@ -9,14 +9,19 @@ export interface ContainersPanelProps {
   containers: readonly Container[] | null;
   /** the docker source (`sources.docker`); absent when the server has none */
   source: SourceStatus | undefined;
+  /** the node these containers run on, when the page shows several (in the title); absent: the one node */
+  node?: string;
+  /** more of the header (the node's health and reachability) */
+  aside?: ReactNode;
 }
 
 /**
  * The node's Docker/Podman containers: a sortable, filterable table; a quiet line without an engine or without
  * containers; the source's message, prominently, when the engine connection is lost (the last rows dimmed below it).
  */
-export function ContainersPanel({ containers, source }: ContainersPanelProps) {
+export function ContainersPanel({ containers, source, node, aside }: ContainersPanelProps) {
   const id = useId();
+  const title = node === undefined ? 'Containers' : `Containers · ${node}`;
   const [sort, setSort] = useState<ContainerSort>(DEFAULT_CONTAINER_SORT);
   const [query, setQuery] = useState('');
   const all = containers ?? [];
@@ -26,8 +31,9 @@ export function ContainersPanel({ containers, source }: ContainersPanelProps) {
   if (!failed && all.length === 0) {
     const waiting = containers === null || source?.status === 'starting';
     return (
-      <section className="quiet-none panel-wide" aria-labelledby={id} data-testid="containers">
-        <h2 id={id}>Containers</h2>
+      <section className="quiet-none panel-wide" aria-labelledby={id} data-testid="containers" data-node={node}>
+        <h2 id={id}>{title}</h2>
+        {aside}
         {waiting ? (
           <p className="waiting">waiting for first container sample…</p>
         ) : (
@@ -48,9 +54,10 @@ export function ContainersPanel({ containers, source }: ContainersPanelProps) {
 
   const running = all.filter((c) => c.state === 'running').length;
   return (
-    <section className="panel panel-wide ctr-panel" aria-labelledby={id} data-testid="containers">
+    <section className="panel panel-wide ctr-panel" aria-labelledby={id} data-testid="containers" data-node={node}>
       <header className="panel-head ctr-head">
-        <h2 id={id}>Containers</h2>
+        <h2 id={id}>{title}</h2>
+        {aside}
         {all.length > 0 ? (
           <>
             <span className="muted num ctr-count" data-testid="containers-count" title={`${running} running`}>

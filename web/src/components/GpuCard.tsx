@@ -6,6 +6,7 @@ import { anchor } from '../feed/subject.ts';
 import { MISSING, formatCelsius, formatGiBPair, formatMHz, formatPercentOrMissing, formatWattPair } from '../lib/format.ts';
 import { gpuMemoryPercent } from '../lib/gpu.ts';
 import { GpuHolding, unmanagedPids } from './GpuHolding.tsx';
+import type { GpuNode } from './GpuPanel.tsx';
 import { GpuProcessTable } from './GpuProcessTable.tsx';
 import { GpuSparkline } from './GpuSparkline.tsx';
 import { HealthBadge } from './HealthBadge.tsx';
@@ -14,6 +15,8 @@ import { MigInstances } from './MigInstances.tsx';
 
 export interface GpuCardProps {
   gpu: Gpu;
+  /** its node, when the page shows several: the label says `node · GPU i` */
+  node?: GpuNode;
   /** active allocations holding it, with their owners once known */
   allocations?: readonly AllocationView[];
   /** the open conflict saying it is used without an allocation */
@@ -25,25 +28,29 @@ export interface GpuCardProps {
 const NONE: readonly AllocationView[] = [];
 
 /** One GPU: utilisation and memory, temperature, power, the last minutes, who holds it, MIG instances and processes. */
-export const GpuCard = memo(function GpuCard({ gpu, allocations = NONE, unmanaged = null, schedulerLoading = false }: GpuCardProps) {
+export const GpuCard = memo(function GpuCard({ gpu, node, allocations = NONE, unmanaged = null, schedulerLoading = false }: GpuCardProps) {
   const id = useId();
+  const label = node ? `${node.name} · GPU ${gpu.index}` : `GPU ${gpu.index}`;
   const memPct = gpuMemoryPercent(gpu);
   const details = [gpu.uuid, gpu.pciBusId && `bus ${gpu.pciBusId}`, gpu.driverVersion && `driver ${gpu.driverVersion}`]
     .filter(Boolean)
     .join(' · ');
   return (
     <article
-      id={anchor.gpu(gpu.index)}
+      id={anchor.gpu(gpu.index, node && !node.home ? node.name : undefined)}
       tabIndex={-1}
       className={`gpu-card health-${gpu.health}${unmanaged ? ' gpu-card-unmanaged' : ''}`}
       aria-labelledby={id}
       data-testid="gpu-card"
       data-gpu-index={gpu.index}
+      data-node={node?.name}
       data-health={gpu.health}
       data-status={gpu.status}
     >
       <header className="gpu-head">
-        <span className="gpu-index num">GPU {gpu.index}</span>
+        <span className="gpu-index num" data-testid="gpu-label">
+          {label}
+        </span>
         <h3 id={id} className="gpu-name" title={`${gpu.name}\n${details}`}>
           {gpu.name}
         </h3>
@@ -58,12 +65,12 @@ export const GpuCard = memo(function GpuCard({ gpu, allocations = NONE, unmanage
 
       <div className="gpu-meters">
         <span className="sublabel">util</span>
-        <Meter value={gpu.utilizationGpuPercent} label={`GPU ${gpu.index} utilisation`} />
+        <Meter value={gpu.utilizationGpuPercent} label={`${label} utilisation`} />
         <span className="num" data-testid="gpu-util">
           {formatPercentOrMissing(gpu.utilizationGpuPercent)}
         </span>
         <span className="sublabel">memory</span>
-        <Meter value={memPct} label={`GPU ${gpu.index} memory used`} />
+        <Meter value={memPct} label={`${label} memory used`} />
         <span className="num" data-testid="gpu-mem">
           {formatGiBPair(gpu.memoryUsedMiB, gpu.memoryTotalMiB)}
         </span>
@@ -96,7 +103,8 @@ export const GpuCard = memo(function GpuCard({ gpu, allocations = NONE, unmanage
 
       <GpuHolding index={gpu.index} allocations={allocations} unmanaged={unmanaged} loading={schedulerLoading} />
 
-      <GpuSparkline index={gpu.index} />
+      {/* the history is the home node's */}
+      {!node || node.home ? <GpuSparkline index={gpu.index} /> : null}
 
       {gpu.migInstances.length > 0 ? (
         <>

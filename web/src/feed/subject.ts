@@ -11,7 +11,8 @@ export type Subject =
 
 /** Element ids the views give their rows and cards, so links can scroll to them. */
 export const anchor = {
-  gpu: (index: number) => `gpu-${index}`,
+  /** a GPU of the home node; `node`: of another node (the GPU view shows every node's) */
+  gpu: (index: number, node?: string) => (node === undefined ? `gpu-${index}` : `gpu-${node}-${index}`),
   request: (id: string) => `request-${id}`,
   allocation: (id: string) => `allocation-${id}`,
   container: (id: string) => `container-${id}`,

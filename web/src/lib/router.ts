@@ -61,6 +61,14 @@ export function navigate(to: string): void {
   dispatchEvent(new Event(NAVIGATE));
 }
 
+/** Replace the query string of this page (no new history entry), e.g. a filter a reload should keep. */
+export function replaceSearch(search: string): void {
+  const q = search && !search.startsWith('?') ? `?${search}` : search;
+  if (q === location.search) return;
+  history.replaceState(history.state, '', location.pathname + q + location.hash);
+  dispatchEvent(new Event(NAVIGATE));
+}
+
 /** An `<a href>` that navigates in place (new tab, modifiers and middle click work as usual). */
 export function Link({ to, onClick, ...rest }: { to: string } & AnchorHTMLAttributes<HTMLAnchorElement>) {
   return createElement('a', {

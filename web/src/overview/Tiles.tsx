@@ -1,10 +1,11 @@
 import { memo, type ReactNode } from 'react';
-import type { Health, ResourceStatus } from '../../../shared/resources.ts';
+import type { Gpu, Health, ResourceStatus } from '../../../shared/resources.ts';
 import { Meter } from '../components/Meter.tsx';
 import { anchor } from '../feed/subject.ts';
 import { MISSING, formatBytes, formatCelsius, formatPercent, formatPercentOrMissing, formatRate } from '../lib/format.ts';
 import { gpuMemoryPercent } from '../lib/gpu.ts';
 import { Link } from '../lib/router.ts';
+import { nodeLink } from '../nodes/rows.ts';
 
 const RANK: Record<Health, number> = { healthy: 0, warning: 1, critical: 2, error: 3 };
 const worst = (list: readonly Health[]): Health | null =>
@@ -42,10 +43,22 @@ export interface TilesProps {
   status: ResourceStatus | null;
   queued: number | null;
   conflicts: { open: number; maxSeverity: number } | null;
+  /**
+   * with several nodes: the GPUs to show, by node, each tile labelled `node · GPU i` (instead of `status`'s GPUs);
+   * `filter` is the node filter the tiles' links keep
+   */
+  gpuGroups?: readonly GpuGroup[];
+  filter?: string | null;
+}
+
+export interface GpuGroup {
+  node: string;
+  home: boolean;
+  gpus: readonly Gpu[];
 }
 
 /** The node at a glance: CPU, memory, disks, network, each GPU, containers, the queue and open conflicts. */
-export const Tiles = memo(function Tiles({ status, queued, conflicts }: TilesProps) {
+export const Tiles = memo(function Tiles({ status, queued, conflicts, gpuGroups, filter = null }: TilesProps) {
   const host = status?.host ?? null;
   const disks = host?.disks ?? [];
   const fullest = disks.reduce<(typeof disks)[number] | null>((f, d) => (f === null || d.usedPercent > f.usedPercent ? d : f), null);
@@ -91,19 +104,13 @@ export const Tiles = memo(function Tiles({ status, queued, conflicts }: TilesPro
         sub={tx === null ? 'waiting…' : `↑ ${formatRate(tx)} · ${host?.network.length ?? 0} interfaces`}
         health={null}
       />
-      {(status?.gpus ?? []).map((g) => (
-        <Tile
-          key={g.uuid}
-          id="gpu"
-          to={`/gpus#${anchor.gpu(g.index)}`}
-          label={`GPU ${g.index}`}
-          figure={formatPercentOrMissing(g.utilizationGpuPercent)}
-          sub={`mem ${formatPercentOrMissing(gpuMemoryPercent(g))} · ${formatCelsius(g.temperatureC)}`}
-          health={g.health}
-          percent={g.utilizationGpuPercent}
-          extra={{ 'data-gpu-index': g.index }}
-        />
-      ))}
+      {gpuGroups
+        ? gpuGroups.flatMap(({ node, home, gpus }) =>
+          gpus.map((g) => (
+            <GpuTile key={`${node}\n${g.uuid}`} gpu={g} label={`${node} · GPU ${g.index}`} node={node}
+              to={nodeLink('/gpus', filter, anchor.gpu(g.index, home ? undefined : node))} />
+          )))
+        : (status?.gpus ?? []).map((g) => <GpuTile key={g.uuid} gpu={g} label={`GPU ${g.index}`} to={`/gpus#${anchor.gpu(g.index)}`} />)}
       <Tile
         id="containers"
         to="/containers"
@@ -131,3 +138,18 @@ export const Tiles = memo(function Tiles({ status, queued, conflicts }: TilesPro
     </ul>
   );
 });
+
+function GpuTile({ gpu: g, label, to, node }: { gpu: Gpu; label: string; to: string; node?: string }) {
+  return (
+    <Tile
+      id="gpu"
+      to={to}
+      label={label}
+      figure={formatPercentOrMissing(g.utilizationGpuPercent)}
+      sub={`mem ${formatPercentOrMissing(gpuMemoryPercent(g))} · ${formatCelsius(g.temperatureC)}`}
+      health={g.health}
+      percent={g.utilizationGpuPercent}
+      extra={node === undefined ? { 'data-gpu-index': g.index } : { 'data-gpu-index': g.index, 'data-node': node }}
+    />
+  );
+}

@@ -320,12 +320,16 @@ function withOwner(a: AllocationView, prev: AllocationView | undefined, owner?: 
   return known === undefined ? a : { ...a, owner: known };
 }
 
-/** Active allocations holding GPU `index`. */
-export function allocationsOnGpu(snap: SchedulerSnapshot, index: number): AllocationView[] {
-  return snap.allocations.filter((a) => a.state === 'active' && a.gpuIndices.includes(index));
+/** Active allocations holding GPU `index` (of `node`; absent: of any node, as on a server of one node). */
+export function allocationsOnGpu(snap: SchedulerSnapshot, index: number, node?: string): AllocationView[] {
+  return snap.allocations.filter((a) => a.state === 'active' && a.gpuIndices.includes(index) && (node === undefined || a.node === node));
 }
 
-/** The open conflict saying GPU `index` is used without an allocation (key `unmanaged:gpu:<index>`). */
-export function unmanagedUseOf(snap: SchedulerSnapshot, index: number): Conflict | null {
-  return snap.conflicts.find((c) => c.key === `unmanaged:gpu:${index}`) ?? null;
+/**
+ * The open conflict saying GPU `index` is used without an allocation: key `unmanaged:gpu:<index>` on the home node,
+ * `unmanaged:gpu:<index>@<node>` on another `node`.
+ */
+export function unmanagedUseOf(snap: SchedulerSnapshot, index: number, otherNode?: string): Conflict | null {
+  const key = otherNode === undefined ? `unmanaged:gpu:${index}` : `unmanaged:gpu:${index}@${otherNode}`;
+  return snap.conflicts.find((c) => c.key === key) ?? null;
 }

@@ -2,14 +2,13 @@ import { lazy, memo, Suspense, useEffect } from 'react';
 import type { ResourceStatus } from '../../../shared/resources.ts';
 import { AuthNotice } from '../components/AuthNotice.tsx';
 import { ConnectionIndicator } from '../components/ConnectionIndicator.tsx';
-import { ContainersPanel } from '../components/ContainersPanel.tsx';
-import { GpuPanel } from '../components/GpuPanel.tsx';
 import { NodeSummary } from '../components/NodeSummary.tsx';
 import { SourceAlerts } from '../components/SourceAlerts.tsx';
 import { EventsView } from '../feed/EventsView.tsx';
 import { Toasts } from '../feed/Toasts.tsx';
 import { Link, revealTarget, useLocation } from '../lib/router.ts';
 import { useLiveSnapshot, useLiveSource } from '../live/hooks.ts';
+import { ContainersView, GpusView, NodeFilterBar } from '../nodes/NodeViews.tsx';
 import { OverviewView } from '../overview/OverviewView.tsx';
 import { Nav } from './Nav.tsx';
 import { StrategyBadge } from './StrategyBadge.tsx';
@@ -55,7 +54,7 @@ export function Shell() {
         {unauthenticated ? null : <StrategyBadge />}
         <ConnectionIndicator state={snap.state} lastEventId={snap.lastEventId} onRetry={source.retryNow} />
       </header>
-      {unauthenticated ? null : <Nav path={loc.path} />}
+      {unauthenticated ? null : <Nav path={loc.path} search={loc.search} />}
       {unauthenticated ? (
         <main className="main" id="main" tabIndex={-1}>
           <AuthNotice onRetry={source.retryNow} />
@@ -63,6 +62,7 @@ export function Shell() {
       ) : (
         <main id="main" tabIndex={-1} className={stale ? 'main stale' : 'main'} aria-busy={status === null}>
           {/* the GPU and container views show their own source's error */}
+          <NodeFilterBar path={loc.path} />
           <SourceAlerts sources={status?.sources} except={OWN_VIEW_SOURCES} />
           <Suspense fallback={<ViewLoading />}>
             <View path={loc.path} status={status} />
@@ -79,17 +79,9 @@ function View({ path, status }: { path: string; status: ResourceStatus | null })
     case '/':
       return <OverviewView status={status} />;
     case '/gpus':
-      return (
-        <div className="view grid">
-          <GpuPanel gpus={status?.gpus ?? null} source={status?.sources.gpu} />
-        </div>
-      );
+      return <GpusView status={status} />;
     case '/containers':
-      return (
-        <div className="view grid">
-          <ContainersPanel containers={status?.containers ?? null} source={status?.sources.docker} />
-        </div>
-      );
+      return <ContainersView status={status} />;
     case '/scheduler':
       return <SchedulerView gpuIndices={gpuKey(status)} />;
     case '/strategy':
