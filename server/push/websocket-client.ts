@@ -68,7 +68,8 @@ export class WsClient {
 
   private send(data: Buffer | string): void {
     this.pending++;
-    this.ws.send(data, () => {
+    // text frames (the envelope's bytes are its UTF-8 JSON): a browser's onmessage gets a string, not a Blob
+    this.ws.send(data, { binary: false }, () => {
       if (--this.pending === 0) this.policy.drain();
     });
   }

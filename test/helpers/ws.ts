@@ -50,7 +50,11 @@ export function openWs(url: string, opts: WebSocket.ClientOptions = {}): Promise
     closed: new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }))),
     close: () => ws.close(),
   };
-  ws.on('message', (data) => rec.messages.push(JSON.parse(data.toString()) as Envelope | WsControlMessage));
+  ws.on('message', (data, isBinary) => {
+    // the protocol is JSON text messages only: a binary frame would be a Blob to a browser's onmessage
+    if (isBinary) throw new Error('binary message from the server');
+    rec.messages.push(JSON.parse(data.toString()) as Envelope | WsControlMessage);
+  });
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(rec));
     ws.once('unexpected-response', (_req, res) => {
