@@ -3,7 +3,7 @@
  * lock (runtime/replicas/leader.ts). The one that gets it runs the whole app — the only scheduler that writes — and
  * records the URL the others forward to. Each other replica is a follower: it answers what it can without writing
  * and forwards the rest to the leader (runtime/replicas/forward.ts); with `--redis` it serves push itself, from the
- * Redis stream the leader writes (runtime/replicas/event-stream.ts: the same ids on every replica), without it the
+ * Redis stream the leader writes (runtime/replicas/event-stream.ts: the same ids on every replica; SSE, socket.io and plain WebSocket), without it the
  * push streams are forwarded too. Agents may connect to any replica: a follower pipes their WebSocket to the leader,
  * and when the leader dies they reconnect and reach the new one. A follower asks for the lock every --leader-poll-ms; when the leader dies, its
  * session ends, PostgreSQL frees the lock, and the first follower to ask becomes the leader: it closes its follower
