@@ -14,6 +14,7 @@ import { StatusBoard, type NodeSamples } from './monitor/status.ts';
 import { EventHub } from './push/hub.ts';
 import { SseServer } from './push/sse.ts';
 import { SocketServer } from './push/socket.ts';
+import { WebSocketPush } from './push/websocket.ts';
 import { Auth, loadOrCreateToken } from './http/auth.ts';
 import { errorBoundary, notFound } from './http/errors.ts';
 import { eventRoutes } from './http/routes/events.ts';
@@ -144,10 +145,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const http = createServer(app);
   const sse = new SseServer(hub, config.push);
   const sockets = new SocketServer(http, hub, { checkToken: (t) => auth.check(t), tokenOf: (req) => Auth.tokenOf(req), maxBufferedEvents: config.push.maxBufferedEvents });
+  const websockets = new WebSocketPush(http, hub, { checkToken: (t) => auth.check(t), tokenOf: (req) => Auth.tokenOf(req), maxBufferedEvents: config.push.maxBufferedEvents, pingMs: config.push.wsPingMs });
   const { registry, agents } = agentParts(config, { clock, log, engine, scheduler, sockets, node, agentWorkers });
   latestOf.node = (n) => (n === node ? board.snapshot() : registry.get(n)?.latest ?? null);
   const metrics = new Metrics();
-  bindMetrics(metrics, { board, hub, engine, clientCounts: () => ({ sse: sse.clientCount, 'socket.io': sockets.clientCount }) });
+  bindMetrics(metrics, { board, hub, engine, clientCounts: () => ({ sse: sse.clientCount, 'socket.io': sockets.clientCount, websocket: websockets.clientCount }) });
 
   app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses() }));
   app.get('/health', dispatchHealth(dispatcher));
@@ -211,6 +213,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       registry.stop();
       await agents.close();
       sse.closeAll();
+      // before socket.io's close, which closes the http server and waits for every connection, ours too
+      await websockets.close();
       await sockets.close();
       http.closeAllConnections();
       await new Promise<void>((r) => http.close(() => r()));

@@ -3,7 +3,7 @@
  * lock (runtime/replicas/leader.ts). The one that gets it runs the whole app — the only scheduler that writes — and
  * records the URL the others forward to. Each other replica is a follower: it answers what it can without writing
  * and forwards the rest to the leader (runtime/replicas/forward.ts); with `--redis` it serves push itself, from the
- * Redis stream the leader writes (runtime/replicas/event-stream.ts: the same ids on every replica), without it the
+ * Redis stream the leader writes (runtime/replicas/event-stream.ts: the same ids on every replica; SSE, socket.io and plain WebSocket), without it the
  * push streams are forwarded too. Agents may connect to any replica: a follower pipes their WebSocket to the leader,
  * and when the leader dies they reconnect and reach the new one. A follower asks for the lock every --leader-poll-ms; when the leader dies, its
  * session ends, PostgreSQL frees the lock, and the first follower to ask becomes the leader: it closes its follower
@@ -22,6 +22,7 @@ import { createLogger, type Logger } from './log.ts';
 import { EventHub } from './push/hub.ts';
 import { SseServer } from './push/sse.ts';
 import { SocketServer } from './push/socket.ts';
+import { WebSocketPush } from './push/websocket.ts';
 import { EventStreamReader, streamKey } from './runtime/replicas/event-stream.ts';
 import { Forwarder } from './runtime/replicas/forward.ts';
 import { currentLeader, recordLeader, storeId, tryLead } from './runtime/replicas/leader.ts';
@@ -125,7 +126,7 @@ async function startFollower(config: Config, db: Db, token: string, log: Logger,
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const http = createServer(app);
-  let push: { reader: EventStreamReader; sse: SseServer; sockets: SocketServer; hub: EventHub } | undefined;
+  let push: { reader: EventStreamReader; sse: SseServer; sockets: SocketServer; websockets: WebSocketPush; hub: EventHub } | undefined;
   if (config.redis) {
     // its own push: the leader's events from the Redis stream, older ones from the database's archive
     const hub = new EventHub({
@@ -135,7 +136,8 @@ async function startFollower(config: Config, db: Db, token: string, log: Logger,
     await reader.start(hub);
     const sse = new SseServer(hub, config.push);
     const sockets = new SocketServer(http, hub, { checkToken: (t) => auth.check(t), tokenOf: (req) => Auth.tokenOf(req), maxBufferedEvents: config.push.maxBufferedEvents });
-    push = { reader, sse, sockets, hub };
+    const websockets = new WebSocketPush(http, hub, { checkToken: (t) => auth.check(t), tokenOf: (req) => Auth.tokenOf(req), maxBufferedEvents: config.push.maxBufferedEvents, pingMs: config.push.wsPingMs });
+    push = { reader, sse, sockets, websockets, hub };
     routeAgentsToLeader(http, forwarder);
     app.use('/api/events', auth.middleware());
     app.use(eventRoutes(sse));
@@ -173,6 +175,7 @@ async function startFollower(config: Config, db: Db, token: string, log: Logger,
       http.closeAllConnections();
       const closed = new Promise<void>((r) => http.close(() => r()));
       if (push) {
+        await push.websockets.close();
         await push.sockets.close();
         await push.reader.close();
         push.hub.close();

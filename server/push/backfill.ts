@@ -1,5 +1,5 @@
 /**
- * What a client gets when it connects, before any live event (both transports): the events after its resume
+ * What a client gets when it connects, before any live event (every transport): the events after its resume
  * point, with the gap first when some are lost to it; or, without a resume point, the newest event of each
  * coalesce key it takes (the latest resource_status of every node), so a new client shows the current state at once.
  * The caller subscribes in the same tick, so nothing published in between is missed or doubled.

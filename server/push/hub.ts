@@ -14,6 +14,7 @@ import { encodeSseFrame, type SseFormat } from './sse-frame.ts';
 export class StoredEvent<T extends EventType = EventType> {
   private sseFrame: Buffer | undefined;
   private sseMessageFrame: Buffer | undefined;
+  private jsonBytes: Buffer | undefined;
   readonly json: string;
   constructor(readonly env: Envelope<T>) {
     this.json = JSON.stringify(env);
@@ -23,6 +24,10 @@ export class StoredEvent<T extends EventType = EventType> {
   }
   get type(): T {
     return this.env.type;
+  }
+  /** The envelope's JSON as bytes (a plain WebSocket text message), encoded once for every client. */
+  get bytes(): Buffer {
+    return (this.jsonBytes ??= Buffer.from(this.json));
   }
   /** The SSE frame: `id:`, `event:`, one `data:` line with the whole envelope; encoded once for every client. */
   get sse(): Buffer {

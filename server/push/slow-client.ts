@@ -1,5 +1,5 @@
 /**
- * The one slow-client policy of both transports. A client is congested once its transport still holds unsent data
+ * The one slow-client policy of every transport. A client is congested once its transport still holds unsent data
  * when an event comes (`busy`); from then on its events wait in its outbox (the newest of a coalesced type replaces
  * the older one waiting; the others are kept, in id order) until the transport drains, when the outbox is written
  * whole and the client is live again. A client whose outbox passes its bound is disconnected.

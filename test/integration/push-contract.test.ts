@@ -2,8 +2,8 @@
  * What a running server really publishes matches the push contract: a real server (real host sampling, declared
  * GPUs, a manual clock for the scheduler and hints) is made to publish every event type — statuses, requests that
  * are granted, queue and conflict, are cancelled, renewed and released, a strategy change, hints raised and
- * cleared — and every envelope received over SSE and over socket.io is parsed with EVENT_PAYLOADS[type]: any field
- * missing, of another type, or not declared by the schema fails the test.
+ * cleared — and every envelope received over SSE, socket.io and the plain WebSocket is parsed with
+ * EVENT_PAYLOADS[type]: any field missing, of another type, or not declared by the schema fails the test.
  */
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,12 +15,14 @@ import {
 } from '../../shared/events.ts';
 import { startFakeInstance } from '../helpers/fake-instance.ts';
 import { openSse, type SseConnection } from '../helpers/sse.ts';
+import { openWs, wsUrl, type WsRecorder } from '../helpers/ws.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 let s: TestServer;
 let clock: ManualClock;
 let sse: SseConnection;
 let socket: Socket<ServerToClientEvents, ClientToServerEvents>;
+let plain: WsRecorder;
 const overSocket: Envelope[] = [];
 
 beforeAll(async () => {
@@ -40,6 +42,7 @@ beforeAll(async () => {
   await waitFor(() => s.app.hub.latest('resource_status') !== undefined);
   sse = await openSse(`${s.url}/api/events?access_token=${s.token}`);
   socket = connect(s.url, { transports: ['websocket'], reconnection: false, auth: { token: s.token } });
+  plain = await openWs(wsUrl(s.url, `/api/resource-scheduler/push/ws?access_token=${s.token}`));
   for (const type of EVENT_TYPES) socket.on(type, (env: Envelope) => overSocket.push(env));
   await new Promise<void>((resolve, reject) => {
     socket.on('connect', resolve);
@@ -48,6 +51,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   socket?.disconnect();
+  plain?.close();
   sse?.close();
   await s?.close();
 });
@@ -85,7 +89,7 @@ function check(raw: unknown, via: string): string {
 }
 
 describe('the push contract on a running server', () => {
-  it('publishes only payloads that parse with EVENT_PAYLOADS[type], over SSE and socket.io, for every type', async () => {
+  it('publishes only payloads that parse with EVENT_PAYLOADS[type], over SSE, socket.io and plain WebSocket, for every type', async () => {
     const held = await call('POST', '/api/requests', { owner: 'ana', resources: { gpus: 1, cpu: 1000 } });
     const waiting = await call('POST', '/api/requests', { owner: 'bo', priority: 5, resources: { gpus: 1 } });
     const cancelled = await call('POST', '/api/requests', { owner: 'cy', resources: { gpus: 1 } });
@@ -126,11 +130,14 @@ describe('the push contract on a running server', () => {
     const sseEnvelopes = () => sse.frames.filter((f) => f.id !== undefined);
     await sse.until(() => Number(sseEnvelopes().at(-1)?.id) === last);
     await waitFor(() => overSocket.at(-1)?.id === last);
+    await plain.until(() => plain.ids().at(-1) === last);
 
     const published = s.app.hub.published();
     const fromSse = sseEnvelopes().map((f) => check(JSON.parse(f.data!), 'SSE'));
     const fromSocket = overSocket.map((env) => check(env, 'socket.io'));
     expect(fromSocket).toEqual(fromSse);
+    const fromPlain = plain.messages.map((m) => check(m, 'WebSocket'));
+    expect(fromPlain).toEqual(fromSse);
     // every type was published and checked
     const types = new Set(fromSse.map((k) => k.split(':')[0]));
     expect([...types].sort()).toEqual([...EVENT_TYPES].sort());

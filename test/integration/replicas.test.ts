@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exited, freePort, spawnAgent, startCliServer, until } from '../helpers/cli-server.ts';
 import { postgresUnavailable, TestPostgres } from '../helpers/postgres.ts';
 import { redisUnavailable, TestRedis } from '../helpers/redis.ts';
+import { openWs, wsUrl } from '../helpers/ws.ts';
 import { openSse, type SseFrame } from '../helpers/sse.ts';
 import type { NodesResponse } from '../../shared/agents.ts';
 import type { Allocation } from '../../shared/scheduler.ts';
@@ -61,6 +62,8 @@ describe.skipIf(why !== null)('hub replicas on PostgreSQL and Redis', () => {
     const types = 'types=scheduling_update,conflict';
     const onA = await openSse(`${a.url}/api/events?${types}&access_token=${TOKEN}`);
     const onB = await openSse(`${b.url}/api/events?${types}&access_token=${TOKEN}`);
+    // the follower serves the plain WebSocket too, from the same stream
+    const onBws = await openWs(wsUrl(b.url, `/api/ws?${types}&access_token=${TOKEN}`));
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) {
       const r = await post(i % 2 ? b.url : a.url, { owner: `u${i}`, resources: { cpu: 10 } });
@@ -73,6 +76,9 @@ describe.skipIf(why !== null)('hub replicas on PostgreSQL and Redis', () => {
     await onB.until(seenAll);
     const fromA = events(onA.frames);
     expect(events(onB.frames)).toEqual(fromA);
+    await onBws.until((r) => r.ids().includes(fromA.at(-1)!.id));
+    expect(onBws.events().map((e) => ({ id: e.id, kind: (e.data as { kind: string }).kind }))).toEqual(fromA);
+    onBws.close();
     expect(new Set(fromA.map((e) => e.id)).size).toBe(fromA.length);
     onA.close();
     onB.close();
