@@ -3,7 +3,7 @@
  * (the node filter's only), the filter bar above them, and the network rates of a node without history. With one
  * node they render exactly what they did before there were nodes.
  */
-import { memo } from 'react';
+import { memo, type ReactNode } from 'react';
 import type { NetworkInterface, ResourceStatus } from '../../../shared/resources.ts';
 import { ContainersPanel } from '../components/ContainersPanel.tsx';
 import { GpuPanel } from '../components/GpuPanel.tsx';
@@ -12,50 +12,43 @@ import { formatRate } from '../lib/format.ts';
 import { NodeFilter } from './NodeFilter.tsx';
 import { NodeState } from './Reachability.tsx';
 import { useNodeFilter, useNodeRows, useWatchNodes } from './hooks.ts';
-import { NODE_VIEWS, filterRows, isUnreachable } from './rows.ts';
+import { NODE_VIEWS, filterRows, isUnreachable, type NodeRow } from './rows.ts';
 import './nodes.css';
 
-/** The GPUs: of the one node as ever; with several, a group per node, every card labelled `node · GPU i`. */
-export function GpusView({ status }: { status: ResourceStatus | null }) {
+/**
+ * A view of every node: with one node, `one` as ever; with several, `each` for every node the filter shows (a
+ * notice when the filter names none).
+ */
+function PerNodeView({ one, each }: { one: ReactNode; each: (r: NodeRow) => ReactNode }) {
   const rows = useNodeRows();
   const [filter] = useNodeFilter();
-  if (rows.length <= 1) {
-    return (
-      <div className="view grid">
-        <GpuPanel gpus={status?.gpus ?? null} source={status?.sources.gpu} />
-      </div>
-    );
-  }
+  if (rows.length <= 1) return <div className="view grid">{one}</div>;
   const shown = filterRows(rows, filter);
   return (
     <div className="view grid">
       {shown.length === 0 ? <NoSuchNode name={filter} /> : null}
-      {shown.map((r) => (
-        <GpuPanel key={r.name} gpus={r.status?.gpus ?? null} source={r.status?.sources.gpu} node={{ name: r.name, home: r.home }} aside={<NodeState row={r} />} stale={isUnreachable(r)} />
-      ))}
+      {shown.map(each)}
     </div>
+  );
+}
+
+/** The GPUs: of the one node as ever; with several, a group per node, every card labelled `node · GPU i`. */
+export function GpusView({ status }: { status: ResourceStatus | null }) {
+  return (
+    <PerNodeView
+      one={<GpuPanel gpus={status?.gpus ?? null} source={status?.sources.gpu} />}
+      each={(r) => <GpuPanel key={r.name} gpus={r.status?.gpus ?? null} source={r.status?.sources.gpu} node={{ name: r.name, home: r.home }} aside={<NodeState row={r} />} stale={isUnreachable(r)} />}
+    />
   );
 }
 
 /** The containers: of the one node as ever; with several, a table per node. */
 export function ContainersView({ status }: { status: ResourceStatus | null }) {
-  const rows = useNodeRows();
-  const [filter] = useNodeFilter();
-  if (rows.length <= 1) {
-    return (
-      <div className="view grid">
-        <ContainersPanel containers={status?.containers ?? null} source={status?.sources.docker} />
-      </div>
-    );
-  }
-  const shown = filterRows(rows, filter);
   return (
-    <div className="view grid">
-      {shown.length === 0 ? <NoSuchNode name={filter} /> : null}
-      {shown.map((r) => (
-        <ContainersPanel key={r.name} containers={r.status?.containers ?? null} source={r.status?.sources.docker} node={r.name} aside={<NodeState row={r} />} />
-      ))}
-    </div>
+    <PerNodeView
+      one={<ContainersPanel containers={status?.containers ?? null} source={status?.sources.docker} />}
+      each={(r) => <ContainersPanel key={r.name} containers={r.status?.containers ?? null} source={r.status?.sources.docker} node={r.name} aside={<NodeState row={r} />} />}
+    />
   );
 }
 
