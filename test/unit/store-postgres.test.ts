@@ -12,6 +12,7 @@ import { ddlToPostgres, inlineParams, literal, statementToPostgres } from '../..
 import { openPostgres, redactUrl } from '../../server/store/postgres/pg-db.ts';
 import { PostgresError, SyncClient } from '../../server/store/postgres/sync-client.ts';
 import { isUniqueViolation } from '../../server/store/sql.ts';
+import { currentLeader, recordLeader, tryLead } from '../../server/runtime/replicas/leader.ts';
 import { postgresUnavailable, TestPostgres } from '../helpers/postgres.ts';
 
 describe('SQLite → PostgreSQL dialect', () => {
@@ -165,6 +166,26 @@ describe.skipIf(why !== null)('on a PostgreSQL cluster', () => {
       expect(() => openPostgres({ url, migrations: [m1] })).toThrow(SchemaTooNewError);
     } finally {
       db.close();
+    }
+  });
+
+  it('one leader per store: the lock is the schema’s, a second connection to it does not get it, another schema has its own', async () => {
+    const [one, two] = [await server.schema(), await server.schema()];
+    const a = openPostgres({ url: one });
+    const b = openPostgres({ url: one });
+    const c = openPostgres({ url: two });
+    try {
+      expect(tryLead(a)).toBe(true);
+      expect(tryLead(b)).toBe(false);
+      expect(tryLead(c)).toBe(true);
+      expect(recordLeader(a, 'http://a:7070', 5)).toEqual({ url: 'http://a:7070', term: 1, since: 5 });
+      // the holder's session ends: the lock is free for the next
+      a.close();
+      expect(tryLead(b)).toBe(true);
+      expect(recordLeader(b, 'http://b:7070', 9)).toEqual({ url: 'http://b:7070', term: 2, since: 9 });
+      expect(currentLeader(c)).toBeNull();
+    } finally {
+      for (const db of [a, b, c]) db.close();
     }
   });
 

@@ -1,5 +1,7 @@
 /**
- * Which hub replica writes: the one holding PostgreSQL's session advisory lock LEADER_LOCK on its store connection.
+ * Which hub replica writes: the one holding PostgreSQL's session advisory lock (LEADER_LOCK, the store's schema) on
+ * its store connection. Advisory locks belong to a database, not a schema: the schema's hash is the lock's second
+ * key, so that hubs of other stores in other schemas of the same database elect their own leaders.
  * The lock and the writes share one session, and that is the fence: a leader whose session ends (process killed,
  * connection cut) loses the lock and can write no more (its statements fail on the dead connection), and PostgreSQL
  * hands the lock to the next replica that asks. No lease to renew, no clock to trust.
@@ -10,8 +12,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../../store/sql.ts';
 
-/** The advisory-lock key of the leader ('arbiter!' in ASCII); distinct from the migrations' lock. */
-export const LEADER_LOCK = 0x6172626974657221n;
+/** The advisory-lock class of the leader ('arb!' in ASCII; the second key is the schema's hash). */
+export const LEADER_LOCK = 0x61726221;
+
+const LEADER_KEYS = `${LEADER_LOCK}, hashtext(current_schema())`;
 
 export interface LeaderRecord {
   url: string;
@@ -22,7 +26,7 @@ export interface LeaderRecord {
 /** Try to take the leader's lock on this connection (at once, no waiting): true when this session holds it now. */
 export function tryLead(db: Db): boolean {
   if (db.dialect !== 'postgres') throw new Error('leader election needs the store on PostgreSQL (--database)');
-  return db.prepare<[], { ok: boolean }>(`SELECT pg_try_advisory_lock(${LEADER_LOCK}) AS ok`).get()?.ok === true;
+  return db.prepare<[], { ok: boolean }>(`SELECT pg_try_advisory_lock(${LEADER_KEYS}) AS ok`).get()?.ok === true;
 }
 
 /** Record the leader (the lock's holder, once it listens): its URL for the followers, and the next term. */
