@@ -97,21 +97,7 @@ export class LineChild {
     this.recent = [];
     this.stderrTail = '';
     this.killedForHang = null;
-    let buf = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).replace(/\r$/, '');
-        buf = buf.slice(nl + 1);
-        this.line(child, line);
-      }
-    });
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
-      this.stderrTail = (this.stderrTail + chunk).slice(-2000);
-    });
+    // the error listener first: a spawn that fails emits 'error', which must never be unhandled
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (this.child !== child) return;
       if (e.code === 'ENOENT') {
@@ -122,8 +108,26 @@ export class LineChild {
         o.onEvent?.({ kind: 'not-found', label: o.label, message: this.problem });
         return;
       }
-      // spawn failures other than ENOENT (EACCES…) also end in 'close'
       this.stderrTail += `${e.message}\n`;
+      // a spawn that got no process (EMFILE, EAGAIN: no pipes, no pid) ends here; others (EACCES…) end in 'close'
+      if (child.pid === undefined) this.onExit(null, null, e.message);
+    });
+    // no pipes when the spawn failed (out of file descriptors): only 'error' comes
+    if (!child.stdout || !child.stderr) return;
+    let buf = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).replace(/\r$/, '');
+        buf = buf.slice(nl + 1);
+        this.line(child, line);
+      }
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-2000);
     });
     child.on('close', (code, signal) => {
       if (this.child !== child) return;

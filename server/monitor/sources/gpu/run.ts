@@ -35,19 +35,21 @@ export function runCommand(command: string, args: string[], opts: RunOptions): P
       timedOut = true;
       child.kill('SIGKILL');
     }, opts.timeoutMs);
-    child.stdout.on('data', (b: Buffer) => {
-      bytes += b.length;
-      if (bytes > max) child.kill('SIGKILL');
-      else out.push(b);
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      if (err.length < 64) err.push(b);
-    });
+    // the error listener first: a spawn that fails emits 'error', which must never be unhandled
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (settled) return;
       settled = true;
       timer.cancel();
       reject(e.code === 'ENOENT' ? new CommandNotFoundError(`${command} not found`) : e);
+    });
+    // no pipes when the spawn failed (out of file descriptors): 'error' rejects
+    child.stdout?.on('data', (b: Buffer) => {
+      bytes += b.length;
+      if (bytes > max) child.kill('SIGKILL');
+      else out.push(b);
+    });
+    child.stderr?.on('data', (b: Buffer) => {
+      if (err.length < 64) err.push(b);
     });
     child.on('close', (code, signal) => {
       if (settled) return;
