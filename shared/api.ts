@@ -83,8 +83,15 @@ export type HistoryResponse = z.infer<typeof HistoryResponseSchema>;
 
 export const SeriesListResponseSchema = z.object({ series: z.array(z.string()) });
 
+/**
+ * The token may come as `?access_token=` on every route (for clients that cannot set a header): it is the auth's, so
+ * the strict query schemas of the routes accept it beside their own keys.
+ */
+export const TOKEN_QUERY = { access_token: z.string().optional() };
+
 /** GET /api/allocations: active ones, or (`state=all`) also those that ended at or after `sinceMs` (default: an hour ago). */
 export const AllocationsQuerySchema = z.strictObject({
+  ...TOKEN_QUERY,
   state: z.enum(['active', 'all']).default('active'),
   sinceMs: nonNegInt.optional(),
 });

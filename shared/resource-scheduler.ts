@@ -6,6 +6,7 @@
  * of the machine (100 = every core), gpu a count of whole GPUs, memory in MiB.
  */
 import { z } from 'zod';
+import { TOKEN_QUERY } from './api.ts';
 import { ContainerSchema, CpuSchema, GpuSchema, SourceStatusSchema } from './resources.ts';
 import { AllocationSchema, ConflictSchema, LIMITS, QueueEntrySchema, RequestSchema, ResourcesSchema, StrategyNameSchema } from './scheduler.ts';
 import { PerformanceResponseSchema } from './strategy.ts';
@@ -50,6 +51,7 @@ export const RsContainersResponseSchema = z.object({
 
 /** GET conflicts/queue?use_priority= (`true`/`false`, also `True`, `1`, `0`: what Python's requests sends) */
 export const RsQueueQuerySchema = z.strictObject({
+  ...TOKEN_QUERY,
   /** priority order (severity, effective priority, age) instead of FIFO @default false */
   use_priority: flag.default(false),
   /** @default 1000 */
@@ -118,7 +120,7 @@ export const RsStrategySetResponseSchema = RsStrategyStateSchema.extend({
 }).meta({ id: 'RsStrategySetResponse' });
 
 /** GET strategy/performance?strategy= (one strategy's row only) */
-export const RsPerformanceQuerySchema = z.strictObject({ strategy: StrategyNameSchema.optional() });
+export const RsPerformanceQuerySchema = z.strictObject({ ...TOKEN_QUERY, strategy: StrategyNameSchema.optional() });
 export const RsPerformanceResponseSchema = z.object({ success: ok, performance: PerformanceResponseSchema }).meta({ id: 'RsPerformanceResponse' });
 
 /** The resource types of POST allocate and their units. */

@@ -70,8 +70,9 @@ export class Auth {
 
   /** The token a request carries, from header, cookie or query, in that order. */
   static tokenOf(req: IncomingMessage, url?: URL): string | undefined {
-    const h = req.headers.authorization;
-    if (h?.startsWith('Bearer ')) return h.slice(7).trim();
+    // the scheme is case-insensitive (RFC 9110 §11.1)
+    const bearer = /^bearer[ \t]+(.+)$/i.exec(req.headers.authorization ?? '');
+    if (bearer) return bearer[1]!.trim();
     const cookie = readCookie(req.headers.cookie, COOKIE_NAME);
     if (cookie) return cookie;
     const u = url ?? new URL(req.url ?? '/', 'http://x');

@@ -1,9 +1,10 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import { TOKEN_QUERY } from '../../../shared/api.ts';
 import type { HintBook } from '../../hints/book.ts';
 import { parseInput } from '../errors.ts';
 
-export const HintsQuerySchema = z.strictObject({ status: z.enum(['active', 'cleared', 'all']).default('active') });
+export const HintsQuerySchema = z.strictObject({ ...TOKEN_QUERY, status: z.enum(['active', 'cleared', 'all']).default('active') });
 
 /** GET /api/hints?status=active|cleared|all */
 export function hintRoutes(book: HintBook): Router {

@@ -6,7 +6,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { QueueOrderSchema, RequestInputSchema, type Conflict, type QueueOrder } from '../../../shared/scheduler.ts';
-import { AllocationsQuerySchema, type AllocationView } from '../../../shared/api.ts';
+import { AllocationsQuerySchema, TOKEN_QUERY, type AllocationView } from '../../../shared/api.ts';
 import type { SchedulerEngine } from '../../scheduler/engine.ts';
 import { HttpError, parseInput } from '../errors.ts';
 
@@ -15,8 +15,8 @@ const page = {
   limit: z.coerce.number({ error: 'expected an integer 1–1000' }).int({ error: 'expected an integer 1–1000' }).min(1, 'expected an integer 1–1000').max(1000, 'expected an integer 1–1000').default(100),
   offset: z.coerce.number({ error: 'expected a non-negative integer' }).int({ error: 'expected a non-negative integer' }).min(0, 'expected a non-negative integer').default(0),
 };
-export const QueueQuerySchema = z.strictObject({ order: QueueOrderSchema.default('fifo'), ...page });
-export const ConflictsQuerySchema = z.strictObject({ status: z.enum(['open', 'resolved', 'all']).default('open'), order: QueueOrderSchema.default('fifo'), ...page });
+export const QueueQuerySchema = z.strictObject({ ...TOKEN_QUERY, order: QueueOrderSchema.default('fifo'), ...page });
+export const ConflictsQuerySchema = z.strictObject({ ...TOKEN_QUERY, status: z.enum(['open', 'resolved', 'all']).default('open'), order: QueueOrderSchema.default('fifo'), ...page });
 export const RenewBodySchema = z.strictObject({ leaseMs: z.int().min(1).max(7 * 24 * 3600_000).optional() });
 /** `Idempotency-Key`: a retry with the same key returns the first submit's request */
 export const SubmitHeadersSchema = z.object({
