@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { TOKEN_QUERY } from './api.ts';
 import { ContainerSchema, CpuSchema, GpuSchema, SourceStatusSchema } from './resources.ts';
-import { AllocationSchema, ConflictSchema, LIMITS, QueueEntrySchema, RequestSchema, ResourcesSchema, StrategyNameSchema } from './scheduler.ts';
+import { AllocationSchema, ConflictSchema, LIMITS, NameSchema, QueueEntrySchema, RequestSchema, ResourcesSchema, StrategyNameSchema } from './scheduler.ts';
 import { PerformanceResponseSchema } from './strategy.ts';
 
 const ok = z.literal(true);
@@ -131,7 +131,7 @@ export const RS_RESOURCE_TYPES = ['cpu', 'gpu', 'memory'] as const;
  * (rounded up to millicores of its capacity), gpu a whole number of GPUs, memory MiB (rounded up).
  */
 export const RsAllocateBodySchema = z.strictObject({
-  task_id: z.string().min(1).max(LIMITS.string),
+  task_id: NameSchema,
   resource_type: z.enum(RS_RESOURCE_TYPES),
   requested_amount: z.number().positive('expected an amount > 0'),
   /** higher wins (the specification's default, 5) @default 5 */

@@ -24,6 +24,15 @@ export const LIMITS = {
 } as const;
 
 const text = z.string().min(1).max(LIMITS.string);
+
+/**
+ * A name people read and stores keep (an owner, a group): no control characters (NUL, newlines, escapes) and no lone
+ * UTF-16 surrogates, which are not text and become invalid UTF-8 on the way to the database.
+ */
+export const nameSchema = (max: number = LIMITS.string) => z.string().min(1).max(max)
+  .refine((s) => !/[\u0000-\u001f\u007f-\u009f]/.test(s), { message: 'no control characters' })
+  .refine((s) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s), { message: 'not well-formed text (a lone surrogate)' });
+export const NameSchema = nameSchema();
 const count = (max: number) => z.int().min(0).max(max);
 
 /** What a request asks for, as submitted: every field optional, at least one > 0. */
@@ -68,8 +77,8 @@ const LabelsSchema = z
 
 /** The body of POST /api/requests. Unknown fields are rejected. */
 export const RequestInputSchema = z.strictObject({
-  owner: text,
-  group: text.optional(),
+  owner: NameSchema,
+  group: NameSchema.optional(),
   /** higher wins */
   priority: z.int().min(-LIMITS.priority).max(LIMITS.priority).default(0),
   resources: ResourcesInputSchema,

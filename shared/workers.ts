@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { WORKER_BACKENDS, WORKER_STATES } from './names.ts';
+import { NameSchema } from './scheduler.ts';
 
 export const WorkerStateSchema = z.enum(WORKER_STATES);
 export type WorkerState = z.infer<typeof WorkerStateSchema>;
@@ -46,7 +47,7 @@ export const WorkersCreateBodySchema = z.strictObject({
   replicas: z.int().min(1).max(256),
   specs: z.array(ContainerSpecSchema).min(1).max(256),
   backend: WorkerBackendSchema.optional(),
-  owner: text.optional(),
+  owner: NameSchema.optional(),
   group: text.optional(),
   priority: z.int().min(-1_000_000).max(1_000_000).optional(),
   preemptible: z.boolean().optional(),

@@ -6,11 +6,12 @@
  */
 import { z } from 'zod';
 import { JOB_STATUSES, WORKFLOW_STATUSES } from './names.ts';
+import { nameSchema } from './scheduler.ts';
 
 const text = z.string().min(1).max(256);
 
 /** `POST /users/` */
-export const UserCreateBodySchema = z.object({ username: z.string().min(1).max(128) }).meta({ id: 'UserCreateBody' });
+export const UserCreateBodySchema = z.object({ username: nameSchema(128) }).meta({ id: 'UserCreateBody' });
 export type UserCreateBody = z.infer<typeof UserCreateBodySchema>;
 export const UserSchema = z.object({ id: z.string(), username: z.string(), created_at: z.string() }).meta({ id: 'User' });
 export type User = z.infer<typeof UserSchema>;

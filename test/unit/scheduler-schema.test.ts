@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChangeSchema, RequestInputSchema, normalizeResources } from '../../shared/scheduler.ts';
+import { WorkersCreateBodySchema } from '../../shared/workers.ts';
+import { UserCreateBodySchema } from '../../shared/workflows.ts';
 
 const ok = (body: unknown) => RequestInputSchema.safeParse(body);
 
@@ -50,6 +52,21 @@ describe('RequestInputSchema (POST body)', () => {
     expect(ok({ owner: 'a', labels, resources: { cpu: 1 } }).success).toBe(false);
     delete labels.k64;
     expect(ok({ owner: 'a', labels, resources: { cpu: 1 } }).success).toBe(true);
+  });
+
+  it('owner and group names: no control characters, no lone surrogates; any other text, emoji included', () => {
+    const owner = (o: string) => RequestInputSchema.safeParse({ owner: o, resources: { cpu: 1 } });
+    for (const bad of ['a\u0000b', 'line\nbreak', 'esc\u001b[31m', 'del\u007f', 'c1\u0085', 'lone\ud800', '\udc00x', 'pair-reversed\udc00\ud800']) {
+      const r = owner(bad);
+      expect(r.success, JSON.stringify(bad)).toBe(false);
+      expect(r.error!.issues[0]!.path).toEqual(['owner']);
+    }
+    expect(owner('lone\ud800').error!.issues[0]!.message).toMatch(/lone surrogate/);
+    for (const good of ['ana', 'Zoë Ødegård', '研究室', 'team 🚀', 'a/b:c@d']) expect(owner(good).success, good).toBe(true);
+    expect(RequestInputSchema.safeParse({ owner: 'a', group: 'g\u0000', resources: { cpu: 1 } }).success).toBe(false);
+    expect(UserCreateBodySchema.safeParse({ username: 'x\u0000' }).success).toBe(false);
+    const workers = (owner: string) => WorkersCreateBodySchema.safeParse({ name: 'g', replicas: 1, specs: [{ cpu: 1, gpu: 0, mem: 1, cmd: 'x' }], owner });
+    expect([workers('a').success, workers('a\u0007').success]).toEqual([true, false]);
   });
 
   it('normalises resources: absent figures 0, gpuMemMiB only when fractional', () => {
