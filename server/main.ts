@@ -47,7 +47,8 @@ serve.action(async () => {
   // with a shared PostgreSQL store, one of the hub replicas leads and the others follow (server/replica.ts)
   const app = config.database ? await (await import('./replica.ts')).serveReplica(config) : await startApp(config);
   const signIn = config.auth ? `?token=${app.token}` : '';
-  process.stdout.write(`Arbiter ${VERSION} is running.\n  Dashboard: ${app.url}/${signIn}\n  API:       ${app.url}/api (token in ${config.dataDir}/token)\n`
+  const tokenFrom = config.token !== undefined ? 'the token given with --token' : `token in ${config.dataDir}/token`;
+  process.stdout.write(`Arbiter ${VERSION} is running.\n  Dashboard: ${app.url}/${signIn}\n  API:       ${app.url}/api (${tokenFrom})\n`
     + `  API docs:  ${app.url}/docs${signIn}\n`);
 
   let stopping = false;

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,7 @@ describe('arbiter CLI', () => {
     });
     const [base, token] = url.split('|') as [string, string];
     expect(out).toContain(`API docs:  ${base}/docs?token=${token}\n`);
+    expect(out).toContain(`API:       ${base}/api (token in ${dataDir}/token)\n`);
     expect((await fetch(`${base}/api/status`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
     const stream = await openSse(`${base}/api/events?access_token=${token}`);
     const t0 = Date.now();
@@ -64,6 +65,26 @@ describe('arbiter CLI', () => {
     expect(code).toBe(0);
     expect(Date.now() - t0).toBeLessThan(5000);
     await stream.ended;
+  });
+});
+
+describe('a token given with --token', () => {
+  it('is the one the banner names; no token file is written', async () => {
+    const dataDir = tmp();
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir, '--token', 'given-token-0123456789'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (c: string) => {
+        out += c;
+        if (out.includes('API docs:')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    expect(out).toMatch(/API: {7}http:\/\/127\.0\.0\.1:\d+\/api \(the token given with --token\)\n/);
+    expect(existsSync(join(dataDir, 'token'))).toBe(false);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.on('exit', r));
   });
 });
 
