@@ -1,5 +1,5 @@
 /** Composition root: builds every part from the config, starts them in order and stops them in reverse. */
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { StatusBoard, type NodeSamples } from './monitor/status.ts';
 import { EventHub } from './push/hub.ts';
 import { SseServer } from './push/sse.ts';
 import { SocketServer } from './push/socket.ts';
+import { ClientLimit } from './push/client-limit.ts';
 import { WebSocketPush } from './push/websocket.ts';
 import { Auth, loadOrCreateToken } from './http/auth.ts';
 import { errorBoundary, notFound } from './http/errors.ts';
@@ -143,9 +144,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const http = createServer(app);
-  const sse = new SseServer(hub, config.push);
-  const sockets = new SocketServer(http, hub, { checkToken: (t) => auth.check(t), tokenOf: (req) => Auth.tokenOf(req), maxBufferedEvents: config.push.maxBufferedEvents });
-  const websockets = new WebSocketPush(http, hub, { checkToken: (t) => auth.check(t), tokenOf: (req) => Auth.tokenOf(req), maxBufferedEvents: config.push.maxBufferedEvents, pingMs: config.push.wsPingMs });
+  const { sse, sockets, websockets } = pushTransports(http, hub, auth, config.push);
   const { registry, agents } = agentParts(config, { clock, log, engine, scheduler, sockets, node, agentWorkers });
   latestOf.node = (n) => (n === node ? board.snapshot() : registry.get(n)?.latest ?? null);
   const metrics = new Metrics();
@@ -285,6 +284,17 @@ function dispatchParts(config: Config, p: { clock: Clock; log: Logger; hub: Even
 }
 
 /** Listens on the configured host and port; resolves to the URL clients use (port 0 becomes the real port). */
+/** The three push transports of a hub, its clients counted together against --max-clients. */
+export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push: Config['push']) {
+  const limit = new ClientLimit(push.maxClients);
+  const clients = { checkToken: (t: string | undefined) => auth.check(t), tokenOf: (req: IncomingMessage) => Auth.tokenOf(req), maxBufferedEvents: push.maxBufferedEvents, limit };
+  const sse = new SseServer(hub, { ...push, limit });
+  const sockets = new SocketServer(http, hub, clients);
+  const websockets = new WebSocketPush(http, hub, { ...clients, pingMs: push.wsPingMs });
+  limit.count(() => sse.clientCount + sockets.clientCount + websockets.clientCount);
+  return { sse, sockets, websockets, limit };
+}
+
 export async function listen(http: HttpServer, config: Pick<Config, 'host' | 'port'>): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

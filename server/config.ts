@@ -103,6 +103,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'push.heartbeatMs', flag: '--heartbeat-ms <ms>', env: ['ARBITER_HEARTBEAT_MS'], schema: int(1000, 15_000), default: 15_000, doc: 'SSE comment heartbeat interval (at most 15 s)' },
   { key: 'push.retryMs', flag: '--sse-retry-ms <ms>', env: ['ARBITER_SSE_RETRY_MS'], schema: int(100, 600_000), default: 2000, doc: 'reconnect delay advised to SSE clients (`retry:`)' },
   { key: 'push.wsPingMs', flag: '--ws-ping-ms <ms>', env: ['ARBITER_WS_PING_MS'], schema: int(1000, 600_000), default: 15_000, doc: 'plain WebSocket ping interval (/api/ws): a client that has not answered a ping by the next one is dropped' },
+  { key: 'push.maxClients', flag: '--max-clients <n>', env: ['ARBITER_MAX_CLIENTS'], schema: int(0, 1_000_000), default: 10_000, doc: 'push clients (SSE, socket.io, WebSocket together) served at a time; more are refused with 503 and Retry-After (0: no limit)' },
   { key: 'push.maxBufferedEvents', flag: '--max-buffered-events <n>', env: ['ARBITER_MAX_BUFFERED_EVENTS'], schema: int(10, 1_000_000), default: 1000, doc: 'events a stalled client may have pending before it is disconnected' },
   { key: 'agents.token', flag: '--agent-token <token>', env: ['ARBITER_AGENT_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, secret: true, doc: 'token the agents of other nodes present to join this hub (`arbiter agent --token`), not one of the API tokens; absent: no agent is accepted' },
   { key: 'agents.unreachableAfterMs', flag: '--unreachable-after-ms <ms>', env: ['ARBITER_UNREACHABLE_AFTER_MS'], schema: int(1000, 86_400_000), default: 30_000, doc: "a node whose agent has not reported for this long is unreachable: its allocations are flagged and a conflict is opened, they are not freed" },
@@ -142,7 +143,7 @@ export interface Config {
   };
   /** declared inventory (config file only, key `resources`): replaces what the monitor reports for what it names */
   resources?: DeclaredInventory['resources'];
-  push: { replayCount: number; replayMaxAgeMs: number; archiveCount: number; archiveMaxAgeMs: number; heartbeatMs: number; retryMs: number; wsPingMs: number; maxBufferedEvents: number };
+  push: { replayCount: number; replayMaxAgeMs: number; archiveCount: number; archiveMaxAgeMs: number; heartbeatMs: number; retryMs: number; wsPingMs: number; maxBufferedEvents: number; maxClients: number };
   /** the hub's side of agents: who may join, when a silent node is unreachable, whether the hub's machine is a node */
   agents: { token?: string; unreachableAfterMs: number; localNode: boolean };
   /** Redis connection string for push across replicas */

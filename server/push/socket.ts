@@ -13,6 +13,7 @@ import {
 } from '../../shared/events.ts';
 import { fieldProblems, problemsText } from '../errors.ts';
 import { backfill, subscribedTypes } from './backfill.ts';
+import type { ClientLimit } from './client-limit.ts';
 import type { EventHub, StoredEvent } from './hub.ts';
 import { CONGESTED_ROOM, SOCKET_ROOM_PREFIX } from './protocol.ts';
 import { SlowClientPolicy } from './slow-client.ts';
@@ -30,6 +31,8 @@ export interface SocketServerOptions {
   /** the token the handshake request carries (header, cookie, query), when `auth.token` is absent */
   tokenOf(req: IncomingMessage): string | undefined;
   maxBufferedEvents: number;
+  /** every transport's clients against --max-clients */
+  limit?: ClientLimit;
 }
 
 const room = (t: EventType) => `${SOCKET_ROOM_PREFIX}${t}`;
@@ -66,6 +69,7 @@ export class SocketServer {
   constructor(http: HttpServer, private readonly hub: EventHub, private readonly opts: SocketServerOptions) {
     this.io = new Server(http, { serveClient: false, cors: undefined });
     this.io.use((socket, next) => {
+      if (opts.limit && !opts.limit.admits()) return next(new Error(opts.limit.message));
       const parsed = SocketAuthSchema.safeParse(socket.handshake.auth ?? {});
       if (!parsed.success) return next(new Error(`invalid auth: ${problemsText(fieldProblems(parsed.error))}`));
       const token = parsed.data.token ?? opts.tokenOf(socket.request);

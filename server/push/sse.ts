@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { REPLAY_GAP_EVENT } from '../../shared/events.ts';
 import { backfill, subscribedTypes, type Subscription } from './backfill.ts';
+import { RETRY_AFTER_S, type ClientLimit } from './client-limit.ts';
 import type { EventHub, StoredEvent } from './hub.ts';
 import { SSE_HEADERS, SSE_HIGH_WATER_BYTES } from './protocol.ts';
 import { SlowClientPolicy } from './slow-client.ts';
@@ -18,6 +19,8 @@ export interface SseOptions {
   heartbeatMs: number;
   retryMs: number;
   maxBufferedEvents: number;
+  /** every transport's clients against --max-clients */
+  limit?: ClientLimit;
 }
 
 export class SseServer {
@@ -31,6 +34,12 @@ export class SseServer {
 
   /** Start the stream of one client on `res`, in the named (`event`, the default) or unnamed (`message`) format. */
   open(req: IncomingMessage, res: ServerResponse, sub: Subscription, format: SseFormat = 'event'): void {
+    const limit = this.opts.limit;
+    if (limit && !limit.admits()) {
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': String(RETRY_AFTER_S) });
+      res.end(JSON.stringify({ error: { code: 'too_many_clients', message: limit.message } }));
+      return;
+    }
     const types = subscribedTypes(sub.types);
     res.writeHead(200, SSE_HEADERS);
     req.socket.setNoDelay(true);

@@ -17,6 +17,7 @@ import { EventsQuerySchema } from '../../shared/api.ts';
 import { WEBSOCKET_PATHS, WS_CLOSE } from '../../shared/websocket.ts';
 import { fieldProblems, problemsText } from '../errors.ts';
 import type { Subscription } from './backfill.ts';
+import { RETRY_AFTER_S, type ClientLimit } from './client-limit.ts';
 import type { EventHub } from './hub.ts';
 import { WS_MAX_CLIENT_MESSAGE_BYTES, WsClient } from './websocket-client.ts';
 
@@ -29,13 +30,15 @@ export interface WebSocketPushOptions {
   /** ping interval; a client silent for a whole interval after a ping is dropped */
   pingMs: number;
   paths?: readonly string[];
+  /** every transport's clients against --max-clients */
+  limit?: ClientLimit;
 }
 
 /** Answer an upgrade request with an HTTP error and close the connection (the body: the API's error shape). */
-function refuse(socket: Duplex, status: number, code: string, message: string): void {
+function refuse(socket: Duplex, status: number, code: string, message: string, headers = ''): void {
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\n`
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\n${headers}`
     + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
@@ -81,6 +84,8 @@ export class WebSocketPush {
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     if (this.closed) return refuse(socket, 503, 'unavailable', 'the server is shutting down');
+    const limit = this.opts.limit;
+    if (limit && !limit.admits()) return refuse(socket, 503, 'too_many_clients', limit.message, `Retry-After: ${RETRY_AFTER_S}\r\n`);
     if (!this.opts.checkToken(this.opts.tokenOf(req))) {
       return refuse(socket, 401, 'unauthorized', 'missing or wrong token: send "Authorization: Bearer <token>", the arbiter_token cookie, or ?access_token=<token>');
     }
