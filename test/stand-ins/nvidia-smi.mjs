@@ -425,7 +425,7 @@ function loop(produce) {
   let n = 0;
   // a loop that prints nothing (no compute process) never finds its reader gone, as the real one would not: the
   // stand-in ends when the process that started it has (a server or agent killed with -9), so tests leave none behind
-  const parent = process.ppid;
+  const parent = globalThis.nvidiaSmiParent ?? process.ppid;
   const once = () => {
     if (process.ppid !== parent) process.exit(0);
     if (n >= dieAfter) {
