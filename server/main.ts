@@ -51,6 +51,12 @@ serve.action(async () => {
   process.stdout.write(`Arbiter ${VERSION} is running.\n  Dashboard: ${app.url}/${signIn}\n  API:       ${app.url}/api (${tokenFrom})\n`
     + `  API docs:  ${app.url}/docs${signIn}\n`);
 
+  // last resort: a promise nobody awaited that rejects (a Docker call racing a container's removal) is logged, and
+  // the server goes on serving instead of ending with it
+  process.on('unhandledRejection', (err) => {
+    process.stderr.write(`arbiter: an operation failed and nothing handled it (the server goes on): ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  });
+
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

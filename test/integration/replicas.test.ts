@@ -135,6 +135,12 @@ describe.skipIf(why !== null)('hub replicas on PostgreSQL and Redis', () => {
     const before = acked.size;
     await Promise.race([Promise.all(all), new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${acked.size} of 100 acknowledged`)), 60_000))]);
     expect(before).toBeLessThan(100);
+    // the follower leads (every submit may have been acknowledged before the leader died: wait for it, not for them)
+    await until(async () => {
+      const r = await fetch(`${b.url}/api/allocations`, { headers });
+      await r.body?.cancel();
+      return r.status === 200 ? true : undefined;
+    }, 'the follower leading', 60_000);
     console.info(`replicas: leader killed after ${before} acknowledged submits; the follower answered the next one ${firstAfter - killedAt} ms later`);
 
     // every acknowledged request is in the new leader, once; a retry with its key finds it

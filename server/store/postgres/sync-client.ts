@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 export interface SyncClientOptions {
   /** postgres://user:password@host:port/database?options=… (what `pg` accepts) */
   connectionString: string;
-  /** how long one statement may take, connecting included @default 30000 */
+  /** how long one statement may take (connecting: at least 10 s) @default 30000 */
   timeoutMs?: number;
   /** the application_name PostgreSQL shows for the connection @default 'arbiter' */
   applicationName?: string;
@@ -101,7 +101,8 @@ export class SyncClient {
     this.worker.unref();
     this.port.unref();
     try {
-      this.call({ op: 'connect' });
+      // connecting (the worker's start included) is not a statement: it gets at least 10 s
+      this.call({ op: 'connect' }, Math.max(this.timeoutMs, 10_000));
     } catch (err) {
       void this.worker.terminate();
       this.closed = true;
