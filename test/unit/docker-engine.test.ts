@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EngineApi, EngineVersion } from '../../server/monitor/sources/docker/api.ts';
-import { honoursVisibleDevices, probeEngine, type EngineInfo } from '../../server/monitor/sources/docker/engine.ts';
+import { containerGone, honoursVisibleDevices, probeEngine, type EngineInfo } from '../../server/monitor/sources/docker/engine.ts';
 
 /** An engine that answers /version and /info (or fails /info), counting the signals it was given. */
 function engine(version: EngineVersion, info: { DefaultRuntime?: string } | Error) {
@@ -54,5 +54,20 @@ describe('honoursVisibleDevices', () => {
   it('is false on Docker with another runtime', () => {
     expect(honoursVisibleDevices(docker, 'runc')).toBe(false);
     expect(honoursVisibleDevices(docker, null)).toBe(false);
+  });
+});
+
+describe('containerGone', () => {
+  const answer = (statusCode: number, message: string) => Object.assign(new Error(`(HTTP code ${statusCode}) ${message}`), { statusCode, json: { message } });
+
+  it('is true for a 404 and for Podman\'s 500 "no such container" of a container removed meanwhile', () => {
+    expect(containerGone(answer(404, 'No such container: abc'))).toBe(true);
+    expect(containerGone(answer(500, 'container abc does not exist in database: no such container'))).toBe(true);
+  });
+
+  it('is false for another 500, a 409 and a socket error', () => {
+    expect(containerGone(answer(500, 'cannot listen on the TCP port'))).toBe(false);
+    expect(containerGone(answer(409, 'container is paused'))).toBe(false);
+    expect(containerGone(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toBe(false);
   });
 });

@@ -70,7 +70,11 @@ class FakeEngine implements WorkerEngine {
     c.state = 'running';
   }
 
+  /** containers listed but gone by the time they are inspected, answered as Podman does then */
+  readonly vanishing = new Set<string>();
+
   async inspect(id: string): Promise<WorkerInspect> {
+    if (this.vanishing.has(id)) throw httpError(500, `container ${id} does not exist in database: no such container`);
     const c = this.containers.get(id);
     if (!c) throw httpError(404, 'no such container');
     const port = Object.keys(c.opts.ExposedPorts!)[0]!;
@@ -118,7 +122,8 @@ class FakeEngine implements WorkerEngine {
   }
 
   async list(): Promise<ListedContainer[]> {
-    return [...this.containers].map(([Id, c]) => ({ Id, Labels: c.opts.Labels! }));
+    const gone = [...this.vanishing].map((Id) => ({ Id, Labels: { 'arbiter.worker': `gone-${Id.slice(0, 4)}` } }));
+    return [...[...this.containers].map(([Id, c]) => ({ Id, Labels: c.opts.Labels! })), ...gone];
   }
 
   async pull(image: string): Promise<void> {
@@ -235,6 +240,21 @@ describe('docker backend: fallbacks and exits against a fake engine', () => {
     expect(await backend.adopt([running])).toEqual({ alive: [], strangers: [] });
     expect(exits).toHaveLength(1);
     await expect(backend.pause('never-0')).rejects.toThrow(/no docker worker never-0/);
+    await backend.close();
+  });
+
+  it('adopts past containers removed between the list and their inspect (Podman answers 500 "no such container" then)', async () => {
+    const engine = new FakeEngine();
+    const first = backendWith(engine).backend;
+    const running = await first.start(launch());
+    await first.close();
+    const gone = 'e'.repeat(64);
+    engine.vanishing.add(gone); // a stranger, removed by someone else meanwhile
+    const { backend, exits } = backendWith(engine);
+    const { alive, strangers } = await backend.adopt([running, { ...running, id: 'train-2', ref: { kind: 'docker', containerId: gone } }]);
+    expect(alive.map((r) => r.id)).toEqual(['train-1']);
+    expect(strangers).toEqual([]);
+    expect(exits).toEqual([['train-2', { code: null, signal: null }]]);
     await backend.close();
   });
 

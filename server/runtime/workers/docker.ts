@@ -24,7 +24,7 @@ import { systemClock, type Clock } from '../../clock.ts';
 import { resolveTarget } from '../../monitor/sources/docker/connection.ts';
 import type { Backend, Exit, ExitListener, Launch, Running } from './backend.ts';
 import { exitCodeOf, isAlive, LABELS, runningOf } from './docker/create.ts';
-import { dockerodeEngine, engineMessage, statusOf, type WorkerEngine } from './docker/engine.ts';
+import { containerGone, dockerodeEngine, engineMessage, type WorkerEngine } from './docker/engine.ts';
 import { launchContainer } from './docker/launch.ts';
 import { resolveBackendOptions, type DockerBackendOptions, type DockerBackendSettings } from './docker/options.ts';
 import { lastLines, logLines } from './docker/output.ts';
@@ -150,7 +150,7 @@ export class DockerBackend implements Backend {
         const body = await (await this.engine()).logs(containerId, tail);
         return lastLines(logLines(body, w?.tty ?? false), tail);
       } catch (err) {
-        if (statusOf(err) !== 404) throw err;
+        if (!containerGone(err)) throw err;
         await w?.settled; // it ended meanwhile: its lines are kept
       }
     }
@@ -233,7 +233,7 @@ export class DockerBackend implements Backend {
     try {
       await (pause ? engine.pause(containerId) : engine.unpause(containerId));
     } catch (err) {
-      if (statusOf(err) === 404) return; // it ended meanwhile: its exit is reported
+      if (containerGone(err)) return; // it ended meanwhile: its exit is reported
       const body = await engine.inspect(containerId).catch(notFound(null));
       if (!body || !isAlive(body) || (body.State?.Paused === true) === pause) return;
       throw new Error(`worker ${id}: could not ${pause ? 'pause' : 'resume'} its container: ${engineMessage(err)}`);
@@ -241,10 +241,10 @@ export class DockerBackend implements Backend {
   }
 }
 
-/** A catch handler: `value` for an engine 404 (the container is gone), the error again otherwise. */
+/** A catch handler: `value` when the engine says the container is gone, the error again otherwise. */
 function notFound<T>(value: T): (err: unknown) => T {
   return (err) => {
-    if (statusOf(err) === 404) return value;
+    if (containerGone(err)) return value;
     throw err;
   };
 }

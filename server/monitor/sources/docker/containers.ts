@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import type { Clock, Timer } from '../../../clock.ts';
 import type { EngineApi } from './api.ts';
 import { isConnectionError } from './connection.ts';
+import { containerGone } from './engine.ts';
 import { classifyEvent, coalesce, JsonLines, type ContainerAction, type EngineEvent } from './events.ts';
 import { infoFromInspect, isLive, type ContainerInfo } from './inspect.ts';
 import { RestartTracker } from './rating.ts';
@@ -205,7 +206,7 @@ export class ContainerList {
     try {
       return infoFromInspect(await client.inspect(id, this.timeout()));
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return null;
+      if (containerGone(err)) return null;
       throw err;
     }
   }

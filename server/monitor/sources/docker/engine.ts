@@ -38,3 +38,15 @@ export async function probeEngine(client: EngineApi, timeout: () => AbortSignal)
 export function honoursVisibleDevices(engine: EngineInfo | null, runtime: string | null): boolean {
   return !engine || engine.podman || engine.nvidiaDefaultRuntime || (runtime ?? '').includes('nvidia');
 }
+
+/**
+ * An engine's answer that the container no longer exists: a 404, or Podman's 500 "no such container", which it sends
+ * when the container is removed while the request is being served (listed a moment ago, gone from its database now).
+ */
+export function containerGone(err: unknown): boolean {
+  const e = err as { statusCode?: unknown; json?: { message?: unknown } | null; message?: unknown } | null;
+  if (e?.statusCode === 404) return true;
+  if (e?.statusCode !== 500) return false;
+  const m = typeof e.json?.message === 'string' ? e.json.message : typeof e.message === 'string' ? e.message : '';
+  return /no such container/i.test(m);
+}

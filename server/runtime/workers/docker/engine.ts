@@ -11,6 +11,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import type { EngineTarget } from '../../../monitor/sources/docker/connection.ts';
+import { containerGone } from '../../../monitor/sources/docker/engine.ts';
 import { JsonLines } from '../../../monitor/sources/docker/events.ts';
 import type { InspectBody } from '../../../monitor/sources/docker/inspect.ts';
 
@@ -72,7 +73,7 @@ export function dockerodeEngine(t: EngineTarget, timeouts: EngineTimeouts): Work
       try {
         await c(id).remove({ force: true, v: true, ...bounded() } as Docker.ContainerRemoveOptions);
       } catch (err) {
-        if (statusOf(err) !== 404) throw err;
+        if (!containerGone(err)) throw err;
       }
     },
     logs: (id, tail) => c(id).logs({ stdout: true, stderr: true, tail, follow: false, ...bounded() }),
@@ -128,6 +129,8 @@ function waitRequest(t: EngineTarget, id: string, signal: AbortSignal): Promise<
     req.end();
   });
 }
+
+export { containerGone };
 
 /** The HTTP status of an engine answer, or undefined for a socket error. */
 export function statusOf(err: unknown): number | undefined {

@@ -7,7 +7,7 @@
  * not trusted.
  */
 import type { Clock, Timer } from '../../../clock.ts';
-import { statusOf, type WorkerEngine, type WorkerInspect } from './engine.ts';
+import { containerGone, type WorkerEngine, type WorkerInspect } from './engine.ts';
 import { isAlive } from './create.ts';
 
 export type WatchEnd =
@@ -62,7 +62,7 @@ export class ExitWatch {
         await this.pause(delay, new Error('wait answered while the container still runs'));
       } catch (err) {
         if (this.cancelled) break;
-        if (statusOf(err) === 404) return { kind: 'gone' };
+        if (containerGone(err)) return { kind: 'gone' };
         // a request that had been answering for a while (not refused at once): the engine was there, start over
         if (this.s.clock.now() - t0 >= delay) delay = this.s.reconnectMinMs;
         await this.pause(delay, err);
