@@ -1,8 +1,9 @@
 /**
  * Hub replicas (`serve --database postgres://…`): every replica opens the shared store and asks for the leader's
  * lock (runtime/replicas/leader.ts). The one that gets it runs the whole app — the only scheduler that writes — and
- * records the URL the others forward to. Each other replica is a follower: it answers what it can without writing
- * and forwards the rest to the leader (runtime/replicas/forward.ts); with `--redis` it serves push itself, from the
+ * records the URL the others forward to. Each other replica is a follower: it answers the scheduler's reads itself,
+ * from the store the leader writes (runtime/replicas/follower-reads.ts), and forwards the rest to the leader
+ * (runtime/replicas/forward.ts); with `--redis` it serves push itself, from the
  * Redis stream the leader writes (runtime/replicas/event-stream.ts: the same ids on every replica; SSE, socket.io and plain WebSocket), without it the
  * push streams are forwarded too. Agents may connect to any replica: a follower pipes their WebSocket to the leader,
  * and when the leader dies they reconnect and reach the new one. A follower asks for the lock every --leader-poll-ms; when the leader dies, its
@@ -17,6 +18,7 @@ import { listen, pushTransports, startApp, type AppDeps } from './app.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { Auth, loadOrCreateToken } from './http/auth.ts';
+import { errorBoundary } from './http/errors.ts';
 import { eventRoutes } from './http/routes/events.ts';
 import { createLogger, type Logger } from './log.ts';
 import { EventHub } from './push/hub.ts';
@@ -24,6 +26,7 @@ import type { SseServer } from './push/sse.ts';
 import type { SocketServer } from './push/socket.ts';
 import type { WebSocketPush } from './push/websocket.ts';
 import { EventStreamReader, streamKey } from './runtime/replicas/event-stream.ts';
+import { followerReads } from './runtime/replicas/follower-reads.ts';
 import { Forwarder } from './runtime/replicas/forward.ts';
 import { currentLeader, recordLeader, storeId, tryLead } from './runtime/replicas/leader.ts';
 import { MemoryIdStore } from './store/event-ids.ts';
@@ -142,7 +145,9 @@ async function startFollower(config: Config, db: Db, token: string, log: Logger,
   } else {
     http.on('upgrade', forwarder.upgrade);
   }
+  app.use(followerReads({ db, auth, now: () => clock.now(), log, forward: forwarder.http }));
   app.use(forwarder.http);
+  app.use(errorBoundary(log));
   const url = await listen(http, config);
   log.info({ url, leader }, 'following the leader replica');
 

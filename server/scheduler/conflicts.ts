@@ -161,6 +161,16 @@ export class ConflictBook {
     return { kind: 'conflict_resolved', at, conflict: next };
   }
 
+  /** A conflict as another engine left it (a follower replica's read model): added, or replacing the one it was. */
+  put(c: Conflict): void {
+    this.byId.set(c.id, c);
+    if (c.status === 'open') this.openByKey.set(c.key, c.id);
+    else {
+      if (this.openByKey.get(c.key) === c.id) this.openByKey.delete(c.key);
+      this.keepResolved(c.id);
+    }
+  }
+
   /** Put back conflicts loaded from the store (no records: they are already persisted). */
   restore(conflicts: Iterable<Conflict>): void {
     const sorted = [...conflicts].sort((a, b) => a.openedAt - b.openedAt);

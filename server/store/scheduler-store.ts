@@ -96,9 +96,11 @@ export class SchedulerStore {
   };
   /** prepared query statements by their WHERE clause (a handful of filter combinations) */
   private readonly queries = new Map<string, { count: Statement<unknown[]>; page: Statement<unknown[]> }>();
+  private readonly lastSeqStmt: Statement<[], { seq: number }>;
   private batch: number;
 
   constructor(private readonly db: Db) {
+    this.lastSeqStmt = db.prepare('SELECT seq FROM decisions ORDER BY seq DESC LIMIT 1');
     // only what can change is updated (an index whose columns are not SET is left alone)
     this.upsertRequest = db.prepare(`
       INSERT INTO requests (id, status, owner, grp, priority, submitted_at, updated_at, idempotency_key, allocation_id, data)
@@ -200,6 +202,16 @@ export class SchedulerStore {
       conflicts: parse<Conflict>(this.loadStmts.conflicts.all(resolved)),
     }));
     return read();
+  }
+
+  /** `load` and the decision log's last seq, read in one transaction: the changes after that seq come after that state. */
+  loadAt(opts: LoadOptions = {}): { state: EngineState; seq: number } {
+    return this.db.transaction(() => ({ state: this.load(opts), seq: this.lastSeq() }))();
+  }
+
+  /** The seq of the newest decision (0 before the first). */
+  lastSeq(): number {
+    return this.lastSeqStmt.get()?.seq ?? 0;
   }
 
   /** The strategy last switched to (strategy_changed), or null when it never was. */

@@ -1,6 +1,7 @@
 /**
  * Two hub replicas (`arbiter serve` processes) on one PostgreSQL store and one Redis, both started by the test: the
- * first leads, the second follows (forwards writes, serves push from the Redis stream with the same event ids); a
+ * first leads, the second follows (forwards writes, answers the scheduler's reads from the store itself, serves push
+ * from the Redis stream with the same event ids); a
  * client resumes on the other replica without a lost or a duplicated event; the leader killed with -9 under 100
  * concurrent submits is replaced by the follower from the database, and every acknowledged request is there.
  */
@@ -94,10 +95,30 @@ describe.skipIf(why !== null)('hub replicas on PostgreSQL and Redis', () => {
     expect(events(resumed.frames)).toEqual(fromA.filter((e) => e.id > half));
     resumed.close();
 
-    // the follower forwards reads too: both answer the same queue and allocations
-    const allocs = async (url: string) => ((await (await fetch(`${url}/api/allocations`, { headers })).json()) as { allocations: { requestId: string }[] }).allocations.map((x) => x.requestId).sort();
-    expect(await allocs(b.url)).toEqual(await allocs(a.url));
-    expect((await allocs(a.url))).toEqual([...ids].sort());
+    // the follower answers the scheduler's reads itself, from the store: what the leader answers, a write through
+    // either replica seen at once on both (one waits, with its conflict)
+    const waiting = await post(b.url, { owner: 'big', resources: { cpu: 1000 } });
+    expect(waiting.status).toBe(202);
+    const waitingId = ((await waiting.json()) as { request: { id: string } }).request.id;
+    const reads = ['/api/allocations', '/api/allocations?state=active', '/api/queue', '/api/queue?limit=1&offset=0', '/api/conflicts?status=all', `/api/requests/${waitingId}`, `/api/requests/${ids[3]}`, '/api/requests/nope'];
+    const answers = (url: string) => Promise.all(reads.map(async (path) => {
+      const r = await fetch(`${url}${path}`, { headers });
+      return { path, status: r.status, body: (await r.json()) as unknown };
+    }));
+    const fromLeader = await answers(a.url);
+    expect(fromLeader.map((x) => x.status)).toEqual([200, 200, 200, 200, 200, 200, 200, 404]);
+    expect((fromLeader[2]!.body as { total: number }).total).toBe(1);
+    expect(await answers(b.url)).toEqual(fromLeader);
+    expect(((fromLeader[0]!.body as { allocations: { requestId: string }[] }).allocations.map((x) => x.requestId)).sort()).toEqual([...ids].sort());
+    // without a token: refused by the follower itself
+    expect((await fetch(`${b.url}/api/allocations`)).status).toBe(401);
+    // the leader frozen (its lock held: nobody takes over): the follower still answers them, the leader's reads wait
+    a.child.kill('SIGSTOP');
+    try {
+      expect(await answers(b.url)).toEqual(fromLeader);
+    } finally {
+      a.child.kill('SIGCONT');
+    }
     for (const r of [a, b]) r.child.kill('SIGTERM');
     await Promise.all([exited(a.child), exited(b.child)]);
   }, 120_000);
@@ -137,7 +158,7 @@ describe.skipIf(why !== null)('hub replicas on PostgreSQL and Redis', () => {
     expect(before).toBeLessThan(100);
     // the follower leads (every submit may have been acknowledged before the leader died: wait for it, not for them)
     await until(async () => {
-      const r = await fetch(`${b.url}/api/allocations`, { headers });
+      const r = await fetch(`${b.url}/api/nodes`, { headers }); // the leader's to answer: 503 until one leads
       await r.body?.cancel();
       return r.status === 200 ? true : undefined;
     }, 'the follower leading', 60_000);

@@ -30,10 +30,56 @@ export function orderConflicts(list: readonly Conflict[], order: QueueOrder): Co
     : (a, b) => b.severity - a.severity || a.openedAt - b.openedAt || (a.id < b.id ? -1 : 1));
 }
 
+/** What the read routes ask of the scheduler: the engine on the leader, a replica's read model on a follower. */
+export type SchedulerReads = Pick<SchedulerEngine, 'request' | 'listAllocations' | 'listQueue' | 'openConflicts' | 'conflicts' | 'conflict'>;
+
+const notFound = (what: string, id: string) => new HttpError(404, 'not_found', `no ${what} with id ${id}`);
+
+/** GET of a request, the allocations, the queue and the conflicts: answers from what `reads` holds now. */
+export function schedulerReadRoutes(reads: SchedulerReads, now: () => number = Date.now): Router {
+  const r = Router();
+  r.get('/api/requests/:id', (req, res) => {
+    const { id } = parseInput(IdParams, req.params, 'params');
+    const request = reads.request(id);
+    if (!request) throw notFound('request', id);
+    res.json(request);
+  });
+  r.get('/api/allocations', (req, res) => {
+    const q = parseInput(AllocationsQuerySchema, req.query, 'query');
+    const since = q.sinceMs ?? now() - 3600_000;
+    const list = q.state === 'active'
+      ? reads.listAllocations('active')
+      : reads.listAllocations().filter((a) => a.state === 'active' || (a.endedAt ?? 0) >= since);
+    const allocations: AllocationView[] = list.map((a) => {
+      const owner = reads.request(a.requestId)?.owner;
+      return owner === undefined ? a : { ...a, owner };
+    });
+    res.json({ allocations });
+  });
+  r.get('/api/queue', (req, res) => {
+    const q = parseInput(QueueQuerySchema, req.query, 'query');
+    const { total, items } = reads.listQueue(q.order, q.limit, q.offset);
+    res.json({ order: q.order, total, limit: q.limit, offset: q.offset, items });
+  });
+  r.get('/api/conflicts', (req, res) => {
+    const q = parseInput(ConflictsQuerySchema, req.query, 'query');
+    let list = q.status === 'open' ? reads.openConflicts() : reads.conflicts();
+    if (q.status === 'resolved') list = list.filter((c) => c.status === 'resolved');
+    list = orderConflicts(list, q.order);
+    res.json({ status: q.status, order: q.order, total: list.length, items: list.slice(q.offset, q.offset + q.limit) });
+  });
+  r.get('/api/conflicts/:id', (req, res) => {
+    const { id } = parseInput(IdParams, req.params, 'params');
+    const c = reads.conflict(id);
+    if (!c) throw notFound('conflict', id);
+    res.json(c);
+  });
+  return r;
+}
+
 /** `committed()` resolves when every change so far is durable: answers wait for it (group commit). */
 export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promise<void> = () => Promise.resolve(), now: () => number = Date.now): Router {
   const r = Router();
-  const notFound = (what: string, id: string) => new HttpError(404, 'not_found', `no ${what} with id ${id}`);
 
   r.post('/api/requests', async (req, res) => {
     const key = parseInput(SubmitHeadersSchema, { 'Idempotency-Key': req.header('idempotency-key') }, 'header')['Idempotency-Key'];
@@ -48,12 +94,6 @@ export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promis
       ...(result.replayed ? { replayed: true } : {}),
     });
   });
-  r.get('/api/requests/:id', (req, res) => {
-    const { id } = parseInput(IdParams, req.params, 'params');
-    const request = engine.request(id);
-    if (!request) throw notFound('request', id);
-    res.json(request);
-  });
   r.delete('/api/requests/:id', async (req, res) => {
     const { id } = parseInput(IdParams, req.params, 'params');
     const request = engine.cancel(id);
@@ -61,18 +101,6 @@ export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promis
     res.json(request);
   });
 
-  r.get('/api/allocations', (req, res) => {
-    const q = parseInput(AllocationsQuerySchema, req.query, 'query');
-    const since = q.sinceMs ?? now() - 3600_000;
-    const list = q.state === 'active'
-      ? engine.listAllocations('active')
-      : engine.listAllocations().filter((a) => a.state === 'active' || (a.endedAt ?? 0) >= since);
-    const allocations: AllocationView[] = list.map((a) => {
-      const owner = engine.request(a.requestId)?.owner;
-      return owner === undefined ? a : { ...a, owner };
-    });
-    res.json({ allocations });
-  });
   r.post('/api/allocations/:id/renew', async (req, res) => {
     const { id } = parseInput(IdParams, req.params, 'params');
     const body = parseInput(RenewBodySchema, req.body ?? {}, 'body');
@@ -87,23 +115,6 @@ export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promis
     res.json(allocation);
   });
 
-  r.get('/api/queue', (req, res) => {
-    const q = parseInput(QueueQuerySchema, req.query, 'query');
-    const { total, items } = engine.listQueue(q.order, q.limit, q.offset);
-    res.json({ order: q.order, total, limit: q.limit, offset: q.offset, items });
-  });
-  r.get('/api/conflicts', (req, res) => {
-    const q = parseInput(ConflictsQuerySchema, req.query, 'query');
-    let list = q.status === 'open' ? engine.openConflicts() : engine.conflicts();
-    if (q.status === 'resolved') list = list.filter((c) => c.status === 'resolved');
-    list = orderConflicts(list, q.order);
-    res.json({ status: q.status, order: q.order, total: list.length, items: list.slice(q.offset, q.offset + q.limit) });
-  });
-  r.get('/api/conflicts/:id', (req, res) => {
-    const { id } = parseInput(IdParams, req.params, 'params');
-    const c = engine.conflict(id);
-    if (!c) throw notFound('conflict', id);
-    res.json(c);
-  });
+  r.use(schedulerReadRoutes(engine, now));
   return r;
 }

@@ -1,0 +1,38 @@
+/**
+ * What a follower replica answers itself, without the leader: the scheduler's read routes (a request, the
+ * allocations, the queue in arrival order, the conflicts), from its read model of the store (read-model.ts),
+ * brought up to date with the decision log before each answer — so a client sees there every write the leader
+ * acknowledged before its read, through whichever replica it wrote. They answer while the leader is gone, too.
+ * The queue in priority order is forwarded (the leader's strategy state orders it); so is everything else.
+ */
+import { Router, type RequestHandler } from 'express';
+import type { Auth } from '../../http/auth.ts';
+import { HttpError } from '../../http/errors.ts';
+import { schedulerReadRoutes } from '../../http/routes/scheduler.ts';
+import type { Logger } from '../../log.ts';
+import { SchedulerStore } from '../../store/scheduler-store.ts';
+import type { Db } from '../../store/sql.ts';
+import { ReplicaReadModel } from './read-model.ts';
+
+/** The paths of the reads a follower serves. */
+export const FOLLOWER_READS = ['/api/requests/:id', '/api/allocations', '/api/queue', '/api/conflicts', '/api/conflicts/:id'];
+
+export function followerReads(p: { db: Db; auth: Auth; now: () => number; log: Logger; forward: RequestHandler }): Router {
+  const model = new ReplicaReadModel(new SchedulerStore(p.db));
+  const r = Router();
+  const leaderOnly: RequestHandler = (req, res, next) => {
+    if (req.path === '/api/queue' && req.query.order === 'priority') p.forward(req, res, next);
+    else next();
+  };
+  const upToDate: RequestHandler = (_req, _res, next) => {
+    try {
+      model.refresh();
+      next();
+    } catch (err) {
+      p.log.warn({ err }, 'reading the decision log failed');
+      next(new HttpError(503, 'store_unavailable', 'the store cannot be read now; retry in a moment'));
+    }
+  };
+  r.get(FOLLOWER_READS, leaderOnly, p.auth.middleware(), upToDate, schedulerReadRoutes(model, p.now));
+  return r;
+}
