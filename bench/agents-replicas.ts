@@ -5,6 +5,8 @@
  * follower in the same window, so that the follower's path (leader → Redis stream → follower → client) is measured
  * against the leader's own (leader → client) in the same run. Then the leader is killed with -9 and the time until
  * the follower acknowledges a POST /api/requests as the new leader is measured (--leader-poll-ms 1000, the default).
+ * Between the two, the scheduler's reads over 32 connections: on the leader, on the follower (its read model of the
+ * store), and on the follower while the leader is stopped.
  * `npm run bench -- --only agents-replicas [--quick]`.
  */
 import { writeFileSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { TestPostgres } from '../test/helpers/postgres.ts';
 import { TestRedis } from '../test/helpers/redis.ts';
 import { AGENTS, AGENT_TOKEN, agentWindow, connectAgent, connectClients, startSending, summary, type AgentSocket, type Slot, type Tally } from './agents.ts';
+import { runLoad, type Phase } from './api-requests.ts';
 import { clockTicks, fmt, procTimes, sleep, spawnServer, table, tempDir, type BenchOptions, type BenchResult, type ServerProcess } from './lib.ts';
 
 async function replica(database: string, redis: string): Promise<ServerProcess> {
@@ -49,6 +52,27 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
     stop();
     await sleep(2000);
 
+    // reads: 100 allocations, 50 waiting requests with their conflicts; 32 connections on the leader, then on the
+    // follower (which answers them from the store), then on the follower while the leader is stopped (SIGSTOP)
+    const post = (body: object) => fetch(`${leader.url}/api/requests`, {
+      method: 'POST', headers: { authorization: `Bearer ${leader.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    }).then((r) => r.body?.cancel());
+    for (let i = 0; i < 100; i++) await post({ owner: `r${i % 10}`, resources: { cpu: 50 } });
+    for (let i = 0; i < 50; i++) await post({ owner: `w${i % 10}`, resources: { cpu: 4000 } });
+    const readMs = opts.quick ? 3000 : 10_000;
+    const reads = {
+      leader: await runLoad(leader, 'reads', 2000, readMs),
+      follower: await runLoad(follower, 'reads', 2000, readMs),
+      followerAlone: await (async () => {
+        leader.child.kill('SIGSTOP');
+        try {
+          return await runLoad(follower, 'reads', 1000, readMs);
+        } finally {
+          leader.child.kill('SIGCONT');
+        }
+      })(),
+    };
+
     // the leader dies: how long until the follower acknowledges a request as the new leader
     leader.child.kill('SIGKILL');
     const k0 = performance.now();
@@ -77,6 +101,7 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
       const l = summary(r.latencies);
       return [label, `${r.received} / ${p.sent}`, String(r.duplicates), fmt(l.p50, 1), fmt(l.p90, 1), `**${fmt(l.p99, 1)}**`, fmt(l.max, 1)];
     };
+    const readRow = (label: string, x: Phase) => [label, `**${fmt(x.load.perSec, 0)}**`, fmt(x.load.latencyMs.p50, 1), fmt(x.load.latencyMs.p99, 1), Object.entries(x.load.statuses).map(([k, v]) => `${k}: ${v}`).join(', '), fmt(x.serverCpuPercent, 0)];
     const ack = summary(p.ackMs);
     const lead = summary(p.io.latencies);
     const fol = summary(p.followerIo.latencies);
@@ -92,10 +117,18 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
         row('**follower, socket.io** (through Redis)', 'followerIo'), row('**follower, SSE** (through Redis)', 'followerSse'),
       ]),
       '',
+      `Reads (GET the active allocations — 100 —, a page of 50 of the queue, a page of 50 of the open conflicts, in turn; 32 keep-alive connections from a separate process, ${fmt(readMs / 1000, 0)} s each): the follower answers them from its read model of the store, brought up to date with the decision log before each answer.`,
+      '',
+      table(['served by', 'reads/s', 'p50 ms', 'p99 ms', 'statuses', 'server CPU %'], [
+        readRow('leader (baseline: its engine)', reads.leader),
+        readRow('**follower** (read model)', reads.follower),
+        readRow('**follower, the leader stopped**', reads.followerAlone),
+      ]),
+      '',
       `Takeover: the leader killed with -9, the follower (asking for the leader's lock every 1000 ms) acknowledged a POST /api/requests as the new leader **${fmt(takeoverMs, 0)} ms** later (${tries} tries; 503 or a refused connection before).`,
       '',
     ].join('\n');
-    return { name: 'agents-replicas', markdown, data: { w, followerCpu, p: { sent: p.sent, acked: p.acked, ack, leader: { io: lead, sse: summary(p.sse.latencies) }, follower: { io: fol, sse: summary(p.followerSse.latencies) } }, takeoverMs } };
+    return { name: 'agents-replicas', markdown, data: { w, followerCpu, p: { sent: p.sent, acked: p.acked, ack, leader: { io: lead, sse: summary(p.sse.latencies) }, follower: { io: fol, sse: summary(p.followerSse.latencies) } }, takeoverMs, reads: Object.fromEntries(Object.entries(reads).map(([k, v]) => [k, { perSec: v.load.perSec, latencyMs: v.load.latencyMs, statuses: v.load.statuses, serverCpuPercent: v.serverCpuPercent }])) } };
   } finally {
     stop();
     for (const a of agents) a.socket.disconnect();

@@ -14,8 +14,11 @@ import { performance } from 'node:perf_hooks';
 export interface LoadConfig {
   url: string;
   token: string;
-  /** health: GET /api/health; requests: POST, alternately one that fits and one that waits; granted: POST, every one fits */
-  kind: 'health' | 'requests' | 'granted';
+  /**
+   * health: GET /api/health; requests: POST, alternately one that fits and one that waits; granted: POST, every one
+   * fits; reads: GET the active allocations, a page of the queue, a page of the open conflicts, in turn
+   */
+  kind: 'health' | 'requests' | 'granted' | 'reads';
   connections: number;
   warmupMs: number;
   windowMs: number;
@@ -41,11 +44,16 @@ const cfg = JSON.parse(process.argv[2]!) as LoadConfig;
 const { hostname, port } = new URL(cfg.url);
 
 let seq = 0;
+const READS = ['/api/allocations?state=active', '/api/queue?limit=50', '/api/conflicts?limit=50'];
 function requestBytes(): Buffer {
   if (cfg.kind === 'health') {
     return Buffer.from(`GET /api/health HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: keep-alive\r\n\r\n`, 'latin1');
   }
   const i = seq++;
+  if (cfg.kind === 'reads') {
+    const path = READS[i % READS.length]!;
+    return Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${cfg.token}\r\nConnection: keep-alive\r\n\r\n`, 'latin1');
+  }
   const body = JSON.stringify(i % 2 === 0 || cfg.kind === 'granted'
     ? { owner: `user${i % 50}`, priority: i % 5, resources: { cpu: 10, memoryMiB: 1 }, labels: { job: `bench-${i}` } }
     : { owner: `user${i % 50}`, priority: i % 5, resources: { gpus: 1 }, labels: { job: `bench-${i}` } });

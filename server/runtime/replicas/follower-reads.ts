@@ -24,9 +24,16 @@ export function followerReads(p: { db: Db; auth: Auth; now: () => number; log: L
     if (req.path === '/api/queue' && req.query.order === 'priority') p.forward(req, res, next);
     else next();
   };
+  // one refresh serves the reads of one turn of the event loop: they were all received before it began (the poll
+  // phase hands over what was readable when it started), so what was acknowledged before each of them is in it
+  let fresh = false;
   const upToDate: RequestHandler = (_req, _res, next) => {
     try {
-      model.refresh();
+      if (!fresh) {
+        model.refresh();
+        fresh = true;
+        setImmediate(() => (fresh = false));
+      }
       next();
     } catch (err) {
       p.log.warn({ err }, 'reading the decision log failed');
