@@ -2,7 +2,7 @@
  * Hub replicas (`serve --database postgres://…`): every replica opens the shared store and asks for the leader's
  * lock (runtime/replicas/leader.ts). The one that gets it runs the whole app — the only scheduler that writes — and
  * records the URL the others forward to. Each other replica is a follower: it answers the scheduler's reads itself,
- * from the store the leader writes (runtime/replicas/follower-reads.ts), and forwards the rest to the leader
+ * from the store the leader writes (http/routes/follower-reads.ts), and forwards the rest to the leader
  * (runtime/replicas/forward.ts); with `--redis` it serves push itself, from the
  * Redis stream the leader writes (runtime/replicas/event-stream.ts: the same ids on every replica; SSE, socket.io and plain WebSocket), without it the
  * push streams are forwarded too. Agents may connect to any replica: a follower pipes their WebSocket to the leader,
@@ -20,13 +20,13 @@ import type { Config } from './config.ts';
 import { Auth, loadOrCreateToken } from './http/auth.ts';
 import { errorBoundary } from './http/errors.ts';
 import { eventRoutes } from './http/routes/events.ts';
+import { followerReads } from './http/routes/follower-reads.ts';
 import { createLogger, type Logger } from './log.ts';
 import { EventHub } from './push/hub.ts';
 import type { SseServer } from './push/sse.ts';
 import type { SocketServer } from './push/socket.ts';
 import type { WebSocketPush } from './push/websocket.ts';
 import { EventStreamReader, streamKey } from './runtime/replicas/event-stream.ts';
-import { followerReads } from './runtime/replicas/follower-reads.ts';
 import { Forwarder } from './runtime/replicas/forward.ts';
 import { currentLeader, recordLeader, storeId, tryLead } from './runtime/replicas/leader.ts';
 import { MemoryIdStore } from './store/event-ids.ts';

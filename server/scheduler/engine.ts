@@ -49,6 +49,9 @@ export interface SubmitResult {
   replayed: boolean;
 }
 
+/** What the read routes ask of the scheduler: the engine on the leader, a replica's read model on a follower. */
+export type SchedulerReads = Pick<SchedulerEngine, 'request' | 'listAllocations' | 'listQueue' | 'openConflicts' | 'conflicts' | 'conflict'>;
+
 export class SchedulerEngine {
   private readonly core: Core;
   private readonly parts: EngineParts;

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../server/clock.ts';
-import type { SchedulerReads } from '../../server/http/routes/scheduler.ts';
+import type { SchedulerReads } from '../../server/scheduler/engine.ts';
 import { ReplicaReadModel } from '../../server/runtime/replicas/read-model.ts';
 import { SchedulerEngine, type EngineOptions } from '../../server/scheduler/engine.ts';
 import { declaredInventory, type Inventory } from '../../server/scheduler/inventory.ts';

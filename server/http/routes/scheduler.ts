@@ -7,7 +7,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { QueueOrderSchema, RequestInputSchema, type Conflict, type QueueOrder } from '../../../shared/scheduler.ts';
 import { AllocationsQuerySchema, TOKEN_QUERY, type AllocationView } from '../../../shared/api.ts';
-import type { SchedulerEngine } from '../../scheduler/engine.ts';
+import type { SchedulerEngine, SchedulerReads } from '../../scheduler/engine.ts';
 import { HttpError, parseInput } from '../errors.ts';
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
@@ -29,9 +29,6 @@ export function orderConflicts(list: readonly Conflict[], order: QueueOrder): Co
     ? (a, b) => a.openedAt - b.openedAt || (a.id < b.id ? -1 : 1)
     : (a, b) => b.severity - a.severity || a.openedAt - b.openedAt || (a.id < b.id ? -1 : 1));
 }
-
-/** What the read routes ask of the scheduler: the engine on the leader, a replica's read model on a follower. */
-export type SchedulerReads = Pick<SchedulerEngine, 'request' | 'listAllocations' | 'listQueue' | 'openConflicts' | 'conflicts' | 'conflict'>;
 
 const notFound = (what: string, id: string) => new HttpError(404, 'not_found', `no ${what} with id ${id}`);
 

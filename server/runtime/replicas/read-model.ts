@@ -11,7 +11,7 @@
  * priorities, fair-share usage), which the log does not carry; the follower forwards those reads.
  */
 import type { Allocation, Change, Conflict, QueueOrder, Request } from '../../../shared/scheduler.ts';
-import type { SchedulerReads } from '../../http/routes/scheduler.ts';
+import type { SchedulerReads } from '../../scheduler/engine.ts';
 import { ConflictBook } from '../../scheduler/conflicts.ts';
 import { ENDED, Records } from '../../scheduler/records.ts';
 import { requestKey } from '../../scheduler/request-conflicts.ts';

@@ -6,13 +6,13 @@
  * The queue in priority order is forwarded (the leader's strategy state orders it); so is everything else.
  */
 import { Router, type RequestHandler } from 'express';
-import type { Auth } from '../../http/auth.ts';
-import { HttpError } from '../../http/errors.ts';
-import { schedulerReadRoutes } from '../../http/routes/scheduler.ts';
+import type { Auth } from '../auth.ts';
+import { HttpError } from '../errors.ts';
+import { schedulerReadRoutes } from './scheduler.ts';
 import type { Logger } from '../../log.ts';
 import { SchedulerStore } from '../../store/scheduler-store.ts';
 import type { Db } from '../../store/sql.ts';
-import { ReplicaReadModel } from './read-model.ts';
+import { ReplicaReadModel } from '../../runtime/replicas/read-model.ts';
 
 /** The paths of the reads a follower serves. */
 export const FOLLOWER_READS = ['/api/requests/:id', '/api/allocations', '/api/queue', '/api/conflicts', '/api/conflicts/:id'];
