@@ -81,8 +81,24 @@ export interface ReplayResult {
 
 export type HubListener = (ev: StoredEvent) => void;
 
-/** Most archived events replayed to one client at once; more is reported as a gap. */
-export const REPLAY_ARCHIVE_LIMIT = 10_000;
+/** Events per page of a replay (archive reads, and what a client is handed before its transport must drain). */
+export const REPLAY_PAGE = 256;
+
+/** A replay: the gap notice to send first, if any, and its events page by page (empty: over). */
+export interface Replay {
+  gap?: ReplayGap;
+  next(): StoredEvent[];
+}
+
+/** An array handed out page by page. */
+export function pages(events: readonly StoredEvent[], size = REPLAY_PAGE): () => StoredEvent[] {
+  let i = 0;
+  return () => {
+    const page = events.slice(i, i + size);
+    i += page.length;
+    return page;
+  };
+}
 
 export class EventHub {
   private nextId: number;
@@ -179,37 +195,68 @@ export class EventHub {
   }
 
   /**
-   * Events after `lastEventId` of the given types. From the memory window when it reaches back far enough; else
-   * the archived types come from the archive, and status snapshots from the window only (older ones are not
-   * kept). Whatever cannot be served any more is reported as a gap first; the events go on from the oldest kept.
+   * Events after `lastEventId` of the given types, read page by page (`next()`), so that a client far behind costs
+   * one page at a time, as fast as it reads, not the whole of what it missed at once. From the memory window when
+   * it reaches back far enough; else the archived types come from the archive, and status snapshots from the window
+   * only (older ones are not kept). Whatever cannot be served any more is reported as a gap first; the events go
+   * on from the oldest kept. The replay ends at the last event published when it was asked for: the caller takes
+   * the live ones after it (subscribing in the same tick).
    */
-  replay(lastEventId: number, types: ReadonlySet<EventType>): ReplayResult {
+  replayFrom(lastEventId: number, types: ReadonlySet<EventType>): Replay {
     this.trimByAge();
     const window = this.window();
     const oldestId = window[0]?.id ?? null;
-    if (lastEventId > this.lastId) {
-      return { gap: { lastEventId, oldestId, reason: 'ahead_of_server' }, events: window.filter((e) => types.has(e.type)) };
+    const upTo = this.lastId;
+    if (lastEventId > upTo) {
+      return { gap: { lastEventId, oldestId, reason: 'ahead_of_server' }, next: pages(window.filter((e) => types.has(e.type))) };
     }
-    const inWindow = lastEventId >= this.lastId || (oldestId !== null && lastEventId + 1 >= oldestId);
-    if (inWindow) return { events: window.filter((e) => e.id > lastEventId && types.has(e.type)) };
+    const fromWindow = window.filter((e) => e.id > lastEventId && types.has(e.type));
+    const inWindow = lastEventId >= upTo || (oldestId !== null && lastEventId + 1 >= oldestId);
+    if (inWindow) return { next: pages(fromWindow) };
 
     const archive = this.opts.archive;
-    const archivedTypes = [...types].filter((t) => !COALESCED_TYPES.has(t));
     if (!archive) {
-      return { gap: { lastEventId, oldestId, reason: 'out_of_window' }, events: window.filter((e) => types.has(e.type)) };
+      return { gap: { lastEventId, oldestId, reason: 'out_of_window' }, next: pages(window.filter((e) => types.has(e.type))) };
     }
+    const archivedTypes = [...types].filter((t) => !COALESCED_TYPES.has(t));
     const archiveOldest = archive.oldestId();
-    const fromArchive = archivedTypes.length ? archive.after(lastEventId, archivedTypes, REPLAY_ARCHIVE_LIMIT).map((env) => new StoredEvent(env)) : [];
-    const byId = new Map<number, StoredEvent>();
-    for (const e of fromArchive) byId.set(e.id, e);
-    for (const e of window) if (e.id > lastEventId && types.has(e.type)) byId.set(e.id, e);
-    const events = [...byId.values()].sort((a, b) => a.id - b.id);
-    // lost: status snapshots older than the window, archived events trimmed away, or more than one batch to replay
+    // archive pages up to `upTo`, merged in id order with the window's events of those ids (status snapshots, and
+    // a relayed event the archive does not hold yet)
+    let cursor = lastEventId;
+    let w = 0;
+    let done = false;
+    const read = (): StoredEvent[] => {
+      if (done) return [];
+      const raw = archivedTypes.length ? archive.after(cursor, archivedTypes, REPLAY_PAGE) : [];
+      const kept = raw.filter((env) => env.id <= upTo);
+      done = raw.length < REPLAY_PAGE || kept.length < raw.length;
+      const last = done ? upTo : raw[raw.length - 1]!.id;
+      const byId = new Map<number, StoredEvent>();
+      for (const env of kept) byId.set(env.id, new StoredEvent(env));
+      for (; w < fromWindow.length && fromWindow[w]!.id <= last; w++) byId.set(fromWindow[w]!.id, fromWindow[w]!);
+      cursor = last;
+      return [...byId.values()].sort((a, b) => a.id - b.id);
+    };
+    let first: StoredEvent[] | null = read();
+    // lost: status snapshots older than the window, or archived events trimmed away
     const statusLost = archivedTypes.length < types.size;
     const trimmed = archiveOldest !== null && lastEventId + 1 < archiveOldest && archivedTypes.length > 0;
-    const truncated = fromArchive.length >= REPLAY_ARCHIVE_LIMIT;
-    if (statusLost || trimmed || truncated) return { gap: { lastEventId, oldestId: events[0]?.id ?? oldestId, reason: 'out_of_window' }, events };
-    return { events };
+    const next = () => {
+      if (!first) return read();
+      const page = first;
+      first = null;
+      return page;
+    };
+    if (statusLost || trimmed) return { gap: { lastEventId, oldestId: first[0]?.id ?? oldestId, reason: 'out_of_window' }, next };
+    return { next };
+  }
+
+  /** The whole of `replayFrom` at once (tests, and small replays). */
+  replay(lastEventId: number, types: ReadonlySet<EventType>): ReplayResult {
+    const { gap, next } = this.replayFrom(lastEventId, types);
+    const events: StoredEvent[] = [];
+    for (let page = next(); page.length; page = next()) events.push(...page);
+    return gap ? { gap, events } : { events };
   }
 
   /** Write the exact next id so a clean restart continues without a jump. */

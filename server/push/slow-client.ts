@@ -3,6 +3,11 @@
  * when an event comes (`busy`); from then on its events wait in its outbox (the newest of a coalesced type replaces
  * the older one waiting; the others are kept, in id order) until the transport drains, when the outbox is written
  * whole and the client is live again. A client whose outbox passes its bound is disconnected.
+ *
+ * A backfill (the events a client missed, hub.replayFrom) goes through here too, before anything newer: a page at a
+ * time, the next one when the transport has taken the last (at once, after yielding to the event loop, when it is
+ * not busy; else on its drain). Meanwhile the client counts as congested and its live events wait in its outbox.
+ * So what a client far behind costs the server is one page and its transport's buffer, not all it missed at once.
  */
 import { Outbox } from './outbox.ts';
 import type { StoredEvent } from './hub.ts';
@@ -18,9 +23,20 @@ export interface ClientLink {
   congestion?(behind: boolean): void;
 }
 
+interface Backfill {
+  /** the next page; empty when it is over */
+  next(): StoredEvent[];
+  /** called once, before its first page (a gap notice) */
+  start?(): void;
+  started: boolean;
+}
+
 export class SlowClientPolicy {
   private readonly outbox: Outbox;
   private behind = false;
+  private readonly backfills: Backfill[] = [];
+  private scheduled: NodeJS.Immediate | null = null;
+  private closed = false;
 
   constructor(private readonly link: ClientLink, maxBufferedEvents: number) {
     this.outbox = new Outbox(maxBufferedEvents);
@@ -40,20 +56,76 @@ export class SlowClientPolicy {
    * behind. @returns true when kept (the caller must not write it to this client), false when the client is live
    */
   hold(ev: StoredEvent): boolean {
+    if (this.closed) return true;
     if (!this.behind) {
       if (!this.link.busy()) return false;
-      this.behind = true;
-      this.link.congestion?.(true);
+      this.setBehind(true);
     }
-    if (!this.outbox.add(ev)) this.link.disconnect();
+    if (!this.outbox.add(ev)) this.cutOff();
     return true;
   }
 
-  /** The transport drained: write what waited, in id order, and go live again. */
+  /**
+   * Send `next()`'s pages before any event that comes from now on (after the backfills already waiting); `start`
+   * is called just before its first page.
+   */
+  backfill(next: () => StoredEvent[], start?: () => void): void {
+    if (this.closed) return;
+    this.backfills.push({ next, ...(start ? { start } : {}), started: false });
+    this.setBehind(true);
+    this.pump();
+  }
+
+  /** The transport drained: the next page of a backfill, or what waited, in id order, and live again. */
   drain(): void {
-    if (!this.behind) return;
-    this.behind = false;
-    this.link.congestion?.(false);
+    if (this.behind) this.pump();
+  }
+
+  /** The client is gone: nothing more is read or written for it. */
+  close(): void {
+    this.closed = true;
+    this.backfills.length = 0;
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = null;
+  }
+
+  private pump(): void {
+    if (this.closed || this.scheduled) return;
+    while (this.backfills.length) {
+      if (this.link.busy()) return; // its drain comes back here
+      const b = this.backfills[0]!;
+      if (!b.started) {
+        b.started = true;
+        b.start?.();
+      }
+      const page = b.next();
+      if (!page.length) {
+        this.backfills.shift();
+        continue;
+      }
+      for (const ev of page) this.link.write(ev);
+      if (this.closed) return;
+      // one page per turn of the event loop: the server answers others between them
+      if (!this.link.busy()) {
+        this.scheduled = setImmediate(() => {
+          this.scheduled = null;
+          this.pump();
+        });
+      }
+      return;
+    }
+    this.setBehind(false);
     for (const ev of this.outbox.take()) this.link.write(ev);
+  }
+
+  private setBehind(behind: boolean): void {
+    if (this.behind === behind) return;
+    this.behind = behind;
+    this.link.congestion?.(behind);
+  }
+
+  private cutOff(): void {
+    this.close();
+    this.link.disconnect();
   }
 }

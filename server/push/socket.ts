@@ -104,10 +104,8 @@ export class SocketServer {
 
     // backfill and join in the same tick: nothing can fall between them
     const subscribed = subscribedTypes(types);
-    backfill(this.hub, subscribed, lastEventId, {
-      gap: (gap) => void socket.emit(REPLAY_GAP_EVENT, gap),
-      event: (ev) => emit(socket, ev),
-    });
+    backfill(this.hub, subscribed, lastEventId, policy, (gap) => void socket.emit(REPLAY_GAP_EVENT, gap));
+    socket.on('disconnect', () => policy.close());
     void socket.join([...subscribed].map(room));
 
     socket.on('subscribe', (msg, ack) => {

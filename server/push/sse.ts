@@ -58,12 +58,9 @@ export class SseServer {
     const unsubscribe = this.hub.subscribe((ev) => {
       if (types.has(ev.type)) policy.deliver(ev);
     });
-    backfill(this.hub, types, sub.lastEventId, {
-      gap: (gap) => void res.write(encodeSseFrame(format === 'message'
-        ? { data: JSON.stringify({ type: REPLAY_GAP_EVENT, data: gap }) }
-        : { event: REPLAY_GAP_EVENT, data: JSON.stringify(gap) })),
-      event: write,
-    });
+    backfill(this.hub, types, sub.lastEventId, policy, (gap) => void res.write(encodeSseFrame(format === 'message'
+      ? { data: JSON.stringify({ type: REPLAY_GAP_EVENT, data: gap }) }
+      : { event: REPLAY_GAP_EVENT, data: JSON.stringify(gap) })));
 
     const heartbeat = setInterval(() => res.write(encodeSseFrame({ comment: 'ping' })), this.opts.heartbeatMs);
     heartbeat.unref();
@@ -71,6 +68,7 @@ export class SseServer {
     res.on('close', () => {
       clearInterval(heartbeat);
       unsubscribe();
+      policy.close();
       this.clients.delete(res);
     });
   }

@@ -4,7 +4,7 @@
  * Every event goes out as the envelope's JSON, one text message, encoded once for every client.
  */
 import type { WebSocket } from 'ws';
-import { REPLAY_GAP_EVENT, isEventType, type EventType } from '../../shared/events.ts';
+import { REPLAY_GAP_EVENT, isEventType, type EventType, type ReplayGap } from '../../shared/events.ts';
 import { WS_CLOSE, WsClientMessageSchema, type WsControlMessage } from '../../shared/websocket.ts';
 import { fieldProblems, problemsText } from '../errors.ts';
 import { backfill, subscribedTypes, type Subscription } from './backfill.ts';
@@ -48,13 +48,9 @@ export class WsClient {
     // the caller adds the client to the fan-out in this same tick: nothing published in between is missed or doubled
     this.liveFrom = hub.lastId;
     this.replayedFrom = sub.lastEventId ?? hub.lastId;
-    backfill(hub, this.types, sub.lastEventId, {
-      gap: (gap) => this.control({ type: REPLAY_GAP_EVENT, data: gap }),
-      event: (ev) => {
-        if (sub.lastEventId === undefined) this.backfilled.add(ev.id);
-        this.send(ev.bytes);
-      },
-    });
+    const gap = (g: ReplayGap) => this.control({ type: REPLAY_GAP_EVENT, data: g });
+    backfill(hub, this.types, sub.lastEventId, this.policy, gap, sub.lastEventId === undefined ? (ev) => this.backfilled.add(ev.id) : undefined);
+    ws.on('close', () => this.policy.close());
     ws.on('message', (data, isBinary) => this.onMessage(isBinary ? null : data.toString()));
     ws.on('pong', () => {
       this.alive = true;
@@ -110,12 +106,18 @@ export class WsClient {
    * gap first when some are lost to it (as a reconnecting SSE client's Last-Event-ID). Live events go on meanwhile.
    */
   private resume(lastId: number): void {
-    const { gap, events } = this.hub.replay(lastId, this.types);
-    if (gap) this.control({ type: REPLAY_GAP_EVENT, data: gap });
-    for (const ev of events) {
-      if (ev.id > this.liveFrom) break;
-      if (ev.id <= this.replayedFrom && !this.backfilled.has(ev.id)) this.send(ev.bytes);
-    }
+    const replay = this.hub.replayFrom(lastId, this.types);
+    // sent already: those after what was replayed before (but for the latest statuses of the backfill), and the live ones
+    const before = this.replayedFrom;
+    const unsent = (ev: StoredEvent) => ev.id <= this.liveFrom && ev.id <= before && !this.backfilled.has(ev.id);
+    const next = () => {
+      for (let page = replay.next(); page.length; page = replay.next()) {
+        const out = page.filter(unsent);
+        if (out.length) return out;
+      }
+      return [];
+    };
+    this.policy.backfill(next, replay.gap ? () => this.control({ type: REPLAY_GAP_EVENT, data: replay.gap! }) : undefined);
     this.replayedFrom = Math.min(this.replayedFrom, lastId);
   }
 }

@@ -2,11 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../server/clock.ts';
 import { backfill, subscribedTypes } from '../../server/push/backfill.ts';
-import { EventHub, type StoredEvent } from '../../server/push/hub.ts';
+import { EventHub, pages, REPLAY_PAGE, type EventArchive, type StoredEvent } from '../../server/push/hub.ts';
 import { SlowClientPolicy, type ClientLink } from '../../server/push/slow-client.ts';
 import { encodeSseFrame } from '../../server/push/sse-frame.ts';
 import { MemoryIdStore } from '../../server/store/event-ids.ts';
-import { EVENT_TYPES, type EventType, type ReplayGap } from '../../shared/events.ts';
+import { EVENT_TYPES, type Envelope, type EventType, type ReplayGap } from '../../shared/events.ts';
 import { payload, statusPayload } from '../helpers/payloads.ts';
 
 function hub(replayCount = 100) {
@@ -44,27 +44,28 @@ describe('encodeSseFrame', () => {
   });
 });
 
-/** What a transport would write: gaps and event ids, in order. */
+/** What a transport that keeps up would write, through its policy: gaps and event ids, in order. */
 function recorder() {
   const out: (number | ReplayGap)[] = [];
-  return { out, to: { gap: (g: ReplayGap) => out.push(g), event: (ev: StoredEvent) => out.push(ev.id) } };
+  const policy = new SlowClientPolicy({ busy: () => false, write: (ev: StoredEvent) => void out.push(ev.id), disconnect: () => {} }, 100);
+  return { out, policy, gap: (g: ReplayGap) => void out.push(g) };
 }
 
 describe('backfill', () => {
   it('gives a new client the latest status at once, and nothing else', () => {
     const { h, publish } = hub();
     const none = recorder();
-    backfill(h, subscribedTypes(undefined), undefined, none.to);
+    backfill(h, subscribedTypes(undefined), undefined, none.policy, none.gap);
     expect(none.out).toEqual([]);
     publish('resource_status');
     publish('hint');
     publish('resource_status');
     publish('conflict');
     const all = recorder();
-    backfill(h, subscribedTypes([]), undefined, all.to);
+    backfill(h, subscribedTypes([]), undefined, all.policy, all.gap);
     expect(all.out).toEqual([3]);
     const hints = recorder();
-    backfill(h, subscribedTypes(['hint']), undefined, hints.to);
+    backfill(h, subscribedTypes(['hint']), undefined, hints.policy, hints.gap);
     expect(hints.out).toEqual([]);
   });
 
@@ -78,7 +79,7 @@ describe('backfill', () => {
     status('gpu-b'); // 6
     status('gpu-a'); // 7
     const r = recorder();
-    backfill(h, subscribedTypes(['resource_status', 'hint']), undefined, r.to);
+    backfill(h, subscribedTypes(['resource_status', 'hint']), undefined, r.policy, r.gap);
     expect(r.out).toEqual([5, 6, 7]);
     expect(h.latestOf(new Set(['resource_status'])).map((e) => e.env.type === 'resource_status' && e.env.data.node)).toEqual(['gpu-c', 'gpu-b', 'gpu-a']);
     expect(h.latest('resource_status')?.id).toBe(7);
@@ -89,10 +90,10 @@ describe('backfill', () => {
     const { h, publish } = hub();
     for (const t of ['resource_status', 'hint', 'conflict', 'hint', 'scheduling_update'] as const) publish(t);
     const r = recorder();
-    backfill(h, subscribedTypes(['hint', 'scheduling_update']), 2, r.to);
+    backfill(h, subscribedTypes(['hint', 'scheduling_update']), 2, r.policy, r.gap);
     expect(r.out).toEqual([4, 5]);
     const caughtUp = recorder();
-    backfill(h, subscribedTypes(undefined), 5, caughtUp.to);
+    backfill(h, subscribedTypes(undefined), 5, caughtUp.policy, caughtUp.gap);
     expect(caughtUp.out).toEqual([]);
   });
 
@@ -100,7 +101,7 @@ describe('backfill', () => {
     const { h, publish } = hub(3);
     for (let i = 0; i < 6; i++) publish('hint'); // window 4..6
     const r = recorder();
-    backfill(h, subscribedTypes(undefined), 1, r.to);
+    backfill(h, subscribedTypes(undefined), 1, r.policy, r.gap);
     expect(r.out).toEqual([{ lastEventId: 1, oldestId: 4, reason: 'out_of_window' }, 4, 5, 6]);
   });
 
@@ -203,5 +204,85 @@ describe('SlowClientPolicy', () => {
     p.drain();
     expect(st.written.map(([id]) => id)).toEqual([2, 3]);
     expect(p.hold(publish('hint'))).toBe(false);
+  });
+});
+
+/** An archive in memory that counts its reads. */
+class CountingArchive implements EventArchive {
+  envs: Envelope[] = [];
+  reads = 0;
+  append(env: Envelope) { this.envs.push(env); }
+  after(lastId: number, types: Iterable<EventType>, limit = 1000) {
+    this.reads++;
+    const t = new Set(types);
+    return this.envs.filter((e) => e.id > lastId && t.has(e.type)).slice(0, limit);
+  }
+  oldestId() { return this.envs[0]?.id ?? null; }
+  maxId() { return this.envs.at(-1)?.id ?? null; }
+}
+
+describe('a backfill through the slow-client policy', () => {
+  /** 2,000 hints archived, a window of 10: a resume from 0 reads the archive */
+  function behind() {
+    const archive = new CountingArchive();
+    const h = new EventHub({ clock: new ManualClock(), replayCount: 10, replayMaxAgeMs: 60_000, ids: new MemoryIdStore(), archive });
+    for (let i = 0; i < 2000; i++) h.publish('hint', payload('hint'));
+    archive.reads = 0;
+    return { h, archive };
+  }
+
+  it('hands a client one page at a time, the next when its transport drained; live events wait and follow, none lost or doubled', () => {
+    const { h, archive } = behind();
+    const { st, l } = link();
+    // a transport that fills with each write, until the test drains it (a client that reads only when told)
+    const p = new SlowClientPolicy({ ...l, write: (ev) => { l.write(ev); st.busy = true; } }, 100);
+    st.busy = true;
+    backfill(h, subscribedTypes(['hint']), 0, p, () => {});
+    expect(st.written).toEqual([]);
+    expect(archive.reads).toBe(1); // the first page only
+    h.subscribe((ev) => p.deliver(ev));
+    h.publish('hint', payload('hint')); // 2001: live, waits for the backfill
+    let drains = 0;
+    while (st.written.length < 2001 && drains < 100) {
+      st.busy = false;
+      p.drain(); // one page written; the transport is full again
+      drains++;
+    }
+    expect(st.written.map(([id]) => id)).toEqual(Array.from({ length: 2001 }, (_, i) => i + 1));
+    expect(drains).toBe(Math.ceil(2000 / REPLAY_PAGE) + 1);
+    expect(archive.reads).toBeLessThanOrEqual(Math.ceil(2000 / REPLAY_PAGE) + 1);
+    expect(p.congested).toBe(false);
+    st.busy = false;
+    h.publish('hint', payload('hint'));
+    expect(st.written.at(-1)![0]).toBe(2002); // live again
+  });
+
+  it('writes a page per turn of the event loop to a client that keeps up, and stops reading when the client is gone', async () => {
+    const { h, archive } = behind();
+    const { st, l } = link();
+    const p = new SlowClientPolicy(l, 100);
+    const gaps: ReplayGap[] = [];
+    backfill(h, subscribedTypes(['hint']), 0, p, (g) => void gaps.push(g));
+    expect(st.written).toHaveLength(REPLAY_PAGE);
+    await new Promise((r) => setImmediate(r));
+    expect(st.written).toHaveLength(2 * REPLAY_PAGE);
+    p.close();
+    const reads = archive.reads;
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(st.written).toHaveLength(2 * REPLAY_PAGE);
+    expect(archive.reads).toBe(reads);
+    expect(gaps).toEqual([]);
+  });
+
+  it('sends the gap notice just before the first event, after what an earlier backfill still had to send', () => {
+    const { h, archive } = behind();
+    archive.envs = archive.envs.filter((e) => e.id > 1500); // trimmed
+    const out: (number | string)[] = [];
+    const p = new SlowClientPolicy({ busy: () => false, write: (ev) => void out.push(ev.id), disconnect: () => {} }, 100);
+    p.backfill(pages([...h.latestOf(new Set(['hint']))]), () => void out.push('first'));
+    backfill(h, subscribedTypes(['hint']), 1000, p, (g) => void out.push(`gap ${g.oldestId}`));
+    expect(out.slice(0, 2)).toEqual(['first', 'gap 1501']);
+    expect(out[2]).toBe(1501);
   });
 });
