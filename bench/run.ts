@@ -25,6 +25,8 @@
  *   agents           (only with --only) 50 simulated agents at 1 Hz into one hub: agent → client latency p50/p99 (socket.io
  *                    and SSE), ack round trip, hub CPU and RSS against the same hub with no agents; idle GPUs, then a
  *                    process no allocation accounts for on every GPU (~3 min)                        (issue 15)
+ *   resumers         (only with --only) 200 SSE clients resuming from id 0 that never read: server RSS and health
+ *                    latency p99 against the same server without them                               (issue 18)
  *   docker-stats     (only with --only) the docker source with 50 containers                       (issue 4)
  *   dom-latency      (only with --only) pushed event → DOM update in Chromium at 10 events/s, and the page's heap
  *                    over 31 min (--quick: 2 min; ARBITER_BENCH_DOM_MINUTES sets it)                  (issue 7)
@@ -58,6 +60,7 @@ const BENCHMARKS: Record<string, Bench> = {
   workers: () => import('./workers.ts'),
   workflows: () => import('./workflows.ts'),
   agents: () => import('./agents.ts'),
+  resumers: () => import('./resumers.ts'),
 };
 /**
  * Run by default (~10 min on the 2-core reference machine: ~7.75 min, and ~2.5 min of workflows). docker-stats only

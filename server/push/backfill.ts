@@ -25,11 +25,14 @@ export function subscribedTypes(types: readonly EventType[] | undefined): Set<Ev
  * first event; `tap` (optional) sees each event as it goes.
  */
 export function backfill(hub: EventHub, types: ReadonlySet<EventType>, lastEventId: number | undefined, policy: SlowClientPolicy, gap: (gap: ReplayGap) => void, tap?: (ev: StoredEvent) => void): void {
-  const replay = lastEventId !== undefined ? hub.replayFrom(lastEventId, types) : { next: pages(hub.latestOf(types)) };
+  const replay = lastEventId !== undefined ? hub.replayFrom(lastEventId, types) : { gap: () => undefined, next: pages(hub.latestOf(types)) };
   const next = tap ? () => {
     const page = replay.next();
     for (const ev of page) tap(ev);
     return page;
   } : replay.next;
-  policy.backfill(next, replay.gap ? () => gap(replay.gap!) : undefined);
+  policy.backfill(next, () => {
+    const g = replay.gap();
+    if (g) gap(g);
+  });
 }

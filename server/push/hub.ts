@@ -81,14 +81,52 @@ export interface ReplayResult {
 
 export type HubListener = (ev: StoredEvent) => void;
 
-/** Events per page of a replay (archive reads, and what a client is handed before its transport must drain). */
+/** Ids per page of a replay (an archive read; at most what a client is handed before its transport must drain). */
 export const REPLAY_PAGE = 256;
 
 /** A replay: the gap notice to send first, if any, and its events page by page (empty: over). */
 export interface Replay {
-  gap?: ReplayGap;
+  /** the gap notice, if some events are lost to this client (may read the first page to say from where it goes on) */
+  gap(): ReplayGap | undefined;
   next(): StoredEvent[];
 }
+
+/**
+ * Archive blocks decoded into StoredEvents (their JSON and frames encoded once), least recently used first out
+ * past `maxBytes` of JSON: clients resuming from the same region share them.
+ */
+class BlockCache {
+  private readonly blocks = new Map<string, { events: StoredEvent[]; bytes: number }>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** The events of `types` with ids in block `block` (up to `hi`); kept when `complete` (it cannot change). */
+  get(archive: EventArchive, block: number, types: readonly EventType[], hi: number, complete: boolean): StoredEvent[] {
+    const key = `${block}|${types.join(',')}`;
+    const hit = this.blocks.get(key);
+    if (hit) {
+      this.blocks.delete(key);
+      this.blocks.set(key, hit);
+      return hit.events;
+    }
+    const events = archive.after(block * REPLAY_PAGE, types, REPLAY_PAGE).filter((env) => env.id <= hi).map((env) => new StoredEvent(env));
+    if (complete) {
+      const bytes = events.reduce((n, e) => n + e.json.length, 0);
+      this.blocks.set(key, { events, bytes });
+      this.bytes += bytes;
+      for (const [k, v] of this.blocks) {
+        if (this.bytes <= this.maxBytes) break;
+        this.blocks.delete(k);
+        this.bytes -= v.bytes;
+      }
+    }
+    return events;
+  }
+}
+
+/** JSON bytes of archive blocks kept decoded for replays. */
+export const REPLAY_CACHE_BYTES = 32 * 2 ** 20;
 
 /** An array handed out page by page. */
 export function pages(events: readonly StoredEvent[], size = REPLAY_PAGE): () => StoredEvent[] {
@@ -115,6 +153,8 @@ export class EventHub {
   /** the newest event of each coalesce key: one status snapshot per node, one event per other coalesced type */
   private readonly latestByKey = new Map<string, StoredEvent>();
   private readonly counts = new Map<EventType, number>();
+  /** archive blocks being replayed, shared by the clients that replay them */
+  private readonly blocks = new BlockCache(REPLAY_CACHE_BYTES);
 
   constructor(private readonly opts: HubOptions) {
     this.idBlock = opts.idBlock ?? 10_000;
@@ -198,9 +238,10 @@ export class EventHub {
    * Events after `lastEventId` of the given types, read page by page (`next()`), so that a client far behind costs
    * one page at a time, as fast as it reads, not the whole of what it missed at once. From the memory window when
    * it reaches back far enough; else the archived types come from the archive, and status snapshots from the window
-   * only (older ones are not kept). Whatever cannot be served any more is reported as a gap first; the events go
-   * on from the oldest kept. The replay ends at the last event published when it was asked for: the caller takes
-   * the live ones after it (subscribing in the same tick).
+   * only (older ones are not kept). Whatever cannot be served any more is reported as a gap (`gap()`, to send before
+   * the first event); the events go on from the oldest kept. The replay ends at the last event published when it
+   * was asked for: the caller takes the live ones after it (subscribing in the same tick). Archive pages are blocks
+   * of REPLAY_PAGE ids, decoded once and shared by every client that replays them (BlockCache).
    */
   replayFrom(lastEventId: number, types: ReadonlySet<EventType>): Replay {
     this.trimByAge();
@@ -208,52 +249,69 @@ export class EventHub {
     const oldestId = window[0]?.id ?? null;
     const upTo = this.lastId;
     if (lastEventId > upTo) {
-      return { gap: { lastEventId, oldestId, reason: 'ahead_of_server' }, next: pages(window.filter((e) => types.has(e.type))) };
+      const gap: ReplayGap = { lastEventId, oldestId, reason: 'ahead_of_server' };
+      return { gap: () => gap, next: pages(window.filter((e) => types.has(e.type))) };
     }
     const fromWindow = window.filter((e) => e.id > lastEventId && types.has(e.type));
     const inWindow = lastEventId >= upTo || (oldestId !== null && lastEventId + 1 >= oldestId);
-    if (inWindow) return { next: pages(fromWindow) };
+    if (inWindow) return { gap: () => undefined, next: pages(fromWindow) };
 
     const archive = this.opts.archive;
     if (!archive) {
-      return { gap: { lastEventId, oldestId, reason: 'out_of_window' }, next: pages(window.filter((e) => types.has(e.type))) };
+      const gap: ReplayGap = { lastEventId, oldestId, reason: 'out_of_window' };
+      return { gap: () => gap, next: pages(window.filter((e) => types.has(e.type))) };
     }
-    const archivedTypes = [...types].filter((t) => !COALESCED_TYPES.has(t));
+    const archivedTypes = [...types].filter((t) => !COALESCED_TYPES.has(t)).sort();
     const archiveOldest = archive.oldestId();
-    // archive pages up to `upTo`, merged in id order with the window's events of those ids (status snapshots, and
+    // blocks wholly in the archive do not change: those are cached
+    const complete = Math.min(upTo, archive.maxId() ?? 0);
+    // archive blocks up to `upTo`, merged in id order with the window's events of those ids (status snapshots, and
     // a relayed event the archive does not hold yet)
     let cursor = lastEventId;
     let w = 0;
-    let done = false;
     const read = (): StoredEvent[] => {
-      if (done) return [];
-      const raw = archivedTypes.length ? archive.after(cursor, archivedTypes, REPLAY_PAGE) : [];
-      const kept = raw.filter((env) => env.id <= upTo);
-      done = raw.length < REPLAY_PAGE || kept.length < raw.length;
-      const last = done ? upTo : raw[raw.length - 1]!.id;
-      const byId = new Map<number, StoredEvent>();
-      for (const env of kept) byId.set(env.id, new StoredEvent(env));
-      for (; w < fromWindow.length && fromWindow[w]!.id <= last; w++) byId.set(fromWindow[w]!.id, fromWindow[w]!);
-      cursor = last;
-      return [...byId.values()].sort((a, b) => a.id - b.id);
+      while (cursor < upTo) {
+        const block = Math.floor(cursor / REPLAY_PAGE);
+        const hi = Math.min((block + 1) * REPLAY_PAGE, upTo);
+        const byId = new Map<number, StoredEvent>();
+        if (archivedTypes.length) {
+          for (const e of this.blocks.get(archive, block, archivedTypes, hi, (block + 1) * REPLAY_PAGE <= complete)) if (e.id > cursor) byId.set(e.id, e);
+        }
+        for (; w < fromWindow.length && fromWindow[w]!.id <= hi; w++) byId.set(fromWindow[w]!.id, fromWindow[w]!);
+        cursor = hi;
+        if (byId.size) return [...byId.values()].sort((a, b) => a.id - b.id);
+      }
+      return [];
     };
-    let first: StoredEvent[] | null = read();
     // lost: status snapshots older than the window, or archived events trimmed away
     const statusLost = archivedTypes.length < types.size;
     const trimmed = archiveOldest !== null && lastEventId + 1 < archiveOldest && archivedTypes.length > 0;
-    const next = () => {
-      if (!first) return read();
-      const page = first;
-      first = null;
-      return page;
+    let first: StoredEvent[] | null = null;
+    let gap: ReplayGap | undefined;
+    let gapKnown = !(statusLost || trimmed);
+    return {
+      gap: () => {
+        if (!gapKnown) {
+          gapKnown = true;
+          first = read();
+          gap = { lastEventId, oldestId: first[0]?.id ?? oldestId, reason: 'out_of_window' };
+        }
+        return gap;
+      },
+      next: () => {
+        if (!first) return read();
+        const page = first;
+        first = null;
+        return page;
+      },
     };
-    if (statusLost || trimmed) return { gap: { lastEventId, oldestId: first[0]?.id ?? oldestId, reason: 'out_of_window' }, next };
-    return { next };
   }
 
   /** The whole of `replayFrom` at once (tests, and small replays). */
   replay(lastEventId: number, types: ReadonlySet<EventType>): ReplayResult {
-    const { gap, next } = this.replayFrom(lastEventId, types);
+    const replay = this.replayFrom(lastEventId, types);
+    const gap = replay.gap();
+    const next = replay.next;
     const events: StoredEvent[] = [];
     for (let page = next(); page.length; page = next()) events.push(...page);
     return gap ? { gap, events } : { events };

@@ -5,10 +5,12 @@
  * whole and the client is live again. A client whose outbox passes its bound is disconnected.
  *
  * A backfill (the events a client missed, hub.replayFrom) goes through here too, before anything newer: a page at a
- * time, the next one when the transport has taken the last (at once, after yielding to the event loop, when it is
- * not busy; else on its drain). Meanwhile the client counts as congested and its live events wait in its outbox.
- * So what a client far behind costs the server is one page and its transport's buffer, not all it missed at once.
+ * time, the next one when the transport has taken the last (its drain). Meanwhile the client counts as congested and
+ * its live events wait in its outbox. So what a client far behind costs the server is one page and its transport's
+ * buffer, not all it missed at once. The pages of every client are written by one pacer, in turn, a few
+ * milliseconds of them per turn of the event loop: hundreds of clients resuming at once do not hold up the others.
  */
+import { performance } from 'node:perf_hooks';
 import { Outbox } from './outbox.ts';
 import type { StoredEvent } from './hub.ts';
 
@@ -31,11 +33,59 @@ interface Backfill {
   started: boolean;
 }
 
+/** Milliseconds of backfill pages written per turn of the event loop, for every client together. */
+export const BACKFILL_BUDGET_MS = 4;
+
+/** The clients with a backfill page to write, served in turn for BACKFILL_BUDGET_MS per turn of the event loop. */
+class BackfillPacer {
+  private readonly waiting = new Set<SlowClientPolicy>();
+  private scheduled = false;
+  private idleWaiters: (() => void)[] = [];
+
+  want(p: SlowClientPolicy): void {
+    this.waiting.add(p);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.run());
+    }
+  }
+
+  forget(p: SlowClientPolicy): void {
+    this.waiting.delete(p);
+  }
+
+  /** Resolves once no client waits for a page (tests). */
+  idle(): Promise<void> {
+    if (!this.waiting.size) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private run(): void {
+    this.scheduled = false;
+    const end = performance.now() + BACKFILL_BUDGET_MS;
+    while (this.waiting.size && performance.now() < end) {
+      const p = this.waiting.values().next().value!;
+      this.waiting.delete(p);
+      if (p.step()) this.waiting.add(p); // after the others
+    }
+    if (this.waiting.size) {
+      this.scheduled = true;
+      setImmediate(() => this.run());
+    } else {
+      for (const r of this.idleWaiters.splice(0)) r();
+    }
+  }
+}
+
+const pacer = new BackfillPacer();
+
+/** Resolves once every backfill that can go on has been written (tests). */
+export const backfillsIdle = (): Promise<void> => pacer.idle();
+
 export class SlowClientPolicy {
   private readonly outbox: Outbox;
   private behind = false;
   private readonly backfills: Backfill[] = [];
-  private scheduled: NodeJS.Immediate | null = null;
   private closed = false;
 
   constructor(private readonly link: ClientLink, maxBufferedEvents: number) {
@@ -85,14 +135,13 @@ export class SlowClientPolicy {
   close(): void {
     this.closed = true;
     this.backfills.length = 0;
-    if (this.scheduled) clearImmediate(this.scheduled);
-    this.scheduled = null;
+    pacer.forget(this);
   }
 
-  private pump(): void {
-    if (this.closed || this.scheduled) return;
-    while (this.backfills.length) {
-      if (this.link.busy()) return; // its drain comes back here
+  /** Write one page of the backfill (the pacer's call); true when another may follow at once. */
+  step(): boolean {
+    while (!this.closed && this.backfills.length) {
+      if (this.link.busy()) return false; // its drain comes back
       const b = this.backfills[0]!;
       if (!b.started) {
         b.started = true;
@@ -104,16 +153,20 @@ export class SlowClientPolicy {
         continue;
       }
       for (const ev of page) this.link.write(ev);
-      if (this.closed) return;
-      // one page per turn of the event loop: the server answers others between them
-      if (!this.link.busy()) {
-        this.scheduled = setImmediate(() => {
-          this.scheduled = null;
-          this.pump();
-        });
-      }
-      return;
+      return !this.closed && !this.link.busy();
     }
+    if (!this.closed) this.caughtUp();
+    return false;
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    if (!this.backfills.length) this.caughtUp();
+    else if (!this.link.busy()) pacer.want(this);
+  }
+
+  /** Nothing more to backfill: what waited meanwhile, in id order, and live again. */
+  private caughtUp(): void {
     this.setBehind(false);
     for (const ev of this.outbox.take()) this.link.write(ev);
   }

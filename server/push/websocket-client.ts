@@ -117,7 +117,10 @@ export class WsClient {
       }
       return [];
     };
-    this.policy.backfill(next, replay.gap ? () => this.control({ type: REPLAY_GAP_EVENT, data: replay.gap! }) : undefined);
+    this.policy.backfill(next, () => {
+      const gap = replay.gap();
+      if (gap) this.control({ type: REPLAY_GAP_EVENT, data: gap });
+    });
     this.replayedFrom = Math.min(this.replayedFrom, lastId);
   }
 }
