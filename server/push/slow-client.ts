@@ -28,6 +28,8 @@ export interface ClientLink {
 interface Backfill {
   /** the next page; empty when it is over */
   next(): StoredEvent[];
+  /** what is left of the page being written (the transport filled before its end) */
+  rest: StoredEvent[];
   /** called once, before its first page (a gap notice) */
   start?(): void;
   started: boolean;
@@ -121,7 +123,7 @@ export class SlowClientPolicy {
    */
   backfill(next: () => StoredEvent[], start?: () => void): void {
     if (this.closed) return;
-    this.backfills.push({ next, ...(start ? { start } : {}), started: false });
+    this.backfills.push({ next, ...(start ? { start } : {}), started: false, rest: [] });
     this.setBehind(true);
     this.pump();
   }
@@ -138,7 +140,10 @@ export class SlowClientPolicy {
     pacer.forget(this);
   }
 
-  /** Write one page of the backfill (the pacer's call); true when another may follow at once. */
+  /**
+   * Write the backfill until the transport is full, at most a page (the pacer's call): a client that does not
+   * read holds its transport's high-water mark and one event more. True when more may follow at once.
+   */
   step(): boolean {
     while (!this.closed && this.backfills.length) {
       if (this.link.busy()) return false; // its drain comes back
@@ -147,12 +152,17 @@ export class SlowClientPolicy {
         b.started = true;
         b.start?.();
       }
-      const page = b.next();
-      if (!page.length) {
+      if (!b.rest.length) b.rest = b.next();
+      if (!b.rest.length) {
         this.backfills.shift();
         continue;
       }
-      for (const ev of page) this.link.write(ev);
+      let i = 0;
+      while (i < b.rest.length && !this.closed) {
+        this.link.write(b.rest[i++]!);
+        if (this.link.busy()) break;
+      }
+      b.rest = b.rest.slice(i);
       return !this.closed && !this.link.busy();
     }
     if (!this.closed) this.caughtUp();
