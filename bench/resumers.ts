@@ -1,7 +1,7 @@
 /**
  * resumers: 200 SSE clients that resume from id 0 and never read, against the compiled server in a child process
  * whose event archive holds what 4,000 submits left in it. Server RSS (/proc/<pid>/status) and `GET /api/health`
- * latency (sequential, keep-alive, from this process), first without them (the baseline), then from the moment
+ * latency (one every 10 ms, keep-alive, from this process), first without them (the baseline), then from the moment
  * they connect, for the same window. A resume is sent as the client reads (slow-client.ts): what a client that
  * does not read costs is its socket's buffers and a page, not the whole of what it missed.
  * `npm run bench -- --only resumers [--quick]`.
@@ -21,7 +21,7 @@ function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** GET /api/health one after the other for `ms`; latencies in ms, and the server's RSS every 250 ms. */
+/** GET /api/health every 10 ms (one at a time) for `ms`; latencies in ms, and the server's RSS every 250 ms. */
 async function healthWindow(url: string, pid: number, ms: number): Promise<{ latencies: number[]; rss: number[] }> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const latencies: number[] = [];
@@ -37,6 +37,7 @@ async function healthWindow(url: string, pid: number, ms: number): Promise<{ lat
       }).on('error', reject).end();
     });
     latencies.push(performance.now() - s);
+    await new Promise((r) => setTimeout(r, Math.max(0, 10 - (performance.now() - s))));
     if (performance.now() - t0 >= sampled * 250) {
       rss.push(rssMiB(pid));
       sampled++;
@@ -97,7 +98,7 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
     const markdown = [
       '## resumers',
       '',
-      `${RESUMERS} SSE clients resuming from id 0 (\`Last-Event-ID: 0\`, types scheduling_update and conflict) that never read, against the compiled server whose archive holds what ${SUBMITS} submits left (one resume from 0 read whole is ${fmt(whole / 2 ** 20, 1)} MiB). \`GET /api/health\` one after the other from the bench process for ${fmt(windowMs / 1000, 0)} s, first alone (baseline), then from the moment the ${RESUMERS} connect.`,
+      `${RESUMERS} SSE clients resuming from id 0 (\`Last-Event-ID: 0\`, types scheduling_update and conflict) that never read, against the compiled server whose archive holds what ${SUBMITS} submits left (one resume from 0 read whole is ${fmt(whole / 2 ** 20, 1)} MiB). \`GET /api/health\` every 10 ms (one at a time) from the bench process for ${fmt(windowMs / 1000, 0)} s, first alone (baseline), then from the moment the ${RESUMERS} connect.`,
       '',
       table(['window', 'health requests', 'p50 ms', 'p99 ms', 'max ms', 'server RSS max MiB'], [
         row('baseline: no resumers', baseline),
