@@ -20,7 +20,7 @@ import type { Config } from './config.ts';
 import { Auth, loadOrCreateToken } from './http/auth.ts';
 import { errorBoundary } from './http/errors.ts';
 import { eventRoutes } from './http/routes/events.ts';
-import { followerReads } from './http/routes/follower-reads.ts';
+import { followerReads, followerStatus } from './http/routes/follower-reads.ts';
 import { createLogger, type Logger } from './log.ts';
 import { EventHub } from './push/hub.ts';
 import type { SseServer } from './push/sse.ts';
@@ -34,6 +34,7 @@ import { EventStore } from './store/event-store.ts';
 import { openPostgres } from './store/postgres/pg-db.ts';
 import type { Db } from './store/sql.ts';
 import { isAgentUpgrade } from '../shared/agents.ts';
+import type { ResourceStatus } from '../shared/resources.ts';
 
 export type Role = 'leader' | 'follower';
 
@@ -59,7 +60,7 @@ export async function serveReplica(config: Config, deps: AppDeps = {}): Promise<
   const db = openPostgres({ url: config.database });
   const lead = async (port: number): Promise<Running> => {
     const app = await startApp({ ...config, port }, { ...deps, log, clock, db });
-    const record = recordLeader(db, config.replicas.advertiseUrl ?? app.url, clock.now());
+    const record = recordLeader(db, config.replicas.advertiseUrl ?? app.url, clock.now(), app.board.snapshot().node);
     log.info({ url: record.url, term: record.term }, 'leading the hub replicas');
     return app;
   };
@@ -113,6 +114,13 @@ function routeAgentsToLeader(http: HttpServer, forwarder: Forwarder): void {
   });
 }
 
+/** The newest status snapshot of `node` this follower's hub holds (relayed from the leader), or null. */
+function leaderSnapshot(hub: EventHub, node: string | undefined): ResourceStatus | null {
+  if (node === undefined) return null;
+  const ev = hub.latestOf(new Set(['resource_status'])).find((e) => (e.env.data as ResourceStatus).node === node);
+  return ev ? (ev.env.data as ResourceStatus) : null;
+}
+
 interface Follower extends Running {
   /** resolves once this replica holds the leader's lock */
   promoted: Promise<void>;
@@ -120,10 +128,10 @@ interface Follower extends Running {
 
 async function startFollower(config: Config, db: Db, token: string, log: Logger, clock: Clock): Promise<Follower> {
   const auth = new Auth(token, config.auth, config.adminToken);
-  let leader = currentLeader(db)?.url ?? null;
+  let record = currentLeader(db);
   const forwarder = new Forwarder({
-    leader: () => leader,
-    unreachable: () => void (leader = currentLeader(db)?.url ?? null),
+    leader: () => record?.url ?? null,
+    unreachable: () => void (record = currentLeader(db)),
   });
   const app = express();
   app.disable('x-powered-by');
@@ -142,6 +150,8 @@ async function startFollower(config: Config, db: Db, token: string, log: Logger,
     routeAgentsToLeader(http, forwarder);
     app.use('/api/events', auth.middleware());
     app.use(eventRoutes(sse));
+    // the leader's own status: its newest snapshot in the stream (forwarded until one came)
+    app.use(followerStatus({ auth, forward: forwarder.http, snapshot: () => leaderSnapshot(hub, record?.node) }));
   } else {
     http.on('upgrade', forwarder.upgrade);
   }
@@ -149,7 +159,7 @@ async function startFollower(config: Config, db: Db, token: string, log: Logger,
   app.use(forwarder.http);
   app.use(errorBoundary(log));
   const url = await listen(http, config);
-  log.info({ url, leader }, 'following the leader replica');
+  log.info({ url, leader: record?.url }, 'following the leader replica');
 
   let timer: NodeJS.Timeout | undefined;
   const promoted = new Promise<void>((resolve) => {
@@ -157,10 +167,10 @@ async function startFollower(config: Config, db: Db, token: string, log: Logger,
       try {
         if (tryLead(db)) {
           clearInterval(timer);
-          log.warn({ previous: leader }, 'the leader is gone: taking over');
+          log.warn({ previous: record?.url }, 'the leader is gone: taking over');
           resolve();
         } else {
-          leader = currentLeader(db)?.url ?? leader;
+          record = currentLeader(db) ?? record;
         }
       } catch (err) {
         log.error({ err }, 'asking for the leader lock failed');

@@ -112,10 +112,22 @@ describe.skipIf(why !== null)('hub replicas on PostgreSQL and Redis', () => {
     expect(((fromLeader[0]!.body as { allocations: { requestId: string }[] }).allocations.map((x) => x.requestId)).sort()).toEqual([...ids].sort());
     // without a token: refused by the follower itself
     expect((await fetch(`${b.url}/api/allocations`)).status).toBe(401);
+    // the leader's status, from its snapshots in the stream: its node, as the leader answers it
+    const status = async (url: string, path = '/api/status') => {
+      const r = await fetch(`${url}${path}`, { headers });
+      return { status: r.status, body: (await r.json()) as { node?: string; sampledAt?: number; cpu?: unknown } };
+    };
+    const leaderStatus = await status(a.url);
+    await until(async () => ((await status(b.url)).body.node === leaderStatus.body.node ? true : undefined), 'the follower has a snapshot of the leader');
+    expect((await status(b.url, '/api/status/cpu')).status).toBe((await status(a.url, '/api/status/cpu')).status);
+    expect((await fetch(`${b.url}/api/status`)).status).toBe(401);
     // the leader frozen (its lock held: nobody takes over): the follower still answers them, the leader's reads wait
     a.child.kill('SIGSTOP');
     try {
       expect(await answers(b.url)).toEqual(fromLeader);
+      const frozen = await status(b.url);
+      expect(frozen.status).toBe(200);
+      expect(frozen.body.node).toBe(leaderStatus.body.node);
     } finally {
       a.child.kill('SIGCONT');
     }

@@ -21,6 +21,8 @@ export interface LeaderRecord {
   url: string;
   term: number;
   since: number;
+  /** the leader's own node (its monitor's): a follower serves its status from the event stream */
+  node?: string;
 }
 
 /** Try to take the leader's lock on this connection (at once, no waiting): true when this session holds it now. */
@@ -29,16 +31,17 @@ export function tryLead(db: Db): boolean {
   return db.prepare<[], { ok: boolean }>(`SELECT pg_try_advisory_lock(${LEADER_KEYS}) AS ok`).get()?.ok === true;
 }
 
-/** Record the leader (the lock's holder, once it listens): its URL for the followers, and the next term. */
-export function recordLeader(db: Db, url: string, now: number): LeaderRecord {
+/** Record the leader (the lock's holder, once it listens): its URL for the followers, the next term, its node. */
+export function recordLeader(db: Db, url: string, now: number, node?: string): LeaderRecord {
   const term = (currentLeader(db)?.term ?? 0) + 1;
   const put = db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
   db.transaction(() => {
     put.run('leader_url', url);
     put.run('leader_term', String(term));
     put.run('leader_since', String(now));
+    put.run('leader_node', node ?? '');
   })();
-  return { url, term, since: now };
+  return { url, term, since: now, ...(node !== undefined ? { node } : {}) };
 }
 
 /**
@@ -52,9 +55,10 @@ export function storeId(db: Db): string {
 
 /** The leader as last recorded (it may have died since: a follower finds out when forwarding fails). */
 export function currentLeader(db: Db): LeaderRecord | null {
-  const rows = db.prepare<[], { key: string; value: string }>("SELECT key, value FROM meta WHERE key IN ('leader_url', 'leader_term', 'leader_since')").all();
+  const rows = db.prepare<[], { key: string; value: string }>("SELECT key, value FROM meta WHERE key IN ('leader_url', 'leader_term', 'leader_since', 'leader_node')").all();
   const m = new Map(rows.map((r) => [r.key, r.value]));
   const url = m.get('leader_url');
   if (!url) return null;
-  return { url, term: Number(m.get('leader_term') ?? 0), since: Number(m.get('leader_since') ?? 0) };
+  const node = m.get('leader_node');
+  return { url, term: Number(m.get('leader_term') ?? 0), since: Number(m.get('leader_since') ?? 0), ...(node ? { node } : {}) };
 }
