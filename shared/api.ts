@@ -1,5 +1,6 @@
 /** REST request/response schemas. */
 import { z } from 'zod';
+import { decimalInt } from './query.ts';
 import { SourceStatusSchema } from './resources.ts';
 import { EventTypesParamSchema } from './events.ts';
 import { SSE_FORMATS } from './names.ts';
@@ -23,10 +24,7 @@ export const HealthResponseSchema = z.object({
 });
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;
 
-const nonNegInt = z.coerce
-  .number({ error: 'expected a non-negative integer' })
-  .int({ error: 'expected a non-negative integer' })
-  .nonnegative({ error: 'expected a non-negative integer' });
+const nonNegInt = decimalInt(0, Number.MAX_SAFE_INTEGER, 'expected a non-negative integer');
 
 export const GpuIndexParamsSchema = z.object({ index: nonNegInt });
 
@@ -51,7 +49,7 @@ export const HistoryQuerySchema = z.object({
   /** epoch ms; default: now */
   untilMs: nonNegInt.optional(),
   /** downsample to one point per `stepMs` (mean, weighted by samples), at least 1000 */
-  stepMs: z.coerce.number().int().min(1000).optional(),
+  stepMs: decimalInt(1000).optional(),
 });
 export type HistoryQuery = z.infer<typeof HistoryQuerySchema>;
 

@@ -5,6 +5,7 @@
  * carries. Schemas are used by the server's routes, the dashboard (types only) and the tests.
  */
 import { z } from 'zod';
+import { decimalInt } from './query.ts';
 import { DISPATCH_POLICIES, TASK_STATUSES } from './names.ts';
 
 export const DispatchPolicySchema = z.enum(DISPATCH_POLICIES);
@@ -175,7 +176,7 @@ export type PredictorTable = z.infer<typeof PredictorTableSchema>;
 
 export const DispatchInstancesResponseSchema = z.object({ instances: z.array(TaskInstanceSchema) });
 export type DispatchInstancesResponse = z.infer<typeof DispatchInstancesResponseSchema>;
-export const DispatchTasksQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) });
+export const DispatchTasksQuerySchema = z.object({ limit: decimalInt(1, 1000).default(100) });
 export const DispatchTasksResponseSchema = z.object({ tasks: z.array(DispatchTaskSchema) });
 export type DispatchTasksResponse = z.infer<typeof DispatchTasksResponseSchema>;
 /** `PUT /api/dispatch/policy` body and the answer of GET and PUT */

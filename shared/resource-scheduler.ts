@@ -6,6 +6,7 @@
  * of the machine (100 = every core), gpu a count of whole GPUs, memory in MiB.
  */
 import { z } from 'zod';
+import { decimalInt } from './query.ts';
 import { TOKEN_QUERY } from './api.ts';
 import { ContainerSchema, CpuSchema, GpuSchema, SourceStatusSchema } from './resources.ts';
 import { AllocationSchema, ConflictSchema, LIMITS, NameSchema, QueueEntrySchema, RequestSchema, ResourcesSchema, StrategyNameSchema } from './scheduler.ts';
@@ -55,7 +56,7 @@ export const RsQueueQuerySchema = z.strictObject({
   /** priority order (severity, effective priority, age) instead of FIFO @default false */
   use_priority: flag.default(false),
   /** @default 1000 */
-  limit: z.coerce.number({ error: 'expected an integer 1–1000' }).int({ error: 'expected an integer 1–1000' }).min(1, 'expected an integer 1–1000').max(1000, 'expected an integer 1–1000').default(1000),
+  limit: decimalInt(1, 1000).default(1000),
 });
 
 /** The open conflicts in the queue's order, and the waiting requests with theirs (Arbiter's queue). */

@@ -6,6 +6,7 @@
  * which both runtimes (`arbiter worker`, `python3 -m arbiter_worker`) implement, and the `worker_update` payload.
  */
 import { z } from 'zod';
+import { decimalInt } from './query.ts';
 import { WORKER_BACKENDS, WORKER_STATES } from './names.ts';
 import { NameSchema } from './scheduler.ts';
 
@@ -100,7 +101,7 @@ export type WorkersResponse = z.infer<typeof WorkersResponseSchema>;
 /** `GET /api/workers?name=&timeoutMs=` */
 export const WorkersQuerySchema = z.object({
   name: z.string().max(128).optional(),
-  timeoutMs: z.coerce.number().int().min(0).max(3_600_000).optional(),
+  timeoutMs: decimalInt(0, 3_600_000).optional(),
 });
 /** `DELETE /api/workers[?owner=]`: every live group (of that owner) */
 export const WorkersDeleteQuerySchema = z.object({ owner: z.string().min(1).max(256).optional() });
@@ -108,7 +109,7 @@ export const WorkersDeleteQuerySchema = z.object({ owner: z.string().min(1).max(
 export const NotReadyDetailSchema = z.object({ id: z.string(), state: WorkerStateSchema, why: z.string() });
 export type NotReadyDetail = z.infer<typeof NotReadyDetailSchema>;
 
-export const WorkerLogsQuerySchema = z.object({ tail: z.coerce.number().int().min(1).max(100_000).default(200) });
+export const WorkerLogsQuerySchema = z.object({ tail: decimalInt(1, 100_000).default(200) });
 export const WorkerLogsResponseSchema = z.object({ id: z.string(), lines: z.array(z.string()) });
 export type WorkerLogsResponse = z.infer<typeof WorkerLogsResponseSchema>;
 

@@ -5,6 +5,7 @@
  * strings, like the reference's `created_at`. Also the `workflow_update` payload.
  */
 import { z } from 'zod';
+import { decimalInt } from './query.ts';
 import { JOB_STATUSES, WORKFLOW_STATUSES } from './names.ts';
 import { nameSchema } from './scheduler.ts';
 
@@ -139,7 +140,7 @@ export type Workflow = z.infer<typeof WorkflowSchema>;
 export const WorkflowsQuerySchema = z.object({
   user_id: z.string().max(128).optional(),
   status: WorkflowStatusSchema.optional(),
-  limit: z.coerce.number().int().min(1).max(10_000).default(200),
+  limit: decimalInt(1, 10_000).default(200),
 });
 export const WorkflowsResponseSchema = z.object({ workflows: z.array(WorkflowSummarySchema) });
 export type WorkflowsResponse = z.infer<typeof WorkflowsResponseSchema>;

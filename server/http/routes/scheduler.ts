@@ -5,6 +5,7 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
+import { decimalInt } from '../../../shared/query.ts';
 import { QueueOrderSchema, RequestInputSchema, type Conflict, type QueueOrder } from '../../../shared/scheduler.ts';
 import { AllocationsQuerySchema, TOKEN_QUERY, type AllocationView } from '../../../shared/api.ts';
 import type { SchedulerEngine, SchedulerReads } from '../../scheduler/engine.ts';
@@ -12,8 +13,8 @@ import { HttpError, parseInput } from '../errors.ts';
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
 const page = {
-  limit: z.coerce.number({ error: 'expected an integer 1–1000' }).int({ error: 'expected an integer 1–1000' }).min(1, 'expected an integer 1–1000').max(1000, 'expected an integer 1–1000').default(100),
-  offset: z.coerce.number({ error: 'expected a non-negative integer' }).int({ error: 'expected a non-negative integer' }).min(0, 'expected a non-negative integer').default(0),
+  limit: decimalInt(1, 1000).default(100),
+  offset: decimalInt(0, Number.MAX_SAFE_INTEGER, 'expected a non-negative integer').default(0),
 };
 export const QueueQuerySchema = z.strictObject({ ...TOKEN_QUERY, order: QueueOrderSchema.default('fifo'), ...page });
 export const ConflictsQuerySchema = z.strictObject({ ...TOKEN_QUERY, status: z.enum(['open', 'resolved', 'all']).default('open'), order: QueueOrderSchema.default('fifo'), ...page });
