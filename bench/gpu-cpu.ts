@@ -173,7 +173,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
         rssMiB: (t1.rssPages * 4096) / 2 ** 20,
       };
     });
-    const h = await fetch(`${gpu.server.url}/api/health`).then((res) => res.json() as Promise<{ sources?: Record<string, unknown> }>);
+    const h = await fetch(`${gpu.server.url}/api/health`, { headers: { authorization: `Bearer ${gpu.server.token}` } }).then((res) => res.json() as Promise<{ sources?: Record<string, unknown> }>);
     gpuHealth = h.sources?.gpu ?? h.sources;
     const status = await fetch(`${gpu.server.url}/api/status`, { headers: { authorization: `Bearer ${gpu.server.token}` } })
       .then((res) => res.json() as Promise<{ gpus?: unknown[] }>);

@@ -150,7 +150,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const metrics = new Metrics();
   bindMetrics(metrics, { board, hub, engine, clientCounts: () => ({ sse: sse.clientCount, 'socket.io': sockets.clientCount, websocket: websockets.clientCount }) });
 
-  app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses() }));
+  app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses(), authorized: (req) => auth.check(Auth.tokenOf(req)) }));
   app.get('/health', dispatchHealth(dispatcher));
   app.get('/', auth.loginRedirect());
   // /workflows is a view of the dashboard too: a browser opening it gets the page, API clients the JSON

@@ -15,12 +15,13 @@ export const ErrorBodySchema = z.object({
 }).meta({ id: 'Error' });
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
+/** GET /api/health: the status to anyone (load balancers, uptime checks); the rest only with a valid token. */
 export const HealthResponseSchema = z.object({
   status: z.enum(['ok', 'degraded']),
-  version: z.string(),
-  uptimeMs: z.number(),
-  node: z.string(),
-  sources: z.record(z.string(), SourceStatusSchema),
+  version: z.string().optional(),
+  uptimeMs: z.number().optional(),
+  node: z.string().optional(),
+  sources: z.record(z.string(), SourceStatusSchema).optional(),
 });
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;
 

@@ -33,7 +33,7 @@ export function buildOpenApi(): object {
   const ok = (schema: z.ZodType, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
   const secured = [{ bearer: [] }];
 
-  reg.registerPath({ method: 'get', path: '/api/health', summary: 'Liveness and source states (no auth)', responses: { 200: ok(HealthResponseSchema) } });
+  reg.registerPath({ method: 'get', path: '/api/health', summary: 'Liveness (no auth); with the token also the version, uptime, node and source states', responses: { 200: ok(HealthResponseSchema) } });
   reg.registerPath({ method: 'get', path: '/api/status', summary: 'Latest resource snapshot', security: secured, responses: { 200: ok(ResourceStatusSchema), 401: err('no or wrong token') } });
   const parts = { cpu: CpuSchema, memory: MemorySchema, disks: z.array(DiskSchema), network: z.array(NetworkInterfaceSchema) };
   for (const [part, schema] of Object.entries(parts)) {

@@ -54,12 +54,18 @@ describe('auth', () => {
     stream.close();
   });
 
-  it('serves /api/health without a token', async () => {
-    const r = await get('/api/health');
+  it('serves /api/health without a token: the status only; with one, the version, uptime, node and sources', async () => {
+    const anon = await get('/api/health');
+    expect(anon.status).toBe(200);
+    expect(await anon.json()).toEqual({ status: 'ok' });
+    const wrong = await get('/api/health', { authorization: 'Bearer not-the-token-0123456789' });
+    expect(await wrong.json()).toEqual({ status: 'ok' });
+    const r = await get('/api/health', { authorization: `Bearer ${s.token}` });
     expect(r.status).toBe(200);
     const body = HealthResponseSchema.parse(await r.json());
     expect(body.status).toBe('ok');
-    expect(body.sources.host!.status).toBe('ok');
+    expect(body).toMatchObject({ version: expect.any(String), node: expect.any(String), uptimeMs: expect.any(Number) });
+    expect(body.sources!.host!.status).toBe('ok');
     expect(body.uptimeMs).toBeGreaterThanOrEqual(0);
   });
 });

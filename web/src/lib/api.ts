@@ -82,7 +82,7 @@ export function fetchStatus(signal?: AbortSignal): Promise<ResourceStatus> {
   return getJson<ResourceStatus>('/api/status', signal);
 }
 
-/** GET /api/health (no auth): among others, the node this server is. */
+/** GET /api/health: among others (with the token, which the cookie carries), the node this server is. */
 export function fetchHealth(signal?: AbortSignal): Promise<HealthResponse> {
   return getJson<HealthResponse>('/api/health', signal);
 }

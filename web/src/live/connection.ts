@@ -109,7 +109,7 @@ export interface ConnectionDeps {
   sse: TransportFactory;
   /** GET /api/status: seeds the first paint and tells a 401 from a network failure */
   fetchStatus(): Promise<ResourceStatus>;
-  /** GET /api/health: the node this server is (no auth), whose snapshots the home views show */
+  /** GET /api/health: the node this server is (with the token: the cookie), whose snapshots the home views show */
   fetchHealth(): Promise<Pick<HealthResponse, 'node'>>;
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
@@ -433,7 +433,7 @@ export class LiveConnection implements LiveSource {
       .fetchHealth()
       .then(
         (health) => {
-          if (this.started) this.setHome(health.node);
+          if (this.started && health.node !== undefined) this.setHome(health.node);
         },
         () => undefined, // asked again after the next failure; meanwhile the first snapshot's node stands in
       )
