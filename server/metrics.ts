@@ -2,6 +2,7 @@
  * Prometheus metrics: host gauges from each snapshot, push counters, scheduler figures and the process's own default
  * metrics. `bindMetrics` connects them to the running parts.
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { CONFLICT_TYPES } from '../shared/names.ts';
 import type { ResourceStatus } from '../shared/resources.ts';
@@ -75,7 +76,20 @@ export class Metrics {
 
   constructor() {
     // event-loop delay sampled once a second: prom-client's default 10 ms timer alone costs ~0.6 % of a core
-    collectDefaultMetrics({ register: this.registry, prefix: 'arbiter_', eventLoopMonitoringPrecision: 1000 });
+    collectDefaultMetrics({ register: this.registry, prefix: 'arbiter_', eventLoopMonitoringPrecision: LAG_RESOLUTION_MS });
+    // but its lag figures are the timer's intervals, the resolution included (~1.0 s on an idle server): ours instead
+    for (const name of Object.keys(LAG_FIGURES)) this.registry.removeSingleMetric(`arbiter_nodejs_eventloop_lag_${name}_seconds`);
+    const h = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+    h.enable();
+    for (const [name, help] of Object.entries(LAG_FIGURES)) {
+      const g: Gauge = new Gauge({
+        name: `arbiter_nodejs_eventloop_lag_${name}_seconds`, help, registers: [this.registry],
+        collect: () => {
+          g.set(lagFigures(h, LAG_RESOLUTION_MS)[name as keyof typeof LAG_FIGURES]);
+          if (name === 'p99') h.reset(); // the last one read: the next scrape gets the delays since this one
+        },
+      });
+    }
   }
 
   update(s: ResourceStatus): void {
@@ -171,5 +185,31 @@ export function bindMetrics(metrics: Metrics, parts: MetricParts): () => void {
   ];
   return () => {
     for (const off of offs) off();
+  };
+}
+
+/** How often the event-loop delay is sampled. */
+const LAG_RESOLUTION_MS = 1000;
+
+/** The event-loop lag figures, in the order a scrape reads them (p99 last: it resets the histogram). */
+const LAG_FIGURES = {
+  min: 'The minimum recorded event loop delay.',
+  max: 'The maximum recorded event loop delay.',
+  mean: 'The mean of the recorded event loop delays.',
+  stddev: 'The standard deviation of the recorded event loop delays.',
+  p50: 'The 50th percentile of the recorded event loop delays.',
+  p90: 'The 90th percentile of the recorded event loop delays.',
+  p99: 'The 99th percentile of the recorded event loop delays.',
+} as const;
+
+/**
+ * Event-loop lag in seconds from Node's delay histogram, whose samples are the intervals of a timer of `resolutionMs`
+ * (an idle loop records the resolution itself): the resolution taken off, never below 0; all 0 before a sample.
+ */
+export function lagFigures(h: Pick<IntervalHistogram, 'count' | 'min' | 'max' | 'mean' | 'stddev' | 'percentile'>, resolutionMs: number): Record<keyof typeof LAG_FIGURES, number> {
+  const lag = (ns: number) => (h.count > 0 && Number.isFinite(ns) ? Math.max(0, ns / 1e9 - resolutionMs / 1000) : 0);
+  return {
+    min: lag(h.min), max: lag(h.max), mean: lag(h.mean), stddev: h.count > 0 && Number.isFinite(h.stddev) ? h.stddev / 1e9 : 0,
+    p50: lag(h.percentile(50)), p90: lag(h.percentile(90)), p99: lag(h.percentile(99)),
   };
 }

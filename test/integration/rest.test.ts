@@ -131,6 +131,12 @@ describe('REST', () => {
     expect(text).toMatch(/^arbiter_events_published_total\{type="resource_status"\} \d+$/m);
     expect(text).toMatch(/^arbiter_push_clients\{transport="sse"\} \d+$/m);
     expect(text).toMatch(/^arbiter_process_cpu_user_seconds_total /m);
+    // the event loop's lag, not the sampling timer's interval (which read ~1 s on an idle server)
+    for (const f of ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99']) {
+      const m = new RegExp(`^arbiter_nodejs_eventloop_lag_${f}_seconds ([\\d.e+-]+)$`, 'm').exec(text);
+      expect(m, f).not.toBeNull();
+      expect(Number(m![1]), f).toBeLessThan(0.5);
+    }
   });
 });
 
