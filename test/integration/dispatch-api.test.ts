@@ -9,16 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DispatchErrorSchema, QueueInfoResponseSchema, TaskQueryResponseSchema, TiRegisterResponseSchema } from '../../shared/dispatch.ts';
 import { startFakeInstance, type FakeInstance } from '../helpers/fake-instance.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { until } from '../helpers/cli-server.ts';
 
-async function until<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('task dispatch over HTTP', () => {
   let s: TestServer;

@@ -15,6 +15,7 @@ import { systemClock } from '../../server/clock.ts';
 import { MonitorLoop } from '../../server/monitor/loop.ts';
 import { parseDockerHost } from '../../server/monitor/sources/docker/connection.ts';
 import { DockerSource } from '../../server/monitor/sources/docker/docker.ts';
+import { until } from '../helpers/cli-server.ts';
 import { ownPodman } from '../helpers/own-podman.ts';
 
 const run = promisify(execFile);
@@ -58,20 +59,6 @@ class Changes {
   }
 }
 
-async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      lastErr = e;
-    }
-    await sleep(100);
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms${lastErr ? ` (last: ${String(lastErr)})` : ''}`);
-}
 
 function clientFor(host: string): Docker {
   const t = parseDockerHost(host);
@@ -149,13 +136,11 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
     expect(a.cpuPercent).toBeNull();
   });
 
-  it('pushes a container that starts through onChange within a second, then measures it', async () => {
+  it('pushes a container that starts through onChange (its events: nothing is sampled meanwhile), then measures it', { timeout: 90_000 }, async () => {
     const busy = await create('busy', ['sh', '-c', 'while :; do :; done'], { HostConfig: { Memory: 64 * MiB, NanoCpus: 500_000_000 } });
-    const created = await changes.waitFor((l) => byName(l, name('busy'))?.state === 'created', 2000, 'the busy container created');
-    expect(created.ms).toBeLessThan(1000);
+    await changes.waitFor((l) => byName(l, name('busy'))?.state === 'created', 30_000, 'the busy container created');
     await busy.start();
-    const started = await changes.waitFor((l) => byName(l, name('busy'))?.state === 'running', 2000, 'the busy container running');
-    expect(started.ms).toBeLessThan(1000);
+    await changes.waitFor((l) => byName(l, name('busy'))?.state === 'running', 30_000, 'the busy container running');
 
     await source.sample();
     await sleep(1500);
@@ -175,16 +160,16 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
     expect(idle.cpuPercent).toBeLessThan(5);
   });
 
-  it('follows pause, unpause, stop and removal through events', async () => {
+  it('follows pause, unpause, stop and removal through events', { timeout: 150_000 }, async () => {
     const c = docker.getContainer((await source.sample()).find((x) => x.name === name('idle'))!.id);
     await c.pause();
-    const paused = await changes.waitFor((l) => byName(l, name('idle'))?.state === 'paused', 2000, 'paused');
+    const paused = await changes.waitFor((l) => byName(l, name('idle'))?.state === 'paused', 30_000, 'paused');
     expect(byName(paused.list, name('idle'))!.statusText).toMatch(/\(Paused\)$/);
     await c.unpause();
-    await changes.waitFor((l) => byName(l, name('idle'))?.state === 'running', 2000, 'running again');
+    await changes.waitFor((l) => byName(l, name('idle'))?.state === 'running', 30_000, 'running again');
 
     await c.stop({ t: 0 });
-    const stopped = await changes.waitFor((l) => byName(l, name('idle'))?.state === 'exited', 3000, 'exited');
+    const stopped = await changes.waitFor((l) => byName(l, name('idle'))?.state === 'exited', 30_000, 'exited');
     const s = byName(stopped.list, name('idle'))!;
     expect(s.statusText).toMatch(/^Exited \(\d+\) /);
     expect(s.cpuPercent).toBeNull();
@@ -193,21 +178,20 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
     expect(byName(await source.sample(), name('idle'))!.state).toBe('exited');
 
     await c.remove({ force: true });
-    const gone = await changes.waitFor((l) => !byName(l, name('idle')), 2000, 'the container removed');
-    expect(gone.ms).toBeLessThan(1000);
+    await changes.waitFor((l) => !byName(l, name('idle')), 30_000, 'the container removed');
     expect(byName(await source.sample(), name('idle'))).toBeUndefined();
   });
 
-  it('in stream mode, measures from the latest frame of one stream per running container', async () => {
+  it('in stream mode, measures from the latest frame of one stream per running container', { timeout: 60_000 }, async () => {
     const streamed = new DockerSource({ dockerHost: HOST, statsMode: 'stream' });
     try {
       await streamed.start();
-      // Podman sends a frame every 5 s, Docker every second: the second frame gives the rates (20 s: on a busy
+      // Podman sends a frame every 5 s, Docker every second: the second frame gives the rates (45 s: on a busy
       // machine Podman's first frames come late)
       const c = await until(async () => {
         const x = byName(await streamed.sample(), name('busy'));
         return x && x.cpuPercent !== null ? x : undefined;
-      }, 20_000, 'CPU % from the stats stream');
+      }, 'CPU % from the stats stream', 45_000);
       expect(c.cpuPercent).toBeGreaterThan(5);
       expect(c.memoryUsedMiB).toBeGreaterThan(0);
     } finally {
@@ -217,7 +201,7 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
 
   // retried once: in about one full suite run in four on the 2-core VM the restarted Podman service's list did not
   // show the container made while it was down within 20 s; the failure message names what the source saw
-  it.skipIf(!PODMAN_SCRIPT || !PODMAN_DIR)('reports an engine that goes away as an error, reconnects and resyncs the list', { retry: 1, timeout: 60_000 }, async () => {
+  it.skipIf(!PODMAN_SCRIPT || !PODMAN_DIR)('reports an engine that goes away as an error, reconnects and resyncs the list', { retry: 1, timeout: 150_000 }, async () => {
     // a Podman service of its own to stop and start, so that the docker tests running meanwhile keep theirs
     const own = await ownPodman(PODMAN_SCRIPT!);
     const watched = new DockerSource({ dockerHost: own.host, reconnectMinMs: 200, reconnectMaxMs: 1000 });
@@ -232,12 +216,12 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
     const podman = own.podman;
     try {
       await loop.start();
-      await until(async () => (byName(latest, name('busy')) ? true : undefined), 5000, 'first list');
+      await until(async () => (byName(latest, name('busy')) ? true : undefined), 'first list', 30_000);
       const doomed = byName(latest, name('created'))!;
       expect(doomed).toBeDefined();
 
       await own.stop();
-      const failed = await until(async () => statuses.find((s) => s.status === 'error'), 5000, 'error status');
+      const failed = await until(async () => statuses.find((s) => s.status === 'error'), 'error status', 30_000);
       expect(failed.message).toMatch(/(lost the connection|cannot reconnect) to the Docker engine at unix:\/\/.*/);
       await expect(watched.sample()).rejects.toThrow(/Docker engine at unix:\/\//);
 
@@ -249,7 +233,7 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
       const list = await until(async () => {
         const s = statuses.at(-1);
         return s?.status === 'ok' && byName(latest, name('while-down')) ? latest : undefined;
-      }, 20_000, 'recovery with the new container listed').catch((err: unknown) => {
+      }, 'recovery with the new container listed', 20_000).catch((err: unknown) => {
         // say what the source saw: its last states and the names it listed
         const seen = statuses.slice(-5).map((s) => `${s.status}${s.message ? ` (${s.message})` : ''}`).join(' → ');
         throw new Error(`${String(err)}; last states: ${seen}; listed: ${latest.map((c) => c.name).join(', ')}`);
@@ -261,7 +245,7 @@ describe.skipIf(SKIP)('docker source against a real engine', () => {
 
       // and events flow again after the reconnection
       await docker.getContainer(byName(list, name('while-down'))!.id).stop({ t: 0 });
-      await until(async () => (byName(watched.list(), name('while-down'))?.state === 'exited' ? true : undefined), 3000, 'event after reconnection');
+      await until(async () => (byName(watched.list(), name('while-down'))?.state === 'exited' ? true : undefined), 'event after reconnection', 30_000);
     } finally {
       await loop.stop();
       await own.close();

@@ -15,6 +15,7 @@ import type { Exit, Launch, Running } from '../../server/runtime/workers/backend
 import { LocalBackend, type LocalBackendOptions } from '../../server/runtime/workers/local.ts';
 import { freePort } from '../../server/runtime/workers/ports.ts';
 import { groupMembers, parseStat, readStat, type ProcStat } from '../../server/runtime/workers/proc.ts';
+import { until } from '../helpers/cli-server.ts';
 
 const LOCAL_TS = new URL('../../server/runtime/workers/local.ts', import.meta.url).pathname;
 const dirs: string[] = [];
@@ -86,16 +87,6 @@ async function start(b: LocalBackend, l: Launch): Promise<Running & { ref: { kin
   return r as Running & { ref: typeof r.ref };
 }
 
-/** Check `f` until it returns something (not undefined or false); fail after `timeoutMs`. */
-async function until<T>(f: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Ended: no such process, or a zombie nobody has reaped yet. */
 const gone = (pid: number): boolean => {
