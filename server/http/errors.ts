@@ -8,7 +8,7 @@
  */
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { z } from 'zod';
-import type { Logger } from '../log.ts';
+import { redactSecrets, type Logger } from '../log.ts';
 import { ArbiterError, invalidInput } from '../errors.ts';
 
 /** An error raised by a route (the same type the core's errors extend). */
@@ -32,7 +32,7 @@ export const notFound: RequestHandler = (req, _res, next) => {
 export function mapError(err: unknown, req: Request, log: Logger): ArbiterError {
   const e = err instanceof ArbiterError ? err : unreadableRequest(err);
   if (e) return e;
-  log.error({ err, method: req.method, url: redactUrl(req.originalUrl) }, 'unhandled error');
+  log.error({ err, method: req.method, url: redactSecrets(req.originalUrl) }, 'unhandled error');
   return new HttpError(500, 'internal', 'internal server error');
 }
 
@@ -62,7 +62,3 @@ function unreadableRequest(err: unknown): HttpError | null {
   return new HttpError(err.status, 'invalid_request', `invalid body: ${message}`);
 }
 
-/** The URL for the log, without the value of a token in its query (`access_token`, `token`). */
-export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:access_token|token)=)[^&#]*/gi, '$1[redacted]');
-}

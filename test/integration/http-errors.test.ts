@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ErrorBodySchema } from '../../shared/api.ts';
 import { ArbiterError } from '../../server/errors.ts';
-import { HttpError, errorBoundary, notFound, parseInput, redactUrl } from '../../server/http/errors.ts';
+import { HttpError, errorBoundary, notFound, parseInput } from '../../server/http/errors.ts';
+import { redactSecrets as redactUrl } from '../../server/log.ts';
 
 /** One app with the API's body parser and boundary, and routes that fail in each way the boundary maps. */
 let server: Server;

@@ -4,6 +4,7 @@
  * `openPostgres` connects and applies the migrations the database lacks (the same ones as SQLite's, serialised
  * between replicas by an advisory lock).
  */
+import { redactSecrets } from '../../log.ts';
 import { migrate } from '../db.ts';
 import { MIGRATIONS, type Migration } from '../migrations.ts';
 import type { Db, RunResult, SqlStatement, SqlTransaction } from '../sql.ts';
@@ -23,16 +24,6 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-/** The connection string without its password, for logs and messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://…';
-  }
-}
 
 export class PostgresDb implements Db {
   readonly dialect = 'postgres' as const;
@@ -44,7 +35,7 @@ export class PostgresDb implements Db {
   private flushes = 0;
 
   constructor(readonly client: SyncClient, url: string) {
-    this.name = redactUrl(url);
+    this.name = redactSecrets(url);
   }
 
   get open(): boolean {
@@ -131,7 +122,7 @@ export class PostgresDb implements Db {
 
 /** Connect to PostgreSQL and bring the database to the code's schema. */
 export function openPostgres(opts: PostgresOpenOptions): PostgresDb {
-  if (!isPostgresUrl(opts.url)) throw new Error(`not a PostgreSQL connection string: ${redactUrl(opts.url)} (postgres://user:password@host:port/database)`);
+  if (!isPostgresUrl(opts.url)) throw new Error(`not a PostgreSQL connection string: ${redactSecrets(opts.url)} (postgres://user:password@host:port/database)`);
   const client = new SyncClient({ connectionString: opts.url, timeoutMs: opts.timeoutMs });
   const db = new PostgresDb(client, opts.url);
   try {
