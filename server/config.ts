@@ -49,7 +49,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'auth', flag: '--no-auth', env: ['ARBITER_NO_AUTH'], schema: bool, default: true, doc: 'turn token checks off (ARBITER_NO_AUTH=1); only for trusted networks' },
   { key: 'webBuild', flag: '--no-web-build', env: ['ARBITER_NO_WEB_BUILD'], schema: bool, default: true, doc: 'do not build the dashboard bundle at start when it is missing (ARBITER_NO_WEB_BUILD=1)' },
   { key: 'nodeName', flag: '--node-name <name>', env: ['ARBITER_NODE_NAME'], schema: z.string().min(1).optional(), default: undefined, doc: "this node's name; default: the hostname" },
-  { key: 'logLevel', flag: '--log-level <level>', env: ['ARBITER_LOG_LEVEL'], schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'log level' },
+  { key: 'logLevel', flag: '--log-level <level>', env: ['ARBITER_LOG_LEVEL'], schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'log level (lines for people on a terminal, JSON lines otherwise; tokens and passwords never logged)' },
   { key: 'monitor.hostIntervalMs', flag: '--host-interval-ms <ms>', env: ['ARBITER_HOST_INTERVAL_MS'], schema: int(100, 3_600_000), default: 1000, doc: 'host sample interval' },
   { key: 'monitor.gpu', flag: '--no-gpu', env: ['ARBITER_NO_GPU'], schema: bool, default: true, doc: 'do not monitor NVIDIA GPUs (ARBITER_NO_GPU=1)' },
   { key: 'monitor.docker', flag: '--no-docker', env: ['ARBITER_NO_DOCKER'], schema: bool, default: true, doc: 'do not monitor Docker/Podman containers (ARBITER_NO_DOCKER=1)' },

@@ -2,9 +2,11 @@
  * The one logger: pino, JSON lines. No line carries a secret: the fields that hold one (authorization and cookie
  * headers, tokens, passwords) are censored by pino's `redact`, and every string field is scrubbed of a token in a
  * URL's query (`?access_token=`, `?token=`) and of a password in a URL (`postgres://user:password@…`).
+ * On a terminal the lines are written for people (pino-pretty, in this process); piped or to a file, JSON.
  */
 import type { DestinationStream } from 'pino';
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -44,5 +46,6 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     },
     serializers: { err: (e: unknown) => scrub(pino.stdSerializers.err(e as Error)) },
   };
-  return destination ? pino(opts, destination) : pino(opts);
+  const to = destination ?? (process.stdout.isTTY ? pretty({ sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : undefined);
+  return to ? pino(opts, to) : pino(opts);
 }

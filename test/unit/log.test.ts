@@ -40,3 +40,17 @@ describe('the logger', () => {
     expect(redactSecrets('postgres://ana@db/arbiter')).toBe('postgres://ana@db/arbiter');
   });
 });
+
+describe('the logger on a terminal', () => {
+  it('writes lines for people, still without secrets', async () => {
+    const { spawnSync } = await import('node:child_process');
+    // a pseudo-terminal: util-linux's script(1) gives the child a TTY as its stdout
+    const code = `import { createLogger } from './server/log.ts'; createLogger('info').warn({ url: '/x?access_token=${SECRET}', owner: 'ana' }, 'hello');`;
+    const r = spawnSync('script', ['-qec', `${process.execPath} --import tsx -e "${code.replace(/"/g, '\\"')}"`, '/dev/null'], { cwd: new URL('../..', import.meta.url), encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/WARN.*hello/);
+    expect(r.stdout).not.toMatch(/^\{/m);
+    expect(r.stdout).toContain('access_token=[redacted]');
+    expect(r.stdout).not.toContain(SECRET);
+  });
+});
