@@ -4,7 +4,8 @@
  * SSE is a raw `http.get` with a minimal frame scanner (the receipt time is taken when the chunk arrives, before
  * anything is parsed, and the envelope is never JSON-parsed: only `id`, `ts` and `sampledAt` are picked out);
  * socket.io is `socket.io-client` over WebSocket only, stamped when engine.io hands over the packet (before the
- * socket.io decoder parses it).
+ * socket.io decoder parses it); the plain WebSocket (`/api/ws`) is the `ws` package's client, stamped when a
+ * message arrives, its text scanned like an SSE frame's.
  *
  *   node --import tsx bench/clients.ts '<ClientsConfig JSON>'
  *
@@ -16,6 +17,7 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { io, type Socket } from 'socket.io-client';
+import { WebSocket } from 'ws';
 import type { ClientToServerEvents, Envelope, ServerToClientEvents } from '../shared/events.ts';
 import type { ClientsConfig } from './lib.ts';
 
@@ -23,7 +25,9 @@ const cfg = JSON.parse(process.argv[2] ?? '{}') as ClientsConfig;
 const batch = cfg.batch ?? 50;
 const graceMs = cfg.graceMs ?? 1000;
 
-type Transport = 'sse' | 'io';
+type Transport = 'sse' | 'io' | 'ws';
+const TRANSPORTS: readonly Transport[] = ['sse', 'io', 'ws'];
+const countOf = (t: Transport) => (t === 'sse' ? cfg.sse : t === 'io' ? cfg.io : cfg.ws ?? 0);
 
 /** Every event received, as parallel arrays (cheap to append). */
 class Log {
@@ -40,12 +44,12 @@ class Log {
     this.sampledAt.push(sampledAt);
   }
 }
-const logs: Record<Transport, Log> = { sse: new Log(), io: new Log() };
+const logs: Record<Transport, Log> = { sse: new Log(), io: new Log(), ws: new Log() };
 
 let closing = false;
 let sseFrameBytes = 0;
 let sseFrames = 0;
-let disconnects: Record<Transport, number> = { sse: 0, io: 0 };
+let disconnects: Record<Transport, number> = { sse: 0, io: 0, ws: 0 };
 const errors: string[] = [];
 const noteError = (msg: string) => {
   if (errors.length < 10) errors.push(msg);
@@ -134,6 +138,31 @@ function openIo(index: number): Promise<boolean> {
   });
 }
 
+function openWs(index: number): Promise<boolean> {
+  const url = `${cfg.url.replace(/^http/, 'ws')}/api/ws?types=${encodeURIComponent(cfg.types.join(','))}&access_token=${encodeURIComponent(cfg.token)}`;
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const recv = Date.now();
+      if (isBinary) return;
+      const text = data.toString('latin1');
+      if (!text.startsWith('{"id":')) return; // control messages
+      logs.ws.add(index, numberAfter(text, '"id":'), numberAfter(text, '"ts":'), recv, numberAfter(text, '"sampledAt":'));
+    });
+    ws.once('open', () => {
+      closers.push(() => ws.terminate());
+      resolve(true);
+    });
+    ws.once('error', (e) => {
+      noteError(`ws: ${e.message}`);
+      resolve(false);
+    });
+    ws.on('close', () => {
+      if (!closing) disconnects.ws++;
+    });
+  });
+}
+
 // ---------------------------------------------------------------- statistics
 
 function pct(sorted: Float64Array, p: number): number {
@@ -152,7 +181,7 @@ function result(markAt: number, stopAt: number, elu: number) {
   const inWindow = (ts: number) => ts >= markAt && ts <= end;
   // expected: every event id published in the window that any client received
   const expected = new Map<number, number>();
-  for (const t of ['sse', 'io'] as const) {
+  for (const t of TRANSPORTS) {
     const l = logs[t];
     for (let i = 0; i < l.id.length; i++) if (inWindow(l.ts[i]!)) expected.set(l.id[i]!, l.ts[i]!);
   }
@@ -161,9 +190,9 @@ function result(markAt: number, stopAt: number, elu: number) {
 
   const perEvent = new Map<number, { min: number; max: number }>();
   const byTransport: Record<string, unknown> = {};
-  for (const t of ['sse', 'io'] as const) {
+  for (const t of TRANSPORTS) {
     const l = logs[t];
-    const clients = t === 'sse' ? cfg.sse : cfg.io;
+    const clients = countOf(t);
     if (clients === 0) continue;
     const latency: number[] = [];
     const age: number[] = [];
@@ -247,18 +276,19 @@ setTimeout(() => {
 
 const started = Date.now();
 const jobs: [Transport, () => Promise<boolean>][] = [];
-for (let i = 0; i < Math.max(cfg.sse, cfg.io); i++) {
+for (let i = 0; i < Math.max(cfg.sse, cfg.io, cfg.ws ?? 0); i++) {
   if (i < cfg.sse) jobs.push(['sse', () => openSse(i)]);
   if (i < cfg.io) jobs.push(['io', () => openIo(i)]);
+  if (i < (cfg.ws ?? 0)) jobs.push(['ws', () => openWs(i)]);
 }
-const ok: Record<Transport, number> = { sse: 0, io: 0 };
+const ok: Record<Transport, number> = { sse: 0, io: 0, ws: 0 };
 let failed = 0;
 for (let i = 0; i < jobs.length; i += batch) {
   const chunk = jobs.slice(i, i + batch);
   const res = await Promise.all(chunk.map(([, open]) => open()));
   res.forEach((good, k) => (good ? ok[chunk[k]![0]]++ : failed++));
 }
-out({ event: 'ready', sse: ok.sse, io: ok.io, failed, errors, connectMs: Date.now() - started });
+out({ event: 'ready', sse: ok.sse, io: ok.io, ws: ok.ws, failed, errors, connectMs: Date.now() - started });
 
 let markAt = Date.now();
 let eluAtMark = performance.eventLoopUtilization();
@@ -268,7 +298,7 @@ rl.on('line', (line) => {
   if (cmd === 'mark') {
     markAt = Date.now();
     eluAtMark = performance.eventLoopUtilization();
-    disconnects = { sse: 0, io: 0 };
+    disconnects = { sse: 0, io: 0, ws: 0 };
     out({ event: 'marked', t: markAt });
   } else if (cmd === 'stop') {
     const elu = performance.eventLoopUtilization(eluAtMark).utilization;

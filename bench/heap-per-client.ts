@@ -2,7 +2,7 @@
  * heap-per-client: V8 heap held by the server per idle connected client. The server runs in-process (startApp)
  * in a child started with --expose-gc, sampling effectively off; the client process (bench/clients.ts) opens
  * idle clients subscribed only to `hint`, so no traffic flows. heapUsed after full GCs, before and after the
- * clients connected, divided by their number. Rounds: 500 SSE, 500 socket.io, then 1,000 mixed.
+ * clients connected, divided by their number. Rounds: 500 SSE, 500 socket.io, 500 plain WebSocket, then 1,000 mixed.
  *
  * Imported by bench/run.ts (run() spawns this file with --expose-gc); `--child` is that measuring process.
  */
@@ -21,6 +21,7 @@ interface Round {
   label: string;
   sse: number;
   io: number;
+  ws: number;
   connected: number;
   heapBytes: number;
   externalBytes: number;
@@ -54,19 +55,19 @@ async function waitFor(pred: () => Promise<boolean>, timeoutMs: number, what: st
   }
 }
 
-async function round(app: App, label: string, sse: number, io: number): Promise<Round> {
+async function round(app: App, label: string, sse: number, io: number, ws = 0): Promise<Round> {
   await waitFor(async () => (await connections(app)) === 0, 20_000, 'no connections left');
   const before = await settle();
-  const clients = await spawnClients({ url: app.url, token: app.token, sse, io, types: ['hint'], batch: 50, maxMs: 180_000 });
+  const clients = await spawnClients({ url: app.url, token: app.token, sse, io, ws, types: ['hint'], batch: 50, maxMs: 180_000 });
   try {
     if (clients.ready.failed) throw new Error(`${clients.ready.failed} clients failed to connect: ${clients.ready.errors.join('; ')}`);
-    await waitFor(async () => (await connections(app)) >= sse + io, 30_000, 'server sees every connection');
+    await waitFor(async () => (await connections(app)) >= sse + io + ws, 30_000, 'server sees every connection');
     await sleep(1000); // handshakes and socket.io connection handlers done
     const after = await settle();
     const connected = await connections(app);
-    const n = sse + io;
+    const n = sse + io + ws;
     return {
-      label, sse, io, connected,
+      label, sse, io, ws, connected,
       heapBytes: (after.heapUsed - before.heapUsed) / n,
       externalBytes: (after.external + after.arrayBuffers - before.external - before.arrayBuffers) / n,
       rssBytes: (after.rss - before.rss) / n,
@@ -90,11 +91,13 @@ async function child(): Promise<void> {
   const app = await startApp(config);
   try {
     // warm-up: the first connections of each kind compile code and fill lazy caches
-    await round(app, 'warm-up', 20, 20);
+    await round(app, 'warm-up', 20, 20, 20);
     const rounds: Round[] = [];
     rounds.push(await round(app, '500 SSE', 500, 0));
     rounds.push(await round(app, '500 socket.io', 0, 500));
-    rounds.push(await round(app, '1,000 mixed (500 + 500)', 500, 500));
+    rounds.push(await round(app, '500 WebSocket', 0, 0, 500));
+    rounds.push(await round(app, '1,000 mixed (500 SSE + 500 socket.io)', 500, 500));
+    rounds.push(await round(app, '1,000 mixed (334 SSE + 333 socket.io + 333 WebSocket)', 334, 333, 333));
     process.stdout.write(`RESULT ${JSON.stringify(rounds)}\n`);
   } finally {
     await app.close();
@@ -120,14 +123,14 @@ export async function run(_opts: BenchOptions): Promise<BenchResult> {
   if (code !== 0 || !line) throw new Error(`heap-per-client child failed (exit ${code}): ${err}`);
   const rounds = JSON.parse(line.slice(7)) as Round[];
 
-  const mixed = rounds.find((r) => r.sse && r.io)!;
+  const mixed = rounds.find((r) => r.sse && r.io && r.ws)!;
   const rows = rounds.map((r) => [
     r.label, String(r.connected), `**${fmt(r.heapBytes / KiB, 2)}**`, fmt(r.externalBytes / KiB, 2), fmt(r.rssBytes / KiB, 1),
   ]);
   const markdown = [
     '## heap-per-client',
     '',
-    `Server in-process (startApp, sampling off) under --expose-gc; idle clients in a separate process, subscribed only to \`hint\` (no traffic). (heapUsed after − before, each after 6 full GCs) / clients. Target ≤ ${TARGET_BYTES / KiB} KB per client: **${mixed.heapBytes <= TARGET_BYTES ? 'meets' : 'misses'}** (${fmt(mixed.heapBytes / KiB, 2)} KB at 1,000 mixed).`,
+    `Server in-process (startApp, sampling off) under --expose-gc; idle clients in a separate process, subscribed only to \`hint\` (no traffic). (heapUsed after − before, each after 6 full GCs) / clients. Target ≤ ${TARGET_BYTES / KiB} KB per client: **${mixed.heapBytes <= TARGET_BYTES ? 'meets' : 'misses'}** (${fmt(mixed.heapBytes / KiB, 2)} KB at 1,000 mixed over the three transports).`,
     '',
     table(['round', 'server connections', 'heap KB/client', 'external+arrayBuffers KB/client', 'RSS KB/client'], rows),
     '',

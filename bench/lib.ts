@@ -302,6 +302,8 @@ export interface ClientsConfig {
   token: string;
   sse: number;
   io: number;
+  /** plain WebSocket clients (/api/ws) @default 0 */
+  ws?: number;
   /** event types to subscribe to */
   types: string[];
   /** connections opened concurrently per batch */
@@ -315,7 +317,7 @@ export interface ClientsConfig {
 export interface ClientsProcess {
   child: ChildProcess;
   pid: number;
-  ready: { sse: number; io: number; failed: number; errors: string[]; connectMs: number };
+  ready: { sse: number; io: number; ws: number; failed: number; errors: string[]; connectMs: number };
   /** send a command line; resolves with the next JSON message of the given kind */
   command<T>(cmd: string, reply: string, timeoutMs?: number): Promise<T>;
   stop(): Promise<void>;

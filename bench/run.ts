@@ -25,6 +25,8 @@
  *   agents           (only with --only) 50 simulated agents at 1 Hz into one hub: agent → client latency p50/p99 (socket.io
  *                    and SSE), ack round trip, hub CPU and RSS against the same hub with no agents; idle GPUs, then a
  *                    process no allocation accounts for on every GPU (~3 min)                        (issue 15)
+ *   push-scale       (only with --only) latency at 1,000 and 10,000 clients per transport (SSE, socket.io, plain
+ *                    WebSocket), and three clients that stop reading for 60 s beside 1,000 others        (issue 16)
  *   resumers         (only with --only) 200 SSE clients resuming from id 0 that never read: server RSS and health
  *                    latency p99 against the same server without them                               (issue 18)
  *   docker-stats     (only with --only) the docker source with 50 containers                       (issue 4)
@@ -61,6 +63,7 @@ const BENCHMARKS: Record<string, Bench> = {
   workflows: () => import('./workflows.ts'),
   agents: () => import('./agents.ts'),
   resumers: () => import('./resumers.ts'),
+  'push-scale': () => import('./push-scale.ts'),
 };
 /**
  * Run by default (~10 min on the 2-core reference machine: ~7.75 min, and ~2.5 min of workflows). docker-stats only
