@@ -265,6 +265,15 @@ export type SchedulingChange = z.infer<typeof SchedulingChangeSchema>;
 
 export const ChangeSchema = z.discriminatedUnion('kind', [SchedulingChangeSchema, ConflictChangeSchema]);
 export type Change = z.infer<typeof ChangeSchema>;
+
+/** The records a change carries whole, each as it is now: a request, an allocation, a conflict (none: a strategy switch). */
+export function changeRecords(c: Change): { request?: Request; allocation?: Allocation; conflict?: Conflict } {
+  return {
+    ...('request' in c ? { request: c.request } : {}),
+    ...('allocation' in c ? { allocation: c.allocation } : {}),
+    ...('conflict' in c ? { conflict: c.conflict } : {}),
+  };
+}
 export type ChangeKind = Change['kind'];
 
 const CONFLICT_CHANGE_KINDS: ReadonlySet<ChangeKind> = new Set(ConflictChangeSchema.options.map((o) => o.shape.kind.value));

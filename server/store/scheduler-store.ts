@@ -7,7 +7,7 @@
 import type { SqlStatement as Statement, SqlTransaction as Transaction } from './sql.ts';
 import type { EngineState } from '../scheduler/engine.ts';
 import {
-  StrategyNameSchema,
+  StrategyNameSchema, changeRecords,
   type Allocation, type Change, type Conflict, type Request, type RequestStatus, type StrategyName,
 } from '../../shared/scheduler.ts';
 import type { Db } from './db.ts';
@@ -305,52 +305,19 @@ export class SchedulerStore {
   // ------------------------------------------------------------------ internals
 
   private write(c: Change, batch: number): void {
-    let entityId: string | null = null;
-    let requestId: string | null = null;
-    switch (c.kind) {
-      case 'request_queued':
-      case 'request_granted':
-      case 'request_cancelled':
-        this.putRequest(c.request);
-        entityId = requestId = c.request.id;
-        break;
-      case 'allocation_granted':
-      case 'allocation_renewed':
-      case 'allocation_preempting':
-      case 'allocation_suspended':
-      case 'allocation_resumed':
-      case 'allocation_flagged':
-        this.putAllocation(c.allocation);
-        entityId = c.allocation.id;
-        requestId = c.allocation.requestId;
-        break;
-      case 'allocation_released':
-      case 'allocation_expired':
-      case 'allocation_preempted':
-        this.putRequest(c.request);
-        this.putAllocation(c.allocation);
-        entityId = c.allocation.id;
-        requestId = c.allocation.requestId;
-        break;
-      case 'conflict_opened':
-      case 'conflict_updated':
-      case 'conflict_resolved':
-        this.putConflict(c.conflict);
-        entityId = c.conflict.id;
-        requestId = c.conflict.requestId;
-        break;
-      case 'strategy_changed':
-        this.setMeta.write('strategy', c.strategy);
-        if (c.config !== undefined) this.strategyStmts.putConfig.write(c.strategy, JSON.stringify(c.config), c.at);
-        this.strategyStmts.closePeriods.write(c.at);
-        this.strategyStmts.openPeriod.write(c.strategy, c.at);
-        entityId = c.strategy;
-        break;
-      default: {
-        const never: never = c;
-        throw new Error(`unknown change record ${JSON.stringify(never)}`);
-      }
+    const { request, allocation, conflict } = changeRecords(c);
+    if (request) this.putRequest(request);
+    if (allocation) this.putAllocation(allocation);
+    if (conflict) this.putConflict(conflict);
+    if (c.kind === 'strategy_changed') {
+      this.setMeta.write('strategy', c.strategy);
+      if (c.config !== undefined) this.strategyStmts.putConfig.write(c.strategy, JSON.stringify(c.config), c.at);
+      this.strategyStmts.closePeriods.write(c.at);
+      this.strategyStmts.openPeriod.write(c.strategy, c.at);
     }
+    // the record it is about, and the request that is about (its own, its allocation's, its conflict's)
+    const entityId = allocation?.id ?? conflict?.id ?? request?.id ?? (c.kind === 'strategy_changed' ? c.strategy : null);
+    const requestId = allocation ? allocation.requestId : conflict ? conflict.requestId : request?.id ?? null;
     this.insertDecision.write(batch, c.at, c.kind, entityId, requestId, JSON.stringify(c));
   }
 

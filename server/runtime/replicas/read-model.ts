@@ -10,7 +10,7 @@
  * The queue in priority order is not answered here: it depends on the leader's strategy state (effective
  * priorities, fair-share usage), which the log does not carry; the follower forwards those reads.
  */
-import type { Allocation, Change, Conflict, QueueOrder, Request } from '../../../shared/scheduler.ts';
+import { changeRecords, type Allocation, type Change, type Conflict, type QueueOrder, type Request } from '../../../shared/scheduler.ts';
 import type { SchedulerReads } from '../../scheduler/engine.ts';
 import { ConflictBook } from '../../scheduler/conflicts.ts';
 import { ENDED, Records } from '../../scheduler/records.ts';
@@ -109,37 +109,13 @@ export class ReplicaReadModel implements SchedulerReads {
   }
 
   private apply(c: Change): void {
-    switch (c.kind) {
-      case 'request_queued':
-        this.queue.delete(c.request.id); // queued again: at the end, as the leader's FIFO has it
-        this.putRequest(c.request);
-        return;
-      case 'request_granted':
-      case 'request_cancelled':
-        this.putRequest(c.request);
-        return;
-      case 'allocation_released':
-      case 'allocation_expired':
-      case 'allocation_preempted':
-        this.records.allocations.set(c.allocation.id, c.allocation);
-        this.putRequest(c.request);
-        return;
-      case 'allocation_granted':
-      case 'allocation_renewed':
-      case 'allocation_preempting':
-      case 'allocation_suspended':
-      case 'allocation_resumed':
-      case 'allocation_flagged':
-        this.records.allocations.set(c.allocation.id, c.allocation);
-        return;
-      case 'conflict_opened':
-      case 'conflict_updated':
-      case 'conflict_resolved':
-        this.book.put(c.conflict);
-        return;
-      case 'strategy_changed':
-        return;
+    const { request, allocation, conflict } = changeRecords(c);
+    if (allocation) this.records.allocations.set(allocation.id, allocation);
+    if (request) {
+      if (c.kind === 'request_queued') this.queue.delete(request.id); // queued again: at the end, as the leader's FIFO has it
+      this.putRequest(request);
     }
+    if (conflict) this.book.put(conflict);
   }
 
   private putRequest(r: Request): void {
