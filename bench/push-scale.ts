@@ -82,7 +82,7 @@ function row(label: string, transport: Row['transport'], clients: number, procs:
   };
 }
 
-async function level(transport: Transport, n: number, ms: number): Promise<Row> {
+export async function level(transport: Transport, n: number, ms: number): Promise<Row> {
   await waitQuiet();
   const server = await spawnServer(['--max-clients', '20000', '--no-gpu', '--no-docker', '--no-web-build']);
   let procs: ClientsProcess[] = [];

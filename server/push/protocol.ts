@@ -2,7 +2,7 @@
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   'Cache-Control': 'no-cache, no-transform',
-  Connection: 'keep-alive',
+  Connection: 'close',
   'X-Accel-Buffering': 'no',
 };
 

@@ -41,6 +41,8 @@ export class SseServer {
       return;
     }
     const types = subscribedTypes(sub.types);
+    // an endless body, delimited by the connection's close: each event one write, without chunked framing
+    res.useChunkedEncodingByDefault = false;
     res.writeHead(200, SSE_HEADERS);
     req.socket.setNoDelay(true);
     req.socket.setKeepAlive(true);

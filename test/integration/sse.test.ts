@@ -47,6 +47,9 @@ describe('SSE /api/events', () => {
     expect(c.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     expect(c.headers['cache-control']).toBe('no-cache, no-transform');
     expect(c.headers['x-accel-buffering']).toBe('no');
+    // an endless body delimited by the connection's close: no chunked framing around every event
+    expect(c.headers['transfer-encoding']).toBeUndefined();
+    expect(c.headers.connection).toBe('close');
     await c.until((f) => f.filter((x) => x.event === 'resource_status').length >= 3);
     expect(c.frames[0]!.retry).toBe(2000);
     const events = c.frames.filter((f) => f.event === 'resource_status');
