@@ -56,6 +56,11 @@ serve.action(async () => {
   process.on('unhandledRejection', (err) => {
     process.stderr.write(`arbiter: an operation failed and nothing handled it (the server goes on): ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   });
+  // and an exception thrown where nothing catches it (a listener of a socket, a timer): logged, and the server goes
+  // on serving its other clients — one client's bad input must not end everyone's service
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`arbiter: an exception nothing caught (the server goes on): ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  });
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -109,14 +109,16 @@ export class SocketServer {
     void socket.join([...subscribed].map(room));
 
     socket.on('subscribe', (msg, ack) => {
+      // what a client sends as its ack may be anything: only a function is called back
+      const reply: (r: Parameters<NonNullable<typeof ack>>[0]) => void = typeof ack === 'function' ? ack : () => {};
       const parsed = SubscribeSchema.safeParse(msg);
       if (!parsed.success) {
-        ack?.({ ok: false, error: problemsText(fieldProblems(parsed.error)) });
+        reply({ ok: false, error: problemsText(fieldProblems(parsed.error)) });
         return;
       }
       for (const t of EVENT_TYPES) void socket.leave(room(t));
       void socket.join(parsed.data.types.map(room));
-      ack?.({ ok: true, types: [...new Set(parsed.data.types)] });
+      reply({ ok: true, types: [...new Set(parsed.data.types)] });
     });
   }
 
