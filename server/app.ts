@@ -251,6 +251,7 @@ function schedulerParts(config: Config, p: { clock: Clock; log: Logger; node: st
   const engine = new SchedulerEngine({
     clock, node, leases: { defaultMs: config.scheduler.leaseDefaultMs, maxMs: config.scheduler.leaseMaxMs },
     strategy: StrategyService.initialStrategy(schedulerStore, config.scheduler.strategy),
+    maxWaitingPerOwner: config.scheduler.maxWaitingPerOwner,
     gpuUtilisation: (n, index) => p.latestOf(n)?.gpus.find((g) => g.index === index)?.utilizationGpuPercent ?? null,
   });
   const scheduler = new SchedulerService({

@@ -80,6 +80,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'scheduler.leaseDefaultMs', flag: '--lease-default-ms <ms>', env: ['ARBITER_LEASE_DEFAULT_MS'], schema: int(1000, 7 * 86_400_000), default: 600_000, doc: 'lease of an allocation whose request names none' },
   { key: 'scheduler.leaseMaxMs', flag: '--lease-max-ms <ms>', env: ['ARBITER_LEASE_MAX_MS'], schema: int(1000, 7 * 86_400_000), default: 86_400_000, doc: 'longest lease granted or renewed (longer asks are cut to it)' },
   { key: 'scheduler.strategy', flag: '--strategy <name>', env: ['ARBITER_STRATEGY'], schema: z.enum(STRATEGY_NAMES), default: 'priority_based', doc: 'scheduling strategy until one is chosen with PUT /api/strategy (that choice is kept across restarts)' },
+  { key: 'scheduler.maxWaitingPerOwner', flag: '--max-waiting-per-owner <n>', env: ['ARBITER_MAX_WAITING_PER_OWNER'], schema: int(0, 10_000_000), default: 0, doc: 'requests one owner may have waiting at once; a submit beyond it is a 429 (0: no limit)' },
   { key: 'scheduler.starvationMs', flag: '--starvation-ms <ms>', env: ['ARBITER_STARVATION_MS'], schema: int(1000, 30 * 86_400_000), default: 600_000, doc: 'a request waiting longer counts as starved (GET /api/strategy/performance)' },
   { key: 'hints.leaseWarningMs', flag: '--hint-lease-warning-ms <ms>', env: ['ARBITER_HINT_LEASE_WARNING_MS'], schema: int(1000, 86_400_000), default: 120_000, doc: 'hint when a lease ends within this' },
   { key: 'hints.longWaitMs', flag: '--hint-long-wait-ms <ms>', env: ['ARBITER_HINT_LONG_WAIT_MS'], schema: int(1000, 86_400_000), default: 600_000, doc: 'hint when a request has waited longer than this' },
@@ -131,7 +132,7 @@ export interface Config {
     sampleTimeoutMs: number; maxBackoffMs: number; inventoryIntervalMs: number; historySeconds: number;
     historyBucketMs: number; historyRetentionMs: number };
   health: Record<'cpu' | 'memory' | 'disk' | 'gpuTemperature' | 'gpuMemory' | 'containerMemory', { warning: number; critical: number }>;
-  scheduler: { leaseDefaultMs: number; leaseMaxMs: number; strategy: StrategyName; starvationMs: number };
+  scheduler: { leaseDefaultMs: number; leaseMaxMs: number; strategy: StrategyName; starvationMs: number; maxWaitingPerOwner: number };
   hints: { leaseWarningMs: number; longWaitMs: number };
   workers: { backend: WorkerBackend; graceMs: number; callTimeoutMs: number; renewMs: number; retentionMs: number };
   dispatch: {

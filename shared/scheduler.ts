@@ -289,5 +289,6 @@ export const SCHEDULER_ERROR_STATUS = {
   invalid_state: 409,
   idempotency_conflict: 409,
   never_fits: 422,
+  too_many_waiting: 429,
 } as const;
 export type SchedulerErrorCode = keyof typeof SCHEDULER_ERROR_STATUS;

@@ -74,7 +74,7 @@ export function buildOpenApi(): object {
   const idParam = z.object({ id: z.string() });
   const scheduling: [string, string, string, Record<string, unknown>, Record<number, unknown>][] = [
     ['post', '/api/requests', 'Submit a resource request (Idempotency-Key header supported)', { headers: SubmitHeadersSchema, body: { content: { 'application/json': { schema: RequestInputSchema } } } },
-      { 201: ok(z.object({ request: RequestSchema, allocation: AllocationSchema }), 'granted'), 202: ok(z.object({ request: RequestSchema, conflict: ConflictSchema }), 'queued'), 400: err('invalid body or Idempotency-Key'), 409: err('Idempotency-Key reused with another body'), 422: err('can never fit') }],
+      { 201: ok(z.object({ request: RequestSchema, allocation: AllocationSchema }), 'granted'), 202: ok(z.object({ request: RequestSchema, conflict: ConflictSchema }), 'queued'), 400: err('invalid body or Idempotency-Key'), 409: err('Idempotency-Key reused with another body'), 422: err('can never fit'), 429: err('the owner has --max-waiting-per-owner requests waiting') }],
     ['get', '/api/requests/{id}', 'A request', { params: idParam }, { 200: ok(RequestSchema), 404: err('unknown id') }],
     ['delete', '/api/requests/{id}', 'Cancel a queued request', { params: idParam }, { 200: ok(RequestSchema), 404: err('unknown id'), 409: err('not queued') }],
     ['get', '/api/allocations', 'Active allocations, or (state=all) also those ended since sinceMs (default an hour ago), with their owners', { query: AllocationsQuerySchema }, { 200: ok(AllocationsResponseSchema), 400: err('bad query') }],

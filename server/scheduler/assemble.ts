@@ -39,6 +39,8 @@ export interface EngineOptions {
   autoDecide?: boolean;
   /** ended requests (and their allocations, idempotency keys) kept in memory; the store keeps them all @default 10000 */
   retainEnded?: number;
+  /** requests of one owner that may wait at once; a submit beyond is too_many_waiting (0: no limit) @default 0 */
+  maxWaitingPerOwner?: number;
   /** resolved conflicts kept in memory @default 10000 */
   retainResolvedConflicts?: number;
   /**

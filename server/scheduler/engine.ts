@@ -56,11 +56,13 @@ export class SchedulerEngine {
   private readonly core: Core;
   private readonly parts: EngineParts;
   private readonly autoDecide: boolean;
+  private readonly maxWaitingPerOwner: number;
 
   constructor(opts: EngineOptions) {
     this.parts = assemble(opts);
     this.core = this.parts.core;
     this.autoDecide = opts.autoDecide ?? true;
+    this.maxWaitingPerOwner = opts.maxWaitingPerOwner ?? 0;
     this.applyStrategySettings();
   }
 
@@ -94,6 +96,10 @@ export class SchedulerEngine {
     const shape = shapeOf(fields.resources, fields.node);
     const reason = cluster.neverFits(shape);
     if (reason) throw new SchedulerError('never_fits', reason, { resources: fields.resources, capacity: cluster.capacity, ...(fields.node !== undefined ? { node: fields.node } : {}) });
+    const waiting = this.core.queue.waitingOf(fields.owner);
+    if (this.maxWaitingPerOwner > 0 && waiting >= this.maxWaitingPerOwner) {
+      throw new SchedulerError('too_many_waiting', `${fields.owner} has ${waiting} requests waiting, the most one owner may have (--max-waiting-per-owner); cancel one or wait for one to be granted`, { owner: fields.owner, waiting, limit: this.maxWaitingPerOwner });
+    }
 
     return this.transact(() => {
       if (this.core.dirty && this.autoDecide) pass.run();

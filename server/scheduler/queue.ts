@@ -224,6 +224,8 @@ export class ConflictQueue implements QueueView {
   insertions = 0;
   /** waiting requests per shape key (shape and priority) */
   private readonly shapes = new Map<string, { n: number; shape: Shape; priority: number; fifo: Map<string, QueueEntry> }>();
+  /** waiting requests per owner */
+  private readonly owners = new Map<string, number>();
   /** ids of the latest insertions: log[i] is insertion number logBase + i */
   private log: string[] = [];
   private logBase = 0;
@@ -236,6 +238,11 @@ export class ConflictQueue implements QueueView {
 
   has(requestId: string): boolean {
     return this.fifo.has(requestId);
+  }
+
+  /** How many requests of `owner` wait. */
+  waitingOf(owner: string): number {
+    return this.owners.get(owner) ?? 0;
   }
 
   get(requestId: string): QueueEntry | undefined {
@@ -252,6 +259,7 @@ export class ConflictQueue implements QueueView {
     this.fifo.set(request.id, e);
     this.heap.push(e);
     this.countShape(e.shapeKey, e.shape, 1, request.priority, e);
+    this.owners.set(request.owner, this.waitingOf(request.owner) + 1);
     this.insertions++;
     this.log.push(request.id);
     if (this.log.length > 4096 && this.log.length > 2 * this.fifo.size) {
@@ -268,6 +276,9 @@ export class ConflictQueue implements QueueView {
     this.fifo.delete(requestId);
     this.heap.remove(e);
     this.countShape(e.shapeKey, e.shape, -1, e.request.priority, e);
+    const n = this.waitingOf(e.request.owner) - 1;
+    if (n > 0) this.owners.set(e.request.owner, n);
+    else this.owners.delete(e.request.owner);
     return e;
   }
 
