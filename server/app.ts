@@ -104,7 +104,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const node = config.nodeName ?? os.hostname();
   const startedAt = clock.now();
   const token = loadOrCreateToken(config.dataDir, config.token);
-  const auth = new Auth(token, config.auth, config.adminToken);
+  const auth = new Auth(token, config.auth, config.adminToken, { now: () => clock.now() });
 
   const stores = openStores(config, clock, log, deps.db);
   const { db, archive, historyStore } = stores;
@@ -150,7 +150,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const metrics = new Metrics();
   bindMetrics(metrics, { board, hub, engine, clientCounts: () => ({ sse: sse.clientCount, 'socket.io': sockets.clientCount, websocket: websockets.clientCount }) });
 
-  app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses(), authorized: (req) => auth.check(Auth.tokenOf(req)) }));
+  app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses(), authorized: (req) => auth.verify(Auth.tokenOf(req), req.socket.remoteAddress) === 'ok' }));
   app.get('/health', dispatchHealth(dispatcher));
   app.get('/', auth.loginRedirect());
   // /workflows is a view of the dashboard too: a browser opening it gets the page, API clients the JSON
@@ -288,7 +288,7 @@ function dispatchParts(config: Config, p: { clock: Clock; log: Logger; hub: Even
 /** The three push transports of a hub, its clients counted together against --max-clients. */
 export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push: Config['push']) {
   const limit = new ClientLimit(push.maxClients);
-  const clients = { checkToken: (t: string | undefined) => auth.check(t), tokenOf: (req: IncomingMessage) => Auth.tokenOf(req), maxBufferedEvents: push.maxBufferedEvents, limit };
+  const clients = { checkToken: (t: string | undefined, req: IncomingMessage) => auth.verify(t, req.socket.remoteAddress) === 'ok', tokenOf: (req: IncomingMessage) => Auth.tokenOf(req), maxBufferedEvents: push.maxBufferedEvents, limit };
   const sse = new SseServer(hub, { ...push, limit });
   const sockets = new SocketServer(http, hub, clients);
   const websockets = new WebSocketPush(http, hub, { ...clients, pingMs: push.wsPingMs });

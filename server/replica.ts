@@ -127,7 +127,7 @@ interface Follower extends Running {
 }
 
 async function startFollower(config: Config, db: Db, token: string, log: Logger, clock: Clock): Promise<Follower> {
-  const auth = new Auth(token, config.auth, config.adminToken);
+  const auth = new Auth(token, config.auth, config.adminToken, { now: () => clock.now() });
   let record = currentLeader(db);
   const forwarder = new Forwarder({
     leader: () => record?.url ?? null,

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import { HttpError } from './errors.ts';
+import { TokenLockout, type LockoutOptions } from './lockout.ts';
 
 export const COOKIE_NAME = 'arbiter_token';
 const COOKIE_MAX_AGE_S = 30 * 24 * 3600;
@@ -39,9 +40,25 @@ export class Auth {
    * `adminToken`: the token that may change how the node is scheduled (PUT /api/strategy); it is also accepted
    * wherever the API token is. Without one, the API token has that right.
    */
-  constructor(readonly token: string, readonly enabled: boolean, adminToken?: string) {
+  /** wrong tokens per address: too many lock it out (lockout.ts) */
+  readonly lockout: TokenLockout;
+
+  constructor(readonly token: string, readonly enabled: boolean, adminToken?: string, lockout: LockoutOptions = {}) {
     this.expected = digest(token);
     this.admin = adminToken ? digest(adminToken) : null;
+    this.lockout = new TokenLockout(lockout);
+  }
+
+  /**
+   * Whether a request from `address` with `candidate` may go on: `locked` while the address is locked out (what
+   * it carries is not even checked), else `ok` or `wrong` (a wrong token counted against the address).
+   */
+  verify(candidate: string | undefined, address: string | undefined): 'ok' | 'wrong' | 'locked' {
+    if (!this.enabled) return 'ok';
+    if (this.lockout.lockedFor(address) > 0) return 'locked';
+    if (this.check(candidate)) return 'ok';
+    if (candidate) this.lockout.failed(address);
+    return 'wrong';
   }
 
   check(candidate: string | undefined): boolean {
@@ -81,8 +98,14 @@ export class Auth {
 
   /** Guards everything mounted after it. */
   middleware(): RequestHandler {
-    return (req, _res, next) => {
-      if (this.check(Auth.tokenOf(req))) return next();
+    return (req, res, next) => {
+      const verdict = this.verify(Auth.tokenOf(req), req.socket.remoteAddress);
+      if (verdict === 'ok') return next();
+      if (verdict === 'locked') {
+        const s = Math.ceil(this.lockout.lockedFor(req.socket.remoteAddress) / 1000);
+        res.setHeader('Retry-After', String(s));
+        return next(new HttpError(429, 'locked_out', `too many wrong tokens from this address: try again in ${s} s`));
+      }
       next(new HttpError(401, 'unauthorized', 'missing or wrong token: send "Authorization: Bearer <token>", open /?token=<token>, or add ?access_token=<token>'));
     };
   }
@@ -91,7 +114,7 @@ export class Auth {
   loginRedirect(): RequestHandler {
     return (req, res, next) => {
       const token = typeof req.query.token === 'string' ? req.query.token : undefined;
-      if (!token || !this.check(token)) return next();
+      if (!token || this.verify(token, req.socket.remoteAddress) !== 'ok') return next();
       const secure = req.secure ? '; Secure' : '';
       res.setHeader('Set-Cookie', `${COOKIE_NAME}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${COOKIE_MAX_AGE_S}${secure}`);
       const rest = new URLSearchParams(req.query as Record<string, string>);

@@ -26,8 +26,8 @@ type ArbiterServer = Server<ClientToServerEvents, ServerToClientEvents, Record<s
 type ArbiterSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
 export interface SocketServerOptions {
-  /** whether a token (from `auth.token`, else from the handshake request) may connect */
-  checkToken(token: string | undefined): boolean;
+  /** whether a token (from `auth.token`, else from the handshake request) may connect from the request's address */
+  checkToken(token: string | undefined, req: IncomingMessage): boolean;
   /** the token the handshake request carries (header, cookie, query), when `auth.token` is absent */
   tokenOf(req: IncomingMessage): string | undefined;
   maxBufferedEvents: number;
@@ -73,7 +73,7 @@ export class SocketServer {
       const parsed = SocketAuthSchema.safeParse(socket.handshake.auth ?? {});
       if (!parsed.success) return next(new Error(`invalid auth: ${problemsText(fieldProblems(parsed.error))}`));
       const token = parsed.data.token ?? opts.tokenOf(socket.request);
-      if (!opts.checkToken(token)) return next(new Error('unauthorized: missing or wrong token'));
+      if (!opts.checkToken(token, socket.request)) return next(new Error('unauthorized: missing or wrong token'));
       socket.data.auth = parsed.data;
       next();
     });

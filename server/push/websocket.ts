@@ -23,7 +23,7 @@ import { WS_MAX_CLIENT_MESSAGE_BYTES, WsClient } from './websocket-client.ts';
 
 export interface WebSocketPushOptions {
   /** whether the token an upgrade request carries may connect */
-  checkToken(token: string | undefined): boolean;
+  checkToken(token: string | undefined, req: IncomingMessage): boolean;
   /** the token of an upgrade request (header, cookie, query) */
   tokenOf(req: IncomingMessage): string | undefined;
   maxBufferedEvents: number;
@@ -86,7 +86,7 @@ export class WebSocketPush {
     if (this.closed) return refuse(socket, 503, 'unavailable', 'the server is shutting down');
     const limit = this.opts.limit;
     if (limit && !limit.admits()) return refuse(socket, 503, 'too_many_clients', limit.message, `Retry-After: ${RETRY_AFTER_S}\r\n`);
-    if (!this.opts.checkToken(this.opts.tokenOf(req))) {
+    if (!this.opts.checkToken(this.opts.tokenOf(req), req)) {
       return refuse(socket, 401, 'unauthorized', 'missing or wrong token: send "Authorization: Bearer <token>", the arbiter_token cookie, or ?access_token=<token>');
     }
     const query = EventsQuerySchema.safeParse({ types: url.searchParams.get('types') ?? undefined, lastEventId: url.searchParams.get('lastEventId') ?? undefined });
