@@ -17,6 +17,7 @@ import { SocketServer } from './push/socket.ts';
 import { ClientLimit } from './push/client-limit.ts';
 import { WebSocketPush } from './push/websocket.ts';
 import { Auth, loadOrCreateToken } from './http/auth.ts';
+import { capConnections, connectionCap } from './http/connection-cap.ts';
 import { errorBoundary, notFound } from './http/errors.ts';
 import { eventRoutes } from './http/routes/events.ts';
 import { healthRoutes } from './http/routes/health.ts';
@@ -284,7 +285,6 @@ function dispatchParts(config: Config, p: { clock: Clock; log: Logger; hub: Even
   return { dispatcher, dispatch };
 }
 
-/** Listens on the configured host and port; resolves to the URL clients use (port 0 becomes the real port). */
 /** The three push transports of a hub, its clients counted together against --max-clients. */
 export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push: Config['push']) {
   const limit = new ClientLimit(push.maxClients);
@@ -296,7 +296,12 @@ export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push
   return { sse, sockets, websockets, limit };
 }
 
-export async function listen(http: HttpServer, config: Pick<Config, 'host' | 'port'>): Promise<string> {
+/**
+ * Listens on the configured host and port, its connections capped (--max-connections); resolves to the URL clients
+ * use (port 0 becomes the real port).
+ */
+export async function listen(http: HttpServer, config: Pick<Config, 'host' | 'port' | 'maxConnections'>): Promise<string> {
+  capConnections(http, connectionCap(config.maxConnections));
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.port, config.host, () => resolve());

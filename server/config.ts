@@ -104,6 +104,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'push.heartbeatMs', flag: '--heartbeat-ms <ms>', env: ['ARBITER_HEARTBEAT_MS'], schema: int(1000, 15_000), default: 15_000, doc: 'SSE comment heartbeat interval (at most 15 s)' },
   { key: 'push.retryMs', flag: '--sse-retry-ms <ms>', env: ['ARBITER_SSE_RETRY_MS'], schema: int(100, 600_000), default: 2000, doc: 'reconnect delay advised to SSE clients (`retry:`)' },
   { key: 'push.wsPingMs', flag: '--ws-ping-ms <ms>', env: ['ARBITER_WS_PING_MS'], schema: int(1000, 600_000), default: 15_000, doc: 'plain WebSocket ping interval (/api/ws): a client that has not answered a ping by the next one is dropped' },
+  { key: 'maxConnections', flag: '--max-connections <n>', env: ['ARBITER_MAX_CONNECTIONS'], schema: int(0, 10_000_000).optional(), default: undefined, doc: 'TCP connections held at a time; one more is answered 503 with Retry-After and closed (0: no limit; default: the open-files limit less 256)' },
   { key: 'push.maxClients', flag: '--max-clients <n>', env: ['ARBITER_MAX_CLIENTS'], schema: int(0, 1_000_000), default: 10_000, doc: 'push clients (SSE, socket.io, WebSocket together) served at a time; more are refused with 503 and Retry-After (0: no limit)' },
   { key: 'push.maxBufferedEvents', flag: '--max-buffered-events <n>', env: ['ARBITER_MAX_BUFFERED_EVENTS'], schema: int(10, 1_000_000), default: 1000, doc: 'events a stalled client may have pending before it is disconnected' },
   { key: 'agents.token', flag: '--agent-token <token>', env: ['ARBITER_AGENT_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, secret: true, doc: 'token the agents of other nodes present to join this hub (`arbiter agent --token`), not one of the API tokens; absent: no agent is accepted' },
@@ -125,6 +126,8 @@ export interface Config {
   auth: boolean;
   webBuild: boolean;
   nodeName?: string;
+  /** TCP connections held at a time (0: no cap; undefined: the open-files limit less a reserve) */
+  maxConnections?: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   monitor: {
     hostIntervalMs: number; gpu: boolean; docker: boolean; gpuIntervalMs: number; nvidiaSmi: string;
