@@ -67,7 +67,16 @@ export class SocketServer {
   private readonly unsubscribe: () => void;
 
   constructor(http: HttpServer, private readonly hub: EventHub, private readonly opts: SocketServerOptions) {
-    this.io = new Server(http, { serveClient: false, cors: undefined });
+    this.io = new Server(http, {
+      serveClient: false,
+      cors: undefined,
+      // engine.io sessions are counted before any auth (a handshake alone holds one until its ping times out): none
+      // past --max-clients, whoever asks
+      allowRequest: (_req, callback) => {
+        const max = opts.limit?.max ?? 0;
+        callback(max > 0 && this.io.engine.clientsCount >= max ? 'too many sessions' : null, !(max > 0 && this.io.engine.clientsCount >= max));
+      },
+    });
     this.io.use((socket, next) => {
       if (opts.limit && !opts.limit.admits()) return next(new Error(opts.limit.message));
       const parsed = SocketAuthSchema.safeParse(socket.handshake.auth ?? {});

@@ -1,7 +1,7 @@
 /**
  * `--max-clients`: the push clients of every transport count together; one more is refused — SSE and the plain
  * WebSocket's upgrade with 503 and Retry-After, socket.io with a connect_error saying why — and a place freed is
- * taken by the next.
+ * taken by the next. socket.io sessions count from their handshake, before any auth.
  */
 import { request } from 'node:http';
 import { io as connect } from 'socket.io-client';
@@ -72,5 +72,20 @@ describe('--max-clients', () => {
     }
     expect(again.status).toBe(200);
     await again.body?.cancel();
+  });
+
+  it('counts socket.io sessions before any auth: handshakes past the limit are refused, whoever asks', async () => {
+    server = await startTestServer({ configure: (c) => void (c.push.maxClients = 2) });
+    const handshake = () => fetch(`${server!.url}/socket.io/?EIO=4&transport=polling`);
+    // two sessions opened without a token and never connected to a namespace
+    for (let i = 0; i < 2; i++) {
+      const r = await handshake();
+      expect(r.status).toBe(200);
+      expect(await r.text()).toMatch(/^0\{"sid":/);
+    }
+    const third = await handshake();
+    expect(third.status).toBe(403);
+    expect(await third.text()).toContain('too many sessions');
+    expect((await fetch(`${server.url}/api/health`)).status).toBe(200);
   });
 });
