@@ -94,6 +94,23 @@ export const ReplayGapSchema = z.object({
 export type ReplayGap = z.infer<typeof ReplayGapSchema>;
 export const REPLAY_GAP_EVENT = 'replay_gap';
 
+/**
+ * Sent (without an id) to a push client just before it is cut off for falling too far behind: more events waited for
+ * it than `limit` (--max-buffered-events). It may reconnect and resume from the last id it read.
+ */
+export const DroppedSchema = z.object({
+  reason: z.literal('too_slow'),
+  limit: z.number().int(),
+  message: z.string(),
+});
+export type Dropped = z.infer<typeof DroppedSchema>;
+export const DROPPED_EVENT = 'dropped';
+
+/** The notice of a client cut off past `limit` waiting events. */
+export function droppedNotice(limit: number): Dropped {
+  return { reason: 'too_slow', limit, message: `too slow: more than ${limit} events waited for this client; reconnect and resume from the last id read` };
+}
+
 /** Comma-separated list of event types, e.g. `resource_status,hint`; empty or missing means all. */
 export const EventTypesParamSchema = z
   .string()
@@ -115,6 +132,7 @@ export type SubscribeAck = { ok: true; types: EventType[] } | { ok: false; error
 /** socket.io event maps (see socket.io's typed events): each envelope arrives as the event named by its type. */
 export type ServerToClientEvents = { [K in EventType]: (env: Envelope<K>) => void } & {
   [REPLAY_GAP_EVENT]: (gap: ReplayGap) => void;
+  [DROPPED_EVENT]: (notice: Dropped) => void;
 };
 export interface ClientToServerEvents {
   subscribe: (msg: Subscribe, ack?: (res: SubscribeAck) => void) => void;

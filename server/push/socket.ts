@@ -8,7 +8,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server, type Namespace, type Socket } from 'socket.io';
 import {
-  EVENT_TYPES, REPLAY_GAP_EVENT, SocketAuthSchema, SubscribeSchema,
+  DROPPED_EVENT, EVENT_TYPES, REPLAY_GAP_EVENT, SocketAuthSchema, SubscribeSchema, droppedNotice,
   type ClientToServerEvents, type Envelope, type EventType, type ServerToClientEvents, type SocketAuth,
 } from '../../shared/events.ts';
 import { fieldProblems, problemsText } from '../errors.ts';
@@ -105,7 +105,10 @@ export class SocketServer {
     const policy = new SlowClientPolicy({
       busy: () => pending() > 0,
       write: (ev) => emit(socket, ev),
-      disconnect: () => socket.disconnect(true),
+      disconnect: () => {
+        socket.emit(DROPPED_EVENT, droppedNotice(this.opts.maxBufferedEvents));
+        socket.disconnect(true);
+      },
       congestion: (behind) => void (behind ? socket.join(CONGESTED_ROOM) : socket.leave(CONGESTED_ROOM)),
     }, this.opts.maxBufferedEvents);
     this.policies.set(socket, policy);

@@ -7,13 +7,21 @@
  * notice is an unnamed frame too, `{type: "replay_gap", data: gap}` without an id.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { REPLAY_GAP_EVENT } from '../../shared/events.ts';
+import { DROPPED_EVENT, REPLAY_GAP_EVENT, droppedNotice } from '../../shared/events.ts';
 import { backfill, subscribedTypes, type Subscription } from './backfill.ts';
 import { RETRY_AFTER_S, type ClientLimit } from './client-limit.ts';
 import type { EventHub, StoredEvent } from './hub.ts';
 import { SSE_HEADERS, SSE_HIGH_WATER_BYTES } from './protocol.ts';
 import { SlowClientPolicy } from './slow-client.ts';
 import { encodeSseFrame, type SseFormat } from './sse-frame.ts';
+
+/** How long a client cut off for being too slow has to read its notice before its connection is closed. */
+export const DROP_GRACE_MS = 2000;
+
+/** A notice without an id (a replay gap, a drop): a named frame, or in the `message` format an unnamed `{type, data}`. */
+function noticeFrame(format: SseFormat, type: string, data: unknown): string {
+  return encodeSseFrame(format === 'message' ? { data: JSON.stringify({ type, data }) } : { event: type, data: JSON.stringify(data) });
+}
 
 export interface SseOptions {
   heartbeatMs: number;
@@ -52,7 +60,12 @@ export class SseServer {
     const policy = new SlowClientPolicy({
       busy: () => res.writableLength > SSE_HIGH_WATER_BYTES,
       write,
-      disconnect: () => res.destroy(),
+      // told why first (a client that still reads gets it), then cut off
+      disconnect: () => {
+        res.write(noticeFrame(format, DROPPED_EVENT, droppedNotice(this.opts.maxBufferedEvents)));
+        res.end();
+        setTimeout(() => res.destroy(), DROP_GRACE_MS).unref();
+      },
     }, this.opts.maxBufferedEvents);
     res.on('drain', () => policy.drain());
 
@@ -60,9 +73,7 @@ export class SseServer {
     const unsubscribe = this.hub.subscribe((ev) => {
       if (types.has(ev.type)) policy.deliver(ev);
     });
-    backfill(this.hub, types, sub.lastEventId, policy, (gap) => void res.write(encodeSseFrame(format === 'message'
-      ? { data: JSON.stringify({ type: REPLAY_GAP_EVENT, data: gap }) }
-      : { event: REPLAY_GAP_EVENT, data: JSON.stringify(gap) })));
+    backfill(this.hub, types, sub.lastEventId, policy, (gap) => void res.write(noticeFrame(format, REPLAY_GAP_EVENT, gap)));
 
     const heartbeat = setInterval(() => res.write(encodeSseFrame({ comment: 'ping' })), this.opts.heartbeatMs);
     heartbeat.unref();

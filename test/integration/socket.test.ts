@@ -177,12 +177,14 @@ describe('socket.io push', () => {
     });
     const r = await client({ types: ['hint'] });
     const disconnected = new Promise<string>((res) => r.socket.on('disconnect', (reason) => res(reason)));
+    const told = new Promise<unknown>((res) => r.socket.on('dropped', (notice) => res(notice)));
     const raw = (r.socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }).ws._socket;
     raw.pause();
     const big = 'x'.repeat(200_000);
     for (let i = 0; i < 60; i++) server!.app.hub.publish('hint', hintPayload(big, `h${i}`));
     raw.resume();
     expect(await disconnected).toBe('io server disconnect');
+    expect(await told).toMatchObject({ reason: 'too_slow', limit: 10 });
     expect(r.got.length).toBeLessThan(60);
   });
 });

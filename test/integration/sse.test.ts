@@ -167,7 +167,12 @@ describe('SSE /api/events', () => {
     const stalled = await sse('/api/events?types=hint');
     stalled.pause();
     for (let i = 0; i < 60; i++) s.app.hub.publish('hint', hintPayload(big, `h${i}`));
+    stalled.resume(); // reading again within the grace: it is told why it was cut off
     await stalled.ended;
     expect(ids(stalled).length).toBeLessThan(60);
+    const last = stalled.frames.at(-1)!;
+    expect(last.event).toBe('dropped');
+    expect(last.id).toBeUndefined();
+    expect(JSON.parse(last.data!)).toMatchObject({ reason: 'too_slow', limit: 20 });
   });
 });
