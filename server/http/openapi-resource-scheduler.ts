@@ -10,6 +10,14 @@ import {
 } from '../../shared/resource-scheduler.ts';
 import { RS_BASE } from './routes/resource-scheduler.ts';
 
+
+/** The plain WebSocket (an HTTP upgrade: OpenAPI describes its handshake, the messages are in the summary). */
+const WS_SUMMARY = 'WebSocket (upgrade): each event one JSON text message, the envelope {id, type, data, ts}; send {"subscribe": [types]} or {"resume": lastId}; types and lastEventId in the query too; token by header, ?access_token= or the cookie';
+const WS_RESPONSES = {
+  101: { description: 'Switching Protocols: the WebSocket is open' },
+  400: { description: 'not a WebSocket upgrade, or a bad query' },
+  503: { description: 'too many push clients (--max-clients): Retry-After' },
+};
 export const RS_TAG: [string, string, RegExp] = [
   'compatibility: resource-scheduler',
   "The resource-scheduler specification's API, its names and units (requested_amount: cpu % of the machine, GPU count, memory MiB; time_slice in s), over Arbiter's own",
@@ -38,7 +46,10 @@ export function registerResourceScheduler(reg: OpenAPIRegistry): void {
       { 201: ok(RsAllocateResponseSchema, 'granted'), 202: ok(RsAllocateResponseSchema, 'queued'), 400: err('invalid body (the field)'), 422: err('can never fit'), 503: err('CPU capacity not known yet') }],
     ['get', 'push/sse', 'SSE of unnamed frames for EventSource.onmessage: `id:` and `data:` the envelope {id, type, data, ts}; resume with Last-Event-ID', { query: EventsQuerySchema.omit({ format: true }) },
       { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: EnvelopeSchema } } }, 400: err('bad query') }],
+    ['get', 'push/ws', WS_SUMMARY, { query: EventsQuerySchema.omit({ format: true }) }, WS_RESPONSES],
   ];
+  // the same WebSocket under the API's own path
+  reg.registerPath({ method: 'get', path: '/api/ws', summary: WS_SUMMARY, security: [{ bearer: [] }], request: { query: EventsQuerySchema.omit({ format: true }) }, responses: { ...WS_RESPONSES, 401: err('no or wrong token') } } as never);
   for (const [method, path, summary, request, responses] of routes) {
     reg.registerPath({ method: method as 'get', path: `${RS_BASE}/${path}`, summary, security: [{ bearer: [] }], request, responses: { ...responses, 401: err('no or wrong token') } } as never);
   }
