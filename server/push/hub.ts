@@ -74,11 +74,6 @@ export interface HubOptions {
   idBlock?: number;
 }
 
-export interface ReplayResult {
-  gap?: ReplayGap;
-  events: StoredEvent[];
-}
-
 export type HubListener = (ev: StoredEvent) => void;
 
 /** Ids per page of a replay (an archive read; at most what a client is handed before its transport must drain). */
@@ -305,16 +300,6 @@ export class EventHub {
         return page;
       },
     };
-  }
-
-  /** The whole of `replayFrom` at once (tests, and small replays). */
-  replay(lastEventId: number, types: ReadonlySet<EventType>): ReplayResult {
-    const replay = this.replayFrom(lastEventId, types);
-    const gap = replay.gap();
-    const next = replay.next;
-    const events: StoredEvent[] = [];
-    for (let page = next(); page.length; page = next()) events.push(...page);
-    return gap ? { gap, events } : { events };
   }
 
   /** Write the exact next id so a clean restart continues without a jump. */

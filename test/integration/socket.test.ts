@@ -4,6 +4,7 @@ import type { ClientToServerEvents, Envelope, ReplayGap, ServerToClientEvents } 
 import { FakeHostSource } from '../helpers/fake-host.ts';
 import { hintPayload, statusPayload } from '../helpers/payloads.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/server.ts';
+import { until } from '../helpers/cli-server.ts';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 let server: TestServer | undefined;
@@ -14,17 +15,9 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not met');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 async function manualServer(configure?: TestServerOptions['configure']) {
   server = await startTestServer({ hostSource: new FakeHostSource(), hostIntervalMs: 3_600_000, configure });
-  await waitFor(() => server!.app.hub.lastId >= 1);
+  await until(() => server!.app.hub.lastId >= 1, 'the condition');
   return async (n = 1) => {
     for (let i = 0; i < n; i++) await server!.app.loop.runOnce('host');
   };
@@ -58,7 +51,7 @@ describe('socket.io push', () => {
   it('delivers each envelope as the event named by its type, with increasing ids from real sampling', async () => {
     server = await startTestServer({ hostIntervalMs: 100 });
     const r = await client({ types: ['resource_status'] });
-    await waitFor(() => r.got.length >= 3);
+    await until(() => r.got.length >= 3, 'the condition');
     for (let i = 1; i < r.got.length; i++) expect(r.got[i]!.id).toBeGreaterThan(r.got[i - 1]!.id);
     expect(r.got[0]).toMatchObject({ type: 'resource_status', data: { host: { cpu: { cores: expect.any(Number) } } } });
     expect(typeof r.got[0]!.ts).toBe('number');
@@ -68,14 +61,14 @@ describe('socket.io push', () => {
     const sample = await manualServer();
     const a = await client({ types: ['resource_status'] });
     await sample(2);
-    await waitFor(() => a.got.length >= 3);
+    await until(() => a.got.length >= 3, 'the condition');
     const last = idsOf(a).at(-1)!;
     a.socket.disconnect();
     await sample(5);
     const b = await client({ types: ['resource_status'], lastEventId: last });
-    await waitFor(() => b.got.length >= 5);
+    await until(() => b.got.length >= 5, 'the condition');
     await sample();
-    await waitFor(() => b.got.length >= 6);
+    await until(() => b.got.length >= 6, 'the condition');
     expect(idsOf(b)).toEqual([1, 2, 3, 4, 5, 6].map((i) => last + i));
     expect(b.gaps).toEqual([]);
   });
@@ -95,13 +88,13 @@ describe('socket.io push', () => {
       got.push(env.id);
       lastEventId = env.id;
     });
-    await waitFor(() => got.length >= 1);
+    await until(() => got.length >= 1, 'the condition');
     await sample(2);
-    await waitFor(() => got.length >= 3);
+    await until(() => got.length >= 3, 'the condition');
     socket.io.engine.close(); // the transport drops; the manager reconnects by itself
-    await waitFor(() => !socket.connected);
+    await until(() => !socket.connected, 'the condition');
     await sample(5);
-    await waitFor(() => got.length >= 8);
+    await until(() => got.length >= 8, 'the condition');
     const first = got[0]!;
     expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => first + i));
   });
@@ -113,7 +106,7 @@ describe('socket.io push', () => {
     await sample(6); // ids 1..7, window 5..7
     const r = await client({ lastEventId: 1 });
 
-    await waitFor(() => r.got.length >= 3);
+    await until(() => r.got.length >= 3, 'the condition');
     expect(r.gaps).toEqual([{ lastEventId: 1, oldestId: 5, reason: 'out_of_window' }]);
     expect(idsOf(r)).toEqual([5, 6, 7]);
   });
@@ -123,12 +116,12 @@ describe('socket.io push', () => {
     const r = await client({ types: ['hint'] });
     server!.app.hub.publish('hint', hintPayload('1'));
     await sample();
-    await waitFor(() => r.got.length >= 1);
+    await until(() => r.got.length >= 1, 'the condition');
     const ack = await r.socket.emitWithAck('subscribe', { types: ['resource_status'] });
     expect(ack).toEqual({ ok: true, types: ['resource_status'] });
     server!.app.hub.publish('hint', hintPayload('2'));
     await sample();
-    await waitFor(() => r.got.length >= 2);
+    await until(() => r.got.length >= 2, 'the condition');
     expect(r.got.map((e) => e.type)).toEqual(['hint', 'resource_status']);
     const bad = await r.socket.emitWithAck('subscribe', { types: ['nope'] } as never);
     expect(bad.ok).toBe(false);
@@ -156,7 +149,7 @@ describe('socket.io push', () => {
   it('gives a stalled client the latest status instead of a backlog', async () => {
     const sample = await manualServer();
     const r = await client({ types: ['resource_status'] });
-    await waitFor(() => r.got.length >= 1);
+    await until(() => r.got.length >= 1, 'the condition');
     // stop reading on the client: the server's socket buffers fill up
     const raw = (r.socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }).ws._socket;
     raw.pause();
@@ -164,7 +157,7 @@ describe('socket.io push', () => {
     for (let i = 0; i < 60; i++) server!.app.hub.publish('resource_status', statusPayload({ node: big, sampledAt: i }));
     const lastId = server!.app.hub.lastId;
     raw.resume();
-    await waitFor(() => r.got.at(-1)?.id === lastId, 15_000);
+    await until(() => r.got.at(-1)?.id === lastId, 'the condition');
     expect(r.got.length).toBeLessThan(40);
     const received = idsOf(r);
     for (let i = 1; i < received.length; i++) expect(received[i]!).toBeGreaterThan(received[i - 1]!);

@@ -11,6 +11,7 @@ import { FakeHostSource } from '../helpers/fake-host.ts';
 import { hintPayload, statusPayload } from '../helpers/payloads.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/server.ts';
 import { openWs, wsUrl, type WsRecorder } from '../helpers/ws.ts';
+import { until } from '../helpers/cli-server.ts';
 
 let server: TestServer | undefined;
 const clients: WsRecorder[] = [];
@@ -20,17 +21,9 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not met');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 async function manualServer(configure?: TestServerOptions['configure'], extra: Partial<TestServerOptions> = {}) {
   server = await startTestServer({ hostSource: new FakeHostSource(), hostIntervalMs: 3_600_000, configure, ...extra });
-  await waitFor(() => server!.app.hub.lastId >= 1);
+  await until(() => server!.app.hub.lastId >= 1, 'the condition');
   return async (n = 1) => {
     for (let i = 0; i < n; i++) await server!.app.loop.runOnce('host');
   };

@@ -9,6 +9,7 @@ import type { Envelope } from '../../shared/events.ts';
 import { Outbox } from '../../server/push/outbox.ts';
 import type { EventType } from '../../shared/events.ts';
 import { hintPayload, payload, statusPayload } from '../helpers/payloads.ts';
+import { replayAll } from '../helpers/replay.ts';
 
 const ALL = new Set<EventType>(['resource_status', 'hint', 'conflict', 'scheduling_update']);
 
@@ -42,18 +43,18 @@ describe('EventHub', () => {
   it('replays exactly the events after the resume id, filtered by type', () => {
     const { hub: h } = hub();
     for (let i = 0; i < 10; i++) h.publish(i % 2 ? 'hint' : 'resource_status', payload(i % 2 ? 'hint' : 'resource_status'));
-    expect(h.replay(4, ALL).events.map((e) => e.id)).toEqual([5, 6, 7, 8, 9, 10]);
-    expect(h.replay(4, new Set(['hint'])).events.map((e) => e.id)).toEqual([6, 8, 10]);
-    expect(h.replay(10, ALL)).toEqual({ events: [] });
+    expect(replayAll(h, 4, ALL).events.map((e) => e.id)).toEqual([5, 6, 7, 8, 9, 10]);
+    expect(replayAll(h, 4, new Set(['hint'])).events.map((e) => e.id)).toEqual([6, 8, 10]);
+    expect(replayAll(h, 10, ALL)).toEqual({ events: [] });
   });
 
   it('keeps at most `count` events and reports a resume point that fell out of the window', () => {
     const { hub: h } = hub({ count: 5 });
     for (let i = 0; i < 12; i++) h.publish('resource_status', payload('resource_status'));
-    expect(h.replay(7, ALL).events.map((e) => e.id)).toEqual([8, 9, 10, 11, 12]);
-    expect(h.replay(7, ALL).gap).toBeUndefined();
-    expect(h.replay(6, ALL).gap).toEqual({ lastEventId: 6, oldestId: 8, reason: "out_of_window" });
-    const r = h.replay(3, ALL);
+    expect(replayAll(h, 7, ALL).events.map((e) => e.id)).toEqual([8, 9, 10, 11, 12]);
+    expect(replayAll(h, 7, ALL).gap).toBeUndefined();
+    expect(replayAll(h, 6, ALL).gap).toEqual({ lastEventId: 6, oldestId: 8, reason: "out_of_window" });
+    const r = replayAll(h, 3, ALL);
     expect(r.gap).toEqual({ lastEventId: 3, oldestId: 8, reason: 'out_of_window' });
     expect(r.events.map((e) => e.id)).toEqual([8, 9, 10, 11, 12]);
   });
@@ -64,16 +65,16 @@ describe('EventHub', () => {
     await clock.advance(6000);
     h.publish('resource_status', payload('resource_status'));
     await clock.advance(6000);
-    expect(h.replay(0, ALL)).toMatchObject({ gap: { reason: 'out_of_window', oldestId: 2 } });
+    expect(replayAll(h, 0, ALL)).toMatchObject({ gap: { reason: 'out_of_window', oldestId: 2 } });
     await clock.advance(6000);
-    expect(h.replay(2, ALL)).toEqual({ events: [] });
-    expect(h.replay(1, ALL).gap).toEqual({ lastEventId: 1, oldestId: null, reason: 'out_of_window' });
+    expect(replayAll(h, 2, ALL)).toEqual({ events: [] });
+    expect(replayAll(h, 1, ALL).gap).toEqual({ lastEventId: 1, oldestId: null, reason: 'out_of_window' });
   });
 
   it('reports a resume id ahead of the server', () => {
     const { hub: h } = hub();
     h.publish('hint', payload('hint'));
-    const r = h.replay(50, ALL);
+    const r = replayAll(h, 50, ALL);
     expect(r.gap).toEqual({ lastEventId: 50, oldestId: 1, reason: 'ahead_of_server' });
     expect(r.events.map((e) => e.id)).toEqual([1]);
   });
@@ -132,18 +133,18 @@ describe('EventHub with an archive', () => {
     for (let i = 0; i < 8; i++) a.publish(i % 2 ? 'conflict' : 'resource_status', payload(i % 2 ? 'conflict' : 'resource_status')); // ids 1..8, window 6..8
     expect(archive.envs.map((e) => e.id)).toEqual([2, 4, 6, 8]);
     // status 3 and 5 are gone (said so); every conflict is still served
-    expect(a.replay(1, ALL).gap).toMatchObject({ reason: 'out_of_window' });
-    expect(a.replay(1, ALL).events.map((e) => e.id)).toEqual([2, 4, 6, 7, 8]);
-    expect(a.replay(1, new Set<EventType>(['conflict']))).toEqual({ events: expect.anything() });
-    expect(a.replay(1, new Set<EventType>(['conflict'])).gap).toBeUndefined();
+    expect(replayAll(a, 1, ALL).gap).toMatchObject({ reason: 'out_of_window' });
+    expect(replayAll(a, 1, ALL).events.map((e) => e.id)).toEqual([2, 4, 6, 7, 8]);
+    expect(replayAll(a, 1, new Set<EventType>(['conflict']))).toEqual({ events: expect.anything() });
+    expect(replayAll(a, 1, new Set<EventType>(['conflict'])).gap).toBeUndefined();
     // restart: nothing in memory, the archive answers; ids go on past the archive
     const b = new EventHub({ clock, replayCount: 3, replayMaxAgeMs: 60_000, ids: new MemoryIdStore(), archive, idBlock: 10 });
     expect(b.publish('conflict', payload('conflict'))!.id).toBe(9);
-    const r = b.replay(3, new Set<EventType>(['conflict']));
+    const r = replayAll(b, 3, new Set<EventType>(['conflict']));
     expect(r.gap).toBeUndefined();
     expect(r.events.map((e) => e.id)).toEqual([4, 6, 8, 9]);
     // status snapshots from before the restart are gone: said so, the conflicts still come
-    const withStatus = b.replay(3, new Set<EventType>(['conflict', 'resource_status']));
+    const withStatus = replayAll(b, 3, new Set<EventType>(['conflict', 'resource_status']));
     expect(withStatus.gap).toMatchObject({ lastEventId: 3, reason: 'out_of_window' });
     expect(withStatus.events.map((e) => e.id)).toEqual([4, 6, 8, 9]);
   });
@@ -153,7 +154,7 @@ describe('EventHub with an archive', () => {
     const h = new EventHub({ clock: new ManualClock(), replayCount: 2, replayMaxAgeMs: 60_000, ids: new MemoryIdStore(), archive });
     for (let i = 0; i < 6; i++) h.publish('conflict', payload('conflict'));
     archive.envs = archive.envs.filter((e) => e.id >= 3);
-    const r = h.replay(1, new Set<EventType>(['conflict']));
+    const r = replayAll(h, 1, new Set<EventType>(['conflict']));
     expect(r.gap).toEqual({ lastEventId: 1, oldestId: 3, reason: 'out_of_window' });
     expect(r.events.map((e) => e.id)).toEqual([3, 4, 5, 6]);
   });

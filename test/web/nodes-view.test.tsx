@@ -5,46 +5,39 @@
  * node, each card with its own node's allocations and unmanaged use; the node filter (kept in `?node=`, so a
  * reload keeps it) leaves one node's tiles, cards, containers and host panels. With one node, none of it shows.
  */
-import { act } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ResourceStatus } from '../../shared/resources.ts';
 import { App } from '../../web/src/App.tsx';
 import type { LiveSnapshot } from '../../web/src/live/connection.ts';
 import { fakeContainer } from '../helpers/fake-docker.ts';
 import { fakeGpu } from '../helpers/fake-gpu.ts';
+import { click, mount, type Mounted } from './dom.ts';
 import { FakeClock, StaticSource, envelope, makeStatus } from './fakes.ts';
 import { FakeNodesApi, nodeView, nodesSnapshot } from './nodes-fakes.ts';
 import { FakeSchedulerApi, allocation, conflict } from './scheduler-fakes.ts';
 
 vi.mock('uplot', () => import('./uplot-stub.ts'));
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
-
-let container: HTMLDivElement;
-let root: Root;
+let m: Mounted | undefined;
 
 beforeEach(() => {
   // "last seen … ago" is read against the clock: a fixed one
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(1_700_000_100_000);
   vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify({ series: [] }), { headers: { 'content-type': 'application/json' } })));
-  container = document.createElement('div');
-  document.body.append(container);
-  root = createRoot(container);
 });
 
 afterEach(() => {
-  act(() => root.unmount());
-  container.remove();
+  m?.unmount();
+  m = undefined;
   vi.unstubAllGlobals();
   vi.useRealTimers();
   history.replaceState(null, '', '/');
 });
 
-const all = (sel: string, el: ParentNode = container) => [...el.querySelectorAll<HTMLElement>(sel)];
-const byTestId = (id: string, el: ParentNode = container) => all(`[data-testid="${id}"]`, el);
-const text = (id: string, el: ParentNode = container) => byTestId(id, el)[0]?.textContent ?? null;
+const all = (sel: string, el: ParentNode = m!.container) => [...el.querySelectorAll<HTMLElement>(sel)];
+const byTestId = (id: string, el: ParentNode = m!.container) => all(`[data-testid="${id}"]`, el);
+const text = (id: string, el: ParentNode = m!.container) => byTestId(id, el)[0]?.textContent ?? null;
 const labels = (sel: string) => all(sel).map((e) => e.textContent);
 
 function node(name: string, gpus: number, load: number): ResourceStatus {
@@ -76,14 +69,8 @@ async function showTwoNodes(path: string, gpuBReachable = false) {
   schedulerApi.conflictsOpen = [conflict('u1', null, { key: 'unmanaged:gpu:1@gpu-b', type: 'schedule_conflict', resource: 'gpu:1', node: 'gpu-b' })];
   const clock = new FakeClock();
   const timers = { now: () => clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout };
-  await act(async () => root.render(<App source={source} nodesApi={nodesApi} schedulerApi={schedulerApi} timers={timers} />));
-  for (let i = 0; i < 5; i++) await act(async () => undefined);
+  m = await mount(<App source={source} nodesApi={nodesApi} schedulerApi={schedulerApi} timers={timers} />);
   return { source, nodesApi };
-}
-
-async function click(el: HTMLElement | undefined) {
-  if (!el) throw new Error('nothing to click');
-  await act(async () => el.click());
 }
 
 const filterButton = (name: string) => all('[data-testid="node-filter"] button').find((b) => b.textContent === name);
@@ -127,8 +114,8 @@ describe('several nodes on the dashboard', () => {
     expect(text('host-node')).toBe('Host · gpu-b');
     expect(text('cpu-total')).toBe('77.7 %');
     // the nav keeps the filter on the views it applies to
-    expect(container.querySelector('[data-testid="nav-gpus"]')?.getAttribute('href')).toBe('/gpus?node=gpu-b');
-    expect(container.querySelector('[data-testid="nav-scheduler"]')?.getAttribute('href')).toBe('/scheduler');
+    expect(m!.container.querySelector('[data-testid="nav-gpus"]')?.getAttribute('href')).toBe('/gpus?node=gpu-b');
+    expect(m!.container.querySelector('[data-testid="nav-scheduler"]')?.getAttribute('href')).toBe('/scheduler');
 
     // the node list's name toggles it too
     await click(all('[data-testid="node-row"][data-node="hub"] button')[0]);
@@ -145,7 +132,7 @@ describe('several nodes on the dashboard', () => {
     expect(groups.map((g) => [g.getAttribute('data-node'), g.querySelector('h2')?.textContent])).toEqual([['hub', 'GPUs · hub'], ['gpu-b', 'GPUs · gpu-b']]);
     expect(text('node-reachability', groups[1])).toBe('reachable');
     expect(labels('[data-testid="gpu-card"] [data-testid="gpu-label"]')).toEqual(['hub · GPU 0', 'gpu-b · GPU 0', 'gpu-b · GPU 1']);
-    const card = (n: string, i: number) => container.querySelector<HTMLElement>(`[data-testid="gpu-card"][data-node="${n}"][data-gpu-index="${i}"]`)!;
+    const card = (n: string, i: number) => m!.container.querySelector<HTMLElement>(`[data-testid="gpu-card"][data-node="${n}"][data-gpu-index="${i}"]`)!;
     expect(card('gpu-b', 0).id).toBe('gpu-gpu-b-0');
     expect(card('hub', 0).id).toBe('gpu-0');
     // gpu-b's allocation and unmanaged use are on gpu-b's cards, not on the hub's GPU of the same index
@@ -159,8 +146,7 @@ describe('several nodes on the dashboard', () => {
     expect(all('.gpu-grid.stale')).toHaveLength(0);
 
     // opened again with the filter in the URL (a reload), gpu-b gone silent meanwhile: its last figures dimmed
-    act(() => root.unmount());
-    root = createRoot(container);
+    m!.unmount();
     await showTwoNodes('/gpus?node=gpu-b');
     expect(byTestId('gpu-group').map((g) => g.getAttribute('data-node'))).toEqual(['gpu-b']);
     expect(labels('[data-testid="gpu-label"]')).toEqual(['gpu-b · GPU 0', 'gpu-b · GPU 1']);
@@ -189,15 +175,14 @@ describe('several nodes on the dashboard', () => {
     source.nodes = nodesSnapshot('solo', [[1, only]]);
     const nodesApi = new FakeNodesApi();
     nodesApi.nodes = [nodeView('solo', { local: true })];
-    await act(async () => root.render(<App source={source} nodesApi={nodesApi} schedulerApi={new FakeSchedulerApi()} />));
-    for (let i = 0; i < 5; i++) await act(async () => undefined);
+    m = await mount(<App source={source} nodesApi={nodesApi} schedulerApi={new FakeSchedulerApi()} />);
     expect(byTestId('node-list')).toHaveLength(0);
     expect(byTestId('node-filter')).toHaveLength(0);
     expect(byTestId('host-node')).toHaveLength(0);
     expect(labels('[data-testid="tile-gpu"] .tile-label')).toEqual(['GPU 0', 'GPU 1']);
     expect(all('[data-testid="tile-gpu"]')[0]?.getAttribute('href')).toBe('/gpus#gpu-0');
 
-    await click(container.querySelector<HTMLElement>('[data-testid="nav-gpus"]')!);
+    await click(m!.container.querySelector<HTMLElement>('[data-testid="nav-gpus"]')!);
     expect(labels('[data-testid="gpu-label"]')).toEqual(['GPU 0', 'GPU 1']);
     expect(byTestId('gpu-group').map((g) => [g.getAttribute('data-node'), g.querySelector('h2')?.textContent])).toEqual([[null, 'GPUs']]);
   });
