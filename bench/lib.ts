@@ -276,7 +276,8 @@ export async function spawnServer(extraArgs: string[] = [], startTimeoutMs = 120
     'server start',
   ).catch(async (e: unknown) => {
     child.kill('SIGKILL');
-    removeDir(dataDir);
+    // a data dir the caller gave holds what it wants kept (a restart's state): only ours is removed
+    if (opts.dataDir === undefined) removeDir(dataDir);
     throw e;
   });
   // keep draining stdout so the pipe never blocks the server
