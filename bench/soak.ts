@@ -211,7 +211,7 @@ function sseClient(n: number): Client {
   };
   connect();
   const own = setInterval(() => req?.destroy(), 45_000 + n * 7000);
-  return { ...c, stop() { stopped = true; clearInterval(own); req?.destroy(); } };
+  return Object.assign(c, { stop() { stopped = true; clearInterval(own); req?.destroy(); } });
 }
 
 function ioClient(n: number): Client {
@@ -226,7 +226,7 @@ function ioClient(n: number): Client {
     socket.disconnect();
     setTimeout(() => socket.connect(), 500);
   }, 50_000 + n * 7000);
-  return { ...c, stop() { clearInterval(own); socket.disconnect(); } };
+  return Object.assign(c, { stop() { clearInterval(own); socket.disconnect(); } });
 }
 
 function wsClient(n: number): Client {
@@ -250,7 +250,7 @@ function wsClient(n: number): Client {
   };
   connect();
   const own = setInterval(() => ws?.terminate(), 55_000 + n * 7000);
-  return { ...c, stop() { stopped = true; clearInterval(own); ws?.terminate(); } };
+  return Object.assign(c, { stop() { stopped = true; clearInterval(own); ws?.terminate(); } });
 }
 
 // ---------------------------------------------------------------- faults
