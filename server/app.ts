@@ -25,6 +25,7 @@ import { statusRoutes } from './http/routes/status.ts';
 import { strategyRoutes } from './http/routes/strategy.ts';
 import { resourceSchedulerRoutes } from './http/routes/resource-scheduler.ts';
 import { sessionRoutes } from './http/routes/session.ts';
+import { tokenRoutes } from './http/routes/tokens.ts';
 import { openApiRoutes } from './http/routes/openapi.ts';
 import { docsRoutes } from './http/routes/docs.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
@@ -60,6 +61,7 @@ import { WorkflowBook } from './workloads/workflows/book.ts';
 import { WorkflowService } from './runtime/workflows/service.ts';
 import { WORKFLOW_PATHS, workflowErrors, workflowRoutes } from './http/routes/workflows.ts';
 import { WorkflowStore } from './store/workflow-store.ts';
+import { TokenStore } from './store/token-store.ts';
 import { AgentGateway } from './runtime/agents/gateway.ts';
 import { NodeRegistry } from './runtime/agents/registry.ts';
 import { nodesView } from './runtime/agents/nodes-view.ts';
@@ -105,9 +107,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const node = config.nodeName ?? os.hostname();
   const startedAt = clock.now();
   const token = loadOrCreateToken(config.dataDir, config.token);
-  const auth = new Auth(token, config.auth, config.adminToken, { now: () => clock.now() });
-
   const stores = openStores(config, clock, log, deps.db);
+  const auth = new Auth(token, config.auth, config.adminToken, { now: () => clock.now(), tokens: stores.tokenStore });
   const { db, archive, historyStore } = stores;
   const board = new StatusBoard(node, stores.history, clock);
   const hub = new EventHub({
@@ -177,6 +178,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.use(strategyRoutes(engine, strategies, auth.requireAdmin(), () => scheduler.committed()));
   app.use(resourceSchedulerRoutes({ snapshot: () => board.snapshot(), engine, strategies, sse, requireAdmin: auth.requireAdmin(), committed: () => scheduler.committed() }));
   app.use(sessionRoutes(auth));
+  app.use(tokenRoutes(stores.tokenStore, () => auth.tokensChanged(), () => clock.now()));
   app.use(hintRoutes(hints.book));
   const local = config.agents.localNode ? { name: node, sampledAt: () => board.snapshot().sampledAt } : null;
   app.use(nodeRoutes(() => nodesView({ engine, registry, local })));
@@ -243,7 +245,8 @@ function openStores(config: Config, clock: Clock, log: Logger, opened?: Db) {
   const dispatchStore = new DispatchStore(db);
   const workerStore = new WorkerStore(db);
   const workflowStore = new WorkflowStore(db);
-  return { db, history, schedulerStore, archive, historyStore, dispatchStore, workerStore, workflowStore };
+  const tokenStore = new TokenStore(db);
+  return { db, history, schedulerStore, archive, historyStore, dispatchStore, workerStore, workflowStore, tokenStore };
 }
 
 /** The scheduling core and the runtime services that wire it to the store, the hub, the board and the hints. */

@@ -1,4 +1,4 @@
-/** The command line: `arbiter serve`, `agent`, `simulate`, `instance` and `worker`. Wires config to the app (or the simulator), nothing else. */
+/** The command line: `arbiter serve`, `agent`, `simulate`, `instance`, `worker` and `token`. Wires config to the app (or the simulator), nothing else. */
 import { Command, Option } from 'commander';
 import { ConfigError, NODE_MONITOR_OPTIONS, OPTIONS, flagAttribute, loadConfig, type OptionSpec } from './config.ts';
 import { VERSION } from './version.ts';
@@ -139,6 +139,37 @@ inst.action(async () => {
   const { runInstanceCommand } = await import('./instance/cli.ts');
   await runInstanceCommand(inst.opts(), process.env);
 });
+
+const token = program.command('token').description('named API tokens, each with a role (viewer, operator, admin) and the owner it acts for: create, list, revoke');
+/** The store's place, as `serve` finds it (flags > env > config file). */
+const STORE_FLAGS = ['--data-dir <dir>', '--database <url>'];
+function tokenCommand(name: string, description: string): Command {
+  const cmd = token.command(name).description(description).option('--config <file>', 'JSON or YAML config file (env ARBITER_CONFIG)');
+  addConfigOptions(cmd, OPTIONS.filter((o) => STORE_FLAGS.includes(o.flag)));
+  return cmd.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+}
+async function runToken(cmd: Command, what: Omit<import('./store/token-cli.ts').TokenCommand, 'json'>): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(typedFlags(cmd, [...STORE_FLAGS, '--config <file>']), process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`arbiter: ${err.message}\n`);
+    process.exit(2);
+  }
+  const { runTokenCommand } = await import('./store/token-cli.ts');
+  const io = { out: (s: string) => void process.stdout.write(s), err: (s: string) => void process.stderr.write(s) };
+  process.exitCode = runTokenCommand({ ...what, json: Boolean(cmd.opts().json) }, { dataDir: config.dataDir, ...(config.database ? { database: config.database } : {}) }, io);
+}
+const tokenCreate = tokenCommand('create', 'make a token (printed once on stdout; only its hash is stored)')
+  .requiredOption('--name <name>', 'who it is for: letters, digits and . _ @ -')
+  .requiredOption('--role <role>', 'viewer (read, subscribe), operator (also submit, release, workers, tasks, workflows) or admin (also strategy, policies, instances, tokens)')
+  .option('--any-owner', 'may act for any owner (default: only for the owner named like the token)');
+tokenCreate.action(() => runToken(tokenCreate, { action: 'create', name: tokenCreate.opts().name, role: tokenCreate.opts().role, bindOwner: !tokenCreate.opts().anyOwner }));
+const tokenList = tokenCommand('list', 'list the named tokens (never the tokens themselves)').option('--json', 'print JSON');
+tokenList.action(() => runToken(tokenList, { action: 'list' }));
+const tokenRevoke = tokenCommand('revoke', 'revoke a token: a running server refuses it within 5 s').argument('<name>', 'the token\'s name');
+tokenRevoke.action((name: string) => runToken(tokenRevoke, { action: 'revoke', name }));
 
 const worker = program.command('worker').description('run a worker: hold an engine (an ES module export) and call its methods over HTTP (GET /health, POST /engine, POST /call)')
   .option('--port <n>', 'port to listen on, 0 = any free port (default: env ARBITER_PORT)')

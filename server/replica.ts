@@ -31,6 +31,7 @@ import { Forwarder } from './runtime/replicas/forward.ts';
 import { currentLeader, recordLeader, storeId, tryLead } from './runtime/replicas/leader.ts';
 import { MemoryIdStore } from './store/event-ids.ts';
 import { EventStore } from './store/event-store.ts';
+import { TokenStore } from './store/token-store.ts';
 import { openPostgres } from './store/postgres/pg-db.ts';
 import type { Db } from './store/sql.ts';
 import { isAgentUpgrade } from '../shared/agents.ts';
@@ -127,7 +128,7 @@ interface Follower extends Running {
 }
 
 async function startFollower(config: Config, db: Db, token: string, log: Logger, clock: Clock): Promise<Follower> {
-  const auth = new Auth(token, config.auth, config.adminToken, { now: () => clock.now() });
+  const auth = new Auth(token, config.auth, config.adminToken, { now: () => clock.now(), tokens: new TokenStore(db) });
   let record = currentLeader(db);
   const forwarder = new Forwarder({
     leader: () => record?.url ?? null,

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { decimalInt } from './query.ts';
 import { SourceStatusSchema } from './resources.ts';
 import { EventTypesParamSchema } from './events.ts';
-import { SSE_FORMATS } from './names.ts';
-import { AllocationSchema } from './scheduler.ts';
+import { ROLES, SSE_FORMATS } from './names.ts';
+import { AllocationSchema, nameSchema } from './scheduler.ts';
 
 export const ErrorBodySchema = z.object({
   error: z.object({
@@ -99,6 +99,29 @@ export const AllocationViewSchema = AllocationSchema.extend({ owner: z.string().
 export type AllocationView = z.infer<typeof AllocationViewSchema>;
 export const AllocationsResponseSchema = z.object({ allocations: z.array(AllocationViewSchema) });
 
-/** GET /api/session: whether auth is on, and whether this token may act as admin (switch the strategy). */
-export const SessionSchema = z.object({ auth: z.boolean(), admin: z.boolean() }).meta({ id: 'Session' });
+export const RoleSchema = z.enum(ROLES);
+export type Role = z.infer<typeof RoleSchema>;
+
+/**
+ * GET /api/session: whether auth is on, this token's role, whether it may act as admin (switch the strategy), and
+ * the name of a named token (`owner`: the owner it is bound to, when it is).
+ */
+export const SessionSchema = z.object({
+  auth: z.boolean(), admin: z.boolean(), role: RoleSchema, name: z.string().optional(), owner: z.string().optional(),
+}).meta({ id: 'Session' });
+
+/** A token's name: what `arbiter token create --name` gives, the owner it is bound to (letters, digits, `._@-`). */
+export const TokenNameSchema = nameSchema(64).regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'letters, digits and . _ @ - (starting with a letter or digit)');
+/** POST /api/tokens (and `arbiter token create`): `bindOwner` (default true) lets the token act only for the owner of its name. */
+export const TokenCreateBodySchema = z.strictObject({ name: TokenNameSchema, role: RoleSchema, bindOwner: z.boolean().default(true) });
+export type TokenCreateBody = z.input<typeof TokenCreateBodySchema>;
+/** A named token as listed: never the token itself (only its hash is stored). */
+export const TokenViewSchema = z.object({
+  name: z.string(), role: RoleSchema, bindOwner: z.boolean(), createdAt: z.number(), revokedAt: z.number().nullable(), lastUsedAt: z.number().nullable(),
+}).meta({ id: 'Token' });
+export type TokenView = z.infer<typeof TokenViewSchema>;
+export const TokensResponseSchema = z.object({ tokens: z.array(TokenViewSchema) });
+/** The answer of a create: the token, shown this once. */
+export const TokenCreatedSchema = TokenViewSchema.extend({ token: z.string() }).meta({ id: 'TokenCreated' });
+export const TokenNameParamsSchema = z.object({ name: TokenNameSchema });
 export type Session = z.infer<typeof SessionSchema>;

@@ -6,6 +6,13 @@
 /** The scheduling strategies, in the order menus list them. */
 export const STRATEGY_NAMES = ['priority_based', 'fair_sharing', 'time_slicing', 'resource_pooling', 'load_balancing', 'hybrid'] as const;
 
+/**
+ * Who a token is, each role with the rights of those before it: `viewer` reads and subscribes; `operator` also
+ * submits, releases, cancels, resolves, runs workers, tasks and workflows; `admin` also switches the strategy and
+ * the dispatch policy, registers and removes task instances, and manages tokens.
+ */
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+
 export const REQUEST_STATUSES = ['queued', 'granted', 'released', 'cancelled', 'expired', 'preempted'] as const;
 
 export const CONFLICT_TYPES = ['resource_competition', 'priority_conflict', 'schedule_conflict'] as const;

@@ -42,7 +42,7 @@ class FakeStrategyApi implements StrategyApi {
     return Promise.resolve(this.state);
   }
   session() {
-    return Promise.resolve({ auth: true, admin: this.admin });
+    return Promise.resolve({ auth: true, admin: this.admin, role: this.admin ? 'admin' as const : 'operator' as const });
   }
   performance() {
     return Promise.reject(new ApiError(404, 'not_found', 'no route'));

@@ -57,7 +57,7 @@ export class FakeDispatchApi implements DispatchApi {
 
   session(): Promise<Session> {
     this.calls.push('session');
-    return Promise.resolve({ auth: true, admin: this.admin });
+    return Promise.resolve({ auth: true, admin: this.admin, role: this.admin ? 'admin' as const : 'operator' as const });
   }
   instances(): Promise<DispatchInstancesResponse> {
     this.calls.push('instances');

@@ -19,6 +19,7 @@ import type { SseServer } from '../../push/sse.ts';
 import type { StrategyService } from '../../runtime/strategy-service.ts';
 import type { SchedulerEngine } from '../../scheduler/engine.ts';
 import { HttpError, parseInput } from '../errors.ts';
+import { principalOf } from '../access.ts';
 import { openEventStream } from './events.ts';
 import { orderConflicts } from './scheduler.ts';
 import { resolveWith } from './strategy.ts';
@@ -103,8 +104,9 @@ export function resourceSchedulerRoutes(d: ResourceSchedulerDeps): Router {
 
   r.post(`${RS_BASE}/allocate`, async (req, res) => {
     const body = parseInput(RsAllocateBodySchema, req.body ?? {}, 'body');
+    // the owner: the token's, when it is bound to one; else the task's id
     const input = parseInput(RequestInputSchema, {
-      owner: body.task_id,
+      owner: principalOf(req).owner ?? body.task_id,
       priority: body.priority,
       resources: resourcesOf(body, d.snapshot().node, engine),
       ...(body.metadata ? { labels: Object.fromEntries(Object.entries(body.metadata).map(([k, v]) => [k, String(v)])) } : {}),

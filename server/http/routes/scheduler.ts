@@ -3,12 +3,13 @@
  * once (400 naming each field); the engine gets parsed values. Scheduler errors carry their HTTP status
  * (SCHEDULER_ERROR_STATUS) and go through the one error boundary.
  */
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { decimalInt } from '../../../shared/query.ts';
 import { QueueOrderSchema, RequestInputSchema, type Conflict, type QueueOrder } from '../../../shared/scheduler.ts';
 import { AllocationsQuerySchema, TOKEN_QUERY, type AllocationView } from '../../../shared/api.ts';
 import type { SchedulerEngine, SchedulerReads } from '../../scheduler/engine.ts';
+import { assertActsFor, principalOf } from '../access.ts';
 import { HttpError, parseInput } from '../errors.ts';
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
@@ -78,10 +79,19 @@ export function schedulerReadRoutes(reads: SchedulerReads, now: () => number = D
 /** `committed()` resolves when every change so far is durable: answers wait for it (group commit). */
 export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promise<void> = () => Promise.resolve(), now: () => number = Date.now): Router {
   const r = Router();
+  const allocationOwner = (id: string): string | null | undefined => {
+    const a = engine.allocation(id);
+    return a ? (engine.request(a.requestId)?.owner ?? null) : undefined;
+  };
+  /** a bound token touches only its owner's (what does not exist is the engine's 404) */
+  const ownedBy = (req: Request, owner: string | null | undefined, what: string) => {
+    if (owner !== undefined) assertActsFor(principalOf(req), owner ?? undefined, what);
+  };
 
   r.post('/api/requests', async (req, res) => {
     const key = parseInput(SubmitHeadersSchema, { 'Idempotency-Key': req.header('idempotency-key') }, 'header')['Idempotency-Key'];
     const body = parseInput(RequestInputSchema, req.body ?? {}, 'body');
+    assertActsFor(principalOf(req), body.owner, 'the request\'s owner');
     const result = engine.submit(body, key !== undefined ? { idempotencyKey: key } : {});
     const granted = result.request.status !== 'queued';
     await committed();
@@ -94,6 +104,7 @@ export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promis
   });
   r.delete('/api/requests/:id', async (req, res) => {
     const { id } = parseInput(IdParams, req.params, 'params');
+    ownedBy(req, engine.request(id)?.owner, `request ${id}`);
     const request = engine.cancel(id);
     await committed();
     res.json(request);
@@ -102,12 +113,14 @@ export function schedulerRoutes(engine: SchedulerEngine, committed: () => Promis
   r.post('/api/allocations/:id/renew', async (req, res) => {
     const { id } = parseInput(IdParams, req.params, 'params');
     const body = parseInput(RenewBodySchema, req.body ?? {}, 'body');
+    ownedBy(req, allocationOwner(id), `allocation ${id}`);
     const allocation = engine.renew(id, body.leaseMs);
     await committed();
     res.json(allocation);
   });
   r.delete('/api/allocations/:id', async (req, res) => {
     const { id } = parseInput(IdParams, req.params, 'params');
+    ownedBy(req, allocationOwner(id), `allocation ${id}`);
     const allocation = engine.release(id);
     await committed();
     res.json(allocation);

@@ -1,12 +1,13 @@
 import { Router } from 'express';
 import type { Session } from '../../../shared/api.ts';
-import type { Auth } from '../auth.ts';
+import { principalOf } from '../access.ts';
 
-/** GET /api/session: whether the API asks for a token and whether this caller may act as admin (the dashboard asks). */
-export function sessionRoutes(auth: Pick<Auth, 'enabled' | 'isAdmin'>): Router {
+/** GET /api/session: whether the API asks for a token, and who this caller is (the dashboard asks, to offer only what it may do). */
+export function sessionRoutes(auth: { enabled: boolean }): Router {
   const r = Router();
   r.get('/api/session', (req, res) => {
-    const session: Session = { auth: auth.enabled, admin: auth.isAdmin(req) };
+    const p = principalOf(req);
+    const session: Session = { auth: auth.enabled, admin: p.role === 'admin', role: p.role, ...(p.name !== undefined ? { name: p.name } : {}), ...(p.owner !== undefined ? { owner: p.owner } : {}) };
     res.json(session);
   });
   return r;
