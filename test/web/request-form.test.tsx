@@ -83,4 +83,24 @@ describe('request form', () => {
     expect(view.text('form-error')).toBe('Never fits this node: asks for 9 GPUs; the node has 2');
     expect(view.byTestId('field-error')).toHaveLength(0);
   });
+
+  it('a token bound to an owner fills the owner and keeps it; a viewer\'s token cannot submit', async () => {
+    view.unmount();
+    api = new FakeSchedulerApi();
+    api.who = { auth: true, admin: false, role: 'operator', name: 'alice', owner: 'alice' };
+    view = await mount(<App source={new StaticSource(liveSnapshot())} schedulerApi={api} />);
+    expect(input('owner').value).toBe('alice');
+    expect(input('owner').readOnly).toBe(true);
+    await type(input('cpu'), '500');
+    await submitForm(form());
+    expect(api.submitted.at(-1)).toEqual({ owner: 'alice', resources: { cpu: 500 } });
+
+    view.unmount();
+    api = new FakeSchedulerApi();
+    api.who = { auth: true, admin: false, role: 'viewer', name: 'vera', owner: 'vera' };
+    view = await mount(<App source={new StaticSource(liveSnapshot())} schedulerApi={api} />);
+    expect(view.text('form-read-only')).toMatch(/role: viewer/);
+    expect(input('owner').disabled).toBe(true);
+    expect(view.byTestId('submit-request')[0]!.matches(':disabled')).toBe(true);
+  });
 });

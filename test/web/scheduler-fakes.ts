@@ -1,5 +1,5 @@
 /** Scheduler records and a scheduler API double for component tests. */
-import type { AllocationView } from '../../shared/api.ts';
+import type { AllocationView, Session } from '../../shared/api.ts';
 import type { Hint } from '../../shared/hints.ts';
 import type { Allocation, Conflict, QueueOrder, Request, RequestInputBody } from '../../shared/scheduler.ts';
 import type { AllocationList, ConflictPage, QueuePage, SchedulerApi, StrategyAnswer, SubmitResult } from '../../web/src/scheduler/api.ts';
@@ -87,6 +87,11 @@ export class FakeSchedulerApi implements SchedulerApi {
   strategy(): Promise<StrategyAnswer> {
     this.calls.push('strategy');
     return Promise.resolve(this.current);
+  }
+  /** what GET /api/session answers */
+  who: Session = { auth: true, admin: true, role: 'admin' };
+  session(): Promise<Session> {
+    return Promise.resolve(this.who);
   }
   submit(body: RequestInputBody): Promise<SubmitResult> {
     this.calls.push('submit');

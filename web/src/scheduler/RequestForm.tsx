@@ -1,4 +1,5 @@
-import { useId, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useId, useState, type FormEvent, type ReactNode } from 'react';
+import type { Session } from '../../../shared/api.ts';
 import type { RequestInputBody } from '../../../shared/scheduler.ts';
 import { anchor } from '../feed/subject.ts';
 import { ApiError, errorMessage, fieldErrors } from '../lib/api.ts';
@@ -72,6 +73,22 @@ export function RequestForm() {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [outcome, setOutcome] = useState<Outcome>(null);
   const [busy, setBusy] = useState(false);
+  // who the token is: a viewer may not submit; a token bound to an owner submits only as that owner
+  const [session, setSession] = useState<Session | null>(null);
+  useEffect(() => {
+    let alive = true;
+    api.session().then((s) => {
+      if (!alive) return;
+      setSession(s);
+      if (s.owner !== undefined) setValues((v) => ({ ...v, owner: s.owner! }));
+    }, () => {
+      // an older server: no roles, the form as it was
+    });
+    return () => {
+      alive = false;
+    };
+  }, [api]);
+  const viewer = session?.role === 'viewer';
 
   const set = <K extends keyof Values>(k: K, v: Values[K]) => setValues((s) => ({ ...s, [k]: v }));
 
@@ -110,7 +127,7 @@ export function RequestForm() {
     );
   };
 
-  const field = (k: Exclude<Input, 'preemptible'>, label: string, opts: { hint?: string; numeric?: boolean; required?: boolean; placeholder?: string } = {}) => {
+  const field = (k: Exclude<Input, 'preemptible'>, label: string, opts: { hint?: string; numeric?: boolean; required?: boolean; placeholder?: string; readOnly?: boolean } = {}) => {
     const err = errors[FIELDS[k]];
     const fid = `${id}-${k}`;
     return (
@@ -129,6 +146,8 @@ export function RequestForm() {
           spellCheck={false}
           required={opts.required}
           placeholder={opts.placeholder}
+          readOnly={opts.readOnly}
+          disabled={viewer}
           aria-invalid={err ? true : undefined}
           aria-describedby={err ? `${fid}-err` : undefined}
           data-field={FIELDS[k]}
@@ -144,9 +163,16 @@ export function RequestForm() {
       <header className="panel-head">
         <h2 id={id}>Ask for resources</h2>
       </header>
+      {viewer ? (
+        <p className="muted" data-testid="form-read-only">
+          This token may read and watch, not ask for resources (role: viewer). Open the dashboard with an operator&apos;s token to submit.
+        </p>
+      ) : null}
       <form onSubmit={submit} noValidate>
         <div className="form-grid">
-          {field('owner', 'Owner', { required: true, placeholder: 'your name' })}
+          {field('owner', 'Owner', session?.owner !== undefined
+            ? { required: true, readOnly: true, hint: 'your token acts for this owner' }
+            : { required: true, placeholder: 'your name' })}
           {field('group', 'Group', { hint: 'optional' })}
           {field('priority', 'Priority', { numeric: true, hint: 'higher wins', placeholder: '0' })}
         </div>
@@ -165,13 +191,13 @@ export function RequestForm() {
           {field('durationMin', 'Expected duration', { numeric: true, hint: 'minutes' })}
           <div className={errors.preemptible ? 'field check invalid' : 'field check'}>
             <label>
-              <input type="checkbox" checked={values.preemptible} onChange={(e) => set('preemptible', e.target.checked)} name="preemptible" /> preemptible
+              <input type="checkbox" checked={values.preemptible} disabled={viewer} onChange={(e) => set('preemptible', e.target.checked)} name="preemptible" /> preemptible
             </label>
             <FieldError id={`${id}-pre-err`} text={errors.preemptible} />
           </div>
         </div>
         <div className="form-actions">
-          <button type="submit" className="primary" disabled={busy} data-testid="submit-request">
+          <button type="submit" className="primary" disabled={busy || viewer} data-testid="submit-request">
             {busy ? 'Submitting…' : 'Submit request'}
           </button>
           <Result outcome={outcome} />

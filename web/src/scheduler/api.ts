@@ -1,6 +1,6 @@
 /** The scheduler's REST routes as the dashboard calls them (any other frontend could make the same calls). */
 import type { z } from 'zod';
-import type { AllocationsResponseSchema } from '../../../shared/api.ts';
+import type { AllocationsResponseSchema, Session } from '../../../shared/api.ts';
 import type { Hint } from '../../../shared/hints.ts';
 import type { Allocation, Conflict, QueueEntryView, QueueOrder, Request, RequestInputBody, StrategyName } from '../../../shared/scheduler.ts';
 import type { StrategyState } from '../../../shared/strategy.ts';
@@ -53,6 +53,8 @@ export interface SchedulerApi {
   cancel(requestId: string): Promise<Request>;
   release(allocationId: string): Promise<Allocation>;
   resolve(conflictId: string, strategy?: StrategyName): Promise<ResolveResult>;
+  /** who this token is: its role, and the owner it is bound to */
+  session(): Promise<Session>;
 }
 
 export const schedulerApi: SchedulerApi = {
@@ -67,4 +69,5 @@ export const schedulerApi: SchedulerApi = {
   cancel: (id) => callJson<Request>('DELETE', `/api/requests/${enc(id)}`),
   release: (id) => callJson<Allocation>('DELETE', `/api/allocations/${enc(id)}`),
   resolve: (id, strategy) => callJson<ResolveResult>('POST', `/api/conflicts/${enc(id)}/resolve`, strategy ? { strategy } : {}),
+  session: () => getJson<Session>('/api/session'),
 };
