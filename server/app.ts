@@ -26,6 +26,8 @@ import { strategyRoutes } from './http/routes/strategy.ts';
 import { resourceSchedulerRoutes } from './http/routes/resource-scheduler.ts';
 import { sessionRoutes } from './http/routes/session.ts';
 import { tokenRoutes } from './http/routes/tokens.ts';
+import { doctorRoutes } from './http/routes/doctor.ts';
+import { diagnose } from './runtime/doctor.ts';
 import { openApiRoutes } from './http/routes/openapi.ts';
 import { docsRoutes } from './http/routes/docs.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
@@ -178,6 +180,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.use(strategyRoutes(engine, strategies, auth.requireAdmin(), () => scheduler.committed()));
   app.use(resourceSchedulerRoutes({ snapshot: () => board.snapshot(), engine, strategies, sse, requireAdmin: auth.requireAdmin(), committed: () => scheduler.committed() }));
   app.use(sessionRoutes(auth));
+  app.use(doctorRoutes(() => diagnose(config), () => clock.now()));
   app.use(tokenRoutes(stores.tokenStore, () => auth.tokensChanged(), () => clock.now()));
   app.use(hintRoutes(hints.book));
   const local = config.agents.localNode ? { name: node, sampledAt: () => board.snapshot().sampledAt } : null;

@@ -1,4 +1,4 @@
-/** The command line: `arbiter serve`, `agent`, `simulate`, `instance`, `worker` and `token`. Wires config to the app (or the simulator), nothing else. */
+/** The command line: `arbiter serve`, `agent`, `simulate`, `instance`, `worker`, `token` and `doctor`. Wires config to the app (or the simulator), nothing else. */
 import { Command, Option } from 'commander';
 import { ConfigError, NODE_MONITOR_OPTIONS, OPTIONS, flagAttribute, loadConfig, type OptionSpec } from './config.ts';
 import { VERSION } from './version.ts';
@@ -138,6 +138,25 @@ const inst = program.command('instance').description('run a reference task insta
 inst.action(async () => {
   const { runInstanceCommand } = await import('./instance/cli.ts');
   await runInstanceCommand(inst.opts(), process.env);
+});
+
+const doctor = program.command('doctor').description('check what this machine gives Arbiter (Node, data dir, port, nvidia-smi and its driver, the Docker/Podman socket, the container toolkit, pid namespace, /proc), each with its fix; exit 0 when what the config asks for is usable');
+doctor.addOption(new Option('--config <file>', 'JSON or YAML config file (env ARBITER_CONFIG)'));
+addConfigOptions(doctor, OPTIONS);
+doctor.option('--json', 'print JSON');
+doctor.action(async () => {
+  let config;
+  try {
+    config = loadConfig(typedFlags(doctor, [...OPTIONS.map((o) => o.flag), '--config <file>']), process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`arbiter: ${err.message}\n`);
+    process.exit(2);
+  }
+  const { diagnose, exitCode, formatChecks } = await import('./runtime/doctor.ts');
+  const checks = await diagnose(config, { port: true });
+  process.stdout.write(doctor.opts().json ? `${JSON.stringify({ checks }, null, 2)}\n` : formatChecks(checks));
+  process.exitCode = exitCode(checks);
 });
 
 const token = program.command('token').description('named API tokens, each with a role (viewer, operator, admin) and the owner it acts for: create, list, revoke');

@@ -125,3 +125,17 @@ export const TokensResponseSchema = z.object({ tokens: z.array(TokenViewSchema) 
 export const TokenCreatedSchema = TokenViewSchema.extend({ token: z.string() }).meta({ id: 'TokenCreated' });
 export const TokenNameParamsSchema = z.object({ name: TokenNameSchema });
 export type Session = z.infer<typeof SessionSchema>;
+
+/** One check of `arbiter doctor` / GET /api/doctor: what it found and, when something is wrong, the fix. */
+export const DoctorCheckSchema = z.object({
+  id: z.string(),
+  /** the part it concerns: the monitor source (gpu, docker, host) or the server */
+  source: z.enum(['server', 'gpu', 'docker', 'host']),
+  status: z.enum(['ok', 'warn', 'fail', 'off']),
+  message: z.string(),
+  fix: z.string().optional(),
+}).meta({ id: 'DoctorCheck' });
+export type DoctorCheck = z.infer<typeof DoctorCheckSchema>;
+export const DoctorResponseSchema = z.object({ checks: z.array(DoctorCheckSchema) });
+export type DoctorResponse = z.infer<typeof DoctorResponseSchema>;
+export const DoctorQuerySchema = z.strictObject({ ...TOKEN_QUERY, source: z.enum(['server', 'gpu', 'docker', 'host']).optional() });

@@ -1,7 +1,7 @@
 /** GET /api/openapi.json's document, generated from the shared zod schemas (served by routes/openapi.ts). */
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { AllocationsQuerySchema, AllocationsResponseSchema, SessionSchema, TokenCreateBodySchema, TokenCreatedSchema, TokenNameParamsSchema, TokensResponseSchema, TokenViewSchema, ContainerIdParamsSchema, ErrorBodySchema, EventsQuerySchema, GpuIndexParamsSchema, HealthResponseSchema, HistoryQuerySchema, HistoryResponseSchema, SeriesListResponseSchema } from '../../shared/api.ts';
+import { AllocationsQuerySchema, AllocationsResponseSchema, DoctorQuerySchema, DoctorResponseSchema, SessionSchema, TokenCreateBodySchema, TokenCreatedSchema, TokenNameParamsSchema, TokensResponseSchema, TokenViewSchema, ContainerIdParamsSchema, ErrorBodySchema, EventsQuerySchema, GpuIndexParamsSchema, HealthResponseSchema, HistoryQuerySchema, HistoryResponseSchema, SeriesListResponseSchema } from '../../shared/api.ts';
 import { ContainerSchema, CpuSchema, DiskSchema, GpuSchema, MemorySchema, NetworkInterfaceSchema, ResourceStatusSchema, SourceStatusSchema } from '../../shared/resources.ts';
 import { EnvelopeSchema } from '../../shared/events.ts';
 import { VERSION } from '../version.ts';
@@ -92,6 +92,7 @@ export function buildOpenApi(): object {
     ['get', '/api/strategy/performance', 'Figures per strategy over the time it was active', {}, { 200: ok(PerformanceResponseSchema) }],
     ['post', '/api/strategy/compare', "This server's recent requests replayed under every strategy", { body: { content: { 'application/json': { schema: CompareBodySchema } } } }, { 200: ok(CompareResponseSchema), 400: err('invalid body') }],
     ['get', '/api/session', "Whether auth is on, and this token's role, name and the owner it is bound to", {}, { 200: ok(SessionSchema) }],
+    ['get', '/api/doctor', "`arbiter doctor`'s checks of this server (nvidia-smi and its driver, the engine socket, the container toolkit, pid namespace, /proc), each with its fix", { query: DoctorQuerySchema }, { 200: ok(DoctorResponseSchema), 400: err('invalid query') }],
     ['get', '/api/tokens', 'Named tokens (admin): never the tokens, only who they are', {}, { 200: ok(TokensResponseSchema), 403: err('not an admin token') }],
     ['post', '/api/tokens', 'Make a named token (admin): the token is in this answer only', { body: { content: { 'application/json': { schema: TokenCreateBodySchema } } } },
       { 201: ok(TokenCreatedSchema, 'made'), 400: err('invalid body'), 403: err('not an admin token'), 409: err('the name is taken (revoked names too)') }],

@@ -2,6 +2,7 @@ import { useId, useMemo, useState, type ReactNode } from 'react';
 import type { Container, SourceStatus } from '../../../shared/resources.ts';
 import { DEFAULT_CONTAINER_SORT, filterContainers, nextSort, sortContainers, type ContainerSort } from '../lib/containers.ts';
 import { formatClock } from '../lib/format.ts';
+import { Diagnosis } from './Diagnosis.tsx';
 import { ContainersTable } from './ContainersTable.tsx';
 
 export interface ContainersPanelProps {
@@ -48,6 +49,7 @@ export function ContainersPanel({ containers, source, node, aside }: ContainersP
             )}
           </p>
         )}
+        {!waiting && source?.status === 'unavailable' && node === undefined ? <Diagnosis source="docker" /> : null}
       </section>
     );
   }
@@ -89,6 +91,7 @@ export function ContainersPanel({ containers, source, node, aside }: ContainersP
             {source.nextRetryAt ? `Next try at ${formatClock(source.nextRetryAt)}.` : ''}
             {source.lastSampleAt ? ` Last sample at ${formatClock(source.lastSampleAt)}.` : ''}
           </p>
+          {node === undefined ? <Diagnosis source="docker" /> : null}
         </div>
       ) : null}
       {all.length > 0 ? (

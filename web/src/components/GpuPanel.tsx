@@ -3,6 +3,7 @@ import type { Gpu, SourceStatus } from '../../../shared/resources.ts';
 import { formatClock } from '../lib/format.ts';
 import { useScheduler } from '../scheduler/hooks.ts';
 import { allocationsOnGpu, unmanagedUseOf } from '../scheduler/store.ts';
+import { Diagnosis } from './Diagnosis.tsx';
 import { GpuCard } from './GpuCard.tsx';
 
 export interface GpuPanelProps {
@@ -53,6 +54,7 @@ export function GpuPanel({ gpus, source, node, aside, stale = false }: GpuPanelP
             <span className="gpu-empty-why"> · {source?.message ?? (source ? 'the driver reports none' : 'no GPU source on this server')}</span>
           </p>
         )}
+        {!waiting && source?.status === 'unavailable' && (!node || node.home) ? <Diagnosis source="gpu" /> : null}
       </section>
     );
   }
@@ -77,6 +79,7 @@ export function GpuPanel({ gpus, source, node, aside, stale = false }: GpuPanelP
             {source.nextRetryAt ? `Next try at ${formatClock(source.nextRetryAt)}.` : ''}
             {source.lastSampleAt ? ` Last sample at ${formatClock(source.lastSampleAt)}.` : ''}
           </p>
+          {!node || node.home ? <Diagnosis source="gpu" /> : null}
         </div>
       ) : null}
       {count > 0 ? (
