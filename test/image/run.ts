@@ -8,7 +8,7 @@
  * Prints the image size, the build time and the start time (run → first healthy answer). Exit code 0 when all hold.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,12 +71,15 @@ async function main(): Promise<void> {
   const [buildBase, runtimeBase] = execFileSync(join(REPO, 'test/image/base.sh'), { env: conf, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split(/\s+/).reverse();
   process.stderr.write(`bases: ${buildBase}, ${runtimeBase}\n`);
   const t0 = Date.now();
-  await podman(['build', '-f', join(REPO, 'Containerfile'), '-t', IMAGE, '--build-arg', `BUILD_IMAGE=${buildBase}`, '--build-arg', `RUNTIME_IMAGE=${runtimeBase}`, REPO], 1_800_000);
+  // the docker format: OCI images (podman's default) have no HEALTHCHECK
+  await podman(['build', '--format', 'docker', '-f', join(REPO, 'Containerfile'), '-t', IMAGE, '--build-arg', `BUILD_IMAGE=${buildBase}`, '--build-arg', `RUNTIME_IMAGE=${runtimeBase}`, REPO], 1_800_000);
   const buildS = (Date.now() - t0) / 1000;
   const size = Number((await podman(['image', 'inspect', '--format', '{{.Size}}', IMAGE])).stdout.trim());
   const baseSize = Number((await podman(['image', 'inspect', '--format', '{{.Size}}', runtimeBase!])).stdout.trim());
 
   const sock = env.ARBITER_TEST_DOCKER_HOST!.replace(/^unix:\/\//, '');
+  // as Docker's own socket is (root:docker, 0660): the group may use it; Podman makes its socket 0600
+  chmodSync(sock, 0o660);
   const port = 20_000 + (process.pid % 20_000);
   const started = Date.now();
   await podman(['run', '-d', '--name', name, '--label', 'arbiter.test=1', '-p', `127.0.0.1:${port}:7070`, '-v', `${sock}:/var/run/docker.sock`,
@@ -92,12 +95,12 @@ async function main(): Promise<void> {
     check(health?.status === 200, `GET /api/health answers 200 (${startS.toFixed(2)} s after podman run)`);
     const event = JSON.parse(await firstStatusEvent(port)) as { type: string; data: { node: string } };
     check(event.type === 'resource_status', `a resource_status event over SSE (node ${event.data.node})`);
-    let docker = '';
-    for (let i = 0; i < 100 && docker !== 'ok'; i++) {
-      docker = (JSON.parse((await get(port, '/api/health')).body) as { sources: Record<string, { status: string }> }).sources.docker?.status ?? 'none';
-      if (docker !== 'ok') await new Promise((r) => setTimeout(r, 200));
+    let docker: { status: string; message?: string } = { status: 'none' };
+    for (let i = 0; i < 100 && docker.status !== 'ok'; i++) {
+      docker = (JSON.parse((await get(port, '/api/health')).body) as { sources: Record<string, { status: string; message?: string }> }).sources.docker ?? docker;
+      if (docker.status !== 'ok') await new Promise((r) => setTimeout(r, 200));
     }
-    check(docker === 'ok', `the docker source sees the engine through the mounted socket (${docker})`);
+    check(docker.status === 'ok', `the docker source sees the engine through the mounted socket (${docker.status}${docker.message ? `: ${docker.message}` : ''})`);
     const hc = await podman(['healthcheck', 'run', name]).then(() => 'healthy', (e: { stdout?: string; stderr?: string }) => `unhealthy: ${e.stdout ?? ''}${e.stderr ?? ''}`);
     check(hc === 'healthy', `the image's HEALTHCHECK passes (${hc})`);
     const uid = (await podman(['exec', name, 'node', '-e', 'process.stdout.write(String(process.getuid()))'])).stdout;
