@@ -17,7 +17,8 @@
  * Prints a markdown report; `--out` writes the figures as JSON.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import http, { Agent } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -59,7 +60,8 @@ const say = (s: string) => process.stderr.write(`[soak ${fmt(since() / 60_000, 1
 
 interface Life { startedAt: number; pid: number; upMs: number; endedAt?: number; how?: 'kill -9' | 'stop'; rss: [number, number][]; firstAckAfterMs?: number }
 const lives: Life[] = [];
-const dataDir = tempDir('arbiter-soak-');
+// kept when the soak fails, to look into (removed at the end of a run that reports)
+const dataDir = mkdtempSync(join(tmpdir(), 'arbiter-soak-'));
 const podmanDir = tempDir('arbiter-soak-podman-');
 let port = 0;
 let server: ServerProcess | undefined;
@@ -387,8 +389,13 @@ function report(clients: Client[]): void {
 
   const perClient = clients.map((c) => {
     const got = new Set(c.ids);
-    const first = c.ids.length ? Math.min(...c.ids) : 0;
-    const last = c.ids.length ? Math.max(...c.ids) : -1;
+    // (a loop: spreading a 100,000-id array into Math.min overflows the stack)
+    let first = Infinity;
+    let last = -1;
+    for (const id of c.ids) {
+      if (id < first) first = id;
+      if (id > last) last = id;
+    }
     let expected = 0;
     let lost = 0;
     for (const id of archived.keys()) {
@@ -442,9 +449,10 @@ function report(clients: Client[]): void {
 
 main().then(() => {
   cleanupSync();
+  rmSync(dataDir, { recursive: true, force: true });
   process.exit(0);
 }, (e: unknown) => {
-  process.stderr.write(`soak failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.stderr.write(`soak failed: ${(e as Error).stack ?? String(e)}\nits data dir is kept: ${dataDir}\n`);
   cleanupSync();
   process.exit(1);
 });
