@@ -62,7 +62,7 @@ describe('npm pack', () => {
   it('holds what runs: the compiled server, the dashboard, the API page, bin, the python clients, examples, README, LICENSE', () => {
     for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/arbiter.js', 'bin/build.js', 'dist/node/.built', 'dist/node/server/main.js', 'dist/node/shared/events.js',
       'dist/web/index.html', 'dist/docs/rapidoc/package.json', 'dist/docs/rapidoc/dist/rapidoc-min.js', 'clients/python/arbiter_worker/__main__.py',
-      'clients/python/arbiter_client/__init__.py']) {
+      'clients/python/arbiter_client/__init__.py', 'examples/arbiter.service', 'examples/config.yaml']) {
       expect(files, f).toContain(f);
     }
   });
