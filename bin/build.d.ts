@@ -5,3 +5,5 @@ export declare function newestMtime(path: string): number;
 export declare function serverBuildIsFresh(): boolean;
 export declare function ensureServerBuild(say: (msg: string) => void): Promise<void>;
 export declare function buildServer(): Promise<void>;
+export declare const DOCS_ASSETS: string;
+export declare function copyDocsAssets(): void;

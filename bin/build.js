@@ -7,11 +7,15 @@
  *
  * A build is written into a directory of its own and renamed into place, under a lock file, so that processes
  * starting together (parallel tests, two starts) compile once and none runs from a half-written build.
+ *
+ * The npm package (`npm pack`, whose prepack runs `npm run build`) carries the build and not its sources: installed,
+ * it runs the build it was packed with and never compiles (its devDependencies, the compiler among them, are not
+ * installed). `npm run build` also copies the API page's script (RapiDoc, a devDependency) into dist/docs for it.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -28,6 +32,10 @@ const STAMP = '.built';
 const LOCK = join(DIST, 'node.lock');
 /** A lock older than this is left over, whoever holds it (a reused pid). */
 const LOCK_MAX_AGE_MS = 10 * 60_000;
+/** Installed from the npm package: the build without its sources. */
+const PACKED = !existsSync(join(ROOT, 'server'));
+/** Where `npm run build` copies RapiDoc (its package.json, licence and bundle) for the npm package. */
+export const DOCS_ASSETS = join(DIST, 'docs', 'rapidoc');
 
 /**
  * The newest mtime of a file, or of a directory and everything below it (a directory's own mtime changes when an
@@ -128,6 +136,10 @@ async function withLock(fn) {
  * @param {(msg: string) => void} say
  */
 export async function ensureServerBuild(say) {
+  if (PACKED) {
+    if (existsSync(join(SERVER_BUILD, STAMP))) return;
+    throw new Error(`this installation has no compiled server in ${SERVER_BUILD}: install the package again`);
+  }
   if (serverBuildIsFresh()) return;
   await withLock(() => {
     if (serverBuildIsFresh()) return; // another process compiled it while this one waited
@@ -141,10 +153,21 @@ export async function buildServer() {
   await withLock(compile);
 }
 
+/** Copy the files of RapiDoc that GET /docs serves into dist/docs/rapidoc, as they lie in its package. */
+export function copyDocsAssets() {
+  const from = dirname(createRequire(import.meta.url).resolve('rapidoc/package.json'));
+  rmSync(DOCS_ASSETS, { recursive: true, force: true });
+  mkdirSync(join(DOCS_ASSETS, 'dist'), { recursive: true });
+  for (const f of ['package.json', 'LICENSE.txt', 'dist/rapidoc-min.js', 'dist/rapidoc-min.js.gz', 'dist/rapidoc-min.js.LICENSE.txt']) {
+    if (existsSync(join(from, f))) copyFileSync(join(from, f), join(DOCS_ASSETS, f));
+  }
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
     process.stderr.write(`arbiter: compiling the server into ${SERVER_BUILD}…\n`);
     await buildServer();
+    copyDocsAssets();
   } catch (err) {
     process.stderr.write(`arbiter: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);

@@ -77,6 +77,7 @@ import { Dispatcher } from './workloads/dispatch/dispatcher.ts';
 import { Predictor } from './workloads/dispatch/predictor.ts';
 import type { PolicyFactory } from './workloads/dispatch/policies.ts';
 import { loadPolicyModule } from './runtime/policy-module.ts';
+import { reloadConfig, type ReloadOutcome } from './runtime/reload.ts';
 
 export interface AppDeps extends NodeSources {
   clock?: Clock;
@@ -100,6 +101,8 @@ export interface App {
   readonly workflows: WorkflowService;
   readonly hints: HintService;
   readonly http: HttpServer;
+  /** Read the configuration again and apply what a running server can take (runtime/reload.ts; SIGHUP). */
+  reload(read: () => Config): ReloadOutcome | null;
   close(): Promise<void>;
 }
 
@@ -229,7 +232,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       db.close();
     })());
 
-  return { config, url, token, hub, loop, board, engine, dispatcher, workers, workflows, hints, http, close };
+  const reload = (read: () => Config) => reloadConfig(read, { config, log, loop });
+  return { config, url, token, hub, loop, board, engine, dispatcher, workers, workflows, hints, http, reload, close };
 }
 
 type Stores = ReturnType<typeof openStores>;
@@ -272,7 +276,8 @@ function schedulerParts(config: Config, p: { clock: Clock; log: Logger; node: st
     ...(config.resources ? { declared: { resources: config.resources } } : {}),
   });
   const strategies = new StrategyService({ engine, clock, store: schedulerStore, starvationMs: config.scheduler.starvationMs });
-  const hints = new HintService(engine, hub, clock, { leaseWarningMs: config.hints.leaseWarningMs, longWaitMs: config.hints.longWaitMs });
+  // the config's own object: a reload changes it in place, and the rules read it at every evaluation
+  const hints = new HintService(engine, hub, clock, config.hints);
   return { engine, scheduler, strategies, hints };
 }
 

@@ -164,7 +164,8 @@ export function flagAttribute(flag: string): string {
   return long.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-function getPath(obj: unknown, key: string): unknown {
+/** The value at a dotted key, e.g. `health.cpu.warning`. */
+export function getPath(obj: unknown, key: string): unknown {
   let cur: unknown = obj;
   for (const part of key.split('.')) {
     if (cur === null || typeof cur !== 'object') return undefined;
@@ -173,7 +174,8 @@ function getPath(obj: unknown, key: string): unknown {
   return cur;
 }
 
-function setPath(obj: Record<string, unknown>, key: string, value: unknown): void {
+/** Set the value at a dotted key, making the objects on its way. */
+export function setPath(obj: Record<string, unknown>, key: string, value: unknown): void {
   const parts = key.split('.');
   let cur = obj;
   for (const part of parts.slice(0, -1)) cur = (cur[part] ??= {}) as Record<string, unknown>;
@@ -209,7 +211,9 @@ function readConfigFile(path: string): Record<string, unknown> {
 
 /** Structured options that only a config file can give. */
 const FILE_ONLY_KEYS = new Set(['resources', 'dispatch.instances', 'dispatch.predictor']);
-const KNOWN_FILE_KEYS = new Set([...OPTIONS.map((o) => o.key), ...FILE_ONLY_KEYS]);
+/** Every key of the configuration: the options and what only a file gives. */
+export const CONFIG_KEYS: readonly string[] = [...OPTIONS.map((o) => o.key), ...FILE_ONLY_KEYS];
+const KNOWN_FILE_KEYS = new Set(CONFIG_KEYS);
 
 function checkUnknownKeys(file: Record<string, unknown>, path: string, prefix = ''): void {
   for (const [k, v] of Object.entries(file)) {
@@ -374,4 +378,41 @@ export function optionsMarkdown(): string {
     return `| \`${o.flag}\` | ${o.env.map((e) => `\`${e}\``).join(', ')} | \`${o.key}\` | ${def} | ${o.doc} |`;
   });
   return ['| flag | environment | config file key | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+/**
+ * The body of examples/config.yaml (server/docs.ts): every option nested by its dotted key, with its meaning, flag,
+ * environment and default. `values` replaces defaults (the service's data directory); an option without a value is a
+ * comment; `live` marks the options a running server takes on SIGHUP.
+ */
+export function configFileYaml(values: Record<string, unknown>, live: ReadonlySet<string>): string {
+  type Tree = Map<string, Tree | OptionSpec>;
+  const root: Tree = new Map();
+  for (const o of OPTIONS) {
+    const parts = o.key.split('.');
+    let node = root;
+    for (const p of parts.slice(0, -1)) node = (node.get(p) as Tree | undefined) ?? (node.set(p, new Map()).get(p) as Tree);
+    node.set(parts.at(-1)!, o);
+  }
+  const lines: string[] = [];
+  const emit = (tree: Tree, indent: string): void => {
+    for (const [name, node] of tree) {
+      if (node instanceof Map) {
+        lines.push(`${indent}${name}:`);
+        emit(node, `${indent}  `);
+        continue;
+      }
+      const value = node.key in values ? values[node.key] : node.default;
+      const meaning = node.flag.startsWith('--no-') ? `false: ${node.doc.replace(/ \(ARBITER_NO_\w+=1\)/, '')}` : node.doc;
+      const notes = [
+        ...(node.key in values ? [`default ${node.default === undefined ? 'none' : JSON.stringify(node.default)}`] : []),
+        ...(live.has(node.key) ? ['SIGHUP applies it'] : []),
+        `${node.flag.split(' ')[0]}, ${node.env.join(' or ')}`,
+      ];
+      lines.push(`${indent}# ${meaning} (${notes.join('; ')})`);
+      lines.push(value === undefined ? `${indent}# ${name}:` : `${indent}${name}: ${JSON.stringify(value)}`);
+    }
+  };
+  emit(root, '');
+  return `${lines.join('\n')}\n`;
 }

@@ -73,6 +73,12 @@ serve.action(async () => {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // the config file (and environment) read again; what can change live is applied, the rest named (runtime/reload.ts)
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    if ('reload' in app) app.reload(() => loadConfig(flags, process.env));
+    else process.stderr.write('arbiter: SIGHUP: hub replicas (--database) do not reload their configuration: restart them to change it\n');
+  });
 });
 
 const AGENT_FLAGS = ['--hub <url>', '--token <token>', '--ack-timeout-ms <ms>', '--advertise-host <host>', '--data-dir <dir>', '--no-workers'];

@@ -76,6 +76,17 @@ export class MonitorLoop<M extends SampleMap = SampleMap> {
     });
   }
 
+  /**
+   * Sample `name` every `intervalMs` from now on (a config reload): the next sample comes the new interval from now.
+   * A source in backoff keeps its retry time. Unknown names are ignored.
+   */
+  setIntervalMs(name: string, intervalMs: number): void {
+    const e = this.entries.get(name);
+    if (!e || e.intervalMs === intervalMs) return;
+    e.intervalMs = intervalMs;
+    if (this.started && e.timer && !e.running && e.status.status === 'ok') this.schedule(e, intervalMs);
+  }
+
   /** Called once after every attempt of a source (success or failure), with the state and the sample together. */
   onAttempt(listener: AttemptListener<M>): () => void {
     this.listeners.add(listener);

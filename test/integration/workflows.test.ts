@@ -137,10 +137,10 @@ describe('the reference API, its paths and answers', () => {
     expect((await a.call('GET', '/workflows/nope')).status).toBe(404);
   });
 
-  it('the OpenAPI document has them under /api and at the reference paths, in a workflows section', async () => {
+  it('the OpenAPI document has them under /api and at the reference paths (without the trailing slash, which they also answer), in a workflows section', async () => {
     const s = await server();
     const doc = (await api(s).call<{ paths: Record<string, Record<string, { tags: string[] }>> }>('GET', '/api/openapi.json')).body;
-    for (const path of ['/users/', '/users/{id}', '/workflows/', '/workflows/{id}', '/workflows/{id}/retry', '/workflows/{id}/jobs/{index}/complete', '/api/users', '/api/workflows', '/api/workflows/{id}']) {
+    for (const path of ['/users', '/users/{id}', '/workflows', '/workflows/{id}', '/workflows/{id}/retry', '/workflows/{id}/jobs/{index}/complete', '/api/users', '/api/workflows', '/api/workflows/{id}']) {
       expect(Object.values(doc.paths[path] ?? {}).map((op) => op.tags), path).not.toEqual([]);
       for (const op of Object.values(doc.paths[path]!)) expect(op.tags).toEqual(['workflows']);
     }

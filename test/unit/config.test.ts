@@ -1,8 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, OPTIONS, loadConfig } from '../../server/config.ts';
+import { exampleConfigYaml } from '../../server/docs.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'arbiter-config-'));
 function file(name: string, text: string): string {
@@ -22,6 +24,17 @@ describe('config', () => {
     expect(c.health.cpu).toEqual({ warning: 85, critical: 95 });
     expect(c.push.heartbeatMs).toBeLessThanOrEqual(15_000);
     for (const o of OPTIONS) expect(o.doc.length).toBeGreaterThan(5);
+  });
+
+  it('has examples/config.yaml generated from config.ts (`npm run docs`): every option, the defaults but the data dir', () => {
+    const path = fileURLToPath(new URL('../../examples/config.yaml', import.meta.url));
+    const text = readFileSync(path, 'utf8');
+    expect(text).toBe(exampleConfigYaml());
+    const fromFile = loadConfig({ config: path }, {});
+    expect({ ...fromFile, dataDir: '' }).toEqual({ ...loadConfig({}, {}), dataDir: '' });
+    expect(fromFile.dataDir).toBe('/var/lib/arbiter');
+    // the options without a default are there as comments
+    for (const o of OPTIONS) expect(text, o.key).toMatch(new RegExp(`^\\s*(# )?${o.key.split('.').at(-1)}:`, 'm'));
   });
 
   it('takes flags over env over file over defaults', () => {

@@ -1,15 +1,28 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { Router } from 'express';
 import type { Auth } from '../auth.ts';
 import { docsPage, THEME_SCRIPT } from '../docs-page.ts';
+import { packagePath } from '../../paths.ts';
 
-const { resolve } = createRequire(import.meta.url);
+/**
+ * RapiDoc's package: the installed one (a checkout, where it is a devDependency), else the copy of its files that
+ * `npm run build` puts in dist/docs/rapidoc (the npm package, which installs no devDependency).
+ */
+function rapidocDir(): string {
+  try {
+    return dirname(createRequire(import.meta.url).resolve('rapidoc/package.json'));
+  } catch {
+    return packagePath('dist', 'docs', 'rapidoc');
+  }
+}
+const RAPIDOC = rapidocDir();
 /** RapiDoc's bundle: one self-contained file (its dependencies are compiled in) */
-const RAPIDOC_JS = resolve('rapidoc/dist/rapidoc-min.js');
+const RAPIDOC_JS = join(RAPIDOC, 'dist', 'rapidoc-min.js');
 /** the same, gzipped by its publisher: a quarter of the size */
 const RAPIDOC_JS_GZ = `${RAPIDOC_JS}.gz`;
-const RAPIDOC_VERSION = (JSON.parse(readFileSync(resolve('rapidoc/package.json'), 'utf8')) as { version: string }).version;
+const RAPIDOC_VERSION = (JSON.parse(readFileSync(join(RAPIDOC, 'package.json'), 'utf8')) as { version: string }).version;
 
 const JS = 'text/javascript; charset=utf-8';
 /** the page names the bundle with RapiDoc's version, so a cached copy never outlives its version */
