@@ -18,6 +18,7 @@ import { ClientLimit } from './push/client-limit.ts';
 import { WebSocketPush } from './push/websocket.ts';
 import { Auth, loadOrCreateToken } from './http/auth.ts';
 import { capConnections, connectionCap } from './http/connection-cap.ts';
+import { RateLimit } from './http/rate-limit.ts';
 import { errorBoundary, notFound } from './http/errors.ts';
 import { eventRoutes } from './http/routes/events.ts';
 import { healthRoutes } from './http/routes/health.ts';
@@ -153,6 +154,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses(), authorized: (req) => auth.verify(Auth.tokenOf(req), req.socket.remoteAddress) === 'ok' }));
   app.get('/health', dispatchHealth(dispatcher));
+  // every other request, with a token or without (its address), before the token is even checked
+  app.use(rateLimit(config, clock));
   app.get('/', auth.loginRedirect());
   // /workflows is a view of the dashboard too: a browser opening it gets the page, API clients the JSON
   app.use('/workflows', dashboardPage(undefined, 'prefers-html'));
@@ -294,6 +297,11 @@ export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push
   const websockets = new WebSocketPush(http, hub, { ...clients, pingMs: push.wsPingMs });
   limit.count(() => sse.clientCount + sockets.clientCount + websockets.clientCount);
   return { sse, sockets, websockets, limit };
+}
+
+/** --rate-limit and --rate-burst per token and per address, on the app's clock. */
+export function rateLimit(config: Pick<Config, 'rateLimit' | 'rateBurst'>, clock: Clock) {
+  return new RateLimit({ perSecond: config.rateLimit, burst: config.rateBurst, now: () => clock.now() }).middleware();
 }
 
 /**

@@ -14,7 +14,7 @@
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import express from 'express';
-import { listen, pushTransports, startApp, type AppDeps } from './app.ts';
+import { listen, pushTransports, rateLimit, startApp, type AppDeps } from './app.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { Auth, loadOrCreateToken } from './http/auth.ts';
@@ -137,6 +137,9 @@ async function startFollower(config: Config, db: Db, token: string, log: Logger,
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const http = createServer(app);
+  // the health checks go to the leader uncounted; every other request is counted here, by its client's token and address
+  app.get(['/api/health', '/health'], forwarder.http);
+  app.use(rateLimit(config, clock));
   let push: { reader: EventStreamReader; sse: SseServer; sockets: SocketServer; websockets: WebSocketPush; hub: EventHub } | undefined;
   if (config.redis) {
     // its own push: the leader's events from the Redis stream, older ones from the database's archive
