@@ -146,7 +146,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const http = createServer(app);
-  const { sse, sockets, websockets } = pushTransports(http, hub, auth, config.push);
+  const { sse, sockets, websockets } = pushTransports(http, hub, auth, config.push, log);
   const { registry, agents } = agentParts(config, { clock, log, engine, scheduler, sockets, node, agentWorkers });
   latestOf.node = (n) => (n === node ? board.snapshot() : registry.get(n)?.latest ?? null);
   const metrics = new Metrics();
@@ -289,12 +289,12 @@ function dispatchParts(config: Config, p: { clock: Clock; log: Logger; hub: Even
 }
 
 /** The three push transports of a hub, its clients counted together against --max-clients. */
-export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push: Config['push']) {
+export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push: Config['push'], log: Logger) {
   const limit = new ClientLimit(push.maxClients);
   const clients = { checkToken: (t: string | undefined, req: IncomingMessage) => auth.verify(t, req.socket.remoteAddress) === 'ok', tokenOf: (req: IncomingMessage) => Auth.tokenOf(req), maxBufferedEvents: push.maxBufferedEvents, limit };
   const sse = new SseServer(hub, { ...push, limit });
   const sockets = new SocketServer(http, hub, clients);
-  const websockets = new WebSocketPush(http, hub, { ...clients, pingMs: push.wsPingMs });
+  const websockets = new WebSocketPush(http, hub, { ...clients, pingMs: push.wsPingMs, log: log.child({ part: 'push' }) });
   limit.count(() => sse.clientCount + sockets.clientCount + websockets.clientCount);
   return { sse, sockets, websockets, limit };
 }

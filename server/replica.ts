@@ -148,7 +148,7 @@ async function startFollower(config: Config, db: Db, token: string, log: Logger,
     });
     const reader = new EventStreamReader({ url: config.redis, key: streamKey(storeId(db)), log: log.child({ part: 'redis' }), backlog: config.push.replayCount });
     await reader.start(hub);
-    const { sse, sockets, websockets } = pushTransports(http, hub, auth, config.push);
+    const { sse, sockets, websockets } = pushTransports(http, hub, auth, config.push, log);
     push = { reader, sse, sockets, websockets, hub };
     routeAgentsToLeader(http, forwarder);
     app.use('/api/events', auth.middleware());
