@@ -16,13 +16,13 @@ import { TestPostgres } from '../test/helpers/postgres.ts';
 import { TestRedis } from '../test/helpers/redis.ts';
 import { AGENTS, AGENT_TOKEN, agentWindow, connectAgent, connectClients, startSending, summary, type AgentSocket, type Slot, type Tally } from './agents.ts';
 import { runLoad, type Phase } from './api-requests.ts';
-import { clockTicks, fmt, procTimes, sleep, spawnServer, table, tempDir, type BenchOptions, type BenchResult, type ServerProcess } from './lib.ts';
+import { NO_RATE_LIMIT, clockTicks, fmt, procTimes, sleep, spawnServer, table, tempDir, type BenchOptions, type BenchResult, type ServerProcess } from './lib.ts';
 
 async function replica(database: string, redis: string): Promise<ServerProcess> {
   const dataDir = tempDir('arbiter-bench-replica-');
   const configPath = join(dataDir, 'config.json');
   writeFileSync(configPath, JSON.stringify({ resources: { cpu: 8000, memoryMiB: 32_768, gpus: [] } }));
-  return spawnServer(['--config', configPath, '--agent-token', AGENT_TOKEN, '--database', database, '--redis', redis, '--no-gpu', '--no-docker', '--no-web-build'], 120_000, [], { dataDir });
+  return spawnServer(['--config', configPath, ...NO_RATE_LIMIT, '--agent-token', AGENT_TOKEN, '--database', database, '--redis', redis, '--no-gpu', '--no-docker', '--no-web-build'], 120_000, [], { dataDir });
 }
 
 export async function run(opts: BenchOptions = { quick: false }): Promise<BenchResult> {

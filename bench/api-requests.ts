@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import {
-  BENCH, NODE_TS, REPO, clockTicks, fmt, machineBusyPercent, machineTicks, procTimes, spawnServer, stopChild, table, tempDir, threadTimes, track, withTimeout,
+  BENCH, NODE_TS, NO_RATE_LIMIT, REPO, clockTicks, fmt, machineBusyPercent, machineTicks, procTimes, spawnServer, stopChild, table, tempDir, threadTimes, track, withTimeout,
   type BenchOptions, type BenchResult, type ServerProcess,
 } from './lib.ts';
 import type { LoadConfig, LoadResult } from './http-load.ts';
@@ -107,7 +107,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     },
   };
   writeFileSync(configPath, JSON.stringify(declared));
-  const server = await spawnServer(['--config', configPath, '--no-gpu', '--no-docker', '--no-web-build'], 120_000, [], { dataDir });
+  const server = await spawnServer(['--config', configPath, ...NO_RATE_LIMIT, '--no-gpu', '--no-docker', '--no-web-build'], 120_000, [], { dataDir });
   let health: Phase;
   let requests: Phase;
   let granted: Phase;

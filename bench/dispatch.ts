@@ -24,7 +24,7 @@ import { postJson } from '../server/runtime/json-http.ts';
 import { simulateDispatch } from '../server/sim/dispatch-sim.ts';
 import { Dispatcher } from '../server/workloads/dispatch/dispatcher.ts';
 import { DISPATCH_POLICIES } from '../shared/names.ts';
-import { fmt, percentile, spawnServer, stopChild, table, TOKEN, track, withTimeout, type BenchOptions, type BenchResult } from './lib.ts';
+import { NO_RATE_LIMIT, fmt, percentile, spawnServer, stopChild, table, TOKEN, track, withTimeout, type BenchOptions, type BenchResult } from './lib.ts';
 
 const DECISIONS_TARGET = 20_000;
 const OVERHEAD_TARGET_MS = 2;
@@ -136,7 +136,7 @@ interface LoopbackFigures {
  * (bench/null-dispatcher.mjs), in alternating rounds so both see the same machine; the first 200 of each warm up.
  */
 async function loopbackOverhead(tasks: number): Promise<LoopbackFigures> {
-  const arbiter = await spawnServer(['--no-gpu', '--no-docker', '--no-web-build']);
+  const arbiter = await spawnServer([...NO_RATE_LIMIT, '--no-gpu', '--no-docker', '--no-web-build']);
   const bare = await spawnNullDispatcher();
   const rigs = { arbiter: await loopbackRig(arbiter), baseline: await loopbackRig(bare) };
   const times = { arbiter: { total: [] as number[], delivery: [] as number[], back: [] as number[] }, baseline: { total: [] as number[], delivery: [] as number[], back: [] as number[] } };

@@ -15,6 +15,11 @@ import type { ClientToServerEvents, ServerToClientEvents } from '../shared/event
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const BENCH = fileURLToPath(new URL('.', import.meta.url));
 export const TOKEN = 'bench-token-0123456789abcdef';
+/**
+ * `serve`'s flags for a bench that sends one server more than --rate-limit's default (2,000 requests a second per
+ * token and per address, bursts of 4,000) from one address with one token: it measures the server, not the limit.
+ */
+export const NO_RATE_LIMIT = ['--rate-limit', '0'];
 
 /**
  * What is measured: the compiled server (dist/node), as `npm start` runs it; with ARBITER_BENCH_SOURCES=1 the

@@ -10,7 +10,7 @@
 import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
-import { clockTicks, fmt, procTimes, sleep, spawnClients, spawnServer, table, ulimitN, waitQuiet, type BenchOptions, type BenchResult, type ClientsProcess, type ServerProcess } from './lib.ts';
+import { NO_RATE_LIMIT, clockTicks, fmt, procTimes, sleep, spawnClients, spawnServer, table, ulimitN, waitQuiet, type BenchOptions, type BenchResult, type ClientsProcess, type ServerProcess } from './lib.ts';
 
 type Transport = 'sse' | 'io' | 'ws';
 const NAMES: Record<Transport, string> = { sse: 'SSE', io: 'socket.io', ws: 'WebSocket' };
@@ -84,7 +84,7 @@ function row(label: string, transport: Row['transport'], clients: number, procs:
 
 export async function level(transport: Transport, n: number, ms: number): Promise<Row> {
   await waitQuiet();
-  const server = await spawnServer(['--max-clients', '20000', '--no-gpu', '--no-docker', '--no-web-build']);
+  const server = await spawnServer(['--max-clients', '20000', ...NO_RATE_LIMIT, '--no-gpu', '--no-docker', '--no-web-build']);
   let procs: ClientsProcess[] = [];
   try {
     procs = await openClients(server, { [transport]: n }, ms + 600_000);
@@ -124,7 +124,7 @@ async function nonReaders(server: ServerProcess): Promise<{ close(): void }> {
 
 async function withNonReaders(ms: number): Promise<{ row: Row; rssSeries: number[]; baseline: Row }> {
   await waitQuiet();
-  const server = await spawnServer(['--max-clients', '20000', '--no-gpu', '--no-docker', '--no-web-build']);
+  const server = await spawnServer(['--max-clients', '20000', ...NO_RATE_LIMIT, '--no-gpu', '--no-docker', '--no-web-build']);
   let procs: ClientsProcess[] = [];
   try {
     procs = await openClients(server, { sse: 334, io: 333, ws: 333 }, 2 * ms + 600_000);

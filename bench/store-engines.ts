@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { TestPostgres } from '../test/helpers/postgres.ts';
 import { api, runLoad, type Phase } from './api-requests.ts';
-import { clockTicks, fmt, spawnServer, stopChild, table, tempDir, type BenchOptions, type BenchResult } from './lib.ts';
+import { NO_RATE_LIMIT, clockTicks, fmt, spawnServer, stopChild, table, tempDir, type BenchOptions, type BenchResult } from './lib.ts';
 
 const GPUS = 2;
 
@@ -46,7 +46,7 @@ async function one(engine: 'sqlite' | 'postgres', pgs: TestPostgres | null, warm
     resources: { cpu: 10_000_000, memoryMiB: 100_000_000, gpus: Array.from({ length: GPUS }, (_, index) => ({ index, memoryMiB: 81_920 })) },
   }));
   const url = pgs ? await pgs.schema() : undefined;
-  const server = await spawnServer(['--config', configPath, '--no-gpu', '--no-docker', '--no-web-build', ...(url ? ['--database', url] : [])], 120_000, [], { dataDir });
+  const server = await spawnServer(['--config', configPath, ...NO_RATE_LIMIT, '--no-gpu', '--no-docker', '--no-web-build', ...(url ? ['--database', url] : [])], 120_000, [], { dataDir });
   let phase: Phase;
   let pgTicks = 0;
   try {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { postJson } from '../server/runtime/json-http.ts';
 import type { Worker, WorkerGroupResponse, WorkersResponse } from '../shared/workers.ts';
-import { fmt, percentile, REPO, spawnServer, table, tempDir, type BenchOptions, type BenchResult } from './lib.ts';
+import { NO_RATE_LIMIT, fmt, percentile, REPO, spawnServer, table, tempDir, type BenchOptions, type BenchResult } from './lib.ts';
 
 const OVERHEAD_TARGET_MS = 1;
 const REPLICAS = 20;
@@ -48,7 +48,7 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
   const dataDir = tempDir('arbiter-bench-workers-');
   const configPath = join(dataDir, 'config.json');
   writeFileSync(configPath, JSON.stringify({ resources: { cpu: 64_000, memoryMiB: 65_536, gpus: [] } }));
-  const server = await spawnServer(['--config', configPath, '--no-gpu', '--no-docker', '--no-web-build'], 120_000, [], { dataDir });
+  const server = await spawnServer(['--config', configPath, ...NO_RATE_LIMIT, '--no-gpu', '--no-docker', '--no-web-build'], 120_000, [], { dataDir });
   const token = server.token;
   const starts: StartFigure[] = [];
   const calls = { arbiter: [] as number[], direct: [] as number[] };

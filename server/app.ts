@@ -18,6 +18,7 @@ import { ClientLimit } from './push/client-limit.ts';
 import { WebSocketPush } from './push/websocket.ts';
 import { Auth, loadOrCreateToken } from './http/auth.ts';
 import { capConnections, connectionCap } from './http/connection-cap.ts';
+import { RateLimit } from './http/rate-limit.ts';
 import { errorBoundary, notFound } from './http/errors.ts';
 import { eventRoutes } from './http/routes/events.ts';
 import { healthRoutes } from './http/routes/health.ts';
@@ -151,7 +152,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const http = createServer(app);
-  const { sse, sockets, websockets } = pushTransports(http, hub, auth, config.push);
+  const { sse, sockets, websockets } = pushTransports(http, hub, auth, config.push, log);
   const { registry, agents } = agentParts(config, { clock, log, engine, scheduler, sockets, node, agentWorkers });
   latestOf.node = (n) => (n === node ? board.snapshot() : registry.get(n)?.latest ?? null);
   const metrics = new Metrics();
@@ -159,6 +160,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses(), authorized: (req) => auth.verify(Auth.tokenOf(req), req.socket.remoteAddress) === 'ok' }));
   app.get('/health', dispatchHealth(dispatcher));
+  // every other request, with a token or without (its address), before the token is even checked
+  app.use(rateLimit(config, clock));
   app.get('/', auth.loginRedirect());
   // /workflows is a view of the dashboard too: a browser opening it gets the page, API clients the JSON
   app.use('/workflows', dashboardPage(undefined, 'prefers-html'));
@@ -297,14 +300,19 @@ function dispatchParts(config: Config, p: { clock: Clock; log: Logger; hub: Even
 }
 
 /** The three push transports of a hub, its clients counted together against --max-clients. */
-export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push: Config['push']) {
+export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push: Config['push'], log: Logger) {
   const limit = new ClientLimit(push.maxClients);
   const clients = { checkToken: (t: string | undefined, req: IncomingMessage) => auth.verify(t, req.socket.remoteAddress) === 'ok', tokenOf: (req: IncomingMessage) => Auth.tokenOf(req), maxBufferedEvents: push.maxBufferedEvents, limit };
   const sse = new SseServer(hub, { ...push, limit });
   const sockets = new SocketServer(http, hub, clients);
-  const websockets = new WebSocketPush(http, hub, { ...clients, pingMs: push.wsPingMs });
+  const websockets = new WebSocketPush(http, hub, { ...clients, pingMs: push.wsPingMs, log: log.child({ part: 'push' }) });
   limit.count(() => sse.clientCount + sockets.clientCount + websockets.clientCount);
   return { sse, sockets, websockets, limit };
+}
+
+/** --rate-limit and --rate-burst per token and per address, on the app's clock. */
+export function rateLimit(config: Pick<Config, 'rateLimit' | 'rateBurst'>, clock: Clock) {
+  return new RateLimit({ perSecond: config.rateLimit, burst: config.rateBurst, now: () => clock.now() }).middleware();
 }
 
 /**

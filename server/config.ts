@@ -105,6 +105,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'push.retryMs', flag: '--sse-retry-ms <ms>', env: ['ARBITER_SSE_RETRY_MS'], schema: int(100, 600_000), default: 2000, doc: 'reconnect delay advised to SSE clients (`retry:`)' },
   { key: 'push.wsPingMs', flag: '--ws-ping-ms <ms>', env: ['ARBITER_WS_PING_MS'], schema: int(1000, 600_000), default: 15_000, doc: 'plain WebSocket ping interval (/api/ws): a client that has not answered a ping by the next one is dropped' },
   { key: 'maxConnections', flag: '--max-connections <n>', env: ['ARBITER_MAX_CONNECTIONS'], schema: int(0, 10_000_000).optional(), default: undefined, doc: 'TCP connections held at a time; one more is answered 503 with Retry-After and closed (0: no limit; default: the open-files limit less 256)' },
+  { key: 'rateLimit', flag: '--rate-limit <per-second>', env: ['ARBITER_RATE_LIMIT'], schema: z.coerce.number().min(0).max(10_000_000), default: 2000, doc: 'HTTP requests a second one token, and one address, may make on average (a token bucket each; /api/health and /health are not counted); past it 429 with Retry-After (0: no limit)' },
+  { key: 'rateBurst', flag: '--rate-burst <n>', env: ['ARBITER_RATE_BURST'], schema: int(1, 100_000_000), default: 4000, doc: 'HTTP requests one token or address may make at once before --rate-limit holds it back (the size of its bucket)' },
   { key: 'push.maxClients', flag: '--max-clients <n>', env: ['ARBITER_MAX_CLIENTS'], schema: int(0, 1_000_000), default: 10_000, doc: 'push clients (SSE, socket.io, WebSocket together) served at a time; more are refused with 503 and Retry-After (0: no limit)' },
   { key: 'push.maxBufferedEvents', flag: '--max-buffered-events <n>', env: ['ARBITER_MAX_BUFFERED_EVENTS'], schema: int(10, 1_000_000), default: 1000, doc: 'events a stalled client may have pending before it is disconnected' },
   { key: 'agents.token', flag: '--agent-token <token>', env: ['ARBITER_AGENT_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, secret: true, doc: 'token the agents of other nodes present to join this hub (`arbiter agent --token`), not one of the API tokens; absent: no agent is accepted' },
@@ -128,6 +130,10 @@ export interface Config {
   nodeName?: string;
   /** TCP connections held at a time (0: no cap; undefined: the open-files limit less a reserve) */
   maxConnections?: number;
+  /** HTTP requests a second per token and per address, on average (0: no limit) */
+  rateLimit: number;
+  /** HTTP requests per token and per address at once (the size of each bucket) */
+  rateBurst: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   monitor: {
     hostIntervalMs: number; gpu: boolean; docker: boolean; gpuIntervalMs: number; nvidiaSmi: string;

@@ -14,7 +14,7 @@
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import express from 'express';
-import { listen, pushTransports, startApp, type AppDeps } from './app.ts';
+import { listen, pushTransports, rateLimit, startApp, type AppDeps } from './app.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { Auth, loadOrCreateToken } from './http/auth.ts';
@@ -138,6 +138,9 @@ async function startFollower(config: Config, db: Db, token: string, log: Logger,
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const http = createServer(app);
+  // the health checks go to the leader uncounted; every other request is counted here, by its client's token and address
+  app.get(['/api/health', '/health'], forwarder.http);
+  app.use(rateLimit(config, clock));
   let push: { reader: EventStreamReader; sse: SseServer; sockets: SocketServer; websockets: WebSocketPush; hub: EventHub } | undefined;
   if (config.redis) {
     // its own push: the leader's events from the Redis stream, older ones from the database's archive
@@ -146,7 +149,7 @@ async function startFollower(config: Config, db: Db, token: string, log: Logger,
     });
     const reader = new EventStreamReader({ url: config.redis, key: streamKey(storeId(db)), log: log.child({ part: 'redis' }), backlog: config.push.replayCount });
     await reader.start(hub);
-    const { sse, sockets, websockets } = pushTransports(http, hub, auth, config.push);
+    const { sse, sockets, websockets } = pushTransports(http, hub, auth, config.push, log);
     push = { reader, sse, sockets, websockets, hub };
     routeAgentsToLeader(http, forwarder);
     app.use('/api/events', auth.middleware());

@@ -24,5 +24,8 @@ export type WsControlMessage =
   | { type: 'subscribed'; data: { types: EventType[] } }
   | { type: 'error'; data: { message: string; unknownTypes?: string[] } };
 
-/** Close codes the server uses: shutting down, a client too slow to keep up (its events passed the bound). */
-export const WS_CLOSE = { goingAway: 1001, tooSlow: 1008 } as const;
+/**
+ * Close codes the server uses: shutting down, a client too slow to keep up (its events passed the bound), a message
+ * of the client's whose handling failed on the server (reconnect and resume).
+ */
+export const WS_CLOSE = { goingAway: 1001, tooSlow: 1008, internalError: 1011 } as const;

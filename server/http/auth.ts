@@ -145,8 +145,11 @@ export class Auth {
     if (bearer) return bearer[1]!.trim();
     const cookie = readCookie(req.headers.cookie, COOKIE_NAME);
     if (cookie) return cookie;
-    const u = url ?? new URL(req.url ?? '/', 'http://x');
-    return u.searchParams.get('access_token') ?? undefined;
+    try {
+      return (url ?? new URL(req.url ?? '/', 'http://x')).searchParams.get('access_token') ?? undefined;
+    } catch {
+      return undefined; // a request target no URL parser reads ('//[', 'http://a:b@/'): no token in it
+    }
   }
 
   /** Guards everything mounted after it. */

@@ -22,6 +22,7 @@ import { HintsQuerySchema } from './routes/hints.ts';
 import { RS_TAG, registerResourceScheduler } from './openapi-resource-scheduler.ts';
 import { BEARER, SECURED, errorAnswer, jsonBody, ok, registerOperations, type Operation } from './openapi-ops.ts';
 import { NodesResponseSchema } from '../../shared/agents.ts';
+import { WEBSOCKET_PATHS } from '../../shared/websocket.ts';
 import { IdParamsSchema } from './routes/workflows.ts';
 import {
   JobCompleteBodySchema, UserCreateBodySchema, UserSchema, WorkflowCreateBodySchema, WorkflowCreatedSchema, WorkflowSchema, WorkflowsQuerySchema, WorkflowsResponseSchema,
@@ -148,7 +149,32 @@ export function buildOpenApi(): object {
   for (const [path, ops] of Object.entries(doc.paths ?? {})) {
     for (const op of Object.values(ops as Record<string, { tags?: string[] }>)) if (op && typeof op === 'object') op.tags = [tagOf(path)];
   }
+  documentRefusals(doc.paths ?? {});
   return doc;
+}
+
+type Responses = Record<string, { description: string; headers?: object; content?: object }>;
+const REFUSED = 'too many requests from this token or address (--rate-limit, --rate-burst), or too many wrong tokens from this address: retry after Retry-After seconds';
+
+/**
+ * The 429 that any HTTP request may get but the health checks' (the WebSocket upgrades are not counted): added to
+ * what an operation documents already, in the shape of its other errors (its 401's), with Retry-After.
+ */
+function documentRefusals(paths: object): void {
+  const exempt = new Set<string>(['/api/health', '/health', ...WEBSOCKET_PATHS]);
+  for (const [path, ops] of Object.entries(paths)) {
+    if (exempt.has(path)) continue;
+    for (const op of Object.values(ops as Record<string, { responses?: Responses }>)) {
+      if (!op?.responses) continue;
+      const r = op.responses;
+      const own = r['429'];
+      r['429'] = {
+        description: own ? `${own.description}; or ${REFUSED}` : REFUSED,
+        headers: { 'Retry-After': { description: 'seconds to wait', schema: { type: 'integer', minimum: 1 } } },
+        content: own?.content ?? r['401']?.content ?? { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      };
+    }
+  }
 }
 
 /** The document's sections, in order, with the paths each holds. */

@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DROPPED_EVENT, REPLAY_GAP_EVENT, droppedNotice } from '../../shared/events.ts';
 import { backfill, subscribedTypes, type Subscription } from './backfill.ts';
 import { RETRY_AFTER_S, type ClientLimit } from './client-limit.ts';
-import type { EventHub, StoredEvent } from './hub.ts';
+import type { EventHub } from './hub.ts';
 import { SSE_HEADERS, SSE_HIGH_WATER_BYTES } from './protocol.ts';
 import { SlowClientPolicy } from './slow-client.ts';
 import { encodeSseFrame, type SseFormat } from './sse-frame.ts';
@@ -54,15 +54,16 @@ export class SseServer {
     res.writeHead(200, SSE_HEADERS);
     req.socket.setNoDelay(true);
     req.socket.setKeepAlive(true);
-    res.write(encodeSseFrame({ retry: this.opts.retryMs, comment: 'arbiter' }));
+    // nothing after the end: a write then is an 'error' nobody listens to (a heartbeat in a dropped client's grace)
+    const send = (chunk: string | Buffer) => void (res.writableEnded || res.write(chunk));
+    send(encodeSseFrame({ retry: this.opts.retryMs, comment: 'arbiter' }));
 
-    const write = (ev: StoredEvent) => void res.write(ev.sseFrameOf(format));
     const policy = new SlowClientPolicy({
       busy: () => res.writableLength > SSE_HIGH_WATER_BYTES,
-      write,
+      write: (ev) => send(ev.sseFrameOf(format)),
       // told why first (a client that still reads gets it), then cut off
       disconnect: () => {
-        res.write(noticeFrame(format, DROPPED_EVENT, droppedNotice(this.opts.maxBufferedEvents)));
+        send(noticeFrame(format, DROPPED_EVENT, droppedNotice(this.opts.maxBufferedEvents)));
         res.end();
         setTimeout(() => res.destroy(), DROP_GRACE_MS).unref();
       },
@@ -73,9 +74,9 @@ export class SseServer {
     const unsubscribe = this.hub.subscribe((ev) => {
       if (types.has(ev.type)) policy.deliver(ev);
     });
-    backfill(this.hub, types, sub.lastEventId, policy, (gap) => void res.write(noticeFrame(format, REPLAY_GAP_EVENT, gap)));
+    backfill(this.hub, types, sub.lastEventId, policy, (gap) => send(noticeFrame(format, REPLAY_GAP_EVENT, gap)));
 
-    const heartbeat = setInterval(() => res.write(encodeSseFrame({ comment: 'ping' })), this.opts.heartbeatMs);
+    const heartbeat = setInterval(() => send(encodeSseFrame({ comment: 'ping' })), this.opts.heartbeatMs);
     heartbeat.unref();
     this.clients.add(res);
     res.on('close', () => {

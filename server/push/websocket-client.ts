@@ -35,6 +35,8 @@ export class WsClient {
     maxBufferedEvents: number,
     /** the client was cut off (too slow); the server forgets it */
     private readonly dropped: (c: WsClient) => void,
+    /** handling a message of the client's threw: told once, the connection is closed (1011) */
+    private readonly failed: (err: unknown) => void,
   ) {
     this.types = subscribedTypes(sub.types);
     this.policy = new SlowClientPolicy({
@@ -51,7 +53,17 @@ export class WsClient {
     const gap = (g: ReplayGap) => this.control({ type: REPLAY_GAP_EVENT, data: g });
     backfill(hub, this.types, sub.lastEventId, this.policy, gap, sub.lastEventId === undefined ? (ev) => this.backfilled.add(ev.id) : undefined);
     ws.on('close', () => this.policy.close());
-    ws.on('message', (data, isBinary) => this.onMessage(isBinary ? null : data.toString()));
+    // the one boundary of this client's messages: a throw would leave ws's reader stuck mid-frame, reading nothing more
+    ws.on('message', (data, isBinary) => {
+      try {
+        this.onMessage(isBinary ? null : data.toString());
+      } catch (err) {
+        this.policy.close();
+        this.dropped(this);
+        ws.close(WS_CLOSE.internalError, 'internal error: reconnect and resume');
+        this.failed(err);
+      }
+    });
     ws.on('pong', () => {
       this.alive = true;
     });

@@ -16,6 +16,7 @@ import { WebSocketServer } from 'ws';
 import { EventsQuerySchema } from '../../shared/api.ts';
 import { WEBSOCKET_PATHS, WS_CLOSE } from '../../shared/websocket.ts';
 import { fieldProblems, problemsText } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import type { Subscription } from './backfill.ts';
 import { RETRY_AFTER_S, type ClientLimit } from './client-limit.ts';
 import type { EventHub } from './hub.ts';
@@ -32,6 +33,8 @@ export interface WebSocketPushOptions {
   paths?: readonly string[];
   /** every transport's clients against --max-clients */
   limit?: ClientLimit;
+  /** where a client message whose handling threw is told (the connection is closed with 1011) */
+  log: Pick<Logger, 'error'>;
 }
 
 /** Answer an upgrade request with an HTTP error and close the connection (the body: the API's error shape). */
@@ -95,7 +98,8 @@ export class WebSocketPush {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       if (this.closed) return ws.close(WS_CLOSE.goingAway, 'server shutting down');
       // constructed (its backfill sent) and added in the same tick: no live event falls between
-      const client = new WsClient(ws, this.hub, sub, this.opts.maxBufferedEvents, (c) => this.clients.delete(c));
+      const client = new WsClient(ws, this.hub, sub, this.opts.maxBufferedEvents, (c) => this.clients.delete(c),
+        (err) => this.opts.log.error({ err, path: url.pathname }, 'a WebSocket message failed; its connection is closed'));
       this.clients.add(client);
       ws.on('close', () => this.clients.delete(client));
       ws.on('error', () => ws.terminate());

@@ -17,15 +17,21 @@ export interface CliServerOptions {
   args?: string[];
   /** the Docker engine to use (the docker source and the docker worker backend); none: --no-docker */
   dockerHost?: string;
+  /** the nvidia-smi to use (the gpu source); none: --no-gpu */
+  nvidiaSmi?: string;
   /** called with a function that kills the process if it still runs: the test's cleanup */
   onCleanup: (fn: () => void) => void;
 }
 
+function serveArgs(o: CliServerOptions): string[] {
+  return [BIN, 'serve', '--port', String(o.port), '--data-dir', o.dataDir, '--token', o.token,
+    ...(o.nvidiaSmi ? ['--nvidia-smi', o.nvidiaSmi] : ['--no-gpu']), ...(o.dockerHost ? ['--docker-host', o.dockerHost] : ['--no-docker']),
+    '--no-web-build', '--log-level', 'warn', ...(o.args ?? [])];
+}
+
 /** Start `arbiter serve` (no GPU, no web build, Docker only when named); resolves once it says where the dashboard is. */
 export async function startCliServer(o: CliServerOptions): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(o.port), '--data-dir', o.dataDir, '--token', o.token,
-    '--no-gpu', ...(o.dockerHost ? ['--docker-host', o.dockerHost] : ['--no-docker']), '--no-web-build', '--log-level', 'warn', ...(o.args ?? [])],
-  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ARBITER_NO_WEB_BUILD: '1' } });
+  const child = spawn(process.execPath, serveArgs(o), { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ARBITER_NO_WEB_BUILD: '1' } });
   o.onCleanup(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -38,6 +44,32 @@ export async function startCliServer(o: CliServerOptions): Promise<ChildProcess>
     child.once('exit', (code) => reject(new Error(`arbiter exited (${code})`)));
   });
   return child;
+}
+
+export interface LoggedServer {
+  child: ChildProcess;
+  /** everything it wrote so far: its log (JSON lines on stdout) and stderr, where serve's last resort writes */
+  out(): string;
+  err(): string;
+}
+
+/**
+ * `arbiter serve` as startCliServer starts it, with modules preloaded (`node --import`) and more environment, what it
+ * writes kept for the test to read; resolves once it says where the dashboard is.
+ */
+export async function startLoggedServer(o: CliServerOptions & { preload?: string[]; env?: NodeJS.ProcessEnv }): Promise<LoggedServer> {
+  const imports = (o.preload ?? []).flatMap((p) => ['--import', p]);
+  const child = spawn(process.execPath, [...imports, ...serveArgs(o)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ARBITER_NO_WEB_BUILD: '1', ...o.env } });
+  o.onCleanup(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  await until(() => out.includes('Dashboard:') || child.exitCode !== null, 'the server up', 60_000);
+  if (child.exitCode !== null) throw new Error(`arbiter exited (${child.exitCode}): ${err}`);
+  return { child, out: () => out, err: () => err };
 }
 
 /** Resolves once the process has exited (killed by a signal, exitCode stays null: signalCode says it has). */

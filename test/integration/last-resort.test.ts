@@ -4,16 +4,14 @@
  * answer now. And whatever else is thrown where nothing catches it is `serve`'s last resort's: logged, the server
  * goes on (shown with an exception thrown from a signal listener that a preloaded module adds to the real CLI).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { exited, freePort, startCliServer, until } from '../helpers/cli-server.ts';
+import { exited, freePort, startCliServer, startLoggedServer, until } from '../helpers/cli-server.ts';
 
 const TOKEN = 'last-resort-token-0123456789';
-const BIN = new URL('../../bin/arbiter.js', import.meta.url).pathname;
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const c of cleanups.splice(0).reverse()) c();
@@ -52,19 +50,10 @@ describe('the server goes on', () => {
     const preload = join(d, 'throw-on-usr2.mjs');
     writeFileSync(preload, "process.on('SIGUSR2', () => { throw new Error('thrown where nothing catches it'); });\n");
     const port = await freePort();
-    const child: ChildProcess = spawn(process.execPath, ['--import', preload, BIN, 'serve', '--port', String(port), '--data-dir', d, '--token', TOKEN,
-      '--no-gpu', '--no-docker', '--no-web-build', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ARBITER_NO_WEB_BUILD: '1' } });
-    cleanups.push(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    await until(() => out.includes('Dashboard:') || child.exitCode !== null, 'the server up', 60_000);
+    const { child, err } = await startLoggedServer({ port, dataDir: d, token: TOKEN, preload: [preload], onCleanup: (fn) => cleanups.push(fn) });
     child.kill('SIGUSR2');
-    await until(() => err.includes('thrown where nothing catches it'), 'the exception logged');
-    expect(err).toContain('an exception nothing caught (the server goes on)');
+    await until(() => err().includes('thrown where nothing catches it'), 'the exception logged');
+    expect(err()).toContain('an exception nothing caught (the server goes on)');
     expect((await fetch(`http://127.0.0.1:${port}/api/health`)).status).toBe(200);
     expect(child.exitCode).toBeNull();
     child.kill('SIGTERM');

@@ -20,6 +20,8 @@
  *   NVIDIA_SMI_HANG_AFTER=n   the target loop stops printing after n loops (stays alive)
  *   NVIDIA_SMI_DIE_AFTER=n    the target loop exits 1 after n loops
  *   NVIDIA_SMI_GARBAGE=1      the target loop prints two unreadable lines per loop
+ *   NVIDIA_SMI_GARBAGE=only   the target loop prints only unreadable lines: bytes that are not UTF-8, control
+ *                             characters, a row of the right width that names no GPU, one line of 64 KiB
  *   NVIDIA_SMI_TARGET         gpu (default) | apps | xml: which command the loop failures apply to
  *   NVIDIA_SMI_FAIL_SPAWNS=k  failures apply only to the first k invocations of each kind (needs NVIDIA_SMI_STATE)
  *   NVIDIA_SMI_STATE=file     counter files <file>.<kind>
@@ -422,6 +424,7 @@ function loop(produce) {
   const hangAfter = mine && env.NVIDIA_SMI_HANG_AFTER ? Number(env.NVIDIA_SMI_HANG_AFTER) : Infinity;
   const dieAfter = mine && env.NVIDIA_SMI_DIE_AFTER ? Number(env.NVIDIA_SMI_DIE_AFTER) : Infinity;
   const garbage = mine && env.NVIDIA_SMI_GARBAGE === '1';
+  const onlyGarbage = mine && env.NVIDIA_SMI_GARBAGE === 'only';
   let n = 0;
   // a loop that prints nothing (no compute process) never finds its reader gone, as the real one would not: the
   // stand-in ends when the process that started it has (a server or agent killed with -9), so tests leave none behind
@@ -435,6 +438,12 @@ function loop(produce) {
     if (n >= hangAfter) return; // hung: alive, silent
     n++;
     const lines = produce();
+    if (onlyGarbage) {
+      const width = (lines[0] ?? 'x, y').split(', ').length;
+      const text = [Array(width).fill('-1').join(', '), '\u0000\u0007\u001b[2J', 'Z'.repeat(64 * 1024)].join('\n');
+      process.stdout.write(Buffer.concat([Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0x80, 0x0a]), Buffer.from(`${text}\n`)]));
+      return;
+    }
     if (garbage) {
       const half = (lines[0] ?? 'x, y').slice(0, Math.floor((lines[0] ?? 'x, y').length / 2));
       lines.unshift('\u0000\u0007 ### garbled output ###', half);

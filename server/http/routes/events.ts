@@ -1,8 +1,12 @@
 import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
 import { EventsQuerySchema } from '../../../shared/api.ts';
 import type { SseFormat } from '../../push/sse-frame.ts';
 import type { SseServer } from '../../push/sse.ts';
 import { parseInput } from '../errors.ts';
+
+/** The resume point as a reconnecting EventSource sends it: a 400 names the header. */
+const LastEventIdHeaderSchema = z.object({ 'Last-Event-ID': EventsQuerySchema.shape.lastEventId });
 
 /**
  * GET /api/events?types=…&lastEventId=…&format=… (SSE). The resume point comes from `Last-Event-ID` (the header,
@@ -21,6 +25,6 @@ export function eventRoutes(sse: SseServer): Router {
 export function openEventStream(sse: SseServer, req: Request, res: Response, format?: SseFormat): void {
   const query = parseInput(EventsQuerySchema, req.query, 'query');
   const header = req.header('last-event-id');
-  const lastEventId = header !== undefined && header !== '' ? parseInput(EventsQuerySchema.shape.lastEventId, header, 'query') : query.lastEventId;
+  const lastEventId = header !== undefined && header !== '' ? parseInput(LastEventIdHeaderSchema, { 'Last-Event-ID': header }, 'header')['Last-Event-ID'] : query.lastEventId;
   sse.open(req, res, { types: query.types, lastEventId }, format ?? query.format);
 }
