@@ -27,18 +27,20 @@ const UNSECURED = new Set(['get /api/health', 'get /health']);
 
 /** Client generators name their methods after these: renaming one breaks every generated client. */
 const OPERATION_IDS = [
-  'callWorkerEngine', 'cancelRequest', 'cancelWorkflow', 'compareStrategies', 'completeJob', 'createUser', 'createWorkerEngine', 'createWorkers',
-  'createWorkflow', 'deleteWorkerGroup', 'deleteWorkers', 'getConflict', 'getContainer', 'getDispatchHealth', 'getDispatchPolicy', 'getGpu',
-  'getHealth', 'getHistory', 'getMetrics', 'getQueueInfo', 'getRequest', 'getSession', 'getStatus', 'getStatusCpu', 'getStatusDisks',
-  'getStatusMemory', 'getStatusNetwork', 'getStrategy', 'getStrategyPerformance', 'getTask', 'getUser', 'getWorkerLogs', 'getWorkflow',
-  'listAllocations', 'listConflicts', 'listContainers', 'listGpus', 'listHints', 'listHistorySeries', 'listNodes', 'listQueue', 'listStrategies',
-  'listTaskInstances', 'listTasks', 'listWorkers', 'listWorkflows', 'notifyTaskComplete', 'openEventWebSocket', 'referenceCancelWorkflow',
-  'referenceCompleteJob', 'referenceCreateUser', 'referenceCreateWorkflow', 'referenceGetUser', 'referenceGetWorkflow', 'referenceListWorkflows',
+  'callWorkerEngine', 'cancelRequest', 'cancelWorkflow', 'compareStrategies', 'completeJob', 'createToken', 'createUser',
+  'createWorkerEngine', 'createWorkers', 'createWorkflow', 'deleteWorkerGroup', 'deleteWorkers', 'getConflict', 'getContainer',
+  'getDispatchHealth', 'getDispatchPolicy', 'getDoctor', 'getGpu', 'getHealth', 'getHistory', 'getMetrics', 'getQueueInfo', 'getRequest',
+  'getSession', 'getStatus', 'getStatusCpu', 'getStatusDisks', 'getStatusMemory', 'getStatusNetwork', 'getStrategy',
+  'getStrategyPerformance', 'getTask', 'getUser', 'getWorkerLogs', 'getWorkflow', 'listAllocations', 'listConflicts', 'listContainers',
+  'listGpus', 'listHints', 'listHistorySeries', 'listNodes', 'listQueue', 'listStrategies', 'listTaskInstances', 'listTasks', 'listTokens',
+  'listWorkers', 'listWorkflows', 'notifyTaskComplete', 'openEventWebSocket', 'referenceCancelWorkflow', 'referenceCompleteJob',
+  'referenceCreateUser', 'referenceCreateWorkflow', 'referenceGetUser', 'referenceGetWorkflow', 'referenceListWorkflows',
   'referenceRetryWorkflow', 'registerTaskInstance', 'releaseAllocation', 'removeTaskInstance', 'renewAllocation', 'resolveConflict',
   'resourceSchedulerAllocate', 'resourceSchedulerConflictQueue', 'resourceSchedulerContainerStatus', 'resourceSchedulerCpuStatus',
   'resourceSchedulerGetStrategy', 'resourceSchedulerGpuStatus', 'resourceSchedulerPushSse', 'resourceSchedulerPushWebSocket',
-  'resourceSchedulerResolveConflict', 'resourceSchedulerResolveConflictById', 'resourceSchedulerSetStrategy', 'resourceSchedulerStrategyPerformance',
-  'retryWorkflow', 'setDispatchPolicy', 'setStrategy', 'streamEvents', 'submitRequest', 'submitTask',
+  'resourceSchedulerResolveConflict', 'resourceSchedulerResolveConflictById', 'resourceSchedulerSetStrategy',
+  'resourceSchedulerStrategyPerformance', 'retryWorkflow', 'revokeToken', 'setDispatchPolicy', 'setStrategy', 'streamEvents',
+  'submitRequest', 'submitTask'
 ];
 
 let s: TestServer;
