@@ -4,7 +4,8 @@
  * not there, a port taken by a running Arbiter, a data dir that cannot be written; and GET /api/doctor of a server.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -82,6 +83,29 @@ describe('arbiter doctor', () => {
     expect(d.checks.get('container-toolkit')?.status).toBe('warn');
     expect(d.checks.get('nvidia-smi')?.status).toBe('off');
     expect(d.code).toBe(1);
+  });
+
+  // root may use any socket: the refusal is seen by a user who is not root and not in its group
+  it.skipIf(process.getuid?.() !== 0)('a socket this user may not use fails, with the docker group as the fix', async () => {
+    const d = dir();
+    const sock = join(d, 'docker.sock');
+    const server = createServer((c) => c.destroy());
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    chmodSync(sock, 0o600);
+    chmodSync(d, 0o755);
+    const data = dir();
+    chownSync(data, 65534, 65534);
+    try {
+      const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        execFile(process.execPath, [BIN, 'doctor', '--json', '--no-gpu', '--port', '0', '--data-dir', data, '--docker-host', `unix://${sock}`],
+          { uid: 65534, gid: 65534, env: { ...process.env, ARBITER_NO_WEB_BUILD: '1', HOME: data } }, (err, stdout) => resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, out: stdout }));
+      });
+      const docker = (JSON.parse(r.out).checks as DoctorCheck[]).find((c) => c.id === 'docker');
+      expect(docker).toMatchObject({ status: 'fail', message: expect.stringContaining('permission denied'), fix: expect.stringContaining('docker group') });
+      expect(r.code).toBe(1);
+    } finally {
+      server.close();
+    }
   });
 
   it.skipIf(!DOCKER)('the engine answers: its version', async () => {
