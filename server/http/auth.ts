@@ -125,11 +125,6 @@ export class Auth {
     return this.principal(candidate) !== null;
   }
 
-  /** The request may act as admin (auth off: everyone). */
-  isAdmin(req: IncomingMessage): boolean {
-    return this.principal(Auth.tokenOf(req))?.role === 'admin';
-  }
-
   /** Guards an admin route (after `middleware`): 403 for a valid token without the right. */
   requireAdmin(): RequestHandler {
     return (req, _res, next) => {
