@@ -145,6 +145,8 @@ export class EventHub {
   private head = 0;
   private size = 0;
   private readonly listeners = new Set<HubListener>();
+  /** events published inside `held()`, waiting for its end */
+  private holding: StoredEvent[] | null = null;
   /** the newest event of each coalesce key: one status snapshot per node, one event per other coalesced type */
   private readonly latestByKey = new Map<string, StoredEvent>();
   private readonly counts = new Map<EventType, number>();
@@ -192,7 +194,25 @@ export class EventHub {
     return true;
   }
 
-  /** Archive, keep in the window, count and fan out a new event. */
+  /**
+   * Run `fn` (a database transaction that publishes) with the fan-out held: what it publishes is archived (in that
+   * transaction), kept in the window and counted at once, but reaches the transports only once `fn` has returned —
+   * i.e. once the transaction committed: no client is shown an event, or the change it tells of, that a crash between
+   * the two would undo. `fn` runs synchronously, so nothing can subscribe in between (no event twice, none skipped).
+   */
+  held<R>(fn: () => R): R {
+    if (this.holding) return fn();
+    this.holding = [];
+    try {
+      return fn();
+    } finally {
+      const evs = this.holding;
+      this.holding = null;
+      for (const ev of evs) for (const l of this.listeners) l(ev);
+    }
+  }
+
+  /** Archive, keep in the window, count and fan out a new event (later, when held). */
   private keep(ev: StoredEvent, archive = true): void {
     if (archive && this.opts.archive && !COALESCED_TYPES.has(ev.type)) this.opts.archive.append(ev.env);
     const cap = this.ring.length;
@@ -203,7 +223,8 @@ export class EventHub {
     const key = coalesceKey(ev.env);
     if (key !== undefined) this.latestByKey.set(key, ev);
     this.counts.set(ev.type, (this.counts.get(ev.type) ?? 0) + 1);
-    for (const l of this.listeners) l(ev);
+    if (this.holding) this.holding.push(ev);
+    else for (const l of this.listeners) l(ev);
   }
 
   subscribe(listener: HubListener): () => void {

@@ -47,7 +47,9 @@ export class SchedulerService {
 
   constructor(private readonly opts: SchedulerServiceOptions) {
     this.commits = new GroupCommit<Change>({
-      log: opts.log, what: 'scheduler changes', ...(opts.transact ? { transact: opts.transact } : {}),
+      log: opts.log, what: 'scheduler changes',
+      // the events reach the clients after the transaction commits, not while it is open (hub.held)
+      transact: (fn) => opts.hub.held(() => (opts.transact ? opts.transact(fn) : fn())),
       write: (batch) => {
         opts.store?.apply(batch);
         for (const c of batch) {
