@@ -98,6 +98,7 @@ agent.action(async () => {
 
 const sim = program.command('simulate').description('replay a GPU cluster trace (Alibaba v2023 format) under each strategy and print the evaluation table')
   .requiredOption('--trace <path>', 'pod list .csv, or a directory holding *openb_pod_list_default.csv')
+  .option('--nodes-from <file>', 'build the cluster from a node list (openb_node_list_*.csv): each node its cpu, memory, GPUs and model')
   .option('--nodes <n>', 'nodes of the virtual cluster', '16')
   .option('--gpus-per-node <n>', 'GPUs per node', '8')
   .option('--cpu-per-node <millicores>', 'cpu per node', '128000')
@@ -115,12 +116,15 @@ sim.action(async () => {
   const o = sim.opts();
   try {
     const out = runSimulate({
-      trace: o.trace, nodes: o.nodes, gpusPerNode: o.gpusPerNode, cpuPerNode: o.cpuPerNode, memoryPerNode: o.memoryPerNode,
+      trace: o.trace, ...(o.nodesFrom ? { nodesFrom: o.nodesFrom } : {}), nodes: o.nodes, gpusPerNode: o.gpusPerNode, cpuPerNode: o.cpuPerNode, memoryPerNode: o.memoryPerNode,
       gpuMemory: o.gpuMemory, strategies: o.strategies, timeScale: o.timeScale, owners: o.owners, ownerBy: o.ownerBy, starvationMs: o.starvationMs,
       ...(o.strategyConfig ? { strategyConfig: o.strategyConfig } : {}), json: Boolean(o.json),
     });
     if (o.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-    else process.stdout.write(`${out.jobs} jobs from ${out.trace} on ${out.nodes} nodes × ${out.gpusPerNode} GPUs, time scale ${out.timeScale}\n\n${formatTable(out)}\n`);
+    else {
+      const cluster = out.nodesFrom !== undefined ? `the ${out.nodes} nodes (${out.gpus} GPUs) of ${out.nodesFrom}` : `${out.nodes} nodes × ${out.gpusPerNode} GPUs`;
+      process.stdout.write(`${out.jobs} jobs from ${out.trace} on ${cluster}, time scale ${out.timeScale}\n\n${formatTable(out)}\n`);
+    }
   } catch (err) {
     process.stderr.write(`arbiter simulate: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);

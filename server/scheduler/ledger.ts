@@ -236,8 +236,11 @@ export class Ledger {
     return s.memoryMiB - s.sharedMiB - s.foreignMiB;
   }
 
-  fits(shape: Shape): boolean {
+  /** `cached`: keep the answer for this shape object until the ledger changes (queue entries keep their shape; a
+   * shape made for one placement is asked once per node, and caching it would only cost). */
+  fits(shape: Shape, cached = true): boolean {
     if (this.nodeState !== 'reachable') return false;
+    if (!cached) return this.cpuMemFit(shape) && this.gpuFit(shape);
     if (this.fitVersion !== this.version) {
       this.fitCache = new WeakMap();
       this.fitVersion = this.version;

@@ -2,18 +2,20 @@
  * `arbiter simulate`: replay a trace in the Alibaba GPU v2023 format through the scheduler engine under each
  * strategy and print the evaluation table (or JSON with --json).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { STRATEGY_NAMES, StrategyNameSchema, type StrategyName } from '../../shared/scheduler.ts';
 import { STRATEGY_CONFIG_SCHEMAS } from '../../shared/strategy.ts';
 import { fieldProblems, problemsText } from '../errors.ts';
-import { simulate, uniformNodes, type SimResult } from './simulator.ts';
-import { findTraceFiles, podsToJobs, readPods } from './trace.ts';
+import { simulate, traceNodes, uniformNodes, type SimResult } from './simulator.ts';
+import { findTraceFiles, podsToJobs, readNodes, readPods, type TraceNode } from './trace.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 export const SimulateArgsSchema = z.object({
   trace: z.string().min(1),
+  /** a node list (`openb_node_list_*.csv`): the cluster is its nodes (replaces --nodes, --gpus-per-node, --cpu-per-node, --memory-per-node) */
+  nodesFrom: z.string().min(1).optional(),
   nodes: int(1, 10_000).default(16),
   gpusPerNode: int(0, 1024).default(8),
   cpuPerNode: int(1, 100_000_000).default(128_000),
@@ -46,6 +48,9 @@ export interface SimulateOutput {
   ownerBy: 'hash' | 'qos';
   nodes: number;
   gpusPerNode: number;
+  /** the node list the cluster was built from (--nodes-from) */
+  nodesFrom?: string;
+  gpus: number;
   timeScale: number;
   jobs: number;
   results: SimResult[];
@@ -65,11 +70,26 @@ export function runSimulate(input: SimulateArgs): SimulateOutput {
   if (!files) throw new Error(`no trace at ${args.trace} (a directory holding *openb_pod_list_default.csv, or a pod list .csv)`);
   const jobs = podsToJobs(readPods(files.pods), args.ownerBy === 'qos' ? { gpuMemoryMiB: args.gpuMemory, ownerBy: 'qos' } : { gpuMemoryMiB: args.gpuMemory, owners: args.owners });
   const configs = strategyConfigs(args.strategyConfig, args.strategies);
-  const nodes = uniformNodes(args.nodes, { cpu: args.cpuPerNode, memoryMiB: args.memoryPerNode, gpus: args.gpusPerNode, gpuMemoryMiB: args.gpuMemory });
+  const nodes = args.nodesFrom !== undefined
+    ? traceNodes(readNodeList(args.nodesFrom), args.gpuMemory)
+    : uniformNodes(args.nodes, { cpu: args.cpuPerNode, memoryMiB: args.memoryPerNode, gpus: args.gpusPerNode, gpuMemoryMiB: args.gpuMemory });
   const results = args.strategies.map((strategy) => simulate(jobs, {
     strategy, config: configs[strategy], nodes, timeScale: args.timeScale, starvationMs: args.starvationMs,
   }));
-  return { trace: files.pods, ownerBy: args.ownerBy, nodes: args.nodes, gpusPerNode: args.gpusPerNode, timeScale: args.timeScale, jobs: jobs.length, results };
+  const gpus = nodes.reduce((n, x) => n + x.gpus, 0);
+  const perNode = new Set(nodes.map((n) => n.gpus));
+  return {
+    trace: files.pods, ownerBy: args.ownerBy, nodes: nodes.length, gpusPerNode: perNode.size === 1 ? nodes[0]!.gpus : Math.round(gpus / nodes.length),
+    ...(args.nodesFrom !== undefined ? { nodesFrom: args.nodesFrom } : {}), gpus, timeScale: args.timeScale, jobs: jobs.length, results,
+  };
+}
+
+/** The nodes of a node list; a missing or empty file is an argument error. */
+export function readNodeList(file: string): TraceNode[] {
+  if (!existsSync(file)) throw new SimulateArgsError(`--nodes-from: no file at ${file}`);
+  const nodes = readNodes(file);
+  if (!nodes.length) throw new SimulateArgsError(`--nodes-from: ${file} lists no node`);
+  return nodes;
 }
 
 /** The config of each strategy replayed, from `--strategy-config <file>` or the defaults, checked against its schema. */

@@ -24,6 +24,7 @@ import { PerformanceRecorder } from '../scheduler/evaluation.ts';
 import { declaredInventory } from '../scheduler/inventory.ts';
 import { IndexedHeap } from '../scheduler/queue.ts';
 import { createStrategy } from '../scheduler/strategies/index.ts';
+import type { TraceNode } from './trace.ts';
 
 export interface SimJob {
   id: string;
@@ -45,6 +46,8 @@ export interface SimNode {
   memoryMiB: number;
   gpus: number;
   gpuMemoryMiB: number;
+  /** GPU model (the name its GPUs are declared with); absent: `GPU <index>` */
+  model?: string;
 }
 
 export interface SimOptions {
@@ -68,6 +71,17 @@ export interface SimResult extends StrategyPerformance {
   completed: number;
   /** re-submissions after a preemption */
   resubmitted: number;
+}
+
+/**
+ * The nodes of a trace's node list (`--nodes-from`): per node its cpu, memory, GPU count and model. Every GPU is
+ * declared with `gpuMemoryMiB` whatever its model, so that a fractional pod's gpu_milli is the same share of any
+ * GPU (the trace gives no GPU memory per model, and its pods ask a share, not MiB).
+ */
+export function traceNodes(nodes: readonly TraceNode[], gpuMemoryMiB: number): SimNode[] {
+  return nodes.map((n) => ({
+    name: n.sn, cpu: n.cpuMilli, memoryMiB: n.memoryMiB, gpus: n.gpus, gpuMemoryMiB, ...(n.model !== null ? { model: n.model } : {}),
+  }));
 }
 
 /** `count` identical nodes named node-00, node-01, … */
@@ -122,7 +136,7 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
   });
   for (const n of opts.nodes) {
     engine.onSnapshot(declaredInventory(n.name, {
-      resources: { cpu: n.cpu, memoryMiB: n.memoryMiB, gpus: Array.from({ length: n.gpus }, (_, i) => ({ index: i, memoryMiB: n.gpuMemoryMiB })) },
+      resources: { cpu: n.cpu, memoryMiB: n.memoryMiB, gpus: Array.from({ length: n.gpus }, (_, i) => ({ index: i, memoryMiB: n.gpuMemoryMiB, ...(n.model !== undefined ? { name: n.model } : {}) })) },
     }, t0));
   }
 

@@ -251,7 +251,7 @@ export function placeBest(r: Request, ctx: StrategyContext, score: (l: Ledger, s
   let best: Placement | null = null;
   let bestScore = -Infinity;
   for (const l of ctx.cluster.nodesFor(shape)) {
-    if (!l.fits(shape)) continue;
+    if (!l.fits(shape, false)) continue;
     const sc = score(l, shape);
     if (sc === null || sc <= bestScore) continue;
     const p = l.place(shape, pick);
