@@ -93,6 +93,14 @@ export const ResourceWeightsSchema = z.strictObject({
   gpu: weight.default(2),
 });
 
+/**
+ * How a packing strategy picks the node and GPU: `score` — its own node score (resource_pooling: MostAllocated;
+ * hybrid: its `placement` weights), fractional requests onto the shared GPU with the least room that fits; `fgd` —
+ * fragmentation gradient descent (Weng et al., USENIX ATC '23): where the expected GPU capacity the next request
+ * could not use, for the requests seen so far, grows least.
+ */
+export const PlacementMethodSchema = z.enum(['score', 'fgd']);
+
 export const ResourcePoolingConfigSchema = z.strictObject({
   /** MostAllocated score weights @default {cpu:1, memory:1, gpu:2} */
   weights: ResourceWeightsSchema.default(ResourceWeightsSchema.parse({})),
@@ -102,6 +110,8 @@ export const ResourcePoolingConfigSchema = z.strictObject({
   lendIdleQuota: z.boolean().default(true),
   /** @default 30000 */
   gracePeriodMs: ms(24 * 3600_000).default(30_000),
+  /** score: MostAllocated; fgd: fragmentation gradient descent @default 'score' */
+  placementMethod: PlacementMethodSchema.default('score'),
 });
 
 export const LoadBalancingConfigSchema = z.strictObject({
@@ -134,6 +144,8 @@ export const HybridConfigSchema = z.strictObject({
     /** @default 1 */
     cpuMemBalance: weight.default(1),
   }).default({ gpuPack: 2, cpuMemBalance: 1 }),
+  /** score: the `placement` weights; fgd: fragmentation gradient descent (the weights are then unused) @default 'score' */
+  placementMethod: PlacementMethodSchema.default('score'),
   /** time-slicing applies to requests of at most this many GPUs @default 1 */
   timeSliceMaxGpus: z.int().min(0).max(1024).default(1),
   /** rotation quantum for time-sliced requests @default 60000 */

@@ -213,10 +213,15 @@ export class Ledger {
 
   /** The most MiB one fractional request could get now. */
   get largestShareRoom(): number {
+    if (this.shareRoomAt.version === this.version) return this.shareRoomAt.room;
     let best = 0;
     for (const s of this.gpuSlots) best = Math.max(best, this.shareRoom(s));
+    this.shareRoomAt = { version: this.version, room: best };
     return best;
   }
+
+  /** largestShareRoom at a version (the cluster asks every node after every change) */
+  private shareRoomAt = { version: -1, room: 0 };
 
   slots(): readonly GpuSlot[] {
     return this.gpuSlots;

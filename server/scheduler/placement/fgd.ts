@@ -10,7 +10,7 @@
 import type { Ledger, Shape } from '../ledger.ts';
 import { shapeKey } from '../ledger.ts';
 import { Best, gpuChoices, indicesOf, type PlacementInput } from './choose.ts';
-import { after, freeGpus, type FragmentationMemo } from './fragmentation.ts';
+import { after, type FragmentationMemo } from './fragmentation.ts';
 
 /** Growth of the node's fragmentation for each way to place `shape` on it: [growth, GPU indices]; none when it does not fit. */
 export function fragmentationGrowth(l: Ledger, shape: Shape, memo: FragmentationMemo): [number, number[]][] {
@@ -25,25 +25,15 @@ export function fragmentationGrowth(l: Ledger, shape: Shape, memo: Fragmentation
   return [...seen.values()];
 }
 
-const moves = new WeakMap<FragmentationMemo, WeakMap<Ledger, { version: number; byShape: Map<string, [number, number[]][]> }>>();
-
-function growthCached(l: Ledger, shape: Shape, memo: FragmentationMemo): [number, number[]][] {
-  let perLedger = moves.get(memo);
-  if (!perLedger) moves.set(memo, (perLedger = new WeakMap()));
-  let c = perLedger.get(l);
-  if (c?.version !== l.version) perLedger.set(l, (c = { version: l.version, byShape: new Map() }));
-  const key = shapeKey({ cpu: shape.cpu, memoryMiB: shape.memoryMiB, whole: shape.whole, fracMiB: shape.fracMiB });
-  let m = c.byShape.get(key);
-  if (!m) c.byShape.set(key, (m = fragmentationGrowth(l, shape, memo)));
-  return m;
-}
-
 export function fgd(shape: Shape, input: PlacementInput) {
   const best = new Best(input.random);
+  const key = shapeKey({ cpu: shape.cpu, memoryMiB: shape.memoryMiB, whole: shape.whole, fracMiB: shape.fracMiB });
   for (const l of input.ledgers) {
     if (!l.fits(shape, false)) continue;
-    const fuller = -freeGpus(input.memo.node(l).free);
-    for (const [growth, gpus] of growthCached(l, shape, input.memo)) best.offer(-growth, l.node, gpus, fuller);
+    const node = input.memo.node(l);
+    let moves = node.moves.get(key);
+    if (!moves) node.moves.set(key, (moves = fragmentationGrowth(l, shape, input.memo)));
+    for (const [growth, gpus] of moves) best.offer(-growth, l.node, gpus, -node.freeGpus);
   }
   return best.placement;
 }

@@ -123,9 +123,20 @@ export function nodeFragmentation(n: NodeFree, types: readonly TaskType[]): numb
  * Fragmentation of node states, remembered by state (cpu, memory, model and the GPUs' rooms, in any order): nodes
  * of one kind pass through the same states, and FGD asks about every node for every task. Tied to one list of types.
  */
+/** What the memo keeps of a node until it changes: its state, fragmentation, free GPUs and the moves measured on it. */
+export interface NodeEntry {
+  version: number;
+  free: NodeFree;
+  frag: number;
+  freeGpus: number;
+  /** by shape key: the growth of fragmentation of each way to place it (fgd.ts) */
+  moves: Map<string, [number, number[]][]>;
+}
+
 export class FragmentationMemo {
   private readonly known = new Map<string, number>();
-  private readonly current = new WeakMap<Ledger, { version: number; free: NodeFree; frag: number }>();
+  /** a Map, not a WeakMap: it is read for every node at every placement (a node removed stays until the memo goes) */
+  private readonly current = new Map<Ledger, NodeEntry>();
 
   constructor(readonly types: readonly TaskType[], private readonly limit = 200_000) {}
 
@@ -140,11 +151,11 @@ export class FragmentationMemo {
   }
 
   /** A ledger's state and fragmentation now (kept until its version changes). */
-  node(l: Ledger): { free: NodeFree; frag: number } {
+  node(l: Ledger): NodeEntry {
     let c = this.current.get(l);
     if (c?.version !== l.version) {
       const free = nodeFree(l);
-      c = { version: l.version, free, frag: this.of(free) };
+      c = { version: l.version, free, frag: this.of(free), freeGpus: freeGpus(free), moves: new Map() };
       this.current.set(l, c);
     }
     return c;
@@ -158,7 +169,7 @@ export class FragmentationMemo {
       if (!l.placeable) continue;
       const c = this.node(l);
       frag += c.frag;
-      free += freeGpus(c.free);
+      free += c.freeGpus;
     }
     return { frag, free, rate: free > 0 ? frag / free : null };
   }

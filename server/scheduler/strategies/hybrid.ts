@@ -1,7 +1,8 @@
 /**
  * hybrid — ordering by Slurm's multifactor priority whose fair-share factor is DRF's: 2^(−U/S) with U the owner's
  * weighted dominant share ÷ all owners', plus age and the request's priority (recomputed every `recalcMs`);
- * placement MostAllocated on GPUs (packs GPUs, keeps whole ones whole) and BalancedAllocation on cpu/memory;
+ * placement MostAllocated on GPUs (packs GPUs, keeps whole ones whole) and BalancedAllocation on cpu/memory, or
+ * with `placementMethod: 'fgd'` fragmentation gradient descent (fragmentation-aware.ts);
  * time-slicing rotation (Tiresias LAS, as time_slicing) only for requests of at most `timeSliceMaxGpus` GPUs;
  * kube-scheduler preemption of strictly lower-priority preemptible holders. Defaults: shared/strategy.ts
  * HybridConfigSchema.
@@ -12,6 +13,7 @@ import type { PreemptionPlan } from '../cluster.ts';
 import { shapeOf } from '../ledger.ts';
 import type { SliceCandidate, Strategy, StrategyContext } from '../strategy.ts';
 import { RankedStrategy, balanced, bestFitShared, clamp01, fractionsAfter, lowerPriorityVictims, mostAllocated, placeBest } from './common.ts';
+import { FragmentationAwarePlacement } from './fragmentation-aware.ts';
 import { isGpuRequest, lasRank } from './time_slicing.ts';
 
 const LAS = TimeSlicingConfigSchema.parse({});
@@ -30,7 +32,10 @@ export class Hybrid extends RankedStrategy {
     this.graceMs = this.config.preemption.gracePeriodMs;
     if (this.config.preemption.enabled) this.preempts = 'lower_priority';
     this.quantumMs = this.config.timeSliceMaxGpus > 0 ? this.config.quantumMs : null;
+    this.fgd = this.config.placementMethod === 'fgd' ? new FragmentationAwarePlacement() : null;
   }
+
+  private readonly fgd: FragmentationAwarePlacement | null;
 
   override effectivePriority(r: Request, ctx: StrategyContext): number {
     const c = this.config;
@@ -71,6 +76,7 @@ export class Hybrid extends RankedStrategy {
   private drfCache: { now: number; version: number; shares: Map<string, number>; total: number; weights: number } | null = null;
 
   place(request: Request, ctx: StrategyContext) {
+    if (this.fgd) return this.fgd.place(request, ctx);
     const p = this.config.placement;
     return placeBest(request, ctx, (l, shape) => {
       const f = fractionsAfter(l, shape);
