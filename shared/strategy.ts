@@ -28,7 +28,12 @@ export const MultifactorWeightsSchema = z.strictObject({
   size: weight.default(0),
   /** fair-share: 2^(−U/S), U the owner's decayed usage share, S its normalised weight @default 0 */
   fairShare: weight.default(0),
+  /** short job first: 1 − ln(1 + expected length/1 min) ÷ ln(1 + maxDurationMs/1 min); 0.5 without a length @default 0 */
+  shortJob: weight.default(0),
 });
+
+/** a job at least this long gets short-job factor 0 @default 604800000 (7 days) */
+const maxDurationMs = () => ms().min(60_000).default(7 * 24 * 3600_000);
 
 export const PriorityBasedConfigSchema = z.strictObject({
   weights: MultifactorWeightsSchema.default(MultifactorWeightsSchema.parse({})),
@@ -44,6 +49,8 @@ export const PriorityBasedConfigSchema = z.strictObject({
   halfLifeMs: ms().min(1000).default(3600_000),
   /** per-owner weights of the fair-share factor (absent owners: 1) @default {} */
   ownerWeights: ownerWeights.default({}),
+  /** a job at least this long gets short-job factor 0 @default 604800000 (7 days) */
+  maxDurationMs: maxDurationMs(),
   preemption: PreemptionConfigSchema.default(PreemptionConfigSchema.parse({})),
 });
 
@@ -126,7 +133,7 @@ export const LoadBalancingConfigSchema = z.strictObject({
 });
 
 export const HybridConfigSchema = z.strictObject({
-  weights: MultifactorWeightsSchema.default({ age: 1000, priority: 10_000, size: 0, fairShare: 5000 }),
+  weights: MultifactorWeightsSchema.default({ age: 1000, priority: 10_000, size: 0, fairShare: 5000, shortJob: 0 }),
   /** @default 604800000 */
   maxAgeMs: ms().min(1).default(7 * 24 * 3600_000),
   /** @default 10000 */
@@ -137,6 +144,8 @@ export const HybridConfigSchema = z.strictObject({
   halfLifeMs: ms().min(1000).default(3600_000),
   /** @default {} */
   ownerWeights: ownerWeights.default({}),
+  /** a job at least this long gets short-job factor 0 @default 604800000 (7 days) */
+  maxDurationMs: maxDurationMs(),
   /** placement: MostAllocated on GPUs, Balanced on cpu/memory */
   placement: z.strictObject({
     /** @default 2 */

@@ -7,6 +7,7 @@ import type { Placement, PreemptionPlan } from '../cluster.ts';
 import { firstFit, shapeKey, shapeOf, type GpuPicker, type GpuSlot, type Ledger, type Shape } from '../ledger.ts';
 import type { QueueView } from '../queue.ts';
 import type { SliceCandidate, Strategy, StrategyContext } from '../strategy.ts';
+import { shortness } from './job-length.ts';
 
 export const clamp01 = (x: number): number => (x < 0 ? 0 : x > 1 ? 1 : x);
 
@@ -18,14 +19,15 @@ export function grantOrder(a: Request, b: Request): number {
 // ------------------------------------------------------------------ multifactor priority (Slurm)
 
 export interface MultifactorConfig {
-  weights: { age: number; priority: number; size: number; fairShare: number };
+  weights: { age: number; priority: number; size: number; fairShare: number; shortJob: number };
   maxAgeMs: number;
+  maxDurationMs: number;
   priorityScale: number;
   favorSmall?: boolean;
   ownerWeights: Record<string, number>;
 }
 
-/** prio = w_age·min(1, wait/maxAge) + w_prio·clamp(0.5 + p/(2·scale)) + w_size·size + w_fs·2^(−U/S). */
+/** prio = w_age·min(1, wait/maxAge) + w_prio·clamp(0.5 + p/(2·scale)) + w_size·size + w_fs·2^(−U/S) + w_short·shortness. */
 export function multifactor(r: Request, ctx: StrategyContext, cfg: MultifactorConfig): number {
   const w = cfg.weights;
   let prio = w.age * clamp01((ctx.now - r.submittedAt) / cfg.maxAgeMs) + w.priority * clamp01(0.5 + r.priority / (2 * cfg.priorityScale));
@@ -34,6 +36,7 @@ export function multifactor(r: Request, ctx: StrategyContext, cfg: MultifactorCo
     prio += w.size * (cfg.favorSmall ? 1 - size : size);
   }
   if (w.fairShare > 0) prio += w.fairShare * ctx.usage.fairShareFactor(r.owner, ctx.now, (o) => cfg.ownerWeights[o] ?? 1);
+  if (w.shortJob > 0) prio += w.shortJob * shortness(r, cfg.maxDurationMs);
   return prio;
 }
 

@@ -14,6 +14,7 @@ import { shapeOf } from '../ledger.ts';
 import type { SliceCandidate, Strategy, StrategyContext } from '../strategy.ts';
 import { RankedStrategy, balanced, bestFitShared, clamp01, fractionsAfter, lowerPriorityVictims, mostAllocated, placeBest } from './common.ts';
 import { FragmentationAwarePlacement } from './fragmentation-aware.ts';
+import { shortness } from './job-length.ts';
 import { isGpuRequest, lasRank } from './time_slicing.ts';
 
 const LAS = TimeSlicingConfigSchema.parse({});
@@ -43,6 +44,7 @@ export class Hybrid extends RankedStrategy {
     let prio = w.age * clamp01((ctx.now - r.submittedAt) / c.maxAgeMs) + w.priority * clamp01(0.5 + r.priority / (2 * c.priorityScale));
     if (w.fairShare > 0) prio += w.fairShare * this.drfFactor(r.owner, ctx);
     if (w.size > 0) prio += w.size * clamp01(ctx.cluster.dominantShare(shapeOf(r.resources, r.node)));
+    if (w.shortJob > 0) prio += w.shortJob * shortness(r, c.maxDurationMs);
     return prio;
   }
 
