@@ -110,6 +110,7 @@ const sim = program.command('simulate').description('replay a GPU cluster trace 
   .option('--owner-by <how>', 'hash (pod name into --owners owners) or qos (one owner per qos class)', 'hash')
   .option('--starvation-ms <ms>', 'a request waiting longer counts as starved', '600000')
   .option('--strategy-config <file>', 'JSON {"<strategy>": {config}} for the strategies replayed')
+  .option('--durations <how>', 'given (each request states its job\'s length) or hidden (none does)', 'given')
   .option('--experiment <name>', 'replay (the trace as recorded) or inflation (pods drawn from the trace until the arrived GPU demand reaches the capacity, no departures: the FGD paper\'s experiment)', 'replay')
   .option('--placements <list>', 'inflation: comma-separated placements (fgd, random, dot_product, gpu_clustering, gpu_packing, best_fit, resource_pooling, load_balancing), or all', 'all')
   .option('--seed <n>', 'inflation: seed of the pods drawn', '1')
@@ -132,7 +133,7 @@ sim.action(async () => {
     if (o.experiment !== 'replay') throw new Error(`--experiment: replay or inflation, not ${JSON.stringify(o.experiment)}`);
     const out = runSimulate({
       trace: o.trace, ...(o.nodesFrom ? { nodesFrom: o.nodesFrom } : {}), nodes: o.nodes, gpusPerNode: o.gpusPerNode, cpuPerNode: o.cpuPerNode, memoryPerNode: o.memoryPerNode,
-      gpuMemory: o.gpuMemory, strategies: o.strategies, timeScale: o.timeScale, owners: o.owners, ownerBy: o.ownerBy, starvationMs: o.starvationMs,
+      gpuMemory: o.gpuMemory, strategies: o.strategies, timeScale: o.timeScale, owners: o.owners, ownerBy: o.ownerBy, starvationMs: o.starvationMs, durations: o.durations,
       ...(o.strategyConfig ? { strategyConfig: o.strategyConfig } : {}), json: Boolean(o.json),
     });
     if (o.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

@@ -41,6 +41,8 @@ export const SimulateArgsSchema = z.object({
   /** hash: owner-<k> from the pod name; qos: one owner per qos class (LS, Guaranteed, Burstable, BE) */
   ownerBy: z.enum(['hash', 'qos']).default('hash'),
   starvationMs: int(1, 365 * 86_400_000).default(600_000),
+  /** given: each request states its job's length (expectedDurationMs); hidden: none does (strategies learn lengths) */
+  durations: z.enum(['given', 'hidden']).default('given'),
   /** JSON file: {"<strategy>": {config}} */
   strategyConfig: z.string().optional(),
   json: z.boolean().default(false),
@@ -100,7 +102,7 @@ export function runSimulate(input: SimulateArgs): SimulateOutput {
   const configs = strategyConfigs(args.strategyConfig, args.strategies);
   const nodes = clusterOf(args);
   const results = args.strategies.map((strategy) => simulate(jobs, {
-    strategy, config: configs[strategy], nodes, timeScale: args.timeScale, starvationMs: args.starvationMs,
+    strategy, config: configs[strategy], nodes, timeScale: args.timeScale, starvationMs: args.starvationMs, durations: args.durations,
   }));
   const gpus = nodes.reduce((n, x) => n + x.gpus, 0);
   const perNode = new Set(nodes.map((n) => n.gpus));

@@ -61,6 +61,8 @@ export interface SimOptions {
   ownerWeights?: Readonly<Record<string, number>>;
   /** conflict refresh work per pass (EngineOptions.refreshBudget): a replay reads no conflicts while it runs @default 1 */
   refreshBudget?: number;
+  /** given: each request states its job's length (expectedDurationMs); hidden: none does @default 'given' */
+  durations?: 'given' | 'hidden';
 }
 
 export interface SimResult extends StrategyPerformance {
@@ -71,6 +73,8 @@ export interface SimResult extends StrategyPerformance {
   completed: number;
   /** re-submissions after a preemption */
   resubmitted: number;
+  /** the longest wait from a job's submit to its first grant (jobs never granted are left out); null: none granted */
+  maxWaitMs: number | null;
 }
 
 /**
@@ -148,6 +152,7 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
   let neverFit = 0;
   let completed = 0;
   let resubmitted = 0;
+  let maxWait: number | null = null;
   const jct: number[] = [];
   let lastEnd = t0;
   // time-weighted fragmentation from the first to the last submit
@@ -177,6 +182,7 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
           const i = byRequest.get(c.allocation.requestId);
           if (i === undefined) break;
           const st = states[i]!;
+          if (st.run === 0) maxWait = Math.max(maxWait ?? 0, c.at - st.job.submitAtMs);
           st.allocationId = c.allocation.id;
           byAllocation.set(c.allocation.id, i);
           startRun(st, i, c.at);
@@ -216,12 +222,13 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
       const res = engine.submit({
         owner: j.owner, ...(j.group !== undefined ? { group: j.group } : {}), priority: j.priority, preemptible: j.preemptible,
         resources: j.resources,
-        expectedDurationMs: Math.min(j.durationMs, 366 * 24 * 3600_000),
+        ...(opts.durations !== 'hidden' ? { expectedDurationMs: Math.min(j.durationMs, 366 * 24 * 3600_000) } : {}),
       });
       st.requestId = res.request.id;
       byRequest.set(res.request.id, i);
       // granted at submit: the change listener ran before the id was known
       if (res.allocation && st.allocationId === null) {
+        if (st.run === 0) maxWait = Math.max(maxWait ?? 0, now - j.submitAtMs);
         st.allocationId = res.allocation.id;
         byAllocation.set(res.allocation.id, i);
         startRun(st, i, now);
@@ -300,6 +307,7 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
     neverFit,
     completed,
     resubmitted,
+    maxWaitMs: maxWait,
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createStrategy } from '../../server/scheduler/strategies/index.ts';
-import { shortness } from '../../server/scheduler/strategies/job-length.ts';
+import { JobLengths, shortness } from '../../server/scheduler/strategies/job-length.ts';
 import type { Request } from '../../shared/scheduler.ts';
 import { gpuNode, sim } from '../helpers/cluster.ts';
 
@@ -22,6 +22,48 @@ describe('shortness', () => {
     // 7 min of 63: 1 − ln 8 / ln 64 = 1 − 3/6 = 0.5
     expect(shortness(req(7 * MIN), 63 * MIN)).toBeCloseTo(0.5);
     expect(shortness(req(), 60 * MIN)).toBe(0.5);
+  });
+});
+
+describe('JobLengths', () => {
+  const gpu = { cpu: 1000, memoryMiB: 0, gpus: 1 };
+  const cpu = { cpu: 1000, memoryMiB: 0, gpus: 0 };
+  it('estimates by owner and shape, else shape, else all: an exponentially weighted mean (0.2 for the newest)', () => {
+    const l = new JobLengths();
+    expect(l.estimate({ owner: 'a', resources: gpu })).toBeUndefined();
+    l.observe('a', gpu, 100);
+    l.observe('a', gpu, 200);
+    // 100 + 0.2·(200 − 100) = 120
+    expect(l.estimate({ owner: 'a', resources: gpu })).toBeCloseTo(120);
+    l.observe('b', gpu, 1000);
+    // b's own: 1000; the shape's: 120 + 0.2·880 = 296; a cpu-only shape: all jobs' 296
+    expect(l.estimate({ owner: 'b', resources: gpu })).toBe(1000);
+    expect(l.estimate({ owner: 'c', resources: gpu })).toBeCloseTo(296);
+    expect(l.estimate({ owner: 'c', resources: cpu })).toBeCloseTo(296);
+  });
+
+  it.each(['priority_based', 'hybrid'] as const)('%s learns lengths from released allocations and ranks by them', async (name) => {
+    const first = async (shortJob: number) => {
+      const s = sim({ strategy: createStrategy(name, { recalcMs: 1000, weights: { shortJob } }), nodes: [gpuNode('a', 1)] });
+      const body = (owner: string) => ({ owner, resources: { cpu: 1000, gpus: 1 } });
+      // quick's job took 1 min, slow's 10 h
+      s.submit('q0', body('quick'));
+      await s.at(60);
+      s.release('q0');
+      s.submit('s0', body('slow'));
+      await s.at(60 + 36_000);
+      s.release('s0');
+      s.submit('holder', body('x'));
+      s.submit('slow1', body('slow'));
+      await s.at(36_070);
+      s.submit('quick1', body('quick'));
+      await s.at(36_080);
+      s.release('holder');
+      return s.where('quick1') === 'a[0]' ? 'quick1' : s.where('slow1') === 'a[0]' ? 'slow1' : '-';
+    };
+    expect(await first(300)).toBe('quick1');
+    // without the factor: submit order
+    expect(await first(0)).toBe('slow1');
   });
 });
 

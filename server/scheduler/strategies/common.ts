@@ -7,7 +7,7 @@ import type { Placement, PreemptionPlan } from '../cluster.ts';
 import { firstFit, shapeKey, shapeOf, type GpuPicker, type GpuSlot, type Ledger, type Shape } from '../ledger.ts';
 import type { QueueView } from '../queue.ts';
 import type { SliceCandidate, Strategy, StrategyContext } from '../strategy.ts';
-import { shortness } from './job-length.ts';
+import { shortness, type JobLengths } from './job-length.ts';
 
 export const clamp01 = (x: number): number => (x < 0 ? 0 : x > 1 ? 1 : x);
 
@@ -28,7 +28,7 @@ export interface MultifactorConfig {
 }
 
 /** prio = w_age·min(1, wait/maxAge) + w_prio·clamp(0.5 + p/(2·scale)) + w_size·size + w_fs·2^(−U/S) + w_short·shortness. */
-export function multifactor(r: Request, ctx: StrategyContext, cfg: MultifactorConfig): number {
+export function multifactor(r: Request, ctx: StrategyContext, cfg: MultifactorConfig, lengths?: JobLengths): number {
   const w = cfg.weights;
   let prio = w.age * clamp01((ctx.now - r.submittedAt) / cfg.maxAgeMs) + w.priority * clamp01(0.5 + r.priority / (2 * cfg.priorityScale));
   if (w.size > 0) {
@@ -36,7 +36,7 @@ export function multifactor(r: Request, ctx: StrategyContext, cfg: MultifactorCo
     prio += w.size * (cfg.favorSmall ? 1 - size : size);
   }
   if (w.fairShare > 0) prio += w.fairShare * ctx.usage.fairShareFactor(r.owner, ctx.now, (o) => cfg.ownerWeights[o] ?? 1);
-  if (w.shortJob > 0) prio += w.shortJob * shortness(r, cfg.maxDurationMs);
+  if (w.shortJob > 0) prio += w.shortJob * shortness(r, cfg.maxDurationMs, lengths);
   return prio;
 }
 

@@ -14,7 +14,7 @@ import { shapeOf } from '../ledger.ts';
 import type { SliceCandidate, Strategy, StrategyContext } from '../strategy.ts';
 import { RankedStrategy, balanced, bestFitShared, clamp01, fractionsAfter, lowerPriorityVictims, mostAllocated, placeBest } from './common.ts';
 import { FragmentationAwarePlacement } from './fragmentation-aware.ts';
-import { shortness } from './job-length.ts';
+import { JobLengths, shortness } from './job-length.ts';
 import { isGpuRequest, lasRank } from './time_slicing.ts';
 
 const LAS = TimeSlicingConfigSchema.parse({});
@@ -37,6 +37,12 @@ export class Hybrid extends RankedStrategy {
   }
 
   private readonly fgd: FragmentationAwarePlacement | null;
+  /** lengths of completed jobs, for the short-job factor of requests that give none */
+  private readonly lengths = new JobLengths();
+
+  completed(request: Request, runMs: number): void {
+    if (this.config.weights.shortJob > 0) this.lengths.observe(request.owner, request.resources, runMs);
+  }
 
   override effectivePriority(r: Request, ctx: StrategyContext): number {
     const c = this.config;
@@ -44,7 +50,7 @@ export class Hybrid extends RankedStrategy {
     let prio = w.age * clamp01((ctx.now - r.submittedAt) / c.maxAgeMs) + w.priority * clamp01(0.5 + r.priority / (2 * c.priorityScale));
     if (w.fairShare > 0) prio += w.fairShare * this.drfFactor(r.owner, ctx);
     if (w.size > 0) prio += w.size * clamp01(ctx.cluster.dominantShare(shapeOf(r.resources, r.node)));
-    if (w.shortJob > 0) prio += w.shortJob * shortness(r, c.maxDurationMs);
+    if (w.shortJob > 0) prio += w.shortJob * shortness(r, c.maxDurationMs, this.lengths);
     return prio;
   }
 
