@@ -212,13 +212,22 @@ export function fractionsAfter(l: Ledger, shape: Shape, utilisation?: (s: GpuSlo
   const cap = l.capacity;
   const used = l.used;
   const gpus = cap.gpus ?? 0;
-  const largest = l.slots().reduce((m, s) => Math.max(m, s.memoryMiB), 0) || 1;
+  const largest = largestGpuMiB(l);
   const reqGpu = shape.whole / l.replicas + shape.fracMiB / largest;
   return {
     cpu: cap.cpu ? (used.cpu + shape.cpu) / cap.cpu : null,
     memory: cap.memoryMiB ? (used.memoryMiB + shape.memoryMiB) / cap.memoryMiB : null,
     gpu: gpus ? (gpuAllocated(l, utilisation) + reqGpu) / gpus : null,
   };
+}
+
+const largestAt = new WeakMap<Ledger, { version: number; mib: number }>();
+
+/** MiB of a node's largest GPU (1 without GPUs), kept until the node changes. */
+function largestGpuMiB(l: Ledger): number {
+  let c = largestAt.get(l);
+  if (c?.version !== l.version) largestAt.set(l, (c = { version: l.version, mib: l.slots().reduce((m, s) => Math.max(m, s.memoryMiB), 0) || 1 }));
+  return c.mib;
 }
 
 type Fractions = ReturnType<typeof fractionsAfter>;
