@@ -170,7 +170,6 @@ export class RankedOrder {
     else this.byKey.set(e.shapeKey, [id]);
   }
 
-
   private cmp(a: string, b: string): number {
     return this.scores.get(b)! - this.scores.get(a)! || this.submitted.get(a)! - this.submitted.get(b)! || (a < b ? -1 : a > b ? 1 : 0);
   }
@@ -346,7 +345,6 @@ export const fewestHolders: GpuPicker = (shape, ledger) => {
   }
   return null;
 };
-
 
 // ------------------------------------------------------------------ base classes
 
