@@ -18,6 +18,8 @@
  *   history          the on-disk history tier: roll-up per minute and bytes per series-day for 200 series
  *   decisions        grants/s with 10,000 waiting on 16 nodes × 8 GPUs, per strategy                  (issue 6)
  *   simulate         the Alibaba GPU trace replayed under each strategy: wall time and the evaluation table
+ *   inflation        (only with --only) the FGD paper's workload inflation on the trace's 1,213-node cluster: unallocated
+ *                    GPUs per placement, FGD's reduction; the trace replayed on that cluster, wall time (~3 min)
  *   dispatch         task dispatch: routing decisions/s, waits per policy, the predictor's error, loopback overhead (issue 12)
  *   workers          20 local workers → all running (wall time), call_engine through Arbiter vs straight (issue 13)
  *   workflows        a 1,000-job DAG (depth 20) of jobs that exit at once: submit + validate, ready → process started
@@ -58,6 +60,7 @@ const BENCHMARKS: Record<string, Bench> = {
   history: () => import('./history.ts'),
   decisions: () => import('./decisions.ts'),
   simulate: () => import('./simulate.ts'),
+  inflation: () => import('./inflation.ts'),
   dispatch: () => import('./dispatch.ts'),
   workers: () => import('./workers.ts'),
   workflows: () => import('./workflows.ts'),

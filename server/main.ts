@@ -98,6 +98,7 @@ agent.action(async () => {
 
 const sim = program.command('simulate').description('replay a GPU cluster trace (Alibaba v2023 format) under each strategy and print the evaluation table')
   .requiredOption('--trace <path>', 'pod list .csv, or a directory holding *openb_pod_list_default.csv')
+  .option('--nodes-from <file>', 'build the cluster from a node list (openb_node_list_*.csv): each node its cpu, memory, GPUs and model')
   .option('--nodes <n>', 'nodes of the virtual cluster', '16')
   .option('--gpus-per-node <n>', 'GPUs per node', '8')
   .option('--cpu-per-node <millicores>', 'cpu per node', '128000')
@@ -109,18 +110,37 @@ const sim = program.command('simulate').description('replay a GPU cluster trace 
   .option('--owner-by <how>', 'hash (pod name into --owners owners) or qos (one owner per qos class)', 'hash')
   .option('--starvation-ms <ms>', 'a request waiting longer counts as starved', '600000')
   .option('--strategy-config <file>', 'JSON {"<strategy>": {config}} for the strategies replayed')
+  .option('--durations <how>', 'given (each request states its job\'s length) or hidden (none does)', 'given')
+  .option('--experiment <name>', 'replay (the trace as recorded) or inflation (pods drawn from the trace until the arrived GPU demand reaches the capacity, no departures: the FGD paper\'s experiment)', 'replay')
+  .option('--placements <list>', 'inflation: comma-separated placements (fgd, random, dot_product, gpu_clustering, gpu_packing, best_fit, resource_pooling, load_balancing), or all', 'all')
+  .option('--seed <n>', 'inflation: seed of the pods drawn', '1')
+  .option('--plot <file.svg>', 'inflation: write the chart of unallocated GPUs vs arrived demand there')
   .option('--json', 'print JSON', false);
 sim.action(async () => {
   const { runSimulate, formatTable } = await import('./sim/cli.ts');
   const o = sim.opts();
   try {
+    if (o.experiment === 'inflation') {
+      const { runInflationExperiment, formatInflation } = await import('./sim/inflation-cli.ts');
+      const out = runInflationExperiment({
+        trace: o.trace, ...(o.nodesFrom ? { nodesFrom: o.nodesFrom } : {}), nodes: o.nodes, gpusPerNode: o.gpusPerNode, cpuPerNode: o.cpuPerNode,
+        memoryPerNode: o.memoryPerNode, experiment: 'inflation', placements: o.placements, seed: o.seed, ...(o.plot ? { plot: o.plot } : {}),
+      });
+      if (o.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      else process.stdout.write(`workload inflation: pods drawn from ${out.trace} (seed ${out.seed}) onto ${out.nodes} nodes, ${out.gpus} GPUs\n\n${formatInflation(out)}\n`);
+      return;
+    }
+    if (o.experiment !== 'replay') throw new Error(`--experiment: replay or inflation, not ${JSON.stringify(o.experiment)}`);
     const out = runSimulate({
-      trace: o.trace, nodes: o.nodes, gpusPerNode: o.gpusPerNode, cpuPerNode: o.cpuPerNode, memoryPerNode: o.memoryPerNode,
-      gpuMemory: o.gpuMemory, strategies: o.strategies, timeScale: o.timeScale, owners: o.owners, ownerBy: o.ownerBy, starvationMs: o.starvationMs,
+      trace: o.trace, ...(o.nodesFrom ? { nodesFrom: o.nodesFrom } : {}), nodes: o.nodes, gpusPerNode: o.gpusPerNode, cpuPerNode: o.cpuPerNode, memoryPerNode: o.memoryPerNode,
+      gpuMemory: o.gpuMemory, strategies: o.strategies, timeScale: o.timeScale, owners: o.owners, ownerBy: o.ownerBy, starvationMs: o.starvationMs, durations: o.durations,
       ...(o.strategyConfig ? { strategyConfig: o.strategyConfig } : {}), json: Boolean(o.json),
     });
     if (o.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-    else process.stdout.write(`${out.jobs} jobs from ${out.trace} on ${out.nodes} nodes × ${out.gpusPerNode} GPUs, time scale ${out.timeScale}\n\n${formatTable(out)}\n`);
+    else {
+      const cluster = out.nodesFrom !== undefined ? `the ${out.nodes} nodes (${out.gpus} GPUs) of ${out.nodesFrom}` : `${out.nodes} nodes × ${out.gpusPerNode} GPUs`;
+      process.stdout.write(`${out.jobs} jobs from ${out.trace} on ${cluster}, time scale ${out.timeScale}\n\n${formatTable(out)}\n`);
+    }
   } catch (err) {
     process.stderr.write(`arbiter simulate: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);

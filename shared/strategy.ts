@@ -28,7 +28,12 @@ export const MultifactorWeightsSchema = z.strictObject({
   size: weight.default(0),
   /** fair-share: 2^(−U/S), U the owner's decayed usage share, S its normalised weight @default 0 */
   fairShare: weight.default(0),
+  /** short job first: 1 − ln(1 + expected length/1 min) ÷ ln(1 + maxDurationMs/1 min); 0.5 without a length @default 0 */
+  shortJob: weight.default(0),
 });
+
+/** a job at least this long gets short-job factor 0 @default 604800000 (7 days) */
+const maxDurationMs = () => ms().min(60_000).default(7 * 24 * 3600_000);
 
 export const PriorityBasedConfigSchema = z.strictObject({
   weights: MultifactorWeightsSchema.default(MultifactorWeightsSchema.parse({})),
@@ -44,6 +49,8 @@ export const PriorityBasedConfigSchema = z.strictObject({
   halfLifeMs: ms().min(1000).default(3600_000),
   /** per-owner weights of the fair-share factor (absent owners: 1) @default {} */
   ownerWeights: ownerWeights.default({}),
+  /** a job at least this long gets short-job factor 0 @default 604800000 (7 days) */
+  maxDurationMs: maxDurationMs(),
   preemption: PreemptionConfigSchema.default(PreemptionConfigSchema.parse({})),
 });
 
@@ -93,6 +100,14 @@ export const ResourceWeightsSchema = z.strictObject({
   gpu: weight.default(2),
 });
 
+/**
+ * How a packing strategy picks the node and GPU: `score` — its own node score (resource_pooling: MostAllocated;
+ * hybrid: its `placement` weights), fractional requests onto the shared GPU with the least room that fits; `fgd` —
+ * fragmentation gradient descent (Weng et al., USENIX ATC '23): where the expected GPU capacity the next request
+ * could not use, for the requests seen so far, grows least.
+ */
+export const PlacementMethodSchema = z.enum(['score', 'fgd']);
+
 export const ResourcePoolingConfigSchema = z.strictObject({
   /** MostAllocated score weights @default {cpu:1, memory:1, gpu:2} */
   weights: ResourceWeightsSchema.default(ResourceWeightsSchema.parse({})),
@@ -102,6 +117,8 @@ export const ResourcePoolingConfigSchema = z.strictObject({
   lendIdleQuota: z.boolean().default(true),
   /** @default 30000 */
   gracePeriodMs: ms(24 * 3600_000).default(30_000),
+  /** score: MostAllocated; fgd: fragmentation gradient descent @default 'score' */
+  placementMethod: PlacementMethodSchema.default('score'),
 });
 
 export const LoadBalancingConfigSchema = z.strictObject({
@@ -116,7 +133,7 @@ export const LoadBalancingConfigSchema = z.strictObject({
 });
 
 export const HybridConfigSchema = z.strictObject({
-  weights: MultifactorWeightsSchema.default({ age: 1000, priority: 10_000, size: 0, fairShare: 5000 }),
+  weights: MultifactorWeightsSchema.default({ age: 1000, priority: 10_000, size: 0, fairShare: 5000, shortJob: 0 }),
   /** @default 604800000 */
   maxAgeMs: ms().min(1).default(7 * 24 * 3600_000),
   /** @default 10000 */
@@ -127,6 +144,8 @@ export const HybridConfigSchema = z.strictObject({
   halfLifeMs: ms().min(1000).default(3600_000),
   /** @default {} */
   ownerWeights: ownerWeights.default({}),
+  /** a job at least this long gets short-job factor 0 @default 604800000 (7 days) */
+  maxDurationMs: maxDurationMs(),
   /** placement: MostAllocated on GPUs, Balanced on cpu/memory */
   placement: z.strictObject({
     /** @default 2 */
@@ -134,6 +153,8 @@ export const HybridConfigSchema = z.strictObject({
     /** @default 1 */
     cpuMemBalance: weight.default(1),
   }).default({ gpuPack: 2, cpuMemBalance: 1 }),
+  /** score: the `placement` weights; fgd: fragmentation gradient descent (the weights are then unused) @default 'score' */
+  placementMethod: PlacementMethodSchema.default('score'),
   /** time-slicing applies to requests of at most this many GPUs @default 1 */
   timeSliceMaxGpus: z.int().min(0).max(1024).default(1),
   /** rotation quantum for time-sliced requests @default 60000 */

@@ -63,6 +63,7 @@ export class Booking implements Lifecycle {
       ? { ...r, status: state, updatedAt: now }
       : { id: a.requestId, owner: '', priority: 0, resources: a.resources, preemptible: false, submittedAt: a.grantedAt, updatedAt: now, status: state };
     core.records.requests.set(request.id, request);
+    if (state === 'released' && r) core.strategy.completed?.(r, now - a.grantedAt);
     const kind = state === 'released' ? 'allocation_released' : state === 'expired' ? 'allocation_expired' : 'allocation_preempted';
     core.changes.emit({ kind, at: now, allocation, request });
     core.records.markEnded(request.id);

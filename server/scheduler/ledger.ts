@@ -213,10 +213,15 @@ export class Ledger {
 
   /** The most MiB one fractional request could get now. */
   get largestShareRoom(): number {
+    if (this.shareRoomAt.version === this.version) return this.shareRoomAt.room;
     let best = 0;
     for (const s of this.gpuSlots) best = Math.max(best, this.shareRoom(s));
+    this.shareRoomAt = { version: this.version, room: best };
     return best;
   }
+
+  /** largestShareRoom at a version (the cluster asks every node after every change) */
+  private shareRoomAt = { version: -1, room: 0 };
 
   slots(): readonly GpuSlot[] {
     return this.gpuSlots;
@@ -236,8 +241,11 @@ export class Ledger {
     return s.memoryMiB - s.sharedMiB - s.foreignMiB;
   }
 
-  fits(shape: Shape): boolean {
+  /** `cached`: keep the answer for this shape object until the ledger changes (queue entries keep their shape; a
+   * shape made for one placement is asked once per node, and caching it would only cost). */
+  fits(shape: Shape, cached = true): boolean {
     if (this.nodeState !== 'reachable') return false;
+    if (!cached) return this.cpuMemFit(shape) && this.gpuFit(shape);
     if (this.fitVersion !== this.version) {
       this.fitCache = new WeakMap();
       this.fitVersion = this.version;

@@ -74,6 +74,8 @@ export interface Strategy {
   sliced(request: Request): boolean;
   /** rotation order: lower runs first (Tiresias: queue index, then arrival) */
   sliceRank(c: SliceCandidate, now: number): number;
+  /** Optional: an allocation of `request` was released by its holder (the job completed) after `runMs` */
+  completed?(request: Request, runMs: number): void;
 }
 
 export type StrategyFactory = (config?: unknown) => Strategy;

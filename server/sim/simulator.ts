@@ -24,6 +24,7 @@ import { PerformanceRecorder } from '../scheduler/evaluation.ts';
 import { declaredInventory } from '../scheduler/inventory.ts';
 import { IndexedHeap } from '../scheduler/queue.ts';
 import { createStrategy } from '../scheduler/strategies/index.ts';
+import type { TraceNode } from './trace.ts';
 
 export interface SimJob {
   id: string;
@@ -45,6 +46,8 @@ export interface SimNode {
   memoryMiB: number;
   gpus: number;
   gpuMemoryMiB: number;
+  /** GPU model (the name its GPUs are declared with); absent: `GPU <index>` */
+  model?: string;
 }
 
 export interface SimOptions {
@@ -58,6 +61,8 @@ export interface SimOptions {
   ownerWeights?: Readonly<Record<string, number>>;
   /** conflict refresh work per pass (EngineOptions.refreshBudget): a replay reads no conflicts while it runs @default 1 */
   refreshBudget?: number;
+  /** given: each request states its job's length (expectedDurationMs); hidden: none does @default 'given' */
+  durations?: 'given' | 'hidden';
 }
 
 export interface SimResult extends StrategyPerformance {
@@ -68,6 +73,19 @@ export interface SimResult extends StrategyPerformance {
   completed: number;
   /** re-submissions after a preemption */
   resubmitted: number;
+  /** the longest wait from a job's submit to its first grant (jobs never granted are left out); null: none granted */
+  maxWaitMs: number | null;
+}
+
+/**
+ * The nodes of a trace's node list (`--nodes-from`): per node its cpu, memory, GPU count and model. Every GPU is
+ * declared with `gpuMemoryMiB` whatever its model, so that a fractional pod's gpu_milli is the same share of any
+ * GPU (the trace gives no GPU memory per model, and its pods ask a share, not MiB).
+ */
+export function traceNodes(nodes: readonly TraceNode[], gpuMemoryMiB: number): SimNode[] {
+  return nodes.map((n) => ({
+    name: n.sn, cpu: n.cpuMilli, memoryMiB: n.memoryMiB, gpus: n.gpus, gpuMemoryMiB, ...(n.model !== null ? { model: n.model } : {}),
+  }));
 }
 
 /** `count` identical nodes named node-00, node-01, … */
@@ -122,7 +140,7 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
   });
   for (const n of opts.nodes) {
     engine.onSnapshot(declaredInventory(n.name, {
-      resources: { cpu: n.cpu, memoryMiB: n.memoryMiB, gpus: Array.from({ length: n.gpus }, (_, i) => ({ index: i, memoryMiB: n.gpuMemoryMiB })) },
+      resources: { cpu: n.cpu, memoryMiB: n.memoryMiB, gpus: Array.from({ length: n.gpus }, (_, i) => ({ index: i, memoryMiB: n.gpuMemoryMiB, ...(n.model !== undefined ? { name: n.model } : {}) })) },
     }, t0));
   }
 
@@ -134,6 +152,7 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
   let neverFit = 0;
   let completed = 0;
   let resubmitted = 0;
+  let maxWait: number | null = null;
   const jct: number[] = [];
   let lastEnd = t0;
   // time-weighted fragmentation from the first to the last submit
@@ -163,6 +182,7 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
           const i = byRequest.get(c.allocation.requestId);
           if (i === undefined) break;
           const st = states[i]!;
+          if (st.run === 0) maxWait = Math.max(maxWait ?? 0, c.at - st.job.submitAtMs);
           st.allocationId = c.allocation.id;
           byAllocation.set(c.allocation.id, i);
           startRun(st, i, c.at);
@@ -202,12 +222,13 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
       const res = engine.submit({
         owner: j.owner, ...(j.group !== undefined ? { group: j.group } : {}), priority: j.priority, preemptible: j.preemptible,
         resources: j.resources,
-        expectedDurationMs: Math.min(j.durationMs, 366 * 24 * 3600_000),
+        ...(opts.durations !== 'hidden' ? { expectedDurationMs: Math.min(j.durationMs, 366 * 24 * 3600_000) } : {}),
       });
       st.requestId = res.request.id;
       byRequest.set(res.request.id, i);
       // granted at submit: the change listener ran before the id was known
       if (res.allocation && st.allocationId === null) {
+        if (st.run === 0) maxWait = Math.max(maxWait ?? 0, now - j.submitAtMs);
         st.allocationId = res.allocation.id;
         byAllocation.set(res.allocation.id, i);
         startRun(st, i, now);
@@ -286,6 +307,7 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
     neverFit,
     completed,
     resubmitted,
+    maxWaitMs: maxWait,
   };
 }
 

@@ -46,4 +46,19 @@ describe('arbiter simulate arguments', () => {
     expect(out.jobs).toBe(2);
     expect(out.results.map((r) => r.strategy)).toEqual(['time_slicing', 'priority_based']);
   });
+
+  it('--nodes-from builds the cluster from a node list: each node its cpu, memory, GPUs and model', () => {
+    const list = join(dir, 'nodes.csv');
+    writeFileSync(list, ['sn,cpu_milli,memory_mib,gpu,model', 'n-a,2000,4096,1,T4', 'n-b,64000,262144,2,P100', 'n-c,8000,8192,0,'].join('\n'));
+    const out = runSimulate({ trace, nodesFrom: list, strategies: 'resource_pooling' });
+    expect(out).toMatchObject({ nodes: 3, gpus: 3, nodesFrom: list, jobs: 2 });
+    expect(out.results[0]!.granted).toBe(2);
+  });
+
+  it('--nodes-from names a missing or empty node list', () => {
+    expect(thrown(() => runSimulate({ trace, nodesFrom: join(dir, 'absent.csv') })).message).toMatch(/^--nodes-from: no file at /);
+    const empty = join(dir, 'empty.csv');
+    writeFileSync(empty, 'sn,cpu_milli,memory_mib,gpu,model\n');
+    expect(thrown(() => runSimulate({ trace, nodesFrom: empty })).message).toMatch(/lists no node/);
+  });
 });

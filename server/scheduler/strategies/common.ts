@@ -7,6 +7,7 @@ import type { Placement, PreemptionPlan } from '../cluster.ts';
 import { firstFit, shapeKey, shapeOf, type GpuPicker, type GpuSlot, type Ledger, type Shape } from '../ledger.ts';
 import type { QueueView } from '../queue.ts';
 import type { SliceCandidate, Strategy, StrategyContext } from '../strategy.ts';
+import { shortness, type JobLengths } from './job-length.ts';
 
 export const clamp01 = (x: number): number => (x < 0 ? 0 : x > 1 ? 1 : x);
 
@@ -18,15 +19,16 @@ export function grantOrder(a: Request, b: Request): number {
 // ------------------------------------------------------------------ multifactor priority (Slurm)
 
 export interface MultifactorConfig {
-  weights: { age: number; priority: number; size: number; fairShare: number };
+  weights: { age: number; priority: number; size: number; fairShare: number; shortJob: number };
   maxAgeMs: number;
+  maxDurationMs: number;
   priorityScale: number;
   favorSmall?: boolean;
   ownerWeights: Record<string, number>;
 }
 
-/** prio = w_age·min(1, wait/maxAge) + w_prio·clamp(0.5 + p/(2·scale)) + w_size·size + w_fs·2^(−U/S). */
-export function multifactor(r: Request, ctx: StrategyContext, cfg: MultifactorConfig): number {
+/** prio = w_age·min(1, wait/maxAge) + w_prio·clamp(0.5 + p/(2·scale)) + w_size·size + w_fs·2^(−U/S) + w_short·shortness. */
+export function multifactor(r: Request, ctx: StrategyContext, cfg: MultifactorConfig, lengths?: JobLengths): number {
   const w = cfg.weights;
   let prio = w.age * clamp01((ctx.now - r.submittedAt) / cfg.maxAgeMs) + w.priority * clamp01(0.5 + r.priority / (2 * cfg.priorityScale));
   if (w.size > 0) {
@@ -34,6 +36,7 @@ export function multifactor(r: Request, ctx: StrategyContext, cfg: MultifactorCo
     prio += w.size * (cfg.favorSmall ? 1 - size : size);
   }
   if (w.fairShare > 0) prio += w.fairShare * ctx.usage.fairShareFactor(r.owner, ctx.now, (o) => cfg.ownerWeights[o] ?? 1);
+  if (w.shortJob > 0) prio += w.shortJob * shortness(r, cfg.maxDurationMs, lengths);
   return prio;
 }
 
@@ -167,7 +170,6 @@ export class RankedOrder {
     else this.byKey.set(e.shapeKey, [id]);
   }
 
-
   private cmp(a: string, b: string): number {
     return this.scores.get(b)! - this.scores.get(a)! || this.submitted.get(a)! - this.submitted.get(b)! || (a < b ? -1 : a > b ? 1 : 0);
   }
@@ -209,13 +211,22 @@ export function fractionsAfter(l: Ledger, shape: Shape, utilisation?: (s: GpuSlo
   const cap = l.capacity;
   const used = l.used;
   const gpus = cap.gpus ?? 0;
-  const largest = l.slots().reduce((m, s) => Math.max(m, s.memoryMiB), 0) || 1;
+  const largest = largestGpuMiB(l);
   const reqGpu = shape.whole / l.replicas + shape.fracMiB / largest;
   return {
     cpu: cap.cpu ? (used.cpu + shape.cpu) / cap.cpu : null,
     memory: cap.memoryMiB ? (used.memoryMiB + shape.memoryMiB) / cap.memoryMiB : null,
     gpu: gpus ? (gpuAllocated(l, utilisation) + reqGpu) / gpus : null,
   };
+}
+
+const largestAt = new WeakMap<Ledger, { version: number; mib: number }>();
+
+/** MiB of a node's largest GPU (1 without GPUs), kept until the node changes. */
+function largestGpuMiB(l: Ledger): number {
+  let c = largestAt.get(l);
+  if (c?.version !== l.version) largestAt.set(l, (c = { version: l.version, mib: l.slots().reduce((m, s) => Math.max(m, s.memoryMiB), 0) || 1 }));
+  return c.mib;
 }
 
 type Fractions = ReturnType<typeof fractionsAfter>;
@@ -251,7 +262,7 @@ export function placeBest(r: Request, ctx: StrategyContext, score: (l: Ledger, s
   let best: Placement | null = null;
   let bestScore = -Infinity;
   for (const l of ctx.cluster.nodesFor(shape)) {
-    if (!l.fits(shape)) continue;
+    if (!l.fits(shape, false)) continue;
     const sc = score(l, shape);
     if (sc === null || sc <= bestScore) continue;
     const p = l.place(shape, pick);
@@ -334,7 +345,6 @@ export const fewestHolders: GpuPicker = (shape, ledger) => {
   }
   return null;
 };
-
 
 // ------------------------------------------------------------------ base classes
 

@@ -1,7 +1,8 @@
 /**
  * hybrid — ordering by Slurm's multifactor priority whose fair-share factor is DRF's: 2^(−U/S) with U the owner's
  * weighted dominant share ÷ all owners', plus age and the request's priority (recomputed every `recalcMs`);
- * placement MostAllocated on GPUs (packs GPUs, keeps whole ones whole) and BalancedAllocation on cpu/memory;
+ * placement MostAllocated on GPUs (packs GPUs, keeps whole ones whole) and BalancedAllocation on cpu/memory, or
+ * with `placementMethod: 'fgd'` fragmentation gradient descent (fragmentation-aware.ts);
  * time-slicing rotation (Tiresias LAS, as time_slicing) only for requests of at most `timeSliceMaxGpus` GPUs;
  * kube-scheduler preemption of strictly lower-priority preemptible holders. Defaults: shared/strategy.ts
  * HybridConfigSchema.
@@ -12,6 +13,8 @@ import type { PreemptionPlan } from '../cluster.ts';
 import { shapeOf } from '../ledger.ts';
 import type { SliceCandidate, Strategy, StrategyContext } from '../strategy.ts';
 import { RankedStrategy, balanced, bestFitShared, clamp01, fractionsAfter, lowerPriorityVictims, mostAllocated, placeBest } from './common.ts';
+import { FragmentationAwarePlacement } from './fragmentation-aware.ts';
+import { JobLengths, shortness } from './job-length.ts';
 import { isGpuRequest, lasRank } from './time_slicing.ts';
 
 const LAS = TimeSlicingConfigSchema.parse({});
@@ -30,6 +33,15 @@ export class Hybrid extends RankedStrategy {
     this.graceMs = this.config.preemption.gracePeriodMs;
     if (this.config.preemption.enabled) this.preempts = 'lower_priority';
     this.quantumMs = this.config.timeSliceMaxGpus > 0 ? this.config.quantumMs : null;
+    this.fgd = this.config.placementMethod === 'fgd' ? new FragmentationAwarePlacement() : null;
+  }
+
+  private readonly fgd: FragmentationAwarePlacement | null;
+  /** lengths of completed jobs, for the short-job factor of requests that give none */
+  private readonly lengths = new JobLengths();
+
+  completed(request: Request, runMs: number): void {
+    if (this.config.weights.shortJob > 0) this.lengths.observe(request.owner, request.resources, runMs);
   }
 
   override effectivePriority(r: Request, ctx: StrategyContext): number {
@@ -38,6 +50,7 @@ export class Hybrid extends RankedStrategy {
     let prio = w.age * clamp01((ctx.now - r.submittedAt) / c.maxAgeMs) + w.priority * clamp01(0.5 + r.priority / (2 * c.priorityScale));
     if (w.fairShare > 0) prio += w.fairShare * this.drfFactor(r.owner, ctx);
     if (w.size > 0) prio += w.size * clamp01(ctx.cluster.dominantShare(shapeOf(r.resources, r.node)));
+    if (w.shortJob > 0) prio += w.shortJob * shortness(r, c.maxDurationMs, this.lengths);
     return prio;
   }
 
@@ -71,6 +84,7 @@ export class Hybrid extends RankedStrategy {
   private drfCache: { now: number; version: number; shares: Map<string, number>; total: number; weights: number } | null = null;
 
   place(request: Request, ctx: StrategyContext) {
+    if (this.fgd) return this.fgd.place(request, ctx);
     const p = this.config.placement;
     return placeBest(request, ctx, (l, shape) => {
       const f = fractionsAfter(l, shape);

@@ -26,7 +26,8 @@ export class LoadBalancing extends RankedStrategy {
     const c = this.config;
     const utilOf = (l: Ledger) => (s: GpuSlot) => (ctx.gpuUtilisation(l.node, s.index) ?? 0) / 100;
     return placeBest(request, ctx, (l, shape) => {
-      const f = fractionsAfter(l, shape, (s) => utilOf(l)(s) * c.utilisationWeight);
+      const util = utilOf(l);
+      const f = fractionsAfter(l, shape, (s) => util(s) * c.utilisationWeight);
       return leastAllocated(f, c.weights) + c.balancedWeight * balanced([f.cpu, f.memory, f.gpu]);
     }, (shape, l) => spreadPicker(utilOf(l), c.busyPercent / 100)(shape, l));
   }

@@ -11,6 +11,7 @@ import { PriorityBasedConfigSchema, type PriorityBasedConfig } from '../../../sh
 import type { PreemptionPlan } from '../cluster.ts';
 import type { Strategy, StrategyContext } from '../strategy.ts';
 import { RankedStrategy, lowerPriorityVictims, multifactor, packShared, placeFirst } from './common.ts';
+import { JobLengths } from './job-length.ts';
 
 export class PriorityBased extends RankedStrategy {
   readonly name = 'priority_based' as const;
@@ -28,7 +29,14 @@ export class PriorityBased extends RankedStrategy {
   }
 
   override effectivePriority(request: Request, ctx: StrategyContext): number {
-    return multifactor(request, ctx, this.config);
+    return multifactor(request, ctx, this.config, this.lengths);
+  }
+
+  /** lengths of completed jobs, for the short-job factor of requests that give none */
+  private readonly lengths = new JobLengths();
+
+  completed(request: Request, runMs: number): void {
+    if (this.config.weights.shortJob > 0) this.lengths.observe(request.owner, request.resources, runMs);
   }
 
   place(request: Request, ctx: StrategyContext) {

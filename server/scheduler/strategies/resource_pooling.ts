@@ -2,7 +2,9 @@
  * resource_pooling — bin-packing. A request goes to the node where kube-scheduler's MostAllocated score
  * Σ w_r·100·(used_r + req_r)/cap_r ÷ Σ w_r (with the request included) is highest, so busy nodes fill up and empty
  * ones stay empty for large requests; within a node, a fractional request goes onto the already-shared GPU with the
- * least room left that fits (best fit) and whole GPUs stay whole. Order: priority, then submit time.
+ * least room left that fits (best fit) and whole GPUs stay whole; with `placementMethod: 'fgd'`, where the
+ * fragmentation for the requests seen so far grows least instead (fragmentation-aware.ts). Order: priority, then
+ * submit time.
  * Pooled group quotas (`groupQuotas`, in GPUs): a group within its quota is served as usual; beyond it (or a group
  * without a quota, when quotas are set) it borrows idle quota when `lendIdleQuota`, and what it borrowed is
  * preempted (after `gracePeriodMs`) when a group within its quota needs it back.
@@ -14,6 +16,7 @@ import type { PreemptionPlan } from '../cluster.ts';
 import { shapeOf } from '../ledger.ts';
 import type { Strategy, StrategyContext } from '../strategy.ts';
 import { RankedStrategy, bestFitShared, fractionsAfter, mostAllocated, placeBest } from './common.ts';
+import { FragmentationAwarePlacement } from './fragmentation-aware.ts';
 
 export class ResourcePooling extends RankedStrategy {
   readonly name = 'resource_pooling' as const;
@@ -22,6 +25,7 @@ export class ResourcePooling extends RankedStrategy {
     return 'no group borrows beyond its quota where the request would fit';
   }
   private readonly hasQuotas: boolean;
+  private readonly fgd: FragmentationAwarePlacement | null;
 
   constructor(config: unknown = {}) {
     super();
@@ -29,6 +33,7 @@ export class ResourcePooling extends RankedStrategy {
     this.graceMs = this.config.gracePeriodMs;
     this.hasQuotas = Object.keys(this.config.groupQuotas).length > 0;
     if (this.hasQuotas) this.preempts = 'any';
+    this.fgd = this.config.placementMethod === 'fgd' ? new FragmentationAwarePlacement() : null;
   }
 
 
@@ -47,6 +52,7 @@ export class ResourcePooling extends RankedStrategy {
 
   place(request: Request, ctx: StrategyContext) {
     if (!this.withinQuota(request, ctx) && !this.config.lendIdleQuota) return null;
+    if (this.fgd) return this.fgd.place(request, ctx);
     return placeBest(request, ctx, (l, shape) => mostAllocated(fractionsAfter(l, shape), this.config.weights), bestFitShared);
   }
 

@@ -1,0 +1,211 @@
+/**
+ * GPU fragmentation as FGD measures it (Weng et al., "Beware of Fragmentation", USENIX ATC '23): the GPU capacity
+ * of a node that the next task, drawn from the workload's distribution of requests, could not use — its expectation
+ * over that distribution. Pure: it reads ledgers, books nothing.
+ *
+ * For one task type on one node (GPU capacity counted as fractions of a GPU: a GPU free as a whole counts 1, a
+ * shared GPU its free MiB ÷ its MiB, a GPU held whole 0):
+ * - the task cannot run there at all (its cpu or memory do not fit what is free, it names GPU models and the node's
+ *   is not one of them, or no GPU has what it asks): every free GPU fraction is fragment;
+ * - it asks no GPU: likewise every free fraction (from its view no GPU is usable);
+ * - it fits and asks a share of one GPU: the free fractions of the GPUs with less room than its share are fragment;
+ * - it fits and asks k whole GPUs: the free fractions of the GPUs not free as a whole are fragment.
+ * The node's fragmentation is Σ over types of popularity × that amount; the cluster's is the sum over nodes, and its
+ * rate that sum ÷ the free GPU capacity. FGD (fgd.ts) places a task where this grows least.
+ * The published simulator checks cpu only; here memory makes a node unusable too (Arbiter books both).
+ */
+import type { GpuSlot, Ledger, Shape } from '../ledger.ts';
+
+/** A kind of task in the workload: what it asks and how often it comes (weights need not sum to 1). */
+export interface TaskType {
+  cpu: number;
+  memoryMiB: number;
+  /** whole GPUs */
+  whole: number;
+  /** MiB of one shared GPU; 0: not fractional */
+  fracMiB: number;
+  /** GPU models it may run on; absent: any */
+  models?: readonly string[];
+  weight: number;
+}
+
+/** What the measure reads of a node: free cpu and memory, each GPU's room and size, and the GPU model. */
+export interface NodeFree {
+  cpu: number;
+  memoryMiB: number;
+  /** per GPU: MiB a share could take (0 when held whole or unusable) */
+  room: number[];
+  /** per GPU: its MiB */
+  size: number[];
+  /** per GPU: free as a whole */
+  whole: boolean[];
+  /** per GPU: its index on the node */
+  index: number[];
+  model: string | null;
+}
+
+/** The GPU model of a node: the name its first GPU is declared or reported with; null without GPUs. */
+export function modelOf(l: Ledger): string | null {
+  return l.slots()[0]?.name ?? null;
+}
+
+const usable = (g: GpuSlot) => g.present && g.available;
+
+/** A ledger as the measure reads it. */
+export function nodeFree(l: Ledger): NodeFree {
+  const room: number[] = [];
+  const size: number[] = [];
+  const whole: boolean[] = [];
+  const index: number[] = [];
+  for (const g of l.slots()) {
+    if (!usable(g)) continue;
+    room.push(Math.max(0, l.shareRoom(g)));
+    size.push(g.memoryMiB);
+    whole.push(l.isWholeFree(g));
+    index.push(g.index);
+  }
+  return { cpu: l.freeCpu, memoryMiB: l.freeMemoryMiB, room, size, whole, index, model: modelOf(l) };
+}
+
+/** The node after `shape` is placed on `gpus` (positions in NodeFree's lists, not GPU indices). */
+export function after(n: NodeFree, shape: Shape, gpus: readonly number[]): NodeFree {
+  const room = [...n.room];
+  const whole = [...n.whole];
+  for (const i of gpus) {
+    room[i] = shape.fracMiB > 0 ? room[i]! - shape.fracMiB : 0;
+    whole[i] = false;
+  }
+  return { cpu: n.cpu - shape.cpu, memoryMiB: n.memoryMiB - shape.memoryMiB, room, size: n.size, whole, index: n.index, model: n.model };
+}
+
+/** Free GPU capacity of a node, in GPUs. */
+export function freeGpus(n: NodeFree): number {
+  let sum = 0;
+  for (let i = 0; i < n.room.length; i++) if (n.size[i]! > 0) sum += n.room[i]! / n.size[i]!;
+  return sum;
+}
+
+/** The free GPU capacity task type `t` could not use on node `n`, in GPUs. */
+export function typeFragment(n: NodeFree, t: TaskType, total = freeGpus(n)): number {
+  if (t.cpu > n.cpu || t.memoryMiB > n.memoryMiB) return total;
+  if (t.models && (n.model === null || !t.models.includes(n.model))) return total;
+  if (t.fracMiB > 0) {
+    let fits = false;
+    let stranded = 0;
+    for (let i = 0; i < n.room.length; i++) {
+      if (n.room[i]! >= t.fracMiB) fits = true;
+      else if (n.size[i]! > 0) stranded += n.room[i]! / n.size[i]!;
+    }
+    return fits ? stranded : total;
+  }
+  if (t.whole > 0) {
+    let free = 0;
+    for (const w of n.whole) if (w) free++;
+    return free >= t.whole ? total - free : total;
+  }
+  return total;
+}
+
+/** The node's fragmentation: Σ weight × typeFragment ÷ Σ weight, in GPUs. */
+export function nodeFragmentation(n: NodeFree, types: readonly TaskType[]): number {
+  const total = freeGpus(n);
+  if (total <= 0) return 0;
+  let sum = 0;
+  let weights = 0;
+  for (const t of types) {
+    sum += t.weight * typeFragment(n, t, total);
+    weights += t.weight;
+  }
+  return weights > 0 ? sum / weights : 0;
+}
+
+/**
+ * Fragmentation of node states, remembered by state (cpu, memory, model and the GPUs' rooms, in any order): nodes
+ * of one kind pass through the same states, and FGD asks about every node for every task. Tied to one list of types.
+ */
+/** What the memo keeps of a node until it changes: its state, fragmentation, free GPUs and the moves measured on it. */
+export interface NodeEntry {
+  version: number;
+  free: NodeFree;
+  frag: number;
+  freeGpus: number;
+  /** by shape key: the growth of fragmentation of each way to place it (fgd.ts) */
+  moves: Map<string, [number, number[]][]>;
+}
+
+export class FragmentationMemo {
+  private readonly known = new Map<string, number>();
+  /** a Map, not a WeakMap: it is read for every node at every placement (a node removed stays until the memo goes) */
+  private readonly current = new Map<Ledger, NodeEntry>();
+
+  constructor(readonly types: readonly TaskType[], private readonly limit = 200_000) {}
+
+  of(n: NodeFree): number {
+    const key = `${n.cpu}|${n.memoryMiB}|${n.model}|${n.room.map((r, i) => `${r}/${n.size[i]}${n.whole[i] ? 'w' : ''}`).sort().join(',')}`;
+    let f = this.known.get(key);
+    if (f === undefined) {
+      if (this.known.size >= this.limit) this.known.clear();
+      this.known.set(key, (f = nodeFragmentation(n, this.types)));
+    }
+    return f;
+  }
+
+  /** A ledger's state and fragmentation now (kept until its version changes). */
+  node(l: Ledger): NodeEntry {
+    let c = this.current.get(l);
+    if (c?.version !== l.version) {
+      const free = nodeFree(l);
+      c = { version: l.version, free, frag: this.of(free), freeGpus: freeGpus(free), moves: new Map() };
+      this.current.set(l, c);
+    }
+    return c;
+  }
+
+  /** Σ fragmentation and Σ free GPUs over placeable ledgers; rate = frag ÷ free (null when nothing is free). */
+  cluster(ledgers: Iterable<Ledger>): { frag: number; free: number; rate: number | null } {
+    let frag = 0;
+    let free = 0;
+    for (const l of ledgers) {
+      if (!l.placeable) continue;
+      const c = this.node(l);
+      frag += c.frag;
+      free += c.freeGpus;
+    }
+    return { frag, free, rate: free > 0 ? frag / free : null };
+  }
+}
+
+/** The type key of a shape (what it asks, not where it is pinned). */
+const typeKey = (s: Shape, models?: readonly string[]) => `${s.cpu}|${s.memoryMiB}|${s.whole}|${s.fracMiB}|${models?.join('/') ?? ''}`;
+
+/**
+ * The workload's distribution of requests, learned from what arrives: each observed request counts once (by id),
+ * its type's weight its count. `version` changes with every new observation.
+ */
+export class WorkloadDistribution {
+  private readonly byKey = new Map<string, TaskType>();
+  private readonly seen = new Set<string>();
+  private list: TaskType[] | null = null;
+  version = 0;
+
+  /** `maxSeen`: ids remembered to count a request once (older ones are forgotten first) */
+  constructor(private readonly maxSeen = 10_000) {}
+
+  observe(shape: Shape, id?: string, models?: readonly string[]): void {
+    if (id !== undefined) {
+      if (this.seen.has(id)) return;
+      if (this.seen.size >= this.maxSeen) this.seen.delete(this.seen.values().next().value!);
+      this.seen.add(id);
+    }
+    const key = typeKey(shape, models);
+    const t = this.byKey.get(key);
+    if (t) t.weight++;
+    else this.byKey.set(key, { cpu: shape.cpu, memoryMiB: shape.memoryMiB, whole: shape.whole, fracMiB: shape.fracMiB, ...(models ? { models } : {}), weight: 1 });
+    this.list = null;
+    this.version++;
+  }
+
+  types(): readonly TaskType[] {
+    return (this.list ??= [...this.byKey.values()].map((t) => ({ ...t })));
+  }
+}

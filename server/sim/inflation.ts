@@ -1,0 +1,169 @@
+/**
+ * The workload-inflation experiment of the FGD paper (Weng et al., USENIX ATC '23, §6.2): pods drawn at random
+ * (seeded, with replacement) from a trace's pod list are submitted one after another onto an empty cluster, with no
+ * departures, until the GPU demand that has arrived reaches the cluster's GPU capacity; a pod that fits nowhere is
+ * turned away and the next one comes. At every 1 % of arrived demand it records:
+ * - unallocated GPUs: arrived GPU demand − allocated GPUs, in % of the capacity (what the cluster failed to place;
+ *   at 100 % arrived it is the share of the cluster's GPUs left unallocated);
+ * - the fragmentation rate: the cluster's fragmentation (placement/fragmentation.ts, for the trace's distribution
+ *   of requests) ÷ its free GPU capacity, in %.
+ * Placements: FGD and the paper's baselines (scheduler/placement/), and the `resource_pooling` and
+ * `load_balancing` strategies' own `place`. Every placement sees the same pods in the same order.
+ * Units: every GPU is declared with 1000 MiB, so a pod's gpu_milli is its share in MiB; a pod naming GPU models
+ * (gpu_spec) goes only to nodes of those models.
+ */
+import type { Request } from '../../shared/scheduler.ts';
+import { Cluster } from '../scheduler/cluster.ts';
+import { declaredInventory } from '../scheduler/inventory.ts';
+import type { Ledger, Shape } from '../scheduler/ledger.ts';
+import { PLACERS, type PlacerName } from '../scheduler/placement/baselines.ts';
+import { FragmentationMemo, modelOf, type TaskType } from '../scheduler/placement/fragmentation.ts';
+import { createStrategy } from '../scheduler/strategies/index.ts';
+import type { StrategyContext } from '../scheduler/strategy.ts';
+import { UsageTracker } from '../scheduler/usage.ts';
+import { rng } from '../rng.ts';
+import type { SimNode } from './simulator.ts';
+import type { TracePod } from './trace.ts';
+
+export const INFLATION_PLACEMENTS = ['fgd', 'random', 'dot_product', 'gpu_clustering', 'gpu_packing', 'best_fit', 'resource_pooling', 'load_balancing'] as const;
+export type InflationPlacement = (typeof INFLATION_PLACEMENTS)[number];
+
+/** MiB of every GPU: a share's MiB is its gpu_milli */
+const GPU_MIB = 1000;
+
+export interface InflationPoint {
+  /** arrived GPU demand, % of capacity */
+  arrivedPct: number;
+  /** arrived demand − allocated GPUs, % of capacity */
+  unallocatedGpuPct: number;
+  /** fragmentation ÷ free GPU capacity, %; null when nothing is free */
+  fragmentationPct: number | null;
+}
+
+export interface InflationRun {
+  name: InflationPlacement;
+  unallocatedGpuPctAt: { '90': number; '100': number };
+  fragmentationPctAt: { '90': number | null; '100': number | null };
+  /** pods submitted, and turned away */
+  pods: number;
+  failed: number;
+  wallMs: number;
+  /** one point per 1 % of arrived demand */
+  points: InflationPoint[];
+}
+
+export interface InflationOptions {
+  pods: readonly TracePod[];
+  nodes: readonly SimNode[];
+  placements?: readonly InflationPlacement[];
+  seed?: number;
+}
+
+/** A pod's shape in the experiment's units. */
+export function podShape(p: TracePod): Shape {
+  const share = p.numGpu === 1 && p.gpuMilli > 0 && p.gpuMilli < 1000;
+  return { cpu: p.cpuMilli, memoryMiB: p.memoryMiB, whole: share ? 0 : p.numGpu, fracMiB: share ? p.gpuMilli : 0 };
+}
+
+/** GPUs a pod asks for. */
+const demandOf = (s: Shape) => s.whole + s.fracMiB / GPU_MIB;
+
+/** The trace's distribution of requests: one type per distinct shape and models, weighted by its count. */
+export function traceDistribution(pods: readonly TracePod[]): TaskType[] {
+  const byKey = new Map<string, TaskType>();
+  for (const p of pods) {
+    const s = podShape(p);
+    const key = `${s.cpu}|${s.memoryMiB}|${s.whole}|${s.fracMiB}|${p.gpuSpec.join('/')}`;
+    const t = byKey.get(key);
+    if (t) t.weight++;
+    else byKey.set(key, { ...s, ...(p.gpuSpec.length ? { models: p.gpuSpec } : {}), weight: 1 });
+  }
+  return [...byKey.values()];
+}
+
+function buildCluster(nodes: readonly SimNode[]): Cluster {
+  const cluster = new Cluster(nodes[0]?.name ?? 'node', true);
+  for (const n of nodes) {
+    cluster.setInventory(declaredInventory(n.name, {
+      resources: { cpu: n.cpu, memoryMiB: n.memoryMiB, gpus: Array.from({ length: n.gpus }, (_, i) => ({ index: i, memoryMiB: GPU_MIB, ...(n.model !== undefined ? { name: n.model } : {}) })) },
+    }));
+  }
+  return cluster;
+}
+
+/** The cluster as a strategy sees it, restricted to the nodes of the given models (a view: it books into `cluster`). */
+function modelView(cluster: Cluster, ledgers: readonly Ledger[]): Cluster {
+  return Object.create(cluster, { nodesFor: { value: (s: Shape) => (s.node === undefined ? ledgers : cluster.nodesFor(s)) } }) as Cluster;
+}
+
+export function runInflation(opts: InflationOptions): InflationRun[] {
+  const types = traceDistribution(opts.pods);
+  return (opts.placements ?? INFLATION_PLACEMENTS).map((name) => inflate(name, opts, types));
+}
+
+function inflate(name: InflationPlacement, opts: InflationOptions, types: readonly TaskType[]): InflationRun {
+  const wallStart = performance.now();
+  const seed = opts.seed ?? 1;
+  const draw = rng(seed);
+  const random = rng(seed ^ 0x5bd1e995);
+  const cluster = buildCluster(opts.nodes);
+  const memo = new FragmentationMemo(types);
+  const all = cluster.ledgers();
+  const capacity = opts.nodes.reduce((n, x) => n + x.gpus, 0);
+  if (capacity <= 0) throw new Error('the cluster has no GPU');
+  const byModels = new Map<string, readonly Ledger[]>();
+  const ledgersFor = (models: readonly string[]) => {
+    if (!models.length) return all;
+    const key = models.join('/');
+    let ls = byModels.get(key);
+    if (!ls) byModels.set(key, (ls = all.filter((l) => models.includes(modelOf(l) ?? ''))));
+    return ls;
+  };
+  const strategy = name === 'resource_pooling' || name === 'load_balancing' ? createStrategy(name) : null;
+  const usage = new UsageTracker();
+  const contextFor = (ledgers: readonly Ledger[]): StrategyContext => ({
+    now: 0, cluster: ledgers === all ? cluster : modelView(cluster, ledgers), usage,
+    gpuUtilisation: () => null, preempting: () => false, noticeEpoch: 0,
+  });
+
+  const points: InflationPoint[] = [];
+  let arrived = 0;
+  let allocated = 0;
+  let pods = 0;
+  let failed = 0;
+  let nextPct = 1;
+  while (arrived < capacity && opts.pods.length) {
+    const pod = opts.pods[Math.floor(draw() * opts.pods.length)]!;
+    const shape = podShape(pod);
+    const ledgers = ledgersFor(pod.gpuSpec);
+    const id = `p${++pods}`;
+    let placement;
+    if (strategy) {
+      const request: Request = {
+        id, owner: 'trace', priority: 0, preemptible: false, submittedAt: 0, updatedAt: 0, status: 'queued',
+        resources: { cpu: shape.cpu, memoryMiB: shape.memoryMiB, gpus: shape.fracMiB > 0 ? 1 : shape.whole, ...(shape.fracMiB > 0 ? { gpuMemMiB: shape.fracMiB } : {}) },
+      };
+      placement = strategy.place(request, contextFor(ledgers));
+    } else {
+      placement = PLACERS[name as PlacerName](shape, { ledgers, random, memo });
+    }
+    const demand = demandOf(shape);
+    arrived += demand;
+    if (placement) {
+      cluster.allocate(placement.node, id, shape, placement.gpuIndices, { requestId: id, owner: 'trace', priority: 0, grantedAt: 0 });
+      allocated += demand;
+    } else failed++;
+    while (nextPct <= 100 && arrived >= (capacity * nextPct) / 100) {
+      const rate = memo.cluster(all).rate;
+      points.push({ arrivedPct: nextPct, unallocatedGpuPct: (100 * (arrived - allocated)) / capacity, fragmentationPct: rate === null ? null : 100 * rate });
+      nextPct++;
+    }
+  }
+  const at = (pct: number) => points.find((p) => p.arrivedPct === pct) ?? points[points.length - 1];
+  return {
+    name,
+    unallocatedGpuPctAt: { '90': at(90)?.unallocatedGpuPct ?? 0, '100': at(100)?.unallocatedGpuPct ?? 0 },
+    fragmentationPctAt: { '90': at(90)?.fragmentationPct ?? null, '100': at(100)?.fragmentationPct ?? null },
+    pods, failed, wallMs: performance.now() - wallStart, points,
+  };
+}
