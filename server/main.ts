@@ -114,6 +114,7 @@ const sim = program.command('simulate').description('replay a GPU cluster trace 
   .option('--experiment <name>', 'replay (the trace as recorded) or inflation (pods drawn from the trace until the arrived GPU demand reaches the capacity, no departures: the FGD paper\'s experiment)', 'replay')
   .option('--placements <list>', 'inflation: comma-separated placements (fgd, random, dot_product, gpu_clustering, gpu_packing, best_fit, resource_pooling, load_balancing), or all', 'all')
   .option('--seed <n>', 'inflation: seed of the pods drawn', '1')
+  .option('--fgd-weighting <how>', 'inflation: FGD weighs the task types by count (the paper) or by the GPU demand they bring', 'count')
   .option('--plot <file.svg>', 'inflation: write the chart of unallocated GPUs vs arrived demand there')
   .option('--json', 'print JSON', false);
 sim.action(async () => {
@@ -124,7 +125,7 @@ sim.action(async () => {
       const { runInflationExperiment, formatInflation } = await import('./sim/inflation-cli.ts');
       const out = runInflationExperiment({
         trace: o.trace, ...(o.nodesFrom ? { nodesFrom: o.nodesFrom } : {}), nodes: o.nodes, gpusPerNode: o.gpusPerNode, cpuPerNode: o.cpuPerNode,
-        memoryPerNode: o.memoryPerNode, experiment: 'inflation', placements: o.placements, seed: o.seed, ...(o.plot ? { plot: o.plot } : {}),
+        memoryPerNode: o.memoryPerNode, experiment: 'inflation', placements: o.placements, seed: o.seed, fgdWeighting: o.fgdWeighting, ...(o.plot ? { plot: o.plot } : {}),
       });
       if (o.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       else process.stdout.write(`workload inflation: pods drawn from ${out.trace} (seed ${out.seed}) onto ${out.nodes} nodes, ${out.gpus} GPUs\n\n${formatInflation(out)}\n`);

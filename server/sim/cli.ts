@@ -8,6 +8,7 @@ import { STRATEGY_NAMES, StrategyNameSchema, type StrategyName } from '../../sha
 import { STRATEGY_CONFIG_SCHEMAS } from '../../shared/strategy.ts';
 import { fieldProblems, problemsText } from '../errors.ts';
 import { INFLATION_PLACEMENTS } from './inflation.ts';
+import { FGD_WEIGHTINGS } from '../scheduler/placement/fragmentation.ts';
 import { simulate, traceNodes, uniformNodes, type SimNode, type SimResult } from './simulator.ts';
 import { findTraceFiles, podsToJobs, readNodes, readPods, type TraceFiles, type TraceNode } from './trace.ts';
 
@@ -52,6 +53,8 @@ export const SimulateArgsSchema = z.object({
   placements: nameList(INFLATION_PLACEMENTS, 'placement'),
   /** inflation: seed of the pods drawn */
   seed: int(0, 2 ** 31 - 1).default(1),
+  /** inflation: how FGD weighs the workload's task types */
+  fgdWeighting: z.enum(FGD_WEIGHTINGS).default('count'),
   /** inflation: write the chart (SVG) there */
   plot: z.string().min(1).optional(),
 });

@@ -7,6 +7,7 @@ import { clusterOf, parseSimulateArgs, traceFilesAt, type SimulateArgs } from '.
 import { runInflation, type InflationRun } from './inflation.ts';
 import { lineChart } from './plot.ts';
 import { readPods } from './trace.ts';
+import type { FgdWeighting } from '../scheduler/placement/fragmentation.ts';
 
 export interface InflationOutput {
   experiment: 'inflation';
@@ -15,6 +16,7 @@ export interface InflationOutput {
   nodes: number;
   gpus: number;
   seed: number;
+  fgdWeighting: FgdWeighting;
   placements: InflationRun[];
   /** FGD against the best other placement at 90 % and 100 % arrived demand (null without FGD or another) */
   fgd: { bestBaseline: string; reductionPctAt: { '90': number | null; '100': number | null } } | null;
@@ -38,10 +40,10 @@ export function runInflationExperiment(input: SimulateArgs): InflationOutput {
   const files = traceFilesAt(args.trace);
   // every GPU has 1000 MiB: a pod's gpu_milli is its share in MiB, whatever the model
   const nodes = clusterOf(args, 1000);
-  const placements = runInflation({ pods: readPods(files.pods), nodes, placements: args.placements, seed: args.seed });
+  const placements = runInflation({ pods: readPods(files.pods), nodes, placements: args.placements, seed: args.seed, fgdWeighting: args.fgdWeighting });
   const out: InflationOutput = {
     experiment: 'inflation', trace: files.pods, ...(args.nodesFrom !== undefined ? { nodesFrom: args.nodesFrom } : {}),
-    nodes: nodes.length, gpus: nodes.reduce((n, x) => n + x.gpus, 0), seed: args.seed, placements, fgd: fgdReduction(placements),
+    nodes: nodes.length, gpus: nodes.reduce((n, x) => n + x.gpus, 0), seed: args.seed, fgdWeighting: args.fgdWeighting, placements, fgd: fgdReduction(placements),
   };
   if (args.plot !== undefined) writeFileSync(args.plot, inflationChart(out));
   return out;

@@ -17,7 +17,7 @@ import { Cluster } from '../scheduler/cluster.ts';
 import { declaredInventory } from '../scheduler/inventory.ts';
 import type { Ledger, Shape } from '../scheduler/ledger.ts';
 import { PLACERS, type PlacerName } from '../scheduler/placement/baselines.ts';
-import { FragmentationMemo, modelOf, type TaskType } from '../scheduler/placement/fragmentation.ts';
+import { FragmentationMemo, modelOf, weighTypes, type FgdWeighting, type TaskType } from '../scheduler/placement/fragmentation.ts';
 import { createStrategy } from '../scheduler/strategies/index.ts';
 import type { StrategyContext } from '../scheduler/strategy.ts';
 import { UsageTracker } from '../scheduler/usage.ts';
@@ -57,6 +57,8 @@ export interface InflationOptions {
   nodes: readonly SimNode[];
   placements?: readonly InflationPlacement[];
   seed?: number;
+  /** how FGD weighs the task types (fragmentation.ts); the fragmentation rate reported always counts them */
+  fgdWeighting?: FgdWeighting;
 }
 
 /** A pod's shape in the experiment's units. */
@@ -108,6 +110,8 @@ function inflate(name: InflationPlacement, opts: InflationOptions, types: readon
   const random = rng(seed ^ 0x5bd1e995);
   const cluster = buildCluster(opts.nodes);
   const memo = new FragmentationMemo(types);
+  const weighting = opts.fgdWeighting ?? 'count';
+  const placerMemo = weighting === 'count' ? memo : new FragmentationMemo(weighTypes(types, weighting, GPU_MIB));
   const all = cluster.ledgers();
   const capacity = opts.nodes.reduce((n, x) => n + x.gpus, 0);
   if (capacity <= 0) throw new Error('the cluster has no GPU');
@@ -145,7 +149,7 @@ function inflate(name: InflationPlacement, opts: InflationOptions, types: readon
       };
       placement = strategy.place(request, contextFor(ledgers));
     } else {
-      placement = PLACERS[name as PlacerName](shape, { ledgers, random, memo });
+      placement = PLACERS[name as PlacerName](shape, { ledgers, random, memo: placerMemo });
     }
     const demand = demandOf(shape);
     arrived += demand;

@@ -8,7 +8,7 @@ import { declaredInventory } from '../../server/scheduler/inventory.ts';
 import type { Ledger, Shape } from '../../server/scheduler/ledger.ts';
 import { bestFit, dotProduct, gpuClustering, gpuPacking, random } from '../../server/scheduler/placement/baselines.ts';
 import { fgd, fragmentationGrowth } from '../../server/scheduler/placement/fgd.ts';
-import { FragmentationMemo, WorkloadDistribution, nodeFragmentation, nodeFree, type TaskType } from '../../server/scheduler/placement/fragmentation.ts';
+import { FragmentationMemo, WorkloadDistribution, nodeFragmentation, nodeFree, weighTypes, type TaskType } from '../../server/scheduler/placement/fragmentation.ts';
 import { createStrategy } from '../../server/scheduler/strategies/index.ts';
 import { gpuNode, sim } from '../helpers/cluster.ts';
 
@@ -86,6 +86,21 @@ describe('FGD', () => {
     // only 0.5 shares in the workload: every move grows fragmentation by 0; z has 2 GPUs free, y 4
     const { c } = cluster([{ name: 'y', gpus: 4 }, { name: 'z', gpus: 2 }]);
     expect(fgd(share(500), input(c, [type(share(500))]))).toEqual({ node: 'z', gpuIndices: [0] });
+  });
+
+  it('weighted by GPU demand, keeps a node whole for a rare two-GPU task that count weighting gives away', () => {
+    // workload: 19 × 0.3 shares, 1 × two whole GPUs, 5 × no GPU. a: two GPUs free; b: one GPU with 0.5 free.
+    // count (W 25; the no-GPU type sees all free capacity as fragment: −0.3·5 wherever the share goes): on a → [0.7, 1],
+    // the pair no longer fits: (1·1.7 − 1.5)/25 = 0.008; on b → 0.2 left, too small for a share: (19·0.2 + 1·0.2 −
+    // 1·0.5 − 1.5)/25 = 0.08 → a. demand (5.7, 2 and 0; W 7.7): on a 2·1.7/7.7 = 0.44; on b (5.7·0.2 + 2·0.2 − 2·0.5)/7.7
+    // = 0.07 → b
+    const { c } = cluster([{ name: 'a', gpus: 2 }, { name: 'b', gpus: 1, held: [500] }]);
+    const types = [type(share(300), 19), type(whole(2), 1), type(whole(0), 5)];
+    const demand = weighTypes(types, 'demand', 1000);
+    expect(demand.map((t) => +t.weight.toFixed(6))).toEqual([5.7, 2, 0]);
+    expect(weighTypes(types, 'count', 1000)).toBe(types);
+    expect(fgd(share(300), input(c, types))).toEqual({ node: 'a', gpuIndices: [0] });
+    expect(fgd(share(300), input(c, [...demand]))).toEqual({ node: 'b', gpuIndices: [0] });
   });
 });
 

@@ -106,6 +106,20 @@ export function typeFragment(n: NodeFree, t: TaskType, total = freeGpus(n)): num
   return total;
 }
 
+/**
+ * How the measure weighs the workload's task types: `count`, by how often each comes (the paper); `demand`, by the
+ * GPUs it brings (count × GPUs asked, a share as its fraction of `gpuMiB`; a type asking none weighs 0) — the expected
+ * unusable capacity for the next unit of GPU demand rather than for the next task, which keeps more room whole for
+ * the rare many-GPU tasks that carry a large part of the demand (bench/RESULTS.md, issue 17's section).
+ */
+export type FgdWeighting = 'count' | 'demand';
+export const FGD_WEIGHTINGS = ['count', 'demand'] as const satisfies readonly FgdWeighting[];
+
+export function weighTypes(types: readonly TaskType[], by: FgdWeighting, gpuMiB: number): readonly TaskType[] {
+  if (by === 'count') return types;
+  return types.map((t) => ({ ...t, weight: t.weight * (t.whole + t.fracMiB / gpuMiB) }));
+}
+
 /** The node's fragmentation: Σ weight × typeFragment ÷ Σ weight, in GPUs. */
 export function nodeFragmentation(n: NodeFree, types: readonly TaskType[]): number {
   const total = freeGpus(n);
