@@ -51,6 +51,8 @@ export const PriorityBasedConfigSchema = z.strictObject({
   ownerWeights: ownerWeights.default({}),
   /** a job at least this long gets short-job factor 0 @default 604800000 (7 days) */
   maxDurationMs: maxDurationMs(),
+  /** a request that has waited this long and fits nowhere gets a node set aside (nothing else is placed there) until it runs; absent: no reservation */
+  reserveAfterMs: ms().min(1).optional(),
   preemption: PreemptionConfigSchema.default(PreemptionConfigSchema.parse({})),
 });
 
@@ -146,6 +148,8 @@ export const HybridConfigSchema = z.strictObject({
   ownerWeights: ownerWeights.default({}),
   /** a job at least this long gets short-job factor 0 @default 604800000 (7 days) */
   maxDurationMs: maxDurationMs(),
+  /** a request that has waited this long and fits nowhere gets a node set aside (nothing else is placed there) until it runs; absent: no reservation */
+  reserveAfterMs: ms().min(1).optional(),
   /** placement: MostAllocated on GPUs, Balanced on cpu/memory */
   placement: z.strictObject({
     /** @default 2 */

@@ -122,6 +122,7 @@ export class Cluster {
     if (this.list.length === 1) throw new Error(`node ${node} is the only node`);
     this.byNode.delete(node);
     this.list = this.list.filter((x) => x !== l);
+    this.withhold(this.withheldNode === node ? null : this.withheldNode);
     if (this.fresh === l) this.fresh = null;
     this.downSince.delete(node);
     this.structure += l.version + l.capacityEpoch + 1;
@@ -141,13 +142,33 @@ export class Cluster {
     return l ? [l] : [];
   }
 
+  /** A node set aside for one waiting request (reservation.ts): no other placement goes there. */
+  private withheldNode: string | null = null;
+  private open: readonly Ledger[] | null = null;
+
+  withhold(node: string | null): void {
+    this.withheldNode = node;
+    this.open = node === null ? null : this.list.filter((l) => l.node !== node);
+  }
+
+  get withheld(): string | null {
+    return this.withheldNode;
+  }
+
+  /** The nodes a placement of `shape` may use now: nodesFor less a withheld node. */
+  placeableFor(shape: Shape): readonly Ledger[] {
+    if (this.withheldNode === null) return this.nodesFor(shape);
+    if (shape.node === undefined) return this.open!;
+    return shape.node === this.withheldNode ? [] : this.nodesFor(shape);
+  }
+
   knows(shape: Shape): boolean {
     for (const l of this.nodesFor(shape)) if (l.knows(shape)) return true;
     return false;
   }
 
   fits(shape: Shape): boolean {
-    if (shape.node !== undefined) return this.byNode.get(shape.node)?.fits(shape) ?? false;
+    if (shape.node !== undefined) return shape.node !== this.withheldNode && (this.byNode.get(shape.node)?.fits(shape) ?? false);
     // the most any one node has free: most shapes of a full cluster are turned away here, without asking each node
     const v = this.version;
     if (v !== this.bestVersion) {
@@ -167,7 +188,7 @@ export class Cluster {
     }
     const b = this.best;
     if (shape.cpu > b.cpu || shape.memoryMiB > b.mem || shape.whole > b.whole || shape.fracMiB > b.share) return false;
-    for (const l of this.list) if (l.fits(shape)) return true;
+    for (const l of this.open ?? this.list) if (l.fits(shape)) return true;
     return false;
   }
 
@@ -176,7 +197,7 @@ export class Cluster {
 
   /** The first placement in node order whose GPUs `pick` chooses. */
   place(shape: Shape, pick?: GpuPicker): Placement | null {
-    for (const l of this.nodesFor(shape)) {
+    for (const l of this.placeableFor(shape)) {
       const p = l.place(shape, pick);
       if (p) return { node: l.node, gpuIndices: p.gpuIndices };
     }
@@ -361,6 +382,7 @@ export class Cluster {
   private rename(l: Ledger, node: string): Ledger {
     if (this.homeName === l.node) this.homeName = node;
     this.byNode.delete(l.node);
+    if (this.withheldNode === l.node) this.withheldNode = node;
     l.node = node;
     this.byNode.set(node, l);
     this.structure++;
@@ -371,6 +393,7 @@ export class Cluster {
     l.setReplicas(this.replicas, this.multiSlot);
     this.byNode.set(l.node, l);
     this.list = [...this.list, l];
+    this.withhold(this.withheldNode);
     this.structure++;
   }
 }

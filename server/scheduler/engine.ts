@@ -141,6 +141,8 @@ export class SchedulerEngine {
       this.parts.preemption.settled(requestId);
       changes.emit({ kind: 'request_cancelled', at: now, request: next });
       records.markEnded(requestId);
+      // the node set aside for it takes what waits
+      if (this.parts.pass.reservation.current?.requestId === requestId && this.autoDecide) this.parts.pass.run();
       return next;
     }).value;
   }

@@ -10,6 +10,7 @@ import type { Core } from './core.ts';
 import type { Shape } from './ledger.ts';
 import type { Preemption } from './preemption.ts';
 import type { RequestConflicts } from './request-conflicts.ts';
+import { Reservation } from './reservation.ts';
 import type { Slicing } from './slicing.ts';
 
 /**
@@ -30,6 +31,8 @@ export class DecisionPass {
   private passVersion = -1;
   /** the next pass places even when the ledger did not change (strategy switch, restore, live utilisation…) */
   force = true;
+  /** the node set aside for a starved request, when the strategy reserves (reserveAfterMs) */
+  readonly reservation: Reservation;
 
   constructor(
     private readonly core: Core,
@@ -37,7 +40,9 @@ export class DecisionPass {
     private readonly preemption: Preemption,
     private readonly slicing: Slicing,
     private readonly conflicts: RequestConflicts,
-  ) {}
+  ) {
+    this.reservation = new Reservation(core);
+  }
 
   /** Grants changed the ledger since the last pass (waiting requests' holders follow at the next one). */
   get stale(): boolean {
@@ -55,6 +60,9 @@ export class DecisionPass {
     core.dirty = false;
     const now = core.clock.now();
     if (core.strategy.quantumMs === null && this.slicing.size) this.slicing.resumeUnsliced(now);
+    const reserveAfter = core.strategy.reserveAfterMs ?? null;
+    // a node set free by a reservation's end can take what waits: place even though the ledger did not change
+    if (this.reservation.ended(reserveAfter)) this.force = true;
     if (!queue.size) return;
     if (!this.force && !this.stale) {
       if (this.conflicts.pending) this.conflicts.refresh(now, queue.requests());
@@ -64,6 +72,9 @@ export class DecisionPass {
     const strategy = core.strategy;
     const floor = this.preemption.floor(strategy);
     const canPreempt = floor !== null;
+    // while holders are suspended, time-sliced requests go only onto GPUs none of them waits for (placeFor)
+    const claims = strategy.quantumMs !== null && this.slicing.suspendedCount > 0 ? this.slicing.suspendedClaims() : undefined;
+    this.placeReserved(now, claims);
     // the waiting shapes (shape and priority) that fit somewhere now: the order is walked only while one of them
     // (or a preemption attempt) is left — with thousands waiting on a full cluster a pass stops early. A grant only
     // takes capacity, so a shape that did not fit stays out for the rest of the pass.
@@ -78,8 +89,6 @@ export class DecisionPass {
     const seen: Request[] = [];
     let walked = 0;
     let attempts = canPreempt ? PREEMPT_ATTEMPTS_PER_PASS : 0;
-    // while holders are suspended, time-sliced requests go only onto GPUs none of them waits for (placeFor)
-    const claims = strategy.quantumMs !== null && this.slicing.suspendedCount > 0 ? this.slicing.suspendedClaims() : undefined;
     if (strategy.among && fitting.size) {
       // grants: only the requests of shapes that fit, in the strategy's order (every one of them is tried)
       const keys = new Set(fitting.keys());
@@ -107,18 +116,16 @@ export class DecisionPass {
           this.booking.grant(e.request, placement, now);
           this.keepFitting(fitting);
         }
-      } else if (attempts > 0 && r.priority > floor! && cluster.knows(e.shape) && !this.preemption.pendingFor(r.id) && !noVictims.has(e.shapeKey)) {
-        attempts--;
-        const plan = strategy.preempt(e.request, context);
-        // one attempt per shape and pass (kube-scheduler preempts for one pod per cycle)
-        noVictims.add(e.shapeKey);
-        if (plan) {
-          this.preemption.start(e.request, plan, now, strategy.graceMs);
-          if (strategy.graceMs <= 0 && cluster.fits(e.shape)) {
-            const placement = strategy.place(e.request, context);
-            if (placement) this.booking.grant(e.request, placement, now);
-            this.keepFitting(fitting);
-          }
+      } else {
+        // the first request in order starved past the bound that fits nowhere: a node is set aside for it
+        if (reserveAfter !== null && !this.reservation.current && now - r.submittedAt >= reserveAfter && cluster.knows(e.shape)
+          && this.reservation.reserve(r, e.shape, now)) this.keepFitting(fitting);
+        if (attempts > 0 && r.priority > floor! && cluster.knows(e.shape) && !this.preemption.pendingFor(r.id) && !noVictims.has(e.shapeKey)) {
+          attempts--;
+          this.tryPreempt(e.request, e.shape, now);
+          // one attempt per shape and pass (kube-scheduler preempts for one pod per cycle)
+          noVictims.add(e.shapeKey);
+          this.keepFitting(fitting);
         }
       }
       // nothing fits and no preemption attempt is left to make (spent, every shape above the floor tried, or the
@@ -128,6 +135,30 @@ export class DecisionPass {
     this.passVersion = cluster.version;
     // conflicts: the requests walked, then on along the same order (the refresh's own scan limit bounds it)
     this.conflicts.refresh(now, concat(seen, { [Symbol.iterator]: () => it }));
+  }
+
+  /** Preempt for `r` when the strategy finds victims; with no grace it is granted at once where it then fits. */
+  private tryPreempt(r: Request, shape: Shape, now: number): void {
+    const { strategy, context, cluster } = this.core;
+    const plan = strategy.preempt(r, context);
+    if (!plan) return;
+    this.preemption.start(r, plan, now, strategy.graceMs);
+    if (strategy.graceMs > 0 || !cluster.fits(shape)) return;
+    const placement = strategy.place(r, context);
+    if (placement) this.booking.grant(r, placement, now);
+  }
+
+  /** The reserved request first, its node open to it: granted when it fits anywhere now (reservation.ts). */
+  private placeReserved(now: number, claims: ReadonlySet<string> | undefined): void {
+    const held = this.reservation.current;
+    const e = held && this.core.queue.get(held.requestId);
+    if (!held || !e) return;
+    const cluster = this.core.cluster;
+    cluster.withhold(null);
+    const placement = cluster.fits(e.shape) ? this.slicing.placeFor(e.request, e.shape, claims) : null;
+    if (!placement) return cluster.withhold(held.node);
+    this.reservation.clear();
+    this.booking.grant(e.request, placement, now);
   }
 
   /** After a grant: the shapes that no longer fit anywhere leave `fitting` (and `keys`). */

@@ -17,7 +17,7 @@ function gpusNeeded(shape: Shape): number {
 
 /** The first node (in order) with room for `shape` on GPUs outside `claims` (`node:gpu`), fewest holders first. */
 export function placeUnclaimed(cluster: Cluster, shape: Shape, claims: ReadonlySet<string>): Placement | null {
-  for (const l of cluster.nodesFor(shape)) {
+  for (const l of cluster.placeableFor(shape)) {
     if (!l.fits(shape)) continue;
     const need = gpusNeeded(shape);
     if (need === 0) return { node: l.node, gpuIndices: [] };

@@ -68,6 +68,8 @@ export interface Strategy {
   readonly multiSlot: boolean;
   /** rotation quantum (ms), or null when nothing rotates */
   readonly quantumMs: number | null;
+  /** a request waiting this long that fits nowhere gets a node set aside for it (reservation.ts); absent: never */
+  readonly reserveAfterMs?: number | null;
   /** placement depends on the monitor's live GPU utilisation: a new snapshot calls for a decision pass */
   readonly usesUtilisation?: boolean;
   /** the request takes part in time-slice rotation */

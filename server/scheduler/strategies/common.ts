@@ -261,7 +261,7 @@ export function placeBest(r: Request, ctx: StrategyContext, score: (l: Ledger, s
   const shape = shapeOf(r.resources, r.node);
   let best: Placement | null = null;
   let bestScore = -Infinity;
-  for (const l of ctx.cluster.nodesFor(shape)) {
+  for (const l of ctx.cluster.placeableFor(shape)) {
     if (!l.fits(shape, false)) continue;
     const sc = score(l, shape);
     if (sc === null || sc <= bestScore) continue;

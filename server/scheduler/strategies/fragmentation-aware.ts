@@ -29,6 +29,6 @@ export class FragmentationAwarePlacement {
       this.memo = new FragmentationMemo(this.seen.types());
       this.basis = n;
     }
-    return fgd(shape, { ledgers: ctx.cluster.nodesFor(shape), random: this.random, memo: this.memo });
+    return fgd(shape, { ledgers: ctx.cluster.placeableFor(shape), random: this.random, memo: this.memo });
   }
 }

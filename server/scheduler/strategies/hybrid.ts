@@ -44,6 +44,10 @@ export class Hybrid extends RankedStrategy {
     if (this.config.weights.shortJob > 0) this.lengths.observe(request.owner, request.resources, runMs);
   }
 
+  get reserveAfterMs(): number | null {
+    return this.config.reserveAfterMs ?? null;
+  }
+
   override effectivePriority(r: Request, ctx: StrategyContext): number {
     const c = this.config;
     const w = c.weights;

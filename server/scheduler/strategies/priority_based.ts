@@ -28,6 +28,10 @@ export class PriorityBased extends RankedStrategy {
     if (parsed.preemption.enabled) this.preempts = 'lower_priority';
   }
 
+  get reserveAfterMs(): number | null {
+    return this.config.reserveAfterMs ?? null;
+  }
+
   override effectivePriority(request: Request, ctx: StrategyContext): number {
     return multifactor(request, ctx, this.config, this.lengths);
   }

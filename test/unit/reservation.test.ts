@@ -1,0 +1,81 @@
+/**
+ * The reservation for a starved request (scheduler/reservation.ts, `reserveAfterMs` of priority_based and hybrid):
+ * two nodes of two GPUs, each full of one-GPU jobs; a two-GPU job waits while one-GPU jobs keep coming. Without a
+ * reservation every GPU freed goes to the next small job and the big one waits for ever; with one, the node whose
+ * holders end soonest is set aside after the bound and the big job runs there when it drains.
+ */
+import { describe, expect, it } from 'vitest';
+import { createStrategy } from '../../server/scheduler/strategies/index.ts';
+import { HOUR, gpuNode, sim } from '../helpers/cluster.ts';
+
+const one = (expectedDurationMs?: number) => ({ owner: 'o', resources: { cpu: 1000, gpus: 1 }, ...(expectedDurationMs ? { expectedDurationMs } : {}) });
+const big = { owner: 'o', resources: { cpu: 1000, gpus: 2 } };
+
+describe.each(['priority_based', 'hybrid'] as const)('%s: reserveAfterMs', (name) => {
+  function cluster(config: object) {
+    const s = sim({ strategy: createStrategy(name, { recalcMs: 1000, ...config }), nodes: [gpuNode('a', 2), gpuNode('b', 2)] });
+    // a's holders are expected to run 10 h, b's 1 h
+    s.submit('a0', one(10 * HOUR));
+    s.submit('a1', one(10 * HOUR));
+    s.submit('b0', one(HOUR));
+    s.submit('b1', one(HOUR));
+    expect(['a0', 'a1', 'b0', 'b1'].map(s.where)).toEqual(['a[0]', 'a[1]', 'b[0]', 'b[1]']);
+    s.submit('big', big);
+    s.submit('small1', one());
+    s.submit('small2', one());
+    return s;
+  }
+
+  it('off: every GPU freed goes to the next small job and the two-GPU job keeps waiting', async () => {
+    const s = cluster({});
+    await s.tickAt(120);
+    s.release('b0');
+    s.release('b1');
+    expect([s.where('small1'), s.where('small2'), s.where('big')]).toEqual(['b[0]', 'b[1]', '-']);
+  });
+
+  it('after the bound, the node whose holders end soonest is set aside: the small jobs wait, the big one runs there', async () => {
+    const s = cluster({ reserveAfterMs: 60_000 });
+    await s.tickAt(61);
+    s.release('b0');
+    // b is held for big: small1 waits although a GPU of b is free, and a new submit does not take it either
+    expect(s.where('small1')).toBe('-');
+    s.submit('small3', one());
+    expect(s.where('small3')).toBe('-');
+    // a GPU freed elsewhere still goes to the small jobs
+    s.release('a0');
+    expect(s.where('small1')).toBe('a[0]');
+    s.release('b1');
+    expect(s.where('big')).toBe('b[0,1]');
+    // the reservation ends with the grant: b's next free GPU goes to a small job again
+    s.release('big');
+    expect(s.where('small2')).toBe('b[0]');
+  });
+
+  it('not before the bound', async () => {
+    const s = cluster({ reserveAfterMs: 60_000 });
+    await s.tickAt(30);
+    s.release('b0');
+    expect(s.where('small1')).toBe('b[0]');
+  });
+
+  it('the node is freed for others when the starved request is cancelled', async () => {
+    const s = cluster({ reserveAfterMs: 60_000 });
+    await s.tickAt(61);
+    s.release('b0');
+    expect(s.where('small1')).toBe('-');
+    s.step(() => s.engine.cancel(s.id('big')));
+    await s.tickAt(62);
+    expect(s.where('small1')).toBe('b[0]');
+  });
+
+  it('switching to a strategy that does not reserve frees the node', async () => {
+    const s = cluster({ reserveAfterMs: 60_000 });
+    await s.tickAt(61);
+    s.release('b0');
+    expect(s.where('small1')).toBe('-');
+    s.engine.setStrategy(createStrategy(name, { recalcMs: 1000 }));
+    await s.tickAt(62);
+    expect(s.where('small1')).toBe('b[0]');
+  });
+});
