@@ -122,7 +122,7 @@ export class Cluster {
     if (this.list.length === 1) throw new Error(`node ${node} is the only node`);
     this.byNode.delete(node);
     this.list = this.list.filter((x) => x !== l);
-    this.withhold(this.withheldNode === node ? null : this.withheldNode);
+    this.withhold(this.withheldNodes);
     if (this.fresh === l) this.fresh = null;
     this.downSince.delete(node);
     this.structure += l.version + l.capacityEpoch + 1;
@@ -142,24 +142,24 @@ export class Cluster {
     return l ? [l] : [];
   }
 
-  /** A node set aside for one waiting request (reservation.ts): no other placement goes there. */
-  private withheldNode: string | null = null;
+  /** Nodes set aside for waiting requests (reservation.ts): no placement goes there. */
+  private withheldNodes: ReadonlySet<string> = new Set();
   private open: readonly Ledger[] | null = null;
 
-  withhold(node: string | null): void {
-    this.withheldNode = node;
-    this.open = node === null ? null : this.list.filter((l) => l.node !== node);
+  withhold(nodes: ReadonlySet<string>): void {
+    this.withheldNodes = nodes;
+    this.open = nodes.size ? this.list.filter((l) => !nodes.has(l.node)) : null;
   }
 
-  get withheld(): string | null {
-    return this.withheldNode;
+  get withheld(): ReadonlySet<string> {
+    return this.withheldNodes;
   }
 
-  /** The nodes a placement of `shape` may use now: nodesFor less a withheld node. */
+  /** The nodes a placement of `shape` may use now: nodesFor less the withheld ones. */
   placeableFor(shape: Shape): readonly Ledger[] {
-    if (this.withheldNode === null) return this.nodesFor(shape);
-    if (shape.node === undefined) return this.open!;
-    return shape.node === this.withheldNode ? [] : this.nodesFor(shape);
+    if (this.open === null) return this.nodesFor(shape);
+    if (shape.node === undefined) return this.open;
+    return this.withheldNodes.has(shape.node) ? [] : this.nodesFor(shape);
   }
 
   knows(shape: Shape): boolean {
@@ -168,7 +168,7 @@ export class Cluster {
   }
 
   fits(shape: Shape): boolean {
-    if (shape.node !== undefined) return shape.node !== this.withheldNode && (this.byNode.get(shape.node)?.fits(shape) ?? false);
+    if (shape.node !== undefined) return !this.withheldNodes.has(shape.node) && (this.byNode.get(shape.node)?.fits(shape) ?? false);
     // the most any one node has free: most shapes of a full cluster are turned away here, without asking each node
     const v = this.version;
     if (v !== this.bestVersion) {
@@ -382,7 +382,6 @@ export class Cluster {
   private rename(l: Ledger, node: string): Ledger {
     if (this.homeName === l.node) this.homeName = node;
     this.byNode.delete(l.node);
-    if (this.withheldNode === l.node) this.withheldNode = node;
     l.node = node;
     this.byNode.set(node, l);
     this.structure++;
@@ -393,7 +392,7 @@ export class Cluster {
     l.setReplicas(this.replicas, this.multiSlot);
     this.byNode.set(l.node, l);
     this.list = [...this.list, l];
-    this.withhold(this.withheldNode);
+    this.withhold(this.withheldNodes);
     this.structure++;
   }
 }

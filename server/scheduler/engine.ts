@@ -142,7 +142,7 @@ export class SchedulerEngine {
       changes.emit({ kind: 'request_cancelled', at: now, request: next });
       records.markEnded(requestId);
       // the node set aside for it takes what waits
-      if (this.parts.pass.reservation.current?.requestId === requestId && this.autoDecide) this.parts.pass.run();
+      if (this.parts.pass.reservation.has(requestId) && this.autoDecide) this.parts.pass.run();
       return next;
     }).value;
   }

@@ -89,6 +89,7 @@ export class DecisionPass {
     const seen: Request[] = [];
     let walked = 0;
     let attempts = canPreempt ? PREEMPT_ATTEMPTS_PER_PASS : 0;
+    const maxReservations = strategy.maxReservations ?? 1;
     if (strategy.among && fitting.size) {
       // grants: only the requests of shapes that fit, in the strategy's order (every one of them is tried)
       const keys = new Set(fitting.keys());
@@ -117,9 +118,9 @@ export class DecisionPass {
           this.keepFitting(fitting);
         }
       } else {
-        // the first request in order starved past the bound that fits nowhere: a node is set aside for it
-        if (reserveAfter !== null && !this.reservation.current && now - r.submittedAt >= reserveAfter && cluster.knows(e.shape)
-          && this.reservation.reserve(r, e.shape, now)) this.keepFitting(fitting);
+        // a request starved past the bound that fits nowhere: a node is set aside for it (the first ones in order)
+        if (reserveAfter !== null && this.reservation.current.length < maxReservations && now - r.submittedAt >= reserveAfter
+          && !this.reservation.has(r.id) && cluster.knows(e.shape) && this.reservation.reserve(r, e.shape, now)) this.keepFitting(fitting);
         if (attempts > 0 && r.priority > floor! && cluster.knows(e.shape) && !this.preemption.pendingFor(r.id) && !noVictims.has(e.shapeKey)) {
           attempts--;
           this.tryPreempt(e.request, e.shape, now);
@@ -128,9 +129,11 @@ export class DecisionPass {
           this.keepFitting(fitting);
         }
       }
-      // nothing fits and no preemption attempt is left to make (spent, every shape above the floor tried, or the
-      // walk has gone PREEMPT_SCAN deep)
-      if (!fitting.size && (attempts <= 0 || noVictims.size >= preemptKeys || ++walked >= PREEMPT_SCAN)) break;
+      // nothing fits and no preemption attempt (spent, every shape above the floor tried) nor reservation is left to
+      // make, or the walk has gone PREEMPT_SCAN deep
+      const preemptDone = attempts <= 0 || noVictims.size >= preemptKeys;
+      const reserveDone = reserveAfter === null || this.reservation.current.length >= maxReservations;
+      if (!fitting.size && ((preemptDone && reserveDone) || ++walked >= PREEMPT_SCAN)) break;
     }
     this.passVersion = cluster.version;
     // conflicts: the requests walked, then on along the same order (the refresh's own scan limit bounds it)
@@ -148,17 +151,19 @@ export class DecisionPass {
     if (placement) this.booking.grant(r, placement, now);
   }
 
-  /** The reserved request first, its node open to it: granted when it fits anywhere now (reservation.ts). */
+  /** The reserved requests first, oldest reservation first, each with its own node open to it (reservation.ts). */
   private placeReserved(now: number, claims: ReadonlySet<string> | undefined): void {
-    const held = this.reservation.current;
-    const e = held && this.core.queue.get(held.requestId);
-    if (!held || !e) return;
-    const cluster = this.core.cluster;
-    cluster.withhold(null);
-    const placement = cluster.fits(e.shape) ? this.slicing.placeFor(e.request, e.shape, claims) : null;
-    if (!placement) return cluster.withhold(held.node);
-    this.reservation.clear();
-    this.booking.grant(e.request, placement, now);
+    const { cluster, queue } = this.core;
+    for (const held of [...this.reservation.current]) {
+      const e = queue.get(held.requestId);
+      if (!e) continue;
+      this.reservation.withholdAll(held.node);
+      const placement = cluster.fits(e.shape) ? this.slicing.placeFor(e.request, e.shape, claims) : null;
+      this.reservation.withholdAll();
+      if (!placement) continue;
+      this.reservation.drop(held.requestId);
+      this.booking.grant(e.request, placement, now);
+    }
   }
 
   /** After a grant: the shapes that no longer fit anywhere leave `fitting` (and `keys`). */

@@ -1,11 +1,11 @@
 /**
- * One reservation for a starved request (Slurm's backfill idea, kept to one request and without run times): when
- * the first request in the strategy's order that has waited `reserveAfterMs` fits nowhere, one node is set aside
- * for it — no other placement goes there (Cluster.withhold), new submits included — until it is granted, leaves the
- * queue, or the strategy in force no longer reserves. Without it the engine grants greedily whatever fits, so a
+ * Reservations for starved requests (Slurm's backfill idea, without run times): when a request that has waited
+ * `reserveAfterMs` fits nowhere, one node is set aside for it — no other placement goes there (Cluster.withhold),
+ * new submits included — until it is granted, leaves the queue, or the strategy in force no longer reserves. At most
+ * `maxReservations` at once, made in the strategy's order, each on its own node. Without it the engine grants greedily whatever fits, so a
  * large request waits for as long as smaller ones keep refilling every node it could use (the longest waits of the
- * trace's contended replay, bench/RESULTS.md). Its wait is then bounded by reserveAfterMs plus what the node's
- * holders have left to run.
+ * trace's contended replay, bench/RESULTS.md). A reserved request's wait is then bounded by reserveAfterMs plus what
+ * its node's holders have left to run; one waiting for a reservation to come free, by the reservations before it.
  *
  * The node: among the placeable ones the request would fit on empty, the one whose holders are expected to end
  * soonest (a holder's request's expectedDurationMs from its grant; one without counts as never ending), then the one
@@ -23,40 +23,55 @@ export interface Reserved {
 }
 
 export class Reservation {
-  private held: Reserved | null = null;
+  private held: Reserved[] = [];
 
   constructor(private readonly core: Core) {}
 
-  get current(): Reserved | null {
+  /** the reservations in force, oldest first */
+  get current(): readonly Reserved[] {
     return this.held;
   }
 
-  /** At the start of a pass: ends the reservation when its request no longer waits, its node is not placeable or the
-   * strategy no longer reserves; true when it ended. */
+  has(requestId: string): boolean {
+    return this.held.some((h) => h.requestId === requestId);
+  }
+
+  /**
+   * At the start of a pass: ends the reservations whose request no longer waits or whose node is not placeable, and
+   * all of them when the strategy no longer reserves; true when one ended.
+   */
   ended(reserveAfterMs: number | null): boolean {
-    const h = this.held;
-    if (!h) return false;
-    if (reserveAfterMs !== null && this.core.queue.get(h.requestId) && this.core.cluster.ledger(h.node)?.placeable) return false;
-    this.clear();
+    const { queue, cluster } = this.core;
+    const keep = reserveAfterMs === null ? [] : this.held.filter((h) => queue.get(h.requestId) && cluster.ledger(h.node)?.placeable);
+    if (keep.length === this.held.length) return false;
+    this.held = keep;
+    this.withholdAll();
     return true;
   }
 
-  clear(): void {
-    this.held = null;
-    this.core.cluster.withhold(null);
+  /** Ends `requestId`'s reservation (it was granted). */
+  drop(requestId: string): void {
+    this.held = this.held.filter((h) => h.requestId !== requestId);
+    this.withholdAll();
   }
 
-  /** Set a node aside for `r` (it fits nowhere now); false when no node could ever hold it. */
+  /** Every reserved node withheld from placement, but `open`'s. */
+  withholdAll(open?: string): void {
+    this.core.cluster.withhold(new Set(this.held.filter((h) => h.node !== open).map((h) => h.node)));
+  }
+
+  /** Set a node no other reservation holds aside for `r` (it fits nowhere now); false when there is none. */
   reserve(r: Request, shape: Shape, now: number): boolean {
+    const taken = new Set(this.held.map((h) => h.node));
     let best: { l: Ledger; ends: number; lack: number } | null = null;
     for (const l of this.core.cluster.nodesFor(shape)) {
-      if (!l.placeable || !l.knows(shape) || l.neverFits(shape) !== null) continue;
+      if (taken.has(l.node) || !l.placeable || !l.knows(shape) || l.neverFits(shape) !== null) continue;
       const c = { l, ends: this.lastEnd(l, now), lack: lack(l, shape) };
       if (!best || c.ends < best.ends || (c.ends === best.ends && c.lack < best.lack)) best = c;
     }
     if (!best) return false;
-    this.held = { requestId: r.id, node: best.l.node, since: now };
-    this.core.cluster.withhold(best.l.node);
+    this.held.push({ requestId: r.id, node: best.l.node, since: now });
+    this.withholdAll();
     return true;
   }
 

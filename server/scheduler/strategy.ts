@@ -70,6 +70,8 @@ export interface Strategy {
   readonly quantumMs: number | null;
   /** a request waiting this long that fits nowhere gets a node set aside for it (reservation.ts); absent: never */
   readonly reserveAfterMs?: number | null;
+  /** at most this many reservations at once @default 1 */
+  readonly maxReservations?: number;
   /** placement depends on the monitor's live GPU utilisation: a new snapshot calls for a decision pass */
   readonly usesUtilisation?: boolean;
   /** the request takes part in time-slice rotation */

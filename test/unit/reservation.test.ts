@@ -52,6 +52,25 @@ describe.each(['priority_based', 'hybrid'] as const)('%s: reserveAfterMs', (name
     expect(s.where('small2')).toBe('b[0]');
   });
 
+  it('maxReservations: a second starved request gets a node of its own; requests are reserved for in order', async () => {
+    const s = sim({ strategy: createStrategy(name, { recalcMs: 1000, reserveAfterMs: 60_000, maxReservations: 2 }), nodes: [gpuNode('a', 2), gpuNode('b', 2)] });
+    for (const h of ['a0', 'a1', 'b0', 'b1']) s.submit(h, one(h.startsWith('a') ? 10 * HOUR : HOUR));
+    s.submit('big', big);
+    s.submit('big2', big);
+    await s.at(50);
+    // these have waited 11 s at the next tick: not starved
+    s.submit('small1', one());
+    s.submit('small2', one());
+    await s.tickAt(61);
+    s.release('b0');
+    s.release('a0');
+    expect([s.where('small1'), s.where('small2')]).toEqual(['-', '-']);
+    s.release('b1');
+    expect(s.where('big')).toBe('b[0,1]');
+    s.release('a1');
+    expect(s.where('big2')).toBe('a[0,1]');
+  });
+
   it('not before the bound', async () => {
     const s = cluster({ reserveAfterMs: 60_000 });
     await s.tickAt(30);

@@ -48,6 +48,10 @@ export class Hybrid extends RankedStrategy {
     return this.config.reserveAfterMs ?? null;
   }
 
+  get maxReservations(): number {
+    return this.config.maxReservations;
+  }
+
   override effectivePriority(r: Request, ctx: StrategyContext): number {
     const c = this.config;
     const w = c.weights;

@@ -32,6 +32,10 @@ export class PriorityBased extends RankedStrategy {
     return this.config.reserveAfterMs ?? null;
   }
 
+  get maxReservations(): number {
+    return this.config.maxReservations;
+  }
+
   override effectivePriority(request: Request, ctx: StrategyContext): number {
     return multifactor(request, ctx, this.config, this.lengths);
   }
