@@ -150,10 +150,6 @@ export const HybridConfigSchema = z.strictObject({
   ownerWeights: ownerWeights.default({}),
   /** a job at least this long gets short-job factor 0 @default 604800000 (7 days) */
   maxDurationMs: maxDurationMs(),
-  /** a request that has waited this long and fits nowhere gets a node set aside (nothing else is placed there) until it runs; absent: no reservation */
-  reserveAfterMs: ms().min(1).optional(),
-  /** at most this many requests hold a reservation at once, each its own node @default 1 */
-  maxReservations: z.int().min(1).max(1024).default(1),
   /** placement: MostAllocated on GPUs, Balanced on cpu/memory */
   placement: z.strictObject({
     /** @default 2 */

@@ -1,5 +1,5 @@
 /**
- * The reservation for a starved request (scheduler/reservation.ts, `reserveAfterMs` of priority_based and hybrid):
+ * The reservation for a starved request (scheduler/reservation.ts, `reserveAfterMs` of priority_based):
  * two nodes of two GPUs, each full of one-GPU jobs; a two-GPU job waits while one-GPU jobs keep coming. Without a
  * reservation every GPU freed goes to the next small job and the big one waits for ever; with one, the node whose
  * holders end soonest is set aside after the bound and the big job runs there when it drains.
@@ -11,7 +11,7 @@ import { HOUR, gpuNode, sim } from '../helpers/cluster.ts';
 const one = (expectedDurationMs?: number) => ({ owner: 'o', resources: { cpu: 1000, gpus: 1 }, ...(expectedDurationMs ? { expectedDurationMs } : {}) });
 const big = { owner: 'o', resources: { cpu: 1000, gpus: 2 } };
 
-describe.each(['priority_based', 'hybrid'] as const)('%s: reserveAfterMs', (name) => {
+describe.each(['priority_based'] as const)('%s: reserveAfterMs', (name) => {
   function cluster(config: object) {
     const s = sim({ strategy: createStrategy(name, { recalcMs: 1000, ...config }), nodes: [gpuNode('a', 2), gpuNode('b', 2)] });
     // a's holders are expected to run 10 h, b's 1 h

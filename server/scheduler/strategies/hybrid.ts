@@ -44,14 +44,6 @@ export class Hybrid extends RankedStrategy {
     if (this.config.weights.shortJob > 0) this.lengths.observe(request.owner, request.resources, runMs);
   }
 
-  get reserveAfterMs(): number | null {
-    return this.config.reserveAfterMs ?? null;
-  }
-
-  get maxReservations(): number {
-    return this.config.maxReservations;
-  }
-
   override effectivePriority(r: Request, ctx: StrategyContext): number {
     const c = this.config;
     const w = c.weights;
