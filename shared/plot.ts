@@ -86,13 +86,21 @@ export interface InflationLine {
   points: readonly { arrivedPct: number; unallocatedGpuPct: number }[];
 }
 
+/** The cluster and the draws of an inflation run, for the figure's title. */
+export interface InflationCluster {
+  nodes: number;
+  gpus: number;
+  seed: number;
+}
+
 /**
  * The workload-inflation figure: unallocated GPUs vs arrived GPU demand, both in % of the cluster's GPUs, one line
  * per placement from (0, 0), the x axis to 100 % (a run cut short by its bound stops before it).
  */
-export function inflationChart(lines: readonly InflationLine[], o: Pick<ChartOptions, 'title' | 'highlight' | 'width' | 'height'>): string {
+export function inflationChart(lines: readonly InflationLine[], run: InflationCluster, o: Pick<ChartOptions, 'highlight' | 'width' | 'height'> = {}): string {
   const series = lines.map((r) => ({ name: r.name, points: [{ x: 0, y: 0 }, ...r.points.map((p) => ({ x: p.arrivedPct, y: p.unallocatedGpuPct }))] }));
   return lineChart(series, {
-    ...o, xMax: 100, xLabel: 'arrived GPU demand (% of the cluster\u2019s GPUs)', yLabel: 'unallocated GPUs (% of the cluster\u2019s GPUs)',
+    ...o, xMax: 100, title: `Workload inflation on ${run.nodes} ${run.nodes === 1 ? 'node' : 'nodes'}, ${run.gpus} GPUs (seed ${run.seed})`,
+    xLabel: 'arrived GPU demand (% of the cluster\u2019s GPUs)', yLabel: 'unallocated GPUs (% of the cluster\u2019s GPUs)',
   });
 }

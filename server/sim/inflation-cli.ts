@@ -43,7 +43,7 @@ export function runInflationExperiment(input: SimulateArgs): InflationOutput {
     experiment: 'inflation', trace: files.pods, ...(args.nodesFrom !== undefined ? { nodesFrom: args.nodesFrom } : {}),
     nodes: nodes.length, gpus: nodes.reduce((n, x) => n + x.gpus, 0), seed: args.seed, placements, fgd: fgdReduction(placements),
   };
-  if (args.plot !== undefined) writeFileSync(args.plot, inflationChart(placements, { title: `Workload inflation on ${out.nodes} nodes, ${out.gpus} GPUs (seed ${out.seed})` }));
+  if (args.plot !== undefined) writeFileSync(args.plot, inflationChart(placements, out));
   return out;
 }
 
