@@ -47,3 +47,9 @@ export const WORKFLOW_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', '
 
 /** A node's reachability as the hub sees it (GET /api/nodes): its agent reports, or has not for too long. */
 export const NODE_STATUSES = ['reachable', 'unreachable'] as const;
+
+/**
+ * The placements of the workload-inflation experiment (the FGD paper's, `arbiter simulate --experiment inflation` and
+ * the compare's chart): FGD, the paper's baselines, and the resource_pooling and load_balancing strategies' own.
+ */
+export const INFLATION_PLACEMENTS = ['fgd', 'random', 'dot_product', 'gpu_clustering', 'gpu_packing', 'best_fit', 'resource_pooling', 'load_balancing'] as const;

@@ -4,6 +4,7 @@
  * server, the dashboard and the tests. Times in ms; cpu in millicores; memory in MiB.
  */
 import { z } from 'zod';
+import { INFLATION_PLACEMENTS } from './names.ts';
 import { StrategyNameSchema, type StrategyName } from './scheduler.ts';
 
 const weight = z.number().min(0).max(1_000_000);
@@ -273,8 +274,51 @@ export const CompareBodySchema = z.strictObject({
   hours: z.number().positive().max(24 * 30).default(24),
   /** @default all six */
   strategies: z.array(StrategyNameSchema).min(1).max(6).optional(),
+  /** also run the workload-inflation experiment on the live cluster with the same requests (`inflation` in the answer) @default false */
+  inflation: z.boolean().default(false),
+  /** the experiment's draws are seeded: the same seed, cluster and requests give the same lines @default 1 */
+  seed: z.int().min(0).max(2 ** 31 - 1).default(1),
 }).meta({ id: 'CompareBody' });
 export type CompareBody = z.input<typeof CompareBodySchema>;
+
+export const InflationPlacementSchema = z.enum(INFLATION_PLACEMENTS);
+
+/**
+ * The FGD paper's workload-inflation experiment on the live cluster (server/sim/live-inflation.ts): the reachable
+ * nodes and their GPUs as the scheduler sees them, emptied; pods drawn (seeded) from the compare's requests, placed
+ * with no departures until the arrived GPU demand reaches the GPU capacity, under each placement.
+ */
+export const InflationResultSchema = z.object({
+  /** nodes and GPUs of the cluster the experiment ran on */
+  nodes: z.int(),
+  gpus: z.int(),
+  seed: z.int(),
+  /** the requests the pods are drawn from, and of them those asking GPUs */
+  requests: z.int(),
+  gpuRequests: z.int(),
+  /** why there are no lines (no GPU, no request, none asking GPUs); null when there are */
+  empty: z.string().nullable(),
+  /** pods drawn per placement at most (the bound on the work): a line that reaches it stops short of 100 % arrived */
+  maxPods: z.int(),
+  /** the placement the strategy in force uses, when it is one of the lines */
+  current: InflationPlacementSchema.nullable(),
+  placements: z.array(z.object({
+    name: InflationPlacementSchema,
+    /** pods drawn, and of them turned away (fitted nowhere) */
+    pods: z.int(),
+    failed: z.int(),
+    /** one per 1 % of arrived GPU demand */
+    points: z.array(z.object({
+      /** arrived GPU demand, % of the cluster's GPUs */
+      arrivedPct: z.number(),
+      /** arrived demand − allocated GPUs, % of the cluster's GPUs */
+      unallocatedGpuPct: z.number(),
+      /** fragmentation ÷ free GPU capacity, %; null when nothing is free */
+      fragmentationPct: z.number().nullable(),
+    })),
+  })),
+}).meta({ id: 'InflationResult' });
+export type InflationResult = z.infer<typeof InflationResultSchema>;
 
 export const CompareResponseSchema = z.object({
   from: z.number(),
@@ -285,6 +329,8 @@ export const CompareResponseSchema = z.object({
   rows: z.array(StrategyPerformanceSchema),
   /** the strategy with the lowest mean wait when it cuts the current one's by ≥ 20 % (a hint is published) */
   suggestion: z.object({ strategy: StrategyNameSchema, meanWaitCut: z.number() }).nullable(),
+  /** with `inflation: true` in the body */
+  inflation: InflationResultSchema.optional(),
 }).meta({ id: 'CompareResponse' });
 export type CompareResponse = z.infer<typeof CompareResponseSchema>;
 

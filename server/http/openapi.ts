@@ -74,7 +74,7 @@ export function buildOpenApi(): object {
       { 200: ok(StrategyStateSchema), 400: err('unknown name or invalid config (the field)'), 403: err('not the admin token') }],
     ['get', '/api/strategies', 'listStrategies', 'Every strategy with its config JSON Schema and defaults', {}, { 200: ok(StrategiesResponseSchema) }],
     ['get', '/api/strategy/performance', 'getStrategyPerformance', 'Figures per strategy over the time it was active', {}, { 200: ok(PerformanceResponseSchema) }],
-    ['post', '/api/strategy/compare', 'compareStrategies', "This server's recent requests replayed under every strategy", jsonBody(CompareBodySchema), { 200: ok(CompareResponseSchema), 400: err('invalid body') }],
+    ['post', '/api/strategy/compare', 'compareStrategies', "This server's recent requests replayed under every strategy (with inflation: true, also the workload-inflation experiment on the live cluster)", jsonBody(CompareBodySchema), { 200: ok(CompareResponseSchema), 400: err('invalid body') }],
     ['get', '/api/session', 'getSession', "Whether auth is on, and this token's role, name and the owner it is bound to", {}, { 200: ok(SessionSchema) }],
     ['get', '/api/doctor', 'getDoctor', "`arbiter doctor`'s checks of this server (nvidia-smi and its driver, the engine socket, the container toolkit, pid namespace, /proc), each with its fix", { query: DoctorQuerySchema }, { 200: ok(DoctorResponseSchema), 400: err('bad query') }],
     ['get', '/api/tokens', 'listTokens', 'Named tokens (admin): never the tokens, only who they are', {}, { 200: ok(TokensResponseSchema), 403: err('not an admin\'s token') }],

@@ -2,7 +2,8 @@
  * Strategies in the running server: which one is active and with what config (persisted through the
  * `strategy_changed` record, so a restart keeps it), switching with validation, live evaluation per strategy
  * (PerformanceRecorder fed by every change batch), conflict resolution with a named strategy, and compare: this
- * server's own requests of the last hours replayed through the simulator under every strategy.
+ * server's own requests of the last hours replayed through the simulator under every strategy (and, when asked,
+ * the workload-inflation experiment on the live cluster with them).
  */
 import { z } from 'zod';
 import type { Clock } from '../clock.ts';
@@ -13,6 +14,7 @@ import {
   STRATEGY_CONFIG_SCHEMAS, STRATEGY_DESCRIPTIONS,
   type CompareBody, type CompareResponse, type PerformanceResponse, type StrategyPerformance, type StrategyState,
 } from '../../shared/strategy.ts';
+import { liveInflation } from '../sim/live-inflation.ts';
 import { simulate, type SimJob } from '../sim/simulator.ts';
 import type { SchedulerEngine } from '../scheduler/engine.ts';
 import { PerformanceRecorder } from '../scheduler/evaluation.ts';
@@ -153,9 +155,10 @@ export class StrategyService {
    * when it cuts the current one's by at least 20 % (a hint says so).
    * Durations: a granted request held its allocation until it ended (or until now); a request still waiting or
    * cancelled runs for its expectedDurationMs, else the median of the others; a cancelled one is cancelled again
-   * after as long as it waited.
+   * after as long as it waited. With `inflation`: the workload-inflation experiment on the live cluster, its pods
+   * drawn from the same requests (sim/live-inflation.ts).
    */
-  compare(body: Required<Pick<CompareBody, 'hours'>> & Pick<CompareBody, 'strategies'>): CompareResponse {
+  compare(body: Required<Pick<CompareBody, 'hours'>> & Pick<CompareBody, 'strategies' | 'inflation' | 'seed'>): CompareResponse {
     const now = this.opts.clock.now();
     const from = now - body.hours * 3600_000;
     const rows = this.opts.store?.requestsSince(from) ?? [];
@@ -196,7 +199,12 @@ export class StrategyService {
       }
     }
     this.suggestion = suggestion ? { ...suggestion, at: now, current } : null;
-    return { from, to: now, requests: jobs.length, current, rows: out, suggestion };
+    const answer: CompareResponse = { from, to: now, requests: jobs.length, current, rows: out, suggestion };
+    if (body.inflation) {
+      const strategy = { name: current, config: this.opts.engine.strategyConfig };
+      answer.inflation = liveInflation({ cluster: this.opts.engine, requests: rows.map((r) => r.request), seed: body.seed ?? 1, strategy });
+    }
+    return answer;
   }
 
   /** The hint of the last compare, while it stands. */

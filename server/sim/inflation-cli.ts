@@ -3,9 +3,9 @@
  * --nodes-from (or --nodes identical ones), its table, its JSON and its chart (--plot out.svg).
  */
 import { writeFileSync } from 'node:fs';
+import { inflationChart } from '../../shared/plot.ts';
 import { clusterOf, parseSimulateArgs, traceFilesAt, type SimulateArgs } from './cli.ts';
 import { runInflation, type InflationRun } from './inflation.ts';
-import { lineChart } from './plot.ts';
 import { readPods } from './trace.ts';
 import type { FgdWeighting } from '../scheduler/placement/fragmentation.ts';
 
@@ -45,15 +45,8 @@ export function runInflationExperiment(input: SimulateArgs): InflationOutput {
     experiment: 'inflation', trace: files.pods, ...(args.nodesFrom !== undefined ? { nodesFrom: args.nodesFrom } : {}),
     nodes: nodes.length, gpus: nodes.reduce((n, x) => n + x.gpus, 0), seed: args.seed, fgdWeighting: args.fgdWeighting, placements, fgd: fgdReduction(placements),
   };
-  if (args.plot !== undefined) writeFileSync(args.plot, inflationChart(out));
+  if (args.plot !== undefined) writeFileSync(args.plot, inflationChart(placements, out));
   return out;
-}
-
-export function inflationChart(out: InflationOutput): string {
-  return lineChart(out.placements.map((r) => ({ name: r.name, points: [{ x: 0, y: 0 }, ...r.points.map((p) => ({ x: p.arrivedPct, y: p.unallocatedGpuPct }))] })), {
-    title: `Workload inflation on ${out.nodes} nodes, ${out.gpus} GPUs (seed ${out.seed})`,
-    xLabel: 'arrived GPU demand (% of the cluster\u2019s GPUs)', yLabel: 'unallocated GPUs (% of the cluster\u2019s GPUs)',
-  });
 }
 
 const pct = (x: number | null) => (x === null ? '–' : `${x.toFixed(2)} %`);

@@ -12,6 +12,7 @@
  * Units: every GPU is declared with 1000 MiB, so a pod's gpu_milli is its share in MiB; a pod naming GPU models
  * (gpu_spec) goes only to nodes of those models.
  */
+import { INFLATION_PLACEMENTS } from '../../shared/names.ts';
 import type { Request } from '../../shared/scheduler.ts';
 import { Cluster } from '../scheduler/cluster.ts';
 import { declaredInventory } from '../scheduler/inventory.ts';
@@ -25,7 +26,6 @@ import { rng } from '../rng.ts';
 import type { SimNode } from './simulator.ts';
 import type { TracePod } from './trace.ts';
 
-export const INFLATION_PLACEMENTS = ['fgd', 'random', 'dot_product', 'gpu_clustering', 'gpu_packing', 'best_fit', 'resource_pooling', 'load_balancing'] as const;
 export type InflationPlacement = (typeof INFLATION_PLACEMENTS)[number];
 
 /** MiB of every GPU: a share's MiB is its gpu_milli */
@@ -52,17 +52,22 @@ export interface InflationRun {
   points: InflationPoint[];
 }
 
+/** What the experiment reads of a pod: a trace's, or a live request in the trace's units (live-inflation.ts). */
+export type InflationPod = Pick<TracePod, 'cpuMilli' | 'memoryMiB' | 'numGpu' | 'gpuMilli' | 'gpuSpec'>;
+
 export interface InflationOptions {
-  pods: readonly TracePod[];
+  pods: readonly InflationPod[];
   nodes: readonly SimNode[];
   placements?: readonly InflationPlacement[];
   seed?: number;
   /** how FGD weighs the task types (fragmentation.ts); the fragmentation rate reported always counts them */
   fgdWeighting?: FgdWeighting;
+  /** pods drawn per placement at most (a bound on the work): a run stops there, its points where the arrived demand got */
+  maxPods?: number;
 }
 
 /** A pod's shape in the experiment's units. */
-export function podShape(p: TracePod): Shape {
+export function podShape(p: InflationPod): Shape {
   const share = p.numGpu === 1 && p.gpuMilli > 0 && p.gpuMilli < 1000;
   return { cpu: p.cpuMilli, memoryMiB: p.memoryMiB, whole: share ? 0 : p.numGpu, fracMiB: share ? p.gpuMilli : 0 };
 }
@@ -71,7 +76,7 @@ export function podShape(p: TracePod): Shape {
 const demandOf = (s: Shape) => s.whole + s.fracMiB / GPU_MIB;
 
 /** The trace's distribution of requests: one type per distinct shape and models, weighted by its count. */
-export function traceDistribution(pods: readonly TracePod[]): TaskType[] {
+export function traceDistribution(pods: readonly InflationPod[]): TaskType[] {
   const byKey = new Map<string, TaskType>();
   for (const p of pods) {
     const s = podShape(p);
@@ -136,7 +141,8 @@ function inflate(name: InflationPlacement, opts: InflationOptions, types: readon
   let pods = 0;
   let failed = 0;
   let nextPct = 1;
-  while (arrived < capacity && opts.pods.length) {
+  const maxPods = opts.maxPods ?? Infinity;
+  while (arrived < capacity && opts.pods.length && pods < maxPods) {
     const pod = opts.pods[Math.floor(draw() * opts.pods.length)]!;
     const shape = podShape(pod);
     const ledgers = ledgersFor(pod.gpuSpec);

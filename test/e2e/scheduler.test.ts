@@ -1,7 +1,8 @@
 /**
  * The scheduler views in headless Chromium against a real server: the real gpu source reading the nvidia-smi
  * stand-in (a two-GPU capture) and a declared inventory. Requests go through the page's form; what the server
- * pushes back shows up in the queue, the toasts, the GPU cards, the timeline and the tiles.
+ * pushes back shows up in the queue, the toasts, the GPU cards, the timeline and the tiles; the strategy view's
+ * compare draws the inflation chart for those requests.
  * Screenshots go to test/artifacts/.
  */
 import type { Page } from 'playwright-core';
@@ -167,6 +168,23 @@ describe('scheduler views (e2e)', () => {
     const asked = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname + new URL(e.name).search));
     expect(asked.some((u) => u.startsWith('/api/allocations?state=all&sinceMs='))).toBe(true);
     expect(asked.filter((u) => u.startsWith('/api/requests/'))).toEqual([]);
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  it('draws the inflation chart of a compare run for the requests made above', async () => {
+    const { page, errors } = await e2e.openDashboard(s, { path: '/strategy' });
+    await page.getByTestId('compare-run').click();
+    const chart = page.getByTestId('inflation-chart');
+    await chart.locator('svg').waitFor({ timeout: LIVE_WAIT_MS });
+    expect(await chart.locator('polyline').count()).toBe(8);
+    expect(await chart.locator('g[data-series] text').allTextContents()).toEqual(expect.arrayContaining(['fgd', 'best_fit', 'load_balancing']));
+    expect(await page.getByTestId('inflation-summary').textContent()).toMatch(/1 node,\s+2 GPUs/);
+    // the figure fits the panel
+    const box = (await chart.locator('svg').boundingBox())!;
+    expect(box.width).toBeGreaterThan(300);
+    expect(box.width).toBeLessThanOrEqual((await page.getByTestId('compare').boundingBox())!.width);
+    await chart.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-strategy-inflation.png`, fullPage: true });
     expect(errors).toEqual([]);
   }, 60_000);
 

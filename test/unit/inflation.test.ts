@@ -1,7 +1,7 @@
 /**
  * The workload-inflation experiment (`arbiter simulate --experiment inflation`): a small pod list and node list
- * written here (seeded draws: the same figures on every run), its JSON and its chart; and the real trace's cluster
- * (1,213 nodes, 6,212 GPUs) when ../shared/traces is there.
+ * written here (seeded draws: the same figures on every run), its JSON, its chart (shared/plot.ts) and the bound on
+ * draws; and the real trace's cluster (1,213 nodes, 6,212 GPUs) when ../shared/traces is there.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SimulateArgsError } from '../../server/sim/cli.ts';
 import { runInflationExperiment } from '../../server/sim/inflation-cli.ts';
-import { INFLATION_PLACEMENTS, podShape, runInflation, traceDistribution } from '../../server/sim/inflation.ts';
+import { podShape, runInflation, traceDistribution } from '../../server/sim/inflation.ts';
+import { INFLATION_PLACEMENTS } from '../../shared/names.ts';
+import { lineChart } from '../../shared/plot.ts';
 import { findTraceFiles, parsePods } from '../../server/sim/trace.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'arbiter-inflation-'));
@@ -70,6 +72,27 @@ describe('workload inflation', () => {
     expect(text.match(/<polyline /g)).toHaveLength(2);
     expect(text).toContain('>fgd</text>');
     expect(text).toContain('>best_fit</text>');
+    // the first line (FGD's) stands out unless another is named
+    expect(text).toMatch(/<polyline data-series="fgd" fill="none" stroke="[^"]+" stroke-width="3"/);
+    expect(text).toMatch(/<polyline data-series="best_fit" fill="none" stroke="[^"]+" stroke-width="1.5"/);
+  });
+
+  it('the chart draws the named series thicker, escapes every name, and ends its x axis at xMax', () => {
+    const svg = lineChart([{ name: 'a', points: [{ x: 0, y: 0 }, { x: 40, y: 3 }] }, { name: '<b&"c">', points: [{ x: 0, y: 1 }] }], {
+      title: 't', xLabel: 'x', yLabel: 'y', xMax: 100, highlight: '<b&"c">',
+    });
+    expect(svg).toContain('data-series="&lt;b&amp;&quot;c&quot;&gt;" fill="none" stroke="#1f77b4" stroke-width="3"');
+    expect(svg).toContain('data-series="a" fill="none" stroke="#d62728" stroke-width="1.5"');
+    expect(svg).not.toContain('<b&');
+    expect(svg).toContain('>100</text>');
+    expect(lineChart([{ name: 'a', points: [] }], { title: 't', xLabel: 'x', yLabel: 'y', highlight: null })).toContain('stroke-width="1.5"');
+  });
+
+  it('maxPods bounds the draws: a run stops there, its points where the arrived demand got', () => {
+    const pods = parsePods([HEADER, podRow(0, 1000, 1, 1000)].join('\n'));
+    const [r] = runInflation({ pods, nodes: [{ name: 'a', cpu: 32000, memoryMiB: 65536, gpus: 10, gpuMemoryMiB: 1000 }], placements: ['fgd'], maxPods: 4 });
+    expect(r!.pods).toBe(4);
+    expect(r!.points.map((p) => p.arrivedPct)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
   });
 
   it('names an unknown placement by its flag', () => {

@@ -1,17 +1,16 @@
 import { useCallback, useEffect, useId, useState } from 'react';
 import type { StrategyName } from '../../../shared/scheduler.ts';
-import type { CompareResponse, PerformanceResponse } from '../../../shared/strategy.ts';
+import type { PerformanceResponse } from '../../../shared/strategy.ts';
 import { anchor } from '../feed/subject.ts';
 import { ApiError, errorMessage } from '../lib/api.ts';
 import { formatClock, strategyLabel } from '../lib/format.ts';
 import { useScheduler, useSchedulerStore } from '../scheduler/hooks.ts';
-import { useStrategyApi, type StrategyInfo } from './api.ts';
+import { missingRoute, useStrategyApi, type StrategyInfo } from './api.ts';
+import { ComparePanel } from './ComparePanel.tsx';
 import { ConfigForm } from './ConfigForm.tsx';
 import { PerformanceTable } from './PerformanceTable.tsx';
 
 const PERFORMANCE_REFRESH_MS = 10_000;
-
-const missingRoute = (err: unknown) => err instanceof ApiError && err.status === 404;
 
 /** The strategy in charge and its config, every strategy a click away (with its config form), live figures, compare. */
 export function StrategyView() {
@@ -225,63 +224,6 @@ function PerformancePanel({ current, since }: { current: string | null; since: n
       ) : problem ? null : (
         <p className="waiting">loading…</p>
       )}
-    </section>
-  );
-}
-
-function ComparePanel({ current }: { current: string | null }) {
-  const id = useId();
-  const api = useStrategyApi();
-  const [hours, setHours] = useState('24');
-  const [busy, setBusy] = useState(false);
-  const [result, setResult] = useState<CompareResponse | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
-  const run = () => {
-    setBusy(true);
-    setProblem(null);
-    const h = Number(hours);
-    api.compare({ hours: Number.isFinite(h) && hours.trim() !== '' ? h : 24 }).then(
-      (r) => {
-        setBusy(false);
-        setResult(r);
-      },
-      (err: unknown) => {
-        setBusy(false);
-        setProblem(missingRoute(err) ? 'This server cannot compare strategies yet (POST /api/strategy/compare).' : errorMessage(err));
-      },
-    );
-  };
-  return (
-    <section className="panel panel-wide" aria-labelledby={id} data-testid="compare">
-      <header className="panel-head">
-        <h2 id={id}>Compare</h2>
-        <span className="muted">replays this server’s requests through every strategy</span>
-      </header>
-      <div className="compare-controls">
-        <label>
-          last{' '}
-          <input className="hours" value={hours} onChange={(e) => setHours(e.target.value)} inputMode="decimal" aria-label="Hours to replay" /> hours
-        </label>
-        <button type="button" className="primary" onClick={run} disabled={busy} data-testid="compare-run">
-          {busy ? 'Comparing…' : 'Compare strategies'}
-        </button>
-      </div>
-      {problem ? (
-        <p className="notice notice-bad" role="alert">
-          {problem}
-        </p>
-      ) : null}
-      {result ? (
-        <>
-          <p className="muted num" data-testid="compare-summary">
-            {result.requests} requests from {formatClock(result.from)} to {formatClock(result.to)}.{' '}
-            {result.suggestion
-              ? `${strategyLabel(result.suggestion.strategy)} would cut the mean wait by ${Math.round(result.suggestion.meanWaitCut <= 1 ? result.suggestion.meanWaitCut * 100 : result.suggestion.meanWaitCut)} %.`
-              : `No strategy beats ${strategyLabel(result.current)} by 20 % on mean wait.`}
-          </p>
-          <PerformanceTable rows={result.rows} current={current ?? result.current} replay caption="Replay of the same requests per strategy" testId="compare-table" />
-        </>
-      ) : null}
     </section>
   );
 }

@@ -3,7 +3,7 @@ import { createContext, useContext } from 'react';
 import type { Session } from '../../../shared/api.ts';
 import type { CompareBody, CompareResponse, PerformanceResponse, StrategyPut, StrategyState } from '../../../shared/strategy.ts';
 import type { StrategyName } from '../../../shared/scheduler.ts';
-import { callJson, getJson } from '../lib/api.ts';
+import { ApiError, callJson, getJson } from '../lib/api.ts';
 
 /** One entry of GET /api/strategies (StrategyInfoSchema). */
 export interface StrategyInfo {
@@ -33,6 +33,9 @@ export const strategyApi: StrategyApi = {
   performance: () => getJson<PerformanceResponse>('/api/strategy/performance'),
   compare: (body) => callJson<CompareResponse>('POST', '/api/strategy/compare', body),
 };
+
+/** A 404: this server does not have the route yet (an older one). */
+export const missingRoute = (err: unknown) => err instanceof ApiError && err.status === 404;
 
 export const StrategyApiContext = createContext<StrategyApi>(strategyApi);
 

@@ -1,6 +1,9 @@
 /**
- * A line chart as a standalone SVG document, no dependency: one line per series over a shared x axis, axes with
- * ticks, a legend. Used for the inflation experiment's figure (unallocated GPUs vs arrived workload).
+ * A line chart as a standalone SVG document, no dependency (zod-free: the dashboard imports it at run time): one
+ * line per series over a shared x axis, axes with ticks, a legend. Used for the inflation experiment's figure
+ * (unallocated GPUs vs arrived workload), written by `arbiter simulate --experiment inflation --plot` and shown by
+ * the dashboard's strategy view for the live cluster. Every text is escaped; each line and its legend entry carry
+ * `data-series` (the series' name).
  */
 
 export interface Series {
@@ -14,6 +17,10 @@ export interface ChartOptions {
   yLabel: string;
   width?: number;
   height?: number;
+  /** the x axis ends here @default the largest x */
+  xMax?: number;
+  /** the series drawn thicker, its legend entry bold @default the first; null: none */
+  highlight?: string | null;
 }
 
 const COLOURS = ['#d62728', '#1f77b4', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
@@ -34,7 +41,7 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
   const all = series.flatMap((s) => s.points);
-  const xMax = Math.max(1, ...all.map((p) => p.x));
+  const xMax = o.xMax ?? Math.max(1, ...all.map((p) => p.x));
   const yTop = Math.max(1, ...all.map((p) => p.y));
   const ys = step(yTop);
   const yMax = Math.ceil(yTop / ys) * ys;
@@ -58,14 +65,42 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
     `<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${m.top + ph}" stroke="#333"/>`,
     `<text x="${m.left + pw / 2}" y="${H - 10}" text-anchor="middle">${esc(o.xLabel)}</text>`,
     `<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
+  const highlight = o.highlight === undefined ? series[0]?.name : o.highlight;
   series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length]!;
+    const name = esc(s.name);
+    const strong = s.name === highlight;
     const d = s.points.map((p) => `${X(p.x).toFixed(1)},${Y(p.y).toFixed(1)}`).join(' ');
-    out.push(`<polyline fill="none" stroke="${colour}" stroke-width="${i === 0 ? 2.5 : 1.5}" points="${d}"/>`);
+    out.push(`<polyline data-series="${name}" fill="none" stroke="${colour}" stroke-width="${strong ? 3 : 1.5}" points="${d}"><title>${name}</title></polyline>`);
     const ly = m.top + 10 + i * 18;
-    out.push(`<line x1="${m.left + pw + 16}" x2="${m.left + pw + 40}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="2.5"/>`,
-      `<text x="${m.left + pw + 46}" y="${ly + 4}">${esc(s.name)}</text>`);
+    out.push(`<g data-series="${name}"><line x1="${m.left + pw + 16}" x2="${m.left + pw + 40}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="${strong ? 4 : 2.5}"/>`,
+      `<text x="${m.left + pw + 46}" y="${ly + 4}"${strong ? ' font-weight="bold"' : ''}>${name}</text></g>`);
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
+}
+
+/** What the inflation figure reads of one placement's run (server/sim/inflation.ts InflationRun, or the compare's). */
+export interface InflationLine {
+  name: string;
+  points: readonly { arrivedPct: number; unallocatedGpuPct: number }[];
+}
+
+/** The cluster and the draws of an inflation run, for the figure's title. */
+export interface InflationCluster {
+  nodes: number;
+  gpus: number;
+  seed: number;
+}
+
+/**
+ * The workload-inflation figure: unallocated GPUs vs arrived GPU demand, both in % of the cluster's GPUs, one line
+ * per placement from (0, 0), the x axis to 100 % (a run cut short by its bound stops before it).
+ */
+export function inflationChart(lines: readonly InflationLine[], run: InflationCluster, o: Pick<ChartOptions, 'highlight' | 'width' | 'height'> = {}): string {
+  const series = lines.map((r) => ({ name: r.name, points: [{ x: 0, y: 0 }, ...r.points.map((p) => ({ x: p.arrivedPct, y: p.unallocatedGpuPct }))] }));
+  return lineChart(series, {
+    ...o, xMax: 100, title: `Workload inflation on ${run.nodes} ${run.nodes === 1 ? 'node' : 'nodes'}, ${run.gpus} GPUs (seed ${run.seed})`,
+    xLabel: 'arrived GPU demand (% of the cluster\u2019s GPUs)', yLabel: 'unallocated GPUs (% of the cluster\u2019s GPUs)',
+  });
 }
