@@ -52,8 +52,8 @@ export const PriorityBasedConfigSchema = z.strictObject({
   ownerWeights: ownerWeights.default({}),
   /** a job at least this long gets short-job factor 0 @default 604800000 (7 days) */
   maxDurationMs: maxDurationMs(),
-  /** a request that has waited this long and fits nowhere gets a node set aside (nothing else is placed there) until it runs; absent: no reservation */
-  reserveAfterMs: ms().min(1).optional(),
+  /** a request that has waited this long and fits nowhere gets a node set aside (nothing else is placed there) until it runs; null: no reservation @default null */
+  reserveAfterMs: ms().min(1).nullable().default(null),
   /** at most this many requests hold a reservation at once, each its own node @default 1 */
   maxReservations: z.int().min(1).max(1024).default(1),
   preemption: PreemptionConfigSchema.default(PreemptionConfigSchema.parse({})),
