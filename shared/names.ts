@@ -27,6 +27,9 @@ export const EVENT_TYPES = ['resource_status', 'hint', 'conflict', 'scheduling_u
  */
 export const SSE_FORMATS = ['event', 'message'] as const;
 
+/** How FGD weighs the workload's request types: by how often each comes (the paper) or by the GPUs it brings. */
+export const FGD_WEIGHTINGS = ['count', 'demand'] as const;
+
 /** How submitted tasks are routed to task instances (task dispatch); `custom`: the module of --dispatch-policy-module. */
 export const DISPATCH_POLICIES = ['shortest_queue', 'round_robin', 'weighted', 'probabilistic', 'custom'] as const;
 

@@ -4,7 +4,7 @@
  * server, the dashboard and the tests. Times in ms; cpu in millicores; memory in MiB.
  */
 import { z } from 'zod';
-import { INFLATION_PLACEMENTS } from './names.ts';
+import { FGD_WEIGHTINGS, INFLATION_PLACEMENTS } from './names.ts';
 import { StrategyNameSchema, type StrategyName } from './scheduler.ts';
 
 const weight = z.number().min(0).max(1_000_000);
@@ -124,6 +124,8 @@ export const ResourcePoolingConfigSchema = z.strictObject({
   gracePeriodMs: ms(24 * 3600_000).default(30_000),
   /** score: MostAllocated; fgd: fragmentation gradient descent @default 'score' */
   placementMethod: PlacementMethodSchema.default('score'),
+  /** fgd: weigh the request types seen by count (the paper) or by the GPUs they bring (keeps nodes whole for rare many-GPU requests) @default 'count' */
+  fgdWeighting: z.enum(FGD_WEIGHTINGS).default('count'),
 });
 
 export const LoadBalancingConfigSchema = z.strictObject({
@@ -160,6 +162,8 @@ export const HybridConfigSchema = z.strictObject({
   }).default({ gpuPack: 2, cpuMemBalance: 1 }),
   /** score: the `placement` weights; fgd: fragmentation gradient descent (the weights are then unused) @default 'score' */
   placementMethod: PlacementMethodSchema.default('score'),
+  /** fgd: weigh the request types seen by count (the paper) or by the GPUs they bring (keeps nodes whole for rare many-GPU requests) @default 'count' */
+  fgdWeighting: z.enum(FGD_WEIGHTINGS).default('count'),
   /** time-slicing applies to requests of at most this many GPUs @default 1 */
   timeSliceMaxGpus: z.int().min(0).max(1024).default(1),
   /** rotation quantum for time-sliced requests @default 60000 */

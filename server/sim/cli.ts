@@ -4,11 +4,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { INFLATION_PLACEMENTS } from '../../shared/names.ts';
+import { FGD_WEIGHTINGS, INFLATION_PLACEMENTS } from '../../shared/names.ts';
 import { STRATEGY_NAMES, StrategyNameSchema, type StrategyName } from '../../shared/scheduler.ts';
 import { STRATEGY_CONFIG_SCHEMAS } from '../../shared/strategy.ts';
 import { fieldProblems, problemsText } from '../errors.ts';
-import { FGD_WEIGHTINGS } from '../scheduler/placement/fragmentation.ts';
 import { simulate, traceNodes, uniformNodes, type SimNode, type SimResult } from './simulator.ts';
 import { findTraceFiles, podsToJobs, readNodes, readPods, type TraceFiles, type TraceNode } from './trace.ts';
 

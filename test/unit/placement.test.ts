@@ -158,4 +158,21 @@ describe('placementMethod: fgd in resource_pooling and hybrid', () => {
     expect(run({})).toEqual([0]);
     expect(run({ placementMethod: 'fgd' })).toEqual([1]);
   });
+
+  it.each(['resource_pooling', 'hybrid'] as const)('%s with fgdWeighting demand keeps a node whole that count weighting gives away', (name) => {
+    // seen, in this order: one two-GPU request, one 0.5 share (held on b), then 0.3 shares. When x (a 0.3 share)
+    // comes, FGD measures with what it took at 18 seen (it measures afresh at +25 %): 1 pair, 1 × 0.5, 16 × 0.3.
+    // count (W 18): on a → [0.7, 1], the pair no longer fits: +1.7/18 = 0.09; on b → 0.2 left: (16·0.2 + 0.2 + 0.2
+    // − 0.5)/18 = 0.17 → a. demand (4.8, 2, 0.5; W 7.3): on a 2·1.7/7.3 = 0.47; on b (4.8·0.2 + 2·0.2 + 0.5·0.2
+    // − 2·0.5)/7.3 = 0.06 → b
+    const run = (fgdWeighting: string) => {
+      const s = sim({ strategy: createStrategy(name, { placementMethod: 'fgd', fgdWeighting }), nodes: [gpuNode('a', 2, { gpuMiB: 1000 }), gpuNode('b', 1, { gpuMiB: 1000 })] });
+      s.engine.release(s.submit('pair', { owner: 'o', resources: { cpu: 0, gpus: 2 } }).allocation!.id);
+      s.submit('held', { owner: 'o', node: 'b', resources: { cpu: 0, gpus: 1, gpuMemMiB: 500 } });
+      for (let i = 0; i < 19; i++) s.engine.release(s.submit(`p${i}`, { owner: 'o', node: 'a', resources: { cpu: 0, gpus: 1, gpuMemMiB: 300 } }).allocation!.id);
+      return s.submit('x', { owner: 'o', resources: { cpu: 0, gpus: 1, gpuMemMiB: 300 } }).allocation!.node;
+    };
+    expect(run('count')).toBe('a');
+    expect(run('demand')).toBe('b');
+  });
 });

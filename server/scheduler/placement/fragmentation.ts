@@ -14,6 +14,7 @@
  * rate that sum ÷ the free GPU capacity. FGD (fgd.ts) places a task where this grows least.
  * The published simulator checks cpu only; here memory makes a node unusable too (Arbiter books both).
  */
+import type { FGD_WEIGHTINGS } from '../../../shared/names.ts';
 import type { GpuSlot, Ledger, Shape } from '../ledger.ts';
 
 /** A kind of task in the workload: what it asks and how often it comes (weights need not sum to 1). */
@@ -112,8 +113,7 @@ export function typeFragment(n: NodeFree, t: TaskType, total = freeGpus(n)): num
  * unusable capacity for the next unit of GPU demand rather than for the next task, which keeps more room whole for
  * the rare many-GPU tasks that carry a large part of the demand (bench/RESULTS.md, issue 17's section).
  */
-export type FgdWeighting = 'count' | 'demand';
-export const FGD_WEIGHTINGS = ['count', 'demand'] as const satisfies readonly FgdWeighting[];
+export type FgdWeighting = (typeof FGD_WEIGHTINGS)[number];
 
 export function weighTypes(types: readonly TaskType[], by: FgdWeighting, gpuMiB: number): readonly TaskType[] {
   if (by === 'count') return types;

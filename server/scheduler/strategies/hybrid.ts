@@ -33,7 +33,7 @@ export class Hybrid extends RankedStrategy {
     this.graceMs = this.config.preemption.gracePeriodMs;
     if (this.config.preemption.enabled) this.preempts = 'lower_priority';
     this.quantumMs = this.config.timeSliceMaxGpus > 0 ? this.config.quantumMs : null;
-    this.fgd = this.config.placementMethod === 'fgd' ? new FragmentationAwarePlacement() : null;
+    this.fgd = this.config.placementMethod === 'fgd' ? new FragmentationAwarePlacement(this.config.fgdWeighting) : null;
   }
 
   private readonly fgd: FragmentationAwarePlacement | null;

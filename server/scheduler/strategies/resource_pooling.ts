@@ -33,7 +33,7 @@ export class ResourcePooling extends RankedStrategy {
     this.graceMs = this.config.gracePeriodMs;
     this.hasQuotas = Object.keys(this.config.groupQuotas).length > 0;
     if (this.hasQuotas) this.preempts = 'any';
-    this.fgd = this.config.placementMethod === 'fgd' ? new FragmentationAwarePlacement() : null;
+    this.fgd = this.config.placementMethod === 'fgd' ? new FragmentationAwarePlacement(this.config.fgdWeighting) : null;
   }
 
 
