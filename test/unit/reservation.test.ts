@@ -78,21 +78,24 @@ describe.each(['priority_based'] as const)('%s: reserveAfterMs', (name) => {
     expect(s.where('small1')).toBe('b[0]');
   });
 
-  it('the node is freed for others when the starved request is cancelled', async () => {
+  /** b set aside for big after the bound, one of its GPUs free and small1 kept off it */
+  async function reservedB() {
     const s = cluster({ reserveAfterMs: 60_000 });
     await s.tickAt(61);
     s.release('b0');
     expect(s.where('small1')).toBe('-');
+    return s;
+  }
+
+  it('the node is freed for others when the starved request is cancelled', async () => {
+    const s = await reservedB();
     s.step(() => s.engine.cancel(s.id('big')));
     await s.tickAt(62);
     expect(s.where('small1')).toBe('b[0]');
   });
 
   it('switching to a strategy that does not reserve frees the node', async () => {
-    const s = cluster({ reserveAfterMs: 60_000 });
-    await s.tickAt(61);
-    s.release('b0');
-    expect(s.where('small1')).toBe('-');
+    const s = await reservedB();
     s.engine.setStrategy(createStrategy(name, { recalcMs: 1000 }));
     await s.tickAt(62);
     expect(s.where('small1')).toBe('b[0]');
