@@ -298,6 +298,9 @@ export function gpuMemoryOfModel(model: string | null, fallback = 16_384): numbe
   return (model !== null ? GPU_MODEL_MEMORY_MIB[model] : undefined) ?? fallback;
 }
 
+/** The GPU models a pod may use: its gpu_spec, when it names some and asks GPUs; undefined: any GPU. */
+export const podModels = (p: TracePod): string[] | undefined => (p.gpuSpec.length && p.numGpu > 0 ? p.gpuSpec : undefined);
+
 /** Nearest-rank median (the lower middle) of the scheduled pods' durations, ms; null for none. */
 function medianDurationMs(pods: readonly TracePod[]): number | null {
   const d = new Float64Array(pods.length);

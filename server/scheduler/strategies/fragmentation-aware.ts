@@ -9,7 +9,7 @@
 import type { Request } from '../../../shared/scheduler.ts';
 import { rng } from '../../rng.ts';
 import type { Placement } from '../cluster.ts';
-import { shapeOf } from '../ledger.ts';
+import { requestShape } from '../ledger.ts';
 import { fgd } from '../placement/fgd.ts';
 import { FragmentationMemo, WorkloadDistribution } from '../placement/fragmentation.ts';
 import type { StrategyContext } from '../strategy.ts';
@@ -22,7 +22,7 @@ export class FragmentationAwarePlacement {
   private readonly random = rng(0x46_47_44);
 
   place(request: Request, ctx: StrategyContext): Placement | null {
-    const shape = shapeOf(request.resources, request.node);
+    const shape = requestShape(request);
     this.seen.observe(shape, request.id);
     const n = this.seen.version;
     if (!this.memo || n - this.basis >= Math.max(1, 0.25 * this.basis)) {
