@@ -120,7 +120,8 @@ export const firstFit: GpuPicker = (shape, ledger) => {
 export interface FreeView {
   cpu: number | null;
   memoryMiB: number | null;
-  gpus: { index: number; memoryMiB: number; freeMiB: number; wholeFree: boolean; available: boolean; allocations: number; foreign: number }[];
+  /** per GPU; `name`: its model */
+  gpus: { index: number; name: string; memoryMiB: number; freeMiB: number; wholeFree: boolean; available: boolean; allocations: number; foreign: number }[];
 }
 
 /**

@@ -20,6 +20,7 @@ import type { Inventory } from './inventory.ts';
 import { firstFit, wholeCount, type FreeView, type GpuPicker, type GpuSlot, type Holding, type HoldingMeta, type InTheWay, type NodeState, type Placement, type Shape } from './ledger-types.ts';
 import { freeView } from './node-views.ts';
 
+export { matchesGpuModel } from './gpu-models.ts';
 export { askKey, firstFit, requestShape, shapeKey, shapeOf, type FreeView, type GpuPicker, type GpuSlot, type Holding, type HoldingMeta, type InTheWay, type NodeState, type Placement, type Shape } from './ledger-types.ts';
 
 const holdsGpus = (h: Holding) => h.gpuIndices.length > 0;
