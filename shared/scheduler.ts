@@ -19,6 +19,9 @@ export const LIMITS = {
   priority: 1_000_000,
   string: 256,
   labels: 64,
+  /** names in a request's gpuModels, and the length of each */
+  gpuModels: 16,
+  gpuModelName: 64,
   /** expectedDurationMs and leaseMs: 366 days (the engine clamps a lease to its configured maximum) */
   durationMs: 366 * 24 * 3600 * 1000,
 } as const;
@@ -93,6 +96,18 @@ export const RequestInputSchema = z.strictObject({
    * is refused (never_fits) when the node is not known or could never hold it. Absent: any node.
    */
   node: text.optional(),
+  /**
+   * place its GPUs (whole GPUs or a gpuMemMiB share) only on GPUs of one of these models. A name matches a GPU when,
+   * ignoring case, it equals the GPU's model name or its words (runs of letters and digits) appear in a row among
+   * that name's: `A100` matches `NVIDIA A100-SXM4-80GB`, `RTX 4090` matches `NVIDIA GeForce RTX 4090`; `A10` does not
+   * match `NVIDIA A100-PCIE-40GB`. Needs a GPU ask; refused (never_fits) when the GPUs of these models on no node
+   * could ever hold it. Absent: any GPU.
+   */
+  gpuModels: z.array(nameSchema(LIMITS.gpuModelName)).min(1).max(LIMITS.gpuModels).optional(),
+}).superRefine((r, ctx) => {
+  if (r.gpuModels && !((r.resources.gpus ?? 0) > 0 || (r.resources.gpuMemMiB ?? 0) > 0)) {
+    ctx.addIssue({ code: 'custom', path: ['gpuModels'], message: 'gpuModels constrains GPUs: ask for resources.gpus or resources.gpuMemMiB > 0 with it' });
+  }
 }).meta({ id: 'RequestInput' });
 /** As sent (defaults not applied). */
 export type RequestInputBody = z.input<typeof RequestInputSchema>;
@@ -114,6 +129,8 @@ export const RequestSchema = z.object({
   labels: z.record(z.string(), z.string()).optional(),
   /** the only node it may be placed on (absent: any node) */
   node: z.string().optional(),
+  /** the GPU models its GPUs may be of (absent: any GPU) */
+  gpuModels: z.array(z.string()).optional(),
   submittedAt: z.number(),
   /** last status change */
   updatedAt: z.number(),

@@ -4,7 +4,7 @@
  */
 import type { Allocation, Conflict, Request } from '../../shared/scheduler.ts';
 import type { Hint } from '../../shared/hints.ts';
-import type { FreeView } from '../scheduler/ledger.ts';
+import { matchesGpuModel, type FreeView } from '../scheduler/ledger.ts';
 
 export type HintCandidate = Omit<Hint, 'id' | 'createdAt' | 'status' | 'clearedAt'> & { key: string };
 
@@ -28,15 +28,20 @@ export const HINT_DEFAULTS: HintRuleOptions = { leaseWarningMs: 120_000, longWai
 
 const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
 
-/** A fractional GPU request waits although the free GPU memory, summed over GPUs, would hold it. */
+/**
+ * A fractional GPU request waits although the free GPU memory, summed over GPUs (those of its GPU models, when it
+ * names some), would hold it.
+ */
 export function fragmentation(input: HintInput): HintCandidate[] {
   const out: HintCandidate[] = [];
   const gpus = input.free.gpus.filter((g) => g.available);
-  const total = gpus.reduce((a, g) => a + g.freeMiB, 0);
-  const largest = gpus.reduce((a, g) => Math.max(a, g.freeMiB), 0);
+  const freeOf = (list: typeof gpus) => ({ total: list.reduce((a, g) => a + g.freeMiB, 0), largest: list.reduce((a, g) => Math.max(a, g.freeMiB), 0) });
+  const any = freeOf(gpus);
   for (const { request } of input.queue) {
     const need = request.resources.gpuMemMiB ?? 0;
     if (need <= 0 || request.resources.gpus > 1) continue;
+    const models = request.gpuModels;
+    const { total, largest } = models ? freeOf(gpus.filter((g) => matchesGpuModel(models, g.name))) : any;
     if (need <= total && need > largest) {
       out.push({
         key: `fragmentation:${request.id}`, kind: 'fragmentation', severity: 3,

@@ -3,13 +3,15 @@
  * and, as a hub, the nodes of its agents; the simulator declares many. Fit, capacity and "what is in the way" are
  * answered over all nodes; a placement names its node. Only reachable nodes place, are in the way or give victims
  * (NodeState); capacity and never-fits count every node. A shape that names a node (a request's `node`) is answered
- * over that node alone: it fits, waits, never fits and preempts there only.
+ * over that node alone: it fits, waits, never fits and preempts there only; one that names GPU models over the nodes
+ * with a GPU of them.
  *
  * The home node is the one the engine started with (the machine it runs on). When the engine was given no name for
  * it, its name is a guess: the first inventory, or the first allocation restored before any inventory, renames it —
  * only while it has received no inventory and holds nothing, so an allocation never changes node. A name given is
  * kept (a node of another name is another node).
  */
+import { NodesByModels } from './gpu-models.ts';
 import type { Inventory } from './inventory.ts';
 import { Ledger, shapeKey, type FreeView, type GpuPicker, type Holding, type HoldingMeta, type InTheWay, type NodeState, type Shape } from './ledger.ts';
 
@@ -43,6 +45,7 @@ export class Cluster {
   private readonly downSince = new Map<string, number>();
   private replicas = 1;
   private multiSlot = false;
+  private readonly byModels = new NodesByModels();
 
   /** `named`: the home node's name is known, not a guess (nothing renames it) */
   constructor(defaultNode = 'local', private readonly named = false) {
@@ -135,9 +138,12 @@ export class Cluster {
     for (const l of this.list) l.setReplicas(replicas, multiSlot);
   }
 
-  /** The nodes `shape` may go to: the one it names (none when that node is not known), else every node. */
+  /**
+   * The nodes `shape` may go to: the one it names (none when that node is not known), else every node — with GPU
+   * models, every node that has a GPU of one of them (gpu-models.ts).
+   */
   nodesFor(shape: Shape): readonly Ledger[] {
-    if (shape.node === undefined) return this.list;
+    if (shape.node === undefined) return shape.models ? this.byModels.of(this.list, shape.models, this.capacityEpoch) : this.list;
     const l = this.byNode.get(shape.node);
     return l ? [l] : [];
   }
@@ -157,9 +163,9 @@ export class Cluster {
 
   /** The nodes a placement of `shape` may use now: nodesFor less the withheld ones. */
   placeableFor(shape: Shape): readonly Ledger[] {
-    if (this.open === null) return this.nodesFor(shape);
-    if (shape.node === undefined) return this.open;
-    return this.withheldNodes.has(shape.node) ? [] : this.nodesFor(shape);
+    const nodes = this.nodesFor(shape);
+    if (this.open === null) return nodes;
+    return nodes === this.list ? this.open : nodes.filter((l) => !this.withheldNodes.has(l.node));
   }
 
   knows(shape: Shape): boolean {
@@ -188,7 +194,7 @@ export class Cluster {
     }
     const b = this.best;
     if (shape.cpu > b.cpu || shape.memoryMiB > b.mem || shape.whole > b.whole || shape.fracMiB > b.share) return false;
-    for (const l of this.open ?? this.list) if (l.fits(shape)) return true;
+    for (const l of this.placeableFor(shape)) if (l.fits(shape)) return true;
     return false;
   }
 

@@ -17,6 +17,7 @@
  * ledger, in node-conflicts.ts.
  */
 import type { Conflict, ConflictChange, ConflictHolder, ConflictResolution, ConflictType } from '../../shared/scheduler.ts';
+import { modelsText } from './gpu-models.ts';
 import type { GpuUsage } from './inventory.ts';
 import type { Holding, InTheWay, Shape } from './ledger.ts';
 
@@ -277,6 +278,7 @@ function unknownDims(shape: Shape, ledger: WaitView): string[] {
 function describeShort(dim: 'cpu' | 'memory' | 'gpu', shape: Shape): string {
   if (dim === 'cpu') return `needs ${shape.cpu} millicores of cpu`;
   if (dim === 'memory') return `needs ${shape.memoryMiB} MiB of memory`;
-  if (shape.fracMiB > 0) return `needs ${shape.fracMiB} MiB of one GPU`;
-  return `needs ${shape.whole} whole GPU(s)`;
+  const of = shape.models ? ` of model ${modelsText(shape.models)}` : '';
+  if (shape.fracMiB > 0) return `needs ${shape.fracMiB} MiB of one GPU${of}`;
+  return `needs ${shape.whole} whole GPU(s)${of}`;
 }

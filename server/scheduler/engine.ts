@@ -22,7 +22,7 @@ import type { ChangeListener } from './changes.ts';
 import type { Core, EngineParts } from './core.ts';
 import { SchedulerError } from './errors.ts';
 import type { Inventory } from './inventory.ts';
-import { shapeOf, type FreeView } from './ledger.ts';
+import { requestShape, shapeOf, type FreeView } from './ledger.ts';
 import { nodeView, type NodeView } from './node-views.ts';
 import { followCapacity, markReachable, removeNode, requireNode, setReachable } from './nodes.ts';
 import { requestFields } from './records.ts';
@@ -82,7 +82,7 @@ export class SchedulerEngine {
    * nothing freed since the last decision is still to be handed out), else queued with an open conflict. With an
    * idempotency key, a retry returns the request the first submit made, in its current state (`replayed: true`); the
    * same key with another body is `idempotency_conflict`. Throws never_fits (more than any node has; with `node`: more
-   * than that node has, or no such node).
+   * than that node has, or no such node; with `gpuModels`: more than the GPUs of those models have).
    */
   submit(input: RequestInputBody, opts: { idempotencyKey?: string } = {}): SubmitResult {
     const { records, cluster } = this.core;
@@ -93,9 +93,10 @@ export class SchedulerEngine {
       const prev = records.idempotent(key, fields);
       if (prev) return { ...this.resultOf(prev), replayed: true };
     }
-    const shape = shapeOf(fields.resources, fields.node);
+    const shape = requestShape(fields);
     const reason = cluster.neverFits(shape);
-    if (reason) throw new SchedulerError('never_fits', reason, { resources: fields.resources, capacity: cluster.capacity, ...(fields.node !== undefined ? { node: fields.node } : {}) });
+    const { node, gpuModels } = fields;
+    if (reason) throw new SchedulerError('never_fits', reason, { resources: fields.resources, capacity: cluster.capacity, ...(node !== undefined ? { node } : {}), ...(gpuModels ? { gpuModels } : {}) });
     const waiting = this.core.queue.waitingOf(fields.owner);
     if (this.maxWaitingPerOwner > 0 && waiting >= this.maxWaitingPerOwner) {
       throw new SchedulerError('too_many_waiting', `${fields.owner} has ${waiting} requests waiting, the most one owner may have (--max-waiting-per-owner); cancel one or wait for one to be granted`, { owner: fields.owner, waiting, limit: this.maxWaitingPerOwner });

@@ -3,8 +3,11 @@
  * relevant holder of lower priority, then the others lowest priority (then newest) first until the request fits;
  * then reprieve each taken one whose release turns out not to be needed, highest priority first, then the smaller,
  * then the older. Minimal (no holder can be left out), not necessarily the smallest set. Cost O(h log h + h·g) for
- * h relevant holdings and g GPUs. Pure: it reads the ledger through a WayView.
+ * h relevant holdings and g GPUs. Pure: it reads the ledger through a WayView. A shape with GPU models sees only the
+ * GPUs of those models (gpu-models.ts): their free room, their foreign users, and only holders of them are in the way
+ * of its GPUs.
  */
+import { gpusFor } from './gpu-models.ts';
 import { shapeKey, wholeCount, type GpuSlot, type Holding, type InTheWay, type Shape } from './ledger-types.ts';
 
 /** What the search reads of one ledger (the ledger keeps the holder orders cached between changes). */
@@ -41,22 +44,24 @@ export function findWay(v: WayView, shape: Shape, priority: number, eligible?: (
   const cpuShort = dims.includes('cpu');
   const memShort = dims.includes('memory');
   const gpuOnly = !cpuShort && !memShort;
+  const { slots, pos } = gpusOf(v, shape);
+  // with GPU models: a holder is in the way of its GPUs only when it holds one of them
+  const holdsMine = shape.models ? (h: Holding) => h.gpuIndices.some((i) => pos.has(i)) : (h: Holding) => h.gpuIndices.length > 0;
   let candidates: Holding[];
   if (gpuOnly) {
     candidates = v.victims(true);
-    if (eligible) candidates = candidates.filter(eligible);
+    if (eligible || shape.models) candidates = candidates.filter((h) => (!eligible || eligible(h)) && holdsMine(h));
   } else {
     candidates = [];
     for (const h of v.victims(false)) {
       if (eligible && !eligible(h)) continue;
-      if ((cpuShort && h.shape.cpu > 0) || (memShort && h.shape.memoryMiB > 0) || (gpuShort && h.gpuIndices.length > 0)) candidates.push(h);
+      if ((cpuShort && h.shape.cpu > 0) || (memShort && h.shape.memoryMiB > 0) || (gpuShort && holdsMine(h))) candidates.push(h);
     }
   }
-  const slots = v.slots();
   const foreign = gpuShort ? slots.flatMap((s) => s.foreign) : [];
 
   // simulate releasing candidates one by one
-  const sim = new ReleaseSim(slots, v.slotPos(), shape, gpuShort, v.replicas(), v.multiSlot(), cpuNow, memNow);
+  const sim = new ReleaseSim(slots, pos, shape, gpuShort, v.replicas(), v.multiSlot(), cpuNow, memNow);
   // every lower-priority holder first (kube-scheduler's first step), then the others one by one until it fits
   let n = 0;
   while (n < candidates.length && candidates[n]!.priority < priority) sim.free(candidates[n++]!, 1);
@@ -73,6 +78,13 @@ export function findWay(v: WayView, shape: Shape, priority: number, eligible?: (
   }
   const holders = candidates.filter((h) => chosen.has(h));
   return { node: v.node(), dims, holders, foreign, sufficient: true, lowerOnly: holders.every((h) => h.priority < priority) };
+}
+
+/** The GPUs `shape` may use (all, or those of its models) and each one's position among them. */
+function gpusOf(v: WayView, shape: Shape): { slots: readonly GpuSlot[]; pos: ReadonlyMap<number, number> } {
+  if (!shape.models) return { slots: v.slots(), pos: v.slotPos() };
+  const slots = gpusFor(v, shape);
+  return { slots, pos: new Map(slots.map((s, i) => [s.index, i])) };
 }
 
 /**

@@ -2,7 +2,7 @@
  * What the ledger books and answers in (shared by the ledger, the cluster, the strategies and the conflict
  * evaluation): a request's shape, a GPU slot, a holding, a placement, the free view and what is in the way.
  */
-import type { Resources } from '../../shared/scheduler.ts';
+import type { Request, Resources } from '../../shared/scheduler.ts';
 import type { GpuUsage } from './inventory.ts';
 import type { Ledger } from './ledger.ts';
 
@@ -16,22 +16,42 @@ export interface Shape {
   fracMiB: number;
   /** the only node it may be placed on (a request's `node`); absent: any node */
   node?: string;
-}
-
-/** The shape of `r`; `node`: the node a request is pinned to (absent for an allocation's own resources). */
-export function shapeOf(r: Resources, node?: string): Shape {
-  const fracMiB = r.gpuMemMiB ?? 0;
-  const shape: Shape = { cpu: r.cpu, memoryMiB: r.memoryMiB, whole: fracMiB > 0 ? 0 : r.gpus, fracMiB };
-  if (node !== undefined) shape.node = node;
-  return shape;
+  /** the GPU models its GPUs may be of (a request's `gpuModels`, matched by gpu-models.ts); absent: any GPU */
+  models?: readonly string[];
 }
 
 /**
- * A shape as a cache key: what it asks for and the node it is pinned to, so that an answer about one node is not
- * taken for another (or for any node). The node follows the figures: a name may hold any character.
+ * The shape of `r`; `node`: the node a request is pinned to, `models`: the GPU models it may use (both absent for an
+ * allocation's own resources).
+ */
+export function shapeOf(r: Resources, node?: string, models?: readonly string[]): Shape {
+  const fracMiB = r.gpuMemMiB ?? 0;
+  const shape: Shape = { cpu: r.cpu, memoryMiB: r.memoryMiB, whole: fracMiB > 0 ? 0 : r.gpus, fracMiB };
+  if (node !== undefined) shape.node = node;
+  if (models !== undefined) shape.models = models;
+  return shape;
+}
+
+/** The shape of a request: its resources, the node it names and the GPU models it may use. */
+export function requestShape(r: Pick<Request, 'resources' | 'node' | 'gpuModels'>): Shape {
+  return shapeOf(r.resources, r.node, r.gpuModels);
+}
+
+/**
+ * What a shape asks for as a key (its figures and GPU models, not its node): the model names, as JSON, follow the
+ * figures, so that no name can make two different asks look alike.
+ */
+export function askKey(shape: Shape): string {
+  const key = `${shape.cpu}|${shape.memoryMiB}|${shape.whole}|${shape.fracMiB}`;
+  return shape.models === undefined ? key : `${key}#${JSON.stringify(shape.models)}`;
+}
+
+/**
+ * A shape as a cache key: what it asks for (askKey) and the node it is pinned to, so that an answer about one node
+ * (or one set of GPU models) is not taken for another. The node comes last: a name may hold any character.
  */
 export function shapeKey(shape: Shape): string {
-  const key = `${shape.cpu}|${shape.memoryMiB}|${shape.whole}|${shape.fracMiB}`;
+  const key = askKey(shape);
   return shape.node === undefined ? key : `${key}@${shape.node}`;
 }
 
@@ -76,8 +96,11 @@ export interface Placement {
   gpuIndices: number[];
 }
 
-/** Picks the GPUs of a request whose cpu and memory fit; null when its GPUs do not. */
-export type GpuPicker = (shape: Shape, ledger: Ledger) => number[] | null;
+/** What a GpuPicker reads of a ledger: its GPUs (for a shape with GPU models, only the GPUs of those models). */
+export type GpuView = Pick<Ledger, 'node' | 'slots' | 'shareRoom' | 'isWholeFree' | 'freeSlots' | 'multiSlot'>;
+
+/** Picks the GPUs of a request whose cpu and memory fit, among the GPUs `ledger` shows; null when its GPUs do not. */
+export type GpuPicker = (shape: Shape, ledger: GpuView) => number[] | null;
 
 /** Whole GPUs by index; fractional: the first GPU by index with room. */
 export const firstFit: GpuPicker = (shape, ledger) => {
@@ -97,7 +120,8 @@ export const firstFit: GpuPicker = (shape, ledger) => {
 export interface FreeView {
   cpu: number | null;
   memoryMiB: number | null;
-  gpus: { index: number; memoryMiB: number; freeMiB: number; wholeFree: boolean; available: boolean; allocations: number; foreign: number }[];
+  /** per GPU; `name`: its model */
+  gpus: { index: number; name: string; memoryMiB: number; freeMiB: number; wholeFree: boolean; available: boolean; allocations: number; foreign: number }[];
 }
 
 /**

@@ -9,15 +9,19 @@
  *   not held whole whose memory − fractional allocations − foreign users' memory ≥ m.
  * - Foreign usage: a process/container on a GPU that no active allocation holding that GPU accounts for
  *   (unmanaged, or its allocation ended): the GPU is not free as a whole and its memory counts as used.
+ * - A shape with GPU models (a request's gpuModels) fits, is placed and never fits over the GPUs of those models
+ *   only (gpu-models.ts); only their holders are in the way (in-the-way.ts).
  * Which GPUs a request gets is the strategy's choice (`place(shape, pick)`); `firstFit` is the default.
  * A ledger whose node is not `reachable` (see NodeState) places nothing: `fits` is false and `place` null.
  */
+import { gpusFit, gpuViewFor, modelsNeverFit } from './gpu-models.ts';
 import { reprieveOrder, victimOrder, WayAnswers, type WayView } from './in-the-way.ts';
 import type { Inventory } from './inventory.ts';
 import { firstFit, wholeCount, type FreeView, type GpuPicker, type GpuSlot, type Holding, type HoldingMeta, type InTheWay, type NodeState, type Placement, type Shape } from './ledger-types.ts';
 import { freeView } from './node-views.ts';
 
-export { firstFit, shapeKey, shapeOf, type FreeView, type GpuPicker, type GpuSlot, type Holding, type HoldingMeta, type InTheWay, type NodeState, type Placement, type Shape } from './ledger-types.ts';
+export { matchesGpuModel } from './gpu-models.ts';
+export { askKey, firstFit, requestShape, shapeKey, shapeOf, type FreeView, type GpuPicker, type GpuSlot, type Holding, type HoldingMeta, type InTheWay, type NodeState, type Placement, type Shape } from './ledger-types.ts';
 
 const holdsGpus = (h: Holding) => h.gpuIndices.length > 0;
 
@@ -115,7 +119,7 @@ export class Ledger {
   private signature(): string {
     let sig = `${this.cpuCap}|${this.memCap}|${this.gpusKnown}`;
     for (const s of this.gpuSlots) {
-      sig += `|${s.index}:${s.memoryMiB}:${s.present}:${s.available}:${s.foreignMiB}`;
+      sig += `|${s.index}:${s.name}:${s.memoryMiB}:${s.present}:${s.available}:${s.foreignMiB}`;
       for (const u of s.foreign) sig += `:${u.pid}/${u.containerId}/${u.allocationId}`;
     }
     return sig;
@@ -262,7 +266,7 @@ export class Ledger {
   /** A placement for `shape`, GPUs chosen by `pick`; null when it does not fit. */
   place(shape: Shape, pick: GpuPicker = firstFit): Placement | null {
     if (this.nodeState !== 'reachable' || !this.cpuMemFit(shape) || !this.gpuFit(shape)) return null;
-    const gpuIndices = pick(shape, this);
+    const gpuIndices = pick(shape, gpuViewFor(this, shape));
     return gpuIndices ? { gpuIndices } : null;
   }
 
@@ -336,6 +340,7 @@ export class Ledger {
     if (this.cpuCap !== null && shape.cpu > this.cpuCap) return `needs ${shape.cpu} millicores of cpu; the node has ${this.cpuCap}`;
     if (this.memCap !== null && shape.memoryMiB > this.memCap) return `needs ${shape.memoryMiB} MiB of memory; the node has ${this.memCap}`;
     if (!this.gpusKnown) return null;
+    if (shape.models && (shape.whole > 0 || shape.fracMiB > 0)) return modelsNeverFit(this, shape, shape.models);
     if (shape.whole > this.presentCount) return `needs ${shape.whole} whole GPU(s); the node has ${this.presentCount}`;
     if (shape.fracMiB > 0) {
       if (this.presentCount === 0) return `needs ${shape.fracMiB} MiB of a GPU; the node has no GPU`;
@@ -367,20 +372,12 @@ export class Ledger {
     return true;
   }
 
+  /** Of any model: from the figures kept (one slot per GPU); else over the GPUs it may use (gpu-models.ts). */
   private gpuFit(shape: Shape): boolean {
-    if (shape.fracMiB > 0) {
-      if (!this.gpusKnown) return false;
-      for (const s of this.gpuSlots) if (this.shareRoom(s) >= shape.fracMiB) return true;
-      return false;
-    }
-    if (shape.whole > 0) {
-      if (!this.gpusKnown) return false;
-      if (!this.multi) return this.wholeFreeCount >= shape.whole;
-      let slots = 0;
-      for (const s of this.gpuSlots) if ((slots += this.freeSlots(s)) >= shape.whole) return true;
-      return false;
-    }
-    return true;
+    if (shape.whole === 0 && shape.fracMiB === 0) return true;
+    if (!this.gpusKnown) return false;
+    if (shape.models || (this.multi && shape.fracMiB === 0)) return gpusFit(this, shape);
+    return shape.fracMiB > 0 ? this.largestShareRoom >= shape.fracMiB : this.wholeFreeCount >= shape.whole;
   }
 
   private newSlot(index: number): Slot {

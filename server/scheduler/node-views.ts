@@ -28,6 +28,7 @@ export function freeView(l: Ledger): FreeView {
     memoryMiB: cap.memoryMiB === null ? null : Math.max(0, cap.memoryMiB - used.memoryMiB),
     gpus: l.slots().map((s) => ({
       index: s.index,
+      name: s.name,
       memoryMiB: s.memoryMiB,
       freeMiB: Math.max(0, l.shareRoom(s)),
       wholeFree: l.isWholeFree(s),

@@ -8,7 +8,7 @@
  * whatever the queue's size.
  */
 import type { Conflict, QueueOrder, Request } from '../../shared/scheduler.ts';
-import { shapeKey, shapeOf, type Shape } from './ledger.ts';
+import { requestShape, shapeKey, type Shape } from './ledger.ts';
 
 export interface HeapItem {
   /** position in the heap; -1 when not in it */
@@ -251,7 +251,7 @@ export class ConflictQueue implements QueueView {
 
   insert(request: Request, conflict: Conflict | null, evaluatedAt = -1): QueueEntry {
     if (this.fifo.has(request.id)) throw new Error(`request ${request.id} is already queued`);
-    const shape = shapeOf(request.resources, request.node);
+    const shape = requestShape(request);
     const e: QueueEntry = {
       request, conflict, severity: conflict?.severity ?? 0, effectivePriority: this.priorityOf(request),
       shape, shapeKey: keyOf(shape, request.priority), evaluatedAt, evaluation: null, heapIndex: -1, seq: this.insertions,
@@ -288,7 +288,7 @@ export class ConflictQueue implements QueueView {
     if (!e) throw new Error(`request ${requestId} is not queued`);
     if (patch.request) {
       e.request = patch.request;
-      e.shape = shapeOf(e.request.resources, e.request.node);
+      e.shape = requestShape(e.request);
       this.countShape(e.shapeKey, e.shape, -1, 0, e);
       e.shapeKey = keyOf(e.shape, e.request.priority);
       this.countShape(e.shapeKey, e.shape, 1, e.request.priority, e);

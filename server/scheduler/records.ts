@@ -7,7 +7,7 @@ import { normalizeResources, type Allocation, type AllocationState, type Request
 import { SchedulerError } from './errors.ts';
 
 /** The fields of a submit that identify its body (idempotency: a retry must send the same ones). */
-export type RequestFields = Pick<Request, 'owner' | 'group' | 'priority' | 'resources' | 'expectedDurationMs' | 'preemptible' | 'leaseMs' | 'labels' | 'node'>;
+export type RequestFields = Pick<Request, 'owner' | 'group' | 'priority' | 'resources' | 'expectedDurationMs' | 'preemptible' | 'leaseMs' | 'labels' | 'node' | 'gpuModels'>;
 
 export const ENDED: ReadonlySet<RequestStatus> = new Set(['released', 'cancelled', 'expired', 'preempted']);
 
@@ -96,7 +96,7 @@ export function placeholderRequest(a: Allocation): Request {
 function fingerprint(r: RequestFields): string {
   return stableJson({
     owner: r.owner, group: r.group, priority: r.priority, resources: r.resources, expectedDurationMs: r.expectedDurationMs,
-    preemptible: r.preemptible, leaseMs: r.leaseMs, labels: r.labels, node: r.node,
+    preemptible: r.preemptible, leaseMs: r.leaseMs, labels: r.labels, node: r.node, gpuModels: r.gpuModels,
   });
 }
 
@@ -122,5 +122,6 @@ export function requestFields(body: RequestInputBody): RequestFields {
     ...(body.leaseMs !== undefined ? { leaseMs: body.leaseMs } : {}),
     ...(body.labels !== undefined ? { labels: { ...body.labels } } : {}),
     ...(body.node !== undefined ? { node: body.node } : {}),
+    ...(body.gpuModels !== undefined ? { gpuModels: [...body.gpuModels] } : {}),
   };
 }

@@ -3,11 +3,12 @@
  * outside the claimed GPUs (a pass, while holders are suspended), or on the GPUs whose claims rank worst (a rotation).
  */
 import type { Cluster, Placement } from './cluster.ts';
+import { gpusFor } from './gpu-models.ts';
 import type { Ledger, Shape } from './ledger.ts';
 
-/** The GPUs of `l` a request of `shape` could take now (a share with room, or a free slot). */
+/** The GPUs of `l` a request of `shape` could take now (of its models: a share with room, or a free slot). */
 function gpusWithRoom(l: Ledger, shape: Shape) {
-  return l.slots().filter((g) => (shape.fracMiB > 0 ? l.shareRoom(g) >= shape.fracMiB : l.freeSlots(g) > 0));
+  return gpusFor(l, shape).filter((g) => (shape.fracMiB > 0 ? l.shareRoom(g) >= shape.fracMiB : l.freeSlots(g) > 0));
 }
 
 /** GPUs `shape` needs on one node: one for a share, else its whole GPUs. */

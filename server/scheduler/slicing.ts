@@ -10,7 +10,7 @@ import type { Allocation, Request } from '../../shared/scheduler.ts';
 import { cpuMemOnly, holdingMeta, usageAmount } from './booking.ts';
 import type { Placement } from './cluster.ts';
 import type { Core, Lifecycle } from './core.ts';
-import { shapeOf, type Shape } from './ledger.ts';
+import { requestShape, shapeOf, type Shape } from './ledger.ts';
 import type { Preemption } from './preemption.ts';
 import { placeholderRequest } from './records.ts';
 import { placeAvoidingClaims, placeUnclaimed } from './slice-placement.ts';
@@ -202,7 +202,7 @@ export class Slicing {
         continue;
       }
       if (!queue.has(w.r.id)) continue;
-      const shape = shapeOf(w.r.resources, w.r.node);
+      const shape = requestShape(w.r);
       if (!cluster.fits(shape)) continue;
       const better = new Set<string>();
       for (const [k, rank] of claims) if (rank < w.rank) better.add(k);
@@ -255,7 +255,7 @@ export class Slicing {
           this.tryResume(c.a, c.st, now);
         }
       } else if (queue.has(c.r.id)) {
-        const shape = shapeOf(c.r.resources, c.r.node);
+        const shape = requestShape(c.r);
         if (!cluster.fits(shape)) continue;
         const p = placeAvoidingClaims(cluster, shape, claim);
         if (p) this.lifecycle.grant(c.r, p, now);

@@ -10,21 +10,21 @@
  * Placements: FGD and the paper's baselines (scheduler/placement/), and the `resource_pooling` and
  * `load_balancing` strategies' own `place`. Every placement sees the same pods in the same order.
  * Units: every GPU is declared with 1000 MiB, so a pod's gpu_milli is its share in MiB; a pod naming GPU models
- * (gpu_spec) goes only to nodes of those models.
+ * (gpu_spec) goes only to GPUs of those models, as a request's gpuModels do (scheduler/gpu-models.ts).
  */
 import { INFLATION_PLACEMENTS } from '../../shared/names.ts';
 import type { Request } from '../../shared/scheduler.ts';
 import { Cluster } from '../scheduler/cluster.ts';
 import { declaredInventory } from '../scheduler/inventory.ts';
-import type { Ledger, Shape } from '../scheduler/ledger.ts';
+import type { Shape } from '../scheduler/ledger.ts';
 import { PLACERS, type PlacerName } from '../scheduler/placement/baselines.ts';
-import { FragmentationMemo, modelOf, weighTypes, type FgdWeighting, type TaskType } from '../scheduler/placement/fragmentation.ts';
+import { FragmentationMemo, WorkloadDistribution, weighTypes, type FgdWeighting, type TaskType } from '../scheduler/placement/fragmentation.ts';
 import { createStrategy } from '../scheduler/strategies/index.ts';
 import type { StrategyContext } from '../scheduler/strategy.ts';
 import { UsageTracker } from '../scheduler/usage.ts';
 import { rng } from '../rng.ts';
 import type { SimNode } from './simulator.ts';
-import type { TracePod } from './trace.ts';
+import { podModels, type TracePod } from './trace.ts';
 
 export type InflationPlacement = (typeof INFLATION_PLACEMENTS)[number];
 
@@ -66,26 +66,23 @@ export interface InflationOptions {
   maxPods?: number;
 }
 
-/** A pod's shape in the experiment's units. */
+/** A pod's shape in the experiment's units, with its GPU models when it names some and asks GPUs. */
 export function podShape(p: InflationPod): Shape {
   const share = p.numGpu === 1 && p.gpuMilli > 0 && p.gpuMilli < 1000;
-  return { cpu: p.cpuMilli, memoryMiB: p.memoryMiB, whole: share ? 0 : p.numGpu, fracMiB: share ? p.gpuMilli : 0 };
+  const shape: Shape = { cpu: p.cpuMilli, memoryMiB: p.memoryMiB, whole: share ? 0 : p.numGpu, fracMiB: share ? p.gpuMilli : 0 };
+  const models = podModels(p);
+  if (models) shape.models = models;
+  return shape;
 }
 
 /** GPUs a pod asks for. */
 const demandOf = (s: Shape) => s.whole + s.fracMiB / GPU_MIB;
 
 /** The trace's distribution of requests: one type per distinct shape and models, weighted by its count. */
-export function traceDistribution(pods: readonly InflationPod[]): TaskType[] {
-  const byKey = new Map<string, TaskType>();
-  for (const p of pods) {
-    const s = podShape(p);
-    const key = `${s.cpu}|${s.memoryMiB}|${s.whole}|${s.fracMiB}|${p.gpuSpec.join('/')}`;
-    const t = byKey.get(key);
-    if (t) t.weight++;
-    else byKey.set(key, { ...s, ...(p.gpuSpec.length ? { models: p.gpuSpec } : {}), weight: 1 });
-  }
-  return [...byKey.values()];
+export function traceDistribution(pods: readonly InflationPod[]): readonly TaskType[] {
+  const d = new WorkloadDistribution();
+  for (const p of pods) d.observe(podShape(p));
+  return d.types();
 }
 
 function buildCluster(nodes: readonly SimNode[]): Cluster {
@@ -96,11 +93,6 @@ function buildCluster(nodes: readonly SimNode[]): Cluster {
     }));
   }
   return cluster;
-}
-
-/** The cluster as a strategy sees it, restricted to the nodes of the given models (a view: it books into `cluster`). */
-function modelView(cluster: Cluster, ledgers: readonly Ledger[]): Cluster {
-  return Object.create(cluster, { nodesFor: { value: (s: Shape) => (s.node === undefined ? ledgers : cluster.nodesFor(s)) } }) as Cluster;
 }
 
 export function runInflation(opts: InflationOptions): InflationRun[] {
@@ -120,20 +112,8 @@ function inflate(name: InflationPlacement, opts: InflationOptions, types: readon
   const all = cluster.ledgers();
   const capacity = opts.nodes.reduce((n, x) => n + x.gpus, 0);
   if (capacity <= 0) throw new Error('the cluster has no GPU');
-  const byModels = new Map<string, readonly Ledger[]>();
-  const ledgersFor = (models: readonly string[]) => {
-    if (!models.length) return all;
-    const key = models.join('/');
-    let ls = byModels.get(key);
-    if (!ls) byModels.set(key, (ls = all.filter((l) => models.includes(modelOf(l) ?? ''))));
-    return ls;
-  };
   const strategy = name === 'resource_pooling' || name === 'load_balancing' ? createStrategy(name) : null;
-  const usage = new UsageTracker();
-  const contextFor = (ledgers: readonly Ledger[]): StrategyContext => ({
-    now: 0, cluster: ledgers === all ? cluster : modelView(cluster, ledgers), usage,
-    gpuUtilisation: () => null, preempting: () => false, noticeEpoch: 0,
-  });
+  const context: StrategyContext = { now: 0, cluster, usage: new UsageTracker(), gpuUtilisation: () => null, preempting: () => false, noticeEpoch: 0 };
 
   const points: InflationPoint[] = [];
   let arrived = 0;
@@ -145,7 +125,6 @@ function inflate(name: InflationPlacement, opts: InflationOptions, types: readon
   while (arrived < capacity && opts.pods.length && pods < maxPods) {
     const pod = opts.pods[Math.floor(draw() * opts.pods.length)]!;
     const shape = podShape(pod);
-    const ledgers = ledgersFor(pod.gpuSpec);
     const id = `p${++pods}`;
     let placement;
     if (strategy) {
@@ -153,9 +132,11 @@ function inflate(name: InflationPlacement, opts: InflationOptions, types: readon
         id, owner: 'trace', priority: 0, preemptible: false, submittedAt: 0, updatedAt: 0, status: 'queued',
         resources: { cpu: shape.cpu, memoryMiB: shape.memoryMiB, gpus: shape.fracMiB > 0 ? 1 : shape.whole, ...(shape.fracMiB > 0 ? { gpuMemMiB: shape.fracMiB } : {}) },
       };
-      placement = strategy.place(request, contextFor(ledgers));
+      const models = podModels(pod);
+      if (models) request.gpuModels = models;
+      placement = strategy.place(request, context);
     } else {
-      placement = PLACERS[name as PlacerName](shape, { ledgers, random, memo: placerMemo });
+      placement = PLACERS[name as PlacerName](shape, { ledgers: cluster.nodesFor(shape), random, memo: placerMemo });
     }
     const demand = demandOf(shape);
     arrived += demand;

@@ -5,8 +5,9 @@
  *
  * Units, as the experiment has them: every GPU counts 1000 (inflation.ts declares it with 1000 MiB). A request for a
  * share of a GPU (gpuMemMiB) becomes gpu_milli = its MiB ÷ the largest GPU of the cluster × 1000 (at least 1; a
- * share as large as that GPU is one whole GPU): live GPUs differ in size, the experiment's do not. Requests name no
- * GPU model, so the nodes' models play no part.
+ * share as large as that GPU is one whole GPU): live GPUs differ in size, the experiment's do not. A request's
+ * gpuModels are its pod's gpu_spec, and a node's model is the name of its first GPU (the experiment declares a node's
+ * GPUs alike).
  *
  * Bounded work (the answer is computed on the server's event loop). FGD, the costliest placement, measures every
  * GPU of every node against every type of request at each draw (about 10 ns each here), so a placement costs about
@@ -55,14 +56,14 @@ export function liveNodes(cluster: LiveCluster): { nodes: SimNode[]; gpuMiB: num
     if (v.state !== 'reachable' || cpu === null || memoryMiB === null) continue;
     const gpus = cluster.free(v.name).gpus.filter((g) => g.available);
     for (const g of gpus) gpuMiB = Math.max(gpuMiB, g.memoryMiB);
-    nodes.push({ name: v.name, cpu, memoryMiB, gpus: gpus.length, gpuMemoryMiB: 1000 });
+    nodes.push({ name: v.name, cpu, memoryMiB, gpus: gpus.length, gpuMemoryMiB: 1000, ...(gpus[0] ? { model: gpus[0].name } : {}) });
   }
   return { nodes, gpuMiB };
 }
 
 /** A request as a pod of the experiment (a share in thousandths of the largest GPU). */
-export function requestPod(r: Resources, gpuMiB: number): InflationPod {
-  const base = { cpuMilli: r.cpu, memoryMiB: r.memoryMiB, gpuSpec: [] };
+export function requestPod(r: Resources, gpuMiB: number, gpuModels: readonly string[] = []): InflationPod {
+  const base = { cpuMilli: r.cpu, memoryMiB: r.memoryMiB, gpuSpec: [...gpuModels] };
   if (r.gpuMemMiB === undefined || r.gpuMemMiB <= 0) return { ...base, numGpu: r.gpus, gpuMilli: 0 };
   const milli = Math.max(1, Math.round((1000 * r.gpuMemMiB) / gpuMiB));
   return { ...base, numGpu: 1, gpuMilli: milli >= 1000 ? 0 : milli };
@@ -100,7 +101,7 @@ export function liveInflation(input: LiveInflationInput): InflationResult {
   const { nodes, gpuMiB } = liveNodes(input.cluster);
   const gpus = nodes.reduce((n, x) => n + x.gpus, 0);
   const recent = input.requests.slice(-MAX_REQUESTS);
-  const all = recent.map((r) => requestPod(r.resources, gpuMiB));
+  const all = recent.map((r) => requestPod(r.resources, gpuMiB, r.gpuModels));
   const asking = all.filter(asksGpu);
   const base = { nodes: nodes.length, gpus, seed: input.seed, requests: recent.length, gpuRequests: asking.length, current: currentPlacement(input.strategy) };
   const empty = gpus === 0 ? 'The cluster has no GPU the scheduler can place on now: there is nothing to fill.'

@@ -37,6 +37,8 @@ export interface SimJob {
   durationMs: number;
   /** cancel it when still waiting this long after its submit */
   cancelAfterMs?: number;
+  /** the GPU models its GPUs may be of (the request's gpuModels); absent: any */
+  gpuModels?: string[];
 }
 
 export interface SimNode {
@@ -222,6 +224,7 @@ export function simulate(jobs: readonly SimJob[], opts: SimOptions): SimResult {
       const res = engine.submit({
         owner: j.owner, ...(j.group !== undefined ? { group: j.group } : {}), priority: j.priority, preemptible: j.preemptible,
         resources: j.resources,
+        ...(j.gpuModels ? { gpuModels: j.gpuModels } : {}),
         ...(opts.durations !== 'hidden' ? { expectedDurationMs: Math.min(j.durationMs, 366 * 24 * 3600_000) } : {}),
       });
       st.requestId = res.request.id;

@@ -12,7 +12,8 @@
  * - resources: cpu = cpu_milli (millicores), memoryMiB = memory_mib, gpus = num_gpu whole GPUs; a pod with
  *   num_gpu 1 and 0 < gpu_milli < 1000 is fractional: gpus 0, gpuMemMiB = round(gpu_milli/1000 · gpuMemoryMiB)
  *   (at least 1). gpu_milli is ignored with any other num_gpu (it is meaningful only with num_gpu 1), and
- *   gpu_milli 0 or 1000 with num_gpu 1 is one whole GPU. gpu_spec is kept on the pod; jobs do not constrain models.
+ *   gpu_milli 0 or 1000 with num_gpu 1 is one whole GPU. gpu_spec (GPU models, `|`-separated) becomes the
+ *   job's gpuModels when it asks GPUs: it goes only to GPUs of those models (a node list's `model`).
  * - priority from qos: LS 3 > Guaranteed 2 > Burstable 1 > BE 0; preemptible = qos BE.
  * - owner: the trace has none. `ownerBy: 'hash'` (default): `owner-<k>`, k = stableHash(pod name) mod `owners`
  *   (default 8), stableHash being FNV-1a 32-bit with murmur3's finaliser — the same on every run and machine;
@@ -72,6 +73,8 @@ export interface ReplayJob {
   traceWaitMs: number | null;
   /** never scheduled: the trace deleted it after waiting this long */
   cancelAfterMs?: number;
+  /** the GPU models it may use (gpu_spec), when it names some and asks GPUs */
+  gpuModels?: string[];
   qos: Qos;
   podPhase: PodPhase;
 }
@@ -298,6 +301,9 @@ export function gpuMemoryOfModel(model: string | null, fallback = 16_384): numbe
   return (model !== null ? GPU_MODEL_MEMORY_MIB[model] : undefined) ?? fallback;
 }
 
+/** The GPU models a pod may use: its gpu_spec, when it names some and asks GPUs; undefined: any GPU. */
+export const podModels = (p: Pick<TracePod, 'gpuSpec' | 'numGpu'>): string[] | undefined => (p.gpuSpec.length && p.numGpu > 0 ? p.gpuSpec : undefined);
+
 /** Nearest-rank median (the lower middle) of the scheduled pods' durations, ms; null for none. */
 function medianDurationMs(pods: readonly TracePod[]): number | null {
   const d = new Float64Array(pods.length);
@@ -343,6 +349,8 @@ export function podsToJobs(pods: readonly TracePod[], opts: JobOptions = {}): Re
       podPhase: p.podPhase,
     };
     if (!scheduled) job.cancelAfterMs = (p.deletionTime - p.creationTime) * 1000;
+    const models = podModels(p);
+    if (models) job.gpuModels = models;
     jobs.push(job);
   }
   // the trace is in creation order; otherwise a stable sort (ties keep the file's order)

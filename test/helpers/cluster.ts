@@ -3,7 +3,7 @@
  * compact, readable log of the change records (`granted a n1[0]`, `notice v at 30s`, `suspended b`…).
  */
 import { ManualClock } from '../../server/clock.ts';
-import { SchedulerEngine, type EngineOptions, type SubmitResult } from '../../server/scheduler/engine.ts';
+import { SchedulerEngine, SchedulerError, type EngineOptions, type SubmitResult } from '../../server/scheduler/engine.ts';
 import { declaredInventory, type Inventory } from '../../server/scheduler/inventory.ts';
 import type { Strategy } from '../../server/scheduler/strategy.ts';
 import type { Allocation, Change, Request, RequestInputBody } from '../../shared/scheduler.ts';
@@ -15,15 +15,29 @@ export const HOUR = 3_600_000;
 /** the ManualClock's start: scenario times are given in seconds after it */
 export const T0 = 1_700_000_000_000;
 
-/** A node with `gpus` GPUs (16 GiB each unless told), 8 cores and 16 GiB of memory unless told. */
-export function gpuNode(name: string, gpus: number, o: { cpu?: number; memoryMiB?: number; gpuMiB?: number } = {}): Inventory {
+/**
+ * A node with `gpus` GPUs (16 GiB each unless told), 8 cores and 16 GiB of memory unless told; `models`: each GPU's
+ * name (model), by index (absent: `GPU <index>`).
+ */
+export function gpuNode(name: string, gpus: number, o: { cpu?: number; memoryMiB?: number; gpuMiB?: number; models?: string[] } = {}): Inventory {
   return declaredInventory(name, {
     resources: {
       cpu: o.cpu ?? 8000,
       memoryMiB: o.memoryMiB ?? 16 * GiB,
-      gpus: Array.from({ length: gpus }, (_, index) => ({ index, memoryMiB: o.gpuMiB ?? 16 * GiB })),
+      gpus: Array.from({ length: gpus }, (_, index) => ({ index, memoryMiB: o.gpuMiB ?? 16 * GiB, ...(o.models?.[index] !== undefined ? { name: o.models[index] } : {}) })),
     },
   });
+}
+
+/** The SchedulerError `fn` throws (anything else is thrown on; nothing thrown fails). */
+export function schedulerError(fn: () => unknown): SchedulerError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof SchedulerError) return e;
+    throw e;
+  }
+  throw new Error('expected a SchedulerError');
 }
 
 export interface SimOptions {

@@ -13,11 +13,12 @@ import { fakeHostSample } from '../helpers/fake-host.ts';
 const GiB = 1024;
 const MIN = 60_000;
 
-function setup(gpus = [16 * GiB, 16 * GiB]) {
+/** `models`: each GPU's name, by index */
+function setup(gpus = [16 * GiB, 16 * GiB], models: string[] = []) {
   const clock = new ManualClock();
   let n = 0;
   const engine = new SchedulerEngine({ clock, newId: () => `id${++n}` });
-  engine.onSnapshot(declaredInventory('n1', { resources: { cpu: 8000, memoryMiB: 64 * GiB, gpus: gpus.map((memoryMiB, index) => ({ index, memoryMiB })) } }));
+  engine.onSnapshot(declaredInventory('n1', { resources: { cpu: 8000, memoryMiB: 64 * GiB, gpus: gpus.map((memoryMiB, index) => ({ index, memoryMiB, ...(models[index] ? { name: models[index] } : {}) })) } }));
   const hub = new EventHub({ clock, replayCount: 100, replayMaxAgeMs: 3_600_000, ids: new MemoryIdStore() });
   const pushed: HintEvent[] = [];
   hub.subscribe((ev) => ev.type === 'hint' && pushed.push(ev.env.data as HintEvent));
@@ -39,6 +40,25 @@ describe('hints', () => {
     // not repeated while the cause persists
     hints.evaluate();
     expect(pushed).toHaveLength(1);
+  });
+
+  it('fragmentation of a request that names GPU models counts the GPUs of those models only', () => {
+    const { engine, hints, pushed } = setup([16 * GiB, 16 * GiB, 16 * GiB], ['Tesla T4', 'NVIDIA A100-PCIE-16GB', 'NVIDIA A100-PCIE-16GB']);
+    const share = (owner: string, mib: number, gpuModels: string[]) => engine.submit({ owner, resources: { gpuMemMiB: mib }, gpuModels });
+    share('t', 10 * GiB, ['T4']);
+    share('a', 12 * GiB, ['A100']);
+    expect(share('x', 10 * GiB, ['A100']).allocation!.gpuIndices).toEqual([2]);
+    // free: 6 GiB on the T4, 4 and 6 on the A100s. A T4 share of 8 GiB waits; 16 GiB are free in all and no GPU has
+    // 8, but only the T4's memory is its: no fragmentation
+    expect(share('w', 8 * GiB, ['T4']).request.status).toBe('queued');
+    hints.evaluate();
+    expect(pushed).toEqual([]);
+    // an A100 share of 9 GiB: 10 free on the A100s, at most 6 on one
+    const frag = share('y', 9 * GiB, ['A100']);
+    expect(frag.request.status).toBe('queued');
+    hints.evaluate();
+    expect(pushed.map((e) => [e.hint.kind, e.hint.subject.id])).toEqual([['fragmentation', frag.request.id]]);
+    expect(pushed[0]!.hint.message).toMatch(/10240 MiB are free in all; the largest free share on one GPU is 6144 MiB/);
   });
 
   it('warns of a lease about to expire, and clears the hint when it is renewed', async () => {

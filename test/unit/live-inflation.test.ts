@@ -16,7 +16,7 @@ function cluster(nodes: { name: string; gpus: number; state?: NodeView['state'];
     })),
     free: (name) => {
       const n = nodes.find((x) => x.name === name)!;
-      const gpus = Array.from({ length: n.gpus }, (_, index) => ({ index, memoryMiB: n.gpuMiB ?? 16_384, freeMiB: 0, wholeFree: false, available: index !== 3, allocations: 1, foreign: 0 }));
+      const gpus = Array.from({ length: n.gpus }, (_, index) => ({ index, name: 'GPU', memoryMiB: n.gpuMiB ?? 16_384, freeMiB: 0, wholeFree: false, available: index !== 3, allocations: 1, foreign: 0 }));
       return { cpu: 0, memoryMiB: 0, gpus };
     },
   };

@@ -176,3 +176,33 @@ describe('placementMethod: fgd in resource_pooling and hybrid', () => {
     expect(run('demand')).toBe('b');
   });
 });
+
+describe('GPU models on a node of mixed GPUs', () => {
+  const mixed = () => {
+    const c = new Cluster('m', true);
+    c.setInventory(declaredInventory('m', {
+      resources: { cpu: 32_000, memoryMiB: 65_536, gpus: [{ index: 0, memoryMiB: 1000, name: 'Tesla T4' }, { index: 1, memoryMiB: 1000, name: 'NVIDIA A100-PCIE-40GB' }, { index: 2, memoryMiB: 1000, name: 'Tesla T4' }] },
+    }));
+    return c;
+  };
+  const a100 = (s: Shape): Shape => ({ ...s, models: ['A100'] });
+
+  it('the GPUs of other models are fragment for a task of a model', () => {
+    const n = nodeFree(mixed().ledger('m')!);
+    // 3 free GPUs; an A100 task can use GPU 1 only: the two T4s are fragment for it, for a T4 task the A100 is
+    expect(nodeFragmentation(n, [type(whole(1), 1, ['A100'])])).toBeCloseTo(2);
+    expect(nodeFragmentation(n, [type(share(500), 1, ['t4'])])).toBeCloseTo(1);
+    expect(nodeFragmentation(n, [type(whole(2), 1, ['A100'])])).toBeCloseTo(3);
+    expect(nodeFragmentation(n, [type(whole(1))])).toBe(0);
+  });
+
+  it('FGD and every baseline place a task of a model on a GPU of it', () => {
+    for (const place of [fgd, random, dotProduct, gpuClustering, gpuPacking, bestFit]) {
+      for (const r of [() => 0, () => 0.999]) {
+        expect(place(a100(whole(1)), input(mixed(), [type(whole(1))], r))).toEqual({ node: 'm', gpuIndices: [1] });
+        expect(place(a100(share(300)), input(mixed(), [type(share(300))], r))).toEqual({ node: 'm', gpuIndices: [1] });
+        expect(place(a100(whole(2)), input(mixed(), [], r))).toBeNull();
+      }
+    }
+  });
+});

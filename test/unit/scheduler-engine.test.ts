@@ -3,11 +3,12 @@ import { createStrategy } from '../../server/scheduler/strategies/index.ts';
 import type { Strategy } from '../../server/scheduler/strategy.ts';
 import type { QueueView } from '../../server/scheduler/queue.ts';
 import { ManualClock } from '../../server/clock.ts';
-import { SchedulerEngine, SchedulerError, type EngineOptions, type EngineState } from '../../server/scheduler/engine.ts';
+import { SchedulerEngine, type EngineOptions, type EngineState } from '../../server/scheduler/engine.ts';
 import { declaredInventory, inventoryFrom, type Inventory } from '../../server/scheduler/inventory.ts';
 import type { Allocation, Change, Conflict, Request } from '../../shared/scheduler.ts';
 import type { GpuProcess, ResourceStatus } from '../../shared/resources.ts';
 import { fakeGpu } from '../helpers/fake-gpu.ts';
+import { schedulerError } from '../helpers/cluster.ts';
 import { fakeHostSample } from '../helpers/fake-host.ts';
 
 const GiB = 1024;
@@ -27,16 +28,6 @@ function setup(opts: Partial<EngineOptions> = {}, inv: Inventory | null = node()
   const kinds = () => batches.flat().map((c) => c.kind);
   const clear = () => void batches.splice(0);
   return { clock, engine, batches, kinds, clear };
-}
-
-function schedulerError(fn: () => unknown): SchedulerError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SchedulerError) return e;
-    throw e;
-  }
-  throw new Error('expected a SchedulerError');
 }
 
 describe('submit', () => {

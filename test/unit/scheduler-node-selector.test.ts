@@ -6,24 +6,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../server/clock.ts';
-import { SchedulerEngine, SchedulerError, type EngineState } from '../../server/scheduler/engine.ts';
+import { SchedulerEngine, type EngineState } from '../../server/scheduler/engine.ts';
 import { createStrategy } from '../../server/scheduler/strategies/index.ts';
 import type { Allocation, Conflict, Request, StrategyName } from '../../shared/scheduler.ts';
-import { T0, gpuNode, sim, type Body } from '../helpers/cluster.ts';
+import { T0, gpuNode, schedulerError, sim, type Body } from '../helpers/cluster.ts';
 
 const STRATEGIES: StrategyName[] = ['priority_based', 'fair_sharing', 'time_slicing', 'resource_pooling', 'load_balancing', 'hybrid'];
 const gpu = (owner: string, n = 1, extra: Partial<Body> = {}): Body => ({ owner, resources: { cpu: 1000, gpus: n }, ...extra });
 const threeNodes = () => [gpuNode('a', 2), gpuNode('b', 2), gpuNode('c', 2)];
-
-function schedulerError(fn: () => unknown): SchedulerError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SchedulerError) return e;
-    throw e;
-  }
-  throw new Error('expected a SchedulerError');
-}
 
 describe('a request pinned to a node', () => {
   it.each(STRATEGIES)('%s: lands on b though a has room, waits while b is full (its conflict names b) and gets b once it frees', (name) => {

@@ -6,11 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../server/clock.ts';
-import { SchedulerEngine, SchedulerError, type EngineState } from '../../server/scheduler/engine.ts';
+import { SchedulerEngine, type EngineState } from '../../server/scheduler/engine.ts';
 import type { Inventory } from '../../server/scheduler/inventory.ts';
 import { createStrategy } from '../../server/scheduler/strategies/index.ts';
 import type { Allocation, Change, Conflict, Request, StrategyName } from '../../shared/scheduler.ts';
-import { HOUR, MIN, T0, gpuNode, sim, type Body } from '../helpers/cluster.ts';
+import { HOUR, MIN, T0, gpuNode, schedulerError, sim, type Body } from '../helpers/cluster.ts';
 
 const gpu = (owner: string, n = 1, extra: Partial<Body> = {}): Body => ({ owner, resources: { gpus: n }, ...extra });
 const STRATEGIES: StrategyName[] = ['priority_based', 'fair_sharing', 'time_slicing', 'resource_pooling', 'load_balancing', 'hybrid'];
@@ -28,16 +28,6 @@ function conflictLog(changes: readonly Change[]): string[] {
 
 function openSchedule(engine: SchedulerEngine, key: string): Conflict | undefined {
   return engine.openConflicts().find((c) => c.key === key);
-}
-
-function schedulerError(fn: () => unknown): SchedulerError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SchedulerError) return e;
-    throw e;
-  }
-  throw new Error('expected a SchedulerError');
 }
 
 /** A GPU user without an allocation on GPU 0 of `inv`. */

@@ -39,6 +39,18 @@ describe('RequestInputSchema (POST body)', () => {
     expect(r.error!.issues[0]!.path).toEqual(['resources', 'gpuMemMiB']);
   });
 
+  it('gpuModels: 1 to 16 names of 1 to 64 characters, only with a GPU ask (the issue names gpuModels)', () => {
+    expect(ok({ owner: 'a', resources: { gpus: 1 }, gpuModels: ['A100'] }).data!.gpuModels).toEqual(['A100']);
+    expect(ok({ owner: 'a', resources: { gpuMemMiB: 1024 }, gpuModels: ['NVIDIA A100-SXM4-80GB', 'H100'] }).success).toBe(true);
+    for (const gpuModels of [[], Array.from({ length: 17 }, (_, i) => `m${i}`), [''], ['x'.repeat(65)], ['a\nb'], 'A100']) {
+      expect(ok({ owner: 'a', resources: { gpus: 1 }, gpuModels }).success).toBe(false);
+    }
+    expect(ok({ owner: 'a', resources: { gpus: 1 }, gpuModels: ['x'.repeat(64)] }).success).toBe(true);
+    const cpuOnly = ok({ owner: 'a', resources: { cpu: 1000 }, gpuModels: ['A100'] });
+    expect(cpuOnly.success).toBe(false);
+    expect(cpuOnly.error!.issues.map((i) => i.path)).toEqual([['gpuModels']]);
+  });
+
   it('enforces the maxima', () => {
     expect(ok({ owner: 'a', resources: { cpu: 10_000_000 } }).success).toBe(true);
     expect(ok({ owner: 'a', resources: { cpu: 10_000_001 } }).success).toBe(false);

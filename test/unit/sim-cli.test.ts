@@ -62,3 +62,29 @@ describe('arbiter simulate arguments', () => {
     expect(thrown(() => runSimulate({ trace, nodesFrom: empty })).message).toMatch(/lists no node/);
   });
 });
+
+describe('arbiter simulate --nodes-from: pods that name GPU models (gpu_spec)', () => {
+  // one T4 node and one V100M32 node, one GPU each. v-0 (V100M32) runs 0–100 s; v-1 (V100M32) comes at 10 s and
+  // waits for the V100M32 node though the T4 is free, until 100 s; any-2 (no model) comes at 20 s and takes the T4
+  // at once; a-3 names a model no node has: left out. Without the models, v-1 would take the T4 at 10 s and any-2
+  // wait until 100 s (80 s).
+  const modelTrace = join(dir, 'models-openb_pod_list_default.csv');
+  writeFileSync(modelTrace, [
+    'name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time',
+    'v-0,1000,1024,1,1000,V100M32,LS,Running,0,100,0',
+    'v-1,1000,1024,1,1000,V100M32|P100,LS,Running,10,1000,10',
+    'any-2,1000,1024,1,1000,,LS,Running,20,1000,20',
+    'a-3,1000,1024,1,1000,A100,LS,Running,30,1000,30',
+  ].join('\n'));
+  const nodeList = join(dir, 'model-nodes.csv');
+  writeFileSync(nodeList, ['sn,cpu_milli,memory_mib,gpu,model', 'n-t4,8000,16384,1,T4', 'n-v100,8000,16384,1,V100M32'].join('\n'));
+
+  it('each strategy: the pod naming V100M32 waits for that node while the T4 is free; the model no node has never fits', () => {
+    const out = runSimulate({ trace: modelTrace, nodesFrom: nodeList, owners: 1 });
+    expect(out.results).toHaveLength(6);
+    for (const r of out.results) {
+      expect([r.strategy, r.jobs, r.neverFit, r.granted, r.completed, r.maxWaitMs]).toEqual([r.strategy, 4, 1, 3, 3, 90_000]);
+      expect(r.waitMs.mean).toBe(30_000);
+    }
+  });
+});

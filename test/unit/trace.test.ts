@@ -96,8 +96,14 @@ describe('podsToJobs', () => {
     expect(jobs[1]).toMatchObject({ priority: 1, preemptible: false, resources: { cpu: 6000, memoryMiB: 12288, gpus: 0, gpuMemMiB: 7537 }, submitAtMs: 10_000, durationMs: 98_000, traceWaitMs: 2000 });
     expect(jobs[2]).toMatchObject({ priority: 2, resources: { cpu: 4000, memoryMiB: 8192, gpus: 0 } });
     expect(jobs[2]!.resources).not.toHaveProperty('gpuMemMiB');
-    expect(jobs[4]).toMatchObject({ priority: 0, preemptible: true, resources: { gpus: 8 }, durationMs: 300_000 });
+    expect(jobs[4]).toMatchObject({ priority: 0, preemptible: true, resources: { gpus: 8 }, durationMs: 300_000, gpuModels: ['V100M16', 'V100M32'] });
+    for (const j of jobs.slice(0, 4)) expect(j).not.toHaveProperty('gpuModels');
     for (const j of jobs) expect(ResourcesInputSchema.safeParse(j.resources).success).toBe(true);
+  });
+
+  it('gpu_spec becomes the job\'s gpuModels when the pod asks GPUs (a CPU-only pod\'s is left out)', () => {
+    const jobs = podsToJobs(parsePods(csv('g,1000,1024,1,500,T4,LS,Running,0,10,0', 'c,1000,1024,0,0,T4|P100,LS,Running,0,10,0')));
+    expect(jobs.map((j) => j.gpuModels)).toEqual([['T4'], undefined]);
   });
 
   it('never-scheduled pods: median duration of the scheduled ones and a cancel time, or skipped', () => {

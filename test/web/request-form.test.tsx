@@ -84,6 +84,31 @@ describe('request form', () => {
     expect(view.byTestId('field-error')).toHaveLength(0);
   });
 
+  it('GPU models: comma-separated names go as gpuModels; the API\'s word on them (or on one of them) shows at the input', async () => {
+    api.onSubmit = () => Promise.reject(new ApiError(400, 'invalid_request', 'invalid request', [
+      { field: 'gpuModels', message: 'gpuModels constrains GPUs: ask for resources.gpus or resources.gpuMemMiB > 0 with it' },
+    ]));
+    await type(input('owner'), 'ana');
+    await type(input('cpu'), '500');
+    await type(input('gpuModels'), ' A100, ,NVIDIA H100 ');
+    await submitForm(form());
+    expect(api.submitted.at(-1)).toEqual({ owner: 'ana', resources: { cpu: 500 }, gpuModels: ['A100', 'NVIDIA H100'] });
+    expect(errorOf('gpuModels')).toMatch(/^gpuModels constrains GPUs/);
+    expect(view.text('form-error')).toBe('Please correct the marked fields.');
+
+    api.onSubmit = () => Promise.reject(new ApiError(400, 'invalid_request', 'invalid request', [{ field: 'gpuModels.1', message: 'no control characters' }]));
+    await submitForm(form());
+    expect(errorOf('gpuModels')).toBe('no control characters');
+
+    api.onSubmit = (body) => Promise.resolve({ request: request('r3', { owner: String(body.owner), status: 'granted' }), allocation: allocation('a3', 'r3', { gpuIndices: [1] }) });
+    await type(input('gpus'), '1');
+    await type(input('cpu'), '');
+    await type(input('gpuModels'), '');
+    await submitForm(form());
+    expect(api.submitted.at(-1)).toEqual({ owner: 'ana', resources: { gpus: 1 } });
+    expect(view.byTestId('field-error')).toHaveLength(0);
+  });
+
   it('a token bound to an owner fills the owner and keeps it; a viewer\'s token cannot submit', async () => {
     view.unmount();
     api = new FakeSchedulerApi();

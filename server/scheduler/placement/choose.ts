@@ -5,7 +5,7 @@
  */
 import type { Placement } from '../cluster.ts';
 import type { Ledger, Shape } from '../ledger.ts';
-import type { FragmentationMemo, NodeFree } from './fragmentation.ts';
+import { mayUse, type FragmentationMemo, type NodeFree } from './fragmentation.ts';
 
 export interface PlacementInput {
   /** the nodes the request may go to, in order */
@@ -47,18 +47,20 @@ export class Best {
 }
 
 /**
- * The GPU choices of `shape` on a node, as positions in `n`'s lists: a share — each GPU with room for it; k whole
- * GPUs — the first k free as a whole (any k are alike to every measure here); no GPU — one empty choice.
+ * The GPU choices of `shape` on a node, as positions in `n`'s lists, among the GPUs it may use (of its GPU models,
+ * when it names some): a share — each GPU with room for it; k whole GPUs — the first k free as a whole (any k are
+ * alike to every measure here); no GPU — one empty choice.
  */
 export function gpuChoices(n: NodeFree, shape: Shape): number[][] {
+  const models = shape.models;
   if (shape.fracMiB > 0) {
     const out: number[][] = [];
-    for (let i = 0; i < n.room.length; i++) if (n.room[i]! >= shape.fracMiB) out.push([i]);
+    for (let i = 0; i < n.room.length; i++) if (n.room[i]! >= shape.fracMiB && (!models || mayUse(n, i, models))) out.push([i]);
     return out;
   }
   if (shape.whole === 0) return [[]];
   const free: number[] = [];
-  for (let i = 0; i < n.whole.length && free.length < shape.whole; i++) if (n.whole[i]) free.push(i);
+  for (let i = 0; i < n.whole.length && free.length < shape.whole; i++) if (n.whole[i] && (!models || mayUse(n, i, models))) free.push(i);
   return free.length === shape.whole ? [free] : [];
 }
 

@@ -7,8 +7,7 @@
  * this leaves 1-2 % fewer GPUs unallocated than a random choice among them, see bench/RESULTS.md), then at random. Each node's best move for a shape is remembered until
  * the node changes, so a placement among N nodes costs one measure for the node that changed and N look-ups.
  */
-import type { Ledger, Shape } from '../ledger.ts';
-import { shapeKey } from '../ledger.ts';
+import { askKey, type Ledger, type Shape } from '../ledger.ts';
 import { Best, gpuChoices, indicesOf, type PlacementInput } from './choose.ts';
 import { after, type FragmentationMemo } from './fragmentation.ts';
 
@@ -27,7 +26,7 @@ export function fragmentationGrowth(l: Ledger, shape: Shape, memo: Fragmentation
 
 export function fgd(shape: Shape, input: PlacementInput) {
   const best = new Best(input.random);
-  const key = shapeKey({ cpu: shape.cpu, memoryMiB: shape.memoryMiB, whole: shape.whole, fracMiB: shape.fracMiB });
+  const key = askKey(shape);
   for (const l of input.ledgers) {
     if (!l.fits(shape, false)) continue;
     const node = input.memo.node(l);

@@ -5,17 +5,19 @@
  *
  * For one task type on one node (GPU capacity counted as fractions of a GPU: a GPU free as a whole counts 1, a
  * shared GPU its free MiB ÷ its MiB, a GPU held whole 0):
- * - the task cannot run there at all (its cpu or memory do not fit what is free, it names GPU models and the node's
- *   is not one of them, or no GPU has what it asks): every free GPU fraction is fragment;
+ * - the task cannot run there at all (its cpu or memory do not fit what is free, or no GPU it may use — of its GPU
+ *   models, when it names some (gpu-models.ts) — has what it asks): every free GPU fraction is fragment;
  * - it asks no GPU: likewise every free fraction (from its view no GPU is usable);
- * - it fits and asks a share of one GPU: the free fractions of the GPUs with less room than its share are fragment;
- * - it fits and asks k whole GPUs: the free fractions of the GPUs not free as a whole are fragment.
+ * - it fits and asks a share of one GPU: the free fractions of the GPUs it may not use or with less room than its
+ *   share are fragment;
+ * - it fits and asks k whole GPUs: the free fractions of the GPUs it may not use or not free as a whole are fragment.
  * The node's fragmentation is Σ over types of popularity × that amount; the cluster's is the sum over nodes, and its
  * rate that sum ÷ the free GPU capacity. FGD (fgd.ts) places a task where this grows least.
  * The published simulator checks cpu only; here memory makes a node unusable too (Arbiter books both).
  */
 import type { FGD_WEIGHTINGS } from '../../../shared/names.ts';
-import type { GpuSlot, Ledger, Shape } from '../ledger.ts';
+import { matchesGpuModel } from '../gpu-models.ts';
+import { askKey, type GpuSlot, type Ledger, type Shape } from '../ledger.ts';
 
 /** A kind of task in the workload: what it asks and how often it comes (weights need not sum to 1). */
 export interface TaskType {
@@ -30,7 +32,7 @@ export interface TaskType {
   weight: number;
 }
 
-/** What the measure reads of a node: free cpu and memory, each GPU's room and size, and the GPU model. */
+/** What the measure reads of a node: free cpu and memory, each GPU's room, size and model. */
 export interface NodeFree {
   cpu: number;
   memoryMiB: number;
@@ -42,13 +44,12 @@ export interface NodeFree {
   whole: boolean[];
   /** per GPU: its index on the node */
   index: number[];
-  model: string | null;
+  /** per GPU: its model (the name it is declared or reported with) */
+  model: string[];
 }
 
-/** The GPU model of a node: the name its first GPU is declared or reported with; null without GPUs. */
-export function modelOf(l: Ledger): string | null {
-  return l.slots()[0]?.name ?? null;
-}
+/** Whether a task of GPU models `models` (absent: any) may use the GPU at position `i` of `n`. */
+export const mayUse = (n: NodeFree, i: number, models: readonly string[] | undefined): boolean => !models || matchesGpuModel(models, n.model[i]!);
 
 const usable = (g: GpuSlot) => g.present && g.available;
 
@@ -58,14 +59,16 @@ export function nodeFree(l: Ledger): NodeFree {
   const size: number[] = [];
   const whole: boolean[] = [];
   const index: number[] = [];
+  const model: string[] = [];
   for (const g of l.slots()) {
     if (!usable(g)) continue;
     room.push(Math.max(0, l.shareRoom(g)));
     size.push(g.memoryMiB);
     whole.push(l.isWholeFree(g));
     index.push(g.index);
+    model.push(g.name);
   }
-  return { cpu: l.freeCpu, memoryMiB: l.freeMemoryMiB, room, size, whole, index, model: modelOf(l) };
+  return { cpu: l.freeCpu, memoryMiB: l.freeMemoryMiB, room, size, whole, index, model };
 }
 
 /** The node after `shape` is placed on `gpus` (positions in NodeFree's lists, not GPU indices). */
@@ -76,7 +79,7 @@ export function after(n: NodeFree, shape: Shape, gpus: readonly number[]): NodeF
     room[i] = shape.fracMiB > 0 ? room[i]! - shape.fracMiB : 0;
     whole[i] = false;
   }
-  return { cpu: n.cpu - shape.cpu, memoryMiB: n.memoryMiB - shape.memoryMiB, room, size: n.size, whole, index: n.index, model: n.model };
+  return { ...n, cpu: n.cpu - shape.cpu, memoryMiB: n.memoryMiB - shape.memoryMiB, room, whole };
 }
 
 /** Free GPU capacity of a node, in GPUs. */
@@ -89,19 +92,18 @@ export function freeGpus(n: NodeFree): number {
 /** The free GPU capacity task type `t` could not use on node `n`, in GPUs. */
 export function typeFragment(n: NodeFree, t: TaskType, total = freeGpus(n)): number {
   if (t.cpu > n.cpu || t.memoryMiB > n.memoryMiB) return total;
-  if (t.models && (n.model === null || !t.models.includes(n.model))) return total;
   if (t.fracMiB > 0) {
     let fits = false;
     let stranded = 0;
     for (let i = 0; i < n.room.length; i++) {
-      if (n.room[i]! >= t.fracMiB) fits = true;
+      if (n.room[i]! >= t.fracMiB && mayUse(n, i, t.models)) fits = true;
       else if (n.size[i]! > 0) stranded += n.room[i]! / n.size[i]!;
     }
     return fits ? stranded : total;
   }
   if (t.whole > 0) {
     let free = 0;
-    for (const w of n.whole) if (w) free++;
+    for (let i = 0; i < n.whole.length; i++) if (n.whole[i] && mayUse(n, i, t.models)) free++;
     return free >= t.whole ? total - free : total;
   }
   return total;
@@ -134,8 +136,9 @@ export function nodeFragmentation(n: NodeFree, types: readonly TaskType[]): numb
 }
 
 /**
- * Fragmentation of node states, remembered by state (cpu, memory, model and the GPUs' rooms, in any order): nodes
- * of one kind pass through the same states, and FGD asks about every node for every task. Tied to one list of types.
+ * Fragmentation of node states, remembered by state (cpu, memory and the GPUs' rooms, in any order; with their
+ * models when a type names models): nodes of one kind pass through the same states, and FGD asks about every node
+ * for every task. Tied to one list of types.
  */
 /** What the memo keeps of a node until it changes: its state, fragmentation, free GPUs and the moves measured on it. */
 export interface NodeEntry {
@@ -152,10 +155,16 @@ export class FragmentationMemo {
   /** a Map, not a WeakMap: it is read for every node at every placement (a node removed stays until the memo goes) */
   private readonly current = new Map<Ledger, NodeEntry>();
 
-  constructor(readonly types: readonly TaskType[], private readonly limit = 200_000) {}
+  /** some type names GPU models: a GPU's model is part of a node's state */
+  private readonly byModel: boolean;
+
+  constructor(readonly types: readonly TaskType[], private readonly limit = 200_000) {
+    this.byModel = types.some((t) => t.models);
+  }
 
   of(n: NodeFree): number {
-    const key = `${n.cpu}|${n.memoryMiB}|${n.model}|${n.room.map((r, i) => `${r}/${n.size[i]}${n.whole[i] ? 'w' : ''}`).sort().join(',')}`;
+    const gpu = (r: number, i: number) => `${r}/${n.size[i]}${n.whole[i] ? 'w' : ''}${this.byModel ? `@${n.model[i]}` : ''}`;
+    const key = `${n.cpu}|${n.memoryMiB}|${n.room.map(gpu).sort().join(',')}`;
     let f = this.known.get(key);
     if (f === undefined) {
       if (this.known.size >= this.limit) this.known.clear();
@@ -189,8 +198,6 @@ export class FragmentationMemo {
   }
 }
 
-/** The type key of a shape (what it asks, not where it is pinned). */
-const typeKey = (s: Shape, models?: readonly string[]) => `${s.cpu}|${s.memoryMiB}|${s.whole}|${s.fracMiB}|${models?.join('/') ?? ''}`;
 
 /**
  * The workload's distribution of requests, learned from what arrives: each observed request counts once (by id),
@@ -205,16 +212,17 @@ export class WorkloadDistribution {
   /** `maxSeen`: ids remembered to count a request once (older ones are forgotten first) */
   constructor(private readonly maxSeen = 10_000) {}
 
-  observe(shape: Shape, id?: string, models?: readonly string[]): void {
+  /** Count a request of `shape` (its GPU models included: its type is what it asks, not where it is pinned). */
+  observe(shape: Shape, id?: string): void {
     if (id !== undefined) {
       if (this.seen.has(id)) return;
       if (this.seen.size >= this.maxSeen) this.seen.delete(this.seen.values().next().value!);
       this.seen.add(id);
     }
-    const key = typeKey(shape, models);
+    const key = askKey(shape);
     const t = this.byKey.get(key);
     if (t) t.weight++;
-    else this.byKey.set(key, { cpu: shape.cpu, memoryMiB: shape.memoryMiB, whole: shape.whole, fracMiB: shape.fracMiB, ...(models ? { models } : {}), weight: 1 });
+    else this.byKey.set(key, { cpu: shape.cpu, memoryMiB: shape.memoryMiB, whole: shape.whole, fracMiB: shape.fracMiB, ...(shape.models ? { models: shape.models } : {}), weight: 1 });
     this.list = null;
     this.version++;
   }

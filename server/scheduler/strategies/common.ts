@@ -4,7 +4,7 @@
  */
 import type { Request, StrategyName } from '../../../shared/scheduler.ts';
 import type { Placement, PreemptionPlan } from '../cluster.ts';
-import { firstFit, shapeKey, shapeOf, type GpuPicker, type GpuSlot, type Ledger, type Shape } from '../ledger.ts';
+import { firstFit, requestShape, shapeKey, type GpuPicker, type GpuSlot, type Ledger, type Shape } from '../ledger.ts';
 import type { QueueView } from '../queue.ts';
 import type { SliceCandidate, Strategy, StrategyContext } from '../strategy.ts';
 import { shortness, type JobLengths } from './job-length.ts';
@@ -32,7 +32,7 @@ export function multifactor(r: Request, ctx: StrategyContext, cfg: MultifactorCo
   const w = cfg.weights;
   let prio = w.age * clamp01((ctx.now - r.submittedAt) / cfg.maxAgeMs) + w.priority * clamp01(0.5 + r.priority / (2 * cfg.priorityScale));
   if (w.size > 0) {
-    const size = clamp01(ctx.cluster.dominantShare(shapeOf(r.resources, r.node)));
+    const size = clamp01(ctx.cluster.dominantShare(requestShape(r)));
     prio += w.size * (cfg.favorSmall ? 1 - size : size);
   }
   if (w.fairShare > 0) prio += w.fairShare * ctx.usage.fairShareFactor(r.owner, ctx.now, (o) => cfg.ownerWeights[o] ?? 1);
@@ -179,7 +179,7 @@ export class RankedOrder {
 
 /** Victims among strictly lower-priority preemptible holders not already under notice; null when none would do. */
 export function lowerPriorityVictims(r: Request, ctx: StrategyContext): PreemptionPlan | null {
-  const shape = shapeOf(r.resources, r.node);
+  const shape = requestShape(r);
   // the victims depend on the shape, the priority and which allocations are under notice
   const key = `victims|${shapeKey(shape)}|${r.priority}|${ctx.noticeEpoch}`;
   const plan = ctx.cluster.preemptionPlan(shape, r.priority, (h) => h.preemptible && h.priority < r.priority && !ctx.preempting(h.allocationId), key);
@@ -258,7 +258,7 @@ export function balanced(values: readonly (number | null)[]): number {
  * request names one). `score` null: the node is not offered.
  */
 export function placeBest(r: Request, ctx: StrategyContext, score: (l: Ledger, shape: Shape) => number | null, pick: GpuPicker): Placement | null {
-  const shape = shapeOf(r.resources, r.node);
+  const shape = requestShape(r);
   let best: Placement | null = null;
   let bestScore = -Infinity;
   for (const l of ctx.cluster.placeableFor(shape)) {
@@ -275,7 +275,7 @@ export function placeBest(r: Request, ctx: StrategyContext, score: (l: Ledger, s
 
 /** The first node (in order) where `pick` places it. */
 export function placeFirst(r: Request, ctx: StrategyContext, pick: GpuPicker): Placement | null {
-  return ctx.cluster.place(shapeOf(r.resources, r.node), pick);
+  return ctx.cluster.place(requestShape(r), pick);
 }
 
 // ------------------------------------------------------------------ GPU pickers

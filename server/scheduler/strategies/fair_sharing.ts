@@ -15,7 +15,7 @@
 import type { Request } from '../../../shared/scheduler.ts';
 import { FairSharingConfigSchema, type FairSharingConfig } from '../../../shared/strategy.ts';
 import type { PreemptionPlan } from '../cluster.ts';
-import { shapeOf } from '../ledger.ts';
+import { requestShape } from '../ledger.ts';
 import type { QueueView } from '../queue.ts';
 import type { Strategy, StrategyContext } from '../strategy.ts';
 import { BaseStrategy, grantOrder, insertSorted, packShared, placeFirst } from './common.ts';
@@ -265,7 +265,7 @@ export class FairSharing extends BaseStrategy {
     const fair = (o: string) => this.ownerWeight(o) / weights;
     const shareNow = (o: string) => ctx.usage.dominantShare(`owner:${o}`, ctx.now);
     if (shareNow(request.owner) >= fair(request.owner) / 2) return null;
-    const plan = ctx.cluster.preemptionPlan(shapeOf(request.resources, request.node), Number.POSITIVE_INFINITY,
+    const plan = ctx.cluster.preemptionPlan(requestShape(request), Number.POSITIVE_INFINITY,
       (h) => h.owner !== request.owner && !ctx.preempting(h.allocationId) && shareNow(h.owner) > fair(h.owner));
     return plan && plan.victims.length ? plan : null;
   }

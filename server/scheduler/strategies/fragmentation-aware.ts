@@ -10,7 +10,7 @@
 import type { Request } from '../../../shared/scheduler.ts';
 import { rng } from '../../rng.ts';
 import type { Placement } from '../cluster.ts';
-import { shapeOf } from '../ledger.ts';
+import { requestShape } from '../ledger.ts';
 import { fgd } from '../placement/fgd.ts';
 import { FragmentationMemo, WorkloadDistribution, weighTypes, type FgdWeighting } from '../placement/fragmentation.ts';
 import type { StrategyContext } from '../strategy.ts';
@@ -25,7 +25,7 @@ export class FragmentationAwarePlacement {
   constructor(private readonly weighting: FgdWeighting = 'count') {}
 
   place(request: Request, ctx: StrategyContext): Placement | null {
-    const shape = shapeOf(request.resources, request.node);
+    const shape = requestShape(request);
     this.seen.observe(shape, request.id);
     const n = this.seen.version;
     if (!this.memo || n - this.basis >= Math.max(1, 0.25 * this.basis)) {

@@ -10,7 +10,7 @@
 import type { Request } from '../../../shared/scheduler.ts';
 import { HybridConfigSchema, TimeSlicingConfigSchema, type HybridConfig } from '../../../shared/strategy.ts';
 import type { PreemptionPlan } from '../cluster.ts';
-import { shapeOf } from '../ledger.ts';
+import { requestShape } from '../ledger.ts';
 import type { SliceCandidate, Strategy, StrategyContext } from '../strategy.ts';
 import { RankedStrategy, balanced, bestFitShared, clamp01, fractionsAfter, lowerPriorityVictims, mostAllocated, placeBest } from './common.ts';
 import { FragmentationAwarePlacement } from './fragmentation-aware.ts';
@@ -49,7 +49,7 @@ export class Hybrid extends RankedStrategy {
     const w = c.weights;
     let prio = w.age * clamp01((ctx.now - r.submittedAt) / c.maxAgeMs) + w.priority * clamp01(0.5 + r.priority / (2 * c.priorityScale));
     if (w.fairShare > 0) prio += w.fairShare * this.drfFactor(r.owner, ctx);
-    if (w.size > 0) prio += w.size * clamp01(ctx.cluster.dominantShare(shapeOf(r.resources, r.node)));
+    if (w.size > 0) prio += w.size * clamp01(ctx.cluster.dominantShare(requestShape(r)));
     if (w.shortJob > 0) prio += w.shortJob * shortness(r, c.maxDurationMs, this.lengths);
     return prio;
   }

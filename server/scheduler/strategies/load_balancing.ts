@@ -24,7 +24,7 @@ export class LoadBalancing extends RankedStrategy {
 
   place(request: Request, ctx: StrategyContext) {
     const c = this.config;
-    const utilOf = (l: Ledger) => (s: GpuSlot) => (ctx.gpuUtilisation(l.node, s.index) ?? 0) / 100;
+    const utilOf = (l: Pick<Ledger, 'node'>) => (s: GpuSlot) => (ctx.gpuUtilisation(l.node, s.index) ?? 0) / 100;
     return placeBest(request, ctx, (l, shape) => {
       const util = utilOf(l);
       const f = fractionsAfter(l, shape, (s) => util(s) * c.utilisationWeight);

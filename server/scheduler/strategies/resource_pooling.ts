@@ -13,7 +13,7 @@
 import type { Request } from '../../../shared/scheduler.ts';
 import { ResourcePoolingConfigSchema, type ResourcePoolingConfig } from '../../../shared/strategy.ts';
 import type { PreemptionPlan } from '../cluster.ts';
-import { shapeOf } from '../ledger.ts';
+import { requestShape } from '../ledger.ts';
 import type { Strategy, StrategyContext } from '../strategy.ts';
 import { RankedStrategy, bestFitShared, fractionsAfter, mostAllocated, placeBest } from './common.ts';
 import { FragmentationAwarePlacement } from './fragmentation-aware.ts';
@@ -60,7 +60,7 @@ export class ResourcePooling extends RankedStrategy {
   override preempt(request: Request, ctx: StrategyContext): PreemptionPlan | null {
     if (!this.hasQuotas || !this.withinQuota(request, ctx)) return null;
     const over = (g: string | undefined) => (g === undefined ? 0 : ctx.usage.held(`group:${g}`).gpus) > this.quotaOf(g);
-    const plan = ctx.cluster.preemptionPlan(shapeOf(request.resources, request.node), Number.POSITIVE_INFINITY,
+    const plan = ctx.cluster.preemptionPlan(requestShape(request), Number.POSITIVE_INFINITY,
       (h) => h.gpuIndices.length > 0 && h.group !== request.group && over(h.group) && !ctx.preempting(h.allocationId));
     return plan && plan.victims.length ? plan : null;
   }

@@ -17,6 +17,7 @@ const FIELDS = {
   memoryMiB: 'resources.memoryMiB',
   gpus: 'resources.gpus',
   gpuMemMiB: 'resources.gpuMemMiB',
+  gpuModels: 'gpuModels',
   leaseMin: 'leaseMs',
   durationMin: 'expectedDurationMs',
   preemptible: 'preemptible',
@@ -25,7 +26,7 @@ type Input = keyof typeof FIELDS;
 type Values = Record<Exclude<Input, 'preemptible'>, string> & { preemptible: boolean };
 
 const OWNER_KEY = 'arbiter.owner';
-const EMPTY: Values = { owner: '', group: '', priority: '', cpu: '', memoryMiB: '', gpus: '', gpuMemMiB: '', leaseMin: '', durationMin: '', preemptible: false };
+const EMPTY: Values = { owner: '', group: '', priority: '', cpu: '', memoryMiB: '', gpus: '', gpuMemMiB: '', gpuModels: '', leaseMin: '', durationMin: '', preemptible: false };
 
 function rememberedOwner(): string {
   try {
@@ -52,6 +53,8 @@ export function requestBody(v: Values): RequestInputBody {
     if (x !== undefined) resources[k] = x;
   }
   body.resources = resources;
+  const models = v.gpuModels.split(',').map((m) => m.trim()).filter(Boolean);
+  if (models.length) body.gpuModels = models;
   const priority = num(v.priority);
   if (priority !== undefined) body.priority = priority;
   const lease = num(v.leaseMin, 60_000);
@@ -109,7 +112,8 @@ export function RequestForm() {
       },
       (err: unknown) => {
         setBusy(false);
-        const byField = fieldErrors(err);
+        // a problem of one GPU model name (`gpuModels.1`) shows at the models' input
+        const byField = Object.fromEntries(Object.entries(fieldErrors(err)).map(([f, m]) => [f.replace(/^gpuModels\.\d+$/, 'gpuModels'), m]));
         setErrors(byField);
         const known = new Set<string>(Object.values(FIELDS));
         const unplaced = Object.entries(byField).filter(([f]) => !known.has(f) && f !== 'resources');
@@ -183,6 +187,7 @@ export function RequestForm() {
             {field('gpuMemMiB', 'GPU memory', { numeric: true, hint: 'MiB, a share of one GPU' })}
             {field('cpu', 'CPU', { numeric: true, hint: 'millicores' })}
             {field('memoryMiB', 'Memory', { numeric: true, hint: 'MiB' })}
+            {field('gpuModels', 'GPU models', { hint: 'optional, comma-separated', placeholder: 'A100, H100' })}
           </div>
           <FieldError id={`${id}-res-err`} text={resourcesError} />
         </fieldset>
