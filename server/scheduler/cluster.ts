@@ -14,6 +14,7 @@
 import { NodesByModels } from './gpu-models.ts';
 import type { Inventory } from './inventory.ts';
 import { Ledger, shapeKey, type FreeView, type GpuPicker, type Holding, type HoldingMeta, type InTheWay, type NodeState, type Shape } from './ledger.ts';
+import { strandedShare } from './stranded.ts';
 
 export interface Placement {
   node: string;
@@ -354,35 +355,8 @@ export class Cluster {
    * scattered in slivers no whole-GPU request can use. Nodes that are not reachable are left out (nothing goes there).
    */
   fragmentation(): number | null {
-    let free = 0;
-    let stranded = 0;
-    for (const l of this.list) {
-      if (!l.placeable) continue;
-      // each node's part is kept until it changes: a replay asks at every event, and one node changes at a time
-      let part = this.fragParts.get(l);
-      if (part?.version !== l.version) {
-        part = { version: l.version, free: 0, stranded: 0 };
-        for (const g of l.slots()) {
-          if (!g.present || !g.available) continue;
-          if (l.isWholeFree(g)) {
-            part.free += 1;
-            continue;
-          }
-          const room = l.shareRoom(g);
-          if (room > 0 && g.memoryMiB > 0) {
-            part.free += room / g.memoryMiB;
-            part.stranded += room / g.memoryMiB;
-          }
-        }
-        this.fragParts.set(l, part);
-      }
-      free += part.free;
-      stranded += part.stranded;
-    }
-    return free > 0 ? stranded / free : null;
+    return strandedShare(this.list);
   }
-
-  private readonly fragParts = new WeakMap<Ledger, { version: number; free: number; stranded: number }>();
 
   /** The home ledger takes the name its first inventory or restored allocation gives it (see the file's comment). */
   private rename(l: Ledger, node: string): Ledger {
