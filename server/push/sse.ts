@@ -49,17 +49,21 @@ export class SseServer {
       return;
     }
     const types = subscribedTypes(sub.types);
-    // an endless body, delimited by the connection's close: each event one write, without chunked framing
+    // an endless body, delimited by the connection's close: without chunked framing, and once the head is out each
+    // event is one write to the socket itself — not through the response, whose per-write bookkeeping (and a cork
+    // until the next tick) was most of the fan-out's cost per client (bench/RESULTS.md, issue 16)
     res.useChunkedEncodingByDefault = false;
     res.writeHead(200, SSE_HEADERS);
-    req.socket.setNoDelay(true);
-    req.socket.setKeepAlive(true);
+    res.flushHeaders();
+    const socket = req.socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true);
     // nothing after the end: a write then is an 'error' nobody listens to (a heartbeat in a dropped client's grace)
-    const send = (chunk: string | Buffer) => void (res.writableEnded || res.write(chunk));
+    const send = (chunk: string | Buffer) => void (res.writableEnded || socket.destroyed || socket.write(chunk));
     send(encodeSseFrame({ retry: this.opts.retryMs, comment: 'arbiter' }));
 
     const policy = new SlowClientPolicy({
-      busy: () => res.writableLength > SSE_HIGH_WATER_BYTES,
+      busy: () => socket.writableLength > SSE_HIGH_WATER_BYTES,
       write: (ev) => send(ev.sseFrameOf(format)),
       // told why first (a client that still reads gets it), then cut off
       disconnect: () => {
@@ -68,7 +72,8 @@ export class SseServer {
         setTimeout(() => res.destroy(), DROP_GRACE_MS).unref();
       },
     }, this.opts.maxBufferedEvents);
-    res.on('drain', () => policy.drain());
+    const onDrain = () => policy.drain();
+    socket.on('drain', onDrain);
 
     // subscribe and backfill in the same tick: nothing published in between can be missed or doubled
     const unsubscribe = this.hub.subscribe((ev) => {
@@ -80,6 +85,7 @@ export class SseServer {
     heartbeat.unref();
     this.clients.add(res);
     res.on('close', () => {
+      socket.off('drain', onDrain);
       clearInterval(heartbeat);
       unsubscribe();
       policy.close();

@@ -3,13 +3,14 @@
  * entry point throw `Error('injected: <point>')`, once per connection, where a test marks the connection:
  *   the `x-throw-once` request header:
  *     end            the response's first end(): a route's res.json() throws (a sync or an async handler)
- *     sse-open       an SSE stream's first write (its retry hint, in the route's handler)
+ *     sse-open       an SSE stream's first write to its socket (its retry hint, in the route's handler)
  *     sse-heartbeat  an SSE stream's first heartbeat (in a timer)
  *   the socket.io handshake's query `throw-once=subscribe`: the `subscribe` handler's first socket.leave() of a type's room
  *   the WebSocket's upgrade URL `throw-once=ws-message`: the first answer to a client message, in its handler
  * The server's code is not changed: what throws is Node's, socket.io's and ws's, as a bug of theirs or ours would.
  */
 import { ServerResponse } from 'node:http';
+import { Socket as NetSocket } from 'node:net';
 import { Socket } from 'socket.io';
 import { WebSocket, WebSocketServer } from 'ws';
 
@@ -29,11 +30,20 @@ ServerResponse.prototype.end = function (...args) {
   return end.apply(this, args);
 };
 
-const write = ServerResponse.prototype.write;
-ServerResponse.prototype.write = function (chunk, ...rest) {
+// an SSE stream writes its frames to the socket itself once its head is out: the socket is marked at writeHead
+const streams = new WeakMap();
+const writeHead = ServerResponse.prototype.writeHead;
+ServerResponse.prototype.writeHead = function (...args) {
   const point = marked(this);
-  if (point === 'sse-open') once(this, point);
-  if (point === 'sse-heartbeat' && String(chunk) === ': ping\n\n') once(this, point);
+  if (point === 'sse-open' || point === 'sse-heartbeat') streams.set(this.socket, point);
+  return writeHead.apply(this, args);
+};
+const write = NetSocket.prototype.write;
+NetSocket.prototype.write = function (chunk, ...rest) {
+  const point = streams.get(this);
+  const text = typeof chunk === 'string' || Buffer.isBuffer(chunk) ? String(chunk) : '';
+  if (point === 'sse-open' && text.startsWith('retry:')) once(this, point);
+  if (point === 'sse-heartbeat' && text === ': ping\n\n') once(this, point);
   return write.call(this, chunk, ...rest);
 };
 

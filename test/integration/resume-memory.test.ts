@@ -30,12 +30,19 @@ describe('resuming from far back', () => {
     for (let i = 0; i < EVENTS; i++) published.push(s.app.hub.publish('hint', hintPayload(MESSAGE, `h${i}`))!.id);
     const total = EVENTS * MESSAGE.length;
 
-    // the bytes each event stream was handed, by its socket's local port
+    // the bytes each event stream was handed, by its socket's remote port (an SSE stream writes to its socket itself
+    // once its head is out: the sockets are known from writeHead)
     const written = new Map<number, number>();
-    const write = http.ServerResponse.prototype.write;
-    vi.spyOn(http.ServerResponse.prototype, 'write').mockImplementation(function (this: http.ServerResponse, chunk: unknown, ...rest: unknown[]) {
-      if (this.req.url?.startsWith('/api/events')) {
-        const port = this.socket?.remotePort ?? 0;
+    const streams = new WeakSet<net.Socket>();
+    const writeHead = http.ServerResponse.prototype.writeHead;
+    vi.spyOn(http.ServerResponse.prototype, 'writeHead').mockImplementation(function (this: http.ServerResponse, ...args: unknown[]) {
+      if (this.req.url?.startsWith('/api/events') && this.socket) streams.add(this.socket);
+      return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args);
+    });
+    const write = net.Socket.prototype.write;
+    vi.spyOn(net.Socket.prototype, 'write').mockImplementation(function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
+      if (streams.has(this)) {
+        const port = this.remotePort ?? 0;
         written.set(port, (written.get(port) ?? 0) + (typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length));
       }
       return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
