@@ -14,7 +14,7 @@ import {
   STRATEGY_CONFIG_SCHEMAS, STRATEGY_DESCRIPTIONS,
   type CompareBody, type CompareResponse, type PerformanceResponse, type StrategyPerformance, type StrategyState,
 } from '../../shared/strategy.ts';
-import { liveInflation } from '../sim/live-inflation.ts';
+import { liveInflation, liveNodes } from '../sim/live-inflation.ts';
 import { simulate, type SimJob } from '../sim/simulator.ts';
 import type { SchedulerEngine } from '../scheduler/engine.ts';
 import { PerformanceRecorder } from '../scheduler/evaluation.ts';
@@ -151,7 +151,7 @@ export class StrategyService {
 
   /**
    * Replay this server's requests of the last `hours` under each strategy (each with the config it had last, the
-   * current one with its own) on a cluster shaped like this node, and suggest the one with the lowest mean wait
+   * current one with its own) on this cluster's placeable nodes, each as it is, and suggest the one with the lowest mean wait
    * when it cuts the current one's by at least 20 % (a hint says so).
    * Durations: a granted request held its allocation until it ended (or until now); a request still waiting or
    * cancelled runs for its expectedDurationMs, else the median of the others; a cancelled one is cancelled again
@@ -167,16 +167,21 @@ export class StrategyService {
     const median = held.length ? held[Math.floor((held.length - 1) / 2)]! : 60_000;
     const jobs: SimJob[] = rows.map(({ request: r, allocation: a }) => ({
       id: r.id, owner: r.owner, ...(r.group !== undefined ? { group: r.group } : {}), priority: r.priority, preemptible: r.preemptible,
-      resources: r.resources, submitAtMs: r.submittedAt,
+      resources: r.resources, ...(r.gpuModels ? { gpuModels: [...r.gpuModels] } : {}), submitAtMs: r.submittedAt,
       durationMs: Math.max(1, a ? (a.endedAt ?? now) - a.grantedAt : r.expectedDurationMs ?? median),
       ...(r.status === 'cancelled' && !a ? { cancelAfterMs: Math.max(1, r.updatedAt - r.submittedAt) } : {}),
     }));
-    const cap = this.opts.engine.capacity();
-    const free = this.opts.engine.free();
-    const node = {
-      name: this.opts.engine.nodes()[0] ?? 'local', cpu: cap.cpu ?? 0, memoryMiB: cap.memoryMiB ?? 0,
-      gpus: cap.gpus ?? 0, gpuMemoryMiB: free.gpus.reduce((m, g) => Math.max(m, g.memoryMiB), 0) || 16_384,
-    };
+    // the nodes the scheduler can place on now, each as it is; without any (all unreachable, capacity unknown) one
+    // node of the summed capacity
+    let nodes = liveNodes(this.opts.engine, 'actual').nodes;
+    if (!nodes.length) {
+      const cap = this.opts.engine.capacity();
+      const free = this.opts.engine.free();
+      nodes = [{
+        name: this.opts.engine.nodes()[0] ?? 'local', cpu: cap.cpu ?? 0, memoryMiB: cap.memoryMiB ?? 0,
+        gpus: cap.gpus ?? 0, gpuMemoryMiB: free.gpus.reduce((m, g) => Math.max(m, g.memoryMiB), 0) || 16_384,
+      }];
+    }
     const current = this.opts.engine.strategyName;
     const names = body.strategies ?? [...STRATEGY_NAMES];
     const out: StrategyPerformance[] = [];
@@ -186,7 +191,7 @@ export class StrategyService {
         out.push({ strategy: name, activeMs: 0, requests: 0, granted: 0, cancelled: 0, failed: 0, successRate: null, waitMs: { mean: null, p50: null, p95: null }, utilisation: null, jain: null, preemptions: 0, suspensions: 0, starved: 0 });
         continue;
       }
-      const { jobs: _j, neverFit: _n, completed: _c, resubmitted: _r, ...row } = simulate(jobs, { strategy: name, config, nodes: [node], starvationMs: this.recorder.starvationMs });
+      const { jobs: _j, neverFit: _n, completed: _c, resubmitted: _r, ...row } = simulate(jobs, { strategy: name, config, nodes, starvationMs: this.recorder.starvationMs });
       out.push(row);
     }
     const mine = out.find((r) => r.strategy === current)?.waitMs.mean ?? null;

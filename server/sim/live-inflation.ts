@@ -47,16 +47,22 @@ export interface LiveInflationInput {
   strategy: { name: StrategyName; config: Record<string, unknown> };
 }
 
-/** The nodes as the experiment declares them (GPUs of 1000), and the largest GPU's MiB (0 without GPUs). */
-export function liveNodes(cluster: LiveCluster): { nodes: SimNode[]; gpuMiB: number } {
+/**
+ * The nodes the scheduler can place on now, as a simulation declares them: their GPUs of 1000 MiB (`experiment`, the
+ * inflation's units) or of the node's largest GPU's MiB (`actual`, compare's replay); and the largest GPU's MiB of
+ * all (0 without GPUs).
+ */
+export function liveNodes(cluster: LiveCluster, gpuMemory: 'experiment' | 'actual' = 'experiment'): { nodes: SimNode[]; gpuMiB: number } {
   const nodes: SimNode[] = [];
   let gpuMiB = 0;
   for (const v of cluster.nodeViews()) {
     const { cpu, memoryMiB } = v.capacity;
     if (v.state !== 'reachable' || cpu === null || memoryMiB === null) continue;
     const gpus = cluster.free(v.name).gpus.filter((g) => g.available);
-    for (const g of gpus) gpuMiB = Math.max(gpuMiB, g.memoryMiB);
-    nodes.push({ name: v.name, cpu, memoryMiB, gpus: gpus.length, gpuMemoryMiB: 1000, ...(gpus[0] ? { model: gpus[0].name } : {}) });
+    const largest = gpus.reduce((m, g) => Math.max(m, g.memoryMiB), 0);
+    gpuMiB = Math.max(gpuMiB, largest);
+    const gpuMemoryMiB = gpuMemory === 'experiment' ? 1000 : largest || 16_384;
+    nodes.push({ name: v.name, cpu, memoryMiB, gpus: gpus.length, gpuMemoryMiB, ...(gpus[0] ? { model: gpus[0].name } : {}) });
   }
   return { nodes, gpuMiB };
 }

@@ -33,6 +33,9 @@ describe('the inflation experiment on the live cluster', () => {
     // a's GPU 3 is not available; b cannot be reached; c has not reported its cpu (the scheduler places nothing there)
     expect(nodes.map((n) => [n.name, n.gpus])).toEqual([['a', 3], ['d', 2]]);
     expect(gpuMiB).toBe(81_920);
+    // the experiment's GPUs are all 1000; compare's replay keeps each node's own
+    expect(nodes.map((n) => n.gpuMemoryMiB)).toEqual([1000, 1000]);
+    expect(liveNodes(c, 'actual').nodes.map((n) => [n.name, n.gpuMemoryMiB, n.model])).toEqual([['a', 16_384, 'GPU'], ['d', 81_920, 'GPU']]);
   });
 
   it('a share is thousandths of the largest GPU; as large as it, a whole GPU', () => {
