@@ -158,10 +158,6 @@ export class Cluster {
     this.open = nodes.size ? this.list.filter((l) => !nodes.has(l.node)) : null;
   }
 
-  get withheld(): ReadonlySet<string> {
-    return this.withheldNodes;
-  }
-
   /** The nodes a placement of `shape` may use now: nodesFor less the withheld ones. */
   placeableFor(shape: Shape): readonly Ledger[] {
     const nodes = this.nodesFor(shape);

@@ -31,7 +31,7 @@ export class DecisionPass {
   private passVersion = -1;
   /** the next pass places even when the ledger did not change (strategy switch, restore, live utilisation…) */
   force = true;
-  /** the node set aside for a starved request, when the strategy reserves (reserveAfterMs) */
+  /** the nodes set aside for starved requests, when the strategy reserves (reserveAfterMs) */
   readonly reservation: Reservation;
 
   constructor(

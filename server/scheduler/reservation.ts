@@ -3,8 +3,8 @@
  * `reserveAfterMs` fits nowhere, one node is set aside for it — no other placement goes there (Cluster.withhold),
  * new submits included — until it is granted, leaves the queue, or the strategy in force no longer reserves. At most
  * `maxReservations` at once, made in the strategy's order, each on its own node. Without it the engine grants
- * greedily whatever fits, so a large request waits for as long as smaller ones keep refilling every node it could use (the longest waits of the
- * trace's contended replay, bench/RESULTS.md). A reserved request's wait is then bounded by reserveAfterMs plus what
+ * greedily whatever fits, so a large request waits for as long as smaller ones keep refilling every node it could
+ * use (the longest waits of the trace's contended replay, bench/RESULTS.md). A reserved request's wait is then bounded by reserveAfterMs plus what
  * its node's holders have left to run; one waiting for a reservation to come free, by the reservations before it.
  *
  * The node: among the placeable ones the request would fit on empty, the one whose holders are expected to end
@@ -23,7 +23,6 @@ import type { Ledger, Shape } from './ledger.ts';
 export interface Reserved {
   requestId: string;
   node: string;
-  since: number;
 }
 
 export class Reservation {
@@ -74,7 +73,7 @@ export class Reservation {
       if (!best || c.ends < best.ends || (c.ends === best.ends && c.lack < best.lack)) best = c;
     }
     if (!best) return false;
-    this.held.push({ requestId: r.id, node: best.l.node, since: now });
+    this.held.push({ requestId: r.id, node: best.l.node });
     this.withholdAll();
     return true;
   }
