@@ -109,6 +109,7 @@ const sim = program.command('simulate').description('replay a GPU cluster trace 
   .option('--owners <n>', 'owners the pod names are hashed into (the trace has none)', '8')
   .option('--owner-by <how>', 'hash (pod name into --owners owners) or qos (one owner per qos class)', 'hash')
   .option('--starvation-ms <ms>', 'a request waiting longer counts as starved', '600000')
+  .option('--preemptible <which>', 'be (only the trace\'s best-effort pods may be preempted) or all (every pod: jobs that checkpoint)', 'be')
   .option('--strategy-config <file>', 'JSON {"<strategy>": {config}} for the strategies replayed')
   .option('--durations <how>', 'given (each request states its job\'s length) or hidden (none does)', 'given')
   .option('--experiment <name>', 'replay (the trace as recorded) or inflation (pods drawn from the trace until the arrived GPU demand reaches the capacity, no departures: the FGD paper\'s experiment)', 'replay')
@@ -135,7 +136,7 @@ sim.action(async () => {
     const out = runSimulate({
       trace: o.trace, ...(o.nodesFrom ? { nodesFrom: o.nodesFrom } : {}), nodes: o.nodes, gpusPerNode: o.gpusPerNode, cpuPerNode: o.cpuPerNode, memoryPerNode: o.memoryPerNode,
       gpuMemory: o.gpuMemory, strategies: o.strategies, timeScale: o.timeScale, owners: o.owners, ownerBy: o.ownerBy, starvationMs: o.starvationMs, durations: o.durations,
-      ...(o.strategyConfig ? { strategyConfig: o.strategyConfig } : {}), json: Boolean(o.json),
+      preemptible: o.preemptible, ...(o.strategyConfig ? { strategyConfig: o.strategyConfig } : {}), json: Boolean(o.json),
     });
     if (o.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     else {

@@ -56,7 +56,14 @@ export const PriorityBasedConfigSchema = z.strictObject({
   reserveAfterMs: ms().min(1).nullable().default(null),
   /** at most this many requests hold a reservation at once, each its own node @default 1 */
   maxReservations: z.int().min(1).max(1024).default(1),
+  /** starvation bound: a reserved request is granted by this wait — the preemptible holders of its node in its way get notice (any priority) gracePeriodMs before; null: no bound; needs reserveAfterMs ≤ it @default null */
+  maxWaitMs: ms().min(1).nullable().default(null),
   preemption: PreemptionConfigSchema.default(PreemptionConfigSchema.parse({})),
+}).superRefine((c, ctx) => {
+  if (c.maxWaitMs === null) return;
+  if (c.reserveAfterMs === null || c.reserveAfterMs > c.maxWaitMs) {
+    ctx.addIssue({ code: 'custom', path: ['maxWaitMs'], message: 'needs reserveAfterMs set and at most maxWaitMs (the bound acts on a reserved request)' });
+  }
 });
 
 export const FairSharingConfigSchema = z.strictObject({

@@ -267,7 +267,7 @@ export class SchedulerEngine {
     return this.transact(() => advance(this.parts, this.autoDecide)).changes;
   }
 
-  /** When the engine next has timed work (a lease end, a preemption deadline, a rotation), or null. */
+  /** When the engine next has timed work (a lease end, a preemption deadline, a rotation, a starvation bound), or null. */
   nextWakeup(): number | null {
     return nextWakeup(this.parts);
   }

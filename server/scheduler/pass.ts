@@ -10,7 +10,7 @@ import type { Core } from './core.ts';
 import type { Shape } from './ledger.ts';
 import type { Preemption } from './preemption.ts';
 import type { RequestConflicts } from './request-conflicts.ts';
-import { Reservation } from './reservation.ts';
+import { Reservation, boundOf, type Bound } from './reservation.ts';
 import type { Slicing } from './slicing.ts';
 
 /**
@@ -74,6 +74,8 @@ export class DecisionPass {
     const canPreempt = floor !== null;
     // while holders are suspended, time-sliced requests go only onto GPUs none of them waits for (placeFor)
     const claims = strategy.quantumMs !== null && this.slicing.suspendedCount > 0 ? this.slicing.suspendedClaims() : undefined;
+    const bound = boundOf(strategy);
+    if (bound) this.enforceBound(now, bound);
     this.placeReserved(now, claims);
     // the waiting shapes (shape and priority) that fit somewhere now: the order is walked only while one of them
     // (or a preemption attempt) is left — with thousands waiting on a full cluster a pass stops early. A grant only
@@ -120,7 +122,7 @@ export class DecisionPass {
       } else {
         // a request starved past the bound that fits nowhere: a node is set aside for it (the first ones in order)
         if (reserveAfter !== null && this.reservation.current.length < maxReservations && now - r.submittedAt >= reserveAfter
-          && !this.reservation.has(r.id) && cluster.knows(e.shape) && this.reservation.reserve(r, e.shape, now)) this.keepFitting(fitting);
+          && !this.reservation.has(r.id) && cluster.knows(e.shape) && this.reservation.reserve(r, e.shape, now, bound)) this.keepFitting(fitting);
         if (attempts > 0 && r.priority > floor! && cluster.knows(e.shape) && !this.preemption.pendingFor(r.id) && !noVictims.has(e.shapeKey)) {
           attempts--;
           this.tryPreempt(e.request, e.shape, now);
@@ -149,6 +151,39 @@ export class DecisionPass {
     if (strategy.graceMs > 0 || !cluster.fits(shape)) return;
     const placement = strategy.place(r, context);
     if (placement) this.booking.grant(r, placement, now);
+  }
+
+  /**
+   * The starvation bound (reservation.ts): each request whose notice time has come, oldest first, has the preemptible
+   * holders in its way on its reserved node preempted — unless holders there are under notice for it now (room freed on
+   * a reserved node goes to its request only, so it may preempt there even after an earlier preemption elsewhere). One without
+   * a reservation (they were all taken when it reached reserveAfterMs) gets one beyond maxReservations, but only on a
+   * node that can be ready by its deadline. Retried at each pass while it waits (the reserved node's other holders
+   * only leave: nothing else is placed there).
+   */
+  private enforceBound(now: number, bound: Bound): void {
+    const { cluster } = this.core;
+    for (const e of this.reservation.overdue(now, bound)) {
+      const r = e.request;
+      if (!cluster.knows(e.shape)) continue;
+      if (!this.reservation.has(r.id) && !this.reservation.reserve(r, e.shape, now, bound, Math.max(now, r.submittedAt + bound.maxWaitMs))) continue;
+      const node = this.reservation.of(r.id)!.node;
+      if (this.preemption.noticesFor(r.id, node)) continue;
+      const l = cluster.ledger(node);
+      const victims = l && !l.fits(e.shape) ? this.reservation.victims(l, e.shape) : null;
+      if (victims) this.preemption.start(r, { node, victims }, now, bound.graceMs);
+    }
+  }
+
+  /** A bound's notices are due by `now`, or when they next are (Reservation.nextDue). */
+  boundDue(now: number): boolean {
+    const at = this.boundWakeup(now);
+    return at !== null && at <= now;
+  }
+
+  boundWakeup(now: number): number | null {
+    const bound = boundOf(this.core.strategy);
+    return bound ? this.reservation.nextDue(now, bound) : null;
   }
 
   /** The reserved requests first, oldest reservation first, each with its own node open to it (reservation.ts). */

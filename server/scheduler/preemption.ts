@@ -36,9 +36,20 @@ export class Preemption {
     return this.notices.has(allocationId);
   }
 
-  /** Holders are under notice for this waiting request. */
+  /**
+   * A preemption was made for this waiting request (its victims under notice, or ended): it does not preempt again
+   * while it waits — what its victims freed may have gone to another request first (Arbiter does not hold freed room
+   * for its preemptor as kube-scheduler's nominated node does), and retrying would preempt on and on.
+   */
   pendingFor(requestId: string): boolean {
     return this.forRequest.has(requestId);
+  }
+
+  /** Holders on `node` are under notice for this waiting request now (not yet carried out). */
+  noticesFor(requestId: string, node: string): boolean {
+    const set = this.forRequest.get(requestId);
+    if (set) for (const id of set) if (this.notices.has(id) && this.core.records.allocations.get(id)?.node === node) return true;
+    return false;
   }
 
   /** When the next notice runs out, or null. */
@@ -49,7 +60,8 @@ export class Preemption {
   /** Give the victims notice (or take their resources now without a grace period). */
   start(r: Request, plan: PreemptionPlan, now: number, grace: number): void {
     const { records, changes } = this.core;
-    const set = new Set<string>();
+    // with the victims of an earlier plan still under notice (a starvation bound's on a reserved node): both sets
+    const set = this.forRequest.get(r.id) ?? new Set<string>();
     this.forRequest.set(r.id, set);
     for (const h of plan.victims) {
       const a = records.allocations.get(h.allocationId);

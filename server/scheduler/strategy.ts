@@ -72,6 +72,8 @@ export interface Strategy {
   readonly reserveAfterMs?: number | null;
   /** at most this many reservations at once @default 1 */
   readonly maxReservations?: number;
+  /** a reserved request is granted by this wait: its node's preemptible holders in its way are preempted (reservation.ts) */
+  readonly maxWaitMs?: number | null;
   /** placement depends on the monitor's live GPU utilisation: a new snapshot calls for a decision pass */
   readonly usesUtilisation?: boolean;
   /** the request takes part in time-slice rotation */

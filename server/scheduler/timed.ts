@@ -51,7 +51,7 @@ export function tick(parts: EngineParts, autoDecide: boolean): void {
   requestConflicts.refreshSeverities(now);
   scheduleConflicts.refreshSeverities(now);
   // waiting makes preemption possible (age, starvation timeouts): a queue with candidates gets a pass each tick
-  if (autoDecide && core.queue.size && pass.canPreempt()) pass.force = true;
+  if (autoDecide && core.queue.size && (pass.canPreempt() || pass.boundDue(now))) pass.force = true;
   preemption.check = false;
   // a pass also when only grants changed the ledger since the last one: waiting requests' holders follow
   if (autoDecide && (core.dirty || pass.force || pass.stale)) pass.run();
@@ -64,14 +64,15 @@ export function advance(parts: EngineParts, autoDecide: boolean): void {
   expireDue(parts, autoDecide);
   rotateIfDue(parts, core.clock.now());
   if (preemption.check && core.queue.size && pass.canPreempt()) pass.force = true;
+  if (pass.boundDue(core.clock.now())) pass.force = true;
   preemption.check = false;
   if (autoDecide && (core.dirty || pass.force)) pass.run();
 }
 
-/** When the engine next has timed work (a lease end, a preemption deadline, a rotation), or null. */
+/** When the engine next has timed work (a lease end, a preemption deadline, a rotation, a starvation bound), or null. */
 export function nextWakeup(parts: EngineParts): number | null {
-  const { leases, preemption, slicing } = parts;
-  return earliest(earliest(leases.next, preemption.next), slicing.nextWakeup());
+  const { leases, preemption, slicing, pass, core } = parts;
+  return earliest(earliest(earliest(leases.next, preemption.next), slicing.nextWakeup()), pass.boundWakeup(core.clock.now()));
 }
 
 function rotateIfDue(parts: EngineParts, now: number): void {

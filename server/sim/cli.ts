@@ -41,6 +41,8 @@ export const SimulateArgsSchema = z.object({
   /** hash: owner-<k> from the pod name; qos: one owner per qos class (LS, Guaranteed, Burstable, BE) */
   ownerBy: z.enum(['hash', 'qos']).default('hash'),
   starvationMs: int(1, 365 * 86_400_000).default(600_000),
+  /** be: only best-effort pods (qos BE) may be preempted; all: every pod (jobs that checkpoint) */
+  preemptible: z.enum(['be', 'all']).default('be'),
   /** given: each request states its job's length (expectedDurationMs); hidden: none does (strategies learn lengths) */
   durations: z.enum(['given', 'hidden']).default('given'),
   /** JSON file: {"<strategy>": {config}} */
@@ -100,7 +102,8 @@ export function clusterOf(args: z.output<typeof SimulateArgsSchema>, gpuMemory =
 export function runSimulate(input: SimulateArgs): SimulateOutput {
   const args = parseSimulateArgs(input);
   const files = traceFilesAt(args.trace);
-  const jobs = podsToJobs(readPods(files.pods), args.ownerBy === 'qos' ? { gpuMemoryMiB: args.gpuMemory, ownerBy: 'qos' } : { gpuMemoryMiB: args.gpuMemory, owners: args.owners });
+  const owners = args.ownerBy === 'qos' ? { ownerBy: 'qos' as const } : { owners: args.owners };
+  const jobs = podsToJobs(readPods(files.pods), { gpuMemoryMiB: args.gpuMemory, preemptible: args.preemptible, ...owners });
   const configs = strategyConfigs(args.strategyConfig, args.strategies);
   const nodes = clusterOf(args);
   const results = args.strategies.map((strategy) => simulate(jobs, {

@@ -14,7 +14,7 @@
  *   (at least 1). gpu_milli is ignored with any other num_gpu (it is meaningful only with num_gpu 1), and
  *   gpu_milli 0 or 1000 with num_gpu 1 is one whole GPU. gpu_spec (GPU models, `|`-separated) becomes the
  *   job's gpuModels when it asks GPUs: it goes only to GPUs of those models (a node list's `model`).
- * - priority from qos: LS 3 > Guaranteed 2 > Burstable 1 > BE 0; preemptible = qos BE.
+ * - priority from qos: LS 3 > Guaranteed 2 > Burstable 1 > BE 0; preemptible = qos BE (or every pod: `preemptible: 'all'`).
  * - owner: the trace has none. `ownerBy: 'hash'` (default): `owner-<k>`, k = stableHash(pod name) mod `owners`
  *   (default 8), stableHash being FNV-1a 32-bit with murmur3's finaliser — the same on every run and machine;
  *   `ownerBy: 'qos'`: `qos-<qos>`; or a function of the pod.
@@ -90,6 +90,8 @@ export interface JobOptions {
   unscheduled?: 'median' | 'skip';
   /** time of the trace start (submitAtMs of creation_time 0) @default 0 */
   startMs?: number;
+  /** which pods may be preempted: the best-effort ones (qos BE), or all (jobs that checkpoint) @default 'be' */
+  preemptible?: 'be' | 'all';
 }
 
 /** Memory per GPU model (nominal); G2 and G3 are undisclosed: use a default for them. */
@@ -323,6 +325,7 @@ export function podsToJobs(pods: readonly TracePod[], opts: JobOptions = {}): Re
   if (opts.owners !== undefined && ownerBy !== 'hash') throw new Error(`owners (${opts.owners}) applies to ownerBy 'hash' only, not ${typeof ownerBy === 'function' ? 'a function' : `'${ownerBy}'`}`);
   const unscheduled = opts.unscheduled ?? 'median';
   const startMs = opts.startMs ?? 0;
+  const allPreemptible = (opts.preemptible ?? 'be') === 'all';
   const ownerOf = typeof ownerBy === 'function' ? ownerBy : ownerBy === 'qos' ? (p: TracePod) => `qos-${p.qos}` : (p: TracePod) => hashedOwner(p.name, owners);
 
   const medianMs = unscheduled === 'median' ? medianDurationMs(pods) : null;
@@ -338,7 +341,7 @@ export function podsToJobs(pods: readonly TracePod[], opts: JobOptions = {}): Re
       id: p.name,
       owner: ownerOf(p),
       priority: QOS_PRIORITY[p.qos],
-      preemptible: p.qos === 'BE',
+      preemptible: allPreemptible || p.qos === 'BE',
       resources,
       submitAtMs: startMs + p.creationTime * 1000,
       // a list with no scheduled pod at all: its unscheduled ones get 0

@@ -179,6 +179,10 @@ describe('GET /api/strategies, GET and PUT /api/strategy', () => {
     const nested = await failure(await n.call('PUT', '/api/strategy', { name: 'priority_based', config: { preemption: { gracePeriodMs: 'soon' } } }), 400);
     expect(fieldsOf(nested.details)).toContain('config.preemption.gracePeriodMs');
     await failure(await n.call('PUT', '/api/strategy', { name: 'hybrid', extra: 1 }), 400);
+    // a starvation bound acts on reserved requests: it needs reserveAfterMs, at most the bound
+    const unbound = await failure(await n.call('PUT', '/api/strategy', { name: 'priority_based', config: { maxWaitMs: 600_000 } }), 400);
+    expect(fieldsOf(unbound.details)).toEqual(['config.maxWaitMs']);
+    expect(unbound.message).toMatch(/reserveAfterMs/);
 
     expect(await n.get('/api/strategy', StrategyStateSchema)).toEqual(before);
     const changes = sse.frames.map(changeOf).filter((c) => c?.kind === 'strategy_changed');

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createStrategy } from '../../server/scheduler/strategies/index.ts';
-import { HOUR, gpuNode, sim } from '../helpers/cluster.ts';
+import { HOUR, T0, gpuNode, sim } from '../helpers/cluster.ts';
 
 const one = (expectedDurationMs?: number) => ({ owner: 'o', resources: { cpu: 1000, gpus: 1 }, ...(expectedDurationMs ? { expectedDurationMs } : {}) });
 const big = { owner: 'o', resources: { cpu: 1000, gpus: 2 } };
@@ -99,5 +99,81 @@ describe.each(['priority_based'] as const)('%s: reserveAfterMs', (name) => {
     s.engine.setStrategy(createStrategy(name, { recalcMs: 1000 }));
     await s.tickAt(62);
     expect(s.where('small1')).toBe('b[0]');
+  });
+});
+
+/**
+ * The starvation bound (`maxWaitMs`): a reserved request is granted by it — the preemptible holders in its way on its
+ * node get their notice a grace period before, whatever their priority; holders that are not preemptible keep their
+ * place. Node a: two one-GPU holders of a higher priority, preemptible, running 30 h; node b: two that are not
+ * preemptible, running 20 h.
+ */
+describe('priority_based: maxWaitMs', () => {
+  const holder = (preemptible: boolean, hours: number) => ({ owner: 'o', priority: 100, preemptible, resources: { cpu: 1000, gpus: 1 }, expectedDurationMs: hours * HOUR });
+  function cluster(config: object, aPreemptible = true) {
+    const s = sim({
+      strategy: createStrategy('priority_based', { recalcMs: 1000, reserveAfterMs: 60_000, preemption: { gracePeriodMs: 30_000 }, ...config }),
+      nodes: [gpuNode('a', 2), gpuNode('b', 2)],
+    });
+    for (const h of ['a0', 'a1']) s.submit(h, holder(aPreemptible, 30));
+    for (const h of ['b0', 'b1']) s.submit(h, holder(false, 20));
+    s.submit('big', big);
+    return s;
+  }
+
+  it('without it the node that drains soonest is reserved (b, 20 h) and the request waits for its holders', async () => {
+    const s = cluster({});
+    await s.tickAt(61);
+    expect(await s.tickAt(3600)).toEqual([]);
+    // b is held (a GPU freed there stays free), a is not
+    s.submit('small', one());
+    s.release('b0');
+    expect(s.where('small')).toBe('-');
+    s.release('a0');
+    expect(s.where('small')).toBe('a[0]');
+    s.release('b1');
+    expect(s.where('big')).toBe('b[0,1]');
+  });
+
+  it('the node its preemptible holders can clear is reserved; their notice comes a grace period before the bound, whatever their priority', async () => {
+    const s = cluster({ maxWaitMs: 600_000 });
+    await s.tickAt(61);
+    // the next timed work is the bound's notice (the simulator steps to it)
+    expect(s.engine.nextWakeup()).toBe(T0 + 570_000);
+    expect(await s.tickAt(569)).toEqual([]);
+    expect(await s.tickAt(570)).toEqual(['notice a0 at 600s', 'notice a1 at 600s']);
+    expect(await s.tickAt(600)).toEqual(['preempted a0', 'preempted a1', 'granted big a[0,1]', 'resolved big preempted_holder']);
+    expect(s.request('big').submittedAt + 600_000).toBe(s.allocation('big')!.grantedAt);
+  });
+
+  it('holders that are not preemptible keep their place: the request waits for them', async () => {
+    const s = cluster({ maxWaitMs: 600_000 }, false);
+    await s.tickAt(61);
+    expect(await s.tickAt(600)).toEqual([]);
+    expect(await s.tickAt(3600)).toEqual([]);
+    s.release('b0');
+    s.release('b1');
+    expect(s.where('big')).toBe('b[0,1]');
+  });
+
+  it('a request past its bound with every reservation taken gets one of its own, on a node it can clear by then', async () => {
+    const s = sim({
+      strategy: createStrategy('priority_based', { recalcMs: 1000, reserveAfterMs: 60_000, maxWaitMs: 600_000, maxReservations: 1, preemption: { gracePeriodMs: 30_000 } }),
+      nodes: [gpuNode('a', 2), gpuNode('b', 2), gpuNode('c', 2)],
+    });
+    for (const h of ['a0', 'a1', 'b0', 'b1', 'c0', 'c1']) s.submit(h, holder(!h.startsWith('b'), h.startsWith('b') ? 1 : 30));
+    expect(['a0', 'b0', 'c0'].map(s.where)).toEqual(['a[0]', 'b[0]', 'c[0]']);
+    s.submit('big', big);
+    s.submit('big2', big);
+    await s.tickAt(61);
+    // one reservation (maxReservations): big's, on a (b drains in 1 h, but a is cleared by the bound at 600 s)
+    expect(await s.tickAt(570)).toEqual(['notice a0 at 600s', 'notice a1 at 600s', 'notice c0 at 600s', 'notice c1 at 600s']);
+    await s.tickAt(600);
+    expect([s.where('big'), s.where('big2')]).toEqual(['a[0,1]', 'c[0,1]']);
+  });
+
+  it('needs a reservation that comes before it', () => {
+    expect(() => createStrategy('priority_based', { maxWaitMs: 600_000 })).toThrow(/maxWaitMs/);
+    expect(() => createStrategy('priority_based', { reserveAfterMs: 700_000, maxWaitMs: 600_000 })).toThrow(/reserveAfterMs/);
   });
 });

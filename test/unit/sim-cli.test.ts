@@ -47,6 +47,22 @@ describe('arbiter simulate arguments', () => {
     expect(out.results.map((r) => r.strategy)).toEqual(['time_slicing', 'priority_based']);
   });
 
+  it('--preemptible all with a starvation bound: a job held off by a long one runs by the bound (the simulator steps to its notice)', () => {
+    const long = join(dir, 'long-openb_pod_list_default.csv');
+    writeFileSync(long, [
+      'name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time',
+      'p-long,1000,1024,1,1000,,LS,Running,0,100000,0',
+      'p-next,1000,1024,1,1000,,LS,Running,10,110,10',
+    ].join('\n'));
+    const file = join(dir, 'bound.json');
+    writeFileSync(file, JSON.stringify({ priority_based: { reserveAfterMs: 60_000, maxWaitMs: 600_000 } }));
+    const run = (preemptible: 'be' | 'all') => runSimulate({ trace: long, nodes: 1, gpusPerNode: 1, strategies: 'priority_based', strategyConfig: file, preemptible }).results[0]!;
+    // LS pods are not preemptible: p-next waits for p-long to end
+    expect(run('be')).toMatchObject({ maxWaitMs: 99_990_000, preemptions: 0 });
+    // every pod preemptible: p-long is preempted at the bound (and runs again after p-next)
+    expect(run('all')).toMatchObject({ maxWaitMs: 600_000, preemptions: 1, resubmitted: 1, completed: 2 });
+  });
+
   it('--nodes-from builds the cluster from a node list: each node its cpu, memory, GPUs and model', () => {
     const list = join(dir, 'nodes.csv');
     writeFileSync(list, ['sn,cpu_milli,memory_mib,gpu,model', 'n-a,2000,4096,1,T4', 'n-b,64000,262144,2,P100', 'n-c,8000,8192,0,'].join('\n'));

@@ -101,6 +101,12 @@ describe('podsToJobs', () => {
     for (const j of jobs) expect(ResourcesInputSchema.safeParse(j.resources).success).toBe(true);
   });
 
+  it('preemptible: the best-effort pods by default, every pod with preemptible all', () => {
+    expect(podsToJobs(pods).map((j) => j.qos === 'BE')).toEqual([false, false, false, true, true]);
+    expect(podsToJobs(pods).map((j) => j.preemptible)).toEqual([false, false, false, true, true]);
+    expect(podsToJobs(pods, { preemptible: 'all' }).map((j) => j.preemptible)).toEqual([true, true, true, true, true]);
+  });
+
   it('gpu_spec becomes the job\'s gpuModels when the pod asks GPUs (a CPU-only pod\'s is left out)', () => {
     const jobs = podsToJobs(parsePods(csv('g,1000,1024,1,500,T4,LS,Running,0,10,0', 'c,1000,1024,0,0,T4|P100,LS,Running,0,10,0')));
     expect(jobs.map((j) => j.gpuModels)).toEqual([['T4'], undefined]);

@@ -36,6 +36,10 @@ export class PriorityBased extends RankedStrategy {
     return this.config.maxReservations;
   }
 
+  get maxWaitMs(): number | null {
+    return this.config.maxWaitMs;
+  }
+
   override effectivePriority(request: Request, ctx: StrategyContext): number {
     return multifactor(request, ctx, this.config, this.lengths);
   }
