@@ -78,6 +78,9 @@ const LabelsSchema = z
   .record(text, z.string().max(LIMITS.string))
   .refine((l) => Object.keys(l).length <= LIMITS.labels, { message: `at most ${LIMITS.labels} labels` });
 
+/** GPU models a request's GPUs may be of (RequestInput.gpuModels says how a name matches). */
+export const GpuModelsSchema = z.array(nameSchema(LIMITS.gpuModelName)).min(1).max(LIMITS.gpuModels);
+
 /** The body of POST /api/requests. Unknown fields are rejected. */
 export const RequestInputSchema = z.strictObject({
   owner: NameSchema,
@@ -103,7 +106,7 @@ export const RequestInputSchema = z.strictObject({
    * match `NVIDIA A100-PCIE-40GB`. Needs a GPU ask; refused (never_fits) when the GPUs of these models on no node
    * could ever hold it. Absent: any GPU.
    */
-  gpuModels: z.array(nameSchema(LIMITS.gpuModelName)).min(1).max(LIMITS.gpuModels).optional(),
+  gpuModels: GpuModelsSchema.optional(),
 }).superRefine((r, ctx) => {
   if (r.gpuModels && !((r.resources.gpus ?? 0) > 0 || (r.resources.gpuMemMiB ?? 0) > 0)) {
     ctx.addIssue({ code: 'custom', path: ['gpuModels'], message: 'gpuModels constrains GPUs: ask for resources.gpus or resources.gpuMemMiB > 0 with it' });

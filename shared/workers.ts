@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { decimalInt } from './query.ts';
 import { WORKER_BACKENDS, WORKER_STATES } from './names.ts';
-import { NameSchema } from './scheduler.ts';
+import { GpuModelsSchema, NameSchema } from './scheduler.ts';
 
 export const WorkerStateSchema = z.enum(WORKER_STATES);
 export type WorkerState = z.infer<typeof WorkerStateSchema>;
@@ -32,6 +32,8 @@ export const ContainerSpecSchema = z.strictObject({
   mem: z.int().min(0).max(1 << 30),
   /** MiB of one GPU, shared with others whose memory fits (instead of whole GPUs; gpu then 0 or 1) */
   gpu_mem: z.int().min(1).max(1 << 24).optional(),
+  /** its GPUs (gpu or gpu_mem) only of these models: `A100` matches `NVIDIA A100-SXM4-80GB` (a request's gpuModels) */
+  gpu_models: GpuModelsSchema.optional(),
   /** the image (docker backend) */
   container_image: text.optional(),
   /** a command line (run by /bin/sh -c) or an argv */
@@ -39,6 +41,8 @@ export const ContainerSpecSchema = z.strictObject({
   env_vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string().max(65_536)).optional(),
   /** the port the worker listens on; a free one is chosen (and given as ARBITER_PORT) when unset */
   port: port.optional(),
+}).superRefine((s, ctx) => {
+  if (s.gpu_models && !(s.gpu > 0 || s.gpu_mem)) ctx.addIssue({ code: 'custom', path: ['gpu_models'], message: 'gpu_models constrains GPUs: ask for gpu or gpu_mem with it' });
 }).meta({ id: 'ContainerSpec' });
 export type ContainerSpec = z.infer<typeof ContainerSpecSchema>;
 

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { decimalInt } from './query.ts';
 import { JOB_STATUSES, WORKFLOW_STATUSES } from './names.ts';
-import { nameSchema } from './scheduler.ts';
+import { GpuModelsSchema, nameSchema } from './scheduler.ts';
 
 const text = z.string().min(1).max(256);
 
@@ -23,8 +23,11 @@ export const JobResourcesSchema = z.strictObject({
   memoryMiB: z.int().min(0).max(1 << 30).optional(),
   gpus: z.int().min(0).max(1024).optional(),
   gpuMemoryMiB: z.int().min(0).max(1 << 24).optional(),
+  /** its GPUs only of these models (a request's gpuModels) */
+  gpuModels: GpuModelsSchema.optional(),
 }).superRefine((r, ctx) => {
   if (r.gpus && r.gpuMemoryMiB) ctx.addIssue({ code: 'custom', path: ['gpuMemoryMiB'], message: 'gpus or gpuMemoryMiB, not both' });
+  if (r.gpuModels && !(r.gpus || r.gpuMemoryMiB)) ctx.addIssue({ code: 'custom', path: ['gpuModels'], message: 'gpuModels constrains GPUs: ask for gpus or gpuMemoryMiB with it' });
   if (!(r.cpu || r.memoryMiB || r.gpus || r.gpuMemoryMiB)) ctx.addIssue({ code: 'custom', message: 'ask for at least one resource > 0 (cpu, memoryMiB, gpus or gpuMemoryMiB), or leave resources out for one core' });
 });
 export type JobResources = z.infer<typeof JobResourcesSchema>;
@@ -92,7 +95,7 @@ export const JobSchema = z.object({
   /** no `run`: it waits READY until its result is posted (POST /workflows/{id}/jobs/{index}/complete) */
   manual: z.boolean(),
   /** what its request asks for (the default when the job named none), null for a manual job */
-  resources: z.object({ cpu: z.int(), memoryMiB: z.int(), gpus: z.int(), gpuMemoryMiB: z.int().optional() }).nullable(),
+  resources: z.object({ cpu: z.int(), memoryMiB: z.int(), gpus: z.int(), gpuMemoryMiB: z.int().optional(), gpuModels: z.array(z.string()).optional() }).nullable(),
   run: JobRunViewSchema.nullable(),
   timeoutMs: z.int().nullable(),
   retries: z.int(),

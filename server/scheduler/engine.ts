@@ -394,9 +394,9 @@ export class SchedulerEngine {
     return this.core.strategy.config;
   }
 
-  /** Why these resources can never fit any node, or `node` when given (for a 422), or null. */
-  neverFits(resources: Resources, node?: string): string | null {
-    return this.core.cluster.neverFits(shapeOf(resources, node));
+  /** Why these resources can never fit any node, or `node` when given, on GPUs of `gpuModels` when given (for a 422), or null. */
+  neverFits(resources: Resources, node?: string, gpuModels?: readonly string[]): string | null {
+    return this.core.cluster.neverFits(shapeOf(resources, node, gpuModels));
   }
 
   /** When the next lease ends (schedule `expireLeases`/`tick` for then), or null. */

@@ -168,6 +168,32 @@ describe('workers on real processes', () => {
 });
 
 describe('examples/workers/train.ts', () => {
+  it('gpu_models: a replica waits for a GPU of its model while another is free; 400 without a GPU ask, 422 for a model no node has', async () => {
+    const s = await server(2, (c) => {
+      c.resources!.gpus = [{ index: 0, memoryMiB: 16_384, name: 'Tesla T4' }, { index: 1, memoryMiB: 81_920, name: 'NVIDIA A100-SXM4-80GB' }];
+    });
+    const a = client(s, 'a100');
+    const spec = (models: string[], gpu = 1) => ({ cpu: 1000, gpu, mem: 512, gpu_models: models, cmd: NODE_WORKER });
+    const noGpu = await a.create_workers({ replicas: 1, specs: [spec(['A100'], 0)] }).catch((e: unknown) => e);
+    expect(noGpu).toMatchObject({ status: 400, details: [expect.objectContaining({ field: 'specs.0.gpu_models' })] });
+    const nowhere = await a.create_workers({ replicas: 1, specs: [spec(['H100'])] }).catch((e: unknown) => e);
+    expect(nowhere).toMatchObject({ status: 422, code: 'never_fits' });
+    expect(s.app.workers.liveGroups()).toEqual([]);
+
+    // two replicas on the one A100: the second waits although the T4 is free
+    const made = await a.create_workers({ replicas: 2, specs: [spec(['a100'])] });
+    expect(made.map((w) => w.state)).toEqual(['starting', 'queued']);
+    const [first] = await until(async () => {
+      const ws = s.app.workers.list('exp/a100');
+      return ws[0]?.state === 'running' ? ws : undefined;
+    }, 'the first replica runs');
+    expect(first!.gpus).toEqual([1]);
+    await a.create_engine(first!.id, 'examples/workers/echo_engine.mjs#EchoEngine', {});
+    expect(await a.call_engine(first!.id, 'info')).toMatchObject({ cuda_visible_devices: '1' });
+    expect(s.app.workers.list('exp/a100')[1]!.state).toBe('queued');
+    expect(s.app.engine.request(s.app.workers.book.get('exp/a100-1')!.worker.request_id!)?.gpuModels).toEqual(['a100']);
+  }, 60_000);
+
   it('runs against a real server: two node workers on their GPUs, engines called, deleted', async () => {
     const s = await server(2);
     const { code, out, err } = await runToEnd(process.execPath, ['--import', 'tsx', 'examples/workers/train.ts', '--endpoint', s.url, '--gpu', '1', '--timeout', '60'], {

@@ -172,6 +172,31 @@ describe('workflows on real worker processes', () => {
     expect(order.slice(1, 3).sort()).toEqual(['left', 'right']);
   }, 60_000);
 
+  it('gpuModels: a job runs on a GPU of its model (CUDA_VISIBLE_DEVICES); 400 without a GPU ask, 422 for a model no node has', async () => {
+    const s = await server((c) => {
+      c.resources = { cpu: 8000, memoryMiB: 16_384, gpus: [{ index: 0, memoryMiB: 16_384, name: 'Tesla T4' }, { index: 1, memoryMiB: 81_920, name: 'NVIDIA A100-SXM4-80GB' }] };
+    });
+    const a = api(s);
+    const u = await user(a, 'ana');
+    const dir = scratch();
+    const job = (models: string[], resources: object = { gpus: 1 }) => ({
+      name: 'train', job_type: 'step', branch_id: 0, parent_indices: [], resources: { ...resources, gpuModels: models },
+      run: { cmd: `echo "$CUDA_VISIBLE_DEVICES" > ${dir}/gpus` },
+    });
+    const noGpu = await a.call<{ error: { details: { field: string }[] } }>('POST', '/workflows/', { user_id: u.id, jobs: [job(['A100'], { cpu: 100 })] });
+    expect(noGpu.status).toBe(400);
+    expect(noGpu.body.error.details.map((d) => d.field)).toEqual(['jobs.0.resources.gpuModels']);
+    const nowhere = await a.call<{ error: { code: string; details: { field: string }[] } }>('POST', '/workflows/', { user_id: u.id, jobs: [job(['H100'])] });
+    expect(nowhere.status).toBe(422);
+    expect(nowhere.body.error).toMatchObject({ code: 'never_fits', details: [{ field: 'jobs.0.resources' }] });
+
+    const id = await submit(a, { user_id: u.id, jobs: [job(['A100'])] });
+    const w = await ended(a, id);
+    expect(w.jobs[0]!.resources).toEqual({ cpu: 0, memoryMiB: 0, gpus: 1, gpuModels: ['A100'] });
+    expect(lines(`${dir}/gpus`)).toEqual(['1']);
+    expect(s.app.engine.request(w.jobs[0]!.request_id!)?.gpuModels).toEqual(['A100']);
+  }, 60_000);
+
   it('fan-out / fan-in over two branches: the branches run at the same time', async () => {
     const s = await server();
     const a = api(s);

@@ -17,6 +17,10 @@ class ContainerSpec:
     gpu: int = 0
     #: MiB
     mem: int = 0
+    #: MiB of one GPU shared with others (instead of whole GPUs; gpu then 0 or 1); None: whole GPUs only
+    gpu_mem: Optional[int] = None
+    #: its GPUs only of these models (``A100`` matches ``NVIDIA A100-SXM4-80GB``); empty: any GPU
+    gpu_models: List[str] = field(default_factory=list)
     #: the image (docker backend); empty: none
     container_image: str = ""
     #: a command line (run by /bin/sh -c) or an argv
@@ -28,6 +32,10 @@ class ContainerSpec:
     def to_json(self) -> Dict[str, Any]:
         """The body's form: unset optional fields left out."""
         out: Dict[str, Any] = {"cpu": self.cpu, "gpu": self.gpu, "mem": self.mem}
+        if self.gpu_mem is not None:
+            out["gpu_mem"] = self.gpu_mem
+        if self.gpu_models:
+            out["gpu_models"] = list(self.gpu_models)
         if self.container_image:
             out["container_image"] = self.container_image
         out["cmd"] = list(self.cmd) if isinstance(self.cmd, (list, tuple)) else self.cmd

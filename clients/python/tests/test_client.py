@@ -235,11 +235,15 @@ class ClientTest(unittest.TestCase):
             specs=[ContainerSpec(cpu=0, gpu=0, mem=64, container_image="busybox:latest", cmd=["sh", "-c", "true"], port=9000),
                    {"cpu": 1, "gpu": 0, "mem": 1, "cmd": "x"}],
         ))
+        self.client().create_workers(SchedulingConfig(replicas=1, specs=[
+            ContainerSpec(cpu=1, gpu=1, mem=1, gpu_mem=4096, gpu_models=["A100", "H100"], cmd="x")]))
         self.assertEqual(self.arbiter.requests[0].body, {
             "name": "serve/v2", "owner": "alice", "replicas": 2, "backend": "docker", "priority": 5, "preemptible": True,
             "specs": [{"cpu": 0, "gpu": 0, "mem": 64, "container_image": "busybox:latest", "cmd": ["sh", "-c", "true"], "port": 9000},
                       {"cpu": 1, "gpu": 0, "mem": 1, "cmd": "x"}],
         })
+        self.assertEqual(self.arbiter.requests[1].body["specs"],
+                         [{"cpu": 1, "gpu": 1, "mem": 1, "gpu_mem": 4096, "gpu_models": ["A100", "H100"], "cmd": "x"}])
 
     def test_the_token_comes_from_the_config_else_ARBITER_TOKEN_else_none_is_sent(self) -> None:
         config = {k: v for k, v in CONFIG.items() if k != "token"}

@@ -18,7 +18,7 @@ import type { Logger } from '../../log.ts';
 import type { EventHub } from '../../push/hub.ts';
 import type { SchedulerEngine } from '../../scheduler/engine.ts';
 import { ENDED, LIVE, LOG_TAIL_LINES, WorkerBook, WorkerError } from '../../workloads/workers/book.ts';
-import { requestOf, workerEnv, WORKER_LABEL } from '../../workloads/workers/requests.ts';
+import { requestOf, specResources, workerEnv, WORKER_LABEL } from '../../workloads/workers/requests.ts';
 import { GroupCommit, type Transact } from '../group-commit.ts';
 import { errorText, getJson, postJson, type GetJson, type PostJson } from '../json-http.ts';
 import type { Backend } from './backend.ts';
@@ -170,7 +170,7 @@ export class WorkerService {
     }
     // every replica must be able to fit some day (422 otherwise), before anything is made
     body.specs.forEach((s, i) => {
-      const reason = this.opts.engine.neverFits({ cpu: s.cpu, memoryMiB: s.mem, gpus: s.gpu, ...(s.gpu_mem ? { gpuMemMiB: s.gpu_mem } : {}) }, this.pinOf(body));
+      const reason = this.opts.engine.neverFits(specResources(s), this.pinOf(body), s.gpu_models);
       if (reason) throw new ArbiterError(422, 'never_fits', `specs.${i}: ${reason}`, { field: `specs.${i}` });
     });
     const made = this.book.create(body, { backend, owner });

@@ -120,7 +120,7 @@ export class WorkflowService {
       userExists: (id) => this.users.has(id),
       backendAvailable: (b) => workers.hasBackend(b),
       defaultBackend: workers.defaultBackend,
-      neverFits: (a) => engine.neverFits({ cpu: a.cpu, memoryMiB: a.memoryMiB, gpus: a.gpus, ...(a.gpuMemoryMiB ? { gpuMemMiB: a.gpuMemoryMiB } : {}) }),
+      neverFits: (a) => engine.neverFits({ cpu: a.cpu, memoryMiB: a.memoryMiB, gpus: a.gpus, ...(a.gpuMemoryMiB ? { gpuMemMiB: a.gpuMemoryMiB } : {}) }, undefined, a.gpuModels),
     });
     const id = randomUUID();
     const user = this.users.get(body.user_id)!;

@@ -135,11 +135,6 @@ export function nodeFragmentation(n: NodeFree, types: readonly TaskType[]): numb
   return weights > 0 ? sum / weights : 0;
 }
 
-/**
- * Fragmentation of node states, remembered by state (cpu, memory and the GPUs' rooms, in any order; with their
- * models when a type names models): nodes of one kind pass through the same states, and FGD asks about every node
- * for every task. Tied to one list of types.
- */
 /** What the memo keeps of a node until it changes: its state, fragmentation, free GPUs and the moves measured on it. */
 export interface NodeEntry {
   version: number;
@@ -150,6 +145,11 @@ export interface NodeEntry {
   moves: Map<string, [number, number[]][]>;
 }
 
+/**
+ * Fragmentation of node states, remembered by state (cpu, memory and the GPUs' rooms, in any order; with their
+ * models when a type names models): nodes of one kind pass through the same states, and FGD asks about every node
+ * for every task. Tied to one list of types.
+ */
 export class FragmentationMemo {
   private readonly known = new Map<string, number>();
   /** a Map, not a WeakMap: it is read for every node at every placement (a node removed stays until the memo goes) */
@@ -197,7 +197,6 @@ export class FragmentationMemo {
     return { frag, free, rate: free > 0 ? frag / free : null };
   }
 }
-
 
 /**
  * The workload's distribution of requests, learned from what arrives: each observed request counts once (by id),

@@ -1,11 +1,12 @@
 /**
  * A worker in the scheduler's terms and back: the resource request of a replica (cpu → millicores, mem →
  * memoryMiB, gpu → whole GPUs; owner, group, priority, preemptible as asked; labelled with the worker and its
- * group; `gpu_mem` → gpuMemMiB, a share of one GPU; pinned to a node or placed by the strategy), the environment it
+ * group; `gpu_mem` → gpuMemMiB, a share of one GPU; `gpu_models` → gpuModels; pinned to a node or placed by the
+ * strategy), the environment it
  * starts with, and why it waits, in words, from its request's open conflict.
  */
-import type { Conflict, ConflictHolder, RequestInputBody } from '../../../shared/scheduler.ts';
-import type { WorkerRecord } from '../../../shared/workers.ts';
+import type { Conflict, ConflictHolder, RequestInputBody, Resources } from '../../../shared/scheduler.ts';
+import type { ContainerSpec, WorkerRecord } from '../../../shared/workers.ts';
 
 /** Labels of a worker's request: the dashboard and the queue tell worker requests by them. */
 export const WORKER_LABEL = 'arbiter.worker';
@@ -22,10 +23,16 @@ export function requestOf(r: WorkerRecord, node: string | undefined): RequestInp
     ...(ask.group !== undefined ? { group: ask.group } : {}),
     priority: ask.priority,
     preemptible: ask.preemptible,
-    resources: { cpu: spec.cpu, memoryMiB: spec.mem, gpus: spec.gpu, ...(spec.gpu_mem ? { gpuMemMiB: spec.gpu_mem } : {}) },
+    resources: specResources(spec),
     labels: { [WORKER_LABEL]: worker.id, [GROUP_LABEL]: worker.name },
     ...(node !== undefined ? { node } : {}),
+    ...(spec.gpu_models ? { gpuModels: spec.gpu_models } : {}),
   };
+}
+
+/** A replica's spec in the scheduler's resources. */
+export function specResources(spec: ContainerSpec): Resources {
+  return { cpu: spec.cpu, memoryMiB: spec.mem, gpus: spec.gpu, ...(spec.gpu_mem ? { gpuMemMiB: spec.gpu_mem } : {}) };
 }
 
 /**

@@ -21,6 +21,7 @@ export function jobResources(job: JobInput): JobAsk | null {
     memoryMiB: r.memoryMiB ?? 0,
     gpus: r.gpus ?? 0,
     ...(r.gpuMemoryMiB ? { gpuMemoryMiB: r.gpuMemoryMiB } : {}),
+    ...(r.gpuModels ? { gpuModels: r.gpuModels } : {}),
   };
 }
 
@@ -46,6 +47,7 @@ export function jobWorkerBody(workflowId: string, index: number, launch: number,
   const spec: ContainerSpec = {
     cpu: ask.cpu, mem: ask.memoryMiB, gpu: ask.gpus,
     ...(ask.gpuMemoryMiB ? { gpu_mem: ask.gpuMemoryMiB } : {}),
+    ...(ask.gpuModels ? { gpu_models: ask.gpuModels } : {}),
     cmd: run.cmd,
     ...(run.container_image ? { container_image: run.container_image } : {}),
     env_vars: { ...(run.env_vars ?? {}), ARBITER_WORKFLOW_ID: workflowId, ARBITER_JOB_INDEX: String(index), ARBITER_JOB_NAME: job.name },
