@@ -1,7 +1,8 @@
 /**
  * The decision pass: grant what fits in the strategy's order, try (at most) one preemption for a request that does
  * not fit, then re-evaluate the conflicts of what still waits. Greedy: a request that fits is not held back for an
- * earlier one that does not (no reservations). When the ledger has not changed since the last pass (and no strategy
+ * earlier one that does not — but for the nodes reserved for starved requests, and the starvation bound's
+ * preemptions on them, when the strategy reserves (reservation.ts). When the ledger has not changed since the last pass (and no strategy
  * switch or restore happened), nothing new can fit and the placement part is skipped unless forced.
  */
 import type { Request } from '../../shared/scheduler.ts';
@@ -170,7 +171,8 @@ export class DecisionPass {
       const node = this.reservation.of(r.id)!.node;
       if (this.preemption.noticesFor(r.id, node)) continue;
       const l = cluster.ledger(node);
-      const victims = l && !l.fits(e.shape) ? this.reservation.victims(l, e.shape) : null;
+      if (!l || l.fits(e.shape)) continue;
+      const victims = this.reservation.victims(l, e.shape);
       if (victims) this.preemption.start(r, { node, victims }, now, bound.graceMs);
     }
   }
