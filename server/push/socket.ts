@@ -1,8 +1,13 @@
 /**
  * socket.io transport on the HTTP server's port. A client connects with `auth: {token, types?, lastEventId?}`,
  * gets its backfill (backfill.ts), then every live envelope of its types as the socket.io event named by the type.
- * Rooms per type keep broadcasts encode-once. A client that falls behind (slow-client.ts) leaves the broadcast
- * (the congested room) and collects its events in its outbox until its engine buffer drains.
+ * Rooms per type say who gets what. A broadcast encodes the event once, as the WebSocket frame socket.io would send
+ * (`42["<type>",<envelope>]`), and writes it straight to each member's socket when its engine.io connection is an
+ * open WebSocket with nothing of its own waiting (direct.ts) — not through engine.io's per-packet path (packet
+ * objects, write buffer, flush and drain events per client), which was most of the fan-out's cost per client
+ * (bench/RESULTS.md, issue 16); any other member (polling, upgrading, engine.io busy) gets it through socket.io. A
+ * client that falls behind (slow-client.ts: engine.io's packets waiting, or its socket's unsent bytes past
+ * WS_HIGH_WATER_BYTES) collects its events in its outbox until it drains.
  * Who may connect is decided by the injected token check: push/ knows nothing of HTTP auth.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
@@ -15,7 +20,8 @@ import { fieldProblems, problemsText } from '../errors.ts';
 import { backfill, subscribedTypes } from './backfill.ts';
 import type { ClientLimit } from './client-limit.ts';
 import type { EventHub, StoredEvent } from './hub.ts';
-import { CONGESTED_ROOM, SOCKET_ROOM_PREFIX } from './protocol.ts';
+import { SOCKET_ROOM_PREFIX, WS_HIGH_WATER_BYTES } from './protocol.ts';
+import { directSocket, ioFrame, rawSocketOf } from './socket-direct.ts';
 import { SlowClientPolicy } from './slow-client.ts';
 
 interface SocketData {
@@ -103,21 +109,29 @@ export class SocketServer {
     const { types, lastEventId } = socket.data.auth ?? {};
     const pending = pendingPackets(socket.conn);
     const policy = new SlowClientPolicy({
-      busy: () => pending() > 0,
+      // engine.io's own packets waiting, or the bytes of direct writes its socket has not sent
+      busy: () => pending() > 0 || (rawSocketOf(socket.conn)?.writableLength ?? 0) > WS_HIGH_WATER_BYTES,
       write: (ev) => emit(socket, ev),
       disconnect: () => {
         socket.emit(DROPPED_EVENT, droppedNotice(this.opts.maxBufferedEvents));
         socket.disconnect(true);
       },
-      congestion: (behind) => void (behind ? socket.join(CONGESTED_ROOM) : socket.leave(CONGESTED_ROOM)),
     }, this.opts.maxBufferedEvents);
     this.policies.set(socket, policy);
-    socket.conn.on('drain', () => policy.drain());
+    const drain = () => policy.drain();
+    socket.conn.on('drain', drain);
+    // the socket under the WebSocket transport drains the direct writes (now, or once upgraded from polling)
+    const watchRaw = () => rawSocketOf(socket.conn)?.on('drain', drain);
+    watchRaw();
+    socket.conn.on('upgrade', watchRaw);
 
     // backfill and join in the same tick: nothing can fall between them
     const subscribed = subscribedTypes(types);
     backfill(this.hub, subscribed, lastEventId, policy, (gap) => void socket.emit(REPLAY_GAP_EVENT, gap));
-    socket.on('disconnect', () => policy.close());
+    socket.on('disconnect', () => {
+      policy.close();
+      rawSocketOf(socket.conn)?.off('drain', drain);
+    });
     void socket.join([...subscribed].map(room));
 
     socket.on('subscribe', (msg, ack) => {
@@ -138,12 +152,15 @@ export class SocketServer {
     const members = this.io.of('/').adapter.rooms.get(room(ev.type));
     if (!members || members.size === 0) return;
     const sockets = this.io.of('/').sockets;
-    // a client that is behind keeps the event in its outbox (and is in the congested room, which the broadcast skips)
+    let frame: Buffer | undefined;
     for (const id of members) {
       const s = sockets.get(id);
-      if (s) this.policies.get(s)?.hold(ev);
+      // a client that is behind keeps the event in its outbox
+      if (!s || this.policies.get(s)?.hold(ev)) continue;
+      const raw = directSocket(s.conn);
+      if (raw) raw.write((frame ??= ioFrame(ev)));
+      else emit(s, ev);
     }
-    emit(this.io.to(room(ev.type)).except(CONGESTED_ROOM), ev);
   }
 
   async close(): Promise<void> {

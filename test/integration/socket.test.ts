@@ -29,9 +29,9 @@ interface Recorder {
   gaps: ReplayGap[];
 }
 
-function client(auth: Record<string, unknown>, opts: { withToken?: boolean } = {}): Promise<Recorder> {
+function client(auth: Record<string, unknown>, opts: { withToken?: boolean; transports?: ('polling' | 'websocket')[] } = {}): Promise<Recorder> {
   const socket: Client = connect(server!.url, {
-    transports: ['websocket'],
+    transports: opts.transports ?? ['websocket'],
     reconnection: false,
     auth: { ...(opts.withToken === false ? {} : { token: server!.token }), ...auth },
   });
@@ -55,6 +55,20 @@ describe('socket.io push', () => {
     for (let i = 1; i < r.got.length; i++) expect(r.got[i]!.id).toBeGreaterThan(r.got[i - 1]!.id);
     expect(r.got[0]).toMatchObject({ type: 'resource_status', data: { host: { cpu: { cores: expect.any(Number) } } } });
     expect(typeof r.got[0]!.ts).toBe('number');
+  });
+
+  it('every transport gets the broadcast, in order, once: WebSocket (written directly), long-polling (through engine.io), polling upgraded', async () => {
+    await manualServer();
+    const ws = await client({ types: ['hint'] });
+    const polling = await client({ types: ['hint'] }, { transports: ['polling'] });
+    const upgraded = await client({ types: ['hint'] }, { transports: ['polling', 'websocket'] });
+    await until(() => upgraded.socket.io.engine.transport.name === 'websocket', 'the upgrade');
+    const ids: number[] = [];
+    // hints are not coalesced: a client engine.io holds packets for (polling) gets every one from its outbox
+    for (let i = 0; i < 5; i++) ids.push(server!.app.hub.publish('hint', hintPayload(`hint ${i}`, `h${i}`)).id);
+    for (const r of [ws, polling, upgraded]) await until(() => r.got.length >= 5, 'five hints');
+    expect([idsOf(ws), idsOf(polling), idsOf(upgraded)]).toEqual([ids, ids, ids]);
+    expect(polling.socket.io.engine.transport.name).toBe('polling');
   });
 
   it('resumes from lastEventId: exactly the missed events, no duplicate', async () => {
