@@ -55,6 +55,14 @@ export function rawSocketOf(conn: EngineSocket): (Duplex & { writableLength: num
   return t?.name === 'websocket' ? t.socket?._socket : undefined;
 }
 
+/**
+ * The client is behind: engine.io holds packets for it (its transport has not finished the previous write, or a
+ * long-polling client has not polled), or its socket holds more than `highWater` bytes not yet sent.
+ */
+export function backedUp(conn: EngineSocket, highWater: number): boolean {
+  return (conn as unknown as EngineInternals).writeBuffer.length > 0 || (rawSocketOf(conn)?.writableLength ?? 0) > highWater;
+}
+
 /** The socket an event may be written to directly now (see the file's comment), or null. */
 export function directSocket(conn: EngineSocket): Duplex | null {
   const c = conn as unknown as EngineInternals;

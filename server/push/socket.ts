@@ -21,7 +21,7 @@ import { backfill, subscribedTypes } from './backfill.ts';
 import type { ClientLimit } from './client-limit.ts';
 import type { EventHub, StoredEvent } from './hub.ts';
 import { SOCKET_ROOM_PREFIX, WS_HIGH_WATER_BYTES } from './protocol.ts';
-import { directSocket, ioFrame, rawSocketOf } from './socket-direct.ts';
+import { backedUp, directSocket, ioFrame, rawSocketOf } from './socket-direct.ts';
 import { SlowClientPolicy } from './slow-client.ts';
 
 interface SocketData {
@@ -51,21 +51,6 @@ interface EnvelopeEmitter {
   emit(type: EventType, env: Envelope): unknown;
 }
 const emit = (to: EnvelopeEmitter, ev: StoredEvent) => void to.emit(ev.type, ev.env);
-
-/**
- * Packets engine.io holds for a client because its transport has not finished the previous write (its write
- * buffer), counted from the engine socket's public events: each packet is created, then flushed to the transport.
- */
-function pendingPackets(conn: ArbiterSocket['conn']): () => number {
-  let pending = 0;
-  conn.on('packetCreate', () => {
-    pending++;
-  });
-  conn.on('flush', (packets: readonly unknown[]) => {
-    pending -= packets.length;
-  });
-  return () => pending;
-}
 
 export class SocketServer {
   readonly io: ArbiterServer;
@@ -107,10 +92,8 @@ export class SocketServer {
 
   private onConnection(socket: ArbiterSocket): void {
     const { types, lastEventId } = socket.data.auth ?? {};
-    const pending = pendingPackets(socket.conn);
     const policy = new SlowClientPolicy({
-      // engine.io's own packets waiting, or the bytes of direct writes its socket has not sent
-      busy: () => pending() > 0 || (rawSocketOf(socket.conn)?.writableLength ?? 0) > WS_HIGH_WATER_BYTES,
+      busy: () => backedUp(socket.conn, WS_HIGH_WATER_BYTES),
       write: (ev) => emit(socket, ev),
       disconnect: () => {
         socket.emit(DROPPED_EVENT, droppedNotice(this.opts.maxBufferedEvents));

@@ -65,7 +65,7 @@ describe('socket.io push', () => {
     await until(() => upgraded.socket.io.engine.transport.name === 'websocket', 'the upgrade');
     const ids: number[] = [];
     // hints are not coalesced: a client engine.io holds packets for (polling) gets every one from its outbox
-    for (let i = 0; i < 5; i++) ids.push(server!.app.hub.publish('hint', hintPayload(`hint ${i}`, `h${i}`)).id);
+    for (let i = 0; i < 5; i++) ids.push(server!.app.hub.publish('hint', hintPayload(`hint ${i}`, `h${i}`))!.id);
     for (const r of [ws, polling, upgraded]) await until(() => r.got.length >= 5, 'five hints');
     expect([idsOf(ws), idsOf(polling), idsOf(upgraded)]).toEqual([ids, ids, ids]);
     expect(polling.socket.io.engine.transport.name).toBe('polling');
