@@ -12,4 +12,3 @@ export const SSE_HIGH_WATER_BYTES = 64 * 1024;
 export const WS_HIGH_WATER_BYTES = 64 * 1024;
 
 export const SOCKET_ROOM_PREFIX = 'type:';
-export const CONGESTED_ROOM = 'congested';

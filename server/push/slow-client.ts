@@ -21,8 +21,6 @@ export interface ClientLink {
   write(ev: StoredEvent): void;
   /** the client passed its bound: cut it off */
   disconnect(): void;
-  /** the client fell behind (true) or caught up (false), e.g. to leave and rejoin a broadcast */
-  congestion?(behind: boolean): void;
 }
 
 interface Backfill {
@@ -111,7 +109,7 @@ export class SlowClientPolicy {
     if (this.closed) return true;
     if (!this.behind) {
       if (!this.link.busy()) return false;
-      this.setBehind(true);
+      this.behind = true;
     }
     if (!this.outbox.add(ev)) this.cutOff();
     return true;
@@ -124,7 +122,7 @@ export class SlowClientPolicy {
   backfill(next: () => StoredEvent[], start?: () => void): void {
     if (this.closed) return;
     this.backfills.push({ next, ...(start ? { start } : {}), started: false, rest: [] });
-    this.setBehind(true);
+    this.behind = true;
     this.pump();
   }
 
@@ -177,14 +175,8 @@ export class SlowClientPolicy {
 
   /** Nothing more to backfill: what waited meanwhile, in id order, and live again. */
   private caughtUp(): void {
-    this.setBehind(false);
+    this.behind = false;
     for (const ev of this.outbox.take()) this.link.write(ev);
-  }
-
-  private setBehind(behind: boolean): void {
-    if (this.behind === behind) return;
-    this.behind = behind;
-    this.link.congestion?.(behind);
   }
 
   private cutOff(): void {

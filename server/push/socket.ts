@@ -3,7 +3,7 @@
  * gets its backfill (backfill.ts), then every live envelope of its types as the socket.io event named by the type.
  * Rooms per type say who gets what. A broadcast encodes the event once, as the WebSocket frame socket.io would send
  * (`42["<type>",<envelope>]`), and writes it straight to each member's socket when its engine.io connection is an
- * open WebSocket with nothing of its own waiting (direct.ts) — not through engine.io's per-packet path (packet
+ * open WebSocket with nothing of its own waiting (socket-direct.ts) — not through engine.io's per-packet path (packet
  * objects, write buffer, flush and drain events per client), which was most of the fan-out's cost per client
  * (bench/RESULTS.md, issue 16); any other member (polling, upgrading, engine.io busy) gets it through socket.io. A
  * client that falls behind (slow-client.ts: engine.io's packets waiting, or its socket's unsent bytes past
