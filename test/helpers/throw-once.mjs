@@ -49,7 +49,7 @@ NetSocket.prototype.write = function (chunk, ...rest) {
 
 const leave = Socket.prototype.leave;
 Socket.prototype.leave = function (room) {
-  // the rooms of event types: left by the subscribe handler only (a congested client leaves another)
+  // the rooms of event types: left by the subscribe handler only
   if (this.handshake.query['throw-once'] === 'subscribe' && String(room).startsWith('type:')) once(this, 'subscribe');
   return leave.call(this, room);
 };
