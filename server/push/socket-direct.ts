@@ -21,7 +21,7 @@ interface EngineInternals {
     name: string;
     writable: boolean;
     perMessageDeflate?: unknown;
-    socket?: { readyState: number; _socket?: Duplex & { writableLength: number } };
+    socket?: { readyState: number; _socket?: Duplex };
   };
 }
 
@@ -50,7 +50,7 @@ export function textFrame(parts: readonly Buffer[]): Buffer {
 }
 
 /** The socket under an engine.io connection's WebSocket transport, or undefined (polling, or gone). */
-export function rawSocketOf(conn: EngineSocket): (Duplex & { writableLength: number }) | undefined {
+export function rawSocketOf(conn: EngineSocket): Duplex | undefined {
   const t = (conn as unknown as EngineInternals).transport;
   return t?.name === 'websocket' ? t.socket?._socket : undefined;
 }
@@ -67,7 +67,7 @@ export function backedUp(conn: EngineSocket, highWater: number): boolean {
 export function directSocket(conn: EngineSocket): Duplex | null {
   const c = conn as unknown as EngineInternals;
   const t = c.transport;
-  if (c.readyState !== 'open' || c.upgrading || c.writeBuffer.length > 0 || t.name !== 'websocket' || !t.writable || t.perMessageDeflate) return null;
-  const raw = t.socket?._socket;
+  if (c.readyState !== 'open' || c.upgrading || c.writeBuffer.length > 0 || !t.writable || t.perMessageDeflate) return null;
+  const raw = rawSocketOf(conn);
   return raw && t.socket!.readyState === WebSocket.OPEN && !raw.destroyed ? raw : null;
 }

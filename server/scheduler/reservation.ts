@@ -64,7 +64,7 @@ export class Reservation {
   }
 
   has(requestId: string): boolean {
-    return this.held.some((h) => h.requestId === requestId);
+    return this.of(requestId) !== undefined;
   }
 
   of(requestId: string): Reserved | undefined {
