@@ -229,9 +229,13 @@ function result(markAt: number, stopAt: number, elu: number) {
     }
     const received = seen.map((s) => s.size);
     const missing = received.map((r) => expected.size - r);
+    // whole milliseconds → count: the parent merges the processes' histograms into the percentiles of every client
+    const latencyHistogram: Record<number, number> = {};
+    for (const v of latency) if (Number.isFinite(v)) latencyHistogram[Math.round(v)] = (latencyHistogram[Math.round(v)] ?? 0) + 1;
     byTransport[t] = {
       clients,
       latencyMs: summary(latency),
+      latencyHistogram,
       sampleAgeMs: summary(age),
       expectedPerClient: expected.size,
       receivedMin: Math.min(...received),

@@ -13,6 +13,7 @@ import { nodeMonitor, type NodeSources } from './runtime/node-monitor.ts';
 import { StatusBoard, type NodeSamples } from './monitor/status.ts';
 import { EventHub } from './push/hub.ts';
 import { SseServer } from './push/sse.ts';
+import { PushWorkers, type HandedKind } from './push/workers.ts';
 import { SocketServer } from './push/socket.ts';
 import { ClientLimit } from './push/client-limit.ts';
 import { WebSocketPush } from './push/websocket.ts';
@@ -102,6 +103,8 @@ export interface App {
   readonly workflows: WorkflowService;
   readonly hints: HintService;
   readonly http: HttpServer;
+  /** the push workers (--push-workers), when there are any */
+  readonly pushWorkers: PushWorkers | undefined;
   /** Read the configuration again and apply what a running server can take (runtime/reload.ts; SIGHUP). */
   reload(read: () => Config): ReloadOutcome | null;
   close(): Promise<void>;
@@ -152,11 +155,15 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const http = createServer(app);
-  const { sse, sockets, websockets } = pushTransports(http, hub, auth, config.push, log);
+  const { sse, sockets, websockets, workers: pushWorkers } = pushTransports(http, hub, auth, config.push, log,
+    config.push.workers > 0 ? (limit) => new PushWorkers(hub, { count: config.push.workers, config, token, log: log.child({ part: 'push' }), limit }) : undefined);
   const { registry, agents } = agentParts(config, { clock, log, engine, scheduler, sockets, node, agentWorkers });
   latestOf.node = (n) => (n === node ? board.snapshot() : registry.get(n)?.latest ?? null);
   const metrics = new Metrics();
-  bindMetrics(metrics, { board, hub, engine, clientCounts: () => ({ sse: sse.clientCount, 'socket.io': sockets.clientCount, websocket: websockets.clientCount }) });
+  bindMetrics(metrics, { board, hub, engine, clientCounts: () => {
+    const handed = pushWorkers?.clientCounts() ?? { sse: 0, io: 0, ws: 0 };
+    return { sse: sse.clientCount + handed.sse, 'socket.io': sockets.clientCount + handed.io, websocket: websockets.clientCount + handed.ws };
+  } });
 
   app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses(), authorized: (req) => auth.verify(Auth.tokenOf(req), req.socket.remoteAddress) === 'ok' }));
   app.get('/health', dispatchHealth(dispatcher));
@@ -198,6 +205,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.use(notFound);
   app.use(errorBoundary(log));
 
+  await pushWorkers?.started();
   const url = await listen(http, config);
   scheduler.start();
   registry.start();
@@ -224,6 +232,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       registry.stop();
       await agents.close();
       sse.closeAll();
+      await pushWorkers?.close();
       // before socket.io's close, which closes the http server and waits for every connection, ours too
       await websockets.close();
       await sockets.close();
@@ -236,7 +245,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     })());
 
   const reload = (read: () => Config) => reloadConfig(read, { config, log, loop });
-  return { config, url, token, hub, loop, board, engine, dispatcher, workers, workflows, hints, http, reload, close };
+  return { config, url, token, hub, loop, board, engine, dispatcher, workers, workflows, hints, http, pushWorkers, reload, close };
 }
 
 type Stores = ReturnType<typeof openStores>;
@@ -299,15 +308,20 @@ function dispatchParts(config: Config, p: { clock: Clock; log: Logger; hub: Even
   return { dispatcher, dispatch };
 }
 
-/** The three push transports of a hub, its clients counted together against --max-clients. */
-export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push: Config['push'], log: Logger) {
+/**
+ * The three push transports of a hub, its clients counted together against --max-clients; with `workers` (the
+ * push workers, push/workers.ts) each transport hands its connections to them and their clients count too.
+ */
+export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push: Config['push'], log: Logger, workers?: (limit: ClientLimit) => PushWorkers) {
   const limit = new ClientLimit(push.maxClients);
-  const clients = { checkToken: (t: string | undefined, req: IncomingMessage) => auth.verify(t, req.socket.remoteAddress) === 'ok', tokenOf: (req: IncomingMessage) => Auth.tokenOf(req), maxBufferedEvents: push.maxBufferedEvents, limit };
-  const sse = new SseServer(hub, { ...push, limit });
+  const pool = workers?.(limit);
+  const handoff = pool ? { handoff: (req: IncomingMessage, kind: HandedKind, rest?: Buffer) => pool.adopt(req, kind, rest) } : {};
+  const clients = { checkToken: (t: string | undefined, req: IncomingMessage) => auth.verify(t, req.socket.remoteAddress) === 'ok', tokenOf: (req: IncomingMessage) => Auth.tokenOf(req), maxBufferedEvents: push.maxBufferedEvents, limit, ...handoff };
+  const sse = new SseServer(hub, { ...push, limit, ...handoff });
   const sockets = new SocketServer(http, hub, clients);
   const websockets = new WebSocketPush(http, hub, { ...clients, pingMs: push.wsPingMs, log: log.child({ part: 'push' }) });
-  limit.count(() => sse.clientCount + sockets.clientCount + websockets.clientCount);
-  return { sse, sockets, websockets, limit };
+  limit.count(() => sse.clientCount + sockets.clientCount + websockets.clientCount + (pool?.clientCount ?? 0));
+  return { sse, sockets, websockets, limit, workers: pool };
 }
 
 /** --rate-limit and --rate-burst per token and per address, on the app's clock. */

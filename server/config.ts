@@ -108,6 +108,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'rateLimit', flag: '--rate-limit <per-second>', env: ['ARBITER_RATE_LIMIT'], schema: z.coerce.number().min(0).max(10_000_000), default: 2000, doc: 'HTTP requests a second one token, and one address, may make on average (a token bucket each; /api/health and /health are not counted); past it 429 with Retry-After (0: no limit)' },
   { key: 'rateBurst', flag: '--rate-burst <n>', env: ['ARBITER_RATE_BURST'], schema: int(1, 100_000_000), default: 4000, doc: 'HTTP requests one token or address may make at once before --rate-limit holds it back (the size of its bucket)' },
   { key: 'push.maxClients', flag: '--max-clients <n>', env: ['ARBITER_MAX_CLIENTS'], schema: int(0, 1_000_000), default: 10_000, doc: 'push clients (SSE, socket.io, WebSocket together) served at a time; more are refused with 503 and Retry-After (0: no limit)' },
+  { key: 'push.workers', flag: '--push-workers <n>', env: ['ARBITER_PUSH_WORKERS'], schema: int(0, 64), default: 0, doc: 'processes that write the push streams (SSE, plain WebSocket, socket.io opened on WebSocket): each connection is handed to one, so that the writes of an event use more than one core; for thousands of clients on a machine with cores to spare (0: the server writes every stream itself)' },
   { key: 'push.maxBufferedEvents', flag: '--max-buffered-events <n>', env: ['ARBITER_MAX_BUFFERED_EVENTS'], schema: int(10, 1_000_000), default: 1000, doc: 'events a stalled client may have pending before it is disconnected' },
   { key: 'agents.token', flag: '--agent-token <token>', env: ['ARBITER_AGENT_TOKEN'], schema: z.string().min(16, 'at least 16 characters').optional(), default: undefined, secret: true, doc: 'token the agents of other nodes present to join this hub (`arbiter agent --token`), not one of the API tokens; absent: no agent is accepted' },
   { key: 'agents.unreachableAfterMs', flag: '--unreachable-after-ms <ms>', env: ['ARBITER_UNREACHABLE_AFTER_MS'], schema: int(1000, 86_400_000), default: 30_000, doc: "a node whose agent has not reported for this long is unreachable: its allocations are flagged and a conflict is opened, they are not freed" },
@@ -153,7 +154,7 @@ export interface Config {
   };
   /** declared inventory (config file only, key `resources`): replaces what the monitor reports for what it names */
   resources?: DeclaredInventory['resources'];
-  push: { replayCount: number; replayMaxAgeMs: number; archiveCount: number; archiveMaxAgeMs: number; heartbeatMs: number; retryMs: number; wsPingMs: number; maxBufferedEvents: number; maxClients: number };
+  push: { replayCount: number; replayMaxAgeMs: number; archiveCount: number; archiveMaxAgeMs: number; heartbeatMs: number; retryMs: number; wsPingMs: number; maxBufferedEvents: number; maxClients: number; workers: number };
   /** the hub's side of agents: who may join, when a silent node is unreachable, whether the hub's machine is a node */
   agents: { token?: string; unreachableAfterMs: number; localNode: boolean };
   /** Redis connection string for push across replicas */

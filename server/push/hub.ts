@@ -246,6 +246,18 @@ export class EventHub {
     return out.sort((a, b) => a.id - b.id);
   }
 
+  /**
+   * What a relaying hub starts from (a push worker's): the replay window and the newest event of each coalesce key,
+   * in id order, each once.
+   */
+  backlog(): StoredEvent[] {
+    this.trimByAge();
+    const byId = new Map<number, StoredEvent>();
+    for (const ev of this.latestByKey.values()) byId.set(ev.id, ev);
+    for (const ev of this.window()) byId.set(ev.id, ev);
+    return [...byId.values()].sort((a, b) => a.id - b.id);
+  }
+
   published(): Map<EventType, number> {
     return new Map(this.counts);
   }

@@ -31,6 +31,8 @@ export interface SseOptions {
   maxBufferedEvents: number;
   /** every transport's clients against --max-clients */
   limit?: ClientLimit;
+  /** hands the connection to a push worker (push/workers.ts); false: served here */
+  handoff?: (req: IncomingMessage, kind: 'sse') => boolean;
 }
 
 export class SseServer {
@@ -50,6 +52,7 @@ export class SseServer {
       res.end(JSON.stringify({ error: { code: 'too_many_clients', message: limit.message } }));
       return;
     }
+    if (this.opts.handoff?.(req, 'sse')) return;
     const types = subscribedTypes(sub.types);
     // an endless body, delimited by the connection's close: without chunked framing, and once the head is out each
     // event is one write to the socket itself — not through the response, whose per-write bookkeeping (and a cork

@@ -33,6 +33,8 @@ export interface WebSocketPushOptions {
   paths?: readonly string[];
   /** every transport's clients against --max-clients */
   limit?: ClientLimit;
+  /** hands the connection to a push worker (push/workers.ts) with what followed the request; false: served here */
+  handoff?: (req: IncomingMessage, kind: 'ws', rest: Buffer) => boolean;
   /** where a client message whose handling threw is told (the connection is closed with 1011) */
   log: Pick<Logger, 'error'>;
 }
@@ -94,6 +96,7 @@ export class WebSocketPush {
     }
     const query = EventsQuerySchema.safeParse({ types: url.searchParams.get('types') ?? undefined, lastEventId: url.searchParams.get('lastEventId') ?? undefined });
     if (!query.success) return refuse(socket, 400, 'bad_request', `query: ${problemsText(fieldProblems(query.error))}`);
+    if (this.opts.handoff?.(req, 'ws', head)) return;
     const sub: Subscription = { types: query.data.types, lastEventId: query.data.lastEventId };
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       if (this.closed) return ws.close(WS_CLOSE.goingAway, 'server shutting down');

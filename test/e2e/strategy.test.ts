@@ -40,7 +40,8 @@ describe('strategy panel (e2e)', () => {
     const card = (name: string) => page.locator(`[data-testid="strategy-card"][data-strategy="${name}"]`);
     await expect.poll(() => page.getByTestId('strategy-card').count(), { timeout: LIVE_WAIT_MS }).toBe(6);
     const before = await strategy();
-    expect(await page.getByTestId('current-strategy').textContent()).toBe(before.name);
+    // the header fills from its own fetch, after the cards may have come
+    await expect.poll(() => page.getByTestId('current-strategy').textContent(), { timeout: LIVE_WAIT_MS }).toBe(before.name);
 
     const target = before.name === 'fair_sharing' ? 'priority_based' : 'fair_sharing';
     await card(target).getByTestId('switch').click();

@@ -20,6 +20,22 @@ function hub(opts: { count?: number; ageMs?: number; ids?: MemoryIdStore; clock?
 }
 
 describe('EventHub', () => {
+  it('backlog: the window and the newest status of each node older than it, in id order, once; a relaying hub starts from it', () => {
+    const { hub: h } = hub({ count: 3 });
+    h.publish('resource_status', statusPayload({ node: 'a' })); // 1: replaced by 4
+    h.publish('resource_status', statusPayload({ node: 'b' })); // 2: b's newest, out of the window
+    h.publish('hint', hintPayload('x')); // 3: out of the window, not coalesced
+    h.publish('resource_status', statusPayload({ node: 'a' })); // 4
+    h.publish('hint', hintPayload('y')); // 5
+    h.publish('hint', hintPayload('z')); // 6
+    expect(h.backlog().map((e) => e.id)).toEqual([2, 4, 5, 6]);
+    const relay = hub({ count: 3 }).hub;
+    for (const ev of h.backlog()) relay.relay(ev.env);
+    expect(relay.lastId).toBe(6);
+    expect(relay.latestOf(new Set(['resource_status'])).map((e) => e.id)).toEqual([2, 4]);
+    expect(replayAll(relay, 4, ALL).events.map((e) => e.id)).toEqual([5, 6]);
+  });
+
   it('gives strictly increasing ids and the envelope {id,type,ts,data}', () => {
     const { hub: h, clock } = hub();
     const seen: StoredEvent[] = [];

@@ -121,8 +121,15 @@ export function resourceSchedulerRoutes(d: ResourceSchedulerDeps): Router {
     });
   });
 
+  r.use(rsPushSseRoute(d.sse));
+  return r;
+}
+
+/** The specification's SSE stream (unnamed frames, for `EventSource.onmessage`): a push worker serves it too. */
+export function rsPushSseRoute(sse: SseServer): Router {
+  const r = Router();
   r.get(`${RS_BASE}/push/sse`, (req, res) => {
-    openEventStream(d.sse, req, res, 'message');
+    openEventStream(sse, req, res, 'message');
   });
   return r;
 }

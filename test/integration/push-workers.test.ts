@@ -1,0 +1,155 @@
+/**
+ * Push workers (`--push-workers`): a real server with two worker processes; real SSE, plain WebSocket and socket.io
+ * clients connect to the server's port as always, are handed to a worker and get the same events — the backfill, live
+ * events, resume by id from the worker's window and, after a restart, from the database's archive — and are counted
+ * against --max-clients. What is not handed (socket.io's long-polling, a refused token) is answered by the server.
+ */
+import { rmSync } from 'node:fs';
+import { io as connect, type Socket } from 'socket.io-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ClientToServerEvents, Envelope, ServerToClientEvents } from '../../shared/events.ts';
+import { FakeHostSource } from '../helpers/fake-host.ts';
+import { hintPayload } from '../helpers/payloads.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { openSse, type SseConnection } from '../helpers/sse.ts';
+import { openWs, wsUrl, type WsRecorder } from '../helpers/ws.ts';
+import { until } from '../helpers/cli-server.ts';
+
+type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
+let server: TestServer | undefined;
+const closers: (() => void)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0)) c();
+  await server?.close();
+  server = undefined;
+});
+
+async function start(opts: { dataDir?: string; maxClients?: number } = {}) {
+  server = await startTestServer({
+    hostSource: new FakeHostSource(), hostIntervalMs: 3_600_000, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    configure: (c) => {
+      c.push.workers = 2;
+      if (opts.maxClients !== undefined) c.push.maxClients = opts.maxClients;
+    },
+  });
+  await until(() => server!.app.hub.lastId >= 1, 'the first status');
+  return server;
+}
+
+const counts = () => server!.app.pushWorkers!.clientCounts();
+const hint = (text: string) => server!.app.hub.publish('hint', hintPayload(text, text))!.id;
+
+async function sse(path: string, headers: Record<string, string> = {}): Promise<SseConnection> {
+  const c = await openSse(`${server!.url}${path}`, { Authorization: `Bearer ${server!.token}`, ...headers });
+  closers.push(() => c.close());
+  return c;
+}
+const sseIds = (c: SseConnection) => c.frames.filter((f) => f.id !== undefined).map((f) => Number(f.id));
+
+async function ws(query = ''): Promise<WsRecorder> {
+  const c = await openWs(wsUrl(server!.url, `/api/ws?access_token=${server!.token}${query}`));
+  closers.push(() => c.ws.terminate());
+  return c;
+}
+
+function io(transports: ('polling' | 'websocket')[], auth: Record<string, unknown> = {}): Promise<{ socket: Client; got: Envelope[] }> {
+  const socket: Client = connect(server!.url, { transports, reconnection: false, forceNew: true, auth: { token: server!.token, ...auth } });
+  closers.push(() => socket.disconnect());
+  const got: Envelope[] = [];
+  for (const t of ['resource_status', 'hint'] as const) socket.on(t, (env: Envelope) => got.push(env));
+  return new Promise((resolve, reject) => {
+    socket.on('connect', () => resolve({ socket, got }));
+    socket.on('connect_error', reject);
+  });
+}
+
+describe('push workers', () => {
+  it('hand SSE, plain WebSocket and socket.io-on-WebSocket clients to the workers, which send every event once, in order', async () => {
+    await start();
+    expect(counts()).toEqual({ sse: 0, ws: 0, io: 0 });
+    const status = server!.app.hub.lastId;
+    const named = await sse('/api/events');
+    const unnamed = await sse('/api/resource-scheduler/push/sse');
+    const plain = await ws();
+    const onWs = await io(['websocket']);
+    const polling = await io(['polling']);
+    await until(() => counts().sse === 2 && counts().ws === 1 && counts().io === 1, 'four clients at the workers');
+
+    // the latest status at once, then the live events, over each transport
+    const a = hint('a');
+    const b = hint('b');
+    await named.until((f) => sseIds({ frames: f } as SseConnection).includes(b));
+    await unnamed.until((f) => sseIds({ frames: f } as SseConnection).includes(b));
+    await plain.until((r) => r.ids().includes(b));
+    await until(() => onWs.got.some((e) => e.id === b) && polling.got.some((e) => e.id === b), 'socket.io clients got b');
+    expect(sseIds(named)).toEqual([status, a, b]);
+    expect(named.frames.find((f) => f.id === String(a))).toMatchObject({ event: 'hint' });
+    expect(sseIds(unnamed)).toEqual([status, a, b]);
+    expect(JSON.parse(unnamed.frames.find((f) => f.id === String(a))!.data!)).toMatchObject({ id: a, type: 'hint', data: { hint: { id: 'a' } } });
+    expect(plain.ids()).toEqual([status, a, b]);
+    expect(onWs.got.map((e) => e.id)).toEqual([status, a, b]);
+    // long-polling stays with the server, and gets the same events
+    expect(polling.got.map((e) => e.id)).toEqual([status, a, b]);
+
+    // a client gone is no longer counted
+    named.close();
+    onWs.socket.disconnect();
+    await until(() => counts().sse === 1 && counts().io === 0, 'the closed clients uncounted');
+  });
+
+  it('resumes a client at a worker from the replay window (Last-Event-ID, ?lastEventId=, a resume message)', async () => {
+    await start();
+    const ids = [hint('r1'), hint('r2'), hint('r3')];
+    const c = await sse('/api/events?types=hint', { 'Last-Event-ID': String(ids[0]) });
+    await c.until((f) => f.filter((x) => x.id).length >= 2);
+    expect(sseIds(c)).toEqual([ids[1], ids[2]]);
+    const w = await ws(`&types=hint&lastEventId=${ids[1]}`);
+    await w.until((r) => r.ids().length >= 1);
+    // what this connection has not been sent yet
+    w.send({ resume: ids[0] });
+    await w.until((r) => r.ids().length >= 2);
+    expect(w.ids()).toEqual([ids[2], ids[1]]);
+    const s = await io(['websocket'], { types: ['hint'], lastEventId: ids[0] });
+    await until(() => s.got.length >= 2, 'socket.io resumed');
+    expect(s.got.map((e) => e.id)).toEqual([ids[1], ids[2]]);
+    expect(counts()).toEqual({ sse: 1, ws: 1, io: 1 });
+  });
+
+  it('after a restart a client resumes at a worker with every event it missed, from the database, none twice', async () => {
+    const first = await start();
+    const dataDir = first.dataDir;
+    const c = await sse('/api/events?types=hint');
+    await until(() => counts().sse === 1, 'handed to a worker');
+    const seen = [hint('s1'), hint('s2')];
+    await c.until((f) => f.filter((x) => x.id).length >= 2);
+    const missed = [hint('m1'), hint('m2')];
+    c.close();
+    // stop (the data dir kept) and start again on it
+    await first.app.close();
+    closers.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    server = await startTestServer({
+      hostSource: new FakeHostSource(), hostIntervalMs: 3_600_000, dataDir, configure: (cfg) => void (cfg.push.workers = 2),
+    });
+    const after = hint('after');
+    const again = await sse('/api/events?types=hint', { 'Last-Event-ID': String(seen[1]) });
+    await until(() => counts().sse === 1, 'handed to a worker');
+    await again.until((f) => f.filter((x) => x.id).length >= 3);
+    expect(sseIds(again)).toEqual([...missed, after]);
+    expect(again.frames.some((f) => f.event === 'replay_gap')).toBe(false);
+  });
+
+  it('answers what it refuses itself: a wrong token, and clients past --max-clients (workers’ clients counted)', async () => {
+    await start({ maxClients: 2 });
+    const bad = await openSse(`${server!.url}/api/events`, { Authorization: 'Bearer wrong-token-0123456789' });
+    closers.push(() => bad.close());
+    expect(bad.status).toBe(401);
+    await sse('/api/events');
+    await ws();
+    await until(() => counts().sse + counts().ws === 2, 'two clients at the workers');
+    const third = await openSse(`${server!.url}/api/events`, { Authorization: `Bearer ${server!.token}` });
+    closers.push(() => third.close());
+    expect(third.status).toBe(503);
+    expect(third.headers['retry-after']).toBe('5');
+    await expect(ws()).rejects.toThrow(/503/);
+  });
+});
