@@ -1,7 +1,7 @@
 /**
  * The client process of the benchmarks: opens `sse` SSE and `io` socket.io connections to an Arbiter server,
  * stamps every event on receipt, and reports on command. Kept lean so that the client side adds little:
- * SSE is a raw `http.get` with a minimal frame scanner (the receipt time is taken when the chunk arrives, before
+ * SSE is a raw TCP connection with the request written by hand and a minimal frame scanner (the receipt time is taken when the chunk arrives, before
  * anything is parsed, and the envelope is never JSON-parsed: only `id`, `ts` and `sampledAt` are picked out);
  * socket.io is `socket.io-client` over WebSocket only, stamped when engine.io hands over the packet (before the
  * socket.io decoder parses it); the plain WebSocket (`/api/ws`) is the `ws` package's client, stamped when a
@@ -13,7 +13,7 @@
  * stdin commands: `mark` (the measurement window starts now) → {"event":"marked"}; `stop` → {"event":"result",…}.
  * Closing stdin closes every connection and ends the process; so does `maxMs`.
  */
-import http from 'node:http';
+import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { io, type Socket } from 'socket.io-client';
@@ -66,41 +66,52 @@ function numberAfter(text: string, key: string, from = 0): number {
 }
 
 function openSse(index: number): Promise<boolean> {
-  const url = `${cfg.url}/api/events?types=${encodeURIComponent(cfg.types.join(','))}&access_token=${encodeURIComponent(cfg.token)}`;
+  // a raw TCP connection and the request written by hand: no HTTP client's parser between the socket and the stamp
+  const url = new URL(cfg.url);
+  const target = `/api/events?types=${encodeURIComponent(cfg.types.join(','))}&access_token=${encodeURIComponent(cfg.token)}`;
   return new Promise((resolve) => {
-    const req = http.get(url, { agent: false, headers: { Accept: 'text/event-stream' } }, (res) => {
-      if (res.statusCode !== 200) {
-        noteError(`sse: HTTP ${res.statusCode}`);
-        res.resume();
-        resolve(false);
-        return;
-      }
-      let pending = '';
-      res.on('data', (chunk: Buffer) => {
-        const recv = Date.now();
-        pending += chunk.toString('latin1');
-        let sep: number;
-        while ((sep = pending.indexOf('\n\n')) >= 0) {
-          const frame = pending.slice(0, sep);
-          pending = pending.slice(sep + 2);
-          if (!frame.startsWith('id: ')) continue; // comments, retry:, replay_gap
-          sseFrameBytes += frame.length + 2;
-          sseFrames++;
-          const id = numberAfter(frame, 'id: ');
-          const data = frame.indexOf('\ndata: ');
-          logs.sse.add(index, id, numberAfter(frame, '"ts":', data), recv, numberAfter(frame, '"sampledAt":', data));
-        }
-      });
-      res.on('close', () => {
-        if (!closing) disconnects.sse++;
-      });
-      res.on('error', () => {});
-      closers.push(() => req.destroy());
-      resolve(true);
+    const socket = net.connect(Number(url.port), url.hostname, () => {
+      socket.write(`GET ${target} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\n\r\n`);
     });
-    req.on('error', (e) => {
-      noteError(`sse: ${e.message}`);
-      resolve(false);
+    socket.setNoDelay(true);
+    let head = true;
+    let pending = '';
+    socket.on('data', (chunk: Buffer) => {
+      const recv = Date.now();
+      pending += chunk.toString('latin1');
+      if (head) {
+        const end = pending.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const status = Number(pending.slice(9, 12));
+        if (status !== 200) {
+          noteError(`sse: HTTP ${status}`);
+          socket.destroy();
+          resolve(false);
+          return;
+        }
+        head = false;
+        pending = pending.slice(end + 4);
+        closers.push(() => socket.destroy());
+        resolve(true);
+      }
+      let sep: number;
+      while ((sep = pending.indexOf('\n\n')) >= 0) {
+        const frame = pending.slice(0, sep);
+        pending = pending.slice(sep + 2);
+        if (!frame.startsWith('id: ')) continue; // comments, retry:, replay_gap
+        sseFrameBytes += frame.length + 2;
+        sseFrames++;
+        const id = numberAfter(frame, 'id: ');
+        const data = frame.indexOf('\ndata: ');
+        logs.sse.add(index, id, numberAfter(frame, '"ts":', data), recv, numberAfter(frame, '"sampledAt":', data));
+      }
+    });
+    socket.on('close', () => {
+      if (head) resolve(false);
+      else if (!closing) disconnects.sse++;
+    });
+    socket.on('error', (e) => {
+      if (head) noteError(`sse: ${e.message}`);
     });
   });
 }

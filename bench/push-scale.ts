@@ -11,7 +11,7 @@
 import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
-import { NO_RATE_LIMIT, clockTicks, fmt, procTimes, sleep, spawnClients, spawnServer, table, ulimitN, waitQuiet, type BenchOptions, type BenchResult, type ClientsProcess, type ServerProcess } from './lib.ts';
+import { NO_RATE_LIMIT, childProcesses, clockTicks, fmt, procTimes, sleep, spawnClients, spawnServer, table, ulimitN, waitQuiet, type BenchOptions, type BenchResult, type ClientsProcess, type ServerProcess } from './lib.ts';
 
 type Transport = 'sse' | 'io' | 'ws';
 const NAMES: Record<Transport, string> = { sse: 'SSE', io: 'socket.io', ws: 'WebSocket' };
@@ -41,6 +41,8 @@ interface Row {
   serverRssMiB: number;
   /** the busiest client process's event-loop utilisation over the window */
   clientElu: number;
+  /** CPU of every client process together over the window, % of one core */
+  clientCpu: number;
 }
 
 /** Percentiles of the latencies of every client of every process (their histograms merged). */
@@ -101,22 +103,34 @@ function row(label: string, transport: Row['transport'], clients: number, procs:
     serverCpu: cpu,
     serverRssMiB: rss,
     clientElu: Math.max(...results.map((r) => r.clientEventLoopUtilization)),
+    clientCpu: NaN,
   };
 }
 
-export async function level(transport: Transport, n: number, ms: number): Promise<Row> {
+/** CPU ticks of the server and of its push workers (its child processes). */
+const serverTicks = (pid: number) => procTimes(pid).self + [...childProcesses(pid).values()].reduce((t, c) => t + c.ticks, 0);
+/** RSS of the server and of its push workers. */
+const serverRss = (pid: number) => rssMiB(pid) + [...childProcesses(pid).keys()].reduce((m, c) => m + rssMiB(c), 0);
+
+/** One transport at `n` clients for `ms`; `workers` push workers (--push-workers, 0: the server writes every stream). */
+export async function level(transport: Transport, n: number, ms: number, workers = 0): Promise<Row> {
   await waitQuiet();
-  const server = await spawnServer(['--max-clients', '20000', ...NO_RATE_LIMIT, '--no-gpu', '--no-docker', '--no-web-build']);
+  const server = await spawnServer(['--max-clients', '20000', '--push-workers', String(workers), ...NO_RATE_LIMIT, '--no-gpu', '--no-docker', '--no-web-build']);
   let procs: ClientsProcess[] = [];
   try {
     procs = await openClients(server, { [transport]: n }, ms + 600_000);
     await sleep(3000); // the connection burst settles
     const tck = clockTicks();
-    const s0 = procTimes(server.pid);
+    const clientTicks = () => procs.reduce((t, p) => t + procTimes(p.child.pid!).self, 0);
+    const s0 = serverTicks(server.pid);
+    const c0 = clientTicks();
     const t0 = performance.now();
     const results = await window(procs, ms);
-    const cpu = ((procTimes(server.pid).self - s0.self) / tck / ((performance.now() - t0) / 1000)) * 100;
-    return row(`${n.toLocaleString('en')} ${NAMES[transport]}`, transport, n, procs, results, cpu, rssMiB(server.pid));
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = ((serverTicks(server.pid) - s0) / tck / seconds) * 100;
+    const clientCpu = ((clientTicks() - c0) / tck / seconds) * 100;
+    const label = `${n.toLocaleString('en')} ${NAMES[transport]}${workers ? `, ${workers} push workers` : ''}`;
+    return { ...row(label, transport, n, procs, results, cpu, serverRss(server.pid)), clientCpu };
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
     await server.stop();

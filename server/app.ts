@@ -310,7 +310,7 @@ function dispatchParts(config: Config, p: { clock: Clock; log: Logger; hub: Even
 
 /**
  * The three push transports of a hub, its clients counted together against --max-clients; with `workers` (the
- * push workers, push/workers.ts) each transport hands its connections to them and their clients count too.
+ * push workers, push/workers.ts) SSE and the plain WebSocket hand their connections to them and their clients count too.
  */
 export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push: Config['push'], log: Logger, workers?: (limit: ClientLimit) => PushWorkers) {
   const limit = new ClientLimit(push.maxClients);
@@ -318,7 +318,8 @@ export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push
   const handoff = pool ? { handoff: (req: IncomingMessage, kind: HandedKind, rest?: Buffer) => pool.adopt(req, kind, rest) } : {};
   const clients = { checkToken: (t: string | undefined, req: IncomingMessage) => auth.verify(t, req.socket.remoteAddress) === 'ok', tokenOf: (req: IncomingMessage) => Auth.tokenOf(req), maxBufferedEvents: push.maxBufferedEvents, limit, ...handoff };
   const sse = new SseServer(hub, { ...push, limit, ...handoff });
-  const sockets = new SocketServer(http, hub, clients);
+  // socket.io stays here: its connections at a worker stalled past a few hundred opening at once (bench/RESULTS.md)
+  const sockets = new SocketServer(http, hub, { ...clients, handoff: undefined });
   const websockets = new WebSocketPush(http, hub, { ...clients, pingMs: push.wsPingMs, log: log.child({ part: 'push' }) });
   limit.count(() => sse.clientCount + sockets.clientCount + websockets.clientCount + (pool?.clientCount ?? 0));
   return { sse, sockets, websockets, limit, workers: pool };
