@@ -13,7 +13,7 @@ import { nodeMonitor, type NodeSources } from './runtime/node-monitor.ts';
 import { StatusBoard, type NodeSamples } from './monitor/status.ts';
 import { EventHub } from './push/hub.ts';
 import { SseServer } from './push/sse.ts';
-import { PushWorkers, type HandedKind } from './push/workers.ts';
+import { PushWorkers, type HandedKind } from './push-workers.ts';
 import { SocketServer } from './push/socket.ts';
 import { ClientLimit } from './push/client-limit.ts';
 import { WebSocketPush } from './push/websocket.ts';
@@ -310,7 +310,7 @@ function dispatchParts(config: Config, p: { clock: Clock; log: Logger; hub: Even
 
 /**
  * The three push transports of a hub, its clients counted together against --max-clients; with `workers` (the
- * push workers, push/workers.ts) SSE and the plain WebSocket hand their connections to them and their clients count too.
+ * push workers, push-workers.ts) SSE and the plain WebSocket hand their connections to them and their clients count too.
  */
 export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push: Config['push'], log: Logger, workers?: (limit: ClientLimit) => PushWorkers) {
   const limit = new ClientLimit(push.maxClients);
@@ -319,7 +319,7 @@ export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push
   const clients = { checkToken: (t: string | undefined, req: IncomingMessage) => auth.verify(t, req.socket.remoteAddress) === 'ok', tokenOf: (req: IncomingMessage) => Auth.tokenOf(req), maxBufferedEvents: push.maxBufferedEvents, limit, ...handoff };
   const sse = new SseServer(hub, { ...push, limit, ...handoff });
   // socket.io stays here: its connections at a worker stalled past a few hundred opening at once (bench/RESULTS.md)
-  const sockets = new SocketServer(http, hub, { ...clients, handoff: undefined });
+  const sockets = new SocketServer(http, hub, clients);
   const websockets = new WebSocketPush(http, hub, { ...clients, pingMs: push.wsPingMs, log: log.child({ part: 'push' }) });
   limit.count(() => sse.clientCount + sockets.clientCount + websockets.clientCount + (pool?.clientCount ?? 0));
   return { sse, sockets, websockets, limit, workers: pool };

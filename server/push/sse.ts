@@ -31,7 +31,7 @@ export interface SseOptions {
   maxBufferedEvents: number;
   /** every transport's clients against --max-clients */
   limit?: ClientLimit;
-  /** hands the connection to a push worker (push/workers.ts); false: served here */
+  /** hands the connection to a push worker (push-workers.ts); false: served here */
   handoff?: (req: IncomingMessage, kind: 'sse') => boolean;
 }
 

@@ -33,7 +33,7 @@ export interface WebSocketPushOptions {
   paths?: readonly string[];
   /** every transport's clients against --max-clients */
   limit?: ClientLimit;
-  /** hands the connection to a push worker (push/workers.ts) with what followed the request; false: served here */
+  /** hands the connection to a push worker (push-workers.ts) with what followed the request; false: served here */
   handoff?: (req: IncomingMessage, kind: 'ws', rest: Buffer) => boolean;
   /** where a client message whose handling threw is told (the connection is closed with 1011) */
   log: Pick<Logger, 'error'>;

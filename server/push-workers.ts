@@ -3,7 +3,7 @@
  * spread over the machine's cores instead of made one client after another on the server's one thread (at 10,000
  * clients the fan-out of an event is ~10,000 socket writes: bench/RESULTS.md, issue 16).
  *
- * Each worker is a push server of its own (push/worker-main.ts) — an EventHub, the SSE, socket.io and plain
+ * Each worker is a push server of its own (push-worker.ts) — an EventHub, the SSE, socket.io and plain
  * WebSocket transports — without a listening socket: this server reads a push request as usual (its route checks the
  * token and the query: a bad one is answered here), then hands the connection to the worker with the fewest clients
  * (the socket's descriptor over the IPC channel, with the request's head to read again there) and closes its own copy.
@@ -20,11 +20,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Config } from '../config.ts';
-import type { Logger } from '../log.ts';
-import { packagePath } from '../paths.ts';
-import type { ClientLimit } from './client-limit.ts';
-import type { EventHub } from './hub.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import { packagePath } from './paths.ts';
+import type { ClientLimit } from './push/client-limit.ts';
+import type { EventHub } from './push/hub.ts';
 
 /** The transports a worker takes: SSE, the plain WebSocket (`io`: socket.io, counted but not handed yet). */
 export type HandedKind = 'sse' | 'ws' | 'io';
@@ -45,7 +45,7 @@ const CLOSE_TIMEOUT_MS = 5000;
 /** The worker's entry: the compiled module beside this one, or the TypeScript source through tsx (tests, development). */
 function entry(): { file: string; execArgv: string[] } {
   const fromSources = import.meta.url.endsWith('.ts');
-  const file = fileURLToPath(new URL(`./worker-main.${fromSources ? 'ts' : 'js'}`, import.meta.url));
+  const file = fileURLToPath(new URL(`./push-worker.${fromSources ? 'ts' : 'js'}`, import.meta.url));
   const execArgv = ['--enable-source-maps', ...(fromSources ? ['--import', pathToFileURL(packagePath('node_modules/tsx/dist/loader.mjs')).href] : [])];
   return { file, execArgv };
 }

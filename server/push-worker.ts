@@ -1,5 +1,5 @@
 /**
- * A push worker's process (push/workers.ts starts it): an EventHub relaying the server's events, the three push
+ * A push worker's process (push-workers.ts starts it): an EventHub relaying the server's events, the three push
  * transports on an HTTP server that listens nowhere, and the connections the server hands over, each read again from
  * its request's head. The token check is the server's own (the same token, named tokens from the same database);
  * the replay window is the server's (its backlog at start, then every event in id order), older events come from
@@ -9,21 +9,21 @@
 import { createServer } from 'node:http';
 import { Socket, type SocketConstructorOpts } from 'node:net';
 import express from 'express';
-import { pushTransports } from '../app.ts';
-import { systemClock } from '../clock.ts';
-import { Auth } from '../http/auth.ts';
-import { errorBoundary } from '../http/errors.ts';
-import { eventRoutes } from '../http/routes/events.ts';
-import { RS_BASE, rsPushSseRoute } from '../http/routes/resource-scheduler.ts';
-import { createLogger, type Logger } from '../log.ts';
-import { openDatabase } from '../store/db.ts';
-import { MemoryIdStore } from '../store/event-ids.ts';
-import { EventStore } from '../store/event-store.ts';
-import { openPostgres } from '../store/postgres/pg-db.ts';
-import { TokenStore } from '../store/token-store.ts';
-import type { Envelope } from '../../shared/events.ts';
-import { EventHub } from './hub.ts';
-import type { FromWorker, ToWorker } from './workers.ts';
+import { pushTransports } from './app.ts';
+import { systemClock } from './clock.ts';
+import { Auth } from './http/auth.ts';
+import { errorBoundary } from './http/errors.ts';
+import { eventRoutes } from './http/routes/events.ts';
+import { RS_BASE, rsPushSseRoute } from './http/routes/resource-scheduler.ts';
+import { createLogger, type Logger } from './log.ts';
+import { openDatabase } from './store/db.ts';
+import { MemoryIdStore } from './store/event-ids.ts';
+import { EventStore } from './store/event-store.ts';
+import { openPostgres } from './store/postgres/pg-db.ts';
+import { TokenStore } from './store/token-store.ts';
+import type { Envelope } from './../shared/events.ts';
+import { EventHub } from './push/hub.ts';
+import type { FromWorker, ToWorker } from './push-workers.ts';
 
 type Started = ReturnType<typeof start>;
 let running: Started | undefined;
