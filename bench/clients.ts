@@ -3,8 +3,11 @@
  * stamps every event on receipt, and reports on command. Kept lean so that the client side adds little:
  * SSE is a raw TCP connection with the request written by hand and a minimal frame scanner (the receipt time is taken when the chunk arrives, before
  * anything is parsed, and the envelope is never JSON-parsed: only `id`, `ts` and `sampledAt` are picked out);
- * socket.io is `socket.io-client` over WebSocket only, stamped when engine.io hands over the packet (before the
- * socket.io decoder parses it); the plain WebSocket (`/api/ws`) is the `ws` package's client, stamped when a
+ * socket.io is either `socket.io-client` over WebSocket only (`ioClient: 'library'`), stamped when engine.io hands
+ * over the packet (before the socket.io decoder parses it), or (`ioClient: 'wire'`, the default) the `ws` client
+ * speaking socket.io's protocol itself — engine.io v4 over WebSocket: `40{auth}` to connect, `3` for each ping, each
+ * `42[type,envelope]` stamped on arrival and scanned like an SSE frame: the same bytes from the same server, without a
+ * client library's decoding on the machine's cores beside the server's; the plain WebSocket (`/api/ws`) is the `ws` package's client, stamped when a
  * message arrives, its text scanned like an SSE frame's.
  *
  *   node --import tsx bench/clients.ts '<ClientsConfig JSON>'
@@ -145,6 +148,42 @@ function openIo(index: number): Promise<boolean> {
     });
     socket.on('disconnect', () => {
       if (!closing) disconnects.io++;
+    });
+  });
+}
+
+/** socket.io's wire protocol (engine.io v4, socket.io v5) over the `ws` client: what `socket.io-client` exchanges. */
+function openIoWire(index: number): Promise<boolean> {
+  const url = `${cfg.url.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`;
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    let connected = false;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const recv = Date.now();
+      if (isBinary) return;
+      const text = data.toString('latin1');
+      if (text.startsWith('42[')) {
+        const env = text.indexOf(',{');
+        logs.io.add(index, numberAfter(text, '"id":', env), numberAfter(text, '"ts":', env), recv, numberAfter(text, '"sampledAt":', env));
+      } else if (text === '2') ws.send('3'); // engine.io ping → pong
+      else if (text.startsWith('40')) {
+        connected = true;
+        closers.push(() => ws.terminate());
+        resolve(true);
+      } else if (text.startsWith('44')) {
+        noteError(`io: connect_error ${text.slice(2, 200)}`);
+        ws.terminate();
+        resolve(false);
+      }
+    });
+    ws.once('open', () => ws.send(`40${JSON.stringify({ token: cfg.token, types: cfg.types })}`));
+    ws.once('error', (e) => {
+      noteError(`io: ${e.message}`);
+      resolve(false);
+    });
+    ws.on('close', () => {
+      if (!connected) resolve(false);
+      else if (!closing) disconnects.io++;
     });
   });
 }
@@ -293,7 +332,7 @@ const started = Date.now();
 const jobs: [Transport, () => Promise<boolean>][] = [];
 for (let i = 0; i < Math.max(cfg.sse, cfg.io, cfg.ws ?? 0); i++) {
   if (i < cfg.sse) jobs.push(['sse', () => openSse(i)]);
-  if (i < cfg.io) jobs.push(['io', () => openIo(i)]);
+  if (i < cfg.io) jobs.push(['io', () => (cfg.ioClient === 'library' ? openIo(i) : openIoWire(i))]);
   if (i < (cfg.ws ?? 0)) jobs.push(['ws', () => openWs(i)]);
 }
 const ok: Record<Transport, number> = { sse: 0, io: 0, ws: 0 };

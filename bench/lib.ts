@@ -308,6 +308,8 @@ export interface ClientsConfig {
   token: string;
   sse: number;
   io: number;
+  /** socket.io clients: `socket.io-client`, or the `ws` client speaking socket.io's protocol @default 'wire' */
+  ioClient?: 'library' | 'wire';
   /** plain WebSocket clients (/api/ws) @default 0 */
   ws?: number;
   /** event types to subscribe to */

@@ -14,6 +14,8 @@ import { WebSocket } from 'ws';
 import { NO_RATE_LIMIT, childProcesses, clockTicks, fmt, procTimes, sleep, spawnClients, spawnServer, table, ulimitN, waitQuiet, type BenchOptions, type BenchResult, type ClientsProcess, type ServerProcess } from './lib.ts';
 
 type Transport = 'sse' | 'io' | 'ws';
+/** socket.io clients: the `ws` client speaking socket.io's protocol, or socket.io-client (bench/clients.ts) */
+type IoClient = 'wire' | 'library';
 const NAMES: Record<Transport, string> = { sse: 'SSE', io: 'socket.io', ws: 'WebSocket' };
 const PER_PROCESS = 2500;
 export const TARGET_P99_1K_MS = 50;
@@ -63,7 +65,7 @@ function pooled(xs: readonly TransportResult[]): { p50: number; p99: number } {
 const rssMiB = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
 /** `n` clients of each transport in `counts`, split over processes of at most PER_PROCESS. */
-async function openClients(server: ServerProcess, counts: Partial<Record<Transport, number>>, maxMs: number): Promise<ClientsProcess[]> {
+async function openClients(server: ServerProcess, counts: Partial<Record<Transport, number>>, maxMs: number, ioClient: IoClient = 'wire'): Promise<ClientsProcess[]> {
   const procs: ClientsProcess[] = [];
   for (const t of ['sse', 'io', 'ws'] as const) {
     let left = counts[t] ?? 0;
@@ -71,7 +73,7 @@ async function openClients(server: ServerProcess, counts: Partial<Record<Transpo
       const n = Math.min(PER_PROCESS, left);
       left -= n;
       procs.push(await spawnClients({
-        url: server.url, token: server.token, sse: t === 'sse' ? n : 0, io: t === 'io' ? n : 0, ws: t === 'ws' ? n : 0,
+        url: server.url, token: server.token, sse: t === 'sse' ? n : 0, io: t === 'io' ? n : 0, ioClient, ws: t === 'ws' ? n : 0,
         types: ['resource_status'], batch: 100, maxMs, graceMs: 1500,
       }, 300_000));
     }
@@ -112,13 +114,16 @@ const serverTicks = (pid: number) => procTimes(pid).self + [...childProcesses(pi
 /** RSS of the server and of its push workers. */
 const serverRss = (pid: number) => rssMiB(pid) + [...childProcesses(pid).keys()].reduce((m, c) => m + rssMiB(c), 0);
 
-/** One transport at `n` clients for `ms`; `workers` push workers (--push-workers, 0: the server writes every stream). */
-export async function level(transport: Transport, n: number, ms: number, workers = 0): Promise<Row> {
+/**
+ * One transport at `n` clients for `ms`; `workers` push workers (--push-workers, 0: the server writes every stream);
+ * `ioClient`: which socket.io client the client processes run.
+ */
+export async function level(transport: Transport, n: number, ms: number, workers = 0, ioClient: IoClient = 'wire'): Promise<Row> {
   await waitQuiet();
   const server = await spawnServer(['--max-clients', '20000', '--push-workers', String(workers), ...NO_RATE_LIMIT, '--no-gpu', '--no-docker', '--no-web-build']);
   let procs: ClientsProcess[] = [];
   try {
-    procs = await openClients(server, { [transport]: n }, ms + 600_000);
+    procs = await openClients(server, { [transport]: n }, ms + 600_000, ioClient);
     await sleep(3000); // the connection burst settles
     const tck = clockTicks();
     const clientTicks = () => procs.reduce((t, p) => t + procTimes(p.child.pid!).self, 0);
@@ -129,7 +134,7 @@ export async function level(transport: Transport, n: number, ms: number, workers
     const seconds = (performance.now() - t0) / 1000;
     const cpu = ((serverTicks(server.pid) - s0) / tck / seconds) * 100;
     const clientCpu = ((clientTicks() - c0) / tck / seconds) * 100;
-    const label = `${n.toLocaleString('en')} ${NAMES[transport]}${workers ? `, ${workers} push workers` : ''}`;
+    const label = `${n.toLocaleString('en')} ${NAMES[transport]}${transport === 'io' && ioClient === 'library' ? ' (socket.io-client)' : ''}${workers ? `, ${workers} push workers` : ''}`;
     return { ...row(label, transport, n, procs, results, cpu, serverRss(server.pid)), clientCpu };
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
@@ -199,6 +204,8 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
   if (Number.isFinite(limit) && limit < 12_000) throw new Error(`ulimit -n is ${limit}: 10,000 clients need about 10,100 descriptors in the server (raise it)`);
   const rows: Row[] = [];
   for (const n of [1000, 10_000]) for (const t of ['sse', 'io', 'ws'] as const) rows.push(await level(t, n, ms));
+  // socket.io once more at 10,000 with the client library in the client processes (its decoding beside the server's writes)
+  rows.push(await level('io', 10_000, ms, 0, 'library'));
   const stuck = await withNonReaders(stuckMs);
   const verdict = (r: Row) => {
     const target = r.clients >= 10_000 ? TARGET_P99_10K_MS : TARGET_P99_1K_MS;
@@ -206,14 +213,14 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
   };
   const line = (r: Row, v = true) => [
     r.label, `${r.connected.toLocaleString('en')} / ${r.clients.toLocaleString('en')}`, fmt(r.connectS, 1), String(r.expected), `${r.missing}`, String(r.disconnects),
-    fmt(r.p50, 1), `**${fmt(r.p99, 1)}**`, fmt(r.worstP99, 1), fmt(r.max, 0), v ? verdict(r) : '–', fmt(r.serverCpu, 0), fmt(r.serverRssMiB, 0), fmt(r.clientElu * 100, 0),
+    fmt(r.p50, 1), `**${fmt(r.p99, 1)}**`, fmt(r.worstP99, 1), fmt(r.max, 0), v ? verdict(r) : '–', fmt(r.serverCpu, 0), fmt(r.serverRssMiB, 0), fmt(r.clientElu * 100, 0), fmt(r.clientCpu, 0),
   ];
   const markdown = [
     '## push-scale',
     '',
-    `Sample → client latency (the envelope's \`ts\` → receipt in a client process, the same clock), one transport at a time, the server sampling every second (its default), clients in separate processes (at most ${PER_PROCESS.toLocaleString('en')} each: raw http SSE, socket.io-client over WebSocket, the \`ws\` client on /api/ws), ${fmt(ms / 1000, 0)} s windows after the connections settled. p50 and p99 are over every delivery to every client (the client processes' latency histograms merged); beside them the worst client process's own p99, and the busiest client process's event-loop utilisation.`,
+    `Sample → client latency (the envelope's \`ts\` → receipt in a client process, the same clock), one transport at a time, the server sampling every second (its default), clients in separate processes (at most ${PER_PROCESS.toLocaleString('en')} each: SSE over raw TCP; socket.io as the \`ws\` client speaking socket.io's protocol over WebSocket — and, in the last 10,000 row, socket.io-client; the \`ws\` client on /api/ws), ${fmt(ms / 1000, 0)} s windows after the connections settled. p50 and p99 are over every delivery to every client (the client processes' latency histograms merged); beside them the worst client process's own p99, the busiest client process's event-loop utilisation, and the CPU of all client processes (% of one core; the server's CPU and RSS include its push workers').`,
     '',
-    table(['clients', 'connected', 'connect s', 'events/client', 'missing', 'disconnects', 'p50 ms', 'p99 ms', 'worst process p99 ms', 'max ms', 'target', 'server CPU %', 'server RSS MiB', 'client ELU %'], [...rows.map((r) => line(r)), line(stuck.baseline, false), line(stuck.row, false)]),
+    table(['clients', 'connected', 'connect s', 'events/client', 'missing', 'disconnects', 'p50 ms', 'p99 ms', 'worst process p99 ms', 'max ms', 'target', 'server CPU %', 'server RSS MiB', 'client ELU %', 'clients CPU %'], [...rows.map((r) => line(r)), line(stuck.baseline, false), line(stuck.row, false)]),
     '',
     `Three clients that stop reading (a raw SSE request, a raw WebSocket on /api/ws, socket.io over a raw WebSocket, each paused after its handshake) beside 1,000 mixed clients for ${fmt(stuckMs / 1000, 0)} s: the others' p99 ${fmt(stuck.row.p99, 1)} ms against ${fmt(stuck.baseline.p99, 1)} ms just before without them; server RSS every 5 s: ${stuck.rssSeries.map((v) => fmt(v, 0)).join(', ')} MiB.`,
     '',
