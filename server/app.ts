@@ -12,11 +12,9 @@ import type { MonitorLoop } from './monitor/loop.ts';
 import { nodeMonitor, type NodeSources } from './runtime/node-monitor.ts';
 import { StatusBoard, type NodeSamples } from './monitor/status.ts';
 import { EventHub } from './push/hub.ts';
-import { SseServer } from './push/sse.ts';
-import { PushWorkers, type HandedKind } from './push-workers.ts';
-import { SocketServer } from './push/socket.ts';
-import { ClientLimit } from './push/client-limit.ts';
-import { WebSocketPush } from './push/websocket.ts';
+import { PushWorkers } from './push-workers.ts';
+import { pushTransports } from './push-transports.ts';
+import type { SocketServer } from './push/socket.ts';
 import { Auth, loadOrCreateToken } from './http/auth.ts';
 import { capConnections, connectionCap } from './http/connection-cap.ts';
 import { RateLimit } from './http/rate-limit.ts';
@@ -156,13 +154,13 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.set('query parser', 'simple');
   const http = createServer(app);
   const { sse, sockets, websockets, workers: pushWorkers } = pushTransports(http, hub, auth, config.push, log,
-    config.push.workers > 0 ? (limit) => new PushWorkers(hub, { count: config.push.workers, config, token, log: log.child({ part: 'push' }), limit }) : undefined);
+    config.push.workers > 0 ? new PushWorkers(hub, { count: config.push.workers, config, token, log: log.child({ part: 'push' }) }) : undefined);
   const { registry, agents } = agentParts(config, { clock, log, engine, scheduler, sockets, node, agentWorkers });
   latestOf.node = (n) => (n === node ? board.snapshot() : registry.get(n)?.latest ?? null);
   const metrics = new Metrics();
   bindMetrics(metrics, { board, hub, engine, clientCounts: () => {
-    const handed = pushWorkers?.clientCounts() ?? { sse: 0, io: 0, ws: 0 };
-    return { sse: sse.clientCount + handed.sse, 'socket.io': sockets.clientCount + handed.io, websocket: websockets.clientCount + handed.ws };
+    const handed = pushWorkers?.clientCounts() ?? { sse: 0, ws: 0 };
+    return { sse: sse.clientCount + handed.sse, 'socket.io': sockets.clientCount, websocket: websockets.clientCount + handed.ws };
   } });
 
   app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses(), authorized: (req) => auth.verify(Auth.tokenOf(req), req.socket.remoteAddress) === 'ok' }));
@@ -306,23 +304,6 @@ function dispatchParts(config: Config, p: { clock: Clock; log: Logger; hub: Even
     deliveryTimeoutMs: c.timeoutMs, probeMs: c.probeMs, lostAfterMs: c.lostAfterMs, retentionMs: c.retentionMs,
   });
   return { dispatcher, dispatch };
-}
-
-/**
- * The three push transports of a hub, its clients counted together against --max-clients; with `workers` (the
- * push workers, push-workers.ts) SSE and the plain WebSocket hand their connections to them and their clients count too.
- */
-export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push: Config['push'], log: Logger, workers?: (limit: ClientLimit) => PushWorkers) {
-  const limit = new ClientLimit(push.maxClients);
-  const pool = workers?.(limit);
-  const handoff = pool ? { handoff: (req: IncomingMessage, kind: HandedKind, rest?: Buffer) => pool.adopt(req, kind, rest) } : {};
-  const clients = { checkToken: (t: string | undefined, req: IncomingMessage) => auth.verify(t, req.socket.remoteAddress) === 'ok', tokenOf: (req: IncomingMessage) => Auth.tokenOf(req), maxBufferedEvents: push.maxBufferedEvents, limit, ...handoff };
-  const sse = new SseServer(hub, { ...push, limit, ...handoff });
-  // socket.io stays here: its connections at a worker stalled past a few hundred opening at once (bench/RESULTS.md)
-  const sockets = new SocketServer(http, hub, clients);
-  const websockets = new WebSocketPush(http, hub, { ...clients, pingMs: push.wsPingMs, log: log.child({ part: 'push' }) });
-  limit.count(() => sse.clientCount + sockets.clientCount + websockets.clientCount + (pool?.clientCount ?? 0));
-  return { sse, sockets, websockets, limit, workers: pool };
 }
 
 /** --rate-limit and --rate-burst per token and per address, on the app's clock. */

@@ -9,7 +9,7 @@
 import { createServer } from 'node:http';
 import { Socket, type SocketConstructorOpts } from 'node:net';
 import express from 'express';
-import { pushTransports } from './app.ts';
+import { pushTransports } from './push-transports.ts';
 import { systemClock } from './clock.ts';
 import { Auth } from './http/auth.ts';
 import { errorBoundary } from './http/errors.ts';

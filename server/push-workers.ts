@@ -23,11 +23,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { packagePath } from './paths.ts';
-import type { ClientLimit } from './push/client-limit.ts';
 import type { EventHub } from './push/hub.ts';
 
-/** The transports a worker takes: SSE, the plain WebSocket (`io`: socket.io, counted but not handed yet). */
-export type HandedKind = 'sse' | 'ws' | 'io';
+/** The transports a worker takes: SSE and the plain WebSocket (socket.io stays with the server). */
+export type HandedKind = 'sse' | 'ws';
 
 /** What goes from the server to a worker. */
 export type ToWorker =
@@ -72,8 +71,6 @@ export interface PushWorkersOptions {
   config: Config;
   token: string;
   log: Logger;
-  /** every transport's clients against --max-clients (a worker's count among them) */
-  limit?: ClientLimit;
 }
 
 export class PushWorkers {
@@ -107,14 +104,14 @@ export class PushWorkers {
 
   /** Clients held by the workers, per transport. */
   clientCounts(): Record<HandedKind, number> {
-    const out: Record<HandedKind, number> = { sse: 0, ws: 0, io: 0 };
-    for (const w of this.workers) for (const k of ['sse', 'ws', 'io'] as const) out[k] += w.clients[k];
+    const out: Record<HandedKind, number> = { sse: 0, ws: 0 };
+    for (const w of this.workers) for (const k of ['sse', 'ws'] as const) out[k] += w.clients[k];
     return out;
   }
 
   get clientCount(): number {
     const c = this.clientCounts();
-    return c.sse + c.ws + c.io;
+    return c.sse + c.ws;
   }
 
   /**
@@ -123,7 +120,6 @@ export class PushWorkers {
    */
   adopt(req: IncomingMessage, kind: HandedKind, rest?: Buffer): boolean {
     if (this.closing) return false;
-    if (this.opts.limit && !this.opts.limit.admits()) return false;
     let best: Worker | undefined;
     for (const w of this.workers) {
       if (!w.ready || !w.child.connected) continue;
@@ -169,7 +165,7 @@ export class PushWorkers {
   private spawn(): Worker {
     const { file, execArgv } = entry();
     const child = fork(file, [], { execArgv, serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const w: Worker = { child, ready: false, clients: { sse: 0, ws: 0, io: 0 }, sending: new Map() };
+    const w: Worker = { child, ready: false, clients: { sse: 0, ws: 0 }, sending: new Map() };
     child.send({ t: 'init', config: this.opts.config, token: this.opts.token, backlog: this.hub.backlog().map((ev) => ev.json) } satisfies ToWorker);
     child.on('message', (m: FromWorker) => {
       if (m.t === 'ready') w.ready = true;
@@ -181,7 +177,7 @@ export class PushWorkers {
     child.on('error', (err) => this.opts.log.error({ err: err.message }, 'push worker error'));
     child.once('exit', (code, signal) => {
       w.ready = false;
-      w.clients = { sse: 0, ws: 0, io: 0 };
+      w.clients = { sse: 0, ws: 0 };
       for (const socket of w.sending.values()) socket.destroy();
       w.sending.clear();
       if (this.closing) return;
@@ -196,4 +192,4 @@ export class PushWorkers {
   }
 }
 
-const total = (w: Worker) => w.clients.sse + w.clients.ws + w.clients.io;
+const total = (w: Worker) => w.clients.sse + w.clients.ws;

@@ -14,7 +14,8 @@
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import express from 'express';
-import { listen, pushTransports, rateLimit, startApp, type AppDeps } from './app.ts';
+import { listen, rateLimit, startApp, type AppDeps } from './app.ts';
+import { pushTransports } from './push-transports.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { Auth, loadOrCreateToken } from './http/auth.ts';

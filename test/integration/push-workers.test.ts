@@ -66,7 +66,7 @@ function io(transports: ('polling' | 'websocket')[], auth: Record<string, unknow
 describe('push workers', () => {
   it('hand SSE and plain WebSocket clients to the workers, which send every event once, in order; socket.io stays with the server', async () => {
     await start();
-    expect(counts()).toEqual({ sse: 0, ws: 0, io: 0 });
+    expect(counts()).toEqual({ sse: 0, ws: 0 });
     const status = server!.app.hub.lastId;
     const named = await sse('/api/events');
     const unnamed = await sse('/api/resource-scheduler/push/sse');
@@ -74,7 +74,11 @@ describe('push workers', () => {
     const onWs = await io(['websocket']);
     const polling = await io(['polling']);
     await until(() => counts().sse === 2 && counts().ws === 1, 'three clients at the workers');
-    expect(counts().io).toBe(0); // socket.io stays with the server
+    // socket.io stays with the server; every transport's clients, the workers' too, in the metrics
+    const metrics = await (await fetch(`${server!.url}/metrics`, { headers: { Authorization: `Bearer ${server!.token}` } })).text();
+    expect(metrics).toMatch(/arbiter_push_clients\{transport="socket\.io"\} 2\n/);
+    expect(metrics).toMatch(/arbiter_push_clients\{transport="sse"\} 2\n/);
+    expect(metrics).toMatch(/arbiter_push_clients\{transport="websocket"\} 1\n/);
 
     // the latest status at once, then the live events, over each transport
     const a = hint('a');
@@ -113,7 +117,7 @@ describe('push workers', () => {
     const s = await io(['websocket'], { types: ['hint'], lastEventId: ids[0] });
     await until(() => s.got.length >= 2, 'socket.io resumed');
     expect(s.got.map((e) => e.id)).toEqual([ids[1], ids[2]]);
-    expect(counts()).toEqual({ sse: 1, ws: 1, io: 0 });
+    expect(counts()).toEqual({ sse: 1, ws: 1 });
   });
 
   it('after a restart a client resumes at a worker with every event it missed, from the database, none twice', async () => {

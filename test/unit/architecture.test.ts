@@ -66,7 +66,7 @@ const LAYERS: [string, RegExp][] = [
   ['services', /^server\/(sim|store|push)\//],
   ['runtime', /^server\/(runtime\/|instance\/|worker\/|agent\/|config\.ts)/],
   ['edge', /^server\/(http\/|metrics\.ts)/],
-  ['wiring', /^server\/(app|main|webbuild|docs|replica|push-workers|push-worker)\.ts$/],
+  ['wiring', /^server\/(app|main|webbuild|docs|replica|push-workers|push-worker|push-transports)\.ts$/],
 ];
 
 const FORBIDDEN: [RegExp, RegExp, string][] = [
