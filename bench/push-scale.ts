@@ -120,11 +120,11 @@ const serverRss = (pid: number) => rssMiB(pid) + [...childProcesses(pid).keys()]
 
 /**
  * One transport at `n` clients for `ms`; `workers` push workers (--push-workers, 0: the server writes every stream);
- * `ioClient`: which socket.io client the client processes run.
+ * `ioClient`: which socket.io client the client processes run; `serverArgs`: more options for the server.
  */
-export async function level(transport: Transport | 'mixed', n: number, ms: number, workers = 0, ioClient: IoClient = 'wire'): Promise<Row> {
+export async function level(transport: Transport | 'mixed', n: number, ms: number, workers = 0, ioClient: IoClient = 'wire', serverArgs: string[] = []): Promise<Row> {
   await waitQuiet();
-  const server = await spawnServer(['--max-clients', '20000', '--push-workers', String(workers), ...NO_RATE_LIMIT, '--no-gpu', '--no-docker', '--no-web-build']);
+  const server = await spawnServer(['--max-clients', '20000', '--push-workers', String(workers), ...NO_RATE_LIMIT, '--no-gpu', '--no-docker', '--no-web-build', ...serverArgs]);
   let procs: ClientsProcess[] = [];
   try {
     const third = Math.floor(n / 3);

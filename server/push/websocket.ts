@@ -8,7 +8,7 @@
  * Upgrades: one 'upgrade' listener that takes only these paths; socket.io's own listener takes /socket.io/ and
  * ends, after its timeout, any upgrade nobody answered (engine.io's destroyUpgrade) — ours are answered at once
  * (101, or 400/401), so it leaves them be. Heartbeat: a ping every `pingMs`; a client that has not answered one
- * ping by the next is dropped. Who may connect is decided by the injected token check: push/ knows nothing of HTTP auth.
+ * ping by the next is dropped; the clients are pinged a slice at a time over the interval (ping-rounds.ts). Who may connect is decided by the injected token check: push/ knows nothing of HTTP auth.
  */
 import { STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -20,6 +20,7 @@ import type { Logger } from '../log.ts';
 import type { Subscription } from './backfill.ts';
 import { RETRY_AFTER_S, type ClientLimit } from './client-limit.ts';
 import type { EventHub } from './hub.ts';
+import { PingRounds, sliceCount } from './ping-rounds.ts';
 import { WS_MAX_CLIENT_MESSAGE_BYTES, WsClient } from './websocket-client.ts';
 
 export interface WebSocketPushOptions {
@@ -51,6 +52,7 @@ function refuse(socket: Duplex, status: number, code: string, message: string, h
 export class WebSocketPush {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_CLIENT_MESSAGE_BYTES });
   private readonly clients = new Set<WsClient>();
+  private readonly rounds: PingRounds<WsClient>;
   private readonly paths: ReadonlySet<string>;
   private readonly unsubscribe: () => void;
   private readonly heartbeat: NodeJS.Timeout;
@@ -62,7 +64,8 @@ export class WebSocketPush {
     this.unsubscribe = hub.subscribe((ev) => {
       for (const c of this.clients) c.deliver(ev);
     });
-    this.heartbeat = setInterval(() => this.ping(), opts.pingMs);
+    this.rounds = new PingRounds(sliceCount(opts.pingMs));
+    this.heartbeat = setInterval(() => this.ping(), opts.pingMs / this.rounds.count);
     this.heartbeat.unref();
   }
 
@@ -101,18 +104,25 @@ export class WebSocketPush {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       if (this.closed) return ws.close(WS_CLOSE.goingAway, 'server shutting down');
       // constructed (its backfill sent) and added in the same tick: no live event falls between
-      const client = new WsClient(ws, this.hub, sub, this.opts.maxBufferedEvents, (c) => this.clients.delete(c),
+      const client = new WsClient(ws, this.hub, sub, this.opts.maxBufferedEvents, (c) => this.remove(c),
         (err) => this.opts.log.error({ err, path: url.pathname }, 'a WebSocket message failed; its connection is closed'));
       this.clients.add(client);
-      ws.on('close', () => this.clients.delete(client));
+      this.rounds.add(client);
+      ws.on('close', () => this.remove(client));
       ws.on('error', () => ws.terminate());
     });
   }
 
+  private remove(c: WsClient): void {
+    this.clients.delete(c);
+    this.rounds.delete(c);
+  }
+
+  /** One slice's turn: each of its clients answered the last ping (pinged again) or is cut. */
   private ping(): void {
-    for (const c of this.clients) {
+    for (const c of [...this.rounds.next()]) {
       if (!c.alive) {
-        this.clients.delete(c);
+        this.remove(c);
         c.ws.terminate();
         continue;
       }
@@ -131,6 +141,7 @@ export class WebSocketPush {
     clearInterval(this.heartbeat);
     this.unsubscribe();
     this.http.off('upgrade', this.onUpgrade);
+    for (const c of this.clients) this.rounds.delete(c);
     this.clients.clear();
     const open = [...this.wss.clients];
     const ended = open.map((ws) => new Promise<void>((r) => {

@@ -227,6 +227,20 @@ describe('plain WebSocket push', () => {
     expect(answering.ws.readyState).toBe(WebSocket.OPEN);
   });
 
+  it('with the pings spread over the interval (4 slices of 250 ms), still drops the silent client and keeps the others', async () => {
+    await manualServer((c) => {
+      c.push.wsPingMs = 1000;
+    });
+    const answering = await Promise.all([client(), client(), client()]);
+    const silent = await client('', { autoPong: false });
+    const closed = await silent.closed; // by its slice's second turn: ≤ 2 s after it connected
+    expect(closed.code).toBe(1006);
+    await new Promise((res) => setTimeout(res, 1100)); // a whole round more: every answering client pinged again
+    for (const a of answering) expect(a.ws.readyState).toBe(WebSocket.OPEN);
+    const metrics = await (await fetch(`${server!.url}/metrics`, { headers: { Authorization: `Bearer ${server!.token}` } })).text();
+    expect(metrics).toMatch(/arbiter_push_clients\{transport="websocket"\} 3\n/);
+  });
+
   it('gives a stalled client the latest status instead of a backlog', async () => {
     await manualServer();
     const r = await client('types=resource_status');
