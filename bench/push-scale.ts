@@ -1,7 +1,7 @@
 /**
  * push-scale: sample → client latency with 1,000 and 10,000 clients of one transport at a time (SSE, socket.io,
  * plain WebSocket) and 10,000 mixed — the 10,000 levels three times each, alternating —, socket.io at 10,000 once more
- * with socket.io-client in the client processes, then 1,000 mixed clients beside three that stop reading for 60 s
+ * with socket.io-client in the client processes, SSE, WebSocket and mixed at 10,000 with 2 push workers, then 1,000 mixed clients beside three that stop reading for 60 s
  * (one per transport). The server
  * is the compiled CLI in a child process sampling every second (its default) with --max-clients 20,000; the clients
  * live in separate processes (bench/clients.ts), at most 2,500 per process. Latency = receipt (Date.now() in the
@@ -221,6 +221,8 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
   }
   // socket.io once more at 10,000 with the client library in the client processes (its decoding beside the server's writes)
   rows.push(await level('io', 10_000, ms, 0, 'library'));
+  // with 2 push workers (--push-workers 2: SSE and the plain WebSocket written by two child processes)
+  for (const t of ['sse', 'ws', 'mixed'] as const) rows.push(await level(t, 10_000, ms, 2));
   const stuck = await withNonReaders(stuckMs);
   const verdict = (r: Row) => {
     const target = r.clients >= 10_000 ? TARGET_P99_10K_MS : TARGET_P99_1K_MS;
@@ -233,7 +235,7 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
   const markdown = [
     '## push-scale',
     '',
-    `Sample → client latency (the envelope's \`ts\` → receipt in a client process, the same clock), one transport at a time (and 10,000 mixed: ⅓ of each), the server sampling every second (its default), clients in separate processes (at most ${PER_PROCESS.toLocaleString('en')} each: SSE over raw TCP; socket.io as the \`ws\` client speaking socket.io's protocol over WebSocket — and, in the last 10,000 row, socket.io-client; the \`ws\` client on /api/ws), ${fmt(ms / 1000, 0)} s windows after the connections settled. p50 and p99 are over every delivery to every client (the client processes' latency histograms merged); beside them the worst client process's own p99, the busiest client process's event-loop utilisation, and the CPU of all client processes (% of one core; the server's CPU and RSS include its push workers').`,
+    `Sample → client latency (the envelope's \`ts\` → receipt in a client process, the same clock), one transport at a time (and 10,000 mixed: ⅓ of each), the server sampling every second (its default), clients in separate processes (at most ${PER_PROCESS.toLocaleString('en')} each: SSE over raw TCP; socket.io as the \`ws\` client speaking socket.io's protocol over WebSocket — and, in the row so marked, socket.io-client; the \`ws\` client on /api/ws), ${fmt(ms / 1000, 0)} s windows after the connections settled. p50 and p99 are over every delivery to every client (the client processes' latency histograms merged); beside them the worst client process's own p99, the busiest client process's event-loop utilisation, and the CPU of all client processes (% of one core; the server's CPU and RSS include its push workers').`,
     '',
     table(['clients', 'connected', 'connect s', 'events/client', 'missing', 'disconnects', 'p50 ms', 'p99 ms', 'worst process p99 ms', 'max ms', 'target', 'server CPU %', 'server RSS MiB', 'client ELU %', 'clients CPU %'], [...rows.map((r) => line(r)), line(stuck.baseline, false), line(stuck.row, false)]),
     '',
