@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Container, ResourceStatus, SourceStatus } from '../../shared/resources.ts';
 import { App } from '../../web/src/App.tsx';
 import { filterContainers, sortContainers } from '../../web/src/lib/containers.ts';
-import type { LiveSnapshot } from '../../web/src/live/connection.ts';
+import type { LiveSnapshot } from '../../web/src/live/source.ts';
 import { fakeContainer } from '../helpers/fake-docker.ts';
 import { fakeGpu } from '../helpers/fake-gpu.ts';
 import { StaticSource, envelope, makeStatus } from './fakes.ts';

@@ -3,7 +3,7 @@ import { act } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from '../../web/src/App.tsx';
-import type { LiveSnapshot } from '../../web/src/live/connection.ts';
+import type { LiveSnapshot } from '../../web/src/live/source.ts';
 import { StaticSource, envelope, makeStatus } from './fakes.ts';
 
 const plots = vi.hoisted(() => [] as { data: unknown[]; destroyed: boolean; series: Map<number, boolean> }[]);

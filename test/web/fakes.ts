@@ -1,14 +1,14 @@
 /** Test doubles for the live connection: transports, a manual clock and frames. */
 import type { Envelope, EventType, ReplayGap } from '../../shared/events.ts';
 import type { ResourceStatus } from '../../shared/resources.ts';
+import type { ConnectionDeps } from '../../web/src/live/connection.ts';
 import type {
-  ConnectionDeps,
   LiveSnapshot,
   LiveSource,
   TransportFactory,
   TransportHandlers,
   TransportOptions,
-} from '../../web/src/live/connection.ts';
+} from '../../web/src/live/source.ts';
 import type { NodesSnapshot } from '../../web/src/live/nodes.ts';
 
 export interface FakeAttempt {

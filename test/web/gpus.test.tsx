@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Gpu, GpuProcess, ResourceStatus, SourceStatus } from '../../shared/resources.ts';
 import { App } from '../../web/src/App.tsx';
 import { paths } from '../../web/src/components/Sparkline.tsx';
-import type { LiveSnapshot } from '../../web/src/live/connection.ts';
+import type { LiveSnapshot } from '../../web/src/live/source.ts';
 import { fakeGpu } from '../helpers/fake-gpu.ts';
 import { StaticSource, envelope, makeStatus } from './fakes.ts';
 import { FakeSchedulerApi, allocation, conflict } from './scheduler-fakes.ts';

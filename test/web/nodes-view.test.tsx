@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ResourceStatus } from '../../shared/resources.ts';
 import { App } from '../../web/src/App.tsx';
-import type { LiveSnapshot } from '../../web/src/live/connection.ts';
+import type { LiveSnapshot } from '../../web/src/live/source.ts';
 import { fakeContainer } from '../helpers/fake-docker.ts';
 import { fakeGpu } from '../helpers/fake-gpu.ts';
 import { click, mount, type Mounted } from './dom.ts';

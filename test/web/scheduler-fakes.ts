@@ -3,7 +3,7 @@ import type { AllocationView, Session } from '../../shared/api.ts';
 import type { Hint } from '../../shared/hints.ts';
 import type { Allocation, Conflict, QueueOrder, Request, RequestInputBody } from '../../shared/scheduler.ts';
 import type { AllocationList, ConflictPage, QueuePage, SchedulerApi, StrategyAnswer, SubmitResult } from '../../web/src/scheduler/api.ts';
-import type { LiveSnapshot } from '../../web/src/live/connection.ts';
+import type { LiveSnapshot } from '../../web/src/live/source.ts';
 
 export const T0 = 1_700_000_000_000;
 

@@ -1,5 +1,5 @@
 import { useEffect, useMemo } from 'react';
-import type { LiveSource } from './live/connection.ts';
+import type { LiveSource } from './live/source.ts';
 import { LiveContext } from './live/hooks.ts';
 import { realTimers, type Timers } from './lib/timers.ts';
 import { FeedStore } from './feed/feed.ts';

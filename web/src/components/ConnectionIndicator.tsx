@@ -1,4 +1,4 @@
-import type { ConnectionState } from '../live/connection.ts';
+import type { ConnectionState } from '../live/source.ts';
 import { useNow } from '../live/hooks.ts';
 
 export function connectionLabel(state: ConnectionState, now: number): string {

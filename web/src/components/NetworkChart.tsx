@@ -10,7 +10,7 @@ import { formatRate } from '../lib/format.ts';
 import { RollingSeries, type HistoryColumn } from '../lib/rolling.ts';
 import { useLiveSource } from '../live/hooks.ts';
 import type { Envelope } from '../../../shared/events.ts';
-import type { LiveSource } from '../live/connection.ts';
+import type { LiveSource } from '../live/source.ts';
 
 const PALETTE_SIZE = 8;
 const DARK_QUERY = '(prefers-color-scheme: dark)';

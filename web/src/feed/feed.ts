@@ -7,7 +7,7 @@ import type { Envelope, ReplayGap } from '../../../shared/events.ts';
 import type { HintEvent } from '../../../shared/hints.ts';
 import type { ConflictChange, ConflictType, SchedulingChange } from '../../../shared/scheduler.ts';
 import { formatClock, formatResources } from '../lib/format.ts';
-import type { LiveSource } from '../live/connection.ts';
+import type { LiveSource } from '../live/source.ts';
 import { conflictSubject, hintSubject, type Subject } from './subject.ts';
 
 export type FeedType = 'hint' | 'conflict' | 'scheduling_update' | 'gap';

@@ -5,7 +5,7 @@
  * follows once it is live again. By default it reads only while a view watches; a store that is always shown
  * (`onlyWatched: false`) reads from the start. Framework-free, time injected.
  */
-import type { LiveSource } from '../live/connection.ts';
+import type { LiveSource } from '../live/source.ts';
 import { errorMessage, isUnauthenticated } from './api.ts';
 import type { Timers } from './timers.ts';
 

@@ -1,7 +1,7 @@
 /** React bindings for a LiveSource: the snapshot via useSyncExternalStore (re-renders at most once per frame). */
 import { createContext, useCallback, useContext, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { Envelope, EventType } from '../../../shared/events.ts';
-import type { LiveSnapshot, LiveSource } from './connection.ts';
+import type { LiveSnapshot, LiveSource } from './source.ts';
 import type { NodesSnapshot } from './nodes.ts';
 
 export const LiveContext = createContext<LiveSource | null>(null);

@@ -2,7 +2,7 @@
 import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, Envelope, ReplayGap, ServerToClientEvents } from '../../../shared/events.ts';
 import { REPLAY_GAP, isReplayGap } from './protocol.ts';
-import type { TransportFactory } from './connection.ts';
+import type { TransportFactory } from './source.ts';
 
 /** socket.io at /socket.io; one attempt per call (no built-in reconnection: LiveConnection decides when and how). */
 export const socketIoTransport: TransportFactory = (opts, h) => {

@@ -11,7 +11,7 @@ import { errorMessage } from '../lib/api.ts';
 import { ExternalStore } from '../lib/external-store.ts';
 import { Reread } from '../lib/reread.ts';
 import type { Timers } from '../lib/timers.ts';
-import type { LiveSource } from '../live/connection.ts';
+import type { LiveSource } from '../live/source.ts';
 import type { NodesApi } from './api.ts';
 
 export interface NodeListSnapshot {

@@ -9,7 +9,7 @@ import type { Hint, HintEvent } from '../../../shared/hints.ts';
 import type { Conflict, ConflictChange, Request, SchedulingChange, StrategyName } from '../../../shared/scheduler.ts';
 import { Backfill } from '../lib/backfill.ts';
 import type { Timers } from '../lib/timers.ts';
-import type { LiveSource } from '../live/connection.ts';
+import type { LiveSource } from '../live/source.ts';
 import type { AllocationList, ConflictPage, QueuePage, SchedulerApi, StrategyAnswer } from './api.ts';
 import { ExternalStore } from '../lib/external-store.ts';
 

@@ -14,7 +14,7 @@ import { errorMessage } from '../lib/api.ts';
 import { Backfill } from '../lib/backfill.ts';
 import { Reread } from '../lib/reread.ts';
 import type { Timers } from '../lib/timers.ts';
-import type { LiveSource } from '../live/connection.ts';
+import type { LiveSource } from '../live/source.ts';
 import type { DispatchApi, PolicyAnswer } from './api.ts';
 import { ExternalStore } from '../lib/external-store.ts';
 

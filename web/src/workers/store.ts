@@ -15,7 +15,7 @@ import { ApiError, errorMessage } from '../lib/api.ts';
 import { Backfill } from '../lib/backfill.ts';
 import { Reread } from '../lib/reread.ts';
 import type { Timers } from '../lib/timers.ts';
-import type { LiveSource } from '../live/connection.ts';
+import type { LiveSource } from '../live/source.ts';
 import type { WorkersApi } from './api.ts';
 import { ExternalStore } from '../lib/external-store.ts';
 

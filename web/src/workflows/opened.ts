@@ -10,7 +10,7 @@ import type { Job, Workflow, WorkflowChange, WorkflowSummary } from '../../../sh
 import { ApiError, errorMessage } from '../lib/api.ts';
 import { Backfill } from '../lib/backfill.ts';
 import type { Timers } from '../lib/timers.ts';
-import type { LiveSource } from '../live/connection.ts';
+import type { LiveSource } from '../live/source.ts';
 import type { WorkflowsApi } from './api.ts';
 
 /**

@@ -10,7 +10,7 @@ import type { WorkflowChange, WorkflowStatus, WorkflowSummary, WorkflowsResponse
 import { Backfill } from '../lib/backfill.ts';
 import { ExternalStore } from '../lib/external-store.ts';
 import type { Timers } from '../lib/timers.ts';
-import type { LiveSource } from '../live/connection.ts';
+import type { LiveSource } from '../live/source.ts';
 import type { WorkflowsApi } from './api.ts';
 import { OpenedWorkflow, type OpenedView, type WorkflowAction } from './opened.ts';
 
