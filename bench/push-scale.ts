@@ -1,7 +1,7 @@
 /**
  * push-scale: sample → client latency with 1,000 and 10,000 clients of one transport at a time (SSE, socket.io,
  * plain WebSocket) and 10,000 mixed — the 10,000 levels three times each, alternating —, socket.io at 10,000 once more
- * with socket.io-client in the client processes, SSE, WebSocket and mixed at 10,000 with 2 push workers, then 1,000 mixed clients beside three that stop reading for 60 s
+ * with socket.io-client in the client processes, each transport and mixed at 10,000 with 2 push workers, then 1,000 mixed clients beside three that stop reading for 60 s
  * (one per transport). The server
  * is the compiled CLI in a child process sampling every second (its default) with --max-clients 20,000; the clients
  * live in separate processes (bench/clients.ts), at most 2,500 per process. Latency = receipt (Date.now() in the
@@ -221,8 +221,8 @@ export async function run(opts: BenchOptions = { quick: false }): Promise<BenchR
   }
   // socket.io once more at 10,000 with the client library in the client processes (its decoding beside the server's writes)
   rows.push(await level('io', 10_000, ms, 0, 'library'));
-  // with 2 push workers (--push-workers 2: SSE and the plain WebSocket written by two child processes)
-  for (const t of ['sse', 'ws', 'mixed'] as const) rows.push(await level(t, 10_000, ms, 2));
+  // with 2 push workers (--push-workers 2: every transport's streams written by two child processes)
+  for (const t of ['sse', 'io', 'ws', 'mixed'] as const) rows.push(await level(t, 10_000, ms, 2));
   const stuck = await withNonReaders(stuckMs);
   const verdict = (r: Row) => {
     const target = r.clients >= 10_000 ? TARGET_P99_10K_MS : TARGET_P99_1K_MS;

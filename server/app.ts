@@ -159,8 +159,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   latestOf.node = (n) => (n === node ? board.snapshot() : registry.get(n)?.latest ?? null);
   const metrics = new Metrics();
   bindMetrics(metrics, { board, hub, engine, clientCounts: () => {
-    const handed = pushWorkers?.clientCounts() ?? { sse: 0, ws: 0 };
-    return { sse: sse.clientCount + handed.sse, 'socket.io': sockets.clientCount, websocket: websockets.clientCount + handed.ws };
+    const handed = pushWorkers?.clientCounts() ?? { sse: 0, ws: 0, io: 0 };
+    return { sse: sse.clientCount + handed.sse, 'socket.io': sockets.clientCount + handed.io, websocket: websockets.clientCount + handed.ws };
   } });
 
   app.use(healthRoutes({ startedAt, now: () => clock.now(), node, sources: () => loop.statuses(), authorized: (req) => auth.verify(Auth.tokenOf(req), req.socket.remoteAddress) === 'ok' }));

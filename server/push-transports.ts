@@ -16,15 +16,14 @@ import type { HandedKind, PushWorkers } from './push-workers.ts';
 
 /**
  * The three push transports of a hub, its clients counted together against --max-clients; with `workers` (the
- * push workers, push-workers.ts) SSE and the plain WebSocket hand their connections to them and their clients count too.
+ * push workers, push-workers.ts) each transport hands its connections to them and their clients count too.
  */
 export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push: Config['push'], log: Logger, workers?: PushWorkers) {
   const limit = new ClientLimit(push.maxClients);
   const handoff = workers ? { handoff: (req: IncomingMessage, kind: HandedKind, rest?: Buffer) => workers.adopt(req, kind, rest) } : {};
   const clients = { checkToken: (t: string | undefined, req: IncomingMessage) => auth.verify(t, req.socket.remoteAddress) === 'ok', tokenOf: (req: IncomingMessage) => Auth.tokenOf(req), maxBufferedEvents: push.maxBufferedEvents, limit };
   const sse = new SseServer(hub, { ...push, limit, ...handoff });
-  // socket.io stays here: its connections at a worker stalled past a few hundred opening at once (bench/RESULTS.md)
-  const sockets = new SocketServer(http, hub, clients);
+  const sockets = new SocketServer(http, hub, { ...clients, ...handoff });
   const websockets = new WebSocketPush(http, hub, { ...clients, ...handoff, pingMs: push.wsPingMs, log: log.child({ part: 'push' }) });
   limit.count(() => sse.clientCount + sockets.clientCount + websockets.clientCount + (workers?.clientCount ?? 0));
   return { sse, sockets, websockets, limit, workers };

@@ -4,15 +4,16 @@
  * clients the fan-out of an event is ~10,000 socket writes: bench/RESULTS.md, issue 16).
  *
  * Each worker is a push server of its own (push-worker.ts) — an EventHub, the SSE, socket.io and plain
- * WebSocket transports — without a listening socket: this server reads a push request as usual (its route checks the
- * token and the query: a bad one is answered here), then hands the connection to the worker with the fewest clients
+ * WebSocket transports — without a listening socket: this server reads a push request as usual (SSE's and the plain
+ * WebSocket's routes check the token and the query: a bad one is answered here; socket.io's token comes in its
+ * CONNECT packet and is checked at the worker), then hands the connection to the worker with the fewest clients
  * (the socket's descriptor over the IPC channel, with the request's head to read again there) and closes its own copy.
  * Every event this hub publishes goes to every worker once, in id order on the same channel as the connections, so a
  * client's backfill and resume there are what they would be here: a worker's hub relays this one's events with their
  * ids (as the hub replicas' do), its replay window filled from this hub's at start, older events from the database's
- * archive, which it opens too. What is handed: SSE (`/api/events`, the specification's `push/sse`) and the plain
- * WebSocket; socket.io and the agents stay here (socket.io connections handed over stalled past a few hundred opening
- * at once: not yet understood, so not handed). A worker that is not ready (starting, or gone) is skipped: the
+ * archive, which it opens too. What is handed: SSE (`/api/events`, the specification's `push/sse`), the plain
+ * WebSocket, and socket.io connections that open on WebSocket (no engine.io session yet); socket.io's long-polling
+ * (and its upgrades) and the agents stay here. A worker that is not ready (starting, or gone) is skipped: the
  * connection is served here.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -25,8 +26,8 @@ import type { Logger } from './log.ts';
 import { packagePath } from './paths.ts';
 import type { EventHub } from './push/hub.ts';
 
-/** The transports a worker takes: SSE and the plain WebSocket (socket.io stays with the server). */
-export type HandedKind = 'sse' | 'ws';
+/** The transports a worker takes: SSE, the plain WebSocket, socket.io opened on WebSocket. */
+export type HandedKind = 'sse' | 'ws' | 'io';
 
 /** What goes from the server to a worker. */
 export type ToWorker =
@@ -104,14 +105,14 @@ export class PushWorkers {
 
   /** Clients held by the workers, per transport. */
   clientCounts(): Record<HandedKind, number> {
-    const out: Record<HandedKind, number> = { sse: 0, ws: 0 };
-    for (const w of this.workers) for (const k of ['sse', 'ws'] as const) out[k] += w.clients[k];
+    const out: Record<HandedKind, number> = { sse: 0, ws: 0, io: 0 };
+    for (const w of this.workers) for (const k of ['sse', 'ws', 'io'] as const) out[k] += w.clients[k];
     return out;
   }
 
   get clientCount(): number {
     const c = this.clientCounts();
-    return c.sse + c.ws;
+    return c.sse + c.ws + c.io;
   }
 
   /**
@@ -129,8 +130,13 @@ export class PushWorkers {
     const socket = req.socket as Socket;
     const handle = (socket as Socket & { _handle?: object | null })._handle;
     if (!handle) return false;
-    // nothing more is read here: what the client sends next is the worker's
+    // nothing more is read here: what the client sends next (a socket.io CONNECT, a resume message) stays in the
+    // kernel for the worker. A paused stream alone still reads the descriptor into its buffer, which this process
+    // then closes with its copy: the handle itself stops reading.
     socket.pause();
+    const reader = handle as { reading?: boolean; readStop?: () => number };
+    reader.reading = false;
+    reader.readStop?.();
     const w = best;
     w.clients[kind]++;
     const seq = ++this.seq;
@@ -165,7 +171,7 @@ export class PushWorkers {
   private spawn(): Worker {
     const { file, execArgv } = entry();
     const child = fork(file, [], { execArgv, serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const w: Worker = { child, ready: false, clients: { sse: 0, ws: 0 }, sending: new Map() };
+    const w: Worker = { child, ready: false, clients: { sse: 0, ws: 0, io: 0 }, sending: new Map() };
     child.send({ t: 'init', config: this.opts.config, token: this.opts.token, backlog: this.hub.backlog().map((ev) => ev.json) } satisfies ToWorker);
     child.on('message', (m: FromWorker) => {
       if (m.t === 'ready') w.ready = true;
@@ -177,7 +183,7 @@ export class PushWorkers {
     child.on('error', (err) => this.opts.log.error({ err: err.message }, 'push worker error'));
     child.once('exit', (code, signal) => {
       w.ready = false;
-      w.clients = { sse: 0, ws: 0 };
+      w.clients = { sse: 0, ws: 0, io: 0 };
       for (const socket of w.sending.values()) socket.destroy();
       w.sending.clear();
       if (this.closing) return;
@@ -192,4 +198,4 @@ export class PushWorkers {
   }
 }
 
-const total = (w: Worker) => w.clients.sse + w.clients.ws;
+const total = (w: Worker) => w.clients.sse + w.clients.ws + w.clients.io;

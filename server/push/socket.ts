@@ -11,11 +11,13 @@
  * Who may connect is decided by the injected token check: push/ knows nothing of HTTP auth.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Server, type Namespace, type Socket } from 'socket.io';
 import {
   DROPPED_EVENT, EVENT_TYPES, REPLAY_GAP_EVENT, SocketAuthSchema, SubscribeSchema, droppedNotice,
   type ClientToServerEvents, type Envelope, type EventType, type ServerToClientEvents, type SocketAuth,
 } from '../../shared/events.ts';
+import { isAgentUpgrade } from '../../shared/agents.ts';
 import { fieldProblems, problemsText } from '../errors.ts';
 import { backfill, subscribedTypes } from './backfill.ts';
 import type { ClientLimit } from './client-limit.ts';
@@ -39,6 +41,20 @@ export interface SocketServerOptions {
   maxBufferedEvents: number;
   /** every transport's clients against --max-clients */
   limit?: ClientLimit;
+  /**
+   * hands a connection that opens on WebSocket (no engine.io session yet) to a push worker (push-workers.ts), with
+   * what followed the request; false: served here. The worker checks its token (socket.io's CONNECT carries it).
+   */
+  handoff?: (req: IncomingMessage, kind: 'io', rest: Buffer) => boolean;
+}
+
+/** An upgrade that opens a socket.io connection on WebSocket (not an upgrade of a polling session, not an agent's). */
+function opensOnWebSocket(req: IncomingMessage, path: string): boolean {
+  const [pathname, query = ''] = (req.url ?? '').split('?', 2) as [string, string?];
+  const bare = (p: string) => p.replace(/\/+$/, '');
+  if (bare(pathname) !== bare(path)) return false;
+  const q = new URLSearchParams(query);
+  return q.get('transport') === 'websocket' && !q.has('sid') && !isAgentUpgrade(req.url);
 }
 
 const room = (t: EventType) => `${SOCKET_ROOM_PREFIX}${t}`;
@@ -78,7 +94,22 @@ export class SocketServer {
       next();
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
+    if (opts.handoff) this.handOffUpgrades(http, opts.handoff);
     this.unsubscribe = hub.subscribe((ev) => this.broadcast(ev));
+  }
+
+  /**
+   * socket.io's own 'upgrade' listener (engine.io's) sees only what is not handed to a push worker: it is taken off
+   * and called from here. A connection past --max-clients is not handed: engine.io here refuses it as usual.
+   */
+  private handOffUpgrades(http: HttpServer, handoff: NonNullable<SocketServerOptions['handoff']>): void {
+    const own = http.listeners('upgrade') as ((...args: unknown[]) => void)[];
+    for (const l of own) http.off('upgrade', l);
+    const path = this.io.path();
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (opensOnWebSocket(req, path) && (this.opts.limit?.admits() ?? true) && handoff(req, 'io', head)) return;
+      for (const l of own) l.call(http, req, socket, head);
+    });
   }
 
   /** Another namespace on the same server (the agents'): the clients' auth and events do not apply there. */

@@ -1,10 +1,13 @@
 /**
- * Push workers (`--push-workers`): a real server with two worker processes; real SSE and plain WebSocket clients
- * (socket.io ones beside them stay with the server) connect to the server's port as always, are handed to a worker and get the same events — the backfill, live
- * events, resume by id from the worker's window and, after a restart, from the database's archive — and are counted
- * against --max-clients. What is not handed (socket.io's long-polling, a refused token) is answered by the server.
+ * Push workers (`--push-workers`): a real server with two worker processes; real SSE, plain WebSocket and socket.io
+ * (on WebSocket) clients connect to the server's port as always, are handed to a worker and get the same events — the
+ * backfill, live events, resume by id from the worker's window and, after a restart, from the database's archive — and
+ * are counted against --max-clients. What is not handed (socket.io's long-polling, a token SSE or the plain WebSocket
+ * refuses, a client past the limit) is answered by the server.
  */
-import { rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientToServerEvents, Envelope, ServerToClientEvents } from '../../shared/events.ts';
@@ -37,6 +40,28 @@ async function start(opts: { dataDir?: string; maxClients?: number } = {}) {
 }
 
 const counts = () => server!.app.pushWorkers!.clientCounts();
+
+/** The pids of this process's children whose command line names `what`. */
+function childPids(what: string): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(what);
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
+}
+
+/** One WebSocket text frame as a client sends it (masked). */
+function maskedText(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const len = payload.length;
+  const head = len < 126 ? Buffer.from([0x81, 0x80 | len]) : Buffer.from([0x81, 0x80 | 126, len >> 8, len & 0xff]);
+  const mask = randomBytes(4);
+  return Buffer.concat([head, mask, payload.map((b, i) => b ^ mask[i % 4]!)]);
+}
 const hint = (text: string) => server!.app.hub.publish('hint', hintPayload(text, text))!.id;
 
 async function sse(path: string, headers: Record<string, string> = {}): Promise<SseConnection> {
@@ -64,17 +89,18 @@ function io(transports: ('polling' | 'websocket')[], auth: Record<string, unknow
 }
 
 describe('push workers', () => {
-  it('hand SSE and plain WebSocket clients to the workers, which send every event once, in order; socket.io stays with the server', async () => {
+  it('hand SSE, plain WebSocket and socket.io clients to the workers, which send every event once, in order; socket.io’s long-polling stays with the server', async () => {
     await start();
-    expect(counts()).toEqual({ sse: 0, ws: 0 });
+    expect(counts()).toEqual({ sse: 0, ws: 0, io: 0 });
     const status = server!.app.hub.lastId;
     const named = await sse('/api/events');
     const unnamed = await sse('/api/resource-scheduler/push/sse');
     const plain = await ws();
     const onWs = await io(['websocket']);
     const polling = await io(['polling']);
-    await until(() => counts().sse === 2 && counts().ws === 1, 'three clients at the workers');
-    // socket.io stays with the server; every transport's clients, the workers' too, in the metrics
+    await until(() => counts().sse === 2 && counts().ws === 1 && counts().io === 1, 'four clients at the workers');
+    expect(server!.app.pushWorkers!.clientCount).toBe(4);
+    // long-polling socket.io stays with the server; every transport's clients, the workers' too, in the metrics
     const metrics = await (await fetch(`${server!.url}/metrics`, { headers: { Authorization: `Bearer ${server!.token}` } })).text();
     expect(metrics).toMatch(/arbiter_push_clients\{transport="socket\.io"\} 2\n/);
     expect(metrics).toMatch(/arbiter_push_clients\{transport="sse"\} 2\n/);
@@ -93,13 +119,14 @@ describe('push workers', () => {
     expect(JSON.parse(unnamed.frames.find((f) => f.id === String(a))!.data!)).toMatchObject({ id: a, type: 'hint', data: { hint: { id: 'a' } } });
     expect(plain.ids()).toEqual([status, a, b]);
     expect(onWs.got.map((e) => e.id)).toEqual([status, a, b]);
-    // socket.io (WebSocket or long-polling) stays with the server, and gets the same events
+    // socket.io on long-polling, served by the server, gets the same events
     expect(polling.got.map((e) => e.id)).toEqual([status, a, b]);
 
     // a client gone is no longer counted
     named.close();
     plain.ws.terminate();
-    await until(() => counts().sse === 1 && counts().ws === 0, 'the closed clients uncounted');
+    onWs.socket.disconnect();
+    await until(() => counts().sse === 1 && counts().ws === 0 && counts().io === 0, 'the closed clients uncounted');
   });
 
   it('resumes a client at a worker from the replay window (Last-Event-ID, ?lastEventId=, a resume message)', async () => {
@@ -117,7 +144,7 @@ describe('push workers', () => {
     const s = await io(['websocket'], { types: ['hint'], lastEventId: ids[0] });
     await until(() => s.got.length >= 2, 'socket.io resumed');
     expect(s.got.map((e) => e.id)).toEqual([ids[1], ids[2]]);
-    expect(counts()).toEqual({ sse: 1, ws: 1 });
+    expect(counts()).toEqual({ sse: 1, ws: 1, io: 1 });
   });
 
   it('after a restart a client resumes at a worker with every event it missed, from the database, none twice', async () => {
@@ -156,5 +183,39 @@ describe('push workers', () => {
     expect(third.status).toBe(503);
     expect(third.headers['retry-after']).toBe('5');
     await expect(ws()).rejects.toThrow(/503/);
+    // socket.io past the limit is not handed: the server refuses its CONNECT
+    await expect(io(['websocket'])).rejects.toThrow(/too many/);
+    expect(counts().io).toBe(0);
+  });
+
+  it('refuses a wrong socket.io token at the worker', async () => {
+    await start();
+    await expect(io(['websocket'], { token: 'wrong-token-0123456789' })).rejects.toThrow(/unauthorized/);
+    const good = await io(['websocket']);
+    expect(good.socket.connected).toBe(true);
+  });
+
+  it('leaves to the worker what a client sends before the worker has taken its connection (socket.io’s CONNECT)', async () => {
+    await start();
+    // both workers stopped (by pid: this test's own children): the connection's descriptor waits in their channel
+    const workers = childPids('push-worker');
+    expect(workers).toHaveLength(2);
+    const resume = () => workers.forEach((pid) => process.kill(pid, 'SIGCONT'));
+    for (const pid of workers) process.kill(pid, 'SIGSTOP');
+    closers.push(resume);
+    const { port } = new URL(server!.url);
+    const sock = connectTcp(Number(port), '127.0.0.1');
+    closers.push(() => sock.destroy());
+    let got = '';
+    sock.on('data', (d: Buffer) => void (got += d.toString('latin1')));
+    sock.write(`GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
+      + `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n\r\n`);
+    await until(() => counts().io === 1, 'handed to a worker');
+    // socket.io's CONNECT, sent while no worker runs; this process (the server) is the only one that could read it
+    await new Promise<void>((r) => sock.write(maskedText(`40${JSON.stringify({ token: server!.token, types: ['hint'] })}`), () => r()));
+    await new Promise((r) => setTimeout(r, 100)); // turns of this process's loop, where a reading copy would take it
+    resume();
+    await until(() => got.includes('40{"sid"'), 'the worker answered the CONNECT', 10_000);
+    expect(got).toMatch(/^HTTP\/1\.1 101 /);
   });
 });
