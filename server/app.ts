@@ -154,7 +154,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   app.set('query parser', 'simple');
   const http = createServer(app);
   const { sse, sockets, websockets, workers: pushWorkers } = pushTransports(http, hub, auth, config.push, log,
-    config.push.workers > 0 ? new PushWorkers(hub, { count: config.push.workers, config, token, log: log.child({ part: 'push' }) }) : undefined);
+    config.push.workers > 0 ? new PushWorkers(hub, { count: config.push.workers, config, token, log: log.child({ part: 'push' }), wrongToken: (a) => auth.lockout.failed(a) }) : undefined);
   const { registry, agents } = agentParts(config, { clock, log, engine, scheduler, sockets, node, agentWorkers });
   latestOf.node = (n) => (n === node ? board.snapshot() : registry.get(n)?.latest ?? null);
   const metrics = new Metrics();

@@ -20,7 +20,10 @@ import type { HandedKind, PushWorkers } from './push-workers.ts';
  */
 export function pushTransports(http: HttpServer, hub: EventHub, auth: Auth, push: Config['push'], log: Logger, workers?: PushWorkers) {
   const limit = new ClientLimit(push.maxClients);
-  const handoff = workers ? { handoff: (req: IncomingMessage, kind: HandedKind, rest?: Buffer) => workers.adopt(req, kind, rest) } : {};
+  // a locked-out address is not handed (socket.io's token is checked at the worker): the server refuses it here
+  const handoff = workers ? {
+    handoff: (req: IncomingMessage, kind: HandedKind, rest?: Buffer) => auth.lockout.lockedFor(req.socket.remoteAddress) === 0 && workers.adopt(req, kind, rest),
+  } : {};
   const clients = { checkToken: (t: string | undefined, req: IncomingMessage) => auth.verify(t, req.socket.remoteAddress) === 'ok', tokenOf: (req: IncomingMessage) => Auth.tokenOf(req), maxBufferedEvents: push.maxBufferedEvents, limit };
   const sse = new SseServer(hub, { ...push, limit, ...handoff });
   const sockets = new SocketServer(http, hub, { ...clients, ...handoff });

@@ -40,7 +40,11 @@ function start(init: Extract<ToWorker, { t: 'init' }>) {
     clock, replayCount: config.push.replayCount, replayMaxAgeMs: config.push.replayMaxAgeMs, ids: new MemoryIdStore(), archive: new EventStore(db, { clock }),
   });
   for (const j of init.backlog) hub.relay(JSON.parse(j) as Envelope);
-  const auth = new Auth(init.token, config.auth, config.adminToken, { now: () => clock.now(), tokens: new TokenStore(db) });
+  // a wrong token here (socket.io's, checked at its CONNECT) counts at the server too, whose lockout keeps a locked
+  // address from being handed to any worker
+  const auth = new Auth(init.token, config.auth, config.adminToken, {
+    now: () => clock.now(), tokens: new TokenStore(db), onFailed: (address) => tell({ t: 'wrong', address }),
+  });
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');

@@ -36,7 +36,7 @@ export type ToWorker =
   | { t: 'conn'; seq: number; kind: HandedKind; head: string }
   | { t: 'close' };
 /** What a worker tells the server. */
-export type FromWorker = { t: 'ready' } | { t: 'took'; seq: number } | { t: 'gone'; kind: HandedKind };
+export type FromWorker = { t: 'ready' } | { t: 'took'; seq: number } | { t: 'gone'; kind: HandedKind } | { t: 'wrong'; address: string };
 
 /** How long a worker has to start, and to close its clients at shutdown, before it is killed. */
 const START_TIMEOUT_MS = 60_000;
@@ -72,6 +72,8 @@ export interface PushWorkersOptions {
   config: Config;
   token: string;
   log: Logger;
+  /** a worker refused a wrong token from `address` (the server's lockout counts it) */
+  wrongToken?: (address: string) => void;
 }
 
 export class PushWorkers {
@@ -179,6 +181,7 @@ export class PushWorkers {
         w.sending.get(m.seq)?.destroy();
         w.sending.delete(m.seq);
       } else if (m.t === 'gone') w.clients[m.kind] = Math.max(0, w.clients[m.kind] - 1);
+      else if (m.t === 'wrong') this.opts.wrongToken?.(m.address);
     });
     child.on('error', (err) => this.opts.log.error({ err: err.message }, 'push worker error'));
     child.once('exit', (code, signal) => {

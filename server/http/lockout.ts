@@ -14,6 +14,8 @@ export interface LockoutOptions {
   /** addresses remembered @default 10000 */
   maxAddresses?: number;
   now?: () => number;
+  /** told of every wrong token (a push worker tells the server, whose lockout then counts it too) */
+  onFailed?: (address: string) => void;
 }
 
 interface Entry {
@@ -25,10 +27,13 @@ interface Entry {
 
 export class TokenLockout {
   private readonly entries = new Map<string, Entry>();
-  private readonly o: Required<LockoutOptions>;
+  private readonly o: Required<Omit<LockoutOptions, 'onFailed'>>;
+  private readonly onFailed: ((address: string) => void) | undefined;
 
   constructor(opts: LockoutOptions = {}) {
-    this.o = { maxFailures: 20, windowMs: 60_000, lockMs: 60_000, maxAddresses: 10_000, now: Date.now, ...opts };
+    const { onFailed, ...rest } = opts;
+    this.o = { maxFailures: 20, windowMs: 60_000, lockMs: 60_000, maxAddresses: 10_000, now: Date.now, ...rest };
+    this.onFailed = onFailed;
   }
 
   /** Milliseconds `address` stays locked out (0: it is not). */
@@ -40,6 +45,7 @@ export class TokenLockout {
   /** `address` sent a wrong token. */
   failed(address: string | undefined): void {
     if (address === undefined) return;
+    this.onFailed?.(address);
     const now = this.o.now();
     let e = this.entries.get(address);
     if (!e || now - e.since > this.o.windowMs) e = { since: now, failures: 0, lockedUntil: e?.lockedUntil ?? 0 };

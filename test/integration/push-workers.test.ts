@@ -188,11 +188,24 @@ describe('push workers', () => {
     expect(counts().io).toBe(0);
   });
 
-  it('refuses a wrong socket.io token at the worker', async () => {
+  it('refuses a wrong socket.io token at the worker, and counts it at the server: 20 lock the address out everywhere', async () => {
     await start();
     await expect(io(['websocket'], { token: 'wrong-token-0123456789' })).rejects.toThrow(/unauthorized/);
     const good = await io(['websocket']);
     expect(good.socket.connected).toBe(true);
+    good.socket.disconnect();
+    await until(() => counts().io === 0, 'the good client gone');
+    // 19 more wrong tokens, refused at the workers, reach the server's lockout (20 a minute locks an address)
+    for (let i = 0; i < 19; i++) await expect(io(['websocket'], { token: `wrong-token-${i}-0123456789` })).rejects.toThrow(/unauthorized/);
+    const sseStatus = async () => {
+      const c = await openSse(`${server!.url}/api/events`, { Authorization: `Bearer ${server!.token}` });
+      c.close();
+      return c.status;
+    };
+    await until(async () => (await sseStatus()) === 429, 'the address locked out at the server');
+    // locked: not handed to a worker, refused by the server whatever the token
+    await expect(io(['websocket'])).rejects.toThrow(/unauthorized/);
+    expect(counts().io).toBe(0);
   });
 
   it('leaves to the worker what a client sends before the worker has taken its connection (socket.io’s CONNECT)', async () => {
