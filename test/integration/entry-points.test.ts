@@ -245,9 +245,14 @@ describe('a sampler child that fails', () => {
   /** The gpu source goes `error` with `message`, tries again, and the loop samples the host meanwhile. */
   async function gpuErrorWhileServing(s: LoggedServer & { base: string }, message: RegExp): Promise<void> {
     const health = async () => (await (await fetch(`${s.base}/api/health`, { headers: AUTH })).json()) as Required<HealthResponse>;
+    // failing again: a second error at another time (a crashing loop delivers once after each restart, so its
+    // failures are not consecutive samples; one that never delivers fails tick after tick)
+    const errorsAt = new Set<number>();
     const failing = await until(async () => {
       const h = await health();
-      return h.sources.gpu?.status === 'error' && h.sources.gpu.consecutiveFailures >= 2 ? h : undefined;
+      const gpu = h.sources.gpu;
+      if (gpu?.lastErrorAt) errorsAt.add(gpu.lastErrorAt);
+      return gpu?.status === 'error' && errorsAt.size >= 2 ? h : undefined;
     }, 'the gpu source failing, and failing again', 60_000);
     expect(failing.status).toBe('degraded');
     expect(failing.sources.gpu!.message).toMatch(message);
