@@ -208,7 +208,12 @@ describe('push workers', () => {
     expect(counts().io).toBe(0);
   });
 
-  it('leaves to the worker what a client sends before the worker has taken its connection (socket.io’s CONNECT)', async () => {
+  // what the client sends at once, and what the worker answers to it
+  const earlyMessages = [
+    { kind: 'io' as const, path: '/socket.io/?EIO=4&transport=websocket', send: () => `40${JSON.stringify({ token: server!.token, types: ['hint'] })}`, answer: '40{"sid"' },
+    { kind: 'ws' as const, path: () => `/api/ws?access_token=${server!.token}&types=hint`, send: () => JSON.stringify({ subscribe: ['hint', 'conflict'] }), answer: '"type":"subscribed"' },
+  ];
+  it.each(earlyMessages)('leaves to the worker what a client sends before the worker has taken its connection ($kind)', async ({ kind, path, send, answer }) => {
     await start();
     // both workers stopped (by pid: this test's own children): the connection's descriptor waits in their channel
     const workers = childPids('push-worker');
@@ -221,14 +226,14 @@ describe('push workers', () => {
     closers.push(() => sock.destroy());
     let got = '';
     sock.on('data', (d: Buffer) => void (got += d.toString('latin1')));
-    sock.write(`GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
+    sock.write(`GET ${typeof path === 'string' ? path : path()} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
       + `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n\r\n`);
-    await until(() => counts().io === 1, 'handed to a worker');
-    // socket.io's CONNECT, sent while no worker runs; this process (the server) is the only one that could read it
-    await new Promise<void>((r) => sock.write(maskedText(`40${JSON.stringify({ token: server!.token, types: ['hint'] })}`), () => r()));
+    await until(() => counts()[kind] === 1, 'handed to a worker');
+    // sent while no worker runs (socket.io's CONNECT, a subscribe): this process (the server) is the only one that could read it
+    await new Promise<void>((r) => sock.write(maskedText(send()), () => r()));
     await new Promise((r) => setTimeout(r, 100)); // turns of this process's loop, where a reading copy would take it
     resume();
-    await until(() => got.includes('40{"sid"'), 'the worker answered the CONNECT', 10_000);
+    await until(() => got.includes(answer), 'the worker answered what was sent', 10_000);
     expect(got).toMatch(/^HTTP\/1\.1 101 /);
   });
 });
