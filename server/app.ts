@@ -12,7 +12,7 @@ import type { MonitorLoop } from './monitor/loop.ts';
 import { nodeMonitor, type NodeSources } from './runtime/node-monitor.ts';
 import { StatusBoard, type NodeSamples } from './monitor/status.ts';
 import { EventHub } from './push/hub.ts';
-import { PushWorkers } from './push-workers.ts';
+import { noHandedClients, PushWorkers } from './push-workers.ts';
 import { pushTransports } from './push-transports.ts';
 import type { SocketServer } from './push/socket.ts';
 import { Auth, loadOrCreateToken } from './http/auth.ts';
@@ -159,7 +159,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   latestOf.node = (n) => (n === node ? board.snapshot() : registry.get(n)?.latest ?? null);
   const metrics = new Metrics();
   bindMetrics(metrics, { board, hub, engine, clientCounts: () => {
-    const handed = pushWorkers?.clientCounts() ?? { sse: 0, ws: 0, io: 0 };
+    const handed = pushWorkers?.clientCounts() ?? noHandedClients();
     return { sse: sse.clientCount + handed.sse, 'socket.io': sockets.clientCount + handed.io, websocket: websockets.clientCount + handed.ws };
   } });
 

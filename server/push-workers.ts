@@ -27,7 +27,12 @@ import { packagePath } from './paths.ts';
 import type { EventHub } from './push/hub.ts';
 
 /** The transports a worker takes: SSE, the plain WebSocket, socket.io opened on WebSocket. */
-export type HandedKind = 'sse' | 'ws' | 'io';
+export const HANDED_KINDS = ['sse', 'ws', 'io'] as const;
+export type HandedKind = (typeof HANDED_KINDS)[number];
+
+/** No clients of any handed kind. */
+export const noHandedClients = (): Record<HandedKind, number> => ({ sse: 0, ws: 0, io: 0 });
+const sum = (c: Record<HandedKind, number>) => HANDED_KINDS.reduce((n, k) => n + c[k], 0);
 
 /** What goes from the server to a worker. */
 export type ToWorker =
@@ -107,14 +112,13 @@ export class PushWorkers {
 
   /** Clients held by the workers, per transport. */
   clientCounts(): Record<HandedKind, number> {
-    const out: Record<HandedKind, number> = { sse: 0, ws: 0, io: 0 };
-    for (const w of this.workers) for (const k of ['sse', 'ws', 'io'] as const) out[k] += w.clients[k];
+    const out = noHandedClients();
+    for (const w of this.workers) for (const k of HANDED_KINDS) out[k] += w.clients[k];
     return out;
   }
 
   get clientCount(): number {
-    const c = this.clientCounts();
-    return c.sse + c.ws + c.io;
+    return sum(this.clientCounts());
   }
 
   /**
@@ -126,7 +130,7 @@ export class PushWorkers {
     let best: Worker | undefined;
     for (const w of this.workers) {
       if (!w.ready || !w.child.connected) continue;
-      if (!best || total(w) < total(best)) best = w;
+      if (!best || sum(w.clients) < sum(best.clients)) best = w;
     }
     if (!best) return false;
     const socket = req.socket as Socket;
@@ -173,7 +177,7 @@ export class PushWorkers {
   private spawn(): Worker {
     const { file, execArgv } = entry();
     const child = fork(file, [], { execArgv, serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const w: Worker = { child, ready: false, clients: { sse: 0, ws: 0, io: 0 }, sending: new Map() };
+    const w: Worker = { child, ready: false, clients: noHandedClients(), sending: new Map() };
     child.send({ t: 'init', config: this.opts.config, token: this.opts.token, backlog: this.hub.backlog().map((ev) => ev.json) } satisfies ToWorker);
     child.on('message', (m: FromWorker) => {
       if (m.t === 'ready') w.ready = true;
@@ -186,7 +190,7 @@ export class PushWorkers {
     child.on('error', (err) => this.opts.log.error({ err: err.message }, 'push worker error'));
     child.once('exit', (code, signal) => {
       w.ready = false;
-      w.clients = { sse: 0, ws: 0, io: 0 };
+      w.clients = noHandedClients();
       for (const socket of w.sending.values()) socket.destroy();
       w.sending.clear();
       if (this.closing) return;
@@ -200,5 +204,3 @@ export class PushWorkers {
     return w;
   }
 }
-
-const total = (w: Worker) => w.clients.sse + w.clients.ws + w.clients.io;

@@ -210,7 +210,7 @@ describe('push workers', () => {
 
   // what the client sends at once, and what the worker answers to it
   const earlyMessages = [
-    { kind: 'io' as const, path: '/socket.io/?EIO=4&transport=websocket', send: () => `40${JSON.stringify({ token: server!.token, types: ['hint'] })}`, answer: '40{"sid"' },
+    { kind: 'io' as const, path: () => '/socket.io/?EIO=4&transport=websocket', send: () => `40${JSON.stringify({ token: server!.token, types: ['hint'] })}`, answer: '40{"sid"' },
     { kind: 'ws' as const, path: () => `/api/ws?access_token=${server!.token}&types=hint`, send: () => JSON.stringify({ subscribe: ['hint', 'conflict'] }), answer: '"type":"subscribed"' },
   ];
   it.each(earlyMessages)('leaves to the worker what a client sends before the worker has taken its connection ($kind)', async ({ kind, path, send, answer }) => {
@@ -226,7 +226,7 @@ describe('push workers', () => {
     closers.push(() => sock.destroy());
     let got = '';
     sock.on('data', (d: Buffer) => void (got += d.toString('latin1')));
-    sock.write(`GET ${typeof path === 'string' ? path : path()} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
+    sock.write(`GET ${path()} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
       + `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n\r\n`);
     await until(() => counts()[kind] === 1, 'handed to a worker');
     // sent while no worker runs (socket.io's CONNECT, a subscribe): this process (the server) is the only one that could read it
